@@ -1,0 +1,36 @@
+//! Facts: what roles tell the checkers about what they did.
+
+use crate::io::{Millis, NodeId};
+use crate::raft::RaftFact;
+
+/// What a client saw, for the client oracle (Jepsen-style history).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientFact {
+    /// An operation was issued.
+    Invoked { lane: u32, seq: u64, key: String, value: String, at: Millis },
+    /// An operation was acknowledged as applied at `index`.
+    Acknowledged { lane: u32, seq: u64, key: String, value: String, index: u64, at: Millis },
+    /// A request was sent again (timeout or redirect) to `to`.
+    Retried { lane: u32, seq: u64, to: NodeId },
+}
+
+/// One fact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// From a Raft member.
+    Raft(RaftFact),
+    /// From a client.
+    Client(ClientFact),
+}
+
+impl From<RaftFact> for Fact {
+    fn from(f: RaftFact) -> Self {
+        Fact::Raft(f)
+    }
+}
+
+impl From<ClientFact> for Fact {
+    fn from(f: ClientFact) -> Self {
+        Fact::Client(f)
+    }
+}

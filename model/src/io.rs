@@ -1,0 +1,221 @@
+//! The contract between a role and the host that runs it.
+//!
+//! A role never does I/O. It is handed an [`Input`] together with the node's local time, and answers
+//! by filling an [`Output`]: messages to send, disk requests, timers, facts for the checkers. The host
+//! (in `sim/`) carries the outputs out and later feeds back what happened (a message, a timer firing,
+//! a disk completion). On a restart the role is rebuilt from what its disk holds, through [`DiskView`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::fact::Fact;
+
+/// Identifies a node of the deployment (controller, data node or client), dense from 0.
+pub type NodeId = u32;
+
+/// Milliseconds, on the clock of the node that reads it.
+pub type Millis = u64;
+
+/// Names one of a role's timers. Setting a timer that is already set moves it.
+pub type TimerKey = u32;
+
+/// Chosen by the role to match a disk completion with its request.
+pub type IoToken = u64;
+
+/// What the host hands to a role.
+#[derive(Debug)]
+pub enum Input<M> {
+    /// A message from another node.
+    Message { from: NodeId, msg: M },
+    /// A timer set earlier fired.
+    Timer(TimerKey),
+    /// A disk request finished.
+    Disk(DiskCompletion),
+}
+
+/// One disk request. Requests of one node execute one at a time in the order they were issued; a
+/// request takes effect when it completes (a crash drops every request not yet completed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DiskRequest {
+    /// Echoed in the completion.
+    pub token: IoToken,
+    /// What to do.
+    pub op: DiskOp,
+}
+
+/// A file-system operation on the node's own disk. Paths are flat names such as `raft/wal`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DiskOp {
+    /// Appends bytes at the end of the file, creating it if missing.
+    Append { path: String, data: Vec<u8> },
+    /// Writes the whole file anew (create or replace its content).
+    WriteAll { path: String, data: Vec<u8> },
+    /// Makes every completed write of this file durable.
+    Fsync { path: String },
+    /// Atomically renames `from` to `to`, replacing `to`; durable once completed.
+    Rename { from: String, to: String },
+    /// Removes the file if present; durable once completed.
+    Remove { path: String },
+    /// Reads the whole file.
+    Read { path: String },
+}
+
+impl DiskOp {
+    /// The file the operation acts on (the source, for a rename).
+    pub fn path(&self) -> &str {
+        match self {
+            DiskOp::Append { path, .. }
+            | DiskOp::WriteAll { path, .. }
+            | DiskOp::Fsync { path }
+            | DiskOp::Remove { path }
+            | DiskOp::Read { path } => path,
+            DiskOp::Rename { from, .. } => from,
+        }
+    }
+}
+
+/// Why a disk request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DiskError {
+    /// No space left on the device (ENOSPC).
+    NoSpace,
+    /// The device returned an I/O error (EIO).
+    Io,
+    /// The file does not exist.
+    NotFound,
+}
+
+/// The answer to one [`DiskRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskCompletion {
+    /// The request's token.
+    pub token: IoToken,
+    /// `Ok(Some(bytes))` for a read, `Ok(None)` for anything else that worked.
+    pub result: Result<Option<Vec<u8>>, DiskError>,
+}
+
+/// Read access to a node's disk while the role is rebuilt after a (re)start.
+pub trait DiskView {
+    /// The content of `path`, `Ok(None)` if it does not exist.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, DiskError>;
+    /// Every existing path that starts with `prefix`, in sorted order.
+    fn list(&self, prefix: &str) -> Vec<String>;
+}
+
+/// Everything a role asks the host to do in answer to one input.
+#[derive(Debug)]
+pub struct Output<M> {
+    /// Messages to send, in order.
+    pub sends: Vec<(NodeId, M)>,
+    /// Disk requests, in order.
+    pub disk: Vec<DiskRequest>,
+    /// Timers to set (`Some(delay)`, replacing an earlier setting) or cancel (`None`).
+    pub timers: Vec<(TimerKey, Option<Millis>)>,
+    /// Facts for the checkers.
+    pub facts: Vec<Fact>,
+    /// The role stops: its process exits (fail-stop) with this reason.
+    pub halt: Option<String>,
+}
+
+impl<M> Default for Output<M> {
+    fn default() -> Self {
+        Self { sends: Vec::new(), disk: Vec::new(), timers: Vec::new(), facts: Vec::new(), halt: None }
+    }
+}
+
+impl<M> Output<M> {
+    /// Queues a message.
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.sends.push((to, msg));
+    }
+
+    /// Sets (or moves) a timer.
+    pub fn set_timer(&mut self, key: TimerKey, delay: Millis) {
+        self.timers.push((key, Some(delay)));
+    }
+
+    /// Cancels a timer if set.
+    pub fn cancel_timer(&mut self, key: TimerKey) {
+        self.timers.push((key, None));
+    }
+
+    /// Records a fact for the checkers.
+    pub fn fact(&mut self, fact: impl Into<Fact>) {
+        self.facts.push(fact.into());
+    }
+
+    /// Queues a disk request.
+    pub fn disk(&mut self, token: IoToken, op: DiskOp) {
+        self.disk.push(DiskRequest { token, op });
+    }
+
+    /// Fail-stop: the role cannot go on safely.
+    pub fn halt(&mut self, reason: impl Into<String>) {
+        if self.halt.is_none() {
+            self.halt = Some(reason.into());
+        }
+    }
+
+    /// Moves everything into `outer`, wrapping each message with `wrap`.
+    pub fn drain_into<N>(&mut self, outer: &mut Output<N>, wrap: impl Fn(M) -> N) {
+        outer.sends.extend(self.sends.drain(..).map(|(to, m)| (to, wrap(m))));
+        outer.disk.append(&mut self.disk);
+        outer.timers.append(&mut self.timers);
+        outer.facts.append(&mut self.facts);
+        if let Some(reason) = self.halt.take() {
+            outer.halt(reason);
+        }
+    }
+}
+
+/// An in-memory [`DiskView`] for unit tests of roles.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDisk {
+    /// Path -> content.
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl MemoryDisk {
+    /// Applies completed requests the way the simulated disk does without faults, returning
+    /// completions (reads answered from the current content).
+    pub fn apply(&mut self, requests: &[DiskRequest]) -> Vec<DiskCompletion> {
+        requests
+            .iter()
+            .map(|r| {
+                let result = match &r.op {
+                    DiskOp::Append { path, data } => {
+                        self.files.entry(path.clone()).or_default().extend_from_slice(data);
+                        Ok(None)
+                    }
+                    DiskOp::WriteAll { path, data } => {
+                        self.files.insert(path.clone(), data.clone());
+                        Ok(None)
+                    }
+                    DiskOp::Fsync { .. } => Ok(None),
+                    DiskOp::Rename { from, to } => match self.files.remove(from) {
+                        Some(data) => {
+                            self.files.insert(to.clone(), data);
+                            Ok(None)
+                        }
+                        None => Err(DiskError::NotFound),
+                    },
+                    DiskOp::Remove { path } => {
+                        self.files.remove(path);
+                        Ok(None)
+                    }
+                    DiskOp::Read { path } => self.files.get(path).cloned().map(Some).ok_or(DiskError::NotFound),
+                };
+                DiskCompletion { token: r.token, result }
+            })
+            .collect()
+    }
+}
+
+impl DiskView for MemoryDisk {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, DiskError> {
+        Ok(self.files.get(path).cloned())
+    }
+
+    fn list(&self, prefix: &str) -> Vec<String> {
+        self.files.keys().filter(|p| p.starts_with(prefix)).cloned().collect()
+    }
+}

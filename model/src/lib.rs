@@ -1,0 +1,18 @@
+//! ccrsim's system under test: every role of a replicated deployment as a deterministic, I/O-free
+//! state machine.
+//!
+//! Input (a message, a timer, a disk completion) goes in; output (messages, disk requests, timers and
+//! facts for the checkers) comes out. Nothing here reads a clock, draws unseeded randomness, spawns a
+//! thread or touches a real file; `sim/` hosts these roles in a simulated world.
+
+pub mod client;
+pub mod controller;
+pub mod digest;
+pub mod fact;
+pub mod io;
+pub mod message;
+pub mod metadata;
+pub mod raft;
+pub mod record;
+pub mod rng;
+pub mod role;

@@ -1,0 +1,53 @@
+//! Every message that crosses the simulated network, and the supervisor's control inputs.
+
+use crate::io::NodeId;
+use crate::metadata::MetadataCommand;
+use crate::raft::RaftMessage;
+
+/// A client's operation on the controllers' metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientOp {
+    /// Sets a key.
+    Put { key: String, value: String },
+}
+
+/// The controller's answer to a client request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientReply {
+    /// Applied (or recognised as already applied) at this log index.
+    Ok { index: u64 },
+    /// Not the leader; try `leader` if known.
+    NotLeader { leader: Option<NodeId> },
+}
+
+/// A command from the simulation's supervisor to a role (not sent over the network).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Control {
+    /// The safety phase is over: issue no new operations, finish the ones in flight.
+    StopWorkload,
+}
+
+/// A message of the deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// Between members of a controller group.
+    Raft(RaftMessage<MetadataCommand>),
+    /// From a client to a controller.
+    ClientRequest { lane: u32, seq: u64, op: ClientOp },
+    /// From a controller to a client.
+    ClientResponse { lane: u32, seq: u64, reply: ClientReply },
+    /// From the supervisor.
+    Control(Control),
+}
+
+impl Message {
+    /// A short name for traces and statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Raft(m) => m.kind(),
+            Message::ClientRequest { .. } => "ClientRequest",
+            Message::ClientResponse { .. } => "ClientResponse",
+            Message::Control(_) => "Control",
+        }
+    }
+}

@@ -1,0 +1,902 @@
+//! Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm", 2014), as an
+//! I/O-free state machine in the style of raft-rs and openraft's engine.
+//!
+//! What it does: leader election with randomized timeouts, log replication and commit, persistence of
+//! term, vote and log with fsync before any acknowledgement that depends on them, recovery from a torn
+//! WAL tail, snapshots with log compaction, and `InstallSnapshot` for followers that fell behind.
+//! Corruption found in durable state stops the member (fail-stop): a member that lost what it had
+//! acknowledged must not vote or count as a replica again (see docs/fault-model.md).
+//!
+//! Durability rule: a message whose truth depends on durable state (a vote grant, a successful
+//! append, a snapshot acknowledgement, a candidate's vote requests) is held back until every disk
+//! write issued before it is synced; a leader counts itself as a replica only up to its synced index.
+
+mod fact;
+mod log;
+mod message;
+pub mod wal;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use self::fact::{EntryId, RaftFact};
+pub use self::log::{Entry, Payload, RaftLog};
+pub use self::message::{RaftMessage, Snapshot, SnapshotMeta};
+use self::wal::HardState;
+pub use self::wal::RecoveryError;
+use crate::digest::{chain, stable_hash};
+use crate::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
+use crate::rng::SplitMix64;
+
+/// The replicated state machine that a Raft group drives.
+pub trait StateMachine: Sized {
+    /// What clients propose.
+    type Command: Clone + Debug + Hash + Serialize + DeserializeOwned;
+    /// What applying a command returns.
+    type Output: Clone + Debug;
+    /// Applies one committed command (deterministically: every member gets the same output).
+    fn apply(&mut self, index: u64, command: &Self::Command) -> Self::Output;
+    /// Serialises the whole state for a snapshot.
+    fn encode(&self) -> Vec<u8>;
+    /// Rebuilds the state from [`StateMachine::encode`] output.
+    fn decode(bytes: &[u8]) -> Result<Self, String>;
+}
+
+/// Bugs that can be switched on to prove that the checkers catch them. All off in a real run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftBugs {
+    /// Grant a vote to any up-to-date candidate even after voting for another one in the same term.
+    pub vote_twice: bool,
+    /// Commit entries of earlier terms by counting replicas (and skip the new leader's no-op entry,
+    /// which would otherwise commit them safely): the Figure 8 bug of the Raft paper.
+    pub commit_old_term_by_counting: bool,
+    /// Send acknowledgements (vote grants, append successes) before the state they vouch for is
+    /// fsynced, and let a leader count its unsynced entries.
+    pub ack_before_fsync: bool,
+    /// Apply entries to the state machine as soon as they are in the log, committed or not.
+    pub apply_uncommitted: bool,
+}
+
+impl RaftBugs {
+    /// True when any bug is on (the model's own invariant assertions then stand back: the checkers
+    /// must catch the consequences).
+    pub fn any(&self) -> bool {
+        self.vote_twice || self.commit_old_term_by_counting || self.ack_before_fsync || self.apply_uncommitted
+    }
+}
+
+/// Settings of one member.
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// This member.
+    pub id: NodeId,
+    /// Every member of the group, this one included.
+    pub members: Vec<NodeId>,
+    /// The election timeout is drawn uniformly from `[min, max)` each time it is armed.
+    pub election_timeout_ms: (Millis, Millis),
+    /// How often a leader sends `AppendEntries` to each follower even with nothing new.
+    pub heartbeat_ms: Millis,
+    /// At most this many entries per `AppendEntries`.
+    pub max_entries_per_append: usize,
+    /// Take a snapshot once this many applied entries are not covered by one.
+    pub snapshot_threshold_entries: u64,
+    /// Planted bugs (tests only).
+    pub bugs: RaftBugs,
+}
+
+/// Timer keys used by Raft; a role that embeds Raft must not reuse them.
+pub const TIMER_ELECTION: TimerKey = 1;
+/// See [`TIMER_ELECTION`].
+pub const TIMER_HEARTBEAT: TimerKey = 2;
+/// Disk tokens of Raft carry this tag in their top byte, so an embedding role can route completions.
+pub const TOKEN_TAG: IoToken = 0x5a << 56;
+
+/// A command applied to the state machine, for the embedding role to answer its client.
+#[derive(Debug, Clone)]
+pub struct Applied<O> {
+    /// Log index.
+    pub index: u64,
+    /// Entry term.
+    pub term: u64,
+    /// The state machine's output (`None` for a leader's no-op).
+    pub output: Option<O>,
+}
+
+/// Which role a member plays now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleState {
+    /// Follows `leader` if known.
+    Follower { leader: Option<NodeId> },
+    /// Asks for votes; `votes` holds the members that granted (itself included).
+    Candidate { votes: BTreeSet<NodeId> },
+    /// Leads its term.
+    Leader,
+}
+
+#[derive(Debug, Clone)]
+struct Progress {
+    /// Next index to send.
+    next: u64,
+    /// Highest index known to be durably replicated on the follower.
+    matched: u64,
+    /// After a success the leader streams new entries; before it, it probes one message at a time.
+    replicating: bool,
+}
+
+/// What becomes true once a synced disk request completes.
+#[derive(Debug)]
+enum Effect {
+    /// The log is durable up to this index (of the log as it was when the sync was issued; lowered
+    /// if entries are truncated meanwhile).
+    WalSynced { last_index: u64 },
+    /// A candidate's term and vote are durable: it may count its own vote.
+    CandidacyDurable { term: u64 },
+    /// The member's own snapshot is in place: compact the log and rewrite the WAL.
+    OwnSnapshotSaved { snapshot: Snapshot },
+}
+
+#[derive(Debug)]
+struct Pending<C> {
+    token: IoToken,
+    effects: Vec<Effect>,
+    /// Messages that may leave once this request (and so every earlier one) completed.
+    release: Vec<(NodeId, RaftMessage<C>)>,
+}
+
+/// One member of a Raft group.
+#[derive(Debug)]
+pub struct Raft<S: StateMachine> {
+    config: RaftConfig,
+    hard: HardState,
+    log: RaftLog<S::Command>,
+    role: RoleState,
+    progress: BTreeMap<NodeId, Progress>,
+    commit_index: u64,
+    last_applied: u64,
+    sm: S,
+    /// Chain digest of every entry applied so far (see [`crate::digest::chain`]).
+    applied_digest: u64,
+    /// Every entry of the log up to here is durable on this member's disk.
+    synced_index: u64,
+    /// The latest durable snapshot, kept to send to lagging followers.
+    snapshot: Option<Snapshot>,
+    snapshot_in_progress: bool,
+    /// WAL bytes produced by this step, written and synced when the step ends.
+    wal_buffer: Vec<u8>,
+    /// Messages produced by this step that must wait for durability.
+    held: Vec<(NodeId, RaftMessage<S::Command>)>,
+    pending: VecDeque<Pending<S::Command>>,
+    next_token: IoToken,
+    applied_out: Vec<Applied<S::Output>>,
+    /// Disk requests that recovery needs done before anything else (a torn WAL tail cut off, stale
+    /// temporary files removed); issued by [`Raft::start`].
+    startup_ops: Vec<DiskOp>,
+    rng: SplitMix64,
+}
+
+
+impl<S: StateMachine> Raft<S> {
+    /// A member that starts with an empty disk.
+    pub fn new(config: RaftConfig, sm: S, entropy: u64) -> Self {
+        Self::assemble(config, HardState::default(), RaftLog::default(), None, sm, entropy)
+    }
+
+    /// Rebuilds a member from its disk. `initial` is the state machine for an empty snapshot.
+    pub fn recover(config: RaftConfig, initial: S, disk: &dyn DiskView, entropy: u64) -> Result<Self, RecoveryError> {
+        let found = wal::recover::<S::Command>(disk)?;
+        let sm = match &found.snapshot {
+            Some(s) => S::decode(&s.state)
+                .map_err(|reason| RecoveryError::Corrupt { path: wal::SNAPSHOT, offset: 0, reason })?,
+            None => initial,
+        };
+        let mut raft = Self::assemble(config, found.hard, found.log, found.snapshot, sm, entropy);
+        if let Some(bytes) = found.rewrite_wal {
+            raft.startup_ops.push(DiskOp::WriteAll { path: wal::WAL.into(), data: bytes });
+            raft.startup_ops.push(DiskOp::Fsync { path: wal::WAL.into() });
+        }
+        for path in found.stale_tmp {
+            raft.startup_ops.push(DiskOp::Remove { path });
+        }
+        Ok(raft)
+    }
+
+    fn assemble(
+        config: RaftConfig,
+        hard: HardState,
+        log: RaftLog<S::Command>,
+        snapshot: Option<Snapshot>,
+        sm: S,
+        entropy: u64,
+    ) -> Self {
+        assert!(config.members.contains(&config.id), "a member belongs to its own group");
+        assert!(config.election_timeout_ms.0 > config.heartbeat_ms, "heartbeats must beat the election timeout");
+        assert!(config.max_entries_per_append > 0 && config.snapshot_threshold_entries > 0);
+        let (applied, digest) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.digest));
+        let synced_index = log.last_index();
+        Self {
+            config,
+            hard,
+            log,
+            role: RoleState::Follower { leader: None },
+            progress: BTreeMap::new(),
+            commit_index: applied,
+            last_applied: applied,
+            sm,
+            applied_digest: digest,
+            synced_index,
+            snapshot,
+            snapshot_in_progress: false,
+            wal_buffer: Vec::new(),
+            held: Vec::new(),
+            pending: VecDeque::new(),
+            next_token: 0,
+            applied_out: Vec::new(),
+            startup_ops: Vec::new(),
+            rng: SplitMix64::new(entropy),
+        }
+    }
+
+    // ----- Views -------------------------------------------------------------------------------
+
+    /// This member's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    /// Current term.
+    pub fn term(&self) -> u64 {
+        self.hard.term
+    }
+
+    /// Vote in the current term.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.hard.voted_for
+    }
+
+    /// The role played now.
+    pub fn role(&self) -> &RoleState {
+        &self.role
+    }
+
+    /// True when leading.
+    pub fn is_leader(&self) -> bool {
+        self.role == RoleState::Leader
+    }
+
+    /// The leader this member believes in (itself when leading).
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        match &self.role {
+            RoleState::Leader => Some(self.config.id),
+            RoleState::Follower { leader } => *leader,
+            RoleState::Candidate { .. } => None,
+        }
+    }
+
+    /// Highest index known committed.
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    /// Highest index applied to the state machine.
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+
+    /// Chain digest of the applied entries.
+    pub fn applied_digest(&self) -> u64 {
+        self.applied_digest
+    }
+
+    /// The log.
+    pub fn log(&self) -> &RaftLog<S::Command> {
+        &self.log
+    }
+
+    /// The state machine.
+    pub fn state_machine(&self) -> &S {
+        &self.sm
+    }
+
+    /// The group's members.
+    pub fn members(&self) -> &[NodeId] {
+        &self.config.members
+    }
+
+    /// Commands applied since the last call, in order.
+    pub fn take_applied(&mut self) -> Vec<Applied<S::Output>> {
+        std::mem::take(&mut self.applied_out)
+    }
+
+    fn quorum(&self) -> usize {
+        self.config.members.len() / 2 + 1
+    }
+
+    /// Checks a Raft invariant. With a planted bug on, the consequences are the checkers' to catch,
+    /// so the model does not stop the run itself.
+    #[track_caller]
+    fn invariant(&self, holds: bool, what: impl FnOnce() -> String) {
+        if !holds && !self.config.bugs.any() {
+            panic!("raft invariant broken on node {} (term {}): {}", self.config.id, self.hard.term, what());
+        }
+    }
+
+    // ----- Entry points ---------------------------------------------------------------------------
+
+    /// Starts the member: reports what it recovered, finishes recovery writes, arms its timer.
+    pub fn start(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        out.fact(RaftFact::Recovered {
+            term: self.hard.term,
+            voted_for: self.hard.voted_for,
+            snapshot_index: self.log.snapshot_index(),
+            snapshot_term: self.log.snapshot_term(),
+            snapshot_digest: self.applied_digest,
+            entries: self.log.entries().iter().map(entry_id).collect(),
+        });
+        let ops = std::mem::take(&mut self.startup_ops);
+        let count = ops.len();
+        for (i, op) in ops.into_iter().enumerate() {
+            let token = self.token();
+            out.disk(token, op);
+            if i + 1 == count {
+                let effect = Effect::WalSynced { last_index: self.log.last_index() };
+                self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
+            }
+        }
+        self.arm_election_timer(out);
+        self.finish(out);
+    }
+
+    /// Handles a message from another member.
+    pub fn step(&mut self, from: NodeId, msg: RaftMessage<S::Command>, out: &mut Output<RaftMessage<S::Command>>) {
+        if from == self.config.id || !self.config.members.contains(&from) {
+            return;
+        }
+        if msg.term() > self.hard.term {
+            // Raft §5.1: a higher term makes any member a follower of that term.
+            self.become_follower(msg.term(), None, out);
+        }
+        match msg {
+            RaftMessage::RequestVote { term, last_log_index, last_log_term } => {
+                self.on_request_vote(from, term, last_log_index, last_log_term, out)
+            }
+            RaftMessage::RequestVoteResponse { term, granted } => self.on_vote_response(from, term, granted, out),
+            RaftMessage::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit } => {
+                self.on_append(from, term, prev_log_index, prev_log_term, entries, leader_commit, out)
+            }
+            RaftMessage::AppendEntriesResponse { term, success, match_index, conflict_index } => {
+                self.on_append_response(from, term, success, match_index, conflict_index, out)
+            }
+            RaftMessage::InstallSnapshot { term, snapshot } => self.on_install_snapshot(from, term, snapshot, out),
+            RaftMessage::InstallSnapshotResponse { term, last_index } => {
+                self.on_snapshot_response(from, term, last_index, out)
+            }
+        }
+        self.finish(out);
+    }
+
+    /// Handles one of Raft's timers.
+    pub fn on_timer(&mut self, key: TimerKey, out: &mut Output<RaftMessage<S::Command>>) {
+        match key {
+            TIMER_ELECTION if !self.is_leader() => self.campaign(out),
+            TIMER_HEARTBEAT if self.is_leader() => {
+                for peer in self.peers() {
+                    // Retransmit everything not yet acknowledged: heartbeats double as repair.
+                    let p = self.progress.get_mut(&peer).expect("leader tracks every peer");
+                    p.next = p.matched + 1;
+                    self.send_append(peer, out);
+                }
+                out.set_timer(TIMER_HEARTBEAT, self.config.heartbeat_ms);
+            }
+            _ => {}
+        }
+        self.finish(out);
+    }
+
+    /// Handles a disk completion. Returns false if the token is not Raft's.
+    pub fn on_disk(&mut self, done: DiskCompletion, out: &mut Output<RaftMessage<S::Command>>) -> bool {
+        if done.token & TOKEN_TAG != TOKEN_TAG {
+            return false;
+        }
+        if let Err(e) = done.result {
+            // The durable state can no longer be trusted to match memory: stop (fail-stop).
+            out.halt(format!("raft disk request failed: {e:?}"));
+            return true;
+        }
+        if self.pending.front().is_some_and(|p| p.token == done.token) {
+            let done = self.pending.pop_front().expect("checked");
+            for (to, msg) in done.release {
+                out.send(to, msg);
+            }
+            for effect in done.effects {
+                match effect {
+                    Effect::WalSynced { last_index } => self.synced_index = self.synced_index.max(last_index),
+                    Effect::CandidacyDurable { term } => {
+                        if term == self.hard.term {
+                            self.try_win(out);
+                        }
+                    }
+                    Effect::OwnSnapshotSaved { snapshot } => self.compact(snapshot, out),
+                }
+            }
+            if self.is_leader() {
+                self.advance_commit(out);
+            }
+        }
+        self.finish(out);
+        true
+    }
+
+    /// Proposes a command. Returns its log index, or the leader hint when not leading.
+    pub fn propose(&mut self, command: S::Command, out: &mut Output<RaftMessage<S::Command>>) -> Result<u64, Option<NodeId>> {
+        if !self.is_leader() {
+            return Err(self.leader_hint());
+        }
+        let index = self.append_new(Payload::Command(command), out);
+        for peer in self.peers() {
+            if self.progress[&peer].replicating {
+                self.send_append(peer, out);
+            }
+        }
+        self.advance_commit(out);
+        self.finish(out);
+        Ok(index)
+    }
+
+    // ----- Elections ------------------------------------------------------------------------------
+
+    fn arm_election_timer(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        let (low, high) = self.config.election_timeout_ms;
+        out.set_timer(TIMER_ELECTION, self.rng.range(low, high));
+    }
+
+    fn campaign(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        let term = self.hard.term + 1;
+        self.set_hard_state(HardState { term, voted_for: Some(self.config.id) }, out);
+        self.leave_leadership(out);
+        self.role = RoleState::Candidate { votes: BTreeSet::from([self.config.id]) };
+        let request = RaftMessage::RequestVote {
+            term,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for peer in self.peers() {
+            // Held back until the candidate's own vote is durable: a candidate that could forget
+            // voting for itself could vote again in the same term after a crash.
+            self.hold(peer, request.clone());
+        }
+        self.flush_wal(out);
+        let sync = self.pending.back_mut().expect("the new term and vote were just written");
+        sync.effects.push(Effect::CandidacyDurable { term });
+        self.arm_election_timer(out);
+    }
+
+    fn on_request_vote(
+        &mut self,
+        from: NodeId,
+        term: u64,
+        last_log_index: u64,
+        last_log_term: u64,
+        out: &mut Output<RaftMessage<S::Command>>,
+    ) {
+        let up_to_date = (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
+        let free = match self.hard.voted_for {
+            None => true,
+            Some(v) => v == from || self.config.bugs.vote_twice,
+        };
+        let granted = term == self.hard.term && free && up_to_date && !self.is_leader();
+        if granted {
+            self.set_hard_state(HardState { term, voted_for: Some(from) }, out);
+            out.fact(RaftFact::VoteGranted { term, candidate: from });
+            self.arm_election_timer(out);
+        }
+        let response = RaftMessage::RequestVoteResponse { term: self.hard.term, granted };
+        if granted { self.hold(from, response) } else { out.send(from, response) }
+    }
+
+    fn on_vote_response(&mut self, from: NodeId, term: u64, granted: bool, out: &mut Output<RaftMessage<S::Command>>) {
+        if term != self.hard.term || !granted {
+            return;
+        }
+        if let RoleState::Candidate { votes } = &mut self.role {
+            votes.insert(from);
+            self.try_win(out);
+        }
+    }
+
+    fn try_win(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        let RoleState::Candidate { votes } = &self.role else { return };
+        if votes.len() < self.quorum() {
+            return;
+        }
+        // The own vote must be durable before it counts; with the vote requests held back until
+        // then, only a single-member group gets here early (and waits for CandidacyDurable).
+        let term = self.hard.term;
+        let own_vote_pending = self
+            .pending
+            .iter()
+            .flat_map(|p| &p.effects)
+            .any(|e| matches!(e, Effect::CandidacyDurable { term: t } if *t == term));
+        if own_vote_pending && !self.config.bugs.ack_before_fsync {
+            return;
+        }
+        self.become_leader(out);
+    }
+
+    fn become_leader(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        self.role = RoleState::Leader;
+        out.fact(RaftFact::BecameLeader { term: self.hard.term });
+        let next = self.log.last_index() + 1;
+        self.progress = self
+            .peers()
+            .into_iter()
+            .map(|p| (p, Progress { next, matched: 0, replicating: false }))
+            .collect();
+        out.cancel_timer(TIMER_ELECTION);
+        out.set_timer(TIMER_HEARTBEAT, self.config.heartbeat_ms);
+        if !self.config.bugs.commit_old_term_by_counting {
+            // Raft §8: a no-op of the new term lets the leader commit what earlier terms left.
+            self.append_new(Payload::Noop, out);
+        }
+        for peer in self.peers() {
+            self.send_append(peer, out);
+        }
+        self.advance_commit(out);
+    }
+
+    fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>>) {
+        if term > self.hard.term {
+            self.set_hard_state(HardState { term, voted_for: None }, out);
+        }
+        self.leave_leadership(out);
+        self.role = RoleState::Follower { leader };
+        self.arm_election_timer(out);
+    }
+
+    fn leave_leadership(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        if self.is_leader() {
+            out.fact(RaftFact::SteppedDown { term: self.hard.term });
+            out.cancel_timer(TIMER_HEARTBEAT);
+            self.progress.clear();
+        }
+    }
+
+    // ----- Replication ------------------------------------------------------------------------------
+
+    fn peers(&self) -> Vec<NodeId> {
+        self.config.members.iter().copied().filter(|&m| m != self.config.id).collect()
+    }
+
+    fn send_append(&mut self, peer: NodeId, out: &mut Output<RaftMessage<S::Command>>) {
+        let term = self.hard.term;
+        let p = self.progress.get_mut(&peer).expect("leader tracks every peer");
+        if p.next <= self.log.snapshot_index() {
+            let snapshot = self.snapshot.clone().expect("a compacted log has a durable snapshot");
+            out.send(peer, RaftMessage::InstallSnapshot { term, snapshot });
+            return;
+        }
+        let prev_log_index = p.next - 1;
+        let prev_log_term = self.log.term_at(prev_log_index).expect("prev is at or after the snapshot");
+        let entries = self.log.slice_from(p.next, self.config.max_entries_per_append).to_vec();
+        if p.replicating {
+            p.next += entries.len() as u64;
+        }
+        out.send(peer, RaftMessage::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit: self.commit_index });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        from: NodeId,
+        term: u64,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        mut entries: Vec<Entry<S::Command>>,
+        leader_commit: u64,
+        out: &mut Output<RaftMessage<S::Command>>,
+    ) {
+        if term < self.hard.term {
+            // A stale leader: tell it the newer term so that it steps down.
+            out.send(from, RaftMessage::AppendEntriesResponse { term: self.hard.term, success: false, match_index: 0, conflict_index: 0 });
+            return;
+        }
+        self.invariant(!self.is_leader(), || format!("two leaders in term {term}: {} and {from}", self.config.id));
+        self.become_follower(term, Some(from), out);
+        let (mut prev_index, mut prev_term) = (prev_log_index, prev_log_term);
+        if prev_index < self.log.snapshot_index() {
+            // Entries up to our snapshot are committed and already here: skip them.
+            let skip = entries.iter().take_while(|e| e.index <= self.log.snapshot_index()).count();
+            entries.drain(..skip);
+            prev_index = self.log.snapshot_index();
+            prev_term = self.log.snapshot_term();
+        }
+        match self.log.term_at(prev_index) {
+            Some(t) if t == prev_term => {}
+            found => {
+                let conflict_index = match found {
+                    None => self.log.last_index() + 1,
+                    Some(t) => self.log.first_index_of_term(t, prev_index),
+                };
+                out.send(from, RaftMessage::AppendEntriesResponse { term, success: false, match_index: 0, conflict_index });
+                return;
+            }
+        }
+        let last_new = prev_index + entries.len() as u64;
+        for entry in entries {
+            match self.log.term_at(entry.index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) => {
+                    self.invariant(entry.index > self.commit_index, || {
+                        format!("leader {from} overwrites committed entry {} (commit {})", entry.index, self.commit_index)
+                    });
+                    self.truncate_from(entry.index, out);
+                    self.append_entry(entry, out);
+                }
+                None => self.append_entry(entry, out),
+            }
+        }
+        let new_commit = leader_commit.min(last_new);
+        if new_commit > self.commit_index {
+            self.set_commit(new_commit, false, out);
+        }
+        self.hold(from, RaftMessage::AppendEntriesResponse { term, success: true, match_index: last_new, conflict_index: 0 });
+    }
+
+    fn on_append_response(
+        &mut self,
+        from: NodeId,
+        term: u64,
+        success: bool,
+        match_index: u64,
+        conflict_index: u64,
+        out: &mut Output<RaftMessage<S::Command>>,
+    ) {
+        if !self.is_leader() || term != self.hard.term {
+            return;
+        }
+        let last_index = self.log.last_index();
+        if success {
+            self.invariant(match_index <= last_index, || format!("{from} acknowledged {match_index} beyond the log end {last_index}"));
+        }
+        let p = self.progress.get_mut(&from).expect("leader tracks every peer");
+        if success {
+            p.matched = p.matched.max(match_index);
+            p.next = p.next.max(p.matched + 1);
+            p.replicating = true;
+            self.advance_commit(out);
+            if self.progress[&from].next <= last_index {
+                self.send_append(from, out);
+            }
+        } else {
+            p.replicating = false;
+            p.next = conflict_index.max(p.matched + 1).min(last_index + 1);
+            self.send_append(from, out);
+        }
+    }
+
+    fn advance_commit(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        if !self.is_leader() {
+            return;
+        }
+        let own = if self.config.bugs.ack_before_fsync { self.log.last_index() } else { self.synced_index.min(self.log.last_index()) };
+        let mut matched: Vec<u64> = self.progress.values().map(|p| p.matched).chain([own]).collect();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.quorum() - 1];
+        if candidate <= self.commit_index {
+            return;
+        }
+        // Raft §5.4.2: only entries of the current term are committed by counting replicas.
+        let current_term = self.log.term_at(candidate) == Some(self.hard.term);
+        if current_term || self.config.bugs.commit_old_term_by_counting {
+            self.set_commit(candidate, true, out);
+        }
+    }
+
+    fn set_commit(&mut self, index: u64, by_leader: bool, out: &mut Output<RaftMessage<S::Command>>) {
+        self.invariant(index > self.commit_index, || format!("commit index goes back from {} to {index}", self.commit_index));
+        let term = self.log.term_at(index).expect("a committed index is in the log");
+        self.commit_index = index;
+        out.fact(RaftFact::Committed { index, term, by_leader });
+    }
+
+    // ----- Snapshots -------------------------------------------------------------------------------
+
+    fn on_install_snapshot(&mut self, from: NodeId, term: u64, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>>) {
+        if term < self.hard.term {
+            out.send(from, RaftMessage::InstallSnapshotResponse { term: self.hard.term, last_index: 0 });
+            return;
+        }
+        self.become_follower(term, Some(from), out);
+        let meta = snapshot.meta;
+        if meta.index <= self.commit_index {
+            // Nothing new: everything it covers is committed here already.
+            self.hold(from, RaftMessage::InstallSnapshotResponse { term, last_index: self.commit_index });
+            return;
+        }
+        let sm = match S::decode(&snapshot.state) {
+            Ok(sm) => sm,
+            Err(e) => panic!("leader {from} sent an undecodable snapshot: {e}"),
+        };
+        self.sm = sm;
+        if self.log.term_at(meta.index) == Some(meta.term) {
+            self.log.compact_to(meta.index, meta.term);
+        } else {
+            self.log = RaftLog::after_snapshot(meta.index, meta.term);
+        }
+        self.commit_index = meta.index;
+        self.last_applied = meta.index;
+        self.applied_digest = meta.digest;
+        self.synced_index = self.synced_index.min(meta.index);
+        out.fact(RaftFact::SnapshotInstalled { index: meta.index, term: meta.term, digest: meta.digest });
+        self.flush_wal(out);
+        self.save_snapshot(&snapshot, out);
+        self.snapshot = Some(snapshot);
+        self.rewrite_wal(out);
+        self.hold(from, RaftMessage::InstallSnapshotResponse { term, last_index: meta.index });
+    }
+
+    fn on_snapshot_response(&mut self, from: NodeId, term: u64, last_index: u64, out: &mut Output<RaftMessage<S::Command>>) {
+        if !self.is_leader() || term != self.hard.term {
+            return;
+        }
+        let p = self.progress.get_mut(&from).expect("leader tracks every peer");
+        p.matched = p.matched.max(last_index);
+        p.next = p.next.max(p.matched + 1);
+        p.replicating = true;
+        self.advance_commit(out);
+        self.send_append(from, out);
+    }
+
+    fn maybe_snapshot(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        if self.snapshot_in_progress || self.last_applied < self.log.snapshot_index() + self.config.snapshot_threshold_entries {
+            return;
+        }
+        let index = self.last_applied;
+        let term = self.log.term_at(index);
+        self.invariant(term.is_some(), || format!("applied entry {index} left the log"));
+        let Some(term) = term else { return };
+        let snapshot = Snapshot { meta: SnapshotMeta { index, term, digest: self.applied_digest }, state: self.sm.encode().into() };
+        self.snapshot_in_progress = true;
+        let token = self.save_snapshot(&snapshot, out);
+        self.pending.push_back(Pending { token, effects: vec![Effect::OwnSnapshotSaved { snapshot }], release: Vec::new() });
+    }
+
+    /// Writes the snapshot file (tmp, fsync, rename); returns the token of the rename.
+    fn save_snapshot(&mut self, snapshot: &Snapshot, out: &mut Output<RaftMessage<S::Command>>) -> IoToken {
+        let data = wal::encode_snapshot(snapshot);
+        let t = self.token();
+        out.disk(t, DiskOp::WriteAll { path: wal::SNAPSHOT_TMP.into(), data });
+        let t = self.token();
+        out.disk(t, DiskOp::Fsync { path: wal::SNAPSHOT_TMP.into() });
+        let token = self.token();
+        out.disk(token, DiskOp::Rename { from: wal::SNAPSHOT_TMP.into(), to: wal::SNAPSHOT.into() });
+        token
+    }
+
+    fn compact(&mut self, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>>) {
+        self.snapshot_in_progress = false;
+        let meta = snapshot.meta;
+        if meta.index <= self.log.snapshot_index() {
+            return; // a newer snapshot from the leader got there first
+        }
+        self.invariant(self.log.term_at(meta.index) == Some(meta.term), || format!("own snapshot at {} disagrees with the log", meta.index));
+        self.log.compact_to(meta.index, meta.term);
+        self.snapshot = Some(snapshot);
+        out.fact(RaftFact::Compacted { index: meta.index });
+        self.flush_wal(out);
+        self.rewrite_wal(out);
+    }
+
+    /// Replaces the WAL with the hard state and the entries after the snapshot.
+    fn rewrite_wal(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        let data = wal::encode_wal(&self.hard, self.log.entries());
+        let t = self.token();
+        out.disk(t, DiskOp::WriteAll { path: wal::WAL_TMP.into(), data });
+        let t = self.token();
+        out.disk(t, DiskOp::Fsync { path: wal::WAL_TMP.into() });
+        let token = self.token();
+        out.disk(token, DiskOp::Rename { from: wal::WAL_TMP.into(), to: wal::WAL.into() });
+        let effect = Effect::WalSynced { last_index: self.log.last_index() };
+        self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
+    }
+
+    // ----- Log and durable state -----------------------------------------------------------------
+
+    fn append_new(&mut self, payload: Payload<S::Command>, out: &mut Output<RaftMessage<S::Command>>) -> u64 {
+        let index = self.log.last_index() + 1;
+        self.append_entry(Entry { index, term: self.hard.term, payload }, out);
+        index
+    }
+
+    fn append_entry(&mut self, entry: Entry<S::Command>, out: &mut Output<RaftMessage<S::Command>>) {
+        wal::encode_entry(&entry, &mut self.wal_buffer);
+        out.fact(RaftFact::Appended { entry: entry_id(&entry) });
+        self.log.push(entry);
+    }
+
+    fn truncate_from(&mut self, index: u64, out: &mut Output<RaftMessage<S::Command>>) {
+        self.log.truncate_from(index);
+        self.synced_index = self.synced_index.min(index - 1);
+        for effect in self.pending.iter_mut().flat_map(|p| &mut p.effects) {
+            if let Effect::WalSynced { last_index } = effect {
+                *last_index = (*last_index).min(index - 1);
+            }
+        }
+        out.fact(RaftFact::Truncated { from_index: index });
+    }
+
+    fn set_hard_state(&mut self, hard: HardState, out: &mut Output<RaftMessage<S::Command>>) {
+        self.invariant(hard.term >= self.hard.term, || format!("term goes back from {} to {}", self.hard.term, hard.term));
+        self.hard = hard;
+        wal::encode_hard_state(&hard, &mut self.wal_buffer);
+        out.fact(RaftFact::HardState { term: hard.term, voted_for: hard.voted_for });
+    }
+
+    fn token(&mut self) -> IoToken {
+        self.next_token += 1;
+        TOKEN_TAG | (self.next_token & ((1 << 56) - 1))
+    }
+
+    /// Writes and syncs what this step added to the WAL.
+    fn flush_wal(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        if self.wal_buffer.is_empty() {
+            return;
+        }
+        let data = std::mem::take(&mut self.wal_buffer);
+        let t = self.token();
+        out.disk(t, DiskOp::Append { path: wal::WAL.into(), data });
+        let token = self.token();
+        out.disk(token, DiskOp::Fsync { path: wal::WAL.into() });
+        let effect = Effect::WalSynced { last_index: self.log.last_index() };
+        self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
+    }
+
+    fn hold(&mut self, to: NodeId, msg: RaftMessage<S::Command>) {
+        self.held.push((to, msg));
+    }
+
+    /// Ends every entry point: apply what is committed, snapshot if due, write the WAL, and release
+    /// held messages once everything before them is durable.
+    fn finish(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        self.apply_committed(out);
+        self.maybe_snapshot(out);
+        self.flush_wal(out);
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return;
+        }
+        if self.config.bugs.ack_before_fsync {
+            out.sends.extend(held);
+            return;
+        }
+        match self.pending.back_mut() {
+            Some(last) => last.release.extend(held),
+            None => out.sends.extend(held),
+        }
+    }
+
+    fn apply_committed(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+        let target = if self.config.bugs.apply_uncommitted { self.log.last_index() } else { self.commit_index };
+        while self.last_applied < target {
+            let index = self.last_applied + 1;
+            let entry = self.log.get(index).expect("entries between applied and commit are in the log");
+            let (term, payload_hash) = (entry.term, stable_hash(&entry.payload));
+            let output = match &entry.payload {
+                Payload::Noop => None,
+                Payload::Command(c) => Some(self.sm.apply(index, c)),
+            };
+            self.last_applied = index;
+            self.applied_digest = chain(self.applied_digest, payload_hash ^ term.rotate_left(32));
+            out.fact(RaftFact::Applied { index, term, payload_hash, digest: self.applied_digest });
+            self.applied_out.push(Applied { index, term, output });
+        }
+    }
+}
+
+/// The checker-facing identity of an entry.
+pub fn entry_id<C: Hash>(entry: &Entry<C>) -> EntryId {
+    (entry.index, entry.term, stable_hash(&entry.payload))
+}

@@ -1,0 +1,186 @@
+//! Durable Raft state: an append-only write-ahead log plus a snapshot file.
+//!
+//! `raft/wal` holds records in the order they were written: hard state (term, vote) and entries. An
+//! entry record at index `i` replaces whatever the log held from `i` on, so a follower's truncation is
+//! just the next append. `raft/snapshot` holds one record: the snapshot metadata and the encoded state
+//! machine. Both are replaced by writing a `.tmp` file, fsyncing it, and renaming it over the old one.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::log::{Entry, RaftLog};
+use super::message::{Snapshot, SnapshotMeta};
+use crate::io::{DiskError, DiskView, NodeId};
+use crate::record::{self, ScanEnd};
+
+/// The write-ahead log.
+pub const WAL: &str = "raft/wal";
+/// The write-ahead log while it is rewritten after compaction.
+pub const WAL_TMP: &str = "raft/wal.tmp";
+/// The latest durable snapshot.
+pub const SNAPSHOT: &str = "raft/snapshot";
+/// The snapshot while it is written.
+pub const SNAPSHOT_TMP: &str = "raft/snapshot.tmp";
+
+const KIND_HARD_STATE: u8 = 1;
+const KIND_ENTRY: u8 = 2;
+const KIND_SNAPSHOT: u8 = 3;
+
+/// Term and vote: what a member must never forget once it acted on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HardState {
+    /// Latest term seen.
+    pub term: u64,
+    /// Candidate voted for in `term`.
+    pub voted_for: Option<NodeId>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta,
+    state: Vec<u8>,
+}
+
+/// Appends a hard-state record.
+pub fn encode_hard_state(hard: &HardState, out: &mut Vec<u8>) {
+    record::encode_value(KIND_HARD_STATE, hard, out);
+}
+
+/// Appends an entry record.
+pub fn encode_entry<C: Serialize>(entry: &Entry<C>, out: &mut Vec<u8>) {
+    record::encode_value(KIND_ENTRY, entry, out);
+}
+
+/// The bytes of a snapshot file.
+pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
+    let mut out = Vec::new();
+    let file = SnapshotFile { meta: snapshot.meta, state: snapshot.state.to_vec() };
+    record::encode_value(KIND_SNAPSHOT, &file, &mut out);
+    out
+}
+
+/// The bytes of a fresh WAL holding `hard` and `entries`.
+pub fn encode_wal<C: Serialize>(hard: &HardState, entries: &[Entry<C>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_hard_state(hard, &mut out);
+    for entry in entries {
+        encode_entry(entry, &mut out);
+    }
+    out
+}
+
+/// Why durable state could not be read back. The member must not run on a guess: it stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryError {
+    /// The device failed a read.
+    Disk(DiskError),
+    /// A checksum caught corrupt bytes in a synced region of `path`.
+    Corrupt { path: &'static str, offset: usize, reason: String },
+}
+
+impl std::fmt::Display for RecoveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoveryError::Disk(e) => write!(f, "disk error while recovering: {e:?}"),
+            RecoveryError::Corrupt { path, offset, reason } => write!(f, "{path} corrupt at byte {offset}: {reason}"),
+        }
+    }
+}
+
+/// What recovery found on disk.
+#[derive(Debug)]
+pub struct Recovered<C> {
+    /// Term and vote.
+    pub hard: HardState,
+    /// The latest durable snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// The log after the snapshot.
+    pub log: RaftLog<C>,
+    /// Set when the WAL ended in a torn record: the intact prefix, to be written back before use.
+    pub rewrite_wal: Option<Vec<u8>>,
+    /// Leftover `.tmp` files from an interrupted rewrite, to remove.
+    pub stale_tmp: Vec<String>,
+}
+
+/// Rebuilds the durable Raft state from `disk`.
+pub fn recover<C: Clone + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recovered<C>, RecoveryError> {
+    let snapshot = match disk.read(SNAPSHOT).map_err(RecoveryError::Disk)? {
+        None => None,
+        Some(bytes) => {
+            let (records, end) = record::scan(&bytes);
+            let corrupt = |offset, reason: &str| RecoveryError::Corrupt { path: SNAPSHOT, offset, reason: reason.into() };
+            match end {
+                ScanEnd::Clean => {}
+                // The snapshot file only ever appears through a rename of a synced file: a short one is damage.
+                ScanEnd::TornTail { offset } => return Err(corrupt(offset, "truncated snapshot")),
+                ScanEnd::Corrupt { offset, reason } => return Err(corrupt(offset, reason)),
+            }
+            let [only] = records.as_slice() else { return Err(corrupt(0, "snapshot must hold one record")) };
+            if only.kind != KIND_SNAPSHOT {
+                return Err(corrupt(only.offset, "not a snapshot record"));
+            }
+            let file: SnapshotFile = record::decode_value(only.payload).map_err(|e| corrupt(only.offset, &e))?;
+            Some(Snapshot { meta: file.meta, state: file.state.into() })
+        }
+    };
+    let mut hard = HardState::default();
+    let mut rewrite_wal = None;
+    // The WAL replayed on its own: an entry at index i replaces everything from i on. After a
+    // compaction the WAL starts at some index > 1; `wal_entries` is contiguous from its first entry.
+    let mut wal_entries: Vec<Entry<C>> = Vec::new();
+    if let Some(bytes) = disk.read(WAL).map_err(RecoveryError::Disk)? {
+        let (records, end) = record::scan(&bytes);
+        let corrupt = |offset, reason: String| RecoveryError::Corrupt { path: WAL, offset, reason };
+        match end {
+            ScanEnd::Clean => {}
+            ScanEnd::TornTail { offset } => rewrite_wal = Some(bytes[..offset].to_vec()),
+            ScanEnd::Corrupt { offset, reason } => return Err(corrupt(offset, reason.into())),
+        }
+        for r in records {
+            match r.kind {
+                KIND_HARD_STATE => hard = record::decode_value(r.payload).map_err(|e| corrupt(r.offset, e))?,
+                KIND_ENTRY => {
+                    let entry: Entry<C> = record::decode_value(r.payload).map_err(|e| corrupt(r.offset, e))?;
+                    if let Some(first) = wal_entries.first().map(|e| e.index) {
+                        let next = first + wal_entries.len() as u64;
+                        if entry.index > next || entry.index < first {
+                            return Err(corrupt(r.offset, format!("entry {} outside {first}..={next}", entry.index)));
+                        }
+                        wal_entries.truncate((entry.index - first) as usize);
+                    }
+                    if wal_entries.last().is_some_and(|last| last.term > entry.term) {
+                        return Err(corrupt(r.offset, format!("term goes back at entry {}", entry.index)));
+                    }
+                    wal_entries.push(entry);
+                }
+                other => return Err(corrupt(r.offset, format!("unknown record kind {other}"))),
+            }
+        }
+    }
+    // Join the WAL to the snapshot. A snapshot is renamed into place before the WAL is rewritten, so
+    // after a crash between the two the WAL may still hold a history that diverges from the snapshot:
+    // its entries after the snapshot count only if the WAL agrees with the snapshot at its last index.
+    let (snapshot_index, snapshot_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
+    let mut log = RaftLog::after_snapshot(snapshot_index, snapshot_term);
+    if let Some(first) = wal_entries.first().map(|e| e.index) {
+        if first > snapshot_index + 1 {
+            return Err(RecoveryError::Corrupt {
+                path: WAL,
+                offset: 0,
+                reason: format!("WAL starts at {first}, after the snapshot at {snapshot_index} (gap)"),
+            });
+        }
+        let agrees = first == snapshot_index + 1
+            || wal_entries.get((snapshot_index - first) as usize).is_some_and(|e| e.term == snapshot_term);
+        if agrees {
+            for entry in wal_entries.into_iter().filter(|e| e.index > snapshot_index) {
+                log.push(entry);
+            }
+        }
+    }
+    let stale_tmp = [WAL_TMP, SNAPSHOT_TMP]
+        .iter()
+        .filter(|p| disk.list(p).iter().any(|q| q == *p))
+        .map(|p| p.to_string())
+        .collect();
+    Ok(Recovered { hard, snapshot, log, rewrite_wal, stale_tmp })
+}
