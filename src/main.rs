@@ -1,1 +1,245 @@
-fn main(){}
+//! `ccrsim`: run chaos scenarios of a replicated deployment over many seeds, and replay one seed.
+//!
+//! Exit codes: 0 when every seed passed (for a negative scenario: its expected violation was caught
+//! and nothing else failed), 1 when a seed failed, 2 on bad usage or a bad scenario file.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use ccrsim_sim::nemesis;
+use ccrsim_sim::runner::{self, JsonReport, RunOptions, SeedReport, Summary, SweepOptions};
+use ccrsim_sim::scenario::{DEFAULT_SCENARIO, EMBEDDED, Scenario};
+use ccrsim_sim::topology::Topology;
+
+#[derive(Parser)]
+#[command(name = "ccrsim", version, about = "Deterministic simulation testbed for cluster replication")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario over a range of seeds.
+    Run(RunArgs),
+    /// Run one seed again, exactly, and show its faults and trace.
+    Replay(ReplayArgs),
+    /// List the scenarios shipped with ccrsim.
+    List,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// An embedded scenario's name or a path to a scenario file.
+    #[arg(default_value = DEFAULT_SCENARIO)]
+    scenario: String,
+    /// How many seeds (default: the scenario's `run.seeds_default`).
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    seed_start: u64,
+    /// Threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard K of N (1-based), e.g. `--shard 2/8`: seeds whose position modulo N is K-1.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// Run every seed twice and compare traces event by event.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Write a JSON report here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Give up on a seed after this many wall seconds.
+    #[arg(long, default_value_t = 600)]
+    wall_limit_s: u64,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// An embedded scenario's name or a path to a scenario file.
+    scenario: String,
+    /// The seed.
+    #[arg(long)]
+    seed: u64,
+    /// Write every trace line to this file.
+    #[arg(long)]
+    trace: Option<std::path::PathBuf>,
+    /// Lines of the trace's end to print.
+    #[arg(long, default_value_t = 40)]
+    tail: usize,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 2/8")?;
+    let k: u64 = k.parse().map_err(|_| format!("K in {s:?} is not a number"))?;
+    let n: u64 = n.parse().map_err(|_| format!("N in {s:?} is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("need 1 <= K <= N, got {k}/{n}"));
+    }
+    Ok((k, n))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run(RunArgs {
+            scenario: DEFAULT_SCENARIO.into(),
+            seeds: None,
+            seed_start: 0,
+            jobs: None,
+            shard: None,
+            check_determinism: false,
+            json: None,
+            wall_limit_s: 600,
+            quiet: false,
+        }),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Replay(args)) => replay(args),
+        Some(Command::List) => {
+            for (name, _) in EMBEDDED {
+                let s = Scenario::embedded(name).expect("embedded scenarios parse");
+                println!("{name:<28} {}", s.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn load(scenario: &str) -> Result<Arc<Scenario>, String> {
+    Scenario::load(scenario).map(Arc::new).map_err(|e| e.to_string())
+}
+
+/// The command that replays `seed` of `scenario` exactly.
+fn replay_command(scenario: &str, seed: u64) -> String {
+    format!("cargo run --release -- replay {scenario} --seed {seed}")
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let scenario = load(&args.scenario)?;
+    let count = args.seeds.unwrap_or(scenario.run.seeds_default);
+    let mut seeds: Vec<u64> = (0..count).map(|i| args.seed_start + i).collect();
+    if let Some((k, n)) = args.shard {
+        seeds = seeds.into_iter().enumerate().filter(|(i, _)| *i as u64 % n == k - 1).map(|(_, s)| s).collect();
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    if scenario.planted_bugs.any() {
+        eprintln!("warning: scenario {} plants bugs on purpose ({:?})", scenario.name, scenario.planted_bugs);
+    }
+    eprintln!(
+        "ccrsim: scenario {} ({} s safety + up to {} s liveness), {} seeds from {}, {} jobs{}",
+        scenario.name,
+        scenario.run.safety_s,
+        scenario.run.liveness_bound_s,
+        seeds.len(),
+        seeds.first().copied().unwrap_or(args.seed_start),
+        jobs,
+        if args.check_determinism { ", each run twice" } else { "" }
+    );
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(seeds.len() as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} seeds  {msg}  [{elapsed_precise} < {eta}]")
+            .expect("valid template"),
+    );
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let options = SweepOptions {
+        seeds,
+        jobs,
+        check_determinism: args.check_determinism,
+        wall_limit: Duration::from_secs(args.wall_limit_s),
+    };
+    let reports = runner::sweep(&scenario, &options, |r| {
+        if !r.ok {
+            let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n} failed"));
+            bar.suspend(|| report_failure(&args.scenario, r));
+        }
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let summary = Summary::of(&scenario, &reports, started.elapsed().as_secs_f64());
+    print_summary(&summary);
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&JsonReport { summary: &summary, seeds: &reports }).expect("reports serialise");
+        std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(if summary.success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn report_failure(scenario: &str, r: &SeedReport) {
+    let mut err = std::io::stderr().lock();
+    for v in &r.violations {
+        let _ = writeln!(err, "seed {} FAILED {v}", r.seed);
+    }
+    let _ = writeln!(err, "  replay: {}", replay_command(scenario, r.seed));
+}
+
+fn print_summary(s: &Summary) {
+    println!("scenario      {}", s.scenario);
+    println!("seeds         {}", s.seeds);
+    println!("passed        {}", s.passed);
+    println!("failed        {}", s.failed);
+    if let Some(v) = &s.expected_violation {
+        println!("expected      {v} (caught in {} seeds)", s.caught_expected);
+    }
+    println!("simulated     {:.1} s", s.sim_seconds);
+    println!("wall          {:.2} s ({:.2} s of simulation over all threads)", s.wall_seconds, s.seed_wall_seconds);
+    println!("acceleration  {:.0}x per core", s.acceleration);
+    println!("messages      {} ({:.0} per wall second per core)", s.messages, s.messages_per_wall_second);
+}
+
+fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
+    let scenario = load(&args.scenario)?;
+    let topology = Topology::from_scenario(&scenario);
+    let plan = nemesis::plan(&scenario, &topology, args.seed);
+    println!("scenario {} seed {}", scenario.name, args.seed);
+    println!("nodes: {}", topology.names().join(", "));
+    println!("swarm: enabled {:?}, disabled {:?}", plan.swarm.enabled, plan.swarm.disabled);
+    println!("faults ({}):", plan.faults.len());
+    for f in &plan.faults {
+        println!("  {} {:?}", f.at, f.action);
+    }
+    let report = runner::run_seed_isolated(&scenario, args.seed, RunOptions { record_trace: true }, Duration::from_secs(3600));
+    let lines = report.trace.as_deref().unwrap_or(&[]);
+    if let Some(path) = &args.trace {
+        let mut out = String::with_capacity(lines.len() * 80);
+        for l in lines {
+            out.push_str(&l.to_string());
+            out.push('\n');
+        }
+        std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("trace: {} events written to {}", lines.len(), path.display());
+    }
+    println!("last {} of {} events:", args.tail.min(lines.len()), lines.len());
+    for l in &lines[lines.len().saturating_sub(args.tail)..] {
+        println!("  {l}");
+    }
+    println!(
+        "trace hash {}  simulated {:.3} s  wall {:.3} s  messages {}  events {}",
+        report.trace_hash, report.sim_seconds, report.wall_seconds, report.messages, report.events
+    );
+    if report.ok {
+        println!("PASSED");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for v in &report.violations {
+            println!("FAILED {v}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,62 @@
+//! Acknowledged writes survive (a Jepsen-style client oracle; Raft paper §8): every proposal the
+//! controllers acknowledged to a client is in the state machine of every live controller once the
+//! system has converged, whatever crashed or was cut off in between. A lost acknowledged write is a
+//! durability bug (an acknowledgement that ran ahead of an fsync, a committed entry overwritten).
+
+use std::collections::BTreeMap;
+
+use ccrsim_model::fact::ClientFact;
+use ccrsim_model::io::NodeId;
+
+use crate::world::{Node, NodeStatus};
+
+/// Name of the checker.
+pub const NAME: &str = "acknowledged-writes";
+/// Where the property comes from.
+pub const SOURCE: &str = "Raft paper §8 (client interaction); Jepsen client-history oracle";
+
+/// Acknowledged writes: key -> (value, index, client).
+#[derive(Debug, Default)]
+pub struct AcknowledgedWrites {
+    acked: BTreeMap<String, (String, u64, NodeId)>,
+}
+
+impl AcknowledgedWrites {
+    /// Records what a client saw.
+    pub fn observe(&mut self, client: NodeId, fact: &ClientFact) -> Result<(), String> {
+        if let ClientFact::Acknowledged { key, value, index, .. } = fact
+            && let Some((old, old_index, _)) = self.acked.insert(key.clone(), (value.clone(), *index, client))
+            && (old != *value || old_index != *index)
+        {
+            return Err(format!("key {key} acknowledged twice, as {old}@{old_index} and {value}@{index}"));
+        }
+        Ok(())
+    }
+
+    /// Number of acknowledged writes.
+    pub fn count(&self) -> usize {
+        self.acked.len()
+    }
+
+    /// The first acknowledged write that some live controller of `members` lacks.
+    pub fn pending(&self, nodes: &[Node], members: &[u32]) -> Option<String> {
+        for &id in members {
+            let node = &nodes[id as usize];
+            if node.status != NodeStatus::Up {
+                continue;
+            }
+            let Some(controller) = node.role.as_ref().and_then(|r| r.as_controller()) else { continue };
+            let sm = controller.raft().state_machine();
+            for (key, (value, index, client)) in &self.acked {
+                if sm.get(key) != Some(value.as_str()) {
+                    return Some(format!(
+                        "controller {id} lacks {key}={value}, acknowledged to client {client} at index {index} (it holds {:?}, applied up to {})",
+                        sm.get(key),
+                        controller.raft().last_applied()
+                    ));
+                }
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,206 @@
+//! Checkers: one file per property, each citing its source, judging every fact as it happens.
+//!
+//! | checker | property | source |
+//! |---|---|---|
+//! | `election-safety` | at most one leader per term; one vote per member per term | Raft Fig. 3, §5.2 |
+//! | `leader-append-only` | a leader never overwrites or deletes its entries | Raft Fig. 3, §5.3 |
+//! | `log-matching` | same index and term means same prefix | Raft Fig. 3, §5.3 |
+//! | `leader-completeness` | committed entries are in every later leader's log | Raft Fig. 3, §5.4 |
+//! | `state-machine-safety` | no two members apply different entries at one index | Raft Fig. 3, §5.4.3 |
+//! | `raft-liveness` | after heal: a leader, followed by all, committing and applied everywhere | Raft §5.2, §9.3 |
+//! | `acknowledged-writes` | every acknowledged proposal is in every live state machine | Raft §8; Jepsen |
+//! | `fact-consistency` | the facts the checkers judge match the real state | ccrsim |
+//!
+//! Safety checkers run after every fact and stop the run at the first violation. Liveness checkers
+//! answer `pending()` with a reason (TigerBeetle's style) until the system converged; a reason still
+//! standing when the liveness bound runs out is the violation.
+
+pub mod acknowledged_writes;
+pub mod election_safety;
+pub mod fact_consistency;
+pub mod leader_append_only;
+pub mod leader_completeness;
+pub mod log_matching;
+pub mod raft_liveness;
+pub mod raft_shadow;
+pub mod state_machine_safety;
+
+use serde::Serialize;
+
+use ccrsim_model::fact::Fact;
+use ccrsim_model::io::NodeId;
+
+use self::acknowledged_writes::AcknowledgedWrites;
+use self::election_safety::ElectionSafety;
+use self::leader_append_only::LeaderAppendOnly;
+use self::leader_completeness::LeaderCompleteness;
+use self::log_matching::LogMatching;
+use self::raft_shadow::GroupShadow;
+use self::state_machine_safety::StateMachineSafety;
+use crate::time::SimTime;
+use crate::topology::{ClusterId, Topology};
+use crate::world::Node;
+
+/// A panic inside the simulation: a model invariant broke (or the harness has a bug).
+pub const MODEL_INVARIANT: &str = "model-invariant";
+/// Two runs of one seed differed.
+pub const DETERMINISM: &str = "determinism";
+
+/// Every checker name a scenario's `expect.violation` may name.
+pub const CHECKER_NAMES: &[&str] = &[
+    election_safety::NAME,
+    leader_append_only::NAME,
+    log_matching::NAME,
+    leader_completeness::NAME,
+    state_machine_safety::NAME,
+    raft_liveness::NAME,
+    acknowledged_writes::NAME,
+    fact_consistency::NAME,
+    MODEL_INVARIANT,
+    DETERMINISM,
+];
+
+/// A broken property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The checker's name.
+    pub checker: &'static str,
+    /// Where the property comes from.
+    pub source: &'static str,
+    /// When it was seen.
+    #[serde(serialize_with = "serialize_time")]
+    pub at: SimTime,
+    /// The node concerned, if one.
+    pub node: Option<NodeId>,
+    /// What happened.
+    pub message: String,
+}
+
+fn serialize_time<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(t.as_secs_f64())
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] at {}", self.checker, self.at)?;
+        if let Some(n) = self.node {
+            write!(f, " on node {n}")?;
+        }
+        write!(f, ": {} (property: {})", self.message, self.source)
+    }
+}
+
+/// The checkers of one Raft group.
+#[derive(Debug)]
+struct RaftGroupCheckers {
+    members: Vec<NodeId>,
+    shadow: GroupShadow,
+    election_safety: ElectionSafety,
+    leader_append_only: LeaderAppendOnly,
+    log_matching: LogMatching,
+    leader_completeness: LeaderCompleteness,
+    state_machine_safety: StateMachineSafety,
+}
+
+/// Every checker of a run.
+#[derive(Debug)]
+pub struct Checkers {
+    groups: Vec<RaftGroupCheckers>,
+    group_of: Vec<Option<usize>>,
+    acknowledged_writes: AcknowledgedWrites,
+}
+
+impl Checkers {
+    /// The checkers for a deployment.
+    pub fn new(topology: &Topology) -> Self {
+        let mut group_of = vec![None; topology.nodes.len()];
+        let mut groups = Vec::new();
+        for cluster in [ClusterId::Master] {
+            let members = topology.controllers(cluster);
+            if members.is_empty() {
+                continue;
+            }
+            for &m in &members {
+                group_of[m as usize] = Some(groups.len());
+            }
+            groups.push(RaftGroupCheckers {
+                shadow: GroupShadow::new(format!("{} controllers", cluster.name()), &members),
+                members,
+                election_safety: ElectionSafety::default(),
+                leader_append_only: LeaderAppendOnly,
+                log_matching: LogMatching::default(),
+                leader_completeness: LeaderCompleteness,
+                state_machine_safety: StateMachineSafety::default(),
+            });
+        }
+        Self { groups, group_of, acknowledged_writes: AcknowledgedWrites::default() }
+    }
+
+    /// Judges one fact reported by `node` at `at`.
+    pub fn on_fact(&mut self, at: SimTime, node: NodeId, fact: &Fact) -> Result<(), Violation> {
+        let violation = |checker, source, message| Violation { checker, source, at, node: Some(node), message };
+        match fact {
+            Fact::Raft(f) => {
+                let Some(g) = self.group_of[node as usize] else { return Ok(()) };
+                let g = &mut self.groups[g];
+                let s = &g.shadow;
+                g.election_safety.check(s, node, f).map_err(|m| violation(election_safety::NAME, election_safety::SOURCE, m))?;
+                g.leader_append_only
+                    .check(s, node, f)
+                    .map_err(|m| violation(leader_append_only::NAME, leader_append_only::SOURCE, m))?;
+                g.log_matching.check(s, node, f).map_err(|m| violation(log_matching::NAME, log_matching::SOURCE, m))?;
+                g.leader_completeness
+                    .check(s, node, f)
+                    .map_err(|m| violation(leader_completeness::NAME, leader_completeness::SOURCE, m))?;
+                g.state_machine_safety
+                    .check(s, node, f)
+                    .map_err(|m| violation(state_machine_safety::NAME, state_machine_safety::SOURCE, m))?;
+                g.shadow.apply(node, f);
+                Ok(())
+            }
+            Fact::Client(f) => self
+                .acknowledged_writes
+                .observe(node, f)
+                .map_err(|m| violation(acknowledged_writes::NAME, acknowledged_writes::SOURCE, m)),
+        }
+    }
+
+    /// `node` went down (crash, halt or failed recovery).
+    pub fn on_down(&mut self, node: NodeId) {
+        if let Some(g) = self.group_of[node as usize] {
+            self.groups[g].shadow.on_down(node);
+        }
+    }
+
+    /// Why the deployment has not converged yet: `(checker, source, reason)`, or `None`.
+    pub fn pending(&self, nodes: &[Node]) -> Option<(&'static str, &'static str, String)> {
+        for g in &self.groups {
+            if let Some(reason) = raft_liveness::pending(nodes, &g.members) {
+                return Some((raft_liveness::NAME, raft_liveness::SOURCE, format!("{}: {reason}", g.shadow.name)));
+            }
+            if let Some(reason) = self.acknowledged_writes.pending(nodes, &g.members) {
+                return Some((acknowledged_writes::NAME, acknowledged_writes::SOURCE, reason));
+            }
+        }
+        None
+    }
+
+    /// Checks that need the final state.
+    pub fn at_end(&self, at: SimTime, nodes: &[Node]) -> Result<(), Violation> {
+        for g in &self.groups {
+            fact_consistency::check(&g.shadow, nodes).map_err(|message| Violation {
+                checker: fact_consistency::NAME,
+                source: fact_consistency::SOURCE,
+                at,
+                node: None,
+                message,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Acknowledged client writes so far.
+    pub fn acknowledged(&self) -> usize {
+        self.acknowledged_writes.count()
+    }
+}

@@ -1,0 +1,362 @@
+//! The simulated disk of one node: it survives restarts and fails the way real ones do.
+//!
+//! madsim's fs makes every write durable at once and ignores fsync, so sim/ brings its own. Requests
+//! of a node run one at a time in issue order; each takes effect when it completes. A completed write
+//! sits in the page cache until an fsync of its file makes it durable. A crash keeps the durable
+//! content plus a random prefix of the unsynced writes, and may tear the next one: only a prefix of
+//! its 512-byte sectors reaches the media. Renames and removes are atomic and durable on completion.
+//! Faults: bit flips in stored bytes, read errors on chosen files, a full disk, slow I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use ccrsim_model::io::{DiskError, DiskOp, DiskView};
+
+/// Granularity of torn writes.
+pub const SECTOR_BYTES: usize = 512;
+
+/// Latency of the device.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskProfile {
+    /// Size of the device.
+    pub capacity_mb: u64,
+    /// Latency of a write, append, read, rename or remove: uniform in `[min, max]` microseconds.
+    pub write_latency_us: [u64; 2],
+    /// Latency of an fsync: uniform in `[min, max]` microseconds.
+    pub fsync_latency_us: [u64; 2],
+}
+
+#[derive(Debug, Clone)]
+enum Unsynced {
+    Append(Vec<u8>),
+    Replace(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct SimFile {
+    /// What the media holds.
+    durable: Vec<u8>,
+    /// What reads see (durable plus completed, unsynced writes).
+    cache: Vec<u8>,
+    /// Writes since the last fsync, oldest first.
+    unsynced: Vec<Unsynced>,
+}
+
+/// What a crash did to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrashLoss {
+    /// The file.
+    pub path: String,
+    /// Unsynced writes it had.
+    pub unsynced: usize,
+    /// How many of them survived whole.
+    pub kept: usize,
+    /// Bytes of the next one that survived (a torn write), if any.
+    pub torn_bytes: Option<usize>,
+}
+
+/// A node's disk.
+#[derive(Debug, Clone)]
+pub struct SimDisk {
+    files: BTreeMap<String, SimFile>,
+    profile: DiskProfile,
+    /// Bytes the device can hold now (lowered while a disk-full fault lasts).
+    capacity_bytes: u64,
+    read_errors: BTreeSet<String>,
+    /// Latency multiplier while a slow-disk fault lasts.
+    slow_factor: u64,
+}
+
+impl SimDisk {
+    /// An empty disk.
+    pub fn new(profile: DiskProfile) -> Self {
+        Self {
+            files: BTreeMap::new(),
+            profile,
+            capacity_bytes: profile.capacity_mb * 1024 * 1024,
+            read_errors: BTreeSet::new(),
+            slow_factor: 1,
+        }
+    }
+
+    fn used_bytes(&self) -> u64 {
+        self.files.values().map(|f| f.cache.len() as u64).sum()
+    }
+
+    /// How long the request takes, in nanoseconds.
+    pub fn latency_nanos(&self, rng: &mut ChaCha8Rng, op: &DiskOp) -> u64 {
+        let [low, high] = match op {
+            DiskOp::Fsync { .. } => self.profile.fsync_latency_us,
+            _ => self.profile.write_latency_us,
+        };
+        let us = if high > low { rng.random_range(low..=high) } else { low };
+        us.max(1) * 1000 * self.slow_factor
+    }
+
+    /// Carries out a request now (it completes now). `Ok(Some(bytes))` for a read.
+    pub fn execute(&mut self, op: &DiskOp) -> Result<Option<Vec<u8>>, DiskError> {
+        match op {
+            DiskOp::Append { path, data } => {
+                self.make_room(data.len() as u64)?;
+                let file = self.files.entry(path.clone()).or_default();
+                file.cache.extend_from_slice(data);
+                file.unsynced.push(Unsynced::Append(data.clone()));
+                Ok(None)
+            }
+            DiskOp::WriteAll { path, data } => {
+                let old = self.files.get(path).map_or(0, |f| f.cache.len() as u64);
+                self.make_room((data.len() as u64).saturating_sub(old))?;
+                let file = self.files.entry(path.clone()).or_default();
+                file.cache = data.clone();
+                file.unsynced.push(Unsynced::Replace(data.clone()));
+                Ok(None)
+            }
+            DiskOp::Fsync { path } => {
+                let file = self.files.get_mut(path).ok_or(DiskError::NotFound)?;
+                if !file.unsynced.is_empty() {
+                    file.durable = file.cache.clone();
+                    file.unsynced.clear();
+                }
+                Ok(None)
+            }
+            DiskOp::Rename { from, to } => {
+                let file = self.files.remove(from).ok_or(DiskError::NotFound)?;
+                self.files.insert(to.clone(), file);
+                Ok(None)
+            }
+            DiskOp::Remove { path } => {
+                self.files.remove(path);
+                Ok(None)
+            }
+            DiskOp::Read { path } => {
+                if self.read_errors.contains(path) {
+                    return Err(DiskError::Io);
+                }
+                self.files.get(path).map(|f| Some(f.cache.clone())).ok_or(DiskError::NotFound)
+            }
+        }
+    }
+
+    fn make_room(&self, grow: u64) -> Result<(), DiskError> {
+        if self.used_bytes() + grow > self.capacity_bytes { Err(DiskError::NoSpace) } else { Ok(()) }
+    }
+
+    /// The process died: the page cache is gone. Each file keeps its durable bytes plus a random
+    /// prefix of its unsynced writes, and the next write may be torn at a sector boundary.
+    pub fn crash(&mut self, rng: &mut ChaCha8Rng) -> Vec<CrashLoss> {
+        let mut losses = Vec::new();
+        for (path, file) in &mut self.files {
+            if file.unsynced.is_empty() {
+                continue;
+            }
+            let unsynced = std::mem::take(&mut file.unsynced);
+            let kept = rng.random_range(0..=unsynced.len());
+            let mut content = std::mem::take(&mut file.durable);
+            for write in &unsynced[..kept] {
+                match write {
+                    Unsynced::Append(data) => content.extend_from_slice(data.as_slice()),
+                    Unsynced::Replace(data) => content = data.clone(),
+                }
+            }
+            let mut torn_bytes = None;
+            if let Some(next) = unsynced.get(kept)
+                && rng.random_bool(0.5)
+            {
+                // A prefix of the sectors the write touched reaches the media.
+                let (base, data) = match next {
+                    Unsynced::Append(data) => (content.len(), data),
+                    Unsynced::Replace(data) => (0, data),
+                };
+                let first_boundary = (base / SECTOR_BYTES + 1) * SECTOR_BYTES;
+                let sectors = (base + data.len()).div_ceil(SECTOR_BYTES) - base / SECTOR_BYTES;
+                let reached = rng.random_range(0..sectors);
+                let end = (first_boundary + (reached.saturating_sub(1)) * SECTOR_BYTES).min(base + data.len());
+                let end = if reached == 0 { base } else { end };
+                if matches!(next, Unsynced::Replace(_)) {
+                    content.clear();
+                }
+                content.extend_from_slice(&data[..end - base]);
+                torn_bytes = Some(end - base);
+            }
+            losses.push(CrashLoss { path: path.clone(), unsynced: unsynced.len(), kept, torn_bytes });
+            file.cache = content.clone();
+            file.durable = content;
+        }
+        losses
+    }
+
+    /// Flips one random bit of `path`'s stored bytes (latent corruption). Returns the byte offset.
+    pub fn flip_bit(&mut self, rng: &mut ChaCha8Rng, path: &str) -> Option<usize> {
+        let file = self.files.get_mut(path)?;
+        if file.durable.is_empty() {
+            return None;
+        }
+        let offset = rng.random_range(0..file.durable.len());
+        let mask = 1u8 << rng.random_range(0..8);
+        file.durable[offset] ^= mask;
+        if let Some(b) = file.cache.get_mut(offset) {
+            *b ^= mask;
+        }
+        Some(offset)
+    }
+
+    /// Paths with stored bytes, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    /// Reads of `path` fail (EIO) until [`SimDisk::heal`].
+    pub fn fail_reads(&mut self, path: &str) {
+        self.read_errors.insert(path.to_string());
+    }
+
+    /// The disk is full: nothing more fits until [`SimDisk::heal`].
+    pub fn fill(&mut self) {
+        self.capacity_bytes = self.used_bytes();
+    }
+
+    /// Every request takes `factor` times longer until [`SimDisk::heal`].
+    pub fn slow_down(&mut self, factor: u64) {
+        self.slow_factor = factor.max(1);
+    }
+
+    /// Ends read errors, fullness and slowness (corruption stays: it is in the bytes).
+    pub fn heal(&mut self) {
+        self.read_errors.clear();
+        self.capacity_bytes = self.profile.capacity_mb * 1024 * 1024;
+        self.slow_factor = 1;
+    }
+}
+
+impl DiskView for SimDisk {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, DiskError> {
+        if self.read_errors.contains(path) {
+            return Err(DiskError::Io);
+        }
+        Ok(self.files.get(path).map(|f| f.cache.clone()))
+    }
+
+    fn list(&self, prefix: &str) -> Vec<String> {
+        self.files.keys().filter(|p| p.starts_with(prefix)).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccrsim_model::record::{self, ScanEnd};
+    use rand::SeedableRng;
+
+    fn disk() -> SimDisk {
+        SimDisk::new(DiskProfile { capacity_mb: 1, write_latency_us: [10, 20], fsync_latency_us: [100, 200] })
+    }
+
+    fn append(d: &mut SimDisk, path: &str, data: &[u8]) -> Result<Option<Vec<u8>>, DiskError> {
+        d.execute(&DiskOp::Append { path: path.into(), data: data.to_vec() })
+    }
+
+    fn fsync(d: &mut SimDisk, path: &str) {
+        d.execute(&DiskOp::Fsync { path: path.into() }).unwrap();
+    }
+
+    #[test]
+    fn an_unsynced_write_can_vanish_in_a_crash_and_a_synced_one_never_does() {
+        let mut vanished = 0;
+        for seed in 0..200 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d = disk();
+            append(&mut d, "f", b"synced").unwrap();
+            fsync(&mut d, "f");
+            append(&mut d, "f", b"-unsynced").unwrap();
+            assert_eq!(d.read("f").unwrap().unwrap(), b"synced-unsynced", "reads see the page cache");
+            d.crash(&mut rng);
+            let after = d.read("f").unwrap().unwrap();
+            assert!(after.starts_with(b"synced"), "seed {seed}: synced bytes survive, got {after:?}");
+            vanished += usize::from(after == b"synced");
+        }
+        assert!(vanished > 50, "the unsynced write was lost in {vanished} of 200 crashes");
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_at_a_sector_boundary_and_caught_by_the_record_checksum() {
+        let mut torn_seen = 0;
+        for seed in 0..300 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d = disk();
+            let mut first = Vec::new();
+            record::encode_into(1, &[7u8; 700], &mut first);
+            append(&mut d, "log", &first).unwrap();
+            fsync(&mut d, "log");
+            let mut second = Vec::new();
+            record::encode_into(2, &[9u8; 3000], &mut second);
+            append(&mut d, "log", &second).unwrap();
+            let losses = d.crash(&mut rng);
+            let after = d.read("log").unwrap().unwrap();
+            if let Some(torn) = losses[0].torn_bytes {
+                assert!((first.len() + torn) % SECTOR_BYTES == 0 || torn == 0, "seed {seed}: cut at {}", first.len() + torn);
+                let (records, end) = record::scan(&after);
+                assert_eq!(records.len(), 1, "seed {seed}: the torn record is never returned");
+                if torn > 0 {
+                    assert_eq!(end, ScanEnd::TornTail { offset: first.len() }, "seed {seed}");
+                    torn_seen += 1;
+                }
+            }
+        }
+        assert!(torn_seen > 20, "torn writes seen: {torn_seen}");
+    }
+
+    #[test]
+    fn a_flipped_bit_is_caught_by_the_checksum_and_never_returned_as_data() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..100 {
+            let mut d = disk();
+            let mut bytes = Vec::new();
+            record::encode_into(1, b"payload that matters", &mut bytes);
+            append(&mut d, "f", &bytes).unwrap();
+            fsync(&mut d, "f");
+            d.flip_bit(&mut rng, "f").unwrap();
+            let (records, end) = record::scan(&d.read("f").unwrap().unwrap());
+            assert!(records.is_empty());
+            assert!(matches!(end, ScanEnd::Corrupt { .. }), "{end:?}");
+        }
+    }
+
+    #[test]
+    fn read_errors_full_disk_and_slowness_happen_and_heal() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut d = disk();
+        append(&mut d, "f", b"x").unwrap();
+        d.fail_reads("f");
+        assert_eq!(d.execute(&DiskOp::Read { path: "f".into() }), Err(DiskError::Io));
+        assert_eq!(d.read("f"), Err(DiskError::Io));
+        d.fill();
+        assert_eq!(append(&mut d, "f", b"y"), Err(DiskError::NoSpace));
+        let fast = d.latency_nanos(&mut rng, &DiskOp::Fsync { path: "f".into() });
+        d.slow_down(100);
+        let slow = d.latency_nanos(&mut rng, &DiskOp::Fsync { path: "f".into() });
+        assert!(slow >= 100 * 100_000 && fast <= 200_000, "fast {fast} slow {slow}");
+        d.heal();
+        assert_eq!(d.execute(&DiskOp::Read { path: "f".into() }), Ok(Some(b"x".to_vec())));
+        assert_eq!(append(&mut d, "f", b"y"), Ok(None));
+    }
+
+    #[test]
+    fn rename_and_remove_are_atomic_and_survive_a_crash() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut d = disk();
+        d.execute(&DiskOp::WriteAll { path: "a.tmp".into(), data: b"new".to_vec() }).unwrap();
+        fsync(&mut d, "a.tmp");
+        d.execute(&DiskOp::Rename { from: "a.tmp".into(), to: "a".into() }).unwrap();
+        d.execute(&DiskOp::WriteAll { path: "gone".into(), data: b"x".to_vec() }).unwrap();
+        d.execute(&DiskOp::Remove { path: "gone".into() }).unwrap();
+        d.crash(&mut rng);
+        assert_eq!(d.read("a").unwrap().unwrap(), b"new");
+        assert_eq!(d.read("a.tmp").unwrap(), None);
+        assert_eq!(d.read("gone").unwrap(), None);
+        assert_eq!(d.execute(&DiskOp::Rename { from: "nope".into(), to: "x".into() }), Err(DiskError::NotFound));
+    }
+}

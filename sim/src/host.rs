@@ -1,0 +1,88 @@
+//! The madsim side: one madsim node per simulated node, whose task hosts the node's role, and the
+//! scheduler on madsim's main node, which moves the world's clock from event to event.
+//!
+//! madsim provides the executor, simulated time, seeded task scheduling, and kill / restart / pause
+//! of nodes: killing a node drops its host task (and with it the running role), restarting it runs
+//! the host task anew, which rebuilds the role from the node's disk and nothing else.
+
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Duration;
+
+use ccrsim_model::io::NodeId;
+
+use crate::world::World;
+
+/// The world, shared by the scheduler and the host tasks (all on madsim's one thread).
+#[derive(Clone)]
+pub struct SharedWorld(Arc<Mutex<World>>);
+
+impl SharedWorld {
+    /// Shares `world`.
+    pub fn new(world: World) -> Self {
+        Self(Arc::new(Mutex::new(world)))
+    }
+
+    /// Locks the world (never contended: madsim runs one task at a time).
+    pub fn lock(&self) -> MutexGuard<'_, World> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The task of one node: boot the role from disk, then hand it its inputs as they come.
+async fn host(world: SharedWorld, node: NodeId) {
+    let booted = {
+        let mut w = world.lock();
+        let booted = w.boot(node);
+        w.host_done();
+        booted
+    };
+    if !booted {
+        return;
+    }
+    loop {
+        poll_fn(|cx| if world.lock().mailbox_ready(node, cx.waker()) { Poll::Ready(()) } else { Poll::Pending }).await;
+        let mut w = world.lock();
+        w.run_mailbox(node);
+        w.host_done();
+    }
+}
+
+/// Creates the madsim nodes, then runs the world until its outcome is decided.
+///
+/// The scheduler moves time from one event instant to the next: it advances madsim's clock to the
+/// instant, hands that instant's events out, and waits until every host it woke has finished before
+/// it looks at the next instant. Events are thus handled in exact time order, never batched.
+pub async fn simulate(world: SharedWorld) {
+    let handle = madsim::runtime::Handle::current();
+    let start = madsim::time::Instant::now();
+    let count = world.lock().nodes.len();
+    for node in 0..count as NodeId {
+        let name = world.lock().nodes[node as usize].info.name.clone();
+        let w = world.clone();
+        let id = handle.create_node().name(name).init(move || host(w.clone(), node)).build().id();
+        world.lock().nodes[node as usize].madsim_id = Some(id);
+    }
+    loop {
+        poll_fn(|cx| if world.lock().hosts_busy(cx.waker()) { Poll::Pending } else { Poll::Ready(()) }).await;
+        let mut w = world.lock();
+        if w.outcome.is_some() {
+            break;
+        }
+        let Some(at) = w.next_event_at() else { break };
+        let target = start + Duration::from_nanos(at.as_nanos());
+        let now = madsim::time::Instant::now();
+        if target > now {
+            madsim::time::advance(target - now);
+        }
+        w.dispatch_next_instant();
+    }
+    // Stop every node so that no task outlives the run.
+    let w = world.lock();
+    for n in &w.nodes {
+        if let Some(id) = n.madsim_id {
+            handle.kill(id);
+        }
+    }
+}

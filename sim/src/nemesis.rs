@@ -1,0 +1,314 @@
+//! The nemesis: seed + scenario -> the fault schedule of a run, decided up front.
+//!
+//! Planning up front (a pure function of the seed) means a failing seed's faults can be printed and
+//! read before replaying it. In swarm mode (TigerBeetle's swarm testing, Groce et al. 2012) each seed
+//! switches some fault kinds off entirely and scales the others' rates, so that some seeds hammer one
+//! kind of fault and others see none of it. The safety phase ends with `StartLiveness`: every fault
+//! is healed, crashed nodes restart, and the system must converge within the scenario's bound.
+
+use std::collections::BTreeSet;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use ccrsim_model::io::NodeId;
+
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+use crate::topology::{NodeKind, Topology};
+
+/// A kind of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Power loss of a node: the process dies, unsynced writes may be lost or torn; restart later.
+    Crash,
+    /// The process stops being scheduled (a long GC pause, a frozen VM), then resumes.
+    Pause,
+    /// Cluster nodes split into two sides that cannot talk, both ways.
+    Partition,
+    /// Messages from one side to the other are lost; the other direction works.
+    OneWayPartition,
+    /// One node is cut from every other node.
+    Isolate,
+    /// Every link loses an extra share of messages for a while.
+    PacketLoss,
+    /// A node's clock starts drifting fast or slow.
+    Clock,
+    /// A bit flips in a file of a node's disk (latent corruption, seen on the next read).
+    DiskCorruption,
+    /// Reads of a file of a node's disk fail (EIO) for a while.
+    DiskReadError,
+    /// A node's disk is full for a while (ENOSPC).
+    DiskFull,
+    /// A node's disk gets 10-100x slower for a while.
+    DiskSlow,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 11] = [
+        FaultKind::Crash,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::OneWayPartition,
+        FaultKind::Isolate,
+        FaultKind::PacketLoss,
+        FaultKind::Clock,
+        FaultKind::DiskCorruption,
+        FaultKind::DiskReadError,
+        FaultKind::DiskFull,
+        FaultKind::DiskSlow,
+    ];
+
+    /// True for faults aimed at one node.
+    pub fn needs_node(self) -> bool {
+        !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss)
+    }
+
+    /// True for faults that split the network into sides.
+    pub fn is_partition(self) -> bool {
+        matches!(self, FaultKind::Partition | FaultKind::OneWayPartition)
+    }
+}
+
+/// One thing the nemesis does at one time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Power loss.
+    Crash { node: NodeId },
+    /// Boot a crashed node again.
+    Restart { node: NodeId },
+    /// Stop scheduling a node.
+    Pause { node: NodeId },
+    /// Schedule it again.
+    Resume { node: NodeId },
+    /// Cut links between `a` and `b` (only `a -> b` when `one_way`).
+    Partition { id: u32, a: Vec<NodeId>, b: Vec<NodeId>, one_way: bool },
+    /// End partition `id`.
+    PartitionEnd { id: u32 },
+    /// Extra loss on every link.
+    PacketLoss { extra: f64 },
+    /// End of the loss burst.
+    PacketLossEnd,
+    /// Set a node's clock drift.
+    ClockDrift { node: NodeId, drift_ppm: i64 },
+    /// Flip a bit in one of the node's files (chosen when it happens).
+    CorruptFile { node: NodeId },
+    /// Reads of one of the node's files fail (chosen when it happens).
+    ReadErrors { node: NodeId },
+    /// The node's disk is full.
+    DiskFull { node: NodeId },
+    /// The node's disk is slow by `factor`.
+    DiskSlow { node: NodeId, factor: u64 },
+    /// End the node's read errors, fullness and slowness.
+    DiskHeal { node: NodeId },
+    /// End of the safety phase: heal everything, restart every crashed node, stop the workload.
+    StartLiveness,
+}
+
+/// A fault at a time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedFault {
+    /// When.
+    pub at: SimTime,
+    /// What.
+    pub action: FaultAction,
+}
+
+/// What swarm mode chose for this seed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SwarmChoice {
+    /// Enabled kinds and their mean interval between faults, in seconds.
+    pub enabled: Vec<(FaultKind, f64)>,
+    /// Kinds switched off for this seed.
+    pub disabled: Vec<FaultKind>,
+}
+
+/// The whole fault plan of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultPlan {
+    /// What swarm mode chose.
+    pub swarm: SwarmChoice,
+    /// Every fault, in time order.
+    pub faults: Vec<PlannedFault>,
+}
+
+/// The seed of the nemesis' own random stream (so that changing the workload keeps the faults).
+pub fn nemesis_seed(seed: u64) -> u64 {
+    ccrsim_model::digest::stable_hash(&(seed, "nemesis"))
+}
+
+/// Plans the faults of one run.
+pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
+    let mut rng = ChaCha8Rng::seed_from_u64(nemesis_seed(seed));
+    let f = &scenario.faults;
+    let safety = scenario.run.safety_s;
+    let faultable = topology.faultable();
+    let mut enabled = Vec::new();
+    let mut disabled = Vec::new();
+    let kinds: BTreeSet<FaultKind> = f.kinds.iter().copied().collect();
+    for &kind in &kinds {
+        // Swarm: half the kinds off, the rest at 0.5x..4x the base rate (log-uniform).
+        if f.swarm && rng.random_bool(0.5) {
+            disabled.push(kind);
+        } else {
+            let scale = if f.swarm { 2f64.powf(rng.random_range(-1.0..2.0)) } else { 1.0 };
+            enabled.push((kind, f.mean_interval_s * scale));
+        }
+    }
+    if f.swarm && enabled.is_empty() && !disabled.is_empty() {
+        let kind = disabled.remove(rng.random_range(0..disabled.len()));
+        enabled.push((kind, f.mean_interval_s));
+    }
+    let mut faults = Vec::new();
+    let mut next_partition = 0u32;
+    // Corruption stops a controller for good (it will not run on damaged state), so at most a
+    // minority of each controller group may get it; otherwise the group could never recover.
+    let controllers: Vec<NodeId> =
+        topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Controller(_))).map(|n| n.id).collect();
+    let corruption_budget = (controllers.len().saturating_sub(1)) / 2;
+    let mut corrupted: BTreeSet<NodeId> = BTreeSet::new();
+    let push = |faults: &mut Vec<PlannedFault>, at: f64, action| faults.push(PlannedFault { at: SimTime::from_secs_f64(at), action });
+    for &(kind, mean) in &enabled {
+        let mut t = 0.0;
+        loop {
+            t += -mean * (1.0 - rng.random::<f64>()).ln();
+            if t >= safety || faultable.is_empty() {
+                break;
+            }
+            let node = faultable[rng.random_range(0..faultable.len())];
+            let duration = rng.random_range(f.duration_s[0]..=f.duration_s[1]);
+            let end = (t + duration).min(safety);
+            match kind {
+                FaultKind::Crash => {
+                    let down = rng.random_range(f.crash_downtime_s[0]..=f.crash_downtime_s[1]);
+                    push(&mut faults, t, FaultAction::Crash { node });
+                    if t + down < safety {
+                        push(&mut faults, t + down, FaultAction::Restart { node });
+                    }
+                }
+                FaultKind::Pause => {
+                    push(&mut faults, t, FaultAction::Pause { node });
+                    push(&mut faults, end, FaultAction::Resume { node });
+                }
+                FaultKind::Partition | FaultKind::OneWayPartition => {
+                    let (a, b) = split(&mut rng, &faultable);
+                    let id = next_partition;
+                    next_partition += 1;
+                    push(&mut faults, t, FaultAction::Partition { id, a, b, one_way: kind == FaultKind::OneWayPartition });
+                    push(&mut faults, end, FaultAction::PartitionEnd { id });
+                }
+                FaultKind::Isolate => {
+                    let others: Vec<NodeId> = topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect();
+                    let id = next_partition;
+                    next_partition += 1;
+                    push(&mut faults, t, FaultAction::Partition { id, a: vec![node], b: others, one_way: false });
+                    push(&mut faults, end, FaultAction::PartitionEnd { id });
+                }
+                FaultKind::PacketLoss => {
+                    push(&mut faults, t, FaultAction::PacketLoss { extra: rng.random_range(0.05..0.5) });
+                    push(&mut faults, end, FaultAction::PacketLossEnd);
+                }
+                FaultKind::Clock => {
+                    let max = f.clock_drift_ppm_max as i64;
+                    push(&mut faults, t, FaultAction::ClockDrift { node, drift_ppm: rng.random_range(-max..=max) });
+                }
+                FaultKind::DiskCorruption => {
+                    let is_controller = controllers.contains(&node);
+                    if is_controller && !corrupted.contains(&node) && corrupted.len() >= corruption_budget {
+                        continue;
+                    }
+                    if is_controller {
+                        corrupted.insert(node);
+                    }
+                    push(&mut faults, t, FaultAction::CorruptFile { node });
+                }
+                FaultKind::DiskReadError => {
+                    push(&mut faults, t, FaultAction::ReadErrors { node });
+                    push(&mut faults, end, FaultAction::DiskHeal { node });
+                }
+                FaultKind::DiskFull => {
+                    push(&mut faults, t, FaultAction::DiskFull { node });
+                    push(&mut faults, end, FaultAction::DiskHeal { node });
+                }
+                FaultKind::DiskSlow => {
+                    push(&mut faults, t, FaultAction::DiskSlow { node, factor: rng.random_range(10..=100) });
+                    push(&mut faults, end, FaultAction::DiskHeal { node });
+                }
+            }
+        }
+    }
+    for fixed in &f.schedule {
+        let ids = |names: &[String]| -> Vec<NodeId> {
+            names.iter().map(|n| topology.by_name(n).expect("validated node name")).collect()
+        };
+        let nodes = ids(&fixed.nodes);
+        let end = (fixed.at_s + fixed.duration_s).min(safety);
+        let node = nodes.first().copied().unwrap_or(0);
+        let (t, e) = (fixed.at_s, end);
+        match fixed.fault {
+            FaultKind::Crash => {
+                push(&mut faults, t, FaultAction::Crash { node });
+                if e < safety {
+                    push(&mut faults, e, FaultAction::Restart { node });
+                }
+            }
+            FaultKind::Pause => {
+                push(&mut faults, t, FaultAction::Pause { node });
+                push(&mut faults, e, FaultAction::Resume { node });
+            }
+            FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::Isolate => {
+                let others = if fixed.others.is_empty() {
+                    topology.nodes.iter().map(|n| n.id).filter(|n| !nodes.contains(n)).collect()
+                } else {
+                    ids(&fixed.others)
+                };
+                let id = next_partition;
+                next_partition += 1;
+                let one_way = fixed.fault == FaultKind::OneWayPartition;
+                push(&mut faults, t, FaultAction::Partition { id, a: nodes.clone(), b: others, one_way });
+                push(&mut faults, e, FaultAction::PartitionEnd { id });
+            }
+            FaultKind::PacketLoss => {
+                push(&mut faults, t, FaultAction::PacketLoss { extra: 0.3 });
+                push(&mut faults, e, FaultAction::PacketLossEnd);
+            }
+            FaultKind::Clock => {
+                push(&mut faults, t, FaultAction::ClockDrift { node, drift_ppm: f.clock_drift_ppm_max as i64 });
+            }
+            FaultKind::DiskCorruption => push(&mut faults, t, FaultAction::CorruptFile { node }),
+            FaultKind::DiskReadError => {
+                push(&mut faults, t, FaultAction::ReadErrors { node });
+                push(&mut faults, e, FaultAction::DiskHeal { node });
+            }
+            FaultKind::DiskFull => {
+                push(&mut faults, t, FaultAction::DiskFull { node });
+                push(&mut faults, e, FaultAction::DiskHeal { node });
+            }
+            FaultKind::DiskSlow => {
+                push(&mut faults, t, FaultAction::DiskSlow { node, factor: 50 });
+                push(&mut faults, e, FaultAction::DiskHeal { node });
+            }
+        }
+    }
+    push(&mut faults, safety, FaultAction::StartLiveness);
+    // Stable sort: faults at the same instant keep their planning order.
+    faults.sort_by_key(|f| f.at);
+    FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults }
+}
+
+/// Splits `nodes` into two non-empty sides at random.
+fn split(rng: &mut ChaCha8Rng, nodes: &[NodeId]) -> (Vec<NodeId>, Vec<NodeId>) {
+    if nodes.len() < 2 {
+        return (nodes.to_vec(), Vec::new());
+    }
+    loop {
+        let (a, b): (Vec<NodeId>, Vec<NodeId>) = nodes.iter().partition(|_| rng.random_bool(0.5));
+        if !a.is_empty() && !b.is_empty() {
+            return (a, b);
+        }
+    }
+}

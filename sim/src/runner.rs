@@ -1,0 +1,289 @@
+//! Running seeds: one seed in a fresh madsim runtime on a fresh thread, sweeps over many seeds on a
+//! pool of threads, determinism checks, and the reports.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::checkers::{DETERMINISM, MODEL_INVARIANT, Violation};
+use crate::host::{SharedWorld, simulate};
+use crate::nemesis;
+use crate::net::NetStats;
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+use crate::trace::{TraceLine, first_difference};
+use crate::world::{Outcome, RunStats, World};
+
+/// The report of one seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedReport {
+    /// The seed.
+    pub seed: u64,
+    /// True when no checker reported.
+    pub ok: bool,
+    /// The trace hash, as 16 hex digits.
+    pub trace_hash: String,
+    /// Simulated seconds the run took.
+    pub sim_seconds: f64,
+    /// Wall-clock seconds the run took.
+    pub wall_seconds: f64,
+    /// Messages delivered.
+    pub messages: u64,
+    /// Trace events.
+    pub events: u64,
+    /// What the checkers reported (the first violation ends a run).
+    pub violations: Vec<Violation>,
+    /// Counters.
+    pub stats: RunStats,
+    /// Network counters.
+    pub network: NetStats,
+    /// The recorded trace, when asked for.
+    #[serde(skip)]
+    pub trace: Option<Vec<TraceLine>>,
+}
+
+impl SeedReport {
+    /// The first violation's checker.
+    pub fn failed_checker(&self) -> Option<&'static str> {
+        self.violations.first().map(|v| v.checker)
+    }
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Keep every trace line (for `replay` and determinism checks).
+    pub record_trace: bool,
+}
+
+/// Runs one seed on the calling thread (which should be fresh: see `run_seed_isolated`).
+pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> SeedReport {
+    let wall = Instant::now();
+    let topology = crate::topology::Topology::from_scenario(scenario);
+    let plan = nemesis::plan(scenario, &topology, seed);
+    let world = SharedWorld::new(World::new(scenario.clone(), seed, plan.faults, options.record_trace));
+    let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+    runtime.set_time_limit(Duration::from_secs_f64(scenario.duration_max_s() + 60.0));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(simulate(world.clone()))));
+    drop(runtime);
+    if let Err(panic) = result {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        world.lock().fail_with_panic(message);
+    }
+    // After a panic madsim may still hold node closures that share the world: read it through the lock.
+    let mut w = world.lock();
+    let violations = match &w.outcome {
+        Some(Outcome::Failed(v)) => vec![v.clone()],
+        Some(Outcome::Passed) => Vec::new(),
+        None => vec![Violation {
+            checker: MODEL_INVARIANT,
+            source: "the harness",
+            at: w.now(),
+            node: None,
+            message: "the run ended without an outcome".into(),
+        }],
+    };
+    SeedReport {
+        seed,
+        ok: violations.is_empty(),
+        trace_hash: format!("{:016x}", w.trace.hash()),
+        sim_seconds: w.now().as_secs_f64(),
+        wall_seconds: wall.elapsed().as_secs_f64(),
+        messages: w.net.stats.delivered,
+        events: w.trace.events(),
+        violations,
+        stats: w.stats,
+        network: w.net.stats,
+        trace: w.trace.take_lines(),
+    }
+}
+
+/// Runs one seed on a fresh OS thread (madsim's advice: thread-local state must not leak between
+/// seeds), giving up after `wall_limit` (a model stuck in a loop without awaiting never ends).
+pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOptions, wall_limit: Duration) -> SeedReport {
+    let (tx, rx) = mpsc::channel();
+    let s = scenario.clone();
+    std::thread::Builder::new()
+        .name(format!("seed-{seed}"))
+        .stack_size(32 << 20)
+        .spawn(move || {
+            let _ = tx.send(run_seed(&s, seed, options));
+        })
+        .expect("spawn a seed thread");
+    let failure = match rx.recv_timeout(wall_limit) {
+        Ok(report) => return report,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            format!("no result after {wall_limit:?} of wall time: a loop that never yields to the simulation")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => "the seed's thread died outside the simulation (a harness bug)".to_string(),
+    };
+    SeedReport {
+            seed,
+            ok: false,
+            trace_hash: "0".repeat(16),
+            sim_seconds: 0.0,
+            wall_seconds: wall_limit.as_secs_f64(),
+            messages: 0,
+            events: 0,
+            violations: vec![Violation {
+                checker: MODEL_INVARIANT,
+                source: "the wall-clock watchdog",
+                at: SimTime::ZERO,
+                node: None,
+                message: failure,
+            }],
+            stats: RunStats::default(),
+            network: NetStats::default(),
+            trace: None,
+    }
+}
+
+/// Runs a seed twice and compares the traces event by event.
+pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, wall_limit: Duration) -> SeedReport {
+    let options = RunOptions { record_trace: true };
+    let mut first = run_seed_isolated(scenario, seed, options, wall_limit);
+    let second = run_seed_isolated(scenario, seed, options, wall_limit);
+    if first.trace_hash != second.trace_hash {
+        let (a, b) = (first.trace.as_deref().unwrap_or(&[]), second.trace.as_deref().unwrap_or(&[]));
+        let message = match first_difference(a, b) {
+            Some((x, y)) => format!(
+                "two runs of seed {seed} differ (trace hashes {} and {}); first differing event:\n  run 1: {}\n  run 2: {}",
+                first.trace_hash,
+                second.trace_hash,
+                x.map_or("(ended)".into(), |l| l.to_string()),
+                y.map_or("(ended)".into(), |l| l.to_string()),
+            ),
+            None => format!("two runs of seed {seed} differ in trace hash only ({} vs {})", first.trace_hash, second.trace_hash),
+        };
+        first.ok = false;
+        first.violations.insert(0, Violation { checker: DETERMINISM, source: "ccrsim: one seed decides everything", at: SimTime::ZERO, node: None, message });
+    }
+    first.trace = None;
+    first
+}
+
+/// Options of a sweep.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// Seeds to run.
+    pub seeds: Vec<u64>,
+    /// Threads.
+    pub jobs: usize,
+    /// Run each seed twice and compare.
+    pub check_determinism: bool,
+    /// Give up on a seed after this much wall time.
+    pub wall_limit: Duration,
+}
+
+/// Runs every seed of `options` on `jobs` threads; `on_done` sees each report as it finishes.
+/// Reports come back in seed order.
+pub fn sweep(scenario: &Arc<Scenario>, options: &SweepOptions, on_done: impl Fn(&SeedReport) + Sync) -> Vec<SeedReport> {
+    let next = AtomicUsize::new(0);
+    let reports = Mutex::new(Vec::with_capacity(options.seeds.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = options.seeds.get(i) else { break };
+                    let report = if options.check_determinism {
+                        run_seed_checked(scenario, seed, options.wall_limit)
+                    } else {
+                        run_seed_isolated(scenario, seed, RunOptions::default(), options.wall_limit)
+                    };
+                    on_done(&report);
+                    reports.lock().unwrap_or_else(|p| p.into_inner()).push((i, report));
+                }
+            });
+        }
+    });
+    let mut reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());
+    reports.sort_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Totals of a sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Seeds without violations.
+    pub passed: usize,
+    /// Seeds with violations.
+    pub failed: usize,
+    /// The violation a negative scenario expects, if any.
+    pub expected_violation: Option<String>,
+    /// Seeds that failed with exactly the expected violation.
+    pub caught_expected: usize,
+    /// Simulated seconds over all seeds.
+    pub sim_seconds: f64,
+    /// Wall seconds of the whole sweep.
+    pub wall_seconds: f64,
+    /// Wall seconds summed over seeds (CPU time of the simulations).
+    pub seed_wall_seconds: f64,
+    /// Simulated seconds per wall second of one core (`sim_seconds / seed_wall_seconds`).
+    pub acceleration: f64,
+    /// Messages delivered over all seeds.
+    pub messages: u64,
+    /// Messages delivered per wall second of one core.
+    pub messages_per_wall_second: f64,
+    /// Trace events over all seeds.
+    pub events: u64,
+}
+
+impl Summary {
+    /// Totals of `reports`.
+    pub fn of(scenario: &Scenario, reports: &[SeedReport], wall_seconds: f64) -> Self {
+        let sim_seconds: f64 = reports.iter().map(|r| r.sim_seconds).sum();
+        let seed_wall_seconds: f64 = reports.iter().map(|r| r.wall_seconds).sum();
+        let messages = reports.iter().map(|r| r.messages).sum();
+        let expected = scenario.expect.violation.clone();
+        let caught_expected = match &expected {
+            Some(e) => reports.iter().filter(|r| r.failed_checker() == Some(e.as_str())).count(),
+            None => 0,
+        };
+        let passed = reports.iter().filter(|r| r.ok).count();
+        Self {
+            scenario: scenario.name.clone(),
+            seeds: reports.len(),
+            passed,
+            failed: reports.len() - passed,
+            expected_violation: expected,
+            caught_expected,
+            sim_seconds,
+            wall_seconds,
+            seed_wall_seconds,
+            acceleration: if seed_wall_seconds > 0.0 { sim_seconds / seed_wall_seconds } else { 0.0 },
+            messages,
+            messages_per_wall_second: if seed_wall_seconds > 0.0 { messages as f64 / seed_wall_seconds } else { 0.0 },
+            events: reports.iter().map(|r| r.events).sum(),
+        }
+    }
+
+    /// Whether the sweep as a whole succeeded: every seed passed, or for a negative scenario, the
+    /// expected violation was caught and nothing else went wrong.
+    pub fn success(&self) -> bool {
+        match &self.expected_violation {
+            None => self.failed == 0,
+            Some(_) => self.caught_expected > 0 && self.caught_expected == self.failed,
+        }
+    }
+}
+
+/// The JSON report of a sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonReport<'a> {
+    /// Totals.
+    pub summary: &'a Summary,
+    /// Every seed.
+    pub seeds: &'a [SeedReport],
+}

@@ -1,0 +1,447 @@
+//! Scenario files: one TOML file per named scenario (FoundationDB-style test specs as data).
+//!
+//! A scenario gives the cluster shape, the Raft settings, the workload, the network and disk
+//! profiles, the faults (swarm settings and a fixed schedule), the liveness bound and how many seeds
+//! CI runs. Bad input never panics: [`Scenario::parse`] names the file, the field and the reason.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::disk::DiskProfile;
+use crate::net::LinkProfile;
+use crate::nemesis::FaultKind;
+use ccrsim_model::raft::RaftBugs;
+
+/// A scenario error: which file, which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (or the embedded scenario's name).
+    pub file: String,
+    /// Dotted path of the field, or `-` when the file as a whole is wrong.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: field `{}`: {}", self.file, self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, as used on the command line.
+    pub name: String,
+    /// What the scenario exercises.
+    #[serde(default)]
+    pub description: String,
+    /// Phases and seed counts.
+    pub run: RunSection,
+    /// Shape of the clusters.
+    pub cluster: ClusterSection,
+    /// Raft settings of every controller group.
+    #[serde(default)]
+    pub raft: RaftSection,
+    /// The clients and what they do.
+    pub workload: WorkloadSection,
+    /// Link classes and partition semantics.
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// Every node's disk.
+    #[serde(default = "default_disk")]
+    pub disk: DiskProfile,
+    /// Baseline clock error of every node.
+    #[serde(default)]
+    pub clock: ClockSection,
+    /// What the nemesis does.
+    #[serde(default)]
+    pub faults: FaultsSection,
+    /// Bugs planted on purpose to prove the checkers (never in a real scenario).
+    #[serde(default)]
+    pub planted_bugs: PlantedBugs,
+    /// What a negative scenario expects to be caught.
+    #[serde(default)]
+    pub expect: ExpectSection,
+}
+
+/// Phases of a run and how many seeds to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Simulated seconds of the safety phase (faults on, workload running).
+    pub safety_s: f64,
+    /// After every fault is healed, the system must converge within this many simulated seconds.
+    pub liveness_bound_s: f64,
+    /// Seeds `cargo test` and CI run for this scenario.
+    pub seeds_ci: u64,
+    /// Seeds `ccrsim run` runs when `--seeds` is not given.
+    #[serde(default = "default_seeds_cli")]
+    pub seeds_default: u64,
+}
+
+fn default_seeds_cli() -> u64 {
+    100
+}
+
+/// The clusters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// The master cluster.
+    pub master: ClusterShape,
+}
+
+/// One cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterShape {
+    /// Members of the Raft controller group.
+    pub controllers: u32,
+}
+
+/// Raft settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSection {
+    /// Election timeout, uniform in `[min, max)` milliseconds.
+    pub election_timeout_ms: [u64; 2],
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// At most this many entries per AppendEntries.
+    pub max_entries_per_append: usize,
+    /// Snapshot once this many applied entries are not in one.
+    pub snapshot_threshold_entries: u64,
+}
+
+impl Default for RaftSection {
+    fn default() -> Self {
+        Self { election_timeout_ms: [300, 600], heartbeat_ms: 75, max_entries_per_append: 64, snapshot_threshold_entries: 256 }
+    }
+}
+
+/// The workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSection {
+    /// Client nodes.
+    pub clients: u32,
+    /// Sequential sessions per client (requests in flight per client).
+    #[serde(default = "default_lanes")]
+    pub lanes_per_client: u32,
+    /// Proposals per simulated second, over all clients.
+    pub proposals_per_s: f64,
+    /// A client resends a request after this long without an answer.
+    #[serde(default = "default_retry_ms")]
+    pub retry_timeout_ms: u64,
+}
+
+fn default_lanes() -> u32 {
+    2
+}
+
+fn default_retry_ms() -> u64 {
+    500
+}
+
+/// The network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSection {
+    /// Drop messages in flight on a link when a partition cuts it (else they still arrive).
+    pub drop_in_flight_on_partition: bool,
+    /// Links inside a cluster.
+    pub lan: LinkProfile,
+    /// Links between clusters.
+    pub wan: LinkProfile,
+    /// Links between clients and clusters.
+    pub client: LinkProfile,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        Self {
+            drop_in_flight_on_partition: true,
+            lan: LinkProfile { latency_ms: [0.1, 1.0], loss: 0.005, duplicate: 0.002, reorder: 0.01, reorder_delay_ms_max: 5.0 },
+            wan: LinkProfile { latency_ms: [20.0, 60.0], loss: 0.01, duplicate: 0.002, reorder: 0.02, reorder_delay_ms_max: 40.0 },
+            client: LinkProfile { latency_ms: [0.2, 2.0], loss: 0.005, duplicate: 0.002, reorder: 0.01, reorder_delay_ms_max: 5.0 },
+        }
+    }
+}
+
+fn default_disk() -> DiskProfile {
+    DiskProfile { capacity_mb: 256, write_latency_us: [10, 100], fsync_latency_us: [200, 2000] }
+}
+
+/// Baseline clock error, drawn per node at the start of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockSection {
+    /// Skew uniform in `[-max, max]` milliseconds.
+    pub skew_ms_max: u64,
+    /// Drift uniform in `[-max, max]` parts per million.
+    pub drift_ppm_max: u64,
+}
+
+impl Default for ClockSection {
+    fn default() -> Self {
+        Self { skew_ms_max: 500, drift_ppm_max: 200 }
+    }
+}
+
+/// The nemesis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultsSection {
+    /// Each seed switches some kinds off entirely and picks its own intensities.
+    pub swarm: bool,
+    /// Kinds the random nemesis may use.
+    pub kinds: Vec<FaultKind>,
+    /// Mean simulated seconds between two faults of one kind (before swarm scaling).
+    pub mean_interval_s: f64,
+    /// How long a transient fault lasts: uniform in `[min, max]` seconds.
+    pub duration_s: [f64; 2],
+    /// How long a crashed node stays down: uniform in `[min, max]` seconds.
+    pub crash_downtime_s: [f64; 2],
+    /// Largest clock drift a clock fault sets, in parts per million.
+    pub clock_drift_ppm_max: u64,
+    /// Faults at fixed times, applied whatever the swarm does.
+    pub schedule: Vec<FixedFault>,
+}
+
+impl Default for FaultsSection {
+    fn default() -> Self {
+        Self {
+            swarm: false,
+            kinds: Vec::new(),
+            mean_interval_s: 8.0,
+            duration_s: [0.5, 6.0],
+            crash_downtime_s: [0.5, 8.0],
+            clock_drift_ppm_max: 50_000,
+            schedule: Vec::new(),
+        }
+    }
+}
+
+/// One fault at a fixed time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedFault {
+    /// When, in simulated seconds (inside the safety phase).
+    pub at_s: f64,
+    /// What.
+    pub fault: FaultKind,
+    /// The node it hits (node faults), or one side of a partition.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// The other side of a partition (default: every other node).
+    #[serde(default)]
+    pub others: Vec<String>,
+    /// How long it lasts (crash: downtime).
+    #[serde(default = "default_fixed_duration")]
+    pub duration_s: f64,
+}
+
+fn default_fixed_duration() -> f64 {
+    5.0
+}
+
+/// Bugs to plant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlantedBugs {
+    /// In the Raft role.
+    pub raft: RaftBugs,
+}
+
+impl PlantedBugs {
+    /// True when any bug is planted.
+    pub fn any(&self) -> bool {
+        self.raft.any()
+    }
+}
+
+/// What a negative scenario must catch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpectSection {
+    /// The checker that must report a violation within the scenario's seeds.
+    pub violation: Option<String>,
+}
+
+/// Scenario files shipped with ccrsim, by name.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("controllers-chaos", include_str!("../../scenarios/controllers-chaos.toml")),
+];
+
+/// The scenario `cargo run` runs with no arguments.
+pub const DEFAULT_SCENARIO: &str = "controllers-chaos";
+
+impl Scenario {
+    /// Parses and validates a scenario; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| ScenarioError {
+            file: file.to_string(),
+            field: "-".into(),
+            reason: format!("not valid TOML: {}", e.message()),
+        })?;
+        let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let field = e.path().to_string();
+            ScenarioError { file: file.to_string(), field: if field == "." { "-".into() } else { field }, reason: e.into_inner().message().to_string() }
+        })?;
+        scenario.validate().map_err(|(field, reason)| ScenarioError { file: file.to_string(), field: field.into(), reason })?;
+        Ok(scenario)
+    }
+
+    /// An embedded scenario by name.
+    pub fn embedded(name: &str) -> Option<Scenario> {
+        EMBEDDED.iter().find(|(n, _)| *n == name).map(|(n, text)| {
+            Scenario::parse(&format!("scenarios/{n}.toml"), text).expect("embedded scenarios are valid (tested)")
+        })
+    }
+
+    /// Loads `name_or_path`: an embedded scenario's name, or a path to a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        if let Some(s) = Scenario::embedded(name_or_path) {
+            return Ok(s);
+        }
+        let looks_like_path = name_or_path.ends_with(".toml") || name_or_path.contains('/');
+        if !looks_like_path {
+            let names: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+            return Err(ScenarioError {
+                file: name_or_path.to_string(),
+                field: "-".into(),
+                reason: format!("no embedded scenario of that name (known: {}) and not a .toml path", names.join(", ")),
+            });
+        }
+        let text = std::fs::read_to_string(name_or_path).map_err(|e| ScenarioError {
+            file: name_or_path.to_string(),
+            field: "-".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Scenario::parse(name_or_path, &text)
+    }
+
+    /// Simulated seconds of a whole run at most (safety phase plus liveness bound).
+    pub fn duration_max_s(&self) -> f64 {
+        self.run.safety_s + self.run.liveness_bound_s
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        fn positive(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
+            if v.is_finite() && v > 0.0 { Ok(()) } else { Err((field, format!("must be a positive number, got {v}"))) }
+        }
+        fn probability(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
+            if (0.0..=1.0).contains(&v) { Ok(()) } else { Err((field, format!("must be a probability in [0, 1], got {v}"))) }
+        }
+        fn range<T: PartialOrd + fmt::Debug>(field: &'static str, r: &[T; 2]) -> Result<(), (&'static str, String)> {
+            if r[0] <= r[1] { Ok(()) } else { Err((field, format!("[min, max] with min > max: {r:?}"))) }
+        }
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(("name", format!("must be non-empty letters, digits, '-' or '_', got {:?}", self.name)));
+        }
+        positive("run.safety_s", self.run.safety_s)?;
+        positive("run.liveness_bound_s", self.run.liveness_bound_s)?;
+        if self.run.safety_s + self.run.liveness_bound_s > 86_400.0 {
+            return Err(("run.safety_s", "a run is limited to one simulated day".into()));
+        }
+        let controllers = self.cluster.master.controllers;
+        if !(1..=9).contains(&controllers) {
+            return Err(("cluster.master.controllers", format!("must be 1..=9, got {controllers}")));
+        }
+        let r = &self.raft;
+        range("raft.election_timeout_ms", &r.election_timeout_ms)?;
+        if r.heartbeat_ms == 0 || r.heartbeat_ms >= r.election_timeout_ms[0] {
+            return Err(("raft.heartbeat_ms", format!("must be > 0 and below the smallest election timeout ({}), got {}", r.election_timeout_ms[0], r.heartbeat_ms)));
+        }
+        if r.max_entries_per_append == 0 {
+            return Err(("raft.max_entries_per_append", "must be at least 1".into()));
+        }
+        if r.snapshot_threshold_entries == 0 {
+            return Err(("raft.snapshot_threshold_entries", "must be at least 1".into()));
+        }
+        let w = &self.workload;
+        if !(1..=64).contains(&w.clients) {
+            return Err(("workload.clients", format!("must be 1..=64, got {}", w.clients)));
+        }
+        if !(1..=64).contains(&w.lanes_per_client) {
+            return Err(("workload.lanes_per_client", format!("must be 1..=64, got {}", w.lanes_per_client)));
+        }
+        positive("workload.proposals_per_s", w.proposals_per_s)?;
+        if w.proposals_per_s / f64::from(w.clients) > 1000.0 {
+            return Err(("workload.proposals_per_s", "more than 1000 per client per second".into()));
+        }
+        if w.retry_timeout_ms == 0 {
+            return Err(("workload.retry_timeout_ms", "must be at least 1".into()));
+        }
+        for (field, link) in [("network.lan", &self.network.lan), ("network.wan", &self.network.wan), ("network.client", &self.network.client)] {
+            let fields: [&'static str; 5] = match field {
+                "network.lan" => ["network.lan.latency_ms", "network.lan.loss", "network.lan.duplicate", "network.lan.reorder", "network.lan.reorder_delay_ms_max"],
+                "network.wan" => ["network.wan.latency_ms", "network.wan.loss", "network.wan.duplicate", "network.wan.reorder", "network.wan.reorder_delay_ms_max"],
+                _ => ["network.client.latency_ms", "network.client.loss", "network.client.duplicate", "network.client.reorder", "network.client.reorder_delay_ms_max"],
+            };
+            range(fields[0], &link.latency_ms)?;
+            if link.latency_ms[0] < 0.0 {
+                return Err((fields[0], "latency cannot be negative".into()));
+            }
+            probability(fields[1], link.loss)?;
+            if link.loss >= 1.0 {
+                return Err((fields[1], "a link that loses everything can never converge; use a partition".into()));
+            }
+            probability(fields[2], link.duplicate)?;
+            probability(fields[3], link.reorder)?;
+            if !(link.reorder_delay_ms_max >= 0.0) {
+                return Err((fields[4], "cannot be negative".into()));
+            }
+        }
+        if self.disk.capacity_mb == 0 {
+            return Err(("disk.capacity_mb", "must be at least 1".into()));
+        }
+        range("disk.write_latency_us", &self.disk.write_latency_us)?;
+        range("disk.fsync_latency_us", &self.disk.fsync_latency_us)?;
+        if self.clock.drift_ppm_max >= 500_000 {
+            return Err(("clock.drift_ppm_max", "must be below 500000 (50%)".into()));
+        }
+        let f = &self.faults;
+        positive("faults.mean_interval_s", f.mean_interval_s)?;
+        range("faults.duration_s", &f.duration_s)?;
+        positive("faults.duration_s", f.duration_s[0])?;
+        range("faults.crash_downtime_s", &f.crash_downtime_s)?;
+        positive("faults.crash_downtime_s", f.crash_downtime_s[0])?;
+        if f.clock_drift_ppm_max >= 500_000 {
+            return Err(("faults.clock_drift_ppm_max", "must be below 500000 (50%)".into()));
+        }
+        if f.swarm && f.kinds.is_empty() {
+            return Err(("faults.kinds", "swarm mode needs at least one fault kind".into()));
+        }
+        let names = crate::topology::Topology::from_scenario(self).names();
+        for fixed in &f.schedule {
+            if !(fixed.at_s >= 0.0 && fixed.at_s < self.run.safety_s) {
+                return Err(("faults.schedule.at_s", format!("{} is outside the safety phase [0, {})", fixed.at_s, self.run.safety_s)));
+            }
+            positive("faults.schedule.duration_s", fixed.duration_s)?;
+            for name in fixed.nodes.iter().chain(&fixed.others) {
+                if !names.contains(name) {
+                    return Err(("faults.schedule.nodes", format!("unknown node {name:?} (nodes: {})", names.join(", "))));
+                }
+            }
+            if fixed.fault.needs_node() && fixed.nodes.len() != 1 {
+                return Err(("faults.schedule.nodes", format!("{:?} hits exactly one node, got {}", fixed.fault, fixed.nodes.len())));
+            }
+            if fixed.fault.is_partition() && fixed.nodes.is_empty() {
+                return Err(("faults.schedule.nodes", format!("{:?} needs the nodes of one side", fixed.fault)));
+            }
+        }
+        if let Some(v) = &self.expect.violation
+            && !crate::checkers::CHECKER_NAMES.contains(&v.as_str())
+        {
+            return Err(("expect.violation", format!("unknown checker {v:?} (checkers: {})", crate::checkers::CHECKER_NAMES.join(", "))));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! The trace: every delivery, drop, fault, disk event and model fact of a run, in order, folded into
+//! one 64-bit hash. Same seed, same hash, bit for bit; a different hash means a different run.
+//!
+//! Recording the events themselves is optional (it costs a formatted line per event): `replay` keeps
+//! them to print a trace, `--check-determinism` keeps them to name the first event that differs.
+
+use ccrsim_model::digest::StableHasher;
+use std::hash::Hasher;
+
+use crate::time::SimTime;
+
+/// What kind of event a trace line is (part of the hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EventKind {
+    /// A message reached its destination and was handed to the role.
+    Deliver = 1,
+    /// A message was lost (loss, partition, receiver down or restarted).
+    Drop = 2,
+    /// A timer fired.
+    Timer = 3,
+    /// A disk request completed (its effect happens now).
+    Disk = 4,
+    /// A role reported a fact.
+    Fact = 5,
+    /// The nemesis acted.
+    Fault = 6,
+    /// A node booted, crashed, halted or failed to recover.
+    Process = 7,
+    /// A phase of the run began or a checker reported.
+    Run = 8,
+}
+
+/// One recorded line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceLine {
+    /// Position in the run, from 0.
+    pub index: u64,
+    /// Simulated time.
+    pub time: SimTime,
+    /// The node concerned (`u32::MAX` for the world itself).
+    pub node: u32,
+    /// What happened, readable.
+    pub text: String,
+    /// The hash of this event alone.
+    pub event_hash: u64,
+}
+
+impl std::fmt::Display for TraceLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let node = if self.node == u32::MAX { "-".to_string() } else { self.node.to_string() };
+        write!(f, "#{:<7} {} n{:<3} {}", self.index, self.time, node, self.text)
+    }
+}
+
+/// The running trace of one seed.
+#[derive(Debug, Default)]
+pub struct Trace {
+    hash: u64,
+    events: u64,
+    lines: Option<Vec<TraceLine>>,
+}
+
+/// Node id used for events of the world itself.
+pub const WORLD: u32 = u32::MAX;
+
+impl Trace {
+    /// A trace that keeps every line when `record` is set.
+    pub fn new(record: bool) -> Self {
+        Self { hash: 0, events: 0, lines: record.then(Vec::new) }
+    }
+
+    /// Folds one event. `detail` is a stable hash of its content; `describe` is only called when
+    /// recording.
+    #[inline]
+    pub fn emit(&mut self, time: SimTime, node: u32, kind: EventKind, detail: u64, describe: impl FnOnce() -> String) {
+        let mut h = StableHasher::default();
+        h.add_word(time.as_nanos());
+        h.add_word(u64::from(node) << 8 | kind as u64);
+        h.add_word(detail);
+        let event_hash = h.finish();
+        self.hash = ccrsim_model::digest::chain(self.hash, event_hash);
+        if let Some(lines) = &mut self.lines {
+            lines.push(TraceLine { index: self.events, time, node, text: describe(), event_hash });
+        }
+        self.events += 1;
+    }
+
+    /// The hash of everything so far.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// Number of events so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The recorded lines, if recording.
+    pub fn take_lines(&mut self) -> Option<Vec<TraceLine>> {
+        self.lines.take()
+    }
+}
+
+/// The first position where two recorded traces differ, with both lines (`None` for a missing one).
+pub fn first_difference(a: &[TraceLine], b: &[TraceLine]) -> Option<(Option<TraceLine>, Option<TraceLine>)> {
+    let n = a.len().max(b.len());
+    (0..n).find_map(|i| match (a.get(i), b.get(i)) {
+        (Some(x), Some(y)) if x.event_hash == y.event_hash => None,
+        (x, y) => Some((x.cloned(), y.cloned())),
+    })
+}
