@@ -10,19 +10,28 @@ use crate::message::{ClientOp, ClientReply, Message};
 use crate::metadata::{MetadataCommand, MetadataState};
 use crate::raft::{Raft, RaftConfig, RaftMessage, RecoveryError};
 
+/// Bugs of the controller that can be switched on to prove the checkers. All off in a real run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControllerBugs {
+    /// Answer "ok" as soon as a request is in the leader's log, before it is committed.
+    pub ack_on_propose: bool,
+}
+
 /// A controller.
 #[derive(Debug)]
 pub struct Controller {
     raft: Raft<MetadataState>,
+    bugs: ControllerBugs,
     /// Requests proposed by this leader, by log index, waiting to be applied.
     waiting: BTreeMap<u64, (NodeId, u32, u64)>,
 }
 
 impl Controller {
     /// Rebuilds a controller from its disk (an empty disk gives a fresh member).
-    pub fn recover(config: RaftConfig, disk: &dyn DiskView, entropy: u64) -> Result<Self, RecoveryError> {
+    pub fn recover(config: RaftConfig, bugs: ControllerBugs, disk: &dyn DiskView, entropy: u64) -> Result<Self, RecoveryError> {
         let raft = Raft::recover(config, MetadataState::default(), disk, entropy)?;
-        Ok(Self { raft, waiting: BTreeMap::new() })
+        Ok(Self { raft, bugs, waiting: BTreeMap::new() })
     }
 
     /// The Raft member inside.
@@ -46,6 +55,9 @@ impl Controller {
                 let ClientOp::Put { key, value } = op;
                 let command = MetadataCommand::Put { session: (from, lane), seq, key, value };
                 match self.raft.propose(command, &mut raft_out) {
+                    Ok(index) if self.bugs.ack_on_propose => {
+                        out.send(from, Message::ClientResponse { lane, seq, reply: ClientReply::Ok { index } })
+                    }
                     Ok(index) => {
                         self.waiting.insert(index, (from, lane, seq));
                     }

@@ -1,7 +1,7 @@
 //! Every kind of role a node can play, behind one interface for the host.
 
 use crate::client::{Client, ClientConfig};
-use crate::controller::Controller;
+use crate::controller::{Controller, ControllerBugs};
 use crate::io::{DiskView, Input, Millis, NodeId, Output};
 use crate::message::Message;
 use crate::raft::{RaftConfig, RecoveryError};
@@ -10,7 +10,7 @@ use crate::raft::{RaftConfig, RecoveryError};
 #[derive(Debug, Clone)]
 pub enum RoleSpec {
     /// A member of a controller group.
-    Controller(RaftConfig),
+    Controller { raft: RaftConfig, bugs: ControllerBugs },
     /// A workload client.
     Client(ClientConfig),
 }
@@ -29,9 +29,9 @@ impl Role {
     /// role's own choices (election timeouts, jitter) and comes from the run's seed.
     pub fn boot(id: NodeId, spec: &RoleSpec, disk: &dyn DiskView, entropy: u64) -> Result<Role, RecoveryError> {
         Ok(match spec {
-            RoleSpec::Controller(config) => {
-                assert_eq!(config.id, id);
-                Role::Controller(Controller::recover(config.clone(), disk, entropy)?)
+            RoleSpec::Controller { raft, bugs } => {
+                assert_eq!(raft.id, id);
+                Role::Controller(Controller::recover(raft.clone(), *bugs, disk, entropy)?)
             }
             RoleSpec::Client(config) => Role::Client(Client::new(id, config.clone(), entropy)),
         })

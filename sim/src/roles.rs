@@ -14,15 +14,18 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
         .nodes
         .iter()
         .map(|node| match node.kind {
-            NodeKind::Controller(cluster) => RoleSpec::Controller(RaftConfig {
-                id: node.id,
-                members: topology.controllers(cluster),
-                election_timeout_ms: (raft.election_timeout_ms[0], raft.election_timeout_ms[1]),
-                heartbeat_ms: raft.heartbeat_ms,
-                max_entries_per_append: raft.max_entries_per_append,
-                snapshot_threshold_entries: raft.snapshot_threshold_entries,
-                bugs: scenario.planted_bugs.raft,
-            }),
+            NodeKind::Controller(cluster) => RoleSpec::Controller {
+                raft: RaftConfig {
+                    id: node.id,
+                    members: topology.controllers(cluster),
+                    election_timeout_ms: (raft.election_timeout_ms[0], raft.election_timeout_ms[1]),
+                    heartbeat_ms: raft.heartbeat_ms,
+                    max_entries_per_append: raft.max_entries_per_append,
+                    snapshot_threshold_entries: raft.snapshot_threshold_entries,
+                    bugs: scenario.planted_bugs.raft,
+                },
+                bugs: scenario.planted_bugs.controller,
+            },
             NodeKind::Client => {
                 let w = &scenario.workload;
                 let per_client = w.proposals_per_s / f64::from(w.clients);

@@ -269,12 +269,13 @@ impl Summary {
         }
     }
 
-    /// Whether the sweep as a whole succeeded: every seed passed, or for a negative scenario, the
-    /// expected violation was caught and nothing else went wrong.
+    /// Whether the sweep as a whole succeeded: every seed passed, or for a negative scenario (one
+    /// that plants a bug), its expected violation was caught at least once. A planted bug may break
+    /// other properties on other seeds too; those are reported but do not fail the sweep.
     pub fn success(&self) -> bool {
         match &self.expected_violation {
             None => self.failed == 0,
-            Some(_) => self.caught_expected > 0 && self.caught_expected == self.failed,
+            Some(_) => self.caught_expected > 0,
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::disk::DiskProfile;
 use crate::net::LinkProfile;
 use crate::nemesis::FaultKind;
+use ccrsim_model::controller::ControllerBugs;
 use ccrsim_model::raft::RaftBugs;
 
 /// A scenario error: which file, which field, and why.
@@ -208,6 +209,8 @@ pub struct FaultsSection {
     pub duration_s: [f64; 2],
     /// How long a crashed node stays down: uniform in `[min, max]` seconds.
     pub crash_downtime_s: [f64; 2],
+    /// Faults aimed at a controller the moment it becomes leader (Jepsen-style targeting).
+    pub on_new_leader: LeaderTrigger,
     /// Largest clock drift a clock fault sets, in parts per million.
     pub clock_drift_ppm_max: u64,
     /// Faults at fixed times, applied whatever the swarm does.
@@ -223,8 +226,40 @@ impl Default for FaultsSection {
             duration_s: [0.5, 6.0],
             crash_downtime_s: [0.5, 8.0],
             clock_drift_ppm_max: 50_000,
+            on_new_leader: LeaderTrigger::default(),
             schedule: Vec::new(),
         }
+    }
+}
+
+/// What the nemesis does to a controller that just won an election, during the safety phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaderTrigger {
+    /// Chance that a new leader is hit (0 turns the trigger off).
+    pub probability: f64,
+    /// `isolate` (cut from the other controllers; clients still reach it) or `crash`.
+    pub action: LeaderAction,
+    /// Delay after the election, uniform in `[min, max]` milliseconds (0 hits it before its first
+    /// AppendEntries leaves).
+    pub delay_ms: [f64; 2],
+    /// How long the isolation or the downtime lasts, uniform in `[min, max]` seconds.
+    pub duration_s: [f64; 2],
+}
+
+/// How a new leader is hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaderAction {
+    /// Cut from the other controllers of its cluster.
+    Isolate,
+    /// Power loss.
+    Crash,
+}
+
+impl Default for LeaderTrigger {
+    fn default() -> Self {
+        Self { probability: 0.0, action: LeaderAction::Isolate, delay_ms: [0.0, 2.0], duration_s: [0.5, 3.0] }
     }
 }
 
@@ -257,12 +292,14 @@ fn default_fixed_duration() -> f64 {
 pub struct PlantedBugs {
     /// In the Raft role.
     pub raft: RaftBugs,
+    /// In the controller role around Raft.
+    pub controller: ControllerBugs,
 }
 
 impl PlantedBugs {
     /// True when any bug is planted.
     pub fn any(&self) -> bool {
-        self.raft.any()
+        self.raft.any() || self.controller != ControllerBugs::default()
     }
 }
 
@@ -413,6 +450,13 @@ impl Scenario {
         positive("faults.duration_s", f.duration_s[0])?;
         range("faults.crash_downtime_s", &f.crash_downtime_s)?;
         positive("faults.crash_downtime_s", f.crash_downtime_s[0])?;
+        probability("faults.on_new_leader.probability", f.on_new_leader.probability)?;
+        range("faults.on_new_leader.delay_ms", &f.on_new_leader.delay_ms)?;
+        if f.on_new_leader.delay_ms[0] < 0.0 {
+            return Err(("faults.on_new_leader.delay_ms", "cannot be negative".into()));
+        }
+        range("faults.on_new_leader.duration_s", &f.on_new_leader.duration_s)?;
+        positive("faults.on_new_leader.duration_s", f.on_new_leader.duration_s[0])?;
         if f.clock_drift_ppm_max >= 500_000 {
             return Err(("faults.clock_drift_ppm_max", "must be below 500000 (50%)".into()));
         }

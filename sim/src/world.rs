@@ -167,6 +167,8 @@ pub struct World {
     pub trace: Trace,
     checkers: Checkers,
     partitions: BTreeMap<u32, (Vec<NodeId>, Vec<NodeId>, bool)>,
+    /// Ids for partitions the world makes itself (leader triggers), above the planned ones.
+    next_partition_id: u32,
     phase: Phase,
     /// Set when the run is over.
     pub outcome: Option<Outcome>,
@@ -228,6 +230,7 @@ impl World {
             trace: Trace::new(record_trace),
             checkers,
             partitions: BTreeMap::new(),
+            next_partition_id: 1 << 24,
             phase: Phase::Safety,
             outcome: None,
             stats: RunStats::default(),
@@ -261,7 +264,8 @@ impl World {
     /// True while some host has inputs to handle (or a role to boot) at the current time. The
     /// scheduler waits for them before time moves on, so every event is handled in time order.
     pub(crate) fn hosts_busy(&mut self, scheduler: &Waker) -> bool {
-        let busy = self.nodes.iter().any(|n| n.status == NodeStatus::Up && (n.role.is_none() || !n.mailbox.is_empty()));
+        let busy = self.outcome.is_none()
+            && self.nodes.iter().any(|n| n.status == NodeStatus::Up && (n.role.is_none() || !n.mailbox.is_empty()));
         if busy {
             self.scheduler_waker = Some(scheduler.clone());
         }
@@ -373,14 +377,17 @@ impl World {
 
     // ----- Host side ------------------------------------------------------------------------------
 
-    /// True when `node`'s host task has inputs to hand over; otherwise parks it.
+    /// True when `node`'s host task may step its role now; otherwise parks it. (A host that saw
+    /// inputs it may not handle, because the run is over, must park: madsim would otherwise poll
+    /// it forever, since nothing else runs until a task yields.)
     pub(crate) fn mailbox_ready(&mut self, node: NodeId, waker: &Waker) -> bool {
+        let live = self.outcome.is_none();
         let n = &mut self.nodes[node as usize];
-        if n.mailbox.is_empty() {
+        if live && n.status == NodeStatus::Up && n.role.is_some() && !n.mailbox.is_empty() {
+            true
+        } else {
             n.waker = Some(waker.clone());
             false
-        } else {
-            true
         }
     }
 
@@ -447,6 +454,9 @@ impl World {
             if let Err(v) = self.checkers.on_fact(at, node, fact) {
                 self.fail(v);
                 return;
+            }
+            if let ccrsim_model::fact::Fact::Raft(ccrsim_model::raft::RaftFact::BecameLeader { .. }) = fact {
+                self.maybe_hit_new_leader(node);
             }
         }
         for (to, msg) in out.sends {
@@ -622,6 +632,32 @@ impl World {
             FaultAction::DiskHeal { node } => self.nodes[node as usize].disk.heal(),
             FaultAction::StartLiveness => self.start_liveness(),
         }
+    }
+
+    /// The leader trigger: a controller that just won may be isolated or crashed right away.
+    fn maybe_hit_new_leader(&mut self, leader: NodeId) {
+        let trigger = self.scenario.faults.on_new_leader.clone();
+        if self.phase != Phase::Safety || trigger.probability <= 0.0 || !self.fault_rng.random_bool(trigger.probability) {
+            return;
+        }
+        let [d0, d1] = trigger.delay_ms;
+        let delay = SimTime::from_secs_f64(self.fault_rng.random_range(d0..=d1) / 1000.0).as_nanos();
+        let [l0, l1] = trigger.duration_s;
+        let length = SimTime::from_secs_f64(self.fault_rng.random_range(l0..=l1)).as_nanos();
+        let start = self.now.plus_nanos(delay);
+        let (hit, heal) = match trigger.action {
+            crate::scenario::LeaderAction::Isolate => {
+                let cluster = self.nodes[leader as usize].info.kind;
+                let others: Vec<NodeId> =
+                    self.nodes.iter().filter(|n| n.info.kind == cluster && n.info.id != leader).map(|n| n.info.id).collect();
+                let id = self.next_partition_id;
+                self.next_partition_id += 1;
+                (FaultAction::Partition { id, a: vec![leader], b: others, one_way: false }, FaultAction::PartitionEnd { id })
+            }
+            crate::scenario::LeaderAction::Crash => (FaultAction::Crash { node: leader }, FaultAction::Restart { node: leader }),
+        };
+        self.schedule(start, Event::Fault(hit));
+        self.schedule(start.plus_nanos(length), Event::Fault(heal));
     }
 
     fn resume(&mut self, node: NodeId) {

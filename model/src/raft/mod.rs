@@ -51,21 +51,36 @@ pub trait StateMachine: Sized {
 pub struct RaftBugs {
     /// Grant a vote to any up-to-date candidate even after voting for another one in the same term.
     pub vote_twice: bool,
-    /// Commit entries of earlier terms by counting replicas (and skip the new leader's no-op entry,
-    /// which would otherwise commit them safely): the Figure 8 bug of the Raft paper.
+    /// Commit entries of earlier terms by counting replicas: the Figure 8 bug of the Raft paper.
     pub commit_old_term_by_counting: bool,
     /// Send acknowledgements (vote grants, append successes) before the state they vouch for is
     /// fsynced, and let a leader count its unsynced entries.
     pub ack_before_fsync: bool,
     /// Apply entries to the state machine as soon as they are in the log, committed or not.
     pub apply_uncommitted: bool,
+    /// A new leader drops the entries after its commit index ("they were never committed anyway").
+    pub leader_drops_uncommitted_tail: bool,
+    /// A follower appends entries without checking that its log matches at `prev_log_index`.
+    pub skip_prev_log_check: bool,
+    /// A candidate whose election failed never arms its election timer again.
+    pub election_timer_not_rearmed: bool,
+    /// A member that learns a higher term from a message does not report its new term (a bug in
+    /// what the model tells the checkers, not in Raft).
+    pub silent_term_change: bool,
 }
 
 impl RaftBugs {
     /// True when any bug is on (the model's own invariant assertions then stand back: the checkers
     /// must catch the consequences).
     pub fn any(&self) -> bool {
-        self.vote_twice || self.commit_old_term_by_counting || self.ack_before_fsync || self.apply_uncommitted
+        self.vote_twice
+            || self.commit_old_term_by_counting
+            || self.ack_before_fsync
+            || self.apply_uncommitted
+            || self.leader_drops_uncommitted_tail
+            || self.skip_prev_log_check
+            || self.election_timer_not_rearmed
+            || self.silent_term_change
     }
 }
 
@@ -471,7 +486,9 @@ impl<S: StateMachine> Raft<S> {
         self.flush_wal(out);
         let sync = self.pending.back_mut().expect("the new term and vote were just written");
         sync.effects.push(Effect::CandidacyDurable { term });
-        self.arm_election_timer(out);
+        if !self.config.bugs.election_timer_not_rearmed {
+            self.arm_election_timer(out);
+        }
     }
 
     fn on_request_vote(
@@ -529,6 +546,9 @@ impl<S: StateMachine> Raft<S> {
     fn become_leader(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
         self.role = RoleState::Leader;
         out.fact(RaftFact::BecameLeader { term: self.hard.term });
+        if self.config.bugs.leader_drops_uncommitted_tail && self.log.last_index() > self.commit_index {
+            self.truncate_from(self.commit_index.max(self.log.snapshot_index()) + 1, out);
+        }
         let next = self.log.last_index() + 1;
         self.progress = self
             .peers()
@@ -537,10 +557,8 @@ impl<S: StateMachine> Raft<S> {
             .collect();
         out.cancel_timer(TIMER_ELECTION);
         out.set_timer(TIMER_HEARTBEAT, self.config.heartbeat_ms);
-        if !self.config.bugs.commit_old_term_by_counting {
-            // Raft §8: a no-op of the new term lets the leader commit what earlier terms left.
-            self.append_new(Payload::Noop, out);
-        }
+        // Raft §8: a no-op of the new term lets the leader commit what earlier terms left.
+        self.append_new(Payload::Noop, out);
         for peer in self.peers() {
             self.send_append(peer, out);
         }
@@ -549,7 +567,13 @@ impl<S: StateMachine> Raft<S> {
 
     fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>>) {
         if term > self.hard.term {
-            self.set_hard_state(HardState { term, voted_for: None }, out);
+            let hard = HardState { term, voted_for: None };
+            if self.config.bugs.silent_term_change {
+                self.hard = hard;
+                wal::encode_hard_state(&hard, &mut self.wal_buffer);
+            } else {
+                self.set_hard_state(hard, out);
+            }
         }
         self.leave_leadership(out);
         self.role = RoleState::Follower { leader };
@@ -615,6 +639,7 @@ impl<S: StateMachine> Raft<S> {
         }
         match self.log.term_at(prev_index) {
             Some(t) if t == prev_term => {}
+            Some(_) if self.config.bugs.skip_prev_log_check => {}
             found => {
                 let conflict_index = match found {
                     None => self.log.last_index() + 1,

@@ -21,7 +21,11 @@ pub const SOURCE: &str = "Raft paper, Figure 3 (Leader Completeness) and §5.4";
 pub struct LeaderCompleteness;
 
 fn first_missing(group: &GroupShadow, log: &ShadowLog, from: u64, to: u64) -> Option<(u64, (u64, u64))> {
-    group.committed.range(from.max(log.snapshot_index + 1)..=to).find_map(|(&i, &committed)| {
+    let from = from.max(log.snapshot_index + 1);
+    if from > to {
+        return None;
+    }
+    group.committed.range(from..=to).find_map(|(&i, &committed)| {
         (log.get(i) != Some(committed)).then_some((i, committed))
     })
 }

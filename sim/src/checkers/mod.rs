@@ -155,8 +155,7 @@ impl Checkers {
                 g.state_machine_safety
                     .check(s, node, f)
                     .map_err(|m| violation(state_machine_safety::NAME, state_machine_safety::SOURCE, m))?;
-                g.shadow.apply(node, f);
-                Ok(())
+                g.shadow.apply(node, f).map_err(|m| violation(fact_consistency::NAME, fact_consistency::SOURCE, m))
             }
             Fact::Client(f) => self
                 .acknowledged_writes

@@ -105,8 +105,9 @@ impl GroupShadow {
         &self.members[&node]
     }
 
-    /// Follows one fact (after the property checkers looked at the state before it).
-    pub fn apply(&mut self, node: NodeId, fact: &RaftFact) {
+    /// Follows one fact (after the property checkers looked at the state before it). A fact that
+    /// cannot follow the member's previous facts is reported (the facts would be lying).
+    pub fn apply(&mut self, node: NodeId, fact: &RaftFact) -> Result<(), String> {
         let m = self.members.get_mut(&node).expect("facts come from members");
         match fact {
             RaftFact::HardState { term, voted_for } => {
@@ -117,7 +118,9 @@ impl GroupShadow {
             RaftFact::BecameLeader { term } => m.leading = Some(*term),
             RaftFact::SteppedDown { .. } => m.leading = None,
             RaftFact::Appended { entry: (index, term, hash) } => {
-                debug_assert_eq!(*index, m.log.last_index() + 1, "shadow of {node} out of step");
+                if *index != m.log.last_index() + 1 {
+                    return Err(format!("node {node} appended entry {index} to a log that ends at {} by its facts", m.log.last_index()));
+                }
                 m.log.entries.push((*term, *hash));
             }
             RaftFact::Truncated { from_index } => m.log.truncate_from(*from_index),
@@ -162,6 +165,7 @@ impl GroupShadow {
                 };
             }
         }
+        Ok(())
     }
 
     /// The member went down (crash or halt): it leads nothing any more.
