@@ -27,7 +27,11 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: field `{}`: {}", self.file, self.field, self.reason)
+        if self.field == "-" {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}: field `{}`: {}", self.file, self.field, self.reason)
+        }
     }
 }
 
@@ -314,6 +318,8 @@ pub struct ExpectSection {
 /// Scenario files shipped with ccrsim, by name.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("controllers-chaos", include_str!("../../scenarios/controllers-chaos.toml")),
+    ("controllers-crash-storm", include_str!("../../scenarios/controllers-crash-storm.toml")),
+    ("controllers-leader-churn", include_str!("../../scenarios/controllers-leader-churn.toml")),
 ];
 
 /// The scenario `cargo run` runs with no arguments.
@@ -322,16 +328,24 @@ pub const DEFAULT_SCENARIO: &str = "controllers-chaos";
 impl Scenario {
     /// Parses and validates a scenario; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let deserializer = toml::Deserializer::parse(text).map_err(|e| ScenarioError {
-            file: file.to_string(),
-            field: "-".into(),
-            reason: format!("not valid TOML: {}", e.message()),
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            let at = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" (line {line}, column {column})")
+            });
+            ScenarioError {
+                file: file.to_string(),
+                field: "-".into(),
+                reason: format!("not valid TOML: {}{}", e.message(), at.unwrap_or_default()),
+            }
         })?;
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let field = e.path().to_string();
             ScenarioError { file: file.to_string(), field: if field == "." { "-".into() } else { field }, reason: e.into_inner().message().to_string() }
         })?;
-        scenario.validate().map_err(|(field, reason)| ScenarioError { file: file.to_string(), field: field.into(), reason })?;
+        scenario.validate().map_err(|(field, reason)| ScenarioError { file: file.to_string(), field, reason })?;
         Ok(scenario)
     }
 
@@ -369,122 +383,115 @@ impl Scenario {
         self.run.safety_s + self.run.liveness_bound_s
     }
 
-    fn validate(&self) -> Result<(), (&'static str, String)> {
-        fn positive(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { Err((field, format!("must be a positive number, got {v}"))) }
+    fn validate(&self) -> Result<(), (String, String)> {
+        type Checked = Result<(), (String, String)>;
+        fn fail(field: &str, reason: impl Into<String>) -> Checked {
+            Err((field.to_string(), reason.into()))
         }
-        fn probability(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
-            if (0.0..=1.0).contains(&v) { Ok(()) } else { Err((field, format!("must be a probability in [0, 1], got {v}"))) }
+        fn positive(field: &str, v: f64) -> Checked {
+            if v.is_finite() && v > 0.0 { Ok(()) } else { fail(field, format!("must be a positive number, got {v}")) }
         }
-        fn range<T: PartialOrd + fmt::Debug>(field: &'static str, r: &[T; 2]) -> Result<(), (&'static str, String)> {
-            if r[0] <= r[1] { Ok(()) } else { Err((field, format!("[min, max] with min > max: {r:?}"))) }
+        fn probability(field: &str, v: f64) -> Checked {
+            if (0.0..=1.0).contains(&v) { Ok(()) } else { fail(field, format!("must be a probability in [0, 1], got {v}")) }
+        }
+        fn range<T: PartialOrd + fmt::Debug>(field: &str, r: &[T; 2]) -> Checked {
+            if r[0] <= r[1] { Ok(()) } else { fail(field, format!("[min, max] with min > max: {r:?}")) }
+        }
+        fn within(field: &str, v: u64, low: u64, high: u64) -> Checked {
+            if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
+        }
+        fn link(prefix: &str, l: &LinkProfile) -> Checked {
+            let field = |name: &str| format!("{prefix}.{name}");
+            range(&field("latency_ms"), &l.latency_ms)?;
+            if l.latency_ms[0] < 0.0 {
+                return fail(&field("latency_ms"), "latency cannot be negative");
+            }
+            probability(&field("loss"), l.loss)?;
+            if l.loss >= 1.0 {
+                return fail(&field("loss"), "a link that loses everything can never converge; use a partition");
+            }
+            probability(&field("duplicate"), l.duplicate)?;
+            probability(&field("reorder"), l.reorder)?;
+            if !(l.reorder_delay_ms_max >= 0.0) {
+                return fail(&field("reorder_delay_ms_max"), "cannot be negative");
+            }
+            Ok(())
         }
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(("name", format!("must be non-empty letters, digits, '-' or '_', got {:?}", self.name)));
+            return fail("name", format!("must be non-empty letters, digits, '-' or '_', got {:?}", self.name));
         }
         positive("run.safety_s", self.run.safety_s)?;
         positive("run.liveness_bound_s", self.run.liveness_bound_s)?;
-        if self.run.safety_s + self.run.liveness_bound_s > 86_400.0 {
-            return Err(("run.safety_s", "a run is limited to one simulated day".into()));
+        if self.duration_max_s() > 86_400.0 {
+            return fail("run.safety_s", "a run is limited to one simulated day");
         }
-        let controllers = self.cluster.master.controllers;
-        if !(1..=9).contains(&controllers) {
-            return Err(("cluster.master.controllers", format!("must be 1..=9, got {controllers}")));
-        }
+        within("cluster.master.controllers", self.cluster.master.controllers.into(), 1, 9)?;
         let r = &self.raft;
         range("raft.election_timeout_ms", &r.election_timeout_ms)?;
         if r.heartbeat_ms == 0 || r.heartbeat_ms >= r.election_timeout_ms[0] {
-            return Err(("raft.heartbeat_ms", format!("must be > 0 and below the smallest election timeout ({}), got {}", r.election_timeout_ms[0], r.heartbeat_ms)));
+            return fail(
+                "raft.heartbeat_ms",
+                format!("must be > 0 and below the smallest election timeout ({}), got {}", r.election_timeout_ms[0], r.heartbeat_ms),
+            );
         }
-        if r.max_entries_per_append == 0 {
-            return Err(("raft.max_entries_per_append", "must be at least 1".into()));
-        }
-        if r.snapshot_threshold_entries == 0 {
-            return Err(("raft.snapshot_threshold_entries", "must be at least 1".into()));
-        }
+        within("raft.max_entries_per_append", r.max_entries_per_append as u64, 1, 100_000)?;
+        within("raft.snapshot_threshold_entries", r.snapshot_threshold_entries, 1, u64::MAX)?;
         let w = &self.workload;
-        if !(1..=64).contains(&w.clients) {
-            return Err(("workload.clients", format!("must be 1..=64, got {}", w.clients)));
-        }
-        if !(1..=64).contains(&w.lanes_per_client) {
-            return Err(("workload.lanes_per_client", format!("must be 1..=64, got {}", w.lanes_per_client)));
-        }
+        within("workload.clients", w.clients.into(), 1, 64)?;
+        within("workload.lanes_per_client", w.lanes_per_client.into(), 1, 64)?;
         positive("workload.proposals_per_s", w.proposals_per_s)?;
         if w.proposals_per_s / f64::from(w.clients) > 1000.0 {
-            return Err(("workload.proposals_per_s", "more than 1000 per client per second".into()));
+            return fail("workload.proposals_per_s", "more than 1000 per client per second");
         }
-        if w.retry_timeout_ms == 0 {
-            return Err(("workload.retry_timeout_ms", "must be at least 1".into()));
-        }
-        for (field, link) in [("network.lan", &self.network.lan), ("network.wan", &self.network.wan), ("network.client", &self.network.client)] {
-            let fields: [&'static str; 5] = match field {
-                "network.lan" => ["network.lan.latency_ms", "network.lan.loss", "network.lan.duplicate", "network.lan.reorder", "network.lan.reorder_delay_ms_max"],
-                "network.wan" => ["network.wan.latency_ms", "network.wan.loss", "network.wan.duplicate", "network.wan.reorder", "network.wan.reorder_delay_ms_max"],
-                _ => ["network.client.latency_ms", "network.client.loss", "network.client.duplicate", "network.client.reorder", "network.client.reorder_delay_ms_max"],
-            };
-            range(fields[0], &link.latency_ms)?;
-            if link.latency_ms[0] < 0.0 {
-                return Err((fields[0], "latency cannot be negative".into()));
-            }
-            probability(fields[1], link.loss)?;
-            if link.loss >= 1.0 {
-                return Err((fields[1], "a link that loses everything can never converge; use a partition".into()));
-            }
-            probability(fields[2], link.duplicate)?;
-            probability(fields[3], link.reorder)?;
-            if !(link.reorder_delay_ms_max >= 0.0) {
-                return Err((fields[4], "cannot be negative".into()));
-            }
-        }
-        if self.disk.capacity_mb == 0 {
-            return Err(("disk.capacity_mb", "must be at least 1".into()));
-        }
+        within("workload.retry_timeout_ms", w.retry_timeout_ms, 1, 3_600_000)?;
+        link("network.lan", &self.network.lan)?;
+        link("network.wan", &self.network.wan)?;
+        link("network.client", &self.network.client)?;
+        within("disk.capacity_mb", self.disk.capacity_mb, 1, 1 << 20)?;
         range("disk.write_latency_us", &self.disk.write_latency_us)?;
         range("disk.fsync_latency_us", &self.disk.fsync_latency_us)?;
-        if self.clock.drift_ppm_max >= 500_000 {
-            return Err(("clock.drift_ppm_max", "must be below 500000 (50%)".into()));
-        }
+        within("clock.drift_ppm_max", self.clock.drift_ppm_max, 0, 499_999)?;
         let f = &self.faults;
         positive("faults.mean_interval_s", f.mean_interval_s)?;
         range("faults.duration_s", &f.duration_s)?;
         positive("faults.duration_s", f.duration_s[0])?;
         range("faults.crash_downtime_s", &f.crash_downtime_s)?;
         positive("faults.crash_downtime_s", f.crash_downtime_s[0])?;
-        probability("faults.on_new_leader.probability", f.on_new_leader.probability)?;
-        range("faults.on_new_leader.delay_ms", &f.on_new_leader.delay_ms)?;
-        if f.on_new_leader.delay_ms[0] < 0.0 {
-            return Err(("faults.on_new_leader.delay_ms", "cannot be negative".into()));
-        }
-        range("faults.on_new_leader.duration_s", &f.on_new_leader.duration_s)?;
-        positive("faults.on_new_leader.duration_s", f.on_new_leader.duration_s[0])?;
-        if f.clock_drift_ppm_max >= 500_000 {
-            return Err(("faults.clock_drift_ppm_max", "must be below 500000 (50%)".into()));
-        }
+        within("faults.clock_drift_ppm_max", f.clock_drift_ppm_max, 0, 499_999)?;
         if f.swarm && f.kinds.is_empty() {
-            return Err(("faults.kinds", "swarm mode needs at least one fault kind".into()));
+            return fail("faults.kinds", "swarm mode needs at least one fault kind");
         }
+        let t = &f.on_new_leader;
+        probability("faults.on_new_leader.probability", t.probability)?;
+        range("faults.on_new_leader.delay_ms", &t.delay_ms)?;
+        if t.delay_ms[0] < 0.0 {
+            return fail("faults.on_new_leader.delay_ms", "cannot be negative");
+        }
+        range("faults.on_new_leader.duration_s", &t.duration_s)?;
+        positive("faults.on_new_leader.duration_s", t.duration_s[0])?;
         let names = crate::topology::Topology::from_scenario(self).names();
-        for fixed in &f.schedule {
+        for (i, fixed) in f.schedule.iter().enumerate() {
+            let field = |name: &str| format!("faults.schedule[{i}].{name}");
             if !(fixed.at_s >= 0.0 && fixed.at_s < self.run.safety_s) {
-                return Err(("faults.schedule.at_s", format!("{} is outside the safety phase [0, {})", fixed.at_s, self.run.safety_s)));
+                return fail(&field("at_s"), format!("{} is outside the safety phase [0, {})", fixed.at_s, self.run.safety_s));
             }
-            positive("faults.schedule.duration_s", fixed.duration_s)?;
+            positive(&field("duration_s"), fixed.duration_s)?;
             for name in fixed.nodes.iter().chain(&fixed.others) {
                 if !names.contains(name) {
-                    return Err(("faults.schedule.nodes", format!("unknown node {name:?} (nodes: {})", names.join(", "))));
+                    return fail(&field("nodes"), format!("unknown node {name:?} (nodes: {})", names.join(", ")));
                 }
             }
             if fixed.fault.needs_node() && fixed.nodes.len() != 1 {
-                return Err(("faults.schedule.nodes", format!("{:?} hits exactly one node, got {}", fixed.fault, fixed.nodes.len())));
+                return fail(&field("nodes"), format!("{:?} hits exactly one node, got {}", fixed.fault, fixed.nodes.len()));
             }
             if fixed.fault.is_partition() && fixed.nodes.is_empty() {
-                return Err(("faults.schedule.nodes", format!("{:?} needs the nodes of one side", fixed.fault)));
+                return fail(&field("nodes"), format!("{:?} needs the nodes of one side", fixed.fault));
             }
         }
         if let Some(v) = &self.expect.violation
             && !crate::checkers::CHECKER_NAMES.contains(&v.as_str())
         {
-            return Err(("expect.violation", format!("unknown checker {v:?} (checkers: {})", crate::checkers::CHECKER_NAMES.join(", "))));
+            return fail("expect.violation", format!("unknown checker {v:?} (checkers: {})", crate::checkers::CHECKER_NAMES.join(", ")));
         }
         Ok(())
     }

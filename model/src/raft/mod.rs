@@ -424,7 +424,7 @@ impl<S: StateMachine> Raft<S> {
         if self.pending.front().is_some_and(|p| p.token == done.token) {
             let done = self.pending.pop_front().expect("checked");
             for (to, msg) in done.release {
-                out.send(to, msg);
+                release(to, msg, out);
             }
             for effect in done.effects {
                 match effect {
@@ -507,7 +507,6 @@ impl<S: StateMachine> Raft<S> {
         let granted = term == self.hard.term && free && up_to_date && !self.is_leader();
         if granted {
             self.set_hard_state(HardState { term, voted_for: Some(from) }, out);
-            out.fact(RaftFact::VoteGranted { term, candidate: from });
             self.arm_election_timer(out);
         }
         let response = RaftMessage::RequestVoteResponse { term: self.hard.term, granted };
@@ -893,13 +892,9 @@ impl<S: StateMachine> Raft<S> {
         if held.is_empty() {
             return;
         }
-        if self.config.bugs.ack_before_fsync {
-            out.sends.extend(held);
-            return;
-        }
         match self.pending.back_mut() {
-            Some(last) => last.release.extend(held),
-            None => out.sends.extend(held),
+            Some(last) if !self.config.bugs.ack_before_fsync => last.release.extend(held),
+            _ => held.into_iter().for_each(|(to, msg)| release(to, msg, out)),
         }
     }
 
@@ -919,6 +914,15 @@ impl<S: StateMachine> Raft<S> {
             self.applied_out.push(Applied { index, term, output });
         }
     }
+}
+
+/// Sends a held message. A vote grant is reported as it leaves: a grant that a crash kept on the
+/// node was never given.
+fn release<C>(to: NodeId, msg: RaftMessage<C>, out: &mut Output<RaftMessage<C>>) {
+    if let RaftMessage::RequestVoteResponse { term, granted: true } = msg {
+        out.fact(RaftFact::VoteGranted { term, candidate: to });
+    }
+    out.send(to, msg);
 }
 
 /// The checker-facing identity of an entry.

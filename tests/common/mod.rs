@@ -1,0 +1,59 @@
+//! Shared by the integration tests: run a scenario's CI seeds, or the one seed named by CCRSIM_SEED.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccrsim_sim::runner::{self, RunOptions, SeedReport, SweepOptions};
+use ccrsim_sim::scenario::Scenario;
+
+/// Wall-clock limit of one seed in tests: far above any healthy run.
+pub const WALL_LIMIT: Duration = Duration::from_secs(300);
+
+/// Threads for sweeps in tests.
+pub fn jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The seed to replay, if `CCRSIM_SEED` is set.
+pub fn replay_seed() -> Option<u64> {
+    let value = std::env::var("CCRSIM_SEED").ok()?;
+    Some(value.trim().parse().unwrap_or_else(|_| panic!("CCRSIM_SEED={value:?} is not a u64")))
+}
+
+/// Loads a scenario by embedded name or by path relative to the repository root.
+pub fn scenario(name_or_path: &str) -> Arc<Scenario> {
+    let path = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), name_or_path);
+    let target = if name_or_path.ends_with(".toml") { path.as_str() } else { name_or_path };
+    Arc::new(Scenario::load(target).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// How to replay `seed` of the scenario `reference` from the command line and from this test.
+pub fn replay_hint(reference: &str, test: &str, seed: u64) -> String {
+    format!(
+        "replay: cargo run --release -- replay {reference} --seed {seed}\n    or: CCRSIM_SEED={seed} cargo test --release --test {test}"
+    )
+}
+
+/// Runs the scenario's CI seeds (or only `CCRSIM_SEED`) and returns every report.
+pub fn run_ci_seeds(reference: &str) -> (Arc<Scenario>, Vec<SeedReport>) {
+    let s = scenario(reference);
+    if let Some(seed) = replay_seed() {
+        let report = runner::run_seed_isolated(&s, seed, RunOptions { record_trace: true }, WALL_LIMIT);
+        let lines = report.trace.as_deref().unwrap_or(&[]);
+        eprintln!("CCRSIM_SEED={seed}: {} events, trace hash {}; last events:", lines.len(), report.trace_hash);
+        for l in &lines[lines.len().saturating_sub(30)..] {
+            eprintln!("  {l}");
+        }
+        return (s, vec![report]);
+    }
+    let options = SweepOptions {
+        seeds: (0..s.run.seeds_ci).collect(),
+        jobs: jobs(),
+        check_determinism: false,
+        wall_limit: WALL_LIMIT,
+    };
+    let reports = runner::sweep(&s, &options, |_| {});
+    (s, reports)
+}
