@@ -117,12 +117,12 @@ impl Client {
                 let mean = self.config.issue_interval_ms;
                 out.set_timer(TIMER_ISSUE, self.rng.range(mean / 2, mean + mean / 2 + 1));
             }
-        } else if let Some(lane) = key.checked_sub(TIMER_RETRY_BASE) {
-            if let Some((_, Some(flight))) = self.lanes.get_mut(lane as usize) {
-                flight.redirects = 0;
-                self.leader_guess = (self.leader_guess + 1) % self.config.controllers.len();
-                self.resend(lane, out);
-            }
+        } else if let Some(lane) = key.checked_sub(TIMER_RETRY_BASE)
+            && let Some((_, Some(flight))) = self.lanes.get_mut(lane as usize)
+        {
+            flight.redirects = 0;
+            self.leader_guess = (self.leader_guess + 1) % self.config.controllers.len();
+            self.resend(lane, out);
         }
     }
 

@@ -412,7 +412,7 @@ impl Scenario {
             }
             probability(&field("duplicate"), l.duplicate)?;
             probability(&field("reorder"), l.reorder)?;
-            if !(l.reorder_delay_ms_max >= 0.0) {
+            if l.reorder_delay_ms_max.is_nan() || l.reorder_delay_ms_max < 0.0 {
                 return fail(&field("reorder_delay_ms_max"), "cannot be negative");
             }
             Ok(())

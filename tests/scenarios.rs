@@ -1,0 +1,102 @@
+//! Scenario files: every shipped file is valid, and bad input is refused with the file, the field
+//! and the reason, never a panic.
+
+mod common;
+
+use ccrsim_sim::scenario::{EMBEDDED, Scenario};
+
+const MINIMAL: &str = r#"
+name = "minimal"
+[run]
+safety_s = 10.0
+liveness_bound_s = 5.0
+seeds_ci = 1
+[cluster.master]
+controllers = 3
+[workload]
+clients = 1
+proposals_per_s = 1.0
+"#;
+
+fn files_in(dir: &str) -> Vec<std::path::PathBuf> {
+    let dir = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("directory exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_scenario_file_is_valid_and_embedded_ones_match_their_files() {
+    for path in files_in("scenarios").into_iter().chain(files_in("scenarios/negative")) {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let s = Scenario::parse(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(path.file_stem().unwrap().to_string_lossy(), s.name, "a scenario's name is its file name");
+    }
+    let top_level: Vec<String> = files_in("scenarios").iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
+    let embedded: Vec<String> = EMBEDDED.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(top_level, embedded, "every file in scenarios/ is embedded in the binary, in name order");
+}
+
+#[test]
+fn the_minimal_scenario_parses_with_defaults() {
+    let s = Scenario::parse("minimal.toml", MINIMAL).expect("valid");
+    assert_eq!(s.cluster.master.controllers, 3);
+    assert_eq!(s.raft.heartbeat_ms, 75, "defaults fill what the file leaves out");
+    assert!(!s.planted_bugs.any());
+}
+
+/// `(what to change, the field the error must name, words the reason must contain)`.
+fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
+    let with = |extra: &str| format!("{MINIMAL}\n{extra}");
+    vec![
+        ("name = \"x\"\n[run\n".to_string(), "-", "not valid TOML"),
+        (MINIMAL.replace("controllers = 3", "controllers = 3\ncontrolers = 2"), "cluster.master.controlers", "unknown field"),
+        (MINIMAL.replace("safety_s = 10.0", "safety_s = \"ten\""), "run.safety_s", "invalid type"),
+        (MINIMAL.replace("safety_s = 10.0", "safety_s = -1.0"), "run.safety_s", "positive"),
+        (MINIMAL.replace("controllers = 3", "controllers = 0"), "cluster.master.controllers", "1..=9"),
+        (MINIMAL.replace("seeds_ci = 1\n", ""), "run", "missing field `seeds_ci`"),
+        (with("[raft]\nheartbeat_ms = 900"), "raft.heartbeat_ms", "below the smallest election timeout"),
+        (with("[raft]\nelection_timeout_ms = [600, 300]"), "raft.election_timeout_ms", "min > max"),
+        (
+            with("[network.wan]\nlatency_ms = [20.0, 60.0]\nloss = 1.5\nduplicate = 0.0\nreorder = 0.0\nreorder_delay_ms_max = 0.0"),
+            "network.wan.loss",
+            "probability",
+        ),
+        (with("[faults]\nswarm = true"), "faults.kinds", "at least one fault kind"),
+        (with("[faults]\nkinds = [\"meteor\"]"), "faults.kinds[0]", "unknown variant `meteor`"),
+        (
+            with("[[faults.schedule]]\nat_s = 1.0\nfault = \"crash\"\nnodes = [\"master.controller.9\"]"),
+            "faults.schedule[0].nodes",
+            "unknown node",
+        ),
+        (with("[[faults.schedule]]\nat_s = 99.0\nfault = \"pause\"\nnodes = [\"master.controller.0\"]"), "faults.schedule[0].at_s", "outside the safety phase"),
+        (with("[[faults.schedule]]\nat_s = 1.0\nfault = \"crash\""), "faults.schedule[0].nodes", "exactly one node"),
+        (with("[faults.on_new_leader]\nprobability = 2.0"), "faults.on_new_leader.probability", "probability"),
+        (with("[planted_bugs.raft]\nvote_thrice = true"), "planted_bugs.raft.vote_thrice", "unknown field"),
+        (with("[expect]\nviolation = \"no-such-checker\""), "expect.violation", "unknown checker"),
+    ]
+}
+
+#[test]
+fn bad_input_names_the_file_the_field_and_the_reason() {
+    for (text, field, reason) in bad_cases() {
+        let e = Scenario::parse("bad.toml", &text).expect_err(&format!("accepted:\n{text}"));
+        assert_eq!(e.file, "bad.toml");
+        assert_eq!(e.field, field, "for input:\n{text}\ngot: {e}");
+        assert!(e.reason.contains(reason), "reason {:?} lacks {reason:?} for input:\n{text}", e.reason);
+        assert!(e.to_string().starts_with("bad.toml: "), "{e}");
+    }
+}
+
+#[test]
+fn unknown_names_and_missing_files_are_errors_not_panics() {
+    let e = Scenario::load("no-such-scenario").expect_err("unknown name");
+    assert!(e.reason.contains("no embedded scenario"), "{e}");
+    assert!(e.reason.contains("controllers-chaos"), "the error lists the known names: {e}");
+    let e = Scenario::load("/nonexistent/dir/s.toml").expect_err("missing file");
+    assert!(e.reason.contains("cannot read"), "{e}");
+}
