@@ -7,7 +7,7 @@
 //! its 512-byte sectors reaches the media. Renames and removes are atomic and durable on completion.
 //! Faults: bit flips in stored bytes, read errors on chosen files, a full disk, slow I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -59,32 +59,54 @@ pub struct CrashLoss {
     pub torn_bytes: Option<usize>,
 }
 
+/// A transient disk fault; several may overlap, each ending on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskFault {
+    /// Reads of this file fail (EIO).
+    ReadErrors(String),
+    /// The device holds no more than this many bytes (ENOSPC beyond).
+    Full { capacity_bytes: u64 },
+    /// Every request takes this many times longer.
+    Slow { factor: u64 },
+}
+
 /// A node's disk.
 #[derive(Debug, Clone)]
 pub struct SimDisk {
     files: BTreeMap<String, SimFile>,
     profile: DiskProfile,
-    /// Bytes the device can hold now (lowered while a disk-full fault lasts).
-    capacity_bytes: u64,
-    read_errors: BTreeSet<String>,
-    /// Latency multiplier while a slow-disk fault lasts.
-    slow_factor: u64,
+    /// Active transient faults, by the nemesis' id.
+    faults: BTreeMap<u32, DiskFault>,
 }
 
 impl SimDisk {
     /// An empty disk.
     pub fn new(profile: DiskProfile) -> Self {
-        Self {
-            files: BTreeMap::new(),
-            profile,
-            capacity_bytes: profile.capacity_mb * 1024 * 1024,
-            read_errors: BTreeSet::new(),
-            slow_factor: 1,
-        }
+        Self { files: BTreeMap::new(), profile, faults: BTreeMap::new() }
     }
 
     fn used_bytes(&self) -> u64 {
         self.files.values().map(|f| f.cache.len() as u64).sum()
+    }
+
+    fn capacity_bytes(&self) -> u64 {
+        let full = self.faults.values().filter_map(|f| match f {
+            DiskFault::Full { capacity_bytes } => Some(*capacity_bytes),
+            _ => None,
+        });
+        full.min().unwrap_or(self.profile.capacity_mb * 1024 * 1024)
+    }
+
+    fn slow_factor(&self) -> u64 {
+        let slow = self.faults.values().filter_map(|f| match f {
+            DiskFault::Slow { factor } => Some(*factor),
+            _ => None,
+        });
+        slow.max().unwrap_or(1)
+    }
+
+    fn read_fails(&self, path: &str) -> bool {
+        self.faults.values().any(|f| matches!(f, DiskFault::ReadErrors(p) if p == path))
     }
 
     /// How long the request takes, in nanoseconds.
@@ -94,7 +116,7 @@ impl SimDisk {
             _ => self.profile.write_latency_us,
         };
         let us = if high > low { rng.random_range(low..=high) } else { low };
-        us.max(1) * 1000 * self.slow_factor
+        us.max(1) * 1000 * self.slow_factor()
     }
 
     /// Carries out a request now (it completes now). `Ok(Some(bytes))` for a read.
@@ -133,7 +155,7 @@ impl SimDisk {
                 Ok(None)
             }
             DiskOp::Read { path } => {
-                if self.read_errors.contains(path) {
+                if self.read_fails(path) {
                     return Err(DiskError::Io);
                 }
                 self.files.get(path).map(|f| Some(f.cache.clone())).ok_or(DiskError::NotFound)
@@ -142,7 +164,7 @@ impl SimDisk {
     }
 
     fn make_room(&self, grow: u64) -> Result<(), DiskError> {
-        if self.used_bytes() + grow > self.capacity_bytes { Err(DiskError::NoSpace) } else { Ok(()) }
+        if self.used_bytes() + grow > self.capacity_bytes() { Err(DiskError::NoSpace) } else { Ok(()) }
     }
 
     /// The process died: the page cache is gone. Each file keeps its durable bytes plus a random
@@ -209,32 +231,36 @@ impl SimDisk {
         self.files.keys().cloned().collect()
     }
 
-    /// Reads of `path` fail (EIO) until [`SimDisk::heal`].
-    pub fn fail_reads(&mut self, path: &str) {
-        self.read_errors.insert(path.to_string());
+    /// Reads of `path` fail (EIO) until fault `id` ends.
+    pub fn fail_reads(&mut self, id: u32, path: &str) {
+        self.faults.insert(id, DiskFault::ReadErrors(path.to_string()));
     }
 
-    /// The disk is full: nothing more fits until [`SimDisk::heal`].
-    pub fn fill(&mut self) {
-        self.capacity_bytes = self.used_bytes();
+    /// The disk is full (nothing more fits) until fault `id` ends.
+    pub fn fill(&mut self, id: u32) {
+        let capacity_bytes = self.used_bytes();
+        self.faults.insert(id, DiskFault::Full { capacity_bytes });
     }
 
-    /// Every request takes `factor` times longer until [`SimDisk::heal`].
-    pub fn slow_down(&mut self, factor: u64) {
-        self.slow_factor = factor.max(1);
+    /// Every request takes `factor` times longer until fault `id` ends.
+    pub fn slow_down(&mut self, id: u32, factor: u64) {
+        self.faults.insert(id, DiskFault::Slow { factor: factor.max(1) });
     }
 
-    /// Ends read errors, fullness and slowness (corruption stays: it is in the bytes).
+    /// Ends fault `id` (the others go on).
+    pub fn end_fault(&mut self, id: u32) -> Option<DiskFault> {
+        self.faults.remove(&id)
+    }
+
+    /// Ends every transient fault (corruption stays: it is in the bytes).
     pub fn heal(&mut self) {
-        self.read_errors.clear();
-        self.capacity_bytes = self.profile.capacity_mb * 1024 * 1024;
-        self.slow_factor = 1;
+        self.faults.clear();
     }
 }
 
 impl DiskView for SimDisk {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, DiskError> {
-        if self.read_errors.contains(path) {
+        if self.read_fails(path) {
             return Err(DiskError::Io);
         }
         Ok(self.files.get(path).map(|f| f.cache.clone()))
@@ -319,7 +345,8 @@ mod tests {
             append(&mut d, "f", &bytes).unwrap();
             fsync(&mut d, "f");
             d.flip_bit(&mut rng, "f").unwrap();
-            let (records, end) = record::scan(&d.read("f").unwrap().unwrap());
+            let content = d.read("f").unwrap().unwrap();
+            let (records, end) = record::scan(&content);
             assert!(records.is_empty());
             assert!(matches!(end, ScanEnd::Corrupt { .. }), "{end:?}");
         }
@@ -330,15 +357,19 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let mut d = disk();
         append(&mut d, "f", b"x").unwrap();
-        d.fail_reads("f");
+        d.fail_reads(1, "f");
         assert_eq!(d.execute(&DiskOp::Read { path: "f".into() }), Err(DiskError::Io));
         assert_eq!(d.read("f"), Err(DiskError::Io));
-        d.fill();
+        d.fill(2);
         assert_eq!(append(&mut d, "f", b"y"), Err(DiskError::NoSpace));
         let fast = d.latency_nanos(&mut rng, &DiskOp::Fsync { path: "f".into() });
-        d.slow_down(100);
+        d.slow_down(3, 100);
         let slow = d.latency_nanos(&mut rng, &DiskOp::Fsync { path: "f".into() });
         assert!(slow >= 100 * 100_000 && fast <= 200_000, "fast {fast} slow {slow}");
+        // Overlapping faults end one by one: ending the slowness leaves the disk full.
+        d.end_fault(3);
+        assert_eq!(append(&mut d, "f", b"y"), Err(DiskError::NoSpace));
+        assert!(d.latency_nanos(&mut rng, &DiskOp::Fsync { path: "f".into() }) <= 200_000);
         d.heal();
         assert_eq!(d.execute(&DiskOp::Read { path: "f".into() }), Ok(Some(b"x".to_vec())));
         assert_eq!(append(&mut d, "f", b"y"), Ok(None));

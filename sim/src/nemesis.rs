@@ -90,21 +90,21 @@ pub enum FaultAction {
     /// End partition `id`.
     PartitionEnd { id: u32 },
     /// Extra loss on every link.
-    PacketLoss { extra: f64 },
-    /// End of the loss burst.
-    PacketLossEnd,
+    PacketLoss { id: u32, extra: f64 },
+    /// End of loss burst `id`.
+    PacketLossEnd { id: u32 },
     /// Set a node's clock drift.
     ClockDrift { node: NodeId, drift_ppm: i64 },
     /// Flip a bit in one of the node's files (chosen when it happens).
     CorruptFile { node: NodeId },
     /// Reads of one of the node's files fail (chosen when it happens).
-    ReadErrors { node: NodeId },
+    ReadErrors { id: u32, node: NodeId },
     /// The node's disk is full.
-    DiskFull { node: NodeId },
+    DiskFull { id: u32, node: NodeId },
     /// The node's disk is slow by `factor`.
-    DiskSlow { node: NodeId, factor: u64 },
-    /// End the node's read errors, fullness and slowness.
-    DiskHeal { node: NodeId },
+    DiskSlow { id: u32, node: NodeId, factor: u64 },
+    /// End disk fault `id` of the node (its other disk faults go on).
+    DiskFaultEnd { id: u32, node: NodeId },
     /// End of the safety phase: heal everything, restart every crashed node, stop the workload.
     StartLiveness,
 }
@@ -164,7 +164,12 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
         enabled.push((kind, f.mean_interval_s));
     }
     let mut faults = Vec::new();
-    let mut next_partition = 0u32;
+    // Every fault with an end gets an id, so that overlapping faults end one by one.
+    let mut next_id = 0u32;
+    let mut new_id = || {
+        next_id += 1;
+        next_id
+    };
     // Corruption stops a controller for good (it will not run on damaged state), so at most a
     // minority of each controller group may get it; otherwise the group could never recover.
     let controllers: Vec<NodeId> =
@@ -196,21 +201,20 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 }
                 FaultKind::Partition | FaultKind::OneWayPartition => {
                     let (a, b) = split(&mut rng, &faultable);
-                    let id = next_partition;
-                    next_partition += 1;
+                    let id = new_id();
                     push(&mut faults, t, FaultAction::Partition { id, a, b, one_way: kind == FaultKind::OneWayPartition });
                     push(&mut faults, end, FaultAction::PartitionEnd { id });
                 }
                 FaultKind::Isolate => {
                     let others: Vec<NodeId> = topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect();
-                    let id = next_partition;
-                    next_partition += 1;
+                    let id = new_id();
                     push(&mut faults, t, FaultAction::Partition { id, a: vec![node], b: others, one_way: false });
                     push(&mut faults, end, FaultAction::PartitionEnd { id });
                 }
                 FaultKind::PacketLoss => {
-                    push(&mut faults, t, FaultAction::PacketLoss { extra: rng.random_range(0.05..0.5) });
-                    push(&mut faults, end, FaultAction::PacketLossEnd);
+                    let id = new_id();
+                    push(&mut faults, t, FaultAction::PacketLoss { id, extra: rng.random_range(0.05..0.5) });
+                    push(&mut faults, end, FaultAction::PacketLossEnd { id });
                 }
                 FaultKind::Clock => {
                     let max = f.clock_drift_ppm_max as i64;
@@ -227,16 +231,19 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                     push(&mut faults, t, FaultAction::CorruptFile { node });
                 }
                 FaultKind::DiskReadError => {
-                    push(&mut faults, t, FaultAction::ReadErrors { node });
-                    push(&mut faults, end, FaultAction::DiskHeal { node });
+                    let id = new_id();
+                    push(&mut faults, t, FaultAction::ReadErrors { id, node });
+                    push(&mut faults, end, FaultAction::DiskFaultEnd { id, node });
                 }
                 FaultKind::DiskFull => {
-                    push(&mut faults, t, FaultAction::DiskFull { node });
-                    push(&mut faults, end, FaultAction::DiskHeal { node });
+                    let id = new_id();
+                    push(&mut faults, t, FaultAction::DiskFull { id, node });
+                    push(&mut faults, end, FaultAction::DiskFaultEnd { id, node });
                 }
                 FaultKind::DiskSlow => {
-                    push(&mut faults, t, FaultAction::DiskSlow { node, factor: rng.random_range(10..=100) });
-                    push(&mut faults, end, FaultAction::DiskHeal { node });
+                    let id = new_id();
+                    push(&mut faults, t, FaultAction::DiskSlow { id, node, factor: rng.random_range(10..=100) });
+                    push(&mut faults, end, FaultAction::DiskFaultEnd { id, node });
                 }
             }
         }
@@ -266,31 +273,34 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 } else {
                     ids(&fixed.others)
                 };
-                let id = next_partition;
-                next_partition += 1;
+                let id = new_id();
                 let one_way = fixed.fault == FaultKind::OneWayPartition;
                 push(&mut faults, t, FaultAction::Partition { id, a: nodes.clone(), b: others, one_way });
                 push(&mut faults, e, FaultAction::PartitionEnd { id });
             }
             FaultKind::PacketLoss => {
-                push(&mut faults, t, FaultAction::PacketLoss { extra: 0.3 });
-                push(&mut faults, e, FaultAction::PacketLossEnd);
+                let id = new_id();
+                push(&mut faults, t, FaultAction::PacketLoss { id, extra: 0.3 });
+                push(&mut faults, e, FaultAction::PacketLossEnd { id });
             }
             FaultKind::Clock => {
                 push(&mut faults, t, FaultAction::ClockDrift { node, drift_ppm: f.clock_drift_ppm_max as i64 });
             }
             FaultKind::DiskCorruption => push(&mut faults, t, FaultAction::CorruptFile { node }),
             FaultKind::DiskReadError => {
-                push(&mut faults, t, FaultAction::ReadErrors { node });
-                push(&mut faults, e, FaultAction::DiskHeal { node });
+                let id = new_id();
+                push(&mut faults, t, FaultAction::ReadErrors { id, node });
+                push(&mut faults, e, FaultAction::DiskFaultEnd { id, node });
             }
             FaultKind::DiskFull => {
-                push(&mut faults, t, FaultAction::DiskFull { node });
-                push(&mut faults, e, FaultAction::DiskHeal { node });
+                let id = new_id();
+                push(&mut faults, t, FaultAction::DiskFull { id, node });
+                push(&mut faults, e, FaultAction::DiskFaultEnd { id, node });
             }
             FaultKind::DiskSlow => {
-                push(&mut faults, t, FaultAction::DiskSlow { node, factor: 50 });
-                push(&mut faults, e, FaultAction::DiskHeal { node });
+                let id = new_id();
+                push(&mut faults, t, FaultAction::DiskSlow { id, node, factor: 50 });
+                push(&mut faults, e, FaultAction::DiskFaultEnd { id, node });
             }
         }
     }

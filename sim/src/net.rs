@@ -6,6 +6,8 @@
 //! it (reordering). Partitions are directed cuts between node pairs; a message is dropped at delivery
 //! if its link is cut then, or (by default) if a cut was made on it while it was in flight.
 
+use std::collections::BTreeMap;
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -103,7 +105,8 @@ pub struct Network {
     /// When a cut was last made on each link (for in-flight drops).
     last_cut_at: Vec<Option<SimTime>>,
     drop_in_flight_on_partition: bool,
-    /// Extra loss added to every link during a loss burst.
+    /// Active loss bursts by id: extra loss on every link (the largest one applies).
+    loss_bursts: BTreeMap<u32, f64>,
     extra_loss: f64,
     /// What happened so far.
     pub stats: NetStats,
@@ -130,6 +133,7 @@ impl Network {
             cut: vec![false; nodes * nodes],
             last_cut_at: vec![None; nodes * nodes],
             drop_in_flight_on_partition,
+            loss_bursts: BTreeMap::new(),
             extra_loss: 0.0,
             stats: NetStats::default(),
         }
@@ -228,9 +232,23 @@ impl Network {
         self.cut.iter().any(|&c| c)
     }
 
-    /// Adds loss to every link (a loss burst), or ends the burst with 0.
-    pub fn set_extra_loss(&mut self, loss: f64) {
-        self.extra_loss = loss;
+    /// Starts loss burst `id`: `loss` extra on every link until it ends (overlapping bursts each
+    /// end on their own; the largest active one applies).
+    pub fn start_loss_burst(&mut self, id: u32, loss: f64) {
+        self.loss_bursts.insert(id, loss);
+        self.extra_loss = self.loss_bursts.values().copied().fold(0.0, f64::max);
+    }
+
+    /// Ends loss burst `id`.
+    pub fn end_loss_burst(&mut self, id: u32) {
+        self.loss_bursts.remove(&id);
+        self.extra_loss = self.loss_bursts.values().copied().fold(0.0, f64::max);
+    }
+
+    /// Ends every loss burst.
+    pub fn end_loss_bursts(&mut self) {
+        self.loss_bursts.clear();
+        self.extra_loss = 0.0;
     }
 }
 

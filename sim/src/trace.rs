@@ -13,7 +13,8 @@ use crate::time::SimTime;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum EventKind {
-    /// A message reached its destination and was handed to the role.
+    /// A message reached its destination node (its role handles it at once, or on resume if the
+    /// node is paused).
     Deliver = 1,
     /// A message was lost (loss, partition, receiver down or restarted).
     Drop = 2,

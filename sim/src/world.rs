@@ -608,8 +608,8 @@ impl World {
                     if *one_way { self.net.cut_one_way(a, b, now) } else { self.net.cut_both_ways(a, b, now) }
                 }
             }
-            FaultAction::PacketLoss { extra } => self.net.set_extra_loss(extra),
-            FaultAction::PacketLossEnd => self.net.set_extra_loss(0.0),
+            FaultAction::PacketLoss { id, extra } => self.net.start_loss_burst(id, extra),
+            FaultAction::PacketLossEnd { id } => self.net.end_loss_burst(id),
             FaultAction::ClockDrift { node, drift_ppm } => self.nodes[node as usize].clock.drift_ppm = drift_ppm,
             FaultAction::CorruptFile { node } => {
                 let paths = self.nodes[node as usize].disk.paths();
@@ -619,17 +619,19 @@ impl World {
                     self.trace.emit(now, node, EventKind::Fault, stable_hash(&(&path, offset)), || format!("bit flip in {path} at {offset:?}"));
                 }
             }
-            FaultAction::ReadErrors { node } => {
+            FaultAction::ReadErrors { id, node } => {
                 let paths = self.nodes[node as usize].disk.paths();
                 if !paths.is_empty() {
                     let path = paths[self.fault_rng.random_range(0..paths.len())].clone();
-                    self.nodes[node as usize].disk.fail_reads(&path);
+                    self.nodes[node as usize].disk.fail_reads(id, &path);
                     self.trace.emit(now, node, EventKind::Fault, stable_hash(&path), || format!("read errors on {path}"));
                 }
             }
-            FaultAction::DiskFull { node } => self.nodes[node as usize].disk.fill(),
-            FaultAction::DiskSlow { node, factor } => self.nodes[node as usize].disk.slow_down(factor),
-            FaultAction::DiskHeal { node } => self.nodes[node as usize].disk.heal(),
+            FaultAction::DiskFull { id, node } => self.nodes[node as usize].disk.fill(id),
+            FaultAction::DiskSlow { id, node, factor } => self.nodes[node as usize].disk.slow_down(id, factor),
+            FaultAction::DiskFaultEnd { id, node } => {
+                self.nodes[node as usize].disk.end_fault(id);
+            }
             FaultAction::StartLiveness => self.start_liveness(),
         }
     }
@@ -676,7 +678,7 @@ impl World {
         self.trace.emit(now, WORLD, EventKind::Run, 1, || "liveness phase: every fault healed".into());
         self.partitions.clear();
         self.net.heal();
-        self.net.set_extra_loss(0.0);
+        self.net.end_loss_bursts();
         for node in 0..self.nodes.len() as NodeId {
             self.nodes[node as usize].disk.heal();
             match self.nodes[node as usize].status {

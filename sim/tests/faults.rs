@@ -17,6 +17,8 @@ use ccrsim_sim::topology::{NodeKind, Topology};
 use ccrsim_sim::trace::{TraceLine, WORLD};
 
 type NodeId = u32;
+/// `(index, term, payload hash)` of a log entry, as the facts print it.
+type EntryId = (u64, u64, u64);
 
 const C: [&str; 3] = ["master.controller.0", "master.controller.1", "master.controller.2"];
 /// Ids of the two clients of [`Spec::new`] (controllers come first).
@@ -241,7 +243,7 @@ fn numbers(s: &str) -> Vec<u64> {
 }
 
 /// `(index, term, payload hash)` of every entry of a `Recovered` fact, and its term.
-fn recovered(line: &TraceLine) -> Option<(u64, Vec<(u64, u64, u64)>)> {
+fn recovered(line: &TraceLine) -> Option<(u64, Vec<EntryId>)> {
     let text = line.text.strip_prefix("fact Raft(Recovered {")?;
     let term = num_after(text, "term: ")?;
     let list = &text[text.find("entries: [")? + "entries: [".len()..];
@@ -294,7 +296,7 @@ fn a_crashed_controller_is_down_then_reboots_from_exactly_what_its_disk_kept() {
     assert_eq!(r.links(8.0, 100.0).iter().filter(|l| l.to == f && l.dropped.as_deref() == Some("receiver down")).count(), 0);
 
     // The first boot found an empty disk; the second one finds what the node had made durable.
-    let rec: Vec<(u64, (u64, Vec<(u64, u64, u64)>))> =
+    let rec: Vec<(u64, (u64, Vec<EntryId>))> =
         r.of(f, 0.0, 100.0).filter_map(|l| recovered(l).map(|x| (t(l), x))).collect();
     assert_eq!(rec.len(), 2, "one Recovered per boot");
     assert_eq!(rec[0], (0, (0, Vec::new())), "a fresh member");
@@ -314,7 +316,7 @@ fn a_crashed_controller_is_down_then_reboots_from_exactly_what_its_disk_kept() {
     let durable_term = acks.iter().map(|a| a.0).max().unwrap_or(0);
     assert!(durable_index >= 20, "the node acknowledged {durable_index} entries before the crash");
     // What the node appended before the crash, by index (a later append at an index replaces it).
-    let mut appended: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+    let mut appended: BTreeMap<u64, EntryId> = BTreeMap::new();
     let mut ever_appended = BTreeSet::new();
     for l in r.of(f, 0.0, 5.0) {
         if let Some(rest) = l.text.strip_prefix("fact Raft(Appended") {
@@ -476,9 +478,28 @@ fn an_isolated_follower_talks_to_nobody_campaigns_alone_and_rejoins() {
     let commits = r.find(leader, window.0, window.1, "fact Raft(Committed").len();
     assert!(commits > 10, "the majority commits while n{f} is isolated: {commits}");
     // Healed: it is heard again and catches up.
-    assert!(r.delivered(f, leader, 8.0, 9.0) > 0 && r.delivered(leader, f, 8.0, 9.0) + r.delivered(f, (f + 1) % 3, 8.0, 9.0) > 0);
+    let peers = [(f + 1) % 3, (f + 2) % 3];
+    assert!(peers.iter().map(|&p| r.delivered(f, p, 8.0, 9.0)).sum::<usize>() > 0, "n{f} is heard again");
+    assert!(peers.iter().map(|&p| r.delivered(p, f, 8.0, 9.0)).sum::<usize>() > 0, "n{f} hears the group again");
     let end = r.report.sim_seconds + 1.0;
     assert_eq!(r.last_applied(f, end), r.last_applied((f + 1) % 3, end));
+}
+
+#[test]
+fn ending_one_partition_keeps_the_others_that_overlap_it() {
+    let seed = 17;
+    // n0 is cut from everyone from 4 s to 10 s; a one-way cut n1 -> n2 comes and goes inside it.
+    let spec = Spec::new(12.0).fault(4.0, "isolate", &[C[0]], &[], 6.0).fault(5.0, "one_way_partition", &[C[1]], &[C[2]], 1.0);
+    let r = run(&spec, seed);
+    r.assert_passed();
+    for o in 1..5 {
+        assert_eq!(r.delivered(0, o, 4.0 + 1e-9, 10.0) + r.delivered(o, 0, 4.0 + 1e-9, 10.0), 0, "n0 <-> n{o} while isolated");
+    }
+    assert!(r.dropped(0, 1, "partition", 6.0, 10.0) + r.dropped(0, 2, "partition", 6.0, 10.0) > 0, "still cut after 6 s");
+    // n1 and n2 are the group while n0 is away: whichever leads, n1 -> n2 is cut only in 5..6 s.
+    assert_eq!(r.delivered(1, 2, 5.0 + 1e-9, 6.0), 0);
+    assert!(r.delivered(1, 2, 6.0, 10.0) + r.delivered(2, 1, 6.0, 10.0) > 10, "n1 <-> n2 after the inner cut ends");
+    assert!(r.delivered(0, 1, 10.0, 11.0) + r.delivered(0, 2, 10.0, 11.0) > 0, "n0 is heard after 10 s");
 }
 
 // ----- Packet loss ---------------------------------------------------------------------------------
@@ -671,7 +692,6 @@ fn a_paused_controller_can_lose_power_and_boots_unpaused() {
 }
 
 #[test]
-#[ignore = "bug: any DiskHeal ends every disk fault of the node, so an overlapping shorter fault cuts a disk-full short"]
 fn overlapping_disk_faults_on_one_node_each_last_their_own_time() {
     let seed = 15;
     let base = Spec::new(14.0);
@@ -690,7 +710,6 @@ fn overlapping_disk_faults_on_one_node_each_last_their_own_time() {
 }
 
 #[test]
-#[ignore = "bug: PacketLossEnd sets the extra loss to 0, so an overlapping shorter burst ends a longer one early"]
 fn overlapping_loss_bursts_each_last_their_own_time() {
     let seed = 16;
     // 30% extra loss from 4 s to 10 s, and another burst from 5 s to 6 s.
@@ -725,13 +744,13 @@ fn kind_of(action: &FaultAction, topology: &Topology, plan: &FaultPlan) -> Optio
             FaultAction::Partition { id: i, a, b, one_way } if i == id => Some(partition_kind(a, b, *one_way)),
             _ => None,
         })?,
-        FaultAction::PacketLoss { .. } | FaultAction::PacketLossEnd => FaultKind::PacketLoss,
+        FaultAction::PacketLoss { .. } | FaultAction::PacketLossEnd { .. } => FaultKind::PacketLoss,
         FaultAction::ClockDrift { .. } => FaultKind::Clock,
         FaultAction::CorruptFile { .. } => FaultKind::DiskCorruption,
         FaultAction::ReadErrors { .. } => FaultKind::DiskReadError,
         FaultAction::DiskFull { .. } => FaultKind::DiskFull,
         FaultAction::DiskSlow { .. } => FaultKind::DiskSlow,
-        FaultAction::DiskHeal { .. } | FaultAction::StartLiveness => return None,
+        FaultAction::DiskFaultEnd { .. } | FaultAction::StartLiveness => return None,
     })
 }
 
@@ -827,13 +846,13 @@ fn every_fault_lies_in_the_safety_phase_and_the_plan_ends_with_start_liveness() 
             assert!(f.at.as_nanos() <= safety, "seed {seed}: {f:?} after the safety phase");
             let starts = !matches!(
                 f.action,
-                FaultAction::Restart { .. } | FaultAction::Resume { .. } | FaultAction::PartitionEnd { .. } | FaultAction::PacketLossEnd | FaultAction::DiskHeal { .. } | FaultAction::StartLiveness
+                FaultAction::Restart { .. } | FaultAction::Resume { .. } | FaultAction::PartitionEnd { .. } | FaultAction::PacketLossEnd { .. } | FaultAction::DiskFaultEnd { .. } | FaultAction::StartLiveness
             );
             if starts {
                 assert!(f.at.as_nanos() < safety, "seed {seed}: {f:?} starts at the end of the safety phase");
             }
             let node = match f.action {
-                FaultAction::Crash { node } | FaultAction::Pause { node } | FaultAction::CorruptFile { node } | FaultAction::DiskFull { node } => Some(node),
+                FaultAction::Crash { node } | FaultAction::Pause { node } | FaultAction::CorruptFile { node } | FaultAction::DiskFull { node, .. } => Some(node),
                 _ => None,
             };
             assert!(node.is_none_or(|n| faultable.contains(&n)), "seed {seed}: a client faulted: {f:?}");
@@ -845,6 +864,12 @@ fn every_fault_lies_in_the_safety_phase_and_the_plan_ends_with_start_liveness() 
             }
             if let FaultAction::Partition { id, .. } = f.action {
                 assert!(plan.faults.iter().any(|g| g.action == FaultAction::PartitionEnd { id }), "seed {seed}: partition {id} never ends");
+            }
+            if let FaultAction::PacketLoss { id, .. } = f.action {
+                assert!(plan.faults.iter().any(|g| g.action == FaultAction::PacketLossEnd { id }), "seed {seed}: loss burst {id} never ends");
+            }
+            if let FaultAction::ReadErrors { id, node } | FaultAction::DiskFull { id, node } | FaultAction::DiskSlow { id, node, .. } = f.action {
+                assert!(plan.faults.iter().any(|g| g.action == FaultAction::DiskFaultEnd { id, node }), "seed {seed}: disk fault {id} never ends");
             }
         }
     }
@@ -864,9 +889,9 @@ fn a_fixed_schedule_is_planned_as_written() {
     let plan = nemesis::plan(&s, &topology, 42);
     let got: Vec<(u64, FaultAction)> = plan.faults.iter().map(|f| (f.at.as_nanos(), f.action.clone())).collect();
     let want = vec![
-        (ns(1.0), FaultAction::Partition { id: 0, a: vec![2], b: vec![0], one_way: true }),
+        (ns(1.0), FaultAction::Partition { id: 1, a: vec![2], b: vec![0], one_way: true }),
         (ns(2.0), FaultAction::Crash { node: 1 }),
-        (ns(3.5), FaultAction::PartitionEnd { id: 0 }),
+        (ns(3.5), FaultAction::PartitionEnd { id: 1 }),
         (ns(5.0), FaultAction::Restart { node: 1 }),
         (ns(9.0), FaultAction::Pause { node: 0 }),
         // A pause is cut at the end of the safety phase, before the liveness phase begins.
