@@ -163,20 +163,13 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
         let kind = disabled.remove(rng.random_range(0..disabled.len()));
         enabled.push((kind, f.mean_interval_s));
     }
-    let mut faults = Vec::new();
-    // Every fault with an end gets an id, so that overlapping faults end one by one.
-    let mut next_id = 0u32;
-    let mut new_id = || {
-        next_id += 1;
-        next_id
-    };
+    let mut planner = Planner { faults: Vec::new(), next_id: 0, safety };
     // Corruption stops a controller for good (it will not run on damaged state), so at most a
     // minority of each controller group may get it; otherwise the group could never recover.
     let controllers: Vec<NodeId> =
         topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Controller(_))).map(|n| n.id).collect();
     let corruption_budget = (controllers.len().saturating_sub(1)) / 2;
     let mut corrupted: BTreeSet<NodeId> = BTreeSet::new();
-    let push = |faults: &mut Vec<PlannedFault>, at: f64, action| faults.push(PlannedFault { at: SimTime::from_secs_f64(at), action });
     for &(kind, mean) in &enabled {
         let mut t = 0.0;
         loop {
@@ -185,67 +178,30 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 break;
             }
             let node = faultable[rng.random_range(0..faultable.len())];
-            let duration = rng.random_range(f.duration_s[0]..=f.duration_s[1]);
-            let end = (t + duration).min(safety);
-            match kind {
-                FaultKind::Crash => {
-                    let down = rng.random_range(f.crash_downtime_s[0]..=f.crash_downtime_s[1]);
-                    push(&mut faults, t, FaultAction::Crash { node });
-                    if t + down < safety {
-                        push(&mut faults, t + down, FaultAction::Restart { node });
-                    }
+            let length = match kind {
+                FaultKind::Crash => rng.random_range(f.crash_downtime_s[0]..=f.crash_downtime_s[1]),
+                _ => rng.random_range(f.duration_s[0]..=f.duration_s[1]),
+            };
+            let target = match kind {
+                FaultKind::Partition | FaultKind::OneWayPartition => split(&mut rng, &faultable),
+                FaultKind::Isolate => (vec![node], topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect()),
+                _ => (vec![node], Vec::new()),
+            };
+            if kind == FaultKind::DiskCorruption && controllers.contains(&node) {
+                if !corrupted.contains(&node) && corrupted.len() >= corruption_budget {
+                    continue;
                 }
-                FaultKind::Pause => {
-                    push(&mut faults, t, FaultAction::Pause { node });
-                    push(&mut faults, end, FaultAction::Resume { node });
-                }
-                FaultKind::Partition | FaultKind::OneWayPartition => {
-                    let (a, b) = split(&mut rng, &faultable);
-                    let id = new_id();
-                    push(&mut faults, t, FaultAction::Partition { id, a, b, one_way: kind == FaultKind::OneWayPartition });
-                    push(&mut faults, end, FaultAction::PartitionEnd { id });
-                }
-                FaultKind::Isolate => {
-                    let others: Vec<NodeId> = topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect();
-                    let id = new_id();
-                    push(&mut faults, t, FaultAction::Partition { id, a: vec![node], b: others, one_way: false });
-                    push(&mut faults, end, FaultAction::PartitionEnd { id });
-                }
-                FaultKind::PacketLoss => {
-                    let id = new_id();
-                    push(&mut faults, t, FaultAction::PacketLoss { id, extra: rng.random_range(0.05..0.5) });
-                    push(&mut faults, end, FaultAction::PacketLossEnd { id });
-                }
-                FaultKind::Clock => {
-                    let max = f.clock_drift_ppm_max as i64;
-                    push(&mut faults, t, FaultAction::ClockDrift { node, drift_ppm: rng.random_range(-max..=max) });
-                }
-                FaultKind::DiskCorruption => {
-                    let is_controller = controllers.contains(&node);
-                    if is_controller && !corrupted.contains(&node) && corrupted.len() >= corruption_budget {
-                        continue;
-                    }
-                    if is_controller {
-                        corrupted.insert(node);
-                    }
-                    push(&mut faults, t, FaultAction::CorruptFile { node });
-                }
-                FaultKind::DiskReadError => {
-                    let id = new_id();
-                    push(&mut faults, t, FaultAction::ReadErrors { id, node });
-                    push(&mut faults, end, FaultAction::DiskFaultEnd { id, node });
-                }
-                FaultKind::DiskFull => {
-                    let id = new_id();
-                    push(&mut faults, t, FaultAction::DiskFull { id, node });
-                    push(&mut faults, end, FaultAction::DiskFaultEnd { id, node });
-                }
-                FaultKind::DiskSlow => {
-                    let id = new_id();
-                    push(&mut faults, t, FaultAction::DiskSlow { id, node, factor: rng.random_range(10..=100) });
-                    push(&mut faults, end, FaultAction::DiskFaultEnd { id, node });
-                }
+                corrupted.insert(node);
             }
+            let strength = Strength {
+                extra_loss: rng.random_range(0.05..0.5),
+                slow_factor: rng.random_range(10..=100),
+                drift_ppm: {
+                    let max = f.clock_drift_ppm_max as i64;
+                    rng.random_range(-max..=max)
+                },
+            };
+            planner.add(kind, target, t, length, strength);
         }
     }
     for fixed in &f.schedule {
@@ -253,61 +209,88 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
             names.iter().map(|n| topology.by_name(n).expect("validated node name")).collect()
         };
         let nodes = ids(&fixed.nodes);
-        let end = (fixed.at_s + fixed.duration_s).min(safety);
-        let node = nodes.first().copied().unwrap_or(0);
-        let (t, e) = (fixed.at_s, end);
-        match fixed.fault {
-            FaultKind::Crash => {
-                push(&mut faults, t, FaultAction::Crash { node });
-                if e < safety {
-                    push(&mut faults, e, FaultAction::Restart { node });
-                }
-            }
-            FaultKind::Pause => {
-                push(&mut faults, t, FaultAction::Pause { node });
-                push(&mut faults, e, FaultAction::Resume { node });
-            }
-            FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::Isolate => {
-                let others = if fixed.others.is_empty() {
-                    topology.nodes.iter().map(|n| n.id).filter(|n| !nodes.contains(n)).collect()
-                } else {
-                    ids(&fixed.others)
-                };
-                let id = new_id();
-                let one_way = fixed.fault == FaultKind::OneWayPartition;
-                push(&mut faults, t, FaultAction::Partition { id, a: nodes.clone(), b: others, one_way });
-                push(&mut faults, e, FaultAction::PartitionEnd { id });
-            }
-            FaultKind::PacketLoss => {
-                let id = new_id();
-                push(&mut faults, t, FaultAction::PacketLoss { id, extra: 0.3 });
-                push(&mut faults, e, FaultAction::PacketLossEnd { id });
-            }
-            FaultKind::Clock => {
-                push(&mut faults, t, FaultAction::ClockDrift { node, drift_ppm: f.clock_drift_ppm_max as i64 });
-            }
-            FaultKind::DiskCorruption => push(&mut faults, t, FaultAction::CorruptFile { node }),
-            FaultKind::DiskReadError => {
-                let id = new_id();
-                push(&mut faults, t, FaultAction::ReadErrors { id, node });
-                push(&mut faults, e, FaultAction::DiskFaultEnd { id, node });
-            }
-            FaultKind::DiskFull => {
-                let id = new_id();
-                push(&mut faults, t, FaultAction::DiskFull { id, node });
-                push(&mut faults, e, FaultAction::DiskFaultEnd { id, node });
-            }
-            FaultKind::DiskSlow => {
-                let id = new_id();
-                push(&mut faults, t, FaultAction::DiskSlow { id, node, factor: 50 });
-                push(&mut faults, e, FaultAction::DiskFaultEnd { id, node });
-            }
-        }
+        let others = if fixed.others.is_empty() {
+            topology.nodes.iter().map(|n| n.id).filter(|n| !nodes.contains(n)).collect()
+        } else {
+            ids(&fixed.others)
+        };
+        let strength = Strength { extra_loss: 0.3, slow_factor: 50, drift_ppm: f.clock_drift_ppm_max as i64 };
+        planner.add(fixed.fault, (nodes, others), fixed.at_s, fixed.duration_s, strength);
     }
-    push(&mut faults, safety, FaultAction::StartLiveness);
+    let mut faults = planner.faults;
+    faults.push(PlannedFault { at: SimTime::from_secs_f64(safety), action: FaultAction::StartLiveness });
     // Stable sort: faults at the same instant keep their planning order.
     faults.sort_by_key(|f| f.at);
     FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults }
+}
+
+/// How hard a fault hits, where its kind has a strength.
+struct Strength {
+    extra_loss: f64,
+    slow_factor: u64,
+    drift_ppm: i64,
+}
+
+/// Turns faults into timed actions, each with its end, inside the safety phase.
+struct Planner {
+    faults: Vec<PlannedFault>,
+    next_id: u32,
+    safety: f64,
+}
+
+impl Planner {
+    fn push(&mut self, at: f64, action: FaultAction) {
+        self.faults.push(PlannedFault { at: SimTime::from_secs_f64(at), action });
+    }
+
+    /// Every fault with an end gets an id, so that overlapping faults end one by one.
+    fn id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Plans `kind` at `start` for `length` seconds (a crash: its downtime). `target.0` holds the node
+    /// hit (or one side of a partition), `target.1` the other side.
+    fn add(&mut self, kind: FaultKind, target: (Vec<NodeId>, Vec<NodeId>), start: f64, length: f64, strength: Strength) {
+        let end = (start + length).min(self.safety);
+        let (a, b) = target;
+        let node = a.first().copied().unwrap_or(0);
+        match kind {
+            FaultKind::Crash => {
+                self.push(start, FaultAction::Crash { node });
+                if start + length < self.safety {
+                    self.push(start + length, FaultAction::Restart { node });
+                }
+            }
+            FaultKind::Pause => {
+                self.push(start, FaultAction::Pause { node });
+                self.push(end, FaultAction::Resume { node });
+            }
+            FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::Isolate => {
+                let id = self.id();
+                let one_way = kind == FaultKind::OneWayPartition;
+                self.push(start, FaultAction::Partition { id, a, b, one_way });
+                self.push(end, FaultAction::PartitionEnd { id });
+            }
+            FaultKind::PacketLoss => {
+                let id = self.id();
+                self.push(start, FaultAction::PacketLoss { id, extra: strength.extra_loss });
+                self.push(end, FaultAction::PacketLossEnd { id });
+            }
+            FaultKind::Clock => self.push(start, FaultAction::ClockDrift { node, drift_ppm: strength.drift_ppm }),
+            FaultKind::DiskCorruption => self.push(start, FaultAction::CorruptFile { node }),
+            FaultKind::DiskReadError | FaultKind::DiskFull | FaultKind::DiskSlow => {
+                let id = self.id();
+                let action = match kind {
+                    FaultKind::DiskReadError => FaultAction::ReadErrors { id, node },
+                    FaultKind::DiskFull => FaultAction::DiskFull { id, node },
+                    _ => FaultAction::DiskSlow { id, node, factor: strength.slow_factor },
+                };
+                self.push(start, action);
+                self.push(end, FaultAction::DiskFaultEnd { id, node });
+            }
+        }
+    }
 }
 
 /// Splits `nodes` into two non-empty sides at random.

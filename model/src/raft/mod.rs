@@ -788,15 +788,20 @@ impl<S: StateMachine> Raft<S> {
         self.pending.push_back(Pending { token, effects: vec![Effect::OwnSnapshotSaved { snapshot }], release: Vec::new() });
     }
 
-    /// Writes the snapshot file (tmp, fsync, rename); returns the token of the rename.
+    /// Writes the snapshot file; returns the token of its last request.
     fn save_snapshot(&mut self, snapshot: &Snapshot, out: &mut Output<RaftMessage<S::Command>>) -> IoToken {
-        let data = wal::encode_snapshot(snapshot);
+        self.replace_file(wal::SNAPSHOT, wal::SNAPSHOT_TMP, wal::encode_snapshot(snapshot), out)
+    }
+
+    /// Replaces `path` atomically (write `tmp`, fsync it, rename it over `path`); returns the token
+    /// of the rename, after which the new content is durable.
+    fn replace_file(&mut self, path: &str, tmp: &str, data: Vec<u8>, out: &mut Output<RaftMessage<S::Command>>) -> IoToken {
         let t = self.token();
-        out.disk(t, DiskOp::WriteAll { path: wal::SNAPSHOT_TMP.into(), data });
+        out.disk(t, DiskOp::WriteAll { path: tmp.into(), data });
         let t = self.token();
-        out.disk(t, DiskOp::Fsync { path: wal::SNAPSHOT_TMP.into() });
+        out.disk(t, DiskOp::Fsync { path: tmp.into() });
         let token = self.token();
-        out.disk(token, DiskOp::Rename { from: wal::SNAPSHOT_TMP.into(), to: wal::SNAPSHOT.into() });
+        out.disk(token, DiskOp::Rename { from: tmp.into(), to: path.into() });
         token
     }
 
@@ -817,12 +822,7 @@ impl<S: StateMachine> Raft<S> {
     /// Replaces the WAL with the hard state and the entries after the snapshot.
     fn rewrite_wal(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
         let data = wal::encode_wal(&self.hard, self.log.entries());
-        let t = self.token();
-        out.disk(t, DiskOp::WriteAll { path: wal::WAL_TMP.into(), data });
-        let t = self.token();
-        out.disk(t, DiskOp::Fsync { path: wal::WAL_TMP.into() });
-        let token = self.token();
-        out.disk(token, DiskOp::Rename { from: wal::WAL_TMP.into(), to: wal::WAL.into() });
+        let token = self.replace_file(wal::WAL, wal::WAL_TMP, data, out);
         let effect = Effect::WalSynced { last_index: self.log.last_index() };
         self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
     }
