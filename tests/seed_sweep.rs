@@ -34,6 +34,11 @@ fn controllers_leader_churn() {
 }
 
 #[test]
+fn controllers_snapshot_storm() {
+    sweep("controllers-snapshot-storm");
+}
+
+#[test]
 fn every_embedded_scenario_has_a_sweep_test() {
     let this_file = include_str!("seed_sweep.rs");
     for (name, _) in EMBEDDED {

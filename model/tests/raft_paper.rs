@@ -41,7 +41,7 @@ fn config(id: NodeId, size: u32) -> RaftConfig {
         heartbeat_ms: HEARTBEAT_MS,
         max_entries_per_append: 64,
         snapshot_threshold_entries: 1_000_000,
-        bugs: RaftBugs { silent_term_change: true, ..RaftBugs::default() },
+        bugs: RaftBugs::default(),
     }
 }
 
@@ -262,8 +262,15 @@ impl Cluster {
 
     /// Crash and restart: requests not carried out are lost; the member is rebuilt from its disk.
     fn restart(&mut self, id: NodeId) -> Result<(), RecoveryError> {
+        self.crash_after(id, 0)
+    }
+
+    /// Crash once the first `done` pending disk requests of `id` have reached its disk (the rest are
+    /// lost), then restart from the disk.
+    fn crash_after(&mut self, id: NodeId, done: usize) -> Result<(), RecoveryError> {
         let node = self.node_mut(id);
-        node.io.clear();
+        let io = std::mem::take(&mut node.io);
+        node.disk.apply(&io[..done]);
         node.timers.clear();
         node.hold_disk = false;
         node.raft = Raft::recover(node.config.clone(), MetadataState::default(), &node.disk, entropy(id) ^ 0xff)?;
@@ -314,6 +321,56 @@ fn append_ok(term: u64, match_index: u64) -> Msg {
 /// `(index, term)` of every entry after the snapshot.
 fn ids(raft: &Member) -> Vec<(u64, u64)> {
     raft.log().entries().iter().map(|e| (e.index, e.term)).collect()
+}
+
+/// The disk after a power loss that strikes once the first `done` of `requests` completed, starting
+/// from `durable` (all synced). Per docs/fault-model.md (`SimDisk::crash`), a file keeps its durable
+/// bytes plus a prefix of its unsynced writes, and the next unsynced write may be torn down to none of
+/// its sectors; this is the outcome where no unsynced write is kept and the first one is torn to
+/// nothing (a torn `WriteAll` leaves the file empty, a torn `Append` leaves it as it was).
+fn power_loss(durable: &MemoryDisk, requests: &[DiskRequest], done: usize) -> MemoryDisk {
+    // Per file: (durable bytes, first unsynced write replaced the whole file).
+    let mut files: BTreeMap<String, (Vec<u8>, Option<bool>)> =
+        durable.files.iter().map(|(p, d)| (p.clone(), (d.clone(), None))).collect();
+    let mut cache = durable.clone();
+    for r in &requests[..done] {
+        cache.apply(std::slice::from_ref(r));
+        match &r.op {
+            DiskOp::Append { path, .. } | DiskOp::WriteAll { path, .. } => {
+                let file = files.entry(path.clone()).or_insert_with(|| (Vec::new(), None));
+                file.1.get_or_insert(matches!(r.op, DiskOp::WriteAll { .. }));
+            }
+            DiskOp::Fsync { path } => {
+                let bytes = cache.files.get(path).cloned().unwrap_or_default();
+                files.insert(path.clone(), (bytes, None));
+            }
+            DiskOp::Rename { from, to } => {
+                if let Some(file) = files.remove(from) {
+                    files.insert(to.clone(), file);
+                }
+            }
+            DiskOp::Remove { path } => {
+                files.remove(path);
+            }
+            DiskOp::Read { .. } => {}
+        }
+    }
+    let files = files
+        .into_iter()
+        .map(|(path, (bytes, replaced))| (path, if replaced == Some(true) { Vec::new() } else { bytes }))
+        .collect();
+    MemoryDisk { files }
+}
+
+fn op_name(op: &DiskOp) -> &'static str {
+    match op {
+        DiskOp::Append { .. } => "Append",
+        DiskOp::WriteAll { .. } => "WriteAll",
+        DiskOp::Fsync { .. } => "Fsync",
+        DiskOp::Rename { .. } => "Rename",
+        DiskOp::Remove { .. } => "Remove",
+        DiskOp::Read { .. } => "Read",
+    }
 }
 
 fn follower_of(leader: NodeId) -> RoleState {
@@ -1195,17 +1252,43 @@ fn a_torn_wal_tail_recovers_to_the_intact_prefix() {
 
         let mut out = Output::default();
         r.start(&mut out);
-        let ops: Vec<_> = out.disk.iter().map(|d| d.op.clone()).collect();
-        let prefix = bytes[..last].to_vec();
-        assert_eq!(ops, vec![DiskOp::WriteAll { path: wal::WAL.into(), data: prefix.clone() }, DiskOp::Fsync { path: wal::WAL.into() }]);
+        assert!(!out.disk.is_empty(), "cut at {cut}: the torn bytes are cut off the disk");
         for done in torn.apply(&out.disk) {
             r.on_disk(done, &mut Output::default());
         }
-        assert_eq!(torn.files[wal::WAL], prefix, "cut at {cut}");
+        assert_eq!(torn.files[wal::WAL], bytes[..last], "cut at {cut}");
+        assert_eq!(torn.files.keys().collect::<Vec<_>>(), vec![wal::WAL], "cut at {cut}: no temporary file left");
         let mut again = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &torn, 0).expect("clean now");
         let mut out = Output::default();
         again.start(&mut out);
         assert!(out.disk.is_empty(), "nothing left to repair");
+    }
+}
+
+/// Raft paper Figure 2: term, vote and acknowledged entries must survive any crash, including one
+/// that strikes while the member repairs a torn WAL tail at startup. The repair rewrites `raft/wal` in
+/// place (`WriteAll` then `Fsync`): a power loss before that fsync may tear the rewrite down to none of
+/// its sectors (docs/fault-model.md, `SimDisk::crash` in sim/src/disk.rs), and the file is then empty:
+/// the member forgets the vote and the entries it acknowledged before the first crash.
+#[test]
+fn a_crash_while_repairing_a_torn_wal_keeps_what_was_synced() {
+    let (disk, config, full) = wal_of_a_follower();
+    assert_eq!((full.term(), full.voted_for(), full.log().last_index()), (1, Some(1), 3));
+    let bytes = disk.files[wal::WAL].clone();
+    let mut torn = disk.clone();
+    torn.files.insert(wal::WAL.into(), bytes[..bytes.len() - 1].to_vec());
+
+    let mut r = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &torn, 0).expect("torn tail");
+    let mut out = Output::default();
+    r.start(&mut out);
+    assert!(!out.disk.is_empty(), "a repair is issued");
+    for done in 0..=out.disk.len() {
+        let after = power_loss(&torn, &out.disk, done);
+        let ops: Vec<String> = out.disk[..done].iter().map(|r| format!("{} {}", op_name(&r.op), r.op.path())).collect();
+        let back = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &after, 0)
+            .unwrap_or_else(|e| panic!("crash after {ops:?}: {e}"));
+        assert_eq!((back.term(), back.voted_for()), (1, Some(1)), "crash after {ops:?}: the vote is kept");
+        assert_eq!(back.log().entries(), &full.log().entries()[..2], "crash after {ops:?}: the synced entries are kept");
     }
 }
 
@@ -1355,6 +1438,54 @@ fn a_member_recovered_after_compaction_has_the_same_state_machine() {
         assert_eq!(r.state_machine(), &before_sm, "member {id}");
         assert_eq!(r.last_applied(), c.raft(3).last_applied(), "member {id}");
         assert_eq!(r.applied_digest(), c.raft(3).applied_digest(), "member {id}: the same entries applied");
+    }
+}
+
+/// Raft paper §7 with Figure 2: a crash in the middle of installing a snapshot (the snapshot renamed
+/// into place, the WAL not yet rewritten) must leave a disk the member can keep using. Recovery drops
+/// the old WAL's entries (they end before the snapshot), but the old WAL stays on disk: the entries
+/// appended after the snapshot then follow entry 1 in the file, and the next recovery calls it corrupt.
+#[test]
+fn a_crash_while_installing_a_snapshot_leaves_a_usable_disk() {
+    let mut c = Cluster::with(3, |cfg| cfg.snapshot_threshold_entries = THRESHOLD);
+    c.elect(1);
+    c.heartbeat(1);
+    c.cut.insert(3);
+    for seq in 1..=2 * THRESHOLD {
+        c.propose(1, cmd(seq));
+        c.settle();
+    }
+    c.cut.clear();
+    let snapshot_index = c.raft(1).log().snapshot_index();
+    assert_eq!((snapshot_index, c.raft(3).log().last_index()), (2 * THRESHOLD, 1));
+
+    // Member 3 gets the snapshot; its disk completes the snapshot's write, fsync and rename, then crashes.
+    c.hold(3, true);
+    c.fire(1, TIMER_HEARTBEAT);
+    c.deliver(|e| e.to == 3);
+    let ops: Vec<DiskOp> = c.node(3).io.iter().map(|r| r.op.clone()).collect();
+    let renamed = ops
+        .iter()
+        .position(|op| matches!(op, DiskOp::Rename { to, .. } if to == wal::SNAPSHOT))
+        .expect("the snapshot is renamed into place");
+    assert!(matches!(&ops[renamed + 1], DiskOp::WriteAll { path, .. } if path == wal::WAL_TMP), "{ops:?}");
+    c.net.clear();
+    c.crash_after(3, renamed + 1).expect("the snapshot and the old WAL recover");
+    assert_eq!((c.raft(3).log().snapshot_index(), c.raft(3).log().last_index()), (snapshot_index, snapshot_index));
+
+    // Back in the group, member 3 appends the entries after the snapshot.
+    c.heartbeat(1);
+    c.propose(1, cmd(100));
+    c.settle();
+    c.heartbeat(1);
+    assert_eq!(c.raft(3).log().last_index(), c.raft(1).log().last_index());
+    assert_eq!(c.raft(3).commit_index(), c.raft(1).commit_index());
+
+    // A later, ordinary restart must find the same state.
+    let log = c.raft(3).log().entries().to_vec();
+    match c.restart(3) {
+        Ok(()) => assert_eq!(c.raft(3).log().entries(), log.as_slice()),
+        Err(e) => panic!("member 3 can no longer recover: {e}"),
     }
 }
 

@@ -320,6 +320,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("controllers-chaos", include_str!("../../scenarios/controllers-chaos.toml")),
     ("controllers-crash-storm", include_str!("../../scenarios/controllers-crash-storm.toml")),
     ("controllers-leader-churn", include_str!("../../scenarios/controllers-leader-churn.toml")),
+    ("controllers-snapshot-storm", include_str!("../../scenarios/controllers-snapshot-storm.toml")),
 ];
 
 /// The scenario `cargo run` runs with no arguments.

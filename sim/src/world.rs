@@ -420,6 +420,9 @@ impl World {
                     self.stats.halts += 1;
                     self.schedule_auto_restart(node);
                 } else {
+                    if let Err(v) = self.checkers.on_refusal(now, node, &reason) {
+                        self.fail(v);
+                    }
                     self.nodes[node as usize].status = NodeStatus::FailStopped(reason);
                     self.stats.fail_stops += 1;
                 }
@@ -616,6 +619,7 @@ impl World {
                 if !paths.is_empty() {
                     let path = paths[self.fault_rng.random_range(0..paths.len())].clone();
                     let offset = self.nodes[node as usize].disk.flip_bit(&mut self.fault_rng, &path);
+                    self.checkers.on_corruption(node);
                     self.trace.emit(now, node, EventKind::Fault, stable_hash(&(&path, offset)), || format!("bit flip in {path} at {offset:?}"));
                 }
             }

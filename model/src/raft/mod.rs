@@ -67,6 +67,9 @@ pub struct RaftBugs {
     /// A member that learns a higher term from a message does not report its new term (a bug in
     /// what the model tells the checkers, not in Raft).
     pub silent_term_change: bool,
+    /// Recovery keeps a WAL whose entries the snapshot made obsolete (or that do not join it)
+    /// instead of rewriting it, so later appends leave a gap that the next recovery refuses.
+    pub keep_stale_wal_after_snapshot: bool,
 }
 
 impl RaftBugs {
@@ -81,6 +84,7 @@ impl RaftBugs {
             || self.skip_prev_log_check
             || self.election_timer_not_rearmed
             || self.silent_term_change
+            || self.keep_stale_wal_after_snapshot
     }
 }
 
@@ -203,18 +207,22 @@ impl<S: StateMachine> Raft<S> {
     /// Rebuilds a member from its disk. `initial` is the state machine for an empty snapshot.
     pub fn recover(config: RaftConfig, initial: S, disk: &dyn DiskView, entropy: u64) -> Result<Self, RecoveryError> {
         let found = wal::recover::<S::Command>(disk)?;
+        let config_bugs = config.bugs;
         let sm = match &found.snapshot {
             Some(s) => S::decode(&s.state)
                 .map_err(|reason| RecoveryError::Corrupt { path: wal::SNAPSHOT, offset: 0, reason })?,
             None => initial,
         };
         let mut raft = Self::assemble(config, found.hard, found.log, found.snapshot, sm, entropy);
-        if let Some(bytes) = found.rewrite_wal {
-            raft.startup_ops.push(DiskOp::WriteAll { path: wal::WAL.into(), data: bytes });
-            raft.startup_ops.push(DiskOp::Fsync { path: wal::WAL.into() });
-        }
         for path in found.stale_tmp {
             raft.startup_ops.push(DiskOp::Remove { path });
+        }
+        let stale_only = found.rewrite_wal.is_some() && !found.torn_tail;
+        if let Some(data) = found.rewrite_wal.filter(|_| !(stale_only && config_bugs.keep_stale_wal_after_snapshot)) {
+            // Never in place: a crash before the fsync could tear the only copy of the synced state.
+            raft.startup_ops.push(DiskOp::WriteAll { path: wal::WAL_TMP.into(), data });
+            raft.startup_ops.push(DiskOp::Fsync { path: wal::WAL_TMP.into() });
+            raft.startup_ops.push(DiskOp::Rename { from: wal::WAL_TMP.into(), to: wal::WAL.into() });
         }
         Ok(raft)
     }
@@ -565,6 +573,8 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>>) {
+        // Step down first, so that `SteppedDown` names the term that was led.
+        self.leave_leadership(out);
         if term > self.hard.term {
             let hard = HardState { term, voted_for: None };
             if self.config.bugs.silent_term_change {
@@ -574,7 +584,6 @@ impl<S: StateMachine> Raft<S> {
                 self.set_hard_state(hard, out);
             }
         }
-        self.leave_leadership(out);
         self.role = RoleState::Follower { leader };
         self.arm_election_timer(out);
     }

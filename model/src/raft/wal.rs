@@ -95,14 +95,18 @@ pub struct Recovered<C> {
     pub snapshot: Option<Snapshot>,
     /// The log after the snapshot.
     pub log: RaftLog<C>,
-    /// Set when the WAL ended in a torn record: the intact prefix, to be written back before use.
+    /// Set when the WAL on disk must be replaced before use (atomically: tmp, fsync, rename): it
+    /// ended in a torn record, or it holds entries that the snapshot made obsolete or that do not
+    /// join it (appending after those would leave a gap that the next recovery refuses).
     pub rewrite_wal: Option<Vec<u8>>,
+    /// The WAL ended in a torn record (one reason for `rewrite_wal`).
+    pub torn_tail: bool,
     /// Leftover `.tmp` files from an interrupted rewrite, to remove.
     pub stale_tmp: Vec<String>,
 }
 
 /// Rebuilds the durable Raft state from `disk`.
-pub fn recover<C: Clone + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recovered<C>, RecoveryError> {
+pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recovered<C>, RecoveryError> {
     let snapshot = match disk.read(SNAPSHOT).map_err(RecoveryError::Disk)? {
         None => None,
         Some(bytes) => {
@@ -124,6 +128,7 @@ pub fn recover<C: Clone + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recov
     };
     let mut hard = HardState::default();
     let mut rewrite_wal = None;
+    let mut torn = false;
     // The WAL replayed on its own: an entry at index i replaces everything from i on. After a
     // compaction the WAL starts at some index > 1; `wal_entries` is contiguous from its first entry.
     let mut wal_entries: Vec<Entry<C>> = Vec::new();
@@ -132,7 +137,10 @@ pub fn recover<C: Clone + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recov
         let corrupt = |offset, reason: String| RecoveryError::Corrupt { path: WAL, offset, reason };
         match end {
             ScanEnd::Clean => {}
-            ScanEnd::TornTail { offset } => rewrite_wal = Some(bytes[..offset].to_vec()),
+            ScanEnd::TornTail { offset } => {
+                torn = true;
+                rewrite_wal = Some(bytes[..offset].to_vec());
+            }
             ScanEnd::Corrupt { offset, reason } => return Err(corrupt(offset, reason.into())),
         }
         for r in records {
@@ -171,10 +179,14 @@ pub fn recover<C: Clone + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recov
         }
         let agrees = first == snapshot_index + 1
             || wal_entries.get((snapshot_index - first) as usize).is_some_and(|e| e.term == snapshot_term);
+        let count = wal_entries.len();
         if agrees {
             for entry in wal_entries.into_iter().filter(|e| e.index > snapshot_index) {
                 log.push(entry);
             }
+        }
+        if log.entries().len() != count {
+            rewrite_wal = Some(encode_wal(&hard, log.entries()));
         }
     }
     let stale_tmp = [WAL_TMP, SNAPSHOT_TMP]
@@ -182,5 +194,6 @@ pub fn recover<C: Clone + DeserializeOwned>(disk: &dyn DiskView) -> Result<Recov
         .filter(|p| disk.list(p).iter().any(|q| q == *p))
         .map(|p| p.to_string())
         .collect();
-    Ok(Recovered { hard, snapshot, log, rewrite_wal, stale_tmp })
+    let torn_tail = torn;
+    Ok(Recovered { hard, snapshot, log, rewrite_wal, torn_tail, stale_tmp })
 }

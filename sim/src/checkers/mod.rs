@@ -10,6 +10,7 @@
 //! | `raft-liveness` | after heal: a leader, followed by all, committing and applied everywhere | Raft §5.2, §9.3 |
 //! | `acknowledged-writes` | every acknowledged proposal is in every live state machine | Raft §8; Jepsen |
 //! | `fact-consistency` | the facts the checkers judge match the real state | ccrsim |
+//! | `recovery-soundness` | only injected corruption makes a node refuse its own disk | ccrsim fault model |
 //!
 //! Safety checkers run after every fact and stop the run at the first violation. Liveness checkers
 //! answer `pending()` with a reason (TigerBeetle's style) until the system converged; a reason still
@@ -23,6 +24,7 @@ pub mod leader_completeness;
 pub mod log_matching;
 pub mod raft_liveness;
 pub mod raft_shadow;
+pub mod recovery_soundness;
 pub mod state_machine_safety;
 
 use serde::Serialize;
@@ -36,6 +38,7 @@ use self::leader_append_only::LeaderAppendOnly;
 use self::leader_completeness::LeaderCompleteness;
 use self::log_matching::LogMatching;
 use self::raft_shadow::GroupShadow;
+use self::recovery_soundness::RecoverySoundness;
 use self::state_machine_safety::StateMachineSafety;
 use crate::time::SimTime;
 use crate::topology::{ClusterId, Topology};
@@ -56,6 +59,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     raft_liveness::NAME,
     acknowledged_writes::NAME,
     fact_consistency::NAME,
+    recovery_soundness::NAME,
     MODEL_INVARIANT,
     DETERMINISM,
 ];
@@ -108,6 +112,7 @@ pub struct Checkers {
     groups: Vec<RaftGroupCheckers>,
     group_of: Vec<Option<usize>>,
     acknowledged_writes: AcknowledgedWrites,
+    recovery_soundness: RecoverySoundness,
 }
 
 impl Checkers {
@@ -133,7 +138,7 @@ impl Checkers {
                 state_machine_safety: StateMachineSafety::default(),
             });
         }
-        Self { groups, group_of, acknowledged_writes: AcknowledgedWrites::default() }
+        Self { groups, group_of, acknowledged_writes: AcknowledgedWrites::default(), recovery_soundness: RecoverySoundness::default() }
     }
 
     /// Judges one fact reported by `node` at `at`.
@@ -162,6 +167,22 @@ impl Checkers {
                 .observe(node, f)
                 .map_err(|m| violation(acknowledged_writes::NAME, acknowledged_writes::SOURCE, m)),
         }
+    }
+
+    /// The nemesis corrupted `node`'s disk.
+    pub fn on_corruption(&mut self, node: NodeId) {
+        self.recovery_soundness.on_corruption(node);
+    }
+
+    /// `node` refused to start on its durable state.
+    pub fn on_refusal(&self, at: SimTime, node: NodeId, reason: &str) -> Result<(), Violation> {
+        self.recovery_soundness.on_refusal(node, reason).map_err(|message| Violation {
+            checker: recovery_soundness::NAME,
+            source: recovery_soundness::SOURCE,
+            at,
+            node: Some(node),
+            message,
+        })
     }
 
     /// `node` went down (crash, halt or failed recovery).

@@ -1,0 +1,36 @@
+//! Recovery soundness (the fault model; TigerBeetle's storage checker in spirit): a node may refuse to
+//! start on corrupt durable state only if the nemesis corrupted its disk. Torn writes and lost
+//! unsynced writes are normal after power loss and recovery must absorb them; if a node's own
+//! writes, crashes included, leave state it cannot read, its write or recovery protocol is wrong
+//! (a healthy member would otherwise be lost for good, silently shrinking the group).
+
+use std::collections::BTreeSet;
+
+use ccrsim_model::io::NodeId;
+
+/// Name of the checker.
+pub const NAME: &str = "recovery-soundness";
+/// Where the property comes from.
+pub const SOURCE: &str = "ccrsim fault model: only injected corruption may make durable state unreadable";
+
+/// Nodes whose disk the nemesis corrupted.
+#[derive(Debug, Default)]
+pub struct RecoverySoundness {
+    corrupted: BTreeSet<NodeId>,
+}
+
+impl RecoverySoundness {
+    /// The nemesis flipped a bit on `node`'s disk.
+    pub fn on_corruption(&mut self, node: NodeId) {
+        self.corrupted.insert(node);
+    }
+
+    /// `node` refused to start on what its disk holds.
+    pub fn on_refusal(&self, node: NodeId, reason: &str) -> Result<(), String> {
+        if self.corrupted.contains(&node) {
+            Ok(())
+        } else {
+            Err(format!("node {node} refused its own durable state, which no fault corrupted: {reason}"))
+        }
+    }
+}
