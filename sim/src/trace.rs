@@ -111,3 +111,40 @@ pub fn first_difference(a: &[TraceLine], b: &[TraceLine]) -> Option<(Option<Trac
         (x, y) => Some((x.cloned(), y.cloned())),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(events: &[(u64, &str)]) -> Vec<TraceLine> {
+        let mut t = Trace::new(true);
+        for &(detail, text) in events {
+            t.emit(SimTime::from_millis(detail), 1, EventKind::Fact, detail, || text.to_string());
+        }
+        t.take_lines().expect("recording")
+    }
+
+    #[test]
+    fn the_first_differing_event_is_named_and_equal_traces_have_none() {
+        let a = record(&[(1, "a"), (2, "b"), (3, "c")]);
+        assert_eq!(first_difference(&a, &record(&[(1, "a"), (2, "b"), (3, "c")])), None);
+        let (x, y) = first_difference(&a, &record(&[(1, "a"), (9, "z"), (3, "c")])).expect("they differ");
+        assert_eq!((x.unwrap().text, y.unwrap().text), ("b".to_string(), "z".to_string()));
+        let (x, y) = first_difference(&a, &record(&[(1, "a"), (2, "b")])).expect("one is shorter");
+        assert_eq!((x.map(|l| l.index), y), (Some(2), None));
+    }
+
+    #[test]
+    fn the_hash_covers_time_node_kind_and_detail() {
+        let base = |time, node, kind, detail| {
+            let mut t = Trace::new(false);
+            t.emit(SimTime::from_millis(time), node, kind, detail, String::new);
+            t.hash()
+        };
+        let h = base(1, 1, EventKind::Fact, 1);
+        assert_ne!(h, base(2, 1, EventKind::Fact, 1));
+        assert_ne!(h, base(1, 2, EventKind::Fact, 1));
+        assert_ne!(h, base(1, 1, EventKind::Deliver, 1));
+        assert_ne!(h, base(1, 1, EventKind::Fact, 2));
+    }
+}
