@@ -104,7 +104,7 @@ impl Client {
                 self.stopped = true;
                 out.cancel_timer(TIMER_ISSUE);
             }
-            Message::Raft(_) | Message::ClientRequest { .. } => {}
+            Message::Raft(_) | Message::ClientRequest { .. } | Message::Dfs(_) => {}
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::io::{Millis, NodeId};
 use crate::raft::RaftFact;
+use crate::txn::DfsFact;
 
 /// What a client saw, for the client oracle (Jepsen-style history).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,11 +22,19 @@ pub enum Fact {
     Raft(RaftFact),
     /// From a client.
     Client(ClientFact),
+    /// From the DFS roles (controllers, data nodes, DFS clients).
+    Dfs(DfsFact),
 }
 
 impl From<RaftFact> for Fact {
     fn from(f: RaftFact) -> Self {
         Fact::Raft(f)
+    }
+}
+
+impl From<DfsFact> for Fact {
+    fn from(f: DfsFact) -> Self {
+        Fact::Dfs(f)
     }
 }
 

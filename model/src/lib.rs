@@ -7,6 +7,8 @@
 
 pub mod client;
 pub mod controller;
+pub mod dfs;
+pub mod dfs_client;
 pub mod digest;
 pub mod fact;
 pub mod io;
@@ -16,3 +18,4 @@ pub mod raft;
 pub mod record;
 pub mod rng;
 pub mod role;
+pub mod txn;

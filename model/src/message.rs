@@ -3,6 +3,7 @@
 use crate::io::NodeId;
 use crate::metadata::MetadataCommand;
 use crate::raft::RaftMessage;
+use crate::txn::DfsMessage;
 
 /// A client's operation on the controllers' metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,6 +39,8 @@ pub enum Message {
     ClientResponse { lane: u32, seq: u64, reply: ClientReply },
     /// From the supervisor.
     Control(Control),
+    /// The DFS: clients, data nodes and controllers.
+    Dfs(DfsMessage),
 }
 
 impl Message {
@@ -48,6 +51,7 @@ impl Message {
             Message::ClientRequest { .. } => "ClientRequest",
             Message::ClientResponse { .. } => "ClientResponse",
             Message::Control(_) => "Control",
+            Message::Dfs(m) => m.kind(),
         }
     }
 }

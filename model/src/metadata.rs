@@ -10,42 +10,43 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::NodeId;
 use crate::raft::StateMachine;
+use crate::txn::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState};
 
 /// A client session: one sequential lane of one client.
 pub type Session = (NodeId, u32);
 
-/// A command for the metadata map.
+/// A command for the controllers' state machine.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MetadataCommand {
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value` in the metadata map.
     Put { session: Session, seq: u64, key: String, value: String },
-}
-
-impl MetadataCommand {
-    /// The session and sequence number of the command.
-    pub fn request(&self) -> (Session, u64) {
-        match self {
-            MetadataCommand::Put { session, seq, .. } => (*session, *seq),
-        }
-    }
+    /// Changes the DFS state; `origin` is the data node and request to answer.
+    Dfs { origin: Option<(NodeId, u64)>, cmd: DfsCommand },
 }
 
 /// What applying a command did.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct MetadataOutput {
-    /// Session of the command.
-    pub session: Session,
-    /// Sequence number of the command.
-    pub seq: u64,
-    /// False when the command was a retry of one already applied (and so had no effect now).
-    pub fresh: bool,
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MetadataOutput {
+    /// A `Put`: `fresh` is false when it was a retry of one already applied (no effect now).
+    Put { session: Session, seq: u64, fresh: bool },
+    /// A DFS command: its output for `origin`, and the facts it made true.
+    Dfs { origin: Option<(NodeId, u64)>, output: DfsOutput, facts: Vec<DfsFact> },
 }
 
-/// The metadata map and the client sessions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The metadata map, the client sessions and the DFS state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MetadataState {
     entries: BTreeMap<String, String>,
     sessions: BTreeMap<Session, u64>,
+    /// Catalog, chunks, transactions, locks.
+    pub dfs: DfsState,
+}
+
+impl MetadataState {
+    /// An empty state for a cluster with this DFS configuration.
+    pub fn new(dfs: DfsConfig) -> Self {
+        Self { entries: BTreeMap::new(), sessions: BTreeMap::new(), dfs: DfsState::new(dfs) }
+    }
 }
 
 impl MetadataState {
@@ -78,7 +79,11 @@ impl StateMachine for MetadataState {
                     *last = *seq;
                     self.entries.insert(key.clone(), value.clone());
                 }
-                MetadataOutput { session: *session, seq: *seq, fresh }
+                MetadataOutput::Put { session: *session, seq: *seq, fresh }
+            }
+            MetadataCommand::Dfs { origin, cmd } => {
+                let (output, facts) = self.dfs.apply(cmd);
+                MetadataOutput::Dfs { origin: *origin, output, facts }
             }
         }
     }
@@ -100,12 +105,17 @@ mod tests {
         MetadataCommand::Put { session: (7, 0), seq, key: key.into(), value: format!("v{seq}") }
     }
 
+    fn fresh(o: MetadataOutput) -> bool {
+        matches!(o, MetadataOutput::Put { fresh: true, .. })
+    }
+
     #[test]
     fn a_retried_command_applies_once_and_snapshots_round_trip() {
-        let mut sm = MetadataState::default();
-        assert!(sm.apply(1, &put(1, "a")).fresh);
-        assert!(!sm.apply(2, &put(1, "a")).fresh, "the retry of seq 1 is recognised");
-        assert!(sm.apply(3, &put(2, "b")).fresh);
+        let config = DfsConfig { data_nodes: BTreeMap::new(), replication_factor: 1, reliability: crate::txn::ReliabilityLevel::Nodes };
+        let mut sm = MetadataState::new(config);
+        assert!(fresh(sm.apply(1, &put(1, "a"))));
+        assert!(!fresh(sm.apply(2, &put(1, "a"))), "the retry of seq 1 is recognised");
+        assert!(fresh(sm.apply(3, &put(2, "b"))));
         assert_eq!(sm.get("b"), Some("v2"));
         let back = MetadataState::decode(&sm.encode()).unwrap();
         assert_eq!(back, sm);

@@ -1,18 +1,25 @@
 //! Every kind of role a node can play, behind one interface for the host.
 
 use crate::client::{Client, ClientConfig};
-use crate::controller::{Controller, ControllerBugs};
+use crate::controller::{Controller, ControllerBugs, WatchConfig};
+use crate::dfs_client::{DfsClient, DfsClientConfig};
 use crate::io::{DiskView, Input, Millis, NodeId, Output};
 use crate::message::Message;
 use crate::raft::{RaftConfig, RecoveryError};
+use crate::txn::DfsConfig;
+use crate::txn::datanode::{DataNode, DataNodeConfig};
 
 /// How to build a node's role; the host keeps it to rebuild the role after a restart.
 #[derive(Debug, Clone)]
 pub enum RoleSpec {
     /// A member of a controller group.
-    Controller { raft: RaftConfig, bugs: ControllerBugs },
-    /// A workload client.
+    Controller { raft: RaftConfig, dfs: DfsConfig, watch: WatchConfig, bugs: ControllerBugs },
+    /// A data node.
+    DataNode(DataNodeConfig),
+    /// A client of the controllers' metadata map.
     Client(ClientConfig),
+    /// A client of the DFS.
+    DfsClient(DfsClientConfig),
 }
 
 /// A running role. (Size differences between variants do not matter: a node holds one role.)
@@ -21,8 +28,12 @@ pub enum RoleSpec {
 pub enum Role {
     /// A controller.
     Controller(Controller),
-    /// A client.
+    /// A data node, with the facts of its boot until it starts.
+    DataNode(DataNode, Vec<crate::txn::DfsFact>),
+    /// A metadata client.
     Client(Client),
+    /// A DFS client.
+    DfsClient(DfsClient),
 }
 
 impl Role {
@@ -30,31 +41,44 @@ impl Role {
     /// role's own choices (election timeouts, jitter) and comes from the run's seed.
     pub fn boot(id: NodeId, spec: &RoleSpec, disk: &dyn DiskView, entropy: u64) -> Result<Role, RecoveryError> {
         Ok(match spec {
-            RoleSpec::Controller { raft, bugs } => {
+            RoleSpec::Controller { raft, dfs, watch, bugs } => {
                 assert_eq!(raft.id, id);
-                Role::Controller(Controller::recover(raft.clone(), *bugs, disk, entropy)?)
+                Role::Controller(Controller::recover(raft.clone(), dfs.clone(), watch.clone(), *bugs, disk, entropy)?)
+            }
+            RoleSpec::DataNode(config) => {
+                let (node, facts) = DataNode::recover(id, config.clone(), disk, entropy)?;
+                Role::DataNode(node, facts)
             }
             RoleSpec::Client(config) => Role::Client(Client::new(id, config.clone(), entropy)),
+            RoleSpec::DfsClient(config) => Role::DfsClient(DfsClient::new(id, config.clone(), entropy)),
         })
     }
 
-    /// First step after boot.
-    pub fn start(&mut self, out: &mut Output<Message>) {
+    /// First step after boot. `now` is the node's local clock.
+    pub fn start(&mut self, now: Millis, out: &mut Output<Message>) {
         match self {
-            Role::Controller(c) => c.start(out),
+            Role::Controller(c) => c.start(now, out),
+            Role::DataNode(d, facts) => d.start(std::mem::take(facts), out),
             Role::Client(c) => c.start(out),
+            Role::DfsClient(c) => c.start(out),
         }
     }
 
     /// Handles one input. `now` is the node's local clock.
     pub fn handle(&mut self, now: Millis, input: Input<Message>, out: &mut Output<Message>) {
         match (self, input) {
-            (Role::Controller(c), Input::Message { from, msg }) => c.on_message(from, msg, out),
-            (Role::Controller(c), Input::Timer(key)) => c.on_timer(key, out),
+            (Role::Controller(c), Input::Message { from, msg }) => c.on_message(now, from, msg, out),
+            (Role::Controller(c), Input::Timer(key)) => c.on_timer(now, key, out),
             (Role::Controller(c), Input::Disk(done)) => c.on_disk(done, out),
+            (Role::DataNode(d, _), Input::Message { from, msg: Message::Dfs(m) }) => d.on_message(now, from, m, out),
+            (Role::DataNode(..), Input::Message { .. }) => {}
+            (Role::DataNode(d, _), Input::Timer(key)) => d.on_timer(now, key, out),
+            (Role::DataNode(d, _), Input::Disk(done)) => d.on_disk(done, out),
             (Role::Client(c), Input::Message { from, msg }) => c.on_message(now, from, msg, out),
             (Role::Client(c), Input::Timer(key)) => c.on_timer(now, key, out),
-            (Role::Client(_), Input::Disk(done)) => panic!("a client does no disk I/O, got {done:?}"),
+            (Role::DfsClient(c), Input::Message { msg, .. }) => c.on_message(now, msg, out),
+            (Role::DfsClient(c), Input::Timer(key)) => c.on_timer(now, key, out),
+            (Role::Client(_) | Role::DfsClient(_), Input::Disk(done)) => panic!("a client does no disk I/O, got {done:?}"),
         }
     }
 
@@ -62,15 +86,31 @@ impl Role {
     pub fn as_controller(&self) -> Option<&Controller> {
         match self {
             Role::Controller(c) => Some(c),
-            Role::Client(_) => None,
+            _ => None,
         }
     }
 
-    /// The client inside, if this is one.
+    /// The data node inside, if this is one.
+    pub fn as_data_node(&self) -> Option<&DataNode> {
+        match self {
+            Role::DataNode(d, _) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The metadata client inside, if this is one.
     pub fn as_client(&self) -> Option<&Client> {
         match self {
             Role::Client(c) => Some(c),
-            Role::Controller(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The DFS client inside, if this is one.
+    pub fn as_dfs_client(&self) -> Option<&DfsClient> {
+        match self {
+            Role::DfsClient(c) => Some(c),
+            _ => None,
         }
     }
 }

@@ -165,10 +165,19 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
     }
     let mut planner = Planner { faults: Vec::new(), next_id: 0, safety };
     // Corruption stops a controller for good (it will not run on damaged state), so at most a
-    // minority of each controller group may get it; otherwise the group could never recover.
+    // minority of each controller group may get it; otherwise the group could never recover. A
+    // data node recovers a corrupt replica from a peer, so at most replication factor - 1 data
+    // nodes may get it: every chunk keeps an intact copy.
     let controllers: Vec<NodeId> =
         topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Controller(_))).map(|n| n.id).collect();
-    let corruption_budget = (controllers.len().saturating_sub(1)) / 2;
+    let data_nodes: Vec<NodeId> = topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::DataNode(_))).map(|n| n.id).collect();
+    let budget = |node: NodeId| {
+        if controllers.contains(&node) {
+            (&controllers, (controllers.len().saturating_sub(1)) / 2)
+        } else {
+            (&data_nodes, scenario.cluster.master.replication_factor.saturating_sub(1) as usize)
+        }
+    };
     let mut corrupted: BTreeSet<NodeId> = BTreeSet::new();
     for &(kind, mean) in &enabled {
         let mut t = 0.0;
@@ -187,8 +196,10 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 FaultKind::Isolate => (vec![node], topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect()),
                 _ => (vec![node], Vec::new()),
             };
-            if kind == FaultKind::DiskCorruption && controllers.contains(&node) {
-                if !corrupted.contains(&node) && corrupted.len() >= corruption_budget {
+            if kind == FaultKind::DiskCorruption {
+                let (group, allowed) = budget(node);
+                let hit = corrupted.iter().filter(|n| group.contains(n)).count();
+                if !corrupted.contains(&node) && hit >= allowed {
                     continue;
                 }
                 corrupted.insert(node);

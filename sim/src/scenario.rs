@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::disk::DiskProfile;
 use crate::net::LinkProfile;
 use crate::nemesis::FaultKind;
+use std::collections::BTreeMap;
+
 use ccrsim_model::controller::ControllerBugs;
+use ccrsim_model::dfs::OperationKind;
 use ccrsim_model::raft::RaftBugs;
+use ccrsim_model::txn::datanode::DataNodeBugs;
 
 /// A scenario error: which file, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +57,15 @@ pub struct Scenario {
     /// Raft settings of every controller group.
     #[serde(default)]
     pub raft: RaftSection,
-    /// The clients and what they do.
+    /// Clients of the controllers' metadata map.
+    #[serde(default)]
     pub workload: WorkloadSection,
+    /// Clients of the DFS (they need data nodes).
+    #[serde(default)]
+    pub dfs_workload: DfsWorkloadSection,
+    /// Timing of the DFS protocol.
+    #[serde(default)]
+    pub dfs: DfsSection,
     /// Link classes and partition semantics.
     #[serde(default)]
     pub network: NetworkSection,
@@ -108,6 +119,26 @@ pub struct ClusterSection {
 pub struct ClusterShape {
     /// Members of the Raft controller group.
     pub controllers: u32,
+    /// Data nodes (0: a controller group alone).
+    #[serde(default)]
+    pub data_nodes: u32,
+    /// dfsReplicationFactor: replicas per chunk, and the fewest online data nodes that take writes.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: u32,
+    /// dfsReplicaReliabilityLevel: 0 any nodes, 1 distinct machines, 2 distinct machines if possible.
+    #[serde(default = "default_reliability")]
+    pub reliability_level: u8,
+    /// Machines the data nodes run on (data node i on machine i mod machines); default one each.
+    #[serde(default)]
+    pub machines: Option<u32>,
+}
+
+fn default_replication_factor() -> u32 {
+    2
+}
+
+fn default_reliability() -> u8 {
+    1
 }
 
 /// Raft settings.
@@ -130,20 +161,149 @@ impl Default for RaftSection {
     }
 }
 
-/// The workload.
+/// Clients that write fresh keys into the controllers' metadata map through Raft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSection {
-    /// Client nodes.
+    /// Client nodes (0: none).
+    #[serde(default)]
     pub clients: u32,
     /// Sequential sessions per client (requests in flight per client).
     #[serde(default = "default_lanes")]
     pub lanes_per_client: u32,
     /// Proposals per simulated second, over all clients.
+    #[serde(default)]
     pub proposals_per_s: f64,
     /// A client resends a request after this long without an answer.
     #[serde(default = "default_retry_ms")]
     pub retry_timeout_ms: u64,
+}
+
+impl Default for WorkloadSection {
+    fn default() -> Self {
+        Self { clients: 0, lanes_per_client: default_lanes(), proposals_per_s: 0.0, retry_timeout_ms: default_retry_ms() }
+    }
+}
+
+/// Clients that run the DFS operation mix through the data nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DfsWorkloadSection {
+    /// Client nodes (0: none).
+    pub clients: u32,
+    /// Operations in flight per client.
+    pub lanes_per_client: u32,
+    /// Operations per simulated second, over all clients.
+    pub ops_per_s: f64,
+    /// An operation without answer after this long ends unknown.
+    pub op_timeout_ms: u64,
+    /// Databases the clients create and use (`dfs://db0`, ...).
+    pub databases: u32,
+    /// Tables per database.
+    pub tables_per_db: u32,
+    /// Rows per APPEND or UPSERT, uniform in `[min, max]`.
+    pub rows: [u32; 2],
+    /// Share of operations made invalid on purpose.
+    pub invalid_share: f64,
+    /// Clients re-read the catalog this often.
+    pub catalog_refresh_ms: u64,
+    /// Weight of each operation type (DolphinDB's operationType names).
+    pub mix: BTreeMap<String, u32>,
+}
+
+impl Default for DfsWorkloadSection {
+    fn default() -> Self {
+        let mix = [
+            ("APPEND", 30),
+            ("APPEND_CHUNK_GRANULARITY", 10),
+            ("SQL_DELETE", 6),
+            ("SQL_UPDATE", 6),
+            ("UPSERT", 8),
+            ("DROP_TABLE", 1),
+            ("DROP_PARTITION", 2),
+            ("DROP_DB", 1),
+            ("ADD_RANGE_PARTITION", 2),
+            ("ADD_VALUE_PARTITION", 2),
+            ("CREATE_DOMAIN", 1),
+            ("CREATE_TABLE", 1),
+            ("CREATE_PARTITIONED_TABLE", 1),
+            ("ADD_COLUMN", 2),
+            ("DROP_COLUMN", 1),
+            ("RENAME_TABLE", 1),
+            ("TRUNCATE_TABLE", 1),
+            ("REPLACE_COLUMN", 1),
+            ("SET_COLUMN_COMMENT", 2),
+            ("RENAME_COLUMN", 1),
+        ]
+        .into_iter()
+        .map(|(k, w)| (k.to_string(), w))
+        .collect();
+        Self {
+            clients: 0,
+            lanes_per_client: 2,
+            ops_per_s: 0.0,
+            op_timeout_ms: 5000,
+            databases: 2,
+            tables_per_db: 2,
+            rows: [1, 5],
+            invalid_share: 0.05,
+            catalog_refresh_ms: 2000,
+            mix,
+        }
+    }
+}
+
+impl DfsWorkloadSection {
+    /// The mix as operation kinds (names validated when the scenario was parsed).
+    pub fn mix_kinds(&self) -> Vec<(OperationKind, u32)> {
+        self.mix.iter().filter_map(|(k, w)| OperationKind::from_name(k).map(|k| (k, *w))).collect()
+    }
+}
+
+/// Timing of the DFS protocol (defaults shown in docs/scenarios.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DfsSection {
+    /// Data node heartbeat period.
+    pub heartbeat_ms: u64,
+    /// Phase one of 2PC must finish within this.
+    pub prepare_timeout_ms: u64,
+    /// Participants get this long to acknowledge a commit before stragglers are left stale.
+    pub commit_timeout_ms: u64,
+    /// A data node resends a controller request after this long.
+    pub request_retry_ms: u64,
+    /// A prepare without decision for this long is in doubt.
+    pub in_doubt_ms: u64,
+    /// An operation whose BEGIN finds no controller for this long fails.
+    pub begin_timeout_ms: u64,
+    /// A chunk log is compacted after this many records.
+    pub compaction_records: u32,
+    /// A data node reads back one replica's files this often to find latent corruption (0: never).
+    pub scrub_interval_ms: u64,
+    /// A data node is online if it sent a heartbeat within this.
+    pub online_window_ms: u64,
+    /// The leader rolls back (or completes) a transaction idle this long.
+    pub transaction_timeout_ms: u64,
+    /// A recovery lock is released after this long.
+    pub recovery_lock_timeout_ms: u64,
+}
+
+impl Default for DfsSection {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 1000,
+            prepare_timeout_ms: 1000,
+            commit_timeout_ms: 1000,
+            request_retry_ms: 300,
+            in_doubt_ms: 3000,
+            begin_timeout_ms: 5000,
+            compaction_records: 64,
+            scrub_interval_ms: 100,
+            online_window_ms: 3000,
+            transaction_timeout_ms: 4000,
+            recovery_lock_timeout_ms: 5000,
+        }
+    }
 }
 
 fn default_lanes() -> u32 {
@@ -298,12 +458,14 @@ pub struct PlantedBugs {
     pub raft: RaftBugs,
     /// In the controller role around Raft.
     pub controller: ControllerBugs,
+    /// In the data node.
+    pub data_node: DataNodeBugs,
 }
 
 impl PlantedBugs {
     /// True when any bug is planted.
     pub fn any(&self) -> bool {
-        self.raft.any() || self.controller != ControllerBugs::default()
+        self.raft.any() || self.controller != ControllerBugs::default() || self.data_node != DataNodeBugs::default()
     }
 }
 
@@ -426,7 +588,20 @@ impl Scenario {
         if self.duration_max_s() > 86_400.0 {
             return fail("run.safety_s", "a run is limited to one simulated day");
         }
-        within("cluster.master.controllers", self.cluster.master.controllers.into(), 1, 9)?;
+        let m = &self.cluster.master;
+        within("cluster.master.controllers", m.controllers.into(), 1, 9)?;
+        within("cluster.master.data_nodes", m.data_nodes.into(), 0, 32)?;
+        within("cluster.master.replication_factor", m.replication_factor.into(), 1, 5)?;
+        within("cluster.master.reliability_level", m.reliability_level.into(), 0, 2)?;
+        if m.data_nodes > 0 && m.replication_factor > m.data_nodes {
+            return fail("cluster.master.replication_factor", format!("{} replicas need at least that many data nodes, there are {}", m.replication_factor, m.data_nodes));
+        }
+        if let Some(machines) = m.machines {
+            within("cluster.master.machines", machines.into(), 1, 32)?;
+            if m.reliability_level == 1 && machines < m.replication_factor {
+                return fail("cluster.master.machines", format!("reliability level 1 puts replicas on distinct machines: {} replicas need {} machines", m.replication_factor, m.replication_factor));
+            }
+        }
         let r = &self.raft;
         range("raft.election_timeout_ms", &r.election_timeout_ms)?;
         if r.heartbeat_ms == 0 || r.heartbeat_ms >= r.election_timeout_ms[0] {
@@ -438,13 +613,64 @@ impl Scenario {
         within("raft.max_entries_per_append", r.max_entries_per_append as u64, 1, 100_000)?;
         within("raft.snapshot_threshold_entries", r.snapshot_threshold_entries, 1, u64::MAX)?;
         let w = &self.workload;
-        within("workload.clients", w.clients.into(), 1, 64)?;
-        within("workload.lanes_per_client", w.lanes_per_client.into(), 1, 64)?;
-        positive("workload.proposals_per_s", w.proposals_per_s)?;
-        if w.proposals_per_s / f64::from(w.clients) > 1000.0 {
-            return fail("workload.proposals_per_s", "more than 1000 per client per second");
+        within("workload.clients", w.clients.into(), 0, 64)?;
+        if w.clients > 0 {
+            within("workload.lanes_per_client", w.lanes_per_client.into(), 1, 64)?;
+            positive("workload.proposals_per_s", w.proposals_per_s)?;
+            if w.proposals_per_s / f64::from(w.clients) > 1000.0 {
+                return fail("workload.proposals_per_s", "more than 1000 per client per second");
+            }
+            within("workload.retry_timeout_ms", w.retry_timeout_ms, 1, 3_600_000)?;
         }
-        within("workload.retry_timeout_ms", w.retry_timeout_ms, 1, 3_600_000)?;
+        let d = &self.dfs_workload;
+        within("dfs_workload.clients", d.clients.into(), 0, 64)?;
+        if d.clients > 0 {
+            if m.data_nodes == 0 {
+                return fail("dfs_workload.clients", "DFS clients need data nodes (cluster.master.data_nodes)");
+            }
+            within("dfs_workload.lanes_per_client", d.lanes_per_client.into(), 1, 64)?;
+            positive("dfs_workload.ops_per_s", d.ops_per_s)?;
+            within("dfs_workload.op_timeout_ms", d.op_timeout_ms, 1, 3_600_000)?;
+            within("dfs_workload.databases", d.databases.into(), 1, 64)?;
+            within("dfs_workload.tables_per_db", d.tables_per_db.into(), 1, 64)?;
+            range("dfs_workload.rows", &d.rows)?;
+            within("dfs_workload.rows", d.rows[0].into(), 1, 10_000)?;
+            probability("dfs_workload.invalid_share", d.invalid_share)?;
+            within("dfs_workload.catalog_refresh_ms", d.catalog_refresh_ms, 1, 3_600_000)?;
+            for name in d.mix.keys() {
+                if OperationKind::from_name(name).is_none() {
+                    let names: Vec<&str> = OperationKind::ALL.iter().map(|k| k.name()).collect();
+                    return fail(&format!("dfs_workload.mix.{name}"), format!("unknown operation type (types: {})", names.join(", ")));
+                }
+            }
+            if d.mix.values().all(|w| *w == 0) {
+                return fail("dfs_workload.mix", "needs at least one positive weight");
+            }
+        }
+        if w.clients + d.clients == 0 {
+            return fail("workload.clients", "a scenario needs clients: workload.clients or dfs_workload.clients");
+        }
+        let t = &self.dfs;
+        for (field, v) in [
+            ("dfs.heartbeat_ms", t.heartbeat_ms),
+            ("dfs.prepare_timeout_ms", t.prepare_timeout_ms),
+            ("dfs.commit_timeout_ms", t.commit_timeout_ms),
+            ("dfs.request_retry_ms", t.request_retry_ms),
+            ("dfs.in_doubt_ms", t.in_doubt_ms),
+            ("dfs.begin_timeout_ms", t.begin_timeout_ms),
+            ("dfs.online_window_ms", t.online_window_ms),
+            ("dfs.transaction_timeout_ms", t.transaction_timeout_ms),
+            ("dfs.recovery_lock_timeout_ms", t.recovery_lock_timeout_ms),
+        ] {
+            within(field, v, 1, 3_600_000)?;
+        }
+        within("dfs.compaction_records", t.compaction_records.into(), 1, 1_000_000)?;
+        if t.online_window_ms <= t.heartbeat_ms {
+            return fail("dfs.online_window_ms", "must exceed dfs.heartbeat_ms, or live nodes look offline between heartbeats");
+        }
+        if t.in_doubt_ms <= t.prepare_timeout_ms + t.request_retry_ms {
+            return fail("dfs.in_doubt_ms", "must exceed dfs.prepare_timeout_ms + dfs.request_retry_ms, or healthy transactions are rolled back as in doubt");
+        }
         link("network.lan", &self.network.lan)?;
         link("network.wan", &self.network.wan)?;
         link("network.client", &self.network.client)?;

@@ -26,8 +26,19 @@ impl ClusterId {
 pub enum NodeKind {
     /// A member of its cluster's controller group.
     Controller(ClusterId),
-    /// A workload client (never faulted: it is the observer).
+    /// A data node of its cluster.
+    DataNode(ClusterId),
+    /// A client of the metadata map (never faulted: it is the observer).
     Client,
+    /// A client of the DFS (never faulted either).
+    DfsClient,
+}
+
+impl NodeKind {
+    /// True for the workload's clients.
+    pub fn is_client(self) -> bool {
+        matches!(self, NodeKind::Client | NodeKind::DfsClient)
+    }
 }
 
 /// One node.
@@ -45,8 +56,8 @@ impl NodeInfo {
     /// The node's cluster (clients have none).
     pub fn cluster(&self) -> Option<ClusterId> {
         match self.kind {
-            NodeKind::Controller(c) => Some(c),
-            NodeKind::Client => None,
+            NodeKind::Controller(c) | NodeKind::DataNode(c) => Some(c),
+            NodeKind::Client | NodeKind::DfsClient => None,
         }
     }
 }
@@ -59,7 +70,7 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The nodes a scenario asks for: controllers first, then clients.
+    /// The nodes a scenario asks for: controllers, data nodes, then clients.
     pub fn from_scenario(scenario: &Scenario) -> Self {
         let mut nodes = Vec::new();
         let mut add = |name: String, kind| {
@@ -69,8 +80,14 @@ impl Topology {
         for i in 0..scenario.cluster.master.controllers {
             add(format!("master.controller.{i}"), NodeKind::Controller(ClusterId::Master));
         }
+        for i in 0..scenario.cluster.master.data_nodes {
+            add(format!("master.datanode.{i}"), NodeKind::DataNode(ClusterId::Master));
+        }
         for i in 0..scenario.workload.clients {
             add(format!("client.{i}"), NodeKind::Client);
+        }
+        for i in 0..scenario.dfs_workload.clients {
+            add(format!("dfsclient.{i}"), NodeKind::DfsClient);
         }
         Self { nodes }
     }
@@ -90,20 +107,25 @@ impl Topology {
         self.nodes.iter().filter(|n| n.kind == NodeKind::Controller(cluster)).map(|n| n.id).collect()
     }
 
-    /// The clients.
+    /// The data nodes of a cluster.
+    pub fn data_nodes(&self, cluster: ClusterId) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| n.kind == NodeKind::DataNode(cluster)).map(|n| n.id).collect()
+    }
+
+    /// The clients, of either kind.
     pub fn clients(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|n| n.kind == NodeKind::Client).map(|n| n.id).collect()
+        self.nodes.iter().filter(|n| n.kind.is_client()).map(|n| n.id).collect()
     }
 
     /// Nodes the nemesis may fault (every cluster node; clients observe and are left alone).
     pub fn faultable(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|n| n.kind != NodeKind::Client).map(|n| n.id).collect()
+        self.nodes.iter().filter(|n| !n.kind.is_client()).map(|n| n.id).collect()
     }
 
     /// The link class between two nodes.
     pub fn class(&self, a: NodeId, b: NodeId) -> LinkClass {
         let (a, b) = (&self.nodes[a as usize], &self.nodes[b as usize]);
-        if a.kind == NodeKind::Client || b.kind == NodeKind::Client {
+        if a.kind.is_client() || b.kind.is_client() {
             LinkClass::Client
         } else if a.cluster() == b.cluster() {
             LinkClass::Lan

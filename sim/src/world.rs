@@ -404,7 +404,7 @@ impl World {
                 let boots = n.boots;
                 self.trace.emit(now, node, EventKind::Process, u64::from(boots), || format!("boot #{boots}"));
                 let mut out = Output::default();
-                role.start(&mut out);
+                role.start(n.clock.local_millis(now), &mut out);
                 self.nodes[node as usize].role = Some(role);
                 self.apply_output(node, now, out);
                 true
@@ -615,8 +615,10 @@ impl World {
             FaultAction::PacketLossEnd { id } => self.net.end_loss_burst(id),
             FaultAction::ClockDrift { node, drift_ppm } => self.nodes[node as usize].clock.drift_ppm = drift_ppm,
             FaultAction::CorruptFile { node } => {
-                let paths = self.nodes[node as usize].disk.paths();
-                if !paths.is_empty() {
+                let paths: Vec<String> = self.nodes[node as usize].disk.paths().into_iter().filter(|p| self.within_tolerance(node, p)).collect();
+                if paths.is_empty() {
+                    self.trace.emit(now, node, EventKind::Fault, 0, || "corruption skipped: no file it could hit within tolerance".into());
+                } else {
                     let path = paths[self.fault_rng.random_range(0..paths.len())].clone();
                     let offset = self.nodes[node as usize].disk.flip_bit(&mut self.fault_rng, &path);
                     self.checkers.on_corruption(node);
@@ -666,6 +668,23 @@ impl World {
         self.schedule(start.plus_nanos(length), Event::Fault(heal));
     }
 
+    /// Whether corrupting `path` on `node` stays within what the design tolerates: a chunk replica
+    /// may be hit only while every other replica of its chunk is complete (else the corrupt copy
+    /// could be the last good one, and replication factor 2 cannot survive two faults). Files other
+    /// than chunk replicas are budgeted by the nemesis plan.
+    fn within_tolerance(&self, node: NodeId, path: &str) -> bool {
+        let Some(chunk) = path.strip_prefix("chunks/").and_then(|p| p.split('.').next()).and_then(|c| c.parse::<u64>().ok()) else {
+            return true;
+        };
+        let leader = self.nodes.iter().find_map(|n| n.role.as_ref().and_then(|r| r.as_controller()).filter(|c| c.raft().is_leader()));
+        let Some(leader) = leader else { return false };
+        let Some(meta) = leader.raft().state_machine().dfs.chunks().get(&chunk) else { return true };
+        meta.replicas
+            .iter()
+            .filter(|(n, _)| **n != node)
+            .all(|(_, r)| r.state == ccrsim_model::txn::state::ReplicaState::Complete && r.version == meta.version)
+    }
+
     fn resume(&mut self, node: NodeId) {
         let n = &mut self.nodes[node as usize];
         if n.status == NodeStatus::Paused {
@@ -690,7 +709,7 @@ impl World {
                 NodeStatus::Down => self.restart(node),
                 NodeStatus::Up | NodeStatus::FailStopped(_) => {}
             }
-            if self.nodes[node as usize].info.kind == crate::topology::NodeKind::Client {
+            if self.nodes[node as usize].info.kind.is_client() {
                 self.push_input(node, Input::Message { from: node, msg: Message::Control(Control::StopWorkload) });
             }
         }

@@ -11,21 +11,36 @@
 //! | `acknowledged-writes` | every acknowledged proposal is in every live state machine | Raft §8; Jepsen |
 //! | `fact-consistency` | the facts the checkers judge match the real state | ccrsim |
 //! | `recovery-soundness` | only injected corruption makes a node refuse its own disk | ccrsim fault model |
+//! | `2pc-atomicity` | every participant ends with the controller's decision | Gray & Lamport 2006; DolphinDB |
+//! | `commit-durability` | an acknowledged commit is decided commit, and stays so | ACID; DolphinDB 2PC |
+//! | `replica-convergence` | replicas of a chunk at one version hold the same rows | DolphinDB HA |
+//! | `one-writer-per-partition` | no conflicting locks, no two open prepares on a replica | DolphinDB transactions |
+//! | `reference-model` | the committed history in cid order gives the final state | serializability |
+//! | `client-history` | acknowledged operations happened, failed ones did not | Jepsen |
+//! | `dfs-liveness` | after heal: decided, resolved, recovered, answered | DolphinDB HA |
 //!
 //! Safety checkers run after every fact and stop the run at the first violation. Liveness checkers
 //! answer `pending()` with a reason (TigerBeetle's style) until the system converged; a reason still
 //! standing when the liveness bound runs out is the violation.
 
 pub mod acknowledged_writes;
+pub mod client_history;
+pub mod commit_durability;
+pub mod dfs_ledger;
+pub mod dfs_liveness;
 pub mod election_safety;
 pub mod fact_consistency;
 pub mod leader_append_only;
 pub mod leader_completeness;
 pub mod log_matching;
+pub mod one_writer;
 pub mod raft_liveness;
 pub mod raft_shadow;
 pub mod recovery_soundness;
+pub mod reference_model;
+pub mod replica_convergence;
 pub mod state_machine_safety;
+pub mod tx_atomicity;
 
 use serde::Serialize;
 
@@ -33,6 +48,7 @@ use ccrsim_model::fact::Fact;
 use ccrsim_model::io::NodeId;
 
 use self::acknowledged_writes::AcknowledgedWrites;
+use self::dfs_ledger::DfsLedger;
 use self::election_safety::ElectionSafety;
 use self::leader_append_only::LeaderAppendOnly;
 use self::leader_completeness::LeaderCompleteness;
@@ -60,6 +76,13 @@ pub const CHECKER_NAMES: &[&str] = &[
     acknowledged_writes::NAME,
     fact_consistency::NAME,
     recovery_soundness::NAME,
+    tx_atomicity::NAME,
+    commit_durability::NAME,
+    replica_convergence::NAME,
+    one_writer::NAME,
+    reference_model::NAME,
+    client_history::NAME,
+    dfs_liveness::NAME,
     MODEL_INVARIANT,
     DETERMINISM,
 ];
@@ -113,6 +136,10 @@ pub struct Checkers {
     group_of: Vec<Option<usize>>,
     acknowledged_writes: AcknowledgedWrites,
     recovery_soundness: RecoverySoundness,
+    ledger: DfsLedger,
+    controllers: Vec<NodeId>,
+    data_nodes: Vec<NodeId>,
+    clients: Vec<NodeId>,
 }
 
 impl Checkers {
@@ -138,7 +165,16 @@ impl Checkers {
                 state_machine_safety: StateMachineSafety::default(),
             });
         }
-        Self { groups, group_of, acknowledged_writes: AcknowledgedWrites::default(), recovery_soundness: RecoverySoundness::default() }
+        Self {
+            groups,
+            group_of,
+            acknowledged_writes: AcknowledgedWrites::default(),
+            recovery_soundness: RecoverySoundness::default(),
+            ledger: DfsLedger::default(),
+            controllers: topology.controllers(ClusterId::Master),
+            data_nodes: topology.data_nodes(ClusterId::Master),
+            clients: topology.clients(),
+        }
     }
 
     /// Judges one fact reported by `node` at `at`.
@@ -166,6 +202,19 @@ impl Checkers {
                 .acknowledged_writes
                 .observe(node, f)
                 .map_err(|m| violation(acknowledged_writes::NAME, acknowledged_writes::SOURCE, m)),
+            Fact::Dfs(f) => {
+                let l = &self.ledger;
+                tx_atomicity::check(l, node, f).map_err(|m| violation(tx_atomicity::NAME, tx_atomicity::SOURCE, m))?;
+                one_writer::check(l, node, f).map_err(|m| violation(one_writer::NAME, one_writer::SOURCE, m))?;
+                replica_convergence::check(l, node, f).map_err(|m| violation(replica_convergence::NAME, replica_convergence::SOURCE, m))?;
+                commit_durability::check(l, node, f).map_err(|m| violation(commit_durability::NAME, commit_durability::SOURCE, m))?;
+                client_history::check(l, node, f).map_err(|m| violation(client_history::NAME, client_history::SOURCE, m))?;
+                if let ccrsim_model::txn::DfsFact::ReplicaLost { why, .. } = f {
+                    self.recovery_soundness.on_refusal(node, why).map_err(|m| violation(recovery_soundness::NAME, recovery_soundness::SOURCE, m))?;
+                }
+                self.ledger.apply(node, f);
+                Ok(())
+            }
         }
     }
 
@@ -202,21 +251,28 @@ impl Checkers {
                 return Some((acknowledged_writes::NAME, acknowledged_writes::SOURCE, reason));
             }
         }
-        None
+        dfs_liveness::pending(nodes, &self.controllers, &self.data_nodes, &self.clients)
+            .map(|reason| (dfs_liveness::NAME, dfs_liveness::SOURCE, reason))
     }
 
     /// Checks that need the final state.
     pub fn at_end(&self, at: SimTime, nodes: &[Node]) -> Result<(), Violation> {
+        let violation = |checker, source, message| Violation { checker, source, at, node: None, message };
         for g in &self.groups {
-            fact_consistency::check(&g.shadow, nodes).map_err(|message| Violation {
-                checker: fact_consistency::NAME,
-                source: fact_consistency::SOURCE,
-                at,
-                node: None,
-                message,
-            })?;
+            fact_consistency::check(&g.shadow, nodes).map_err(|m| violation(fact_consistency::NAME, fact_consistency::SOURCE, m))?;
+        }
+        if !self.data_nodes.is_empty() {
+            let l = &self.ledger;
+            commit_durability::at_end(l, nodes, &self.controllers).map_err(|m| violation(commit_durability::NAME, commit_durability::SOURCE, m))?;
+            client_history::at_end(l).map_err(|m| violation(client_history::NAME, client_history::SOURCE, m))?;
+            reference_model::at_end(l, nodes, &self.controllers).map_err(|m| violation(reference_model::NAME, reference_model::SOURCE, m))?;
         }
         Ok(())
+    }
+
+    /// The DFS ledger (for reports and snapshots).
+    pub fn ledger(&self) -> &DfsLedger {
+        &self.ledger
     }
 
     /// Acknowledged client writes so far.

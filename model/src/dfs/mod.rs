@@ -1,0 +1,17 @@
+//! The distributed file system's data model: typed values, the catalog of partitioned databases,
+//! the 20 operation types, chunk data and deltas, the planner that gives every operation its meaning,
+//! and the sequential reference model.
+
+pub mod catalog;
+pub mod chunk;
+pub mod operation;
+pub mod plan;
+pub mod reference;
+pub mod value;
+
+pub use catalog::{Catalog, Column, Database, DbId, PartitionKey, PartitionScheme, Table, TableId};
+pub use chunk::{ChunkData, ChunkDelta, Condition};
+pub use operation::{Cmp, ErrorCode, Filter, OpError, Operation, OperationKind, Row};
+pub use plan::{ChunkWrite, LockKey, Plan, apply_catalog, plan};
+pub use reference::ReferenceDb;
+pub use value::{ColumnType, Value};

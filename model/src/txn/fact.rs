@@ -1,0 +1,50 @@
+//! What the DFS roles tell the checkers.
+
+use crate::dfs::{LockKey, OpError, Operation, OperationKind};
+
+use super::state::{ChunkId, Cid, Decision, Tid};
+
+/// How a client operation ended, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OpOutcome {
+    /// Committed as this transaction.
+    Ok { tid: Tid, cid: Cid },
+    /// Refused or aborted: it did not happen.
+    Failed(OpError),
+    /// No answer in time: it may or may not have happened.
+    Unknown,
+}
+
+/// A DFS fact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DfsFact {
+    /// A controller applied a BEGIN: the transaction runs client operation `op_ref` under `locks`.
+    TxBegun { tid: Tid, kind: OperationKind, coordinator: u32, op_ref: (u32, u64), locks: Vec<LockKey> },
+    /// A controller applied a decision (commits carry their operation, for the reference model).
+    TxDecided { tid: Tid, decision: Decision, op: Option<Operation> },
+    /// A controller ended a committed transaction.
+    TxCompleted { tid: Tid },
+    /// A participant durably prepared.
+    Prepared { tid: Tid, chunk: ChunkId },
+    /// A participant committed; `digest` is of its rows after the commit.
+    ReplicaCommitted { tid: Tid, chunk: ChunkId, cid: Cid, digest: u64 },
+    /// A participant rolled back.
+    ReplicaRolledBack { tid: Tid, chunk: ChunkId },
+    /// A replica was rebuilt from a peer's image at `version`.
+    ReplicaInstalled { chunk: ChunkId, version: Cid, digest: u64 },
+    /// A replica was deleted (dropped chunk).
+    ReplicaDropped { chunk: ChunkId },
+    /// A replica could not be read back at boot and was discarded (it will be recovered).
+    ReplicaLost { chunk: ChunkId, why: String },
+    /// A data node booted; the `ReplicaLoaded` and `ReplicaLost` facts that follow describe every
+    /// replica it has (what is not among them, it does not have: unsynced writes may vanish).
+    DataNodeBooted,
+    /// A scrub found a replica's files corrupt and rewrote them from memory.
+    ReplicaRepaired { chunk: ChunkId },
+    /// A replica came back from disk at boot.
+    ReplicaLoaded { chunk: ChunkId, version: Cid, digest: u64, prepared: Vec<Tid> },
+    /// A client sent an operation.
+    OpInvoked { op_id: u64, op: Operation },
+    /// A client saw how it ended.
+    OpEnded { op_id: u64, outcome: OpOutcome },
+}

@@ -1,0 +1,89 @@
+//! Messages of the DFS: clients to data nodes, data nodes to the controllers, coordinators to
+//! participants, and between data nodes for online recovery.
+
+use crate::dfs::{Catalog, ChunkData, ChunkDelta, OpError, Operation};
+use crate::io::NodeId;
+
+use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
+
+/// A request from a data node to the controller leader.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DfsRequest {
+    /// BEGIN (`seq` numbers it in the node's session; all below `below` were answered); `op_ref`
+    /// names the client operation it runs, for the checkers.
+    Begin { session: u64, seq: u64, below: u64, op: Operation, op_ref: (NodeId, u64) },
+    /// Decide commit.
+    Commit { tid: Tid },
+    /// Decide rollback.
+    Rollback { tid: Tid },
+    /// End a committed transaction.
+    Complete { tid: Tid, committed: Vec<(ChunkId, NodeId)> },
+    /// An in-doubt participant asks for the outcome (the leader rolls back if still undecided).
+    Resolve { tid: Tid },
+    /// Lock a chunk for the sync phase of recovery.
+    RecoveryLock { chunk: ChunkId },
+    /// Recovery done at this version.
+    Recovered { chunk: ChunkId, version: Cid },
+    /// Give up a recovery lock.
+    RecoveryUnlock { chunk: ChunkId },
+}
+
+/// One message of the DFS.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DfsMessage {
+    /// Client -> data node: run an operation.
+    Run { op_id: u64, op: Operation },
+    /// Data node -> client: its outcome (`Ok((tid, cid))`).
+    Outcome { op_id: u64, result: Result<(Tid, Cid), OpError> },
+    /// Data node -> controller.
+    Request { req: u64, request: DfsRequest },
+    /// Controller -> data node: the answer, or the leader to ask instead.
+    Response { req: u64, result: Result<DfsOutput, Option<NodeId>> },
+    /// Data node -> every controller: the versions of the replicas it holds (durable: a heartbeat
+    /// leaves only once what it reports is synced), its open prepares as `(chunk, tid)`, and the
+    /// replicas it found corrupt at boot (lost until recovered).
+    Heartbeat { replicas: Vec<(ChunkId, Cid)>, prepared: Vec<(ChunkId, Tid)>, lost: Vec<ChunkId> },
+    /// Controller leader -> data node: recover this stale replica from `source`.
+    Recover { chunk: ChunkId, source: NodeId },
+    /// Controller leader -> data node: these chunks no longer exist; delete them.
+    Forget { chunks: Vec<ChunkId> },
+    /// Coordinator -> participant: phase one.
+    Prepare { tid: Tid, chunk: ChunkId, expected_version: Cid, delta: ChunkDelta },
+    /// Participant -> coordinator: prepared durably (`ok`), or refused with a reason.
+    Prepared { tid: Tid, chunk: ChunkId, ok: bool, reason: String },
+    /// Coordinator -> participant: phase two.
+    Decide { tid: Tid, chunk: ChunkId, decision: Decision },
+    /// Participant -> coordinator: the decision is applied and durable.
+    Decided { tid: Tid, chunk: ChunkId },
+    /// Recovering node -> source: send your committed image of the chunk.
+    Fetch { chunk: ChunkId },
+    /// Source -> recovering node: the image (`None` if it has no complete copy).
+    Image { chunk: ChunkId, image: Option<(Cid, ChunkData)> },
+    /// Client -> controller: what does the catalog hold?
+    CatalogQuery { req: u64 },
+    /// Controller -> client: the leader's applied catalog, or the leader to ask.
+    CatalogReply { req: u64, catalog: Result<Box<Catalog>, Option<NodeId>> },
+}
+
+impl DfsMessage {
+    /// A short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DfsMessage::Run { .. } => "Run",
+            DfsMessage::Outcome { .. } => "Outcome",
+            DfsMessage::Request { .. } => "Request",
+            DfsMessage::Response { .. } => "Response",
+            DfsMessage::Heartbeat { .. } => "Heartbeat",
+            DfsMessage::Recover { .. } => "Recover",
+            DfsMessage::Forget { .. } => "Forget",
+            DfsMessage::Prepare { .. } => "Prepare",
+            DfsMessage::Prepared { .. } => "Prepared",
+            DfsMessage::Decide { .. } => "Decide",
+            DfsMessage::Decided { .. } => "Decided",
+            DfsMessage::Fetch { .. } => "Fetch",
+            DfsMessage::Image { .. } => "Image",
+            DfsMessage::CatalogQuery { .. } => "CatalogQuery",
+            DfsMessage::CatalogReply { .. } => "CatalogReply",
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! How a data node keeps its chunk replicas on disk: per chunk, a log of checksummed records
+//! (prepare, commit, rollback) and a snapshot of the rows at a version, both replaced atomically
+//! (tmp, fsync, rename) when the log is compacted or a recovery image is installed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dfs::{ChunkData, ChunkDelta};
+use crate::io::{DiskError, DiskView};
+use crate::record::{self, ScanEnd};
+
+use super::state::{ChunkId, Cid, Tid};
+
+const KIND_RECORD: u8 = 1;
+const KIND_SNAPSHOT: u8 = 2;
+
+/// One entry of a chunk's log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChunkRecord {
+    /// Phase one: the change, durable before the participant says yes.
+    Prepare { tid: Tid, expected_version: Cid, delta: ChunkDelta },
+    /// Phase two: commit with this cid.
+    Commit { tid: Tid, cid: Cid },
+    /// Phase two: rollback.
+    Rollback { tid: Tid },
+}
+
+/// A snapshot file's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkSnapshot {
+    /// The version the rows are at.
+    pub version: Cid,
+    /// The rows.
+    pub data: ChunkData,
+}
+
+/// Path of a chunk's log.
+pub fn log_path(chunk: ChunkId) -> String {
+    format!("chunks/{chunk}.log")
+}
+
+/// Path of a chunk's snapshot.
+pub fn snapshot_path(chunk: ChunkId) -> String {
+    format!("chunks/{chunk}.snap")
+}
+
+/// Encodes one log record.
+pub fn encode_record(r: &ChunkRecord, out: &mut Vec<u8>) {
+    record::encode_value(KIND_RECORD, r, out);
+}
+
+/// Encodes a snapshot file.
+pub fn encode_snapshot(s: &ChunkSnapshot) -> Vec<u8> {
+    let mut out = Vec::new();
+    record::encode_value(KIND_SNAPSHOT, s, &mut out);
+    out
+}
+
+/// A replica as recovered from disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveredReplica {
+    /// Committed rows.
+    pub data: ChunkData,
+    /// Their version.
+    pub version: Cid,
+    /// Prepared transactions with no outcome in the log (in doubt): `(tid, expected, delta)`.
+    pub prepared: Vec<(Tid, Cid, ChunkDelta)>,
+    /// The log must be rewritten before use (it ended in a torn record).
+    pub torn_log: bool,
+}
+
+/// Why a replica could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaError {
+    /// A read failed (EIO): try again later.
+    Disk(DiskError),
+    /// Synced bytes are corrupt: the replica is lost and must be recovered from a peer.
+    Corrupt(String),
+}
+
+/// Whether the bytes of a chunk file (log or snapshot) hold a checksum failure (a scrub's test).
+pub fn is_corrupt(bytes: &[u8]) -> bool {
+    matches!(record::scan(bytes).1, ScanEnd::Corrupt { .. })
+}
+
+/// Rebuilds every chunk replica found on disk.
+pub fn recover(disk: &dyn DiskView) -> Result<BTreeMap<ChunkId, Result<RecoveredReplica, String>>, DiskError> {
+    let mut chunks: BTreeMap<ChunkId, Result<RecoveredReplica, String>> = BTreeMap::new();
+    let ids: std::collections::BTreeSet<ChunkId> = disk
+        .list("chunks/")
+        .iter()
+        .filter_map(|p| p.strip_prefix("chunks/")?.split('.').next()?.parse().ok())
+        .collect();
+    for id in ids {
+        match recover_one(disk, id) {
+            Ok(r) => {
+                chunks.insert(id, Ok(r));
+            }
+            Err(ReplicaError::Disk(e)) => return Err(e),
+            Err(ReplicaError::Corrupt(why)) => {
+                chunks.insert(id, Err(why));
+            }
+        }
+    }
+    Ok(chunks)
+}
+
+fn recover_one(disk: &dyn DiskView, chunk: ChunkId) -> Result<RecoveredReplica, ReplicaError> {
+    let mut replica = RecoveredReplica::default();
+    if let Some(bytes) = disk.read(&snapshot_path(chunk)).map_err(ReplicaError::Disk)? {
+        let (records, end) = record::scan(&bytes);
+        match (records.as_slice(), end) {
+            ([r], ScanEnd::Clean) if r.kind == KIND_SNAPSHOT => {
+                let s: ChunkSnapshot = record::decode_value(r.payload).map_err(ReplicaError::Corrupt)?;
+                replica.data = s.data;
+                replica.version = s.version;
+            }
+            (_, end) => return Err(ReplicaError::Corrupt(format!("{}: {end:?}", snapshot_path(chunk)))),
+        }
+    }
+    let Some(bytes) = disk.read(&log_path(chunk)).map_err(ReplicaError::Disk)? else { return Ok(replica) };
+    let (records, end) = record::scan(&bytes);
+    match end {
+        ScanEnd::Clean => {}
+        ScanEnd::TornTail { .. } => replica.torn_log = true,
+        ScanEnd::Corrupt { offset, reason } => return Err(ReplicaError::Corrupt(format!("{} at {offset}: {reason}", log_path(chunk)))),
+    }
+    let mut prepared: BTreeMap<Tid, (Cid, ChunkDelta)> = BTreeMap::new();
+    for r in records {
+        let rec: ChunkRecord = record::decode_value(r.payload).map_err(ReplicaError::Corrupt)?;
+        match rec {
+            ChunkRecord::Prepare { tid, expected_version, delta } => {
+                prepared.insert(tid, (expected_version, delta));
+            }
+            ChunkRecord::Commit { tid, cid } => {
+                let Some((_, delta)) = prepared.remove(&tid) else { continue };
+                // A commit already folded into the snapshot is skipped.
+                if cid > replica.version {
+                    replica.data.apply(&delta);
+                    replica.version = cid;
+                }
+            }
+            ChunkRecord::Rollback { tid } => {
+                prepared.remove(&tid);
+            }
+        }
+    }
+    // Prepares that a snapshot made obsolete (expected below the version reached) are dropped: a
+    // recovery image already holds their outcome.
+    prepared.retain(|_, (expected, _)| *expected >= replica.version);
+    replica.prepared = prepared.into_iter().map(|(tid, (e, d))| (tid, e, d)).collect();
+    Ok(replica)
+}

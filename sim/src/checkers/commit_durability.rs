@@ -1,0 +1,46 @@
+//! Durability of acknowledged commits (DolphinDB HA; the D of ACID): an operation acknowledged as
+//! committed was decided commit by the controllers with exactly that transaction and cid, and the
+//! decision is still in every live controller's state after the liveness phase (its data is checked
+//! by `reference-model`).
+
+use ccrsim_model::io::NodeId;
+use ccrsim_model::txn::{Decision, DfsFact, OpOutcome};
+
+use super::dfs_ledger::DfsLedger;
+use crate::world::{Node, NodeStatus};
+
+/// Name of the checker.
+pub const NAME: &str = "commit-durability";
+/// Where the property comes from.
+pub const SOURCE: &str = "ACID durability: an acknowledged commit survives every crash (DolphinDB 2PC: the controller's decision is durable)";
+
+/// Checks one fact against the ledger before it.
+pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {
+    let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, cid } } = fact else { return Ok(()) };
+    match ledger.decisions.get(tid) {
+        Some((Decision::Commit(c), _)) if c == cid => Ok(()),
+        other => Err(format!(
+            "client {node} was told operation {op_id} committed as transaction {tid} cid {cid}, but the decision is {:?}",
+            other.map(|(d, _)| d)
+        )),
+    }
+}
+
+/// After heal: every acknowledged commit is still decided commit on every live controller.
+pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Result<(), String> {
+    for (op_id, op) in &ledger.ops {
+        let Some(OpOutcome::Ok { tid, cid }) = op.outcome else { continue };
+        for &c in controllers {
+            let node = &nodes[c as usize];
+            if node.status != NodeStatus::Up {
+                continue;
+            }
+            let Some(controller) = node.role.as_ref().and_then(|r| r.as_controller()) else { continue };
+            let decision = controller.raft().state_machine().dfs.decision(tid);
+            if decision != Some(Decision::Commit(cid)) {
+                return Err(format!("operation {op_id} was acknowledged as committed (tid {tid}, cid {cid}); controller {c} holds {decision:?}"));
+            }
+        }
+    }
+    Ok(())
+}

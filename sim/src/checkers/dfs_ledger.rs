@@ -1,0 +1,130 @@
+//! What the DFS checkers know: a ledger of the DFS facts (transactions begun and decided, client
+//! operations and their outcomes, replica versions), followed fact by fact. Property checkers look
+//! at it as it was before each fact, then it follows the fact.
+//!
+//! Every controller reports what it applies, and a restarted controller applies its log again: the
+//! ledger keeps the first report of each transaction event, and the checkers treat a repeat as
+//! history (except that all reports of one decision must agree).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ccrsim_model::dfs::{LockKey, Operation};
+use ccrsim_model::io::NodeId;
+use ccrsim_model::txn::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
+
+/// A transaction as the controllers reported it.
+#[derive(Debug, Clone)]
+pub struct LedgerTx {
+    /// The client operation it runs: `(client, op_id)`.
+    pub op_ref: (NodeId, u64),
+    /// Its locks.
+    pub locks: Vec<LockKey>,
+    /// Still holding its locks.
+    pub open: bool,
+}
+
+/// A client operation as its client reported it.
+#[derive(Debug, Clone)]
+pub struct LedgerOp {
+    /// The client.
+    pub client: NodeId,
+    /// The operation.
+    pub op: Operation,
+    /// How it ended, once it did.
+    pub outcome: Option<OpOutcome>,
+}
+
+/// The DFS facts so far.
+#[derive(Debug, Default)]
+pub struct DfsLedger {
+    /// Decisions by tid, with the controller that reported each first.
+    pub decisions: BTreeMap<Tid, (Decision, NodeId)>,
+    /// Committed operations by cid.
+    pub committed: BTreeMap<Cid, (Tid, Operation)>,
+    /// Transactions begun.
+    pub txs: BTreeMap<Tid, LedgerTx>,
+    /// Client operations by op id.
+    pub ops: BTreeMap<u64, LedgerOp>,
+    /// Open prepares per replica.
+    pub prepared: BTreeMap<(NodeId, ChunkId), BTreeSet<Tid>>,
+    /// The digest of each chunk version, with the replica that reported it first.
+    pub versions: BTreeMap<(ChunkId, Cid), (u64, NodeId)>,
+}
+
+impl DfsLedger {
+    /// The transactions begun for a client operation.
+    pub fn tids_of(&self, op_ref: (NodeId, u64)) -> Vec<Tid> {
+        self.txs.iter().filter(|(_, t)| t.op_ref == op_ref).map(|(tid, _)| *tid).collect()
+    }
+
+    /// Follows one fact reported by `node`.
+    pub fn apply(&mut self, node: NodeId, fact: &DfsFact) {
+        match fact {
+            DfsFact::TxBegun { tid, op_ref, locks, .. } => {
+                self.txs.entry(*tid).or_insert(LedgerTx { op_ref: *op_ref, locks: locks.clone(), open: true });
+            }
+            DfsFact::TxDecided { tid, decision, op } => {
+                self.decisions.entry(*tid).or_insert((*decision, node));
+                match (decision, op) {
+                    (Decision::Commit(cid), Some(op)) => {
+                        self.committed.entry(*cid).or_insert((*tid, op.clone()));
+                    }
+                    (Decision::Rollback, _) => {
+                        if let Some(t) = self.txs.get_mut(tid) {
+                            t.open = false;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            DfsFact::TxCompleted { tid } => {
+                if let Some(t) = self.txs.get_mut(tid) {
+                    t.open = false;
+                }
+            }
+            DfsFact::Prepared { tid, chunk } => {
+                self.prepared.entry((node, *chunk)).or_default().insert(*tid);
+            }
+            DfsFact::ReplicaCommitted { tid, chunk, cid, digest } => {
+                self.close_prepare(node, *chunk, *tid);
+                self.versions.entry((*chunk, *cid)).or_insert((*digest, node));
+            }
+            DfsFact::ReplicaRolledBack { tid, chunk } => self.close_prepare(node, *chunk, *tid),
+            DfsFact::ReplicaInstalled { chunk, version, digest } => {
+                self.prepared.remove(&(node, *chunk));
+                self.versions.entry((*chunk, *version)).or_insert((*digest, node));
+            }
+            DfsFact::ReplicaLoaded { chunk, version, digest, prepared } => {
+                let open: BTreeSet<Tid> = prepared.iter().copied().collect();
+                if open.is_empty() {
+                    self.prepared.remove(&(node, *chunk));
+                } else {
+                    self.prepared.insert((node, *chunk), open);
+                }
+                self.versions.entry((*chunk, *version)).or_insert((*digest, node));
+            }
+            DfsFact::DataNodeBooted => self.prepared.retain(|(n, _), _| *n != node),
+            DfsFact::ReplicaRepaired { .. } => {}
+            DfsFact::ReplicaDropped { chunk } | DfsFact::ReplicaLost { chunk, .. } => {
+                self.prepared.remove(&(node, *chunk));
+            }
+            DfsFact::OpInvoked { op_id, op } => {
+                self.ops.insert(*op_id, LedgerOp { client: node, op: op.clone(), outcome: None });
+            }
+            DfsFact::OpEnded { op_id, outcome } => {
+                if let Some(o) = self.ops.get_mut(op_id) {
+                    o.outcome = Some(outcome.clone());
+                }
+            }
+        }
+    }
+
+    fn close_prepare(&mut self, node: NodeId, chunk: ChunkId, tid: Tid) {
+        if let Some(set) = self.prepared.get_mut(&(node, chunk)) {
+            set.remove(&tid);
+            if set.is_empty() {
+                self.prepared.remove(&(node, chunk));
+            }
+        }
+    }
+}
