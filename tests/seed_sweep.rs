@@ -39,6 +39,11 @@ fn controllers_snapshot_storm() {
 }
 
 #[test]
+fn master_chaos() {
+    sweep("master-chaos");
+}
+
+#[test]
 fn every_embedded_scenario_has_a_sweep_test() {
     let this_file = include_str!("seed_sweep.rs");
     for (name, _) in EMBEDDED {

@@ -42,6 +42,19 @@ pub struct MetadataState {
     pub dfs: DfsState,
 }
 
+impl Default for MetadataState {
+    /// A controller group without data nodes.
+    fn default() -> Self {
+        let config = DfsConfig {
+            data_nodes: BTreeMap::new(),
+            replication_factor: 1,
+            reliability: crate::txn::ReliabilityLevel::Nodes,
+            bugs: Default::default(),
+        };
+        Self::new(config)
+    }
+}
+
 impl MetadataState {
     /// An empty state for a cluster with this DFS configuration.
     pub fn new(dfs: DfsConfig) -> Self {
@@ -111,8 +124,7 @@ mod tests {
 
     #[test]
     fn a_retried_command_applies_once_and_snapshots_round_trip() {
-        let config = DfsConfig { data_nodes: BTreeMap::new(), replication_factor: 1, reliability: crate::txn::ReliabilityLevel::Nodes };
-        let mut sm = MetadataState::new(config);
+        let mut sm = MetadataState::default();
         assert!(fresh(sm.apply(1, &put(1, "a"))));
         assert!(!fresh(sm.apply(2, &put(1, "a"))), "the retry of seq 1 is recognised");
         assert!(fresh(sm.apply(3, &put(2, "b"))));

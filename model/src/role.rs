@@ -73,7 +73,7 @@ impl Role {
             (Role::DataNode(d, _), Input::Message { from, msg: Message::Dfs(m) }) => d.on_message(now, from, m, out),
             (Role::DataNode(..), Input::Message { .. }) => {}
             (Role::DataNode(d, _), Input::Timer(key)) => d.on_timer(now, key, out),
-            (Role::DataNode(d, _), Input::Disk(done)) => d.on_disk(done, out),
+            (Role::DataNode(d, _), Input::Disk(done)) => d.on_disk(now, done, out),
             (Role::Client(c), Input::Message { from, msg }) => c.on_message(now, from, msg, out),
             (Role::Client(c), Input::Timer(key)) => c.on_timer(now, key, out),
             (Role::DfsClient(c), Input::Message { msg, .. }) => c.on_message(now, msg, out),

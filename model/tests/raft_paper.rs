@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::fact::Fact;
 use ccrsim_model::io::{DiskOp, DiskRequest, MemoryDisk, Millis, NodeId, Output, TimerKey};
-use ccrsim_model::metadata::{MetadataCommand, MetadataState};
+use ccrsim_model::metadata::{MetadataCommand, MetadataOutput, MetadataState};
 use ccrsim_model::raft::wal::{self, HardState};
 use ccrsim_model::raft::{
     Entry, Payload, Raft, RaftBugs, RaftConfig, RaftFact, RaftMessage, RecoveryError, RoleState, StateMachine,
@@ -793,7 +793,7 @@ fn a_leader_commits_once_a_majority_stored_the_entry() {
     let applied = c.node_mut(1).raft.take_applied();
     assert_eq!(applied.len(), 1);
     assert_eq!((applied[0].index, applied[0].term), (index, 1));
-    assert!(applied[0].output.as_ref().is_some_and(|o| o.fresh && o.seq == 1));
+    assert!(applied[0].output.as_ref().is_some_and(|o| matches!(o, MetadataOutput::Put { fresh: true, seq: 1, .. })));
     assert_eq!(c.raft(1).state_machine().get("k1"), Some("v1"));
 
     for id in 2..=5 {

@@ -185,7 +185,11 @@ impl SimDisk {
                 }
             }
             let mut torn_bytes = None;
-            if let Some(next) = unsynced.get(kept)
+            let has_data = |w: &Unsynced| match w {
+                Unsynced::Append(d) | Unsynced::Replace(d) => !d.is_empty(),
+            };
+            // An empty write touches no sector: nothing to tear.
+            if let Some(next) = unsynced.get(kept).filter(|w| has_data(w))
                 && rng.random_bool(0.5)
             {
                 // A prefix of the sectors the write touched reaches the media.
@@ -373,6 +377,21 @@ mod tests {
         d.heal();
         assert_eq!(d.execute(&DiskOp::Read { path: "f".into() }), Ok(Some(b"x".to_vec())));
         assert_eq!(append(&mut d, "f", b"y"), Ok(None));
+    }
+
+    #[test]
+    fn a_crash_after_empty_writes_keeps_or_drops_them_whole() {
+        for seed in 0..50 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d = disk();
+            d.execute(&DiskOp::WriteAll { path: "f".into(), data: b"old".to_vec() }).unwrap();
+            fsync(&mut d, "f");
+            d.execute(&DiskOp::WriteAll { path: "f".into(), data: Vec::new() }).unwrap();
+            append(&mut d, "f", b"").unwrap();
+            d.crash(&mut rng);
+            let after = d.read("f").unwrap().unwrap();
+            assert!(after == b"old" || after.is_empty(), "seed {seed}: {after:?}");
+        }
     }
 
     #[test]

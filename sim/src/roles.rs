@@ -26,6 +26,7 @@ pub fn dfs_config(scenario: &Scenario, topology: &Topology, cluster: ClusterId) 
             1 => ReliabilityLevel::Machines,
             _ => ReliabilityLevel::PreferMachines,
         },
+        bugs: scenario.planted_bugs.dfs_state,
     }
 }
 

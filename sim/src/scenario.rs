@@ -17,6 +17,7 @@ use ccrsim_model::controller::ControllerBugs;
 use ccrsim_model::dfs::OperationKind;
 use ccrsim_model::raft::RaftBugs;
 use ccrsim_model::txn::datanode::DataNodeBugs;
+use ccrsim_model::txn::state::DfsStateBugs;
 
 /// A scenario error: which file, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -460,12 +461,17 @@ pub struct PlantedBugs {
     pub controller: ControllerBugs,
     /// In the data node.
     pub data_node: DataNodeBugs,
+    /// In the controller's DFS state.
+    pub dfs_state: DfsStateBugs,
 }
 
 impl PlantedBugs {
     /// True when any bug is planted.
     pub fn any(&self) -> bool {
-        self.raft.any() || self.controller != ControllerBugs::default() || self.data_node != DataNodeBugs::default()
+        self.raft.any()
+            || self.controller != ControllerBugs::default()
+            || self.data_node != DataNodeBugs::default()
+            || self.dfs_state != DfsStateBugs::default()
     }
 }
 
@@ -483,6 +489,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("controllers-crash-storm", include_str!("../../scenarios/controllers-crash-storm.toml")),
     ("controllers-leader-churn", include_str!("../../scenarios/controllers-leader-churn.toml")),
     ("controllers-snapshot-storm", include_str!("../../scenarios/controllers-snapshot-storm.toml")),
+    ("master-chaos", include_str!("../../scenarios/master-chaos.toml")),
 ];
 
 /// The scenario `cargo run` runs with no arguments.

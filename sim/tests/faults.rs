@@ -148,7 +148,10 @@ impl Run {
 
     /// Lines of `node` with `from <= time < to` whose text starts with `prefix`.
     fn find(&self, node: NodeId, from: f64, to: f64, prefix: &str) -> Vec<&TraceLine> {
-        self.of(node, from, to).filter(|l| l.text.starts_with(prefix)).collect()
+        // "timer 2" must not match "timer 20": a prefix ends at a word boundary.
+        self.of(node, from, to)
+            .filter(|l| l.text.starts_with(prefix) && !l.text[prefix.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+            .collect()
     }
 
     /// Every message event (delivery or drop) with `from <= time < to`.

@@ -186,6 +186,8 @@ pub struct Raft<S: StateMachine> {
     snapshot_in_progress: bool,
     /// WAL bytes produced by this step, written and synced when the step ends.
     wal_buffer: Vec<u8>,
+    /// Records in the WAL file (issued), i.e. the position of the next one.
+    wal_records: u64,
     /// Messages produced by this step that must wait for durability.
     held: Vec<(NodeId, RaftMessage<S::Command>)>,
     pending: VecDeque<Pending<S::Command>>,
@@ -214,10 +216,14 @@ impl<S: StateMachine> Raft<S> {
             None => initial,
         };
         let mut raft = Self::assemble(config, found.hard, found.log, found.snapshot, sm, entropy);
+        raft.wal_records = found.wal_records;
         for path in found.stale_tmp {
             raft.startup_ops.push(DiskOp::Remove { path });
         }
         let stale_only = found.rewrite_wal.is_some() && !found.torn_tail;
+        if stale_only && config_bugs.keep_stale_wal_after_snapshot {
+            raft.wal_records = found.records_in_file;
+        }
         if let Some(data) = found.rewrite_wal.filter(|_| !(stale_only && config_bugs.keep_stale_wal_after_snapshot)) {
             // Never in place: a crash before the fsync could tear the only copy of the synced state.
             raft.startup_ops.push(DiskOp::WriteAll { path: wal::WAL_TMP.into(), data });
@@ -254,6 +260,7 @@ impl<S: StateMachine> Raft<S> {
             snapshot,
             snapshot_in_progress: false,
             wal_buffer: Vec::new(),
+            wal_records: 0,
             held: Vec::new(),
             pending: VecDeque::new(),
             next_token: 0,
@@ -579,7 +586,8 @@ impl<S: StateMachine> Raft<S> {
             let hard = HardState { term, voted_for: None };
             if self.config.bugs.silent_term_change {
                 self.hard = hard;
-                wal::encode_hard_state(&hard, &mut self.wal_buffer);
+                self.wal_records += 1;
+                wal::encode_hard_state(self.wal_records - 1, &hard, &mut self.wal_buffer);
             } else {
                 self.set_hard_state(hard, out);
             }
@@ -831,6 +839,7 @@ impl<S: StateMachine> Raft<S> {
     /// Replaces the WAL with the hard state and the entries after the snapshot.
     fn rewrite_wal(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
         let data = wal::encode_wal(&self.hard, self.log.entries());
+        self.wal_records = 1 + self.log.entries().len() as u64;
         let token = self.replace_file(wal::WAL, wal::WAL_TMP, data, out);
         let effect = Effect::WalSynced { last_index: self.log.last_index() };
         self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
@@ -845,7 +854,8 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn append_entry(&mut self, entry: Entry<S::Command>, out: &mut Output<RaftMessage<S::Command>>) {
-        wal::encode_entry(&entry, &mut self.wal_buffer);
+        self.wal_records += 1;
+        wal::encode_entry(self.wal_records - 1, &entry, &mut self.wal_buffer);
         out.fact(RaftFact::Appended { entry: entry_id(&entry) });
         self.log.push(entry);
     }
@@ -864,7 +874,8 @@ impl<S: StateMachine> Raft<S> {
     fn set_hard_state(&mut self, hard: HardState, out: &mut Output<RaftMessage<S::Command>>) {
         self.invariant(hard.term >= self.hard.term, || format!("term goes back from {} to {}", self.hard.term, hard.term));
         self.hard = hard;
-        wal::encode_hard_state(&hard, &mut self.wal_buffer);
+        self.wal_records += 1;
+        wal::encode_hard_state(self.wal_records - 1, &hard, &mut self.wal_buffer);
         out.fact(RaftFact::HardState { term: hard.term, voted_for: hard.voted_for });
     }
 

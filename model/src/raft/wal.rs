@@ -2,7 +2,9 @@
 //!
 //! `raft/wal` holds records in the order they were written: hard state (term, vote) and entries. An
 //! entry record at index `i` replaces whatever the log held from `i` on, so a follower's truncation is
-//! just the next append. `raft/snapshot` holds one record: the snapshot metadata and the encoded state
+//! just the next append. Every record carries its position in the file: a gap in the positions
+//! means a write failed while a later one, already issued, landed (the member stops at the first
+//! failure, so nothing from the gap on was acknowledged), which recovery cuts off like a torn tail. `raft/snapshot` holds one record: the snapshot metadata and the encoded state
 //! machine. Both are replaced by writing a `.tmp` file, fsyncing it, and renaming it over the old one.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -40,14 +42,20 @@ struct SnapshotFile {
     state: Vec<u8>,
 }
 
-/// Appends a hard-state record.
-pub fn encode_hard_state(hard: &HardState, out: &mut Vec<u8>) {
-    record::encode_value(KIND_HARD_STATE, hard, out);
+#[derive(Serialize, Deserialize)]
+struct Numbered<T> {
+    seq: u64,
+    value: T,
 }
 
-/// Appends an entry record.
-pub fn encode_entry<C: Serialize>(entry: &Entry<C>, out: &mut Vec<u8>) {
-    record::encode_value(KIND_ENTRY, entry, out);
+/// Appends a hard-state record at position `seq` of the WAL.
+pub fn encode_hard_state(seq: u64, hard: &HardState, out: &mut Vec<u8>) {
+    record::encode_value(KIND_HARD_STATE, &Numbered { seq, value: hard }, out);
+}
+
+/// Appends an entry record at position `seq` of the WAL.
+pub fn encode_entry<C: Serialize>(seq: u64, entry: &Entry<C>, out: &mut Vec<u8>) {
+    record::encode_value(KIND_ENTRY, &Numbered { seq, value: entry }, out);
 }
 
 /// The bytes of a snapshot file.
@@ -58,12 +66,12 @@ pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     out
 }
 
-/// The bytes of a fresh WAL holding `hard` and `entries`.
+/// The bytes of a fresh WAL holding `hard` and `entries` (positions 0..=entries.len()).
 pub fn encode_wal<C: Serialize>(hard: &HardState, entries: &[Entry<C>]) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_hard_state(hard, &mut out);
-    for entry in entries {
-        encode_entry(entry, &mut out);
+    encode_hard_state(0, hard, &mut out);
+    for (i, entry) in entries.iter().enumerate() {
+        encode_entry(i as u64 + 1, entry, &mut out);
     }
     out
 }
@@ -99,8 +107,12 @@ pub struct Recovered<C> {
     /// ended in a torn record, or it holds entries that the snapshot made obsolete or that do not
     /// join it (appending after those would leave a gap that the next recovery refuses).
     pub rewrite_wal: Option<Vec<u8>>,
-    /// The WAL ended in a torn record (one reason for `rewrite_wal`).
+    /// The WAL ended in a torn record or a gap (one reason for `rewrite_wal`).
     pub torn_tail: bool,
+    /// Records in the WAL once recovery's rewrite (if any) is done: the next one's position.
+    pub wal_records: u64,
+    /// Records counted in the WAL file as it is (before any rewrite).
+    pub records_in_file: u64,
     /// Leftover `.tmp` files from an interrupted rewrite, to remove.
     pub stale_tmp: Vec<String>,
 }
@@ -129,6 +141,8 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
     let mut hard = HardState::default();
     let mut rewrite_wal = None;
     let mut torn = false;
+    let mut wal_records = 0;
+    let mut records_in_file = 0;
     // The WAL replayed on its own: an entry at index i replaces everything from i on. After a
     // compaction the WAL starts at some index > 1; `wal_entries` is contiguous from its first entry.
     let mut wal_entries: Vec<Entry<C>> = Vec::new();
@@ -143,11 +157,23 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
             }
             ScanEnd::Corrupt { offset, reason } => return Err(corrupt(offset, reason.into())),
         }
-        for r in records {
+        for (position, r) in records.into_iter().enumerate() {
+            // The position comes first in every record's payload.
+            let seq = |payload: &[u8]| postcard::take_from_bytes::<u64>(payload).map(|(s, _)| s).map_err(|e| e.to_string());
+            if seq(r.payload).map_err(|e| corrupt(r.offset, e))? != position as u64 {
+                // A failed write followed by one that landed: cut here, like a torn tail.
+                torn = true;
+                rewrite_wal = Some(bytes[..r.offset].to_vec());
+                break;
+            }
+            wal_records = position as u64 + 1;
             match r.kind {
-                KIND_HARD_STATE => hard = record::decode_value(r.payload).map_err(|e| corrupt(r.offset, e))?,
+                KIND_HARD_STATE => {
+                    hard = record::decode_value::<Numbered<HardState>>(r.payload).map_err(|e| corrupt(r.offset, e))?.value
+                }
                 KIND_ENTRY => {
-                    let entry: Entry<C> = record::decode_value(r.payload).map_err(|e| corrupt(r.offset, e))?;
+                    let entry: Entry<C> =
+                        record::decode_value::<Numbered<Entry<C>>>(r.payload).map_err(|e| corrupt(r.offset, e))?.value;
                     if let Some(first) = wal_entries.first().map(|e| e.index) {
                         let next = first + wal_entries.len() as u64;
                         if entry.index > next || entry.index < first {
@@ -187,6 +213,8 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
         }
         if log.entries().len() != count {
             rewrite_wal = Some(encode_wal(&hard, log.entries()));
+            records_in_file = wal_records;
+            wal_records = 1 + log.entries().len() as u64;
         }
     }
     let stale_tmp = [WAL_TMP, SNAPSHOT_TMP]
@@ -195,5 +223,41 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
         .map(|p| p.to_string())
         .collect();
     let torn_tail = torn;
-    Ok(Recovered { hard, snapshot, log, rewrite_wal, torn_tail, stale_tmp })
+    if rewrite_wal.is_none() || torn {
+        records_in_file = wal_records;
+    }
+    Ok(Recovered { hard, snapshot, log, rewrite_wal, torn_tail, wal_records, records_in_file, stale_tmp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::MemoryDisk;
+    use crate::raft::log::Payload;
+
+    #[test]
+    fn a_gap_in_the_record_positions_ends_the_wal_there() {
+        let hard = HardState { term: 2, voted_for: Some(1) };
+        let entry = |index| Entry { index, term: 2, payload: Payload::<u32>::Noop };
+        let mut bytes = encode_wal(&hard, &[entry(1), entry(2)]);
+        let intact = bytes.len();
+        // Position 3 (entry 3) failed to land; position 4 (entry 4) did.
+        encode_entry(4, &entry(4), &mut bytes);
+        let mut disk = MemoryDisk::default();
+        disk.files.insert(WAL.into(), bytes.clone());
+        let found = recover::<u32>(&disk).expect("a failed write is not corruption");
+        assert_eq!((found.log.last_index(), found.hard, found.wal_records), (2, hard, 3));
+        assert_eq!(found.rewrite_wal.as_deref(), Some(&bytes[..intact]), "rewritten without what follows the gap");
+    }
+
+    #[test]
+    fn entries_that_jump_with_contiguous_positions_are_corruption() {
+        let hard = HardState { term: 2, voted_for: None };
+        let entry = |index| Entry { index, term: 2, payload: Payload::<u32>::Noop };
+        let mut bytes = encode_wal(&hard, &[entry(1), entry(2)]);
+        encode_entry(3, &entry(9), &mut bytes);
+        let mut disk = MemoryDisk::default();
+        disk.files.insert(WAL.into(), bytes);
+        assert!(matches!(recover::<u32>(&disk), Err(RecoveryError::Corrupt { .. })));
+    }
 }

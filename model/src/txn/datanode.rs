@@ -34,10 +34,15 @@ pub struct DataNodeBugs {
     pub skip_fsync: bool,
     /// A commit leaves the prepare in place, so a repeated decision applies the change again.
     pub commit_not_idempotent: bool,
-    /// The coordinator leaves out the last chunk of a multi-chunk transaction.
-    pub skip_last_chunk: bool,
+    /// A participant applies SQL_UPDATE to every row, ignoring its filter.
+    pub update_ignores_filter: bool,
     /// The coordinator answers the client "aborted" after the controller decided commit.
     pub report_failure_after_commit: bool,
+    /// The coordinator answers the client "committed" once every participant prepared, before the
+    /// controller decided.
+    pub ack_before_commit_decision: bool,
+    /// The data node ignores the controller's orders to recover stale replicas.
+    pub ignore_recover_orders: bool,
 }
 
 /// Settings of a data node.
@@ -119,6 +124,17 @@ struct PendingRequest {
     redirects: u32,
 }
 
+/// Something that may happen only once every disk write issued before it is durable.
+#[derive(Debug, Clone)]
+enum AfterSync {
+    /// A reply that vouches for durable state.
+    Send(NodeId, DfsMessage),
+    /// A commit acknowledgement: the replica holds `cid` durably (reported to the checkers).
+    Acknowledge { to: NodeId, tid: Tid, chunk: ChunkId, cid: Option<Cid> },
+    /// A request to the controller that does (a recovery's report).
+    Request(DfsRequest, Purpose),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RecoveryPhase {
     /// First copy, without blocking writes.
@@ -148,6 +164,9 @@ pub struct DataNode {
     replicas: BTreeMap<ChunkId, Replica>,
     ops: BTreeMap<u64, CoordOp>,
     next_op: u64,
+    /// Operations answered lately, `(client, op_id)` -> when: a copy of a request that the network
+    /// duplicated or delayed must not run the operation a second time.
+    answered: BTreeMap<(NodeId, u64), Millis>,
     session: u64,
     next_req: u64,
     requests: BTreeMap<u64, PendingRequest>,
@@ -158,10 +177,12 @@ pub struct DataNode {
     lost: BTreeSet<ChunkId>,
     /// Log records produced by this step, per chunk, written and synced when it ends.
     log_buffer: BTreeMap<ChunkId, Vec<u8>>,
-    /// Replies produced by this step that must wait for durability.
-    held: Vec<(NodeId, DfsMessage)>,
-    /// Synced requests in flight, each with the replies it releases.
-    pending: VecDeque<(IoToken, Vec<(NodeId, DfsMessage)>)>,
+    /// What this step produced that must wait for durability.
+    held: Vec<AfterSync>,
+    /// Synced requests in flight, each with what it releases.
+    pending: VecDeque<(IoToken, Vec<AfterSync>)>,
+    /// The local time of the input being handled.
+    now: Millis,
     next_token: IoToken,
     startup_ops: Vec<DiskOp>,
     next_heartbeat: Millis,
@@ -188,6 +209,7 @@ impl DataNode {
             replicas: BTreeMap::new(),
             ops: BTreeMap::new(),
             next_op: 0,
+            answered: BTreeMap::new(),
             session: rng.next_u64(),
             next_req: 1,
             requests: BTreeMap::new(),
@@ -197,6 +219,7 @@ impl DataNode {
             log_buffer: BTreeMap::new(),
             held: Vec::new(),
             pending: VecDeque::new(),
+            now: 0,
             next_token: 0,
             startup_ops: Vec::new(),
             next_heartbeat: 0,
@@ -219,7 +242,7 @@ impl DataNode {
                         prepared: r.prepared.iter().map(|p| p.0).collect(),
                     });
                     let prepared = r.prepared.into_iter().map(|(tid, expected, delta)| PreparedTx { tid, expected, delta, since: 0 }).collect();
-                    node.replicas.insert(chunk, Replica { data: r.data, version: r.version, prepared, records: 0 });
+                    node.replicas.insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records });
                 }
                 Err(why) => {
                     facts.push(DfsFact::ReplicaLost { chunk, why });
@@ -272,6 +295,7 @@ impl DataNode {
 
     /// Handles a message.
     pub fn on_message(&mut self, now: Millis, from: NodeId, msg: DfsMessage, out: &mut Output<Message>) {
+        self.now = now;
         match msg {
             DfsMessage::Run { op_id, op } => self.run(now, from, op_id, op, out),
             DfsMessage::Response { req, result } => self.on_response(now, req, result, out),
@@ -279,7 +303,11 @@ impl DataNode {
             DfsMessage::Prepared { tid, chunk, ok, reason } => self.on_prepared(now, from, tid, chunk, ok, reason, out),
             DfsMessage::Decide { tid, chunk, decision } => {
                 if self.apply_decision(tid, chunk, decision, out) {
-                    self.held.push((from, DfsMessage::Decided { tid, chunk }));
+                    let cid = match decision {
+                        Decision::Commit(cid) if self.replicas.contains_key(&chunk) => Some(cid),
+                        _ => None,
+                    };
+                    self.held.push(AfterSync::Acknowledge { to: from, tid, chunk, cid });
                 }
             }
             DfsMessage::Decided { tid, chunk } => self.on_decided(now, from, tid, chunk, out),
@@ -311,6 +339,7 @@ impl DataNode {
         if key != TIMER_TICK {
             return;
         }
+        self.now = now;
         out.set_timer(TIMER_TICK, TICK_MS);
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + self.config.heartbeat_ms;
@@ -320,7 +349,7 @@ impl DataNode {
             let beat = DfsMessage::Heartbeat { replicas, prepared, lost };
             // Held like an acknowledgement: the controller may rely on the versions it reports.
             for &c in &self.config.controllers {
-                self.held.push((c, beat.clone()));
+                self.held.push(AfterSync::Send(c, beat.clone()));
             }
         }
         if self.config.scrub_interval_ms > 0 && now >= self.next_scrub {
@@ -335,7 +364,8 @@ impl DataNode {
     }
 
     /// Handles a disk completion.
-    pub fn on_disk(&mut self, done: DiskCompletion, out: &mut Output<Message>) {
+    pub fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<Message>) {
+        self.now = now;
         if done.token & SCRUB_TAG == SCRUB_TAG {
             // A scrub read: a failed read is a transient fault; corrupt bytes are rewritten from
             // the replica in memory, which the corruption did not touch.
@@ -357,18 +387,31 @@ impl DataNode {
         }
         if self.pending.front().is_some_and(|(t, _)| *t == done.token) {
             let (_, release) = self.pending.pop_front().expect("checked");
-            for (to, msg) in release {
-                send(out, to, msg);
+            for after in release {
+                self.release(after, out);
             }
         }
         self.finish(out);
     }
 
+    fn release(&mut self, after: AfterSync, out: &mut Output<Message>) {
+        match after {
+            AfterSync::Send(to, msg) => send(out, to, msg),
+            AfterSync::Acknowledge { to, tid, chunk, cid } => {
+                if let Some(cid) = cid {
+                    out.fact(DfsFact::CommitAcknowledged { tid, chunk, cid });
+                }
+                send(out, to, DfsMessage::Decided { tid, chunk });
+            }
+            AfterSync::Request(request, purpose) => self.request(self.now, request, purpose, out),
+        }
+    }
+
     // ----- Coordinator --------------------------------------------------------------------------------
 
     fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: Operation, out: &mut Output<Message>) {
-        if self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
-            return; // a duplicate of an operation under way
+        if self.answered.contains_key(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
+            return; // a copy of an operation under way or answered
         }
         let key = self.next_op;
         self.next_op += 1;
@@ -447,10 +490,7 @@ impl DataNode {
         let Some(o) = self.ops.get(&key) else { return };
         match (&o.phase, output) {
             (Phase::Begin, DfsOutput::Begun(begun)) => {
-                let mut parts = begun.participations;
-                if self.config.bugs.skip_last_chunk && parts.len() > 1 {
-                    parts.pop();
-                }
+                let parts = begun.participations;
                 if parts.is_empty() {
                     self.ops.get_mut(&key).expect("op").phase = Phase::Commit { tid: begun.tid, parts };
                     self.request(now, DfsRequest::Commit { tid: begun.tid }, Purpose::Coord(key), out);
@@ -529,6 +569,9 @@ impl DataNode {
         waiting.remove(&(chunk, from));
         if waiting.is_empty() {
             let parts = parts.clone();
+            if self.config.bugs.ack_before_commit_decision {
+                send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result: Ok((tid, tid)) });
+            }
             o.phase = Phase::Commit { tid, parts };
             self.request(now, DfsRequest::Commit { tid }, Purpose::Coord(key), out);
         }
@@ -587,6 +630,10 @@ impl DataNode {
 
     fn reply(&mut self, key: u64, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message>) {
         let o = self.ops.remove(&key).expect("op");
+        // Copies arrive within the network's worst delay; a minute is far beyond it.
+        let now = self.now;
+        self.answered.retain(|_, at| now < *at + 60_000);
+        self.answered.insert((o.client, o.op_id), now);
         send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result });
     }
 
@@ -600,7 +647,7 @@ impl DataNode {
         }
         let replica = self.replicas.entry(chunk).or_default();
         if replica.prepared.iter().any(|p| p.tid == tid) {
-            self.held.push((from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
+            self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
             return;
         }
         if let Some(p) = replica.prepared.first() {
@@ -610,11 +657,11 @@ impl DataNode {
             return refuse(out, format!("replica at version {}, transaction expects {expected}", replica.version));
         }
         let record = ChunkRecord::Prepare { tid, expected_version: expected, delta: delta.clone() };
-        storage::encode_record(&record, self.log_buffer.entry(chunk).or_default());
+        storage::encode_record(replica.records as u64, &record, self.log_buffer.entry(chunk).or_default());
         replica.records += 1;
         replica.prepared.push(PreparedTx { tid, expected, delta, since: now });
         out.fact(DfsFact::Prepared { tid, chunk });
-        self.held.push((from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
+        self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
     }
 
     /// Applies a decision to a replica; returns whether the replica has it now (so it may say so).
@@ -630,19 +677,24 @@ impl DataNode {
         match decision {
             Decision::Commit(cid) => {
                 let p = if self.config.bugs.commit_not_idempotent { replica.prepared[i].clone() } else { replica.prepared.remove(i) };
-                storage::encode_record(&ChunkRecord::Commit { tid, cid }, self.log_buffer.entry(chunk).or_default());
+                storage::encode_record(replica.records as u64, &ChunkRecord::Commit { tid, cid }, self.log_buffer.entry(chunk).or_default());
                 replica.records += 1;
                 if p.delta == ChunkDelta::Drop {
                     self.drop_replica(chunk, out);
                     return true;
                 }
-                replica.data.apply(&p.delta);
+                match &p.delta {
+                    ChunkDelta::Update { column, value, .. } if self.config.bugs.update_ignores_filter => {
+                        replica.data.apply(&ChunkDelta::Update { column: *column, value: value.clone(), condition: None })
+                    }
+                    delta => replica.data.apply(delta),
+                }
                 replica.version = cid;
                 out.fact(DfsFact::ReplicaCommitted { tid, chunk, cid, digest: replica.data.digest() });
             }
             Decision::Rollback => {
                 replica.prepared.remove(i);
-                storage::encode_record(&ChunkRecord::Rollback { tid }, self.log_buffer.entry(chunk).or_default());
+                storage::encode_record(replica.records as u64, &ChunkRecord::Rollback { tid }, self.log_buffer.entry(chunk).or_default());
                 replica.records += 1;
                 out.fact(DfsFact::ReplicaRolledBack { tid, chunk });
             }
@@ -697,7 +749,8 @@ impl DataNode {
     // ----- Online recovery ----------------------------------------------------------------------------
 
     fn on_recover(&mut self, now: Millis, chunk: ChunkId, source: NodeId, out: &mut Output<Message>) {
-        if self.recoveries.contains_key(&chunk) || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty()) || source == self.id {
+        if self.config.bugs.ignore_recover_orders
+            || self.recoveries.contains_key(&chunk) || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty()) || source == self.id {
             return;
         }
         self.recoveries.insert(chunk, RecoveryTask { source, phase: RecoveryPhase::Copy, deadline: now + 5000 });
@@ -723,11 +776,11 @@ impl DataNode {
                 self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Locking;
                 self.request(now, DfsRequest::RecoveryLock { chunk }, Purpose::RecoveryLock(chunk), out);
             }
-            RecoveryPhase::Sync { locked_version } => {
+            RecoveryPhase::Sync { .. } => {
                 self.install(chunk, version, data, out);
-                let _ = locked_version;
                 self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Reporting;
-                self.request(now, DfsRequest::Recovered { chunk, version }, Purpose::Recovered(chunk), out);
+                // The report vouches for the installed copy: it leaves once that is durable.
+                self.held.push(AfterSync::Request(DfsRequest::Recovered { chunk, version }, Purpose::Recovered(chunk)));
             }
             _ => {}
         }
@@ -787,8 +840,9 @@ impl DataNode {
         r.records = r.prepared.len();
         let snapshot = storage::encode_snapshot(&ChunkSnapshot { version: r.version, data: r.data.clone() });
         let mut log = Vec::new();
-        for p in &r.prepared {
-            storage::encode_record(&ChunkRecord::Prepare { tid: p.tid, expected_version: p.expected, delta: p.delta.clone() }, &mut log);
+        for (seq, p) in r.prepared.iter().enumerate() {
+            let record = ChunkRecord::Prepare { tid: p.tid, expected_version: p.expected, delta: p.delta.clone() };
+            storage::encode_record(seq as u64, &record, &mut log);
         }
         for (path, data) in [(storage::snapshot_path(chunk), snapshot), (storage::log_path(chunk), log)] {
             let tmp = format!("{path}.tmp");
@@ -831,7 +885,7 @@ impl DataNode {
         let held = std::mem::take(&mut self.held);
         match self.pending.back_mut() {
             Some((_, release)) if !self.config.bugs.skip_fsync => release.extend(held),
-            _ => held.into_iter().for_each(|(to, msg)| send(out, to, msg)),
+            _ => held.into_iter().for_each(|after| self.release(after, out)),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum DfsFact {
     Prepared { tid: Tid, chunk: ChunkId },
     /// A participant committed; `digest` is of its rows after the commit.
     ReplicaCommitted { tid: Tid, chunk: ChunkId, cid: Cid, digest: u64 },
+    /// A participant's commit acknowledgement left it: it holds `cid` of the chunk durably.
+    CommitAcknowledged { tid: Tid, chunk: ChunkId, cid: Cid },
     /// A participant rolled back.
     ReplicaRolledBack { tid: Tid, chunk: ChunkId },
     /// A replica was rebuilt from a peer's image at `version`.

@@ -29,6 +29,14 @@ pub enum ReliabilityLevel {
     PreferMachines = 2,
 }
 
+/// Bugs of the controller's DFS state that can be switched on to prove the checkers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DfsStateBugs {
+    /// BEGIN grants locks without checking the locks already held.
+    pub skip_lock_check: bool,
+}
+
 /// Settings of a cluster's DFS, fixed for its life.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DfsConfig {
@@ -38,6 +46,8 @@ pub struct DfsConfig {
     pub replication_factor: usize,
     /// dfsReplicaReliabilityLevel.
     pub reliability: ReliabilityLevel,
+    /// Planted bugs (tests only).
+    pub bugs: DfsStateBugs,
 }
 
 /// Whether a replica can serve.
@@ -328,7 +338,8 @@ impl DfsState {
             Ok(p) => p,
             Err(e) => return DfsOutput::Refused(e),
         };
-        if let Some((key, owner)) = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k))) {
+        let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
+        if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
             return DfsOutput::Refused(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
         // Resolve chunks (new ones get replicas) and the replicas that can take part.

@@ -45,9 +45,16 @@ pub fn snapshot_path(chunk: ChunkId) -> String {
     format!("chunks/{chunk}.snap")
 }
 
-/// Encodes one log record.
-pub fn encode_record(r: &ChunkRecord, out: &mut Vec<u8>) {
-    record::encode_value(KIND_RECORD, r, out);
+#[derive(Serialize, Deserialize)]
+struct Numbered<R> {
+    /// Position in the log, from 0 (a gap means a write failed while a later one landed).
+    seq: u64,
+    record: R,
+}
+
+/// Encodes the record at position `seq` of a log.
+pub fn encode_record(seq: u64, record: &ChunkRecord, out: &mut Vec<u8>) {
+    record::encode_value(KIND_RECORD, &Numbered { seq, record }, out);
 }
 
 /// Encodes a snapshot file.
@@ -66,8 +73,10 @@ pub struct RecoveredReplica {
     pub version: Cid,
     /// Prepared transactions with no outcome in the log (in doubt): `(tid, expected, delta)`.
     pub prepared: Vec<(Tid, Cid, ChunkDelta)>,
-    /// The log must be rewritten before use (it ended in a torn record).
+    /// The log must be rewritten before use (it ended in a torn record, or after a gap).
     pub torn_log: bool,
+    /// Records in the log that count (the next one gets this position).
+    pub records: usize,
 }
 
 /// Why a replica could not be read back.
@@ -127,9 +136,16 @@ fn recover_one(disk: &dyn DiskView, chunk: ChunkId) -> Result<RecoveredReplica, 
         ScanEnd::Corrupt { offset, reason } => return Err(ReplicaError::Corrupt(format!("{} at {offset}: {reason}", log_path(chunk)))),
     }
     let mut prepared: BTreeMap<Tid, (Cid, ChunkDelta)> = BTreeMap::new();
-    for r in records {
-        let rec: ChunkRecord = record::decode_value(r.payload).map_err(ReplicaError::Corrupt)?;
-        match rec {
+    for (i, r) in records.into_iter().enumerate() {
+        let numbered: Numbered<ChunkRecord> = record::decode_value(r.payload).map_err(ReplicaError::Corrupt)?;
+        if numbered.seq != i as u64 {
+            // A write failed and a later one landed (the node stopped at the failure): nothing from
+            // here on was acknowledged.
+            replica.torn_log = true;
+            break;
+        }
+        replica.records = i + 1;
+        match numbered.record {
             ChunkRecord::Prepare { tid, expected_version, delta } => {
                 prepared.insert(tid, (expected_version, delta));
             }
@@ -151,4 +167,38 @@ fn recover_one(disk: &dyn DiskView, chunk: ChunkId) -> Result<RecoveredReplica, 
     prepared.retain(|_, (expected, _)| *expected >= replica.version);
     replica.prepared = prepared.into_iter().map(|(tid, (e, d))| (tid, e, d)).collect();
     Ok(replica)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dfs::Value;
+    use crate::io::MemoryDisk;
+
+    fn append(seq: u64, r: &ChunkRecord, log: &mut Vec<u8>) {
+        encode_record(seq, r, log);
+    }
+
+    fn prepare(tid: Tid, expected: Cid) -> ChunkRecord {
+        ChunkRecord::Prepare { tid, expected_version: expected, delta: ChunkDelta::Append(vec![vec![Value::Int(tid as i32)]]) }
+    }
+
+    #[test]
+    fn replay_applies_commits_keeps_open_prepares_and_stops_at_a_gap() {
+        let mut log = Vec::new();
+        append(0, &prepare(1, 0), &mut log);
+        append(1, &ChunkRecord::Commit { tid: 1, cid: 5 }, &mut log);
+        append(2, &prepare(2, 5), &mut log);
+        let mut disk = MemoryDisk::default();
+        disk.files.insert(log_path(7), log.clone());
+        let r = recover(&disk).unwrap().remove(&7).unwrap().unwrap();
+        assert_eq!((r.version, r.data.rows.len(), r.records, r.torn_log), (5, 1, 3, false));
+        assert_eq!(r.prepared.iter().map(|p| p.0).collect::<Vec<_>>(), vec![2]);
+        // Position 3 is missing (its write failed): the commit at position 4 never counts.
+        append(4, &ChunkRecord::Commit { tid: 2, cid: 6 }, &mut log);
+        disk.files.insert(log_path(7), log);
+        let r = recover(&disk).unwrap().remove(&7).unwrap().unwrap();
+        assert_eq!((r.version, r.records, r.torn_log), (5, 3, true));
+        assert_eq!(r.prepared.len(), 1, "the prepare stays in doubt");
+    }
 }

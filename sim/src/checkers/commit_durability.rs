@@ -1,7 +1,8 @@
 //! Durability of acknowledged commits (DolphinDB HA; the D of ACID): an operation acknowledged as
 //! committed was decided commit by the controllers with exactly that transaction and cid, and the
 //! decision is still in every live controller's state after the liveness phase (its data is checked
-//! by `reference-model`).
+//! by `reference-model`); and a replica that acknowledged a commit to its coordinator still holds
+//! it (or later) when it comes back from its disk after a crash.
 
 use ccrsim_model::io::NodeId;
 use ccrsim_model::txn::{Decision, DfsFact, OpOutcome};
@@ -16,6 +17,12 @@ pub const SOURCE: &str = "ACID durability: an acknowledged commit survives every
 
 /// Checks one fact against the ledger before it.
 pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {
+    if let DfsFact::ReplicaLoaded { chunk, version, .. } = fact
+        && let Some(acked) = ledger.acknowledged.get(&(node, *chunk))
+        && version < acked
+    {
+        return Err(format!("data node {node} acknowledged committing chunk {chunk} at cid {acked} but came back from its disk at {version}"));
+    }
     let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, cid } } = fact else { return Ok(()) };
     match ledger.decisions.get(tid) {
         Some((Decision::Commit(c), _)) if c == cid => Ok(()),

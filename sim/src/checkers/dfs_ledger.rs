@@ -49,6 +49,8 @@ pub struct DfsLedger {
     pub prepared: BTreeMap<(NodeId, ChunkId), BTreeSet<Tid>>,
     /// The digest of each chunk version, with the replica that reported it first.
     pub versions: BTreeMap<(ChunkId, Cid), (u64, NodeId)>,
+    /// The highest cid each replica acknowledged as durably committed.
+    pub acknowledged: BTreeMap<(NodeId, ChunkId), Cid>,
 }
 
 impl DfsLedger {
@@ -90,6 +92,10 @@ impl DfsLedger {
                 self.versions.entry((*chunk, *cid)).or_insert((*digest, node));
             }
             DfsFact::ReplicaRolledBack { tid, chunk } => self.close_prepare(node, *chunk, *tid),
+            DfsFact::CommitAcknowledged { chunk, cid, .. } => {
+                let a = self.acknowledged.entry((node, *chunk)).or_default();
+                *a = (*a).max(*cid);
+            }
             DfsFact::ReplicaInstalled { chunk, version, digest } => {
                 self.prepared.remove(&(node, *chunk));
                 self.versions.entry((*chunk, *version)).or_insert((*digest, node));
@@ -107,6 +113,8 @@ impl DfsLedger {
             DfsFact::ReplicaRepaired { .. } => {}
             DfsFact::ReplicaDropped { chunk } | DfsFact::ReplicaLost { chunk, .. } => {
                 self.prepared.remove(&(node, *chunk));
+                // A dropped chunk is gone for good; a lost one was corrupted by the nemesis.
+                self.acknowledged.remove(&(node, *chunk));
             }
             DfsFact::OpInvoked { op_id, op } => {
                 self.ops.insert(*op_id, LedgerOp { client: node, op: op.clone(), outcome: None });
