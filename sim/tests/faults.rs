@@ -148,9 +148,10 @@ impl Run {
 
     /// Lines of `node` with `from <= time < to` whose text starts with `prefix`.
     fn find(&self, node: NodeId, from: f64, to: f64, prefix: &str) -> Vec<&TraceLine> {
-        // "timer 2" must not match "timer 20": a prefix ends at a word boundary.
+        // "timer 2" must not match "timer 20": a prefix ending in a digit ends the number.
+        let ends_in_digit = prefix.ends_with(|c: char| c.is_ascii_digit());
         self.of(node, from, to)
-            .filter(|l| l.text.starts_with(prefix) && !l.text[prefix.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+            .filter(|l| l.text.starts_with(prefix) && !(ends_in_digit && l.text[prefix.len()..].starts_with(|c: char| c.is_ascii_digit())))
             .collect()
     }
 
