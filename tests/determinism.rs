@@ -45,3 +45,23 @@ fn pinned_trace_hashes() {
     }
     insta::assert_snapshot!(summary);
 }
+
+#[test]
+fn pinned_master_chaos_summaries() {
+    // Three fixed seeds of the master cluster under chaos: any change of behaviour (an operation
+    // type committing more or less, a different final state, a different trace) shows in review.
+    let scenario = common::scenario("master-chaos");
+    let mut summary = String::new();
+    for seed in [11u64, 12, 13] {
+        let r = runner::run_seed_isolated(&scenario, seed, RunOptions::default(), common::WALL_LIMIT);
+        let dfs = r.dfs.expect("master-chaos has data nodes");
+        summary.push_str(&format!(
+            "seed {seed}: ok={} trace_hash={} committed={} rolled_back={} state_digest={}\n",
+            r.ok, r.trace_hash, dfs.committed_transactions, dfs.rolled_back_transactions, dfs.state_digest
+        ));
+        for (kind, c) in &dfs.operations {
+            summary.push_str(&format!("  {kind:<26} ok {:>4}  failed {:>4}  unknown {:>3}\n", c.ok, c.failed, c.unknown));
+        }
+    }
+    insta::assert_snapshot!(summary);
+}

@@ -123,7 +123,7 @@ impl DfsClient {
                         OpOutcome::Failed(e)
                     }
                 };
-                out.fact(DfsFact::OpEnded { op_id, outcome });
+                out.fact(DfsFact::OpEnded { op_id, outcome, at: now });
             }
             Message::Dfs(DfsMessage::CatalogReply { req, catalog }) if req == self.catalog_req => match catalog {
                 Ok(c) => self.catalog = *c,
@@ -153,7 +153,7 @@ impl DfsClient {
                 for lane in &mut self.lanes {
                     if lane.as_ref().is_some_and(|f| now >= f.deadline) {
                         let flight = lane.take().expect("checked");
-                        out.fact(DfsFact::OpEnded { op_id: flight.op_id, outcome: OpOutcome::Unknown });
+                        out.fact(DfsFact::OpEnded { op_id: flight.op_id, outcome: OpOutcome::Unknown, at: now });
                         // Fail over: that node may be dead.
                         if self.config.data_nodes[self.target % self.config.data_nodes.len()] == flight.target {
                             self.target += 1;
@@ -177,7 +177,7 @@ impl DfsClient {
         let op_id = self.next_op;
         self.next_op += 1;
         let target = self.config.data_nodes[self.target % self.config.data_nodes.len()];
-        out.fact(DfsFact::OpInvoked { op_id, op: op.clone() });
+        out.fact(DfsFact::OpInvoked { op_id, op: op.clone(), at: now });
         out.send(target, Message::Dfs(DfsMessage::Run { op_id, op: op.clone() }));
         self.lanes[lane] = Some(InFlight { op_id, op, target, deadline: now + self.config.op_timeout_ms });
     }

@@ -40,6 +40,8 @@ pub struct SeedReport {
     pub stats: RunStats,
     /// Network counters.
     pub network: NetStats,
+    /// What the DFS did (deployments with data nodes).
+    pub dfs: Option<crate::checkers::dfs_ledger::DfsSummary>,
     /// The recorded trace, when asked for.
     #[serde(skip)]
     pub trace: Option<Vec<TraceLine>>,
@@ -101,6 +103,7 @@ pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> See
         violations,
         stats: w.stats,
         network: w.net.stats,
+        dfs: w.dfs_summary(),
         trace: w.trace.take_lines(),
     }
 }
@@ -141,6 +144,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
             }],
             stats: RunStats::default(),
             network: NetStats::default(),
+            dfs: None,
             trace: None,
     }
 }

@@ -493,7 +493,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 /// The scenario `cargo run` runs with no arguments.
-pub const DEFAULT_SCENARIO: &str = "controllers-chaos";
+pub const DEFAULT_SCENARIO: &str = "master-chaos";
 
 impl Scenario {
     /// Parses and validates a scenario; `file` names it in errors.

@@ -737,6 +737,11 @@ impl World {
         self.outcome = Some(Outcome::Passed);
     }
 
+    /// What the DFS did, if the deployment has one.
+    pub fn dfs_summary(&self) -> Option<crate::checkers::dfs_ledger::DfsSummary> {
+        (!self.topology.data_nodes(crate::topology::ClusterId::Master).is_empty()).then(|| self.checkers.ledger().summary())
+    }
+
     /// Records a panic caught by the runner as the run's outcome.
     pub fn fail_with_panic(&mut self, message: String) {
         self.fail(Violation {

@@ -45,8 +45,8 @@ pub enum DfsFact {
     ReplicaRepaired { chunk: ChunkId },
     /// A replica came back from disk at boot.
     ReplicaLoaded { chunk: ChunkId, version: Cid, digest: u64, prepared: Vec<Tid> },
-    /// A client sent an operation.
-    OpInvoked { op_id: u64, op: Operation },
-    /// A client saw how it ended.
-    OpEnded { op_id: u64, outcome: OpOutcome },
+    /// A client sent an operation, at `at` on its clock.
+    OpInvoked { op_id: u64, op: Operation, at: crate::io::Millis },
+    /// A client saw how it ended, at `at` on its clock.
+    OpEnded { op_id: u64, outcome: OpOutcome, at: crate::io::Millis },
 }

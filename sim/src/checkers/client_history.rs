@@ -15,7 +15,7 @@ pub const SOURCE: &str = "Jepsen-style history: acknowledged operations happened
 
 /// Checks one fact against the ledger before it.
 pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {
-    let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, .. } } = fact else { return Ok(()) };
+    let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, .. }, .. } = fact else { return Ok(()) };
     if !ledger.tids_of((node, *op_id)).contains(tid) {
         return Err(format!("client {node} was told operation {op_id} committed as transaction {tid}, which was not begun for it"));
     }

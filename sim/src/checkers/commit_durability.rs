@@ -23,7 +23,7 @@ pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), Str
     {
         return Err(format!("data node {node} acknowledged committing chunk {chunk} at cid {acked} but came back from its disk at {version}"));
     }
-    let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, cid } } = fact else { return Ok(()) };
+    let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, cid }, .. } = fact else { return Ok(()) };
     match ledger.decisions.get(tid) {
         Some((Decision::Commit(c), _)) if c == cid => Ok(()),
         other => Err(format!(

@@ -32,6 +32,8 @@ pub struct LedgerOp {
     pub op: Operation,
     /// How it ended, once it did.
     pub outcome: Option<OpOutcome>,
+    /// When it was sent and when it ended, on its client's clock (milliseconds).
+    pub times: (u64, Option<u64>),
 }
 
 /// The DFS facts so far.
@@ -53,7 +55,56 @@ pub struct DfsLedger {
     pub acknowledged: BTreeMap<(NodeId, ChunkId), Cid>,
 }
 
+/// Outcomes of one operation type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpCounts {
+    /// Committed (acknowledged).
+    pub ok: u64,
+    /// Refused or aborted.
+    pub failed: u64,
+    /// No answer in time.
+    pub unknown: u64,
+}
+
+/// What the DFS did in a run, compactly: for reports and snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DfsSummary {
+    /// Outcomes per operation type (DolphinDB operationType names).
+    pub operations: BTreeMap<String, OpCounts>,
+    /// Transactions decided commit.
+    pub committed_transactions: u64,
+    /// Transactions decided rollback.
+    pub rolled_back_transactions: u64,
+    /// Digest of the state the committed history leads to (catalog and rows), as 16 hex digits.
+    pub state_digest: String,
+}
+
 impl DfsLedger {
+    /// The summary of what happened so far.
+    pub fn summary(&self) -> DfsSummary {
+        let mut operations: BTreeMap<String, OpCounts> = BTreeMap::new();
+        for op in self.ops.values() {
+            let c = operations.entry(op.op.kind().name().to_string()).or_default();
+            match &op.outcome {
+                Some(OpOutcome::Ok { .. }) => c.ok += 1,
+                Some(OpOutcome::Failed(_)) => c.failed += 1,
+                Some(OpOutcome::Unknown) | None => c.unknown += 1,
+            }
+        }
+        let mut reference = ccrsim_model::dfs::ReferenceDb::default();
+        for (_, op) in self.committed.values() {
+            let _ = reference.apply(op);
+        }
+        let rows: Vec<_> = reference.catalog.tables().map(|(_, t)| (t.id, reference.rows_of(t.id))).collect();
+        let digest = ccrsim_model::digest::stable_hash(&(&reference.catalog, rows));
+        let rolled_back = self.decisions.values().filter(|(d, _)| *d == Decision::Rollback).count() as u64;
+        DfsSummary {
+            operations,
+            committed_transactions: self.committed.len() as u64,
+            rolled_back_transactions: rolled_back,
+            state_digest: format!("{digest:016x}"),
+        }
+    }
     /// The transactions begun for a client operation.
     pub fn tids_of(&self, op_ref: (NodeId, u64)) -> Vec<Tid> {
         self.txs.iter().filter(|(_, t)| t.op_ref == op_ref).map(|(tid, _)| *tid).collect()
@@ -116,12 +167,13 @@ impl DfsLedger {
                 // A dropped chunk is gone for good; a lost one was corrupted by the nemesis.
                 self.acknowledged.remove(&(node, *chunk));
             }
-            DfsFact::OpInvoked { op_id, op } => {
-                self.ops.insert(*op_id, LedgerOp { client: node, op: op.clone(), outcome: None });
+            DfsFact::OpInvoked { op_id, op, at } => {
+                self.ops.insert(*op_id, LedgerOp { client: node, op: op.clone(), outcome: None, times: (*at, None) });
             }
-            DfsFact::OpEnded { op_id, outcome } => {
+            DfsFact::OpEnded { op_id, outcome, at } => {
                 if let Some(o) = self.ops.get_mut(op_id) {
                     o.outcome = Some(outcome.clone());
+                    o.times.1 = Some(*at);
                 }
             }
         }
