@@ -44,6 +44,11 @@ fn master_chaos() {
 }
 
 #[test]
+fn master_steady() {
+    sweep("master-steady");
+}
+
+#[test]
 fn every_embedded_scenario_has_a_sweep_test() {
     let this_file = include_str!("seed_sweep.rs");
     for (name, _) in EMBEDDED {

@@ -194,7 +194,14 @@ impl Controller {
         let origin = Some((from, req));
         let cmd = match request {
             DfsRequest::Begin { session, seq, below, op, op_ref } => {
-                DfsCommand::Begin { session: (from, session), seq, below, op, op_ref, online: self.online(), now_ms: now }
+                let online = self.online();
+                if self.raft.is_leader()
+                    && let Some(e) = self.raft.state_machine().dfs.refusal((from, session), seq, &op, &online)
+                {
+                    out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Refused(e)) }));
+                    return;
+                }
+                DfsCommand::Begin { session: (from, session), seq, below, op, op_ref, online, now_ms: now }
             }
             DfsRequest::Commit { tid } => DfsCommand::Commit { tid, now_ms: now },
             DfsRequest::Rollback { tid } => DfsCommand::Rollback { tid },
@@ -244,7 +251,7 @@ impl Controller {
                             .copied()
                             .filter(|n| self.beats.get(n).and_then(|b| b.replicas.get(&p.chunk)).is_some_and(|v| *v >= cid))
                             .collect();
-                        ready &= !have.is_empty() || p.delta == crate::dfs::ChunkDelta::Drop;
+                        ready &= !have.is_empty() || *p.delta == crate::dfs::ChunkDelta::Drop;
                         committed.extend(have.into_iter().map(|n| (p.chunk, n)));
                     }
                     if ready {

@@ -47,7 +47,7 @@ pub struct DfsClientConfig {
 #[derive(Debug, Clone)]
 struct InFlight {
     op_id: u64,
-    op: Operation,
+    op: crate::dfs::SharedOperation,
     target: NodeId,
     deadline: Millis,
 }
@@ -173,7 +173,7 @@ impl DfsClient {
 
     fn issue(&mut self, now: Millis, out: &mut Output<Message>) {
         let Some(lane) = self.lanes.iter().position(|l| l.is_none()) else { return };
-        let op = self.generate();
+        let op: crate::dfs::SharedOperation = self.generate().into();
         let op_id = self.next_op;
         self.next_op += 1;
         let target = self.config.data_nodes[self.target % self.config.data_nodes.len()];
@@ -321,8 +321,12 @@ impl DfsClient {
             }
             OperationKind::DROP_COLUMN => Operation::DropColumn { db: tdb, table, column: self.pick(&non_partition).cloned().unwrap_or_default() },
             OperationKind::RENAME_TABLE => {
+                // Mostly a free name of the universe (so that the table stays in use), sometimes a
+                // taken one (an invalid rename).
                 let names: Vec<String> = (0..self.config.tables_per_db).map(|i| format!("t{i}")).filter(|n| *n != table).collect();
-                let new_name = self.pick(&names).cloned().unwrap_or_else(|| "t9".into());
+                let free: Vec<String> = names.iter().filter(|n| self.catalog.table(&tdb, n).is_none()).cloned().collect();
+                let pool = if !free.is_empty() && self.rng.chance(0.8) { &free } else { &names };
+                let new_name = self.pick(pool).cloned().unwrap_or_else(|| "t9".into());
                 Operation::RenameTable { db: tdb, table, new_name }
             }
             OperationKind::REPLACE_COLUMN => {
@@ -368,7 +372,7 @@ impl DfsClient {
             return None;
         }
         if let (Some(p), Some(d)) = (&t.partition_column, d)
-            && self.rng.chance(0.4)
+            && self.rng.chance(0.7)
         {
             let keys = d.scheme.keys();
             let value = self.pick(&keys).cloned()?;

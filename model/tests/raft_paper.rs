@@ -289,7 +289,7 @@ fn cmd(seq: u64) -> Cmd {
 /// An entry written by some earlier leader; `tag` tells apart entries of different histories.
 fn entry(index: u64, term: u64, tag: &str) -> Entry<Cmd> {
     let payload = Cmd::Put { session: (9, 0), seq: index, key: format!("{tag}{index}"), value: tag.into() };
-    Entry { index, term, payload: Payload::Command(payload) }
+    Entry { index, term, payload: Payload::Command(payload.into()) }
 }
 
 /// A log from index 1 with these terms.
@@ -756,7 +756,7 @@ fn a_leader_replicates_a_proposal_with_its_preceding_entry() {
     c.hold(1, true);
     let index = c.propose(1, cmd(1));
     assert_eq!(index, 2);
-    let new = Entry { index: 2, term: 1, payload: Payload::Command(cmd(1)) };
+    let new = Entry { index: 2, term: 1, payload: Payload::Command(cmd(1).into()) };
     assert_eq!(c.raft(1).log().entries().last(), Some(&new));
     assert_eq!(c.sent_by(1), vec![(2, append(1, (1, 1), vec![new.clone()], 1)), (3, append(1, (1, 1), vec![new.clone()], 1))]);
     assert!(

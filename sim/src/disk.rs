@@ -139,10 +139,17 @@ impl SimDisk {
             }
             DiskOp::Fsync { path } => {
                 let file = self.files.get_mut(path).ok_or(DiskError::NotFound)?;
-                if !file.unsynced.is_empty() {
+                if file.unsynced.iter().all(|w| matches!(w, Unsynced::Append(_))) {
+                    // Only appends since the last sync: copy what they added, not the whole file.
+                    for w in file.unsynced.drain(..) {
+                        let Unsynced::Append(data) = w else { unreachable!("checked") };
+                        file.durable.extend_from_slice(&data);
+                    }
+                } else {
                     file.durable = file.cache.clone();
                     file.unsynced.clear();
                 }
+                debug_assert_eq!(file.durable, file.cache);
                 Ok(None)
             }
             DiskOp::Rename { from, to } => {

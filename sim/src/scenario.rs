@@ -192,7 +192,8 @@ impl Default for WorkloadSection {
 pub struct DfsWorkloadSection {
     /// Client nodes (0: none).
     pub clients: u32,
-    /// Operations in flight per client.
+    /// Operations in flight per client at most. The clients are open-loop: they issue at
+    /// `ops_per_s` whatever the answers take, so this only caps what may pile up behind faults.
     pub lanes_per_client: u32,
     /// Operations per simulated second, over all clients.
     pub ops_per_s: f64,
@@ -490,6 +491,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("controllers-leader-churn", include_str!("../../scenarios/controllers-leader-churn.toml")),
     ("controllers-snapshot-storm", include_str!("../../scenarios/controllers-snapshot-storm.toml")),
     ("master-chaos", include_str!("../../scenarios/master-chaos.toml")),
+    ("master-steady", include_str!("../../scenarios/master-steady.toml")),
 ];
 
 /// The scenario `cargo run` runs with no arguments.
@@ -635,7 +637,7 @@ impl Scenario {
             if m.data_nodes == 0 {
                 return fail("dfs_workload.clients", "DFS clients need data nodes (cluster.master.data_nodes)");
             }
-            within("dfs_workload.lanes_per_client", d.lanes_per_client.into(), 1, 64)?;
+            within("dfs_workload.lanes_per_client", d.lanes_per_client.into(), 1, 1024)?;
             positive("dfs_workload.ops_per_s", d.ops_per_s)?;
             within("dfs_workload.op_timeout_ms", d.op_timeout_ms, 1, 3_600_000)?;
             within("dfs_workload.databases", d.databases.into(), 1, 64)?;

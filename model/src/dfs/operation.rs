@@ -10,6 +10,10 @@ use super::value::{ColumnType, Value};
 /// A row: one value per column, in column order.
 pub type Row = Vec<Value>;
 
+/// An operation as it travels through the protocol (client, coordinator, controllers, facts):
+/// shared, since it may carry many rows and is handed on at every hop.
+pub type SharedOperation = std::sync::Arc<Operation>;
+
 /// How a predicate compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Cmp {

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 pub enum Payload<C> {
     /// Appended by a new leader so that it can commit entries of earlier terms (Raft §5.4.2, §8).
     Noop,
-    /// A client command for the replicated state machine.
-    Command(C),
+    /// A client command for the replicated state machine, shared: an entry is copied into every
+    /// AppendEntries that carries it, and a command may hold many rows.
+    Command(std::sync::Arc<C>),
 }
 
 /// One log entry.

@@ -190,6 +190,9 @@ pub struct Raft<S: StateMachine> {
     wal_records: u64,
     /// Messages produced by this step that must wait for durability.
     held: Vec<(NodeId, RaftMessage<S::Command>)>,
+    /// Held messages that vouch for WAL records still in the buffer (group commit): they leave
+    /// with the sync of the next flush.
+    held_for_next_flush: Vec<(NodeId, RaftMessage<S::Command>)>,
     pending: VecDeque<Pending<S::Command>>,
     next_token: IoToken,
     applied_out: Vec<Applied<S::Output>>,
@@ -262,6 +265,7 @@ impl<S: StateMachine> Raft<S> {
             wal_buffer: Vec::new(),
             wal_records: 0,
             held: Vec::new(),
+            held_for_next_flush: Vec::new(),
             pending: VecDeque::new(),
             next_token: 0,
             applied_out: Vec::new(),
@@ -465,7 +469,7 @@ impl<S: StateMachine> Raft<S> {
         if !self.is_leader() {
             return Err(self.leader_hint());
         }
-        let index = self.append_new(Payload::Command(command), out);
+        let index = self.append_new(Payload::Command(command.into()), out);
         for peer in self.peers() {
             if self.progress[&peer].replicating {
                 self.send_append(peer, out);
@@ -895,7 +899,8 @@ impl<S: StateMachine> Raft<S> {
         let token = self.token();
         out.disk(token, DiskOp::Fsync { path: wal::WAL.into() });
         let effect = Effect::WalSynced { last_index: self.log.last_index() };
-        self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
+        let release = std::mem::take(&mut self.held_for_next_flush);
+        self.pending.push_back(Pending { token, effects: vec![effect], release });
     }
 
     fn hold(&mut self, to: NodeId, msg: RaftMessage<S::Command>) {
@@ -904,12 +909,22 @@ impl<S: StateMachine> Raft<S> {
 
     /// Ends every entry point: apply what is committed, snapshot if due, write the WAL, and release
     /// held messages once everything before them is durable.
+    ///
+    /// Group commit: while a WAL sync is in flight, new records wait in the buffer and go out
+    /// together once it completes (one write and one fsync for all of them).
     fn finish(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
         self.apply_committed(out);
         self.maybe_snapshot(out);
-        self.flush_wal(out);
+        let syncing = self.pending.iter().flat_map(|p| &p.effects).any(|e| matches!(e, Effect::WalSynced { .. }));
+        if !syncing {
+            self.flush_wal(out);
+        }
         let held = std::mem::take(&mut self.held);
         if held.is_empty() {
+            return;
+        }
+        if !self.wal_buffer.is_empty() && !self.config.bugs.ack_before_fsync {
+            self.held_for_next_flush.extend(held);
             return;
         }
         match self.pending.back_mut() {

@@ -74,7 +74,7 @@ pub struct DataNodeConfig {
 struct PreparedTx {
     tid: Tid,
     expected: Cid,
-    delta: ChunkDelta,
+    delta: std::sync::Arc<ChunkDelta>,
     since: Millis,
 }
 
@@ -101,7 +101,7 @@ enum Phase {
 struct CoordOp {
     op_id: u64,
     client: NodeId,
-    op: Operation,
+    op: crate::dfs::SharedOperation,
     started: Millis,
     attempts: u32,
     phase: Phase,
@@ -300,7 +300,10 @@ impl DataNode {
             DfsMessage::Run { op_id, op } => self.run(now, from, op_id, op, out),
             DfsMessage::Response { req, result } => self.on_response(now, req, result, out),
             DfsMessage::Prepare { tid, chunk, expected_version, delta } => self.on_prepare(now, from, tid, chunk, expected_version, delta, out),
-            DfsMessage::Prepared { tid, chunk, ok, reason } => self.on_prepared(now, from, tid, chunk, ok, reason, out),
+            DfsMessage::Prepared { tid, chunk, ok, reason } => {
+                let refusal = (!ok).then_some(reason);
+                self.on_prepared(now, from, tid, chunk, refusal, out)
+            }
             DfsMessage::Decide { tid, chunk, decision } => {
                 if self.apply_decision(tid, chunk, decision, out) {
                     let cid = match decision {
@@ -409,7 +412,7 @@ impl DataNode {
 
     // ----- Coordinator --------------------------------------------------------------------------------
 
-    fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: Operation, out: &mut Output<Message>) {
+    fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<Message>) {
         if self.answered.contains_key(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
             return; // a copy of an operation under way or answered
         }
@@ -503,7 +506,7 @@ impl DataNode {
                     Phase::Prepare { tid: begun.tid, parts, waiting, deadline, resend_at: now + self.config.request_retry_ms };
             }
             (Phase::Begin, DfsOutput::Refused(e)) => {
-                let retry = e.code == ErrorCode::Conflict && matches!(o.op, Operation::AppendChunkGranularity { .. }) && o.attempts < 50;
+                let retry = e.code == ErrorCode::Conflict && matches!(*o.op, Operation::AppendChunkGranularity { .. }) && o.attempts < 50;
                 if retry {
                     let until = now + 10 + self.rng.range(0, 40);
                     self.ops.get_mut(&key).expect("op").phase = Phase::Backoff { until };
@@ -556,10 +559,10 @@ impl DataNode {
         }
     }
 
-    fn on_prepared(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, ok: bool, reason: String, out: &mut Output<Message>) {
+    fn on_prepared(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, refusal: Option<String>, out: &mut Output<Message>) {
         let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Prepare { tid: t, .. } if *t == tid)) else { return };
         let Phase::Prepare { waiting, parts, .. } = &mut o.phase else { unreachable!() };
-        if !ok {
+        if let Some(reason) = refusal {
             let parts = parts.clone();
             let error = OpError::new(ErrorCode::Aborted, format!("participant {from} refused chunk {chunk}: {reason}"));
             o.phase = Phase::Abort { tid, parts, error };
@@ -640,7 +643,7 @@ impl DataNode {
     // ----- Participant --------------------------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn on_prepare(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, expected: Cid, delta: ChunkDelta, out: &mut Output<Message>) {
+    fn on_prepare(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, expected: Cid, delta: std::sync::Arc<ChunkDelta>, out: &mut Output<Message>) {
         let refuse = |out: &mut Output<Message>, reason: String| send(out, from, DfsMessage::Prepared { tid, chunk, ok: false, reason });
         if self.recoveries.contains_key(&chunk) || self.lost.contains(&chunk) {
             return refuse(out, "replica under recovery or lost".into());
@@ -679,11 +682,11 @@ impl DataNode {
                 let p = if self.config.bugs.commit_not_idempotent { replica.prepared[i].clone() } else { replica.prepared.remove(i) };
                 storage::encode_record(replica.records as u64, &ChunkRecord::Commit { tid, cid }, self.log_buffer.entry(chunk).or_default());
                 replica.records += 1;
-                if p.delta == ChunkDelta::Drop {
+                if *p.delta == ChunkDelta::Drop {
                     self.drop_replica(chunk, out);
                     return true;
                 }
-                match &p.delta {
+                match &*p.delta {
                     ChunkDelta::Update { column, value, .. } if self.config.bugs.update_ignores_filter => {
                         replica.data.apply(&ChunkDelta::Update { column: *column, value: value.clone(), condition: None })
                     }

@@ -1,6 +1,6 @@
 //! What the DFS roles tell the checkers.
 
-use crate::dfs::{LockKey, OpError, Operation, OperationKind};
+use crate::dfs::{LockKey, OpError, OperationKind, SharedOperation};
 
 use super::state::{ChunkId, Cid, Decision, Tid};
 
@@ -21,7 +21,7 @@ pub enum DfsFact {
     /// A controller applied a BEGIN: the transaction runs client operation `op_ref` under `locks`.
     TxBegun { tid: Tid, kind: OperationKind, coordinator: u32, op_ref: (u32, u64), locks: Vec<LockKey> },
     /// A controller applied a decision (commits carry their operation, for the reference model).
-    TxDecided { tid: Tid, decision: Decision, op: Option<Operation> },
+    TxDecided { tid: Tid, decision: Decision, op: Option<SharedOperation> },
     /// A controller ended a committed transaction.
     TxCompleted { tid: Tid },
     /// A participant durably prepared.
@@ -46,7 +46,7 @@ pub enum DfsFact {
     /// A replica came back from disk at boot.
     ReplicaLoaded { chunk: ChunkId, version: Cid, digest: u64, prepared: Vec<Tid> },
     /// A client sent an operation, at `at` on its clock.
-    OpInvoked { op_id: u64, op: Operation, at: crate::io::Millis },
+    OpInvoked { op_id: u64, op: SharedOperation, at: crate::io::Millis },
     /// A client saw how it ended, at `at` on its clock.
     OpEnded { op_id: u64, outcome: OpOutcome, at: crate::io::Millis },
 }

@@ -1,7 +1,9 @@
 //! Messages of the DFS: clients to data nodes, data nodes to the controllers, coordinators to
 //! participants, and between data nodes for online recovery.
 
-use crate::dfs::{Catalog, ChunkData, ChunkDelta, OpError, Operation};
+use std::sync::Arc;
+
+use crate::dfs::{Catalog, ChunkData, ChunkDelta, OpError, SharedOperation};
 use crate::io::NodeId;
 
 use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
@@ -11,7 +13,7 @@ use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 pub enum DfsRequest {
     /// BEGIN (`seq` numbers it in the node's session; all below `below` were answered); `op_ref`
     /// names the client operation it runs, for the checkers.
-    Begin { session: u64, seq: u64, below: u64, op: Operation, op_ref: (NodeId, u64) },
+    Begin { session: u64, seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64) },
     /// Decide commit.
     Commit { tid: Tid },
     /// Decide rollback.
@@ -32,7 +34,7 @@ pub enum DfsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DfsMessage {
     /// Client -> data node: run an operation.
-    Run { op_id: u64, op: Operation },
+    Run { op_id: u64, op: SharedOperation },
     /// Data node -> client: its outcome (`Ok((tid, cid))`).
     Outcome { op_id: u64, result: Result<(Tid, Cid), OpError> },
     /// Data node -> controller.
@@ -48,7 +50,7 @@ pub enum DfsMessage {
     /// Controller leader -> data node: these chunks no longer exist; delete them.
     Forget { chunks: Vec<ChunkId> },
     /// Coordinator -> participant: phase one.
-    Prepare { tid: Tid, chunk: ChunkId, expected_version: Cid, delta: ChunkDelta },
+    Prepare { tid: Tid, chunk: ChunkId, expected_version: Cid, delta: Arc<ChunkDelta> },
     /// Participant -> coordinator: prepared durably (`ok`), or refused with a reason.
     Prepared { tid: Tid, chunk: ChunkId, ok: bool, reason: String },
     /// Coordinator -> participant: phase two.

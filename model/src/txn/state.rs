@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::fact::DfsFact;
-use crate::dfs::{Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, TableId, apply_catalog, plan};
+use std::sync::Arc;
+
+use crate::dfs::{Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan};
 use crate::io::{Millis, NodeId};
 
 /// Transaction id, dense from 1 in BEGIN order.
@@ -108,8 +110,8 @@ pub struct Participation {
     pub replicas: Vec<NodeId>,
     /// The version every participant must hold before it prepares.
     pub expected_version: Cid,
-    /// The change.
-    pub delta: ChunkDelta,
+    /// The change (shared with the messages that carry it).
+    pub delta: Arc<ChunkDelta>,
 }
 
 /// An open transaction.
@@ -118,7 +120,7 @@ pub struct TxRecord {
     /// Its id.
     pub tid: Tid,
     /// The operation.
-    pub op: Operation,
+    pub op: SharedOperation,
     /// Its chunk work.
     pub participations: Vec<Participation>,
     /// Its locks.
@@ -154,7 +156,7 @@ pub enum DfsCommand {
     /// Start a transaction for `op`, coordinated by `session.0`. `online` is the leader's view of
     /// the data nodes online, `seq` numbers the request in its session (retries repeat it), and
     /// every request of the session below `below` has been answered.
-    Begin { session: (NodeId, u64), seq: u64, below: u64, op: Operation, op_ref: (NodeId, u64), online: Vec<NodeId>, now_ms: Millis },
+    Begin { session: (NodeId, u64), seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), online: Vec<NodeId>, now_ms: Millis },
     /// Decide commit (if still open).
     Commit { tid: Tid, now_ms: Millis },
     /// Decide rollback (if still open).
@@ -311,7 +313,7 @@ impl DfsState {
         (out, facts)
     }
 
-    fn begin(&mut self, session: (NodeId, u64), seq: u64, below: u64, op: &Operation, online: &[NodeId], now_ms: Millis) -> DfsOutput {
+    fn begin(&mut self, session: (NodeId, u64), seq: u64, below: u64, op: &SharedOperation, online: &[NodeId], now_ms: Millis) -> DfsOutput {
         let s = self.sessions.entry(session).or_default();
         s.below = s.below.max(below);
         let below = s.below;
@@ -326,22 +328,10 @@ impl DfsState {
                 None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
             };
         }
-        let online: BTreeSet<NodeId> = online.iter().copied().filter(|n| self.config.data_nodes.contains_key(n)).collect();
-        if online.len() < self.config.replication_factor {
-            return DfsOutput::Refused(OpError::new(
-                ErrorCode::Unavailable,
-                format!("{} data nodes online, dfsReplicationFactor is {}", online.len(), self.config.replication_factor),
-            ));
-        }
-        let existing = |t: TableId| self.chunk_of.range((t, PartitionKey::Null)..).take_while(|((id, _), _)| *id == t).map(|((_, p), _)| p.clone()).collect();
-        let plan = match plan(&self.catalog, &existing, op) {
-            Ok(p) => p,
+        let (plan, online) = match self.admit(op, online) {
+            Ok(admitted) => admitted,
             Err(e) => return DfsOutput::Refused(e),
         };
-        let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
-        if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
-            return DfsOutput::Refused(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
-        }
         // Resolve chunks (new ones get replicas) and the replicas that can take part.
         let mut participations = Vec::new();
         let mut new_chunks = Vec::new();
@@ -374,7 +364,7 @@ impl DfsState {
             if replicas.is_empty() {
                 return DfsOutput::Refused(OpError::new(ErrorCode::Unavailable, format!("no complete replica of chunk {chunk} is online")));
             }
-            participations.push(Participation { chunk, replicas, expected_version: meta.version, delta: w.delta.clone() });
+            participations.push(Participation { chunk, replicas, expected_version: meta.version, delta: Arc::new(w.delta.clone()) });
         }
         let tid = self.next_tid;
         self.next_tid += 1;
@@ -390,6 +380,36 @@ impl DfsState {
         let begun = TxBegun { tid, participations: participations.clone() };
         self.txs.insert(tid, TxRecord { tid, op: op.clone(), participations, locks: plan.locks, coordinator: session.0, state: TxState::Begun, since_ms: now_ms });
         DfsOutput::Begun(begun)
+    }
+
+    /// Whether BEGIN of `op` gets past the checks that need no new state: enough data nodes online,
+    /// a valid plan, no conflicting lock. Returns the plan and the online data nodes.
+    fn admit(&self, op: &Operation, online: &[NodeId]) -> Result<(crate::dfs::Plan, BTreeSet<NodeId>), OpError> {
+        let online: BTreeSet<NodeId> = online.iter().copied().filter(|n| self.config.data_nodes.contains_key(n)).collect();
+        if online.len() < self.config.replication_factor {
+            return Err(OpError::new(
+                ErrorCode::Unavailable,
+                format!("{} data nodes online, dfsReplicationFactor is {}", online.len(), self.config.replication_factor),
+            ));
+        }
+        let existing = |t: TableId| self.chunk_of.range((t, PartitionKey::Null)..).take_while(|((id, _), _)| *id == t).map(|((_, p), _)| p.clone()).collect();
+        let plan = plan(&self.catalog, &existing, op)?;
+        let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
+        if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
+            return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
+        }
+        Ok((plan, online))
+    }
+
+    /// The refusal a new BEGIN would get from this state, if any: the leader answers such a BEGIN
+    /// at once instead of putting it through Raft. A refusal decided on a view that lags the log is
+    /// still true (nothing happened); a BEGIN that passes goes through Raft and is checked again.
+    /// A retried BEGIN of the session is never refused here (its own locks would conflict).
+    pub fn refusal(&self, session: (NodeId, u64), seq: u64, op: &Operation, online: &[NodeId]) -> Option<OpError> {
+        if self.sessions.get(&session).is_some_and(|s| s.seen.contains_key(&seq)) {
+            return None;
+        }
+        self.admit(op, online).err()
     }
 
     /// Chooses `replication_factor` online data nodes for a new chunk: the least loaded first, ties
@@ -462,7 +482,7 @@ impl DfsState {
         let tx = self.txs.remove(&tid).expect("present");
         let committed: BTreeSet<(ChunkId, NodeId)> = committed.iter().copied().collect();
         for p in &tx.participations {
-            if p.delta == ChunkDelta::Drop {
+            if *p.delta == ChunkDelta::Drop {
                 let meta = self.chunks.remove(&p.chunk).expect("a dropped chunk existed");
                 self.chunk_of.remove(&(meta.table, meta.partition));
                 continue;

@@ -19,7 +19,7 @@ const KIND_SNAPSHOT: u8 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChunkRecord {
     /// Phase one: the change, durable before the participant says yes.
-    Prepare { tid: Tid, expected_version: Cid, delta: ChunkDelta },
+    Prepare { tid: Tid, expected_version: Cid, delta: std::sync::Arc<ChunkDelta> },
     /// Phase two: commit with this cid.
     Commit { tid: Tid, cid: Cid },
     /// Phase two: rollback.
@@ -72,7 +72,7 @@ pub struct RecoveredReplica {
     /// Their version.
     pub version: Cid,
     /// Prepared transactions with no outcome in the log (in doubt): `(tid, expected, delta)`.
-    pub prepared: Vec<(Tid, Cid, ChunkDelta)>,
+    pub prepared: Vec<(Tid, Cid, std::sync::Arc<ChunkDelta>)>,
     /// The log must be rewritten before use (it ended in a torn record, or after a gap).
     pub torn_log: bool,
     /// Records in the log that count (the next one gets this position).
@@ -135,7 +135,7 @@ fn recover_one(disk: &dyn DiskView, chunk: ChunkId) -> Result<RecoveredReplica, 
         ScanEnd::TornTail { .. } => replica.torn_log = true,
         ScanEnd::Corrupt { offset, reason } => return Err(ReplicaError::Corrupt(format!("{} at {offset}: {reason}", log_path(chunk)))),
     }
-    let mut prepared: BTreeMap<Tid, (Cid, ChunkDelta)> = BTreeMap::new();
+    let mut prepared: BTreeMap<Tid, (Cid, std::sync::Arc<ChunkDelta>)> = BTreeMap::new();
     for (i, r) in records.into_iter().enumerate() {
         let numbered: Numbered<ChunkRecord> = record::decode_value(r.payload).map_err(ReplicaError::Corrupt)?;
         if numbered.seq != i as u64 {
@@ -180,7 +180,7 @@ mod tests {
     }
 
     fn prepare(tid: Tid, expected: Cid) -> ChunkRecord {
-        ChunkRecord::Prepare { tid, expected_version: expected, delta: ChunkDelta::Append(vec![vec![Value::Int(tid as i32)]]) }
+        ChunkRecord::Prepare { tid, expected_version: expected, delta: ChunkDelta::Append(vec![vec![Value::Int(tid as i32)]]).into() }
     }
 
     #[test]

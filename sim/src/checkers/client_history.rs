@@ -27,7 +27,7 @@ pub fn at_end(ledger: &DfsLedger) -> Result<(), String> {
     for (op_id, op) in &ledger.ops {
         let Some(OpOutcome::Failed(error)) = &op.outcome else { continue };
         for tid in ledger.tids_of((op.client, *op_id)) {
-            if let Some((Decision::Commit(cid), _)) = ledger.decisions.get(&tid) {
+            if let Some((Decision::Commit(cid), _)) = ledger.decisions.get(tid) {
                 return Err(format!(
                     "client {} was told operation {op_id} failed ({error}), but it committed as transaction {tid} cid {cid}",
                     op.client

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ccrsim_model::dfs::{LockKey, Operation};
+use ccrsim_model::dfs::{LockKey, SharedOperation};
 use ccrsim_model::io::NodeId;
 use ccrsim_model::txn::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
 
@@ -29,7 +29,7 @@ pub struct LedgerOp {
     /// The client.
     pub client: NodeId,
     /// The operation.
-    pub op: Operation,
+    pub op: SharedOperation,
     /// How it ended, once it did.
     pub outcome: Option<OpOutcome>,
     /// When it was sent and when it ended, on its client's clock (milliseconds).
@@ -42,9 +42,13 @@ pub struct DfsLedger {
     /// Decisions by tid, with the controller that reported each first.
     pub decisions: BTreeMap<Tid, (Decision, NodeId)>,
     /// Committed operations by cid.
-    pub committed: BTreeMap<Cid, (Tid, Operation)>,
+    pub committed: BTreeMap<Cid, (Tid, SharedOperation)>,
     /// Transactions begun.
     pub txs: BTreeMap<Tid, LedgerTx>,
+    /// Transactions still holding their locks (an index into `txs`).
+    pub open: BTreeSet<Tid>,
+    /// Transactions begun for each client operation `(client, op_id)`.
+    pub by_op: BTreeMap<(NodeId, u64), Vec<Tid>>,
     /// Client operations by op id.
     pub ops: BTreeMap<u64, LedgerOp>,
     /// Open prepares per replica.
@@ -106,15 +110,26 @@ impl DfsLedger {
         }
     }
     /// The transactions begun for a client operation.
-    pub fn tids_of(&self, op_ref: (NodeId, u64)) -> Vec<Tid> {
-        self.txs.iter().filter(|(_, t)| t.op_ref == op_ref).map(|(tid, _)| *tid).collect()
+    pub fn tids_of(&self, op_ref: (NodeId, u64)) -> &[Tid] {
+        self.by_op.get(&op_ref).map_or(&[], Vec::as_slice)
+    }
+
+    fn close(&mut self, tid: Tid) {
+        if let Some(t) = self.txs.get_mut(&tid) {
+            t.open = false;
+        }
+        self.open.remove(&tid);
     }
 
     /// Follows one fact reported by `node`.
     pub fn apply(&mut self, node: NodeId, fact: &DfsFact) {
         match fact {
             DfsFact::TxBegun { tid, op_ref, locks, .. } => {
-                self.txs.entry(*tid).or_insert(LedgerTx { op_ref: *op_ref, locks: locks.clone(), open: true });
+                if !self.txs.contains_key(tid) {
+                    self.txs.insert(*tid, LedgerTx { op_ref: *op_ref, locks: locks.clone(), open: true });
+                    self.open.insert(*tid);
+                    self.by_op.entry(*op_ref).or_default().push(*tid);
+                }
             }
             DfsFact::TxDecided { tid, decision, op } => {
                 self.decisions.entry(*tid).or_insert((*decision, node));
@@ -122,19 +137,11 @@ impl DfsLedger {
                     (Decision::Commit(cid), Some(op)) => {
                         self.committed.entry(*cid).or_insert((*tid, op.clone()));
                     }
-                    (Decision::Rollback, _) => {
-                        if let Some(t) = self.txs.get_mut(tid) {
-                            t.open = false;
-                        }
-                    }
+                    (Decision::Rollback, _) => self.close(*tid),
                     _ => {}
                 }
             }
-            DfsFact::TxCompleted { tid } => {
-                if let Some(t) = self.txs.get_mut(tid) {
-                    t.open = false;
-                }
-            }
+            DfsFact::TxCompleted { tid } => self.close(*tid),
             DfsFact::Prepared { tid, chunk } => {
                 self.prepared.entry((node, *chunk)).or_default().insert(*tid);
             }

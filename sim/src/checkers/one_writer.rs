@@ -18,7 +18,7 @@ pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), Str
         // A controller replaying its log after a restart reports old transactions again: old news.
         DfsFact::TxBegun { tid, .. } if ledger.txs.contains_key(tid) => Ok(()),
         DfsFact::TxBegun { tid, locks, .. } => {
-            for (other, t) in ledger.txs.iter().filter(|(t, x)| x.open && *t != tid) {
+            for (other, t) in ledger.open.iter().filter(|t| *t != tid).map(|t| (t, &ledger.txs[t])) {
                 if let Some((a, b)) = locks.iter().find_map(|a| t.locks.iter().find(|b| a.conflicts(b)).map(|b| (a, b))) {
                     return Err(format!("transaction {tid} got {a:?} while open transaction {other} holds {b:?}"));
                 }
