@@ -62,6 +62,8 @@ fn pinned_master_chaos_summaries() {
         for (kind, c) in &dfs.operations {
             summary.push_str(&format!("  {kind:<26} ok {:>4}  failed {:>4}  unknown {:>3}\n", c.ok, c.failed, c.unknown));
         }
+        let failures: Vec<String> = dfs.failures.iter().map(|(code, n)| format!("{code} {n}")).collect();
+        summary.push_str(&format!("  failures: {}\n", failures.join(", ")));
     }
     insta::assert_snapshot!(summary);
 }

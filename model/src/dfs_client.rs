@@ -194,9 +194,17 @@ impl DfsClient {
     }
 
     fn generate(&mut self) -> Operation {
-        let existing_dbs: Vec<String> = self.config.databases.iter().filter(|d| self.catalog.database(d).is_some()).cloned().collect();
-        let tables: Vec<(String, String)> = self
-            .catalog
+        // Generating reads the catalog while drawing from the rng: move it out for the duration
+        // rather than clone it.
+        let catalog = std::mem::take(&mut self.catalog);
+        let op = self.generate_from(&catalog);
+        self.catalog = catalog;
+        op
+    }
+
+    fn generate_from(&mut self, catalog: &Catalog) -> Operation {
+        let existing_dbs: Vec<String> = self.config.databases.iter().filter(|d| catalog.database(d).is_some()).cloned().collect();
+        let tables: Vec<(String, String)> = catalog
             .tables()
             .filter(|(d, _)| self.config.databases.contains(&d.name))
             .map(|(d, t)| (d.name.clone(), t.name.clone()))
@@ -219,18 +227,18 @@ impl DfsClient {
             }
             chosen
         };
-        let mut op = self.build(kind, &existing_dbs, &tables);
+        let mut op = self.build(catalog, kind, &existing_dbs, &tables);
         if self.rng.chance(self.config.invalid_share) {
             self.spoil(&mut op);
         }
         op
     }
 
-    fn build(&mut self, kind: OperationKind, dbs: &[String], tables: &[(String, String)]) -> Operation {
+    fn build(&mut self, catalog: &Catalog, kind: OperationKind, dbs: &[String], tables: &[(String, String)]) -> Operation {
         let db = self.pick(dbs).cloned().unwrap_or_else(|| self.config.databases[0].clone());
         let (tdb, table) = self.pick(tables).cloned().unwrap_or((db.clone(), "t0".into()));
-        let t = self.catalog.table(&tdb, &table).cloned();
-        let d = self.catalog.database(&tdb).cloned();
+        let t = catalog.table(&tdb, &table);
+        let d = catalog.database(&tdb);
         let non_partition: Vec<String> = t
             .as_ref()
             .map(|t| t.columns.iter().filter(|c| Some(&c.name) != t.partition_column.as_ref()).map(|c| c.name.clone()).collect())
@@ -238,34 +246,35 @@ impl DfsClient {
         match kind {
             OperationKind::APPEND | OperationKind::APPEND_CHUNK_GRANULARITY | OperationKind::UPSERT => {
                 let n = self.rng.range(u64::from(self.config.rows.0), u64::from(self.config.rows.1) + 1) as usize;
-                let rows: Vec<Row> = (0..n.max(1)).map(|_| self.row(d.as_ref(), t.as_ref())).collect();
+                let keys = d.map(|d| d.scheme.keys()).unwrap_or_default();
+                let rows: Vec<Row> = (0..n.max(1)).map(|_| self.row(&keys, t)).collect();
                 match kind {
                     OperationKind::APPEND => Operation::Append { db: tdb, table, rows },
                     OperationKind::APPEND_CHUNK_GRANULARITY => Operation::AppendChunkGranularity { db: tdb, table, rows },
                     _ => {
-                        let mut keys: Vec<String> = t.as_ref().and_then(|t| t.partition_column.clone()).into_iter().collect();
+                        let mut keys: Vec<String> = t.and_then(|t| t.partition_column.clone()).into_iter().collect();
                         keys.extend(self.pick(&non_partition).cloned());
                         Operation::Upsert { db: tdb, table, keys, rows }
                     }
                 }
             }
-            OperationKind::SQL_DELETE => Operation::SqlDelete { db: tdb, table, filter: self.filter(d.as_ref(), t.as_ref()) },
+            OperationKind::SQL_DELETE => Operation::SqlDelete { db: tdb, table, filter: self.filter(d, t) },
             OperationKind::SQL_UPDATE => {
                 let column = self.pick(&non_partition).cloned().unwrap_or_else(|| "x".into());
-                let ty = t.as_ref().and_then(|t| t.column_index(&column).map(|i| t.columns[i].ty)).unwrap_or(ColumnType::Int);
+                let ty = t.and_then(|t| t.column_index(&column).map(|i| t.columns[i].ty)).unwrap_or(ColumnType::Int);
                 let value = self.value(ty);
-                Operation::SqlUpdate { db: tdb, table, column, value, filter: self.filter(d.as_ref(), t.as_ref()) }
+                Operation::SqlUpdate { db: tdb, table, column, value, filter: self.filter(d, t) }
             }
             OperationKind::DROP_TABLE => Operation::DropTable { db: tdb, table },
             OperationKind::TRUNCATE_TABLE => Operation::TruncateTable { db: tdb, table },
             OperationKind::DROP_PARTITION => {
-                let keys = d.as_ref().map(|d| d.scheme.keys()).unwrap_or_default();
+                let keys = d.map(|d| d.scheme.keys()).unwrap_or_default();
                 let partition = self.pick(&keys).cloned().unwrap_or(Value::Int(0));
                 Operation::DropPartition { db: tdb, table, partition }
             }
             OperationKind::DROP_DB => Operation::DropDb { db },
             OperationKind::ADD_RANGE_PARTITION | OperationKind::ADD_VALUE_PARTITION => {
-                let Some(d) = self.catalog.database(&db).cloned() else { return Operation::AddValuePartition { db, value: Value::Int(0) } };
+                let Some(d) = catalog.database(&db) else { return Operation::AddValuePartition { db, value: Value::Int(0) } };
                 match &d.scheme {
                     PartitionScheme::Range { boundaries, .. } => {
                         let last = boundaries.last().cloned().unwrap_or(Value::Int(0));
@@ -287,7 +296,7 @@ impl DfsClient {
                 }
             }
             OperationKind::CREATE_DOMAIN => {
-                let missing: Vec<String> = self.config.databases.iter().filter(|d| self.catalog.database(d).is_none()).cloned().collect();
+                let missing: Vec<String> = self.config.databases.iter().filter(|d| catalog.database(d).is_none()).cloned().collect();
                 let db = self.pick(&missing).cloned().unwrap_or(db);
                 let index = self.config.databases.iter().position(|d| *d == db).unwrap_or(0);
                 let scheme = if index % 2 == 0 {
@@ -299,9 +308,9 @@ impl DfsClient {
             }
             OperationKind::CREATE_TABLE | OperationKind::CREATE_PARTITIONED_TABLE => {
                 let names: Vec<String> = (0..self.config.tables_per_db).map(|i| format!("t{i}")).collect();
-                let absent: Vec<String> = names.iter().filter(|n| self.catalog.table(&db, n).is_none()).cloned().collect();
+                let absent: Vec<String> = names.iter().filter(|n| catalog.table(&db, n).is_none()).cloned().collect();
                 let table = self.pick(&absent).cloned().unwrap_or_else(|| "t0".into());
-                let key_type = self.catalog.database(&db).map_or(ColumnType::Int, |d| d.scheme.column_type());
+                let key_type = catalog.database(&db).map_or(ColumnType::Int, |d| d.scheme.column_type());
                 let columns = vec![
                     Column::new("k", key_type),
                     Column::new("qty", ColumnType::Long),
@@ -324,7 +333,7 @@ impl DfsClient {
                 // Mostly a free name of the universe (so that the table stays in use), sometimes a
                 // taken one (an invalid rename).
                 let names: Vec<String> = (0..self.config.tables_per_db).map(|i| format!("t{i}")).filter(|n| *n != table).collect();
-                let free: Vec<String> = names.iter().filter(|n| self.catalog.table(&tdb, n).is_none()).cloned().collect();
+                let free: Vec<String> = names.iter().filter(|n| catalog.table(&tdb, n).is_none()).cloned().collect();
                 let pool = if !free.is_empty() && self.rng.chance(0.8) { &free } else { &names };
                 let new_name = self.pick(pool).cloned().unwrap_or_else(|| "t9".into());
                 Operation::RenameTable { db: tdb, table, new_name }
@@ -355,13 +364,13 @@ impl DfsClient {
         }
     }
 
-    fn row(&mut self, d: Option<&crate::dfs::Database>, t: Option<&crate::dfs::Table>) -> Row {
+    /// A row for table `t`; `keys` are its database's partition keys.
+    fn row(&mut self, keys: &[Value], t: Option<&crate::dfs::Table>) -> Row {
         let Some(t) = t else { return vec![Value::Int(1)] };
-        let keys = d.map(|d| d.scheme.keys()).unwrap_or_default();
         let mut row: Row = t.columns.iter().map(|c| self.value(c.ty)).collect();
         if let (Some(i), false) = (t.partition_index(), keys.is_empty()) {
             // A value inside a partition (a range's lower boundary is one).
-            row[i] = self.pick(&keys).cloned().expect("non-empty");
+            row[i] = self.pick(keys).cloned().expect("non-empty");
         }
         row
     }

@@ -40,6 +40,10 @@ pub struct DiskRequest {
     pub token: IoToken,
     /// What to do.
     pub op: DiskOp,
+    /// Whether a successful completion comes back as an input. A failed one always does. A role
+    /// that issues a write and then an fsync waits for the fsync alone (as `write(2)` returns before
+    /// the `fsync(2)` that makes it durable); sparing it the write's completion saves a step.
+    pub report_success: bool,
 }
 
 /// A file-system operation on the node's own disk. Paths are flat names such as `raft/wal`.
@@ -145,7 +149,30 @@ impl<M> Output<M> {
 
     /// Queues a disk request.
     pub fn disk(&mut self, token: IoToken, op: DiskOp) {
-        self.disk.push(DiskRequest { token, op });
+        self.disk.push(DiskRequest { token, op, report_success: true });
+    }
+
+    /// Queues a disk request whose completion comes back only if it fails: for a request that a
+    /// later, reported one (an fsync, a rename) follows in the node's disk queue.
+    pub fn disk_unreported(&mut self, token: IoToken, op: DiskOp) {
+        self.disk.push(DiskRequest { token, op, report_success: false });
+    }
+
+    /// Queues `ops` in order, each with a fresh token from `token`; only the last one reports
+    /// success, and its token is returned (`None` for no ops). Once that completes, all are done.
+    pub fn disk_chain(&mut self, ops: Vec<DiskOp>, mut token: impl FnMut() -> IoToken) -> Option<IoToken> {
+        let count = ops.len();
+        let mut last = None;
+        for (i, op) in ops.into_iter().enumerate() {
+            let t = token();
+            if i + 1 < count {
+                self.disk_unreported(t, op);
+            } else {
+                self.disk(t, op);
+                last = Some(t);
+            }
+        }
+        last
     }
 
     /// Fail-stop: the role cannot go on safely.
@@ -217,5 +244,25 @@ impl DiskView for MemoryDisk {
 
     fn list(&self, prefix: &str) -> Vec<String> {
         self.files.keys().filter(|p| p.starts_with(prefix)).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disk_chain_reports_only_its_last_request() {
+        let mut out: Output<()> = Output::default();
+        let mut next = 10;
+        let ops = vec![DiskOp::Append { path: "f".into(), data: vec![1] }, DiskOp::Fsync { path: "f".into() }, DiskOp::Remove { path: "g".into() }];
+        let last = out.disk_chain(ops, || {
+            next += 1;
+            next
+        });
+        assert_eq!(last, Some(13));
+        let flags: Vec<(IoToken, bool)> = out.disk.iter().map(|r| (r.token, r.report_success)).collect();
+        assert_eq!(flags, [(11, false), (12, false), (13, true)]);
+        assert_eq!(out.disk_chain(Vec::new(), || unreachable!("no request, no token")), None);
     }
 }

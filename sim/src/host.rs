@@ -56,7 +56,8 @@ async fn host(world: SharedWorld, node: NodeId) {
 /// it looks at the next instant. Events are thus handled in exact time order, never batched.
 pub async fn simulate(world: SharedWorld) {
     let handle = madsim::runtime::Handle::current();
-    let start = madsim::time::Instant::now();
+    // madsim's clock moves only here, so the scheduler knows where it stands without asking it.
+    let mut madsim_elapsed = Duration::ZERO;
     let count = world.lock().nodes.len();
     for node in 0..count as NodeId {
         let name = world.lock().nodes[node as usize].info.name.clone();
@@ -71,10 +72,10 @@ pub async fn simulate(world: SharedWorld) {
             break;
         }
         let Some(at) = w.next_event_at() else { break };
-        let target = start + Duration::from_nanos(at.as_nanos());
-        let now = madsim::time::Instant::now();
-        if target > now {
-            madsim::time::advance(target - now);
+        let target = Duration::from_nanos(at.as_nanos());
+        if target > madsim_elapsed {
+            madsim::time::advance(target - madsim_elapsed);
+            madsim_elapsed = target;
         }
         w.dispatch_next_instant();
     }

@@ -242,6 +242,10 @@ pub struct Summary {
     pub messages_per_wall_second: f64,
     /// Trace events over all seeds.
     pub events: u64,
+    /// DFS transactions decided commit over all seeds (0 without data nodes).
+    pub committed_transactions: u64,
+    /// Committed DFS transactions per simulated second (`committed_transactions / sim_seconds`).
+    pub committed_per_sim_second: f64,
 }
 
 impl Summary {
@@ -250,6 +254,7 @@ impl Summary {
         let sim_seconds: f64 = reports.iter().map(|r| r.sim_seconds).sum();
         let seed_wall_seconds: f64 = reports.iter().map(|r| r.wall_seconds).sum();
         let messages = reports.iter().map(|r| r.messages).sum();
+        let committed_transactions = reports.iter().filter_map(|r| r.dfs.as_ref()).map(|d| d.committed_transactions).sum();
         let expected = scenario.expect.violation.clone();
         let caught_expected = match &expected {
             Some(e) => reports.iter().filter(|r| r.failed_checker() == Some(e.as_str())).count(),
@@ -270,6 +275,8 @@ impl Summary {
             messages,
             messages_per_wall_second: if seed_wall_seconds > 0.0 { messages as f64 / seed_wall_seconds } else { 0.0 },
             events: reports.iter().map(|r| r.events).sum(),
+            committed_transactions,
+            committed_per_sim_second: if sim_seconds > 0.0 { committed_transactions as f64 / sim_seconds } else { 0.0 },
         }
     }
 

@@ -341,7 +341,9 @@ impl World {
                     let op = format!("{:?}", request.op);
                     format!("disk {} -> {:?}", truncate(&op, 80), result.as_ref().map(|r| r.as_ref().map(Vec::len)))
                 });
-                self.push_input(node, Input::Disk(DiskCompletion { token: request.token, result }));
+                if result.is_err() || request.report_success {
+                    self.push_input(node, Input::Disk(DiskCompletion { token: request.token, result }));
+                }
             }
             Event::Fault(action) => self.apply_fault(action),
             Event::AutoRestart { node, incarnation } => {

@@ -6,15 +6,17 @@
 //! leader at the fault's time (the fault-free prefix of a seed is the same run), and the faulted run
 //! checks that it is still the leader there.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ccrsim_sim::nemesis::{self, FaultAction, FaultKind, FaultPlan};
-use ccrsim_sim::runner::{self, RunOptions, SeedReport};
 use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::topology::{NodeKind, Topology};
 use ccrsim_sim::trace::{TraceLine, WORLD};
+
+use common::{Run, run_scenario, ns, t};
 
 type NodeId = u32;
 /// `(index, term, payload hash)` of a log entry, as the facts print it.
@@ -23,7 +25,6 @@ type EntryId = (u64, u64, u64);
 const C: [&str; 3] = ["master.controller.0", "master.controller.1", "master.controller.2"];
 /// Ids of the two clients of [`Spec::new`] (controllers come first).
 const CLIENTS: [NodeId; 2] = [3, 4];
-const WALL_LIMIT: Duration = Duration::from_secs(120);
 
 // ----- Scenarios ---------------------------------------------------------------------------------
 
@@ -105,29 +106,10 @@ kinds = []
 
 // ----- Runs and their traces ---------------------------------------------------------------------
 
-struct Run {
-    report: SeedReport,
-    lines: Vec<TraceLine>,
-}
-
 fn run(spec: &Spec, seed: u64) -> Run {
     run_scenario(&spec.build(), seed)
 }
 
-fn run_scenario(scenario: &Arc<Scenario>, seed: u64) -> Run {
-    let mut report = runner::run_seed_isolated(scenario, seed, RunOptions { record_trace: true }, WALL_LIMIT);
-    let lines = report.trace.take().expect("the trace was recorded");
-    Run { report, lines }
-}
-
-/// Simulated seconds to nanoseconds.
-fn ns(s: f64) -> u64 {
-    (s * 1e9).round() as u64
-}
-
-fn t(line: &TraceLine) -> u64 {
-    line.time.as_nanos()
-}
 
 impl Run {
     fn assert_passed(&self) {

@@ -19,14 +19,16 @@
 //! still shows it (and prints which one to pin); it fails when none does, and in any case asserts
 //! the whole mechanism on the run it got.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ccrsim_model::dfs::OperationKind;
-use ccrsim_sim::runner::{self, RunOptions, SeedReport};
 use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::trace::TraceLine;
+
+use common::{Run, run_scenario, ns, t};
 
 type NodeId = u32;
 
@@ -34,7 +36,6 @@ type NodeId = u32;
 const DN: [NodeId; 4] = [3, 4, 5, 6];
 const DN_NAME: [&str; 4] = ["master.datanode.0", "master.datanode.1", "master.datanode.2", "master.datanode.3"];
 const CONTROLLERS: [NodeId; 3] = [0, 1, 2];
-const WALL_LIMIT: Duration = Duration::from_secs(120);
 
 // ----- Scenarios ---------------------------------------------------------------------------------
 
@@ -123,29 +124,10 @@ impl Spec {
 
 // ----- Runs and their traces ---------------------------------------------------------------------
 
-struct Run {
-    report: SeedReport,
-    lines: Vec<TraceLine>,
-}
-
 fn run(spec: &Spec, seed: u64) -> Run {
     run_scenario(&spec.build(), seed)
 }
 
-fn run_scenario(scenario: &Arc<Scenario>, seed: u64) -> Run {
-    let mut report = runner::run_seed_isolated(scenario, seed, RunOptions { record_trace: true }, WALL_LIMIT);
-    let lines = report.trace.take().expect("the trace was recorded");
-    Run { report, lines }
-}
-
-/// Simulated seconds to nanoseconds.
-fn ns(s: f64) -> u64 {
-    (s * 1e9).round() as u64
-}
-
-fn t(line: &TraceLine) -> u64 {
-    line.time.as_nanos()
-}
 
 fn secs(nanos: u64) -> f64 {
     nanos as f64 / 1e9

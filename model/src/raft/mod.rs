@@ -371,14 +371,9 @@ impl<S: StateMachine> Raft<S> {
             entries: self.log.entries().iter().map(entry_id).collect(),
         });
         let ops = std::mem::take(&mut self.startup_ops);
-        let count = ops.len();
-        for (i, op) in ops.into_iter().enumerate() {
-            let token = self.token();
-            out.disk(token, op);
-            if i + 1 == count {
-                let effect = Effect::WalSynced { last_index: self.log.last_index() };
-                self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
-            }
+        if let Some(token) = out.disk_chain(ops, || self.token()) {
+            let effect = Effect::WalSynced { last_index: self.log.last_index() };
+            self.pending.push_back(Pending { token, effects: vec![effect], release: Vec::new() });
         }
         self.arm_election_timer(out);
         self.finish(out);
@@ -817,13 +812,12 @@ impl<S: StateMachine> Raft<S> {
     /// Replaces `path` atomically (write `tmp`, fsync it, rename it over `path`); returns the token
     /// of the rename, after which the new content is durable.
     fn replace_file(&mut self, path: &str, tmp: &str, data: Vec<u8>, out: &mut Output<RaftMessage<S::Command>>) -> IoToken {
-        let t = self.token();
-        out.disk(t, DiskOp::WriteAll { path: tmp.into(), data });
-        let t = self.token();
-        out.disk(t, DiskOp::Fsync { path: tmp.into() });
-        let token = self.token();
-        out.disk(token, DiskOp::Rename { from: tmp.into(), to: path.into() });
-        token
+        let ops = vec![
+            DiskOp::WriteAll { path: tmp.into(), data },
+            DiskOp::Fsync { path: tmp.into() },
+            DiskOp::Rename { from: tmp.into(), to: path.into() },
+        ];
+        out.disk_chain(ops, || self.token()).expect("three requests")
     }
 
     fn compact(&mut self, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>>) {
@@ -894,10 +888,8 @@ impl<S: StateMachine> Raft<S> {
             return;
         }
         let data = std::mem::take(&mut self.wal_buffer);
-        let t = self.token();
-        out.disk(t, DiskOp::Append { path: wal::WAL.into(), data });
-        let token = self.token();
-        out.disk(token, DiskOp::Fsync { path: wal::WAL.into() });
+        let ops = vec![DiskOp::Append { path: wal::WAL.into(), data }, DiskOp::Fsync { path: wal::WAL.into() }];
+        let token = out.disk_chain(ops, || self.token()).expect("two requests");
         let effect = Effect::WalSynced { last_index: self.log.last_index() };
         let release = std::mem::take(&mut self.held_for_next_flush);
         self.pending.push_back(Pending { token, effects: vec![effect], release });

@@ -164,9 +164,11 @@ pub struct DataNode {
     replicas: BTreeMap<ChunkId, Replica>,
     ops: BTreeMap<u64, CoordOp>,
     next_op: u64,
-    /// Operations answered lately, `(client, op_id)` -> when: a copy of a request that the network
-    /// duplicated or delayed must not run the operation a second time.
-    answered: BTreeMap<(NodeId, u64), Millis>,
+    /// Operations answered within the last minute, `(client, op_id)`: a copy of a request that the
+    /// network duplicated or delayed must not run the operation a second time.
+    answered: BTreeSet<(NodeId, u64)>,
+    /// `answered` in the order of answering, with when: expiry pops from the front.
+    answered_at: VecDeque<(Millis, (NodeId, u64))>,
     session: u64,
     next_req: u64,
     requests: BTreeMap<u64, PendingRequest>,
@@ -209,7 +211,8 @@ impl DataNode {
             replicas: BTreeMap::new(),
             ops: BTreeMap::new(),
             next_op: 0,
-            answered: BTreeMap::new(),
+            answered: BTreeSet::new(),
+            answered_at: VecDeque::new(),
             session: rng.next_u64(),
             next_req: 1,
             requests: BTreeMap::new(),
@@ -413,7 +416,7 @@ impl DataNode {
     // ----- Coordinator --------------------------------------------------------------------------------
 
     fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<Message>) {
-        if self.answered.contains_key(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
+        if self.answered.contains(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
             return; // a copy of an operation under way or answered
         }
         let key = self.next_op;
@@ -635,8 +638,15 @@ impl DataNode {
         let o = self.ops.remove(&key).expect("op");
         // Copies arrive within the network's worst delay; a minute is far beyond it.
         let now = self.now;
-        self.answered.retain(|_, at| now < *at + 60_000);
-        self.answered.insert((o.client, o.op_id), now);
+        while let Some(&(at, op)) = self.answered_at.front()
+            && now >= at + 60_000
+        {
+            self.answered_at.pop_front();
+            self.answered.remove(&op);
+        }
+        if self.answered.insert((o.client, o.op_id)) {
+            self.answered_at.push_back((now, (o.client, o.op_id)));
+        }
         send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result });
     }
 
@@ -857,32 +867,32 @@ impl DataNode {
 
     fn flush_startup(&mut self, out: &mut Output<Message>) {
         let ops = std::mem::take(&mut self.startup_ops);
-        let count = ops.len();
-        for (i, op) in ops.into_iter().enumerate() {
-            let t = self.token();
-            out.disk(t, op);
-            if i + 1 == count {
-                self.pending.push_back((t, Vec::new()));
-            }
+        if let Some(t) = out.disk_chain(ops, || self.token()) {
+            self.pending.push_back((t, Vec::new()));
         }
     }
 
     /// Ends every input: writes and syncs this step's log records, compacts long logs, and lets held
     /// replies go once everything before them is durable.
     fn finish(&mut self, out: &mut Output<Message>) {
+        // Only a chunk whose log grew in this step can have crossed the compaction threshold (a log
+        // loaded long at boot is compacted at its next append).
+        let appended: Vec<ChunkId> = self.log_buffer.keys().copied().collect();
         for (chunk, bytes) in std::mem::take(&mut self.log_buffer) {
             let path = storage::log_path(chunk);
-            let t = self.token();
-            out.disk(t, DiskOp::Append { path: path.clone(), data: bytes });
-            if !self.config.bugs.skip_fsync {
+            if self.config.bugs.skip_fsync {
                 let t = self.token();
-                out.disk(t, DiskOp::Fsync { path });
+                out.disk(t, DiskOp::Append { path, data: bytes });
+            } else {
+                let ops = vec![DiskOp::Append { path: path.clone(), data: bytes }, DiskOp::Fsync { path }];
+                let t = out.disk_chain(ops, || self.token()).expect("two requests");
                 self.pending.push_back((t, Vec::new()));
             }
         }
-        let long: Vec<ChunkId> = self.replicas.iter().filter(|(_, r)| r.records >= self.config.compaction_records).map(|(c, _)| *c).collect();
-        for chunk in long {
-            self.compaction_ops(chunk);
+        for chunk in appended {
+            if self.replicas.get(&chunk).is_some_and(|r| r.records >= self.config.compaction_records) {
+                self.compaction_ops(chunk);
+            }
         }
         self.flush_startup(out);
         let held = std::mem::take(&mut self.held);

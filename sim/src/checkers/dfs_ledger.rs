@@ -79,6 +79,9 @@ pub struct DfsSummary {
     pub committed_transactions: u64,
     /// Transactions decided rollback.
     pub rolled_back_transactions: u64,
+    /// Failed operations by error class (`Invalid`, `Conflict`, `Unavailable`, `Aborted`,
+    /// `Rejected`): why the workload's operations did not commit.
+    pub failures: BTreeMap<String, u64>,
     /// Digest of the state the committed history leads to (catalog and rows), as 16 hex digits.
     pub state_digest: String,
 }
@@ -87,11 +90,15 @@ impl DfsLedger {
     /// The summary of what happened so far.
     pub fn summary(&self) -> DfsSummary {
         let mut operations: BTreeMap<String, OpCounts> = BTreeMap::new();
+        let mut failures: BTreeMap<String, u64> = BTreeMap::new();
         for op in self.ops.values() {
             let c = operations.entry(op.op.kind().name().to_string()).or_default();
             match &op.outcome {
                 Some(OpOutcome::Ok { .. }) => c.ok += 1,
-                Some(OpOutcome::Failed(_)) => c.failed += 1,
+                Some(OpOutcome::Failed(e)) => {
+                    c.failed += 1;
+                    *failures.entry(format!("{:?}", e.code)).or_default() += 1;
+                }
                 Some(OpOutcome::Unknown) | None => c.unknown += 1,
             }
         }
@@ -106,6 +113,7 @@ impl DfsLedger {
             operations,
             committed_transactions: self.committed.len() as u64,
             rolled_back_transactions: rolled_back,
+            failures,
             state_digest: format!("{digest:016x}"),
         }
     }
