@@ -16,6 +16,7 @@ pub mod message;
 pub mod metadata;
 pub mod raft;
 pub mod record;
+pub mod repl;
 pub mod rng;
 pub mod role;
 pub mod txn;

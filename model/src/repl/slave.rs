@@ -1,0 +1,694 @@
+//! The slave's replicated replication state: the pull offset, the task table with each task's
+//! state, the execution queues, and the EditLog of task ids committed here. It changes only through
+//! Raft-committed commands (and the commit and COMPLETE of task transactions), so every slave
+//! controller agrees on it and a new leader carries on where the old one stopped.
+//!
+//! Scheduling (DolphinDB): tasks split into the two execution sets, and within a set into execution
+//! queues by database (`clusterReplicationQueue` queues, a database hashed to one). A queue runs
+//! the tasks of its lowest unfinished group, possibly all at once, and starts the next group only
+//! when every task of the current one FINISHED. A queue maps to the data node
+//! `queue mod original data-node count`, so data nodes added later never get tasks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::stable_hash;
+use crate::io::{Millis, NodeId};
+
+use super::admin::{AdminError, QueueRow, SlaveTaskRow};
+use super::fact::ReplFact;
+use super::task::{GroupId, SlaveId, Task, TaskId};
+use super::ReplicationState;
+
+/// Finished tasks whose rows the slave keeps for `getSlaveReplicationStatus` (the newest ones).
+pub const FINISHED_ROWS_KEPT: usize = 1000;
+
+/// Bugs of the slave's replication that can be switched on to prove the checkers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaveReplBugs {
+    /// A queue dispatches the tasks of every group at once, not group after group.
+    pub skip_group_barrier: bool,
+    /// Task transactions are not checked against the EditLog: a re-dispatched task commits again.
+    pub skip_editlog_check: bool,
+    /// The offset advances by the batch size asked for, not by the tasks received.
+    pub offset_skips_ahead: bool,
+    /// Queues map to data nodes by the current data-node count (added nodes get tasks).
+    pub hash_over_current_nodes: bool,
+    /// The status function shows EXECUTING tasks as FINISHED.
+    pub status_executing_as_finished: bool,
+    /// A failed task is marked FINISHED without running (silent divergence).
+    pub finish_failed_tasks: bool,
+}
+
+/// Settings of a slave's replication, fixed for its life.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SlaveConfig {
+    /// This slave.
+    pub slave: SlaveId,
+    /// clusterReplicationQueue: execution queues per execution set.
+    pub queues: u32,
+    /// The data nodes the cluster started with, in order: queues map onto these.
+    pub original_nodes: Vec<NodeId>,
+    /// Every data node the cluster will have (the original ones first).
+    pub all_nodes: Vec<NodeId>,
+    /// Failures of one task after which replication goes STOPPED.
+    pub max_failures: u32,
+    /// Planted bugs.
+    pub bugs: SlaveReplBugs,
+}
+
+/// Where a task stands (DolphinDB: WAITING, EXECUTING, FINISHED, FAILED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SlaveTaskState {
+    /// Pulled, not dispatched yet.
+    Waiting,
+    /// Sent to its data node.
+    Executing,
+    /// Committed here (or skipped by hand).
+    Finished,
+    /// Its last execution failed; retried after a backoff.
+    Failed,
+}
+
+impl SlaveTaskState {
+    /// The name the status function shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlaveTaskState::Waiting => "WAITING",
+            SlaveTaskState::Executing => "EXECUTING",
+            SlaveTaskState::Finished => "FINISHED",
+            SlaveTaskState::Failed => "FAILED",
+        }
+    }
+}
+
+/// An execution queue: `(execution set, queue id)`.
+pub type QueueKey = (u8, u32);
+
+/// A task in the slave's table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SlaveTask {
+    /// The task as pulled.
+    pub task: Task,
+    /// Where it stands.
+    pub state: SlaveTaskState,
+    /// Its queue id.
+    pub queue: u32,
+    /// The data node that runs it.
+    pub node: NodeId,
+    /// Failed executions so far (reset by `startClusterReplication`).
+    pub failures: u32,
+    /// Why it last failed.
+    pub details: String,
+    /// When it was pulled (slave leader clock).
+    pub create_ms: Millis,
+    /// When it was last dispatched.
+    pub dispatched_ms: Millis,
+    /// When it may be retried after a failure.
+    pub retry_at_ms: Millis,
+    /// When it finished.
+    pub finish_ms: Option<Millis>,
+    /// Finished by `skipClusterReplicationTask`, not by running.
+    pub skipped: bool,
+}
+
+/// Commands that change the slave's replication state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SlaveCommand {
+    /// A batch pulled from the master, asked for from `from` with room for `requested` tasks.
+    Pulled { from: TaskId, requested: u32, tasks: Vec<Task>, now_ms: Millis },
+    /// The leader sends these tasks to their data nodes (again, for ones executing too long).
+    Dispatch { tasks: Vec<TaskId>, now_ms: Millis },
+    /// An execution of `task` failed.
+    Failed { task: TaskId, reason: String, now_ms: Millis },
+    /// `skipClusterReplicationTask(tasks)`.
+    Skip { tasks: Vec<TaskId>, now_ms: Millis },
+    /// `startClusterReplication()`: ENABLED again, failed tasks run again from scratch.
+    Start,
+    /// `stopClusterReplication()`: stop pulling and dispatching; executing tasks finish.
+    Stop,
+}
+
+/// The slave's replication state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SlaveRepl {
+    /// Settings.
+    pub config: SlaveConfig,
+    /// ENABLED, DISABLED or STOPPED.
+    pub state: ReplicationState,
+    /// The last task id pulled.
+    offset: TaskId,
+    tasks: BTreeMap<TaskId, SlaveTask>,
+    /// Task ids committed here.
+    edit_log: BTreeSet<TaskId>,
+    /// Every task below this finished.
+    finished_below: TaskId,
+    /// Unfinished tasks per queue, by group.
+    unfinished: BTreeMap<QueueKey, BTreeSet<(GroupId, TaskId)>>,
+    /// Unfinished tasks per database, by group, with their execution set.
+    unfinished_by_db: BTreeMap<String, BTreeSet<(GroupId, TaskId, u8)>>,
+    /// Databases any pulled task names: replicated here, closed to ordinary writes.
+    databases: BTreeSet<String>,
+}
+
+/// Backoff before retrying a task that failed `failures` times: 1, 2, 4, 8, then 10 s.
+pub fn retry_backoff_ms(failures: u32) -> Millis {
+    1000u64.saturating_mul(1 << failures.saturating_sub(1).min(4)).min(10_000)
+}
+
+impl SlaveRepl {
+    /// The state of a fresh slave.
+    pub fn new(config: SlaveConfig) -> Self {
+        assert!(config.queues >= 1 && !config.original_nodes.is_empty(), "a slave needs queues and data nodes");
+        Self {
+            config,
+            state: ReplicationState::Enabled,
+            offset: 0,
+            tasks: BTreeMap::new(),
+            edit_log: BTreeSet::new(),
+            finished_below: 1,
+            unfinished: BTreeMap::new(),
+            unfinished_by_db: BTreeMap::new(),
+            databases: BTreeSet::new(),
+        }
+    }
+
+    /// The last task id pulled.
+    pub fn offset(&self) -> TaskId {
+        self.offset
+    }
+
+    /// Every task below this finished (what the slave reports to the master for GC).
+    pub fn finished_below(&self) -> TaskId {
+        self.finished_below
+    }
+
+    /// The task of that id.
+    pub fn task(&self, id: TaskId) -> Option<&SlaveTask> {
+        self.tasks.get(&id)
+    }
+
+    /// Every task still held.
+    pub fn tasks(&self) -> &BTreeMap<TaskId, SlaveTask> {
+        &self.tasks
+    }
+
+    /// Whether `task` was committed here.
+    pub fn in_edit_log(&self, task: TaskId) -> bool {
+        self.edit_log.contains(&task)
+    }
+
+    /// Whether `db` is replicated into this cluster (ordinary writes to it are rejected).
+    pub fn replicates(&self, db: &str) -> bool {
+        self.databases.contains(db)
+    }
+
+    /// The queue id of a database.
+    pub fn queue_of(&self, db: &str) -> u32 {
+        (stable_hash(db) % u64::from(self.config.queues)) as u32
+    }
+
+    /// The data node of a queue: over the original nodes (all of them, under the planted bug).
+    pub fn node_of(&self, queue: u32) -> NodeId {
+        let nodes = if self.config.bugs.hash_over_current_nodes { &self.config.all_nodes } else { &self.config.original_nodes };
+        nodes[queue as usize % nodes.len()]
+    }
+
+    /// Applies a command.
+    pub fn apply(&mut self, cmd: &SlaveCommand) -> (Result<(), AdminError>, Vec<ReplFact>) {
+        let mut facts = Vec::new();
+        let result = match cmd {
+            SlaveCommand::Pulled { from, requested, tasks, now_ms } => {
+                self.pulled(*from, *requested, tasks, *now_ms, &mut facts);
+                Ok(())
+            }
+            SlaveCommand::Dispatch { tasks, now_ms } => {
+                for id in tasks {
+                    let Some(t) = self.tasks.get_mut(id) else { continue };
+                    if t.state == SlaveTaskState::Finished {
+                        continue;
+                    }
+                    t.state = SlaveTaskState::Executing;
+                    t.dispatched_ms = *now_ms;
+                    facts.push(ReplFact::Dispatched { task: *id, node: t.node, queue: (t.task.exec_set, t.queue), group: t.task.group });
+                }
+                Ok(())
+            }
+            SlaveCommand::Failed { task, reason, now_ms } => {
+                self.failed(*task, reason, *now_ms, &mut facts);
+                Ok(())
+            }
+            SlaveCommand::Skip { tasks, now_ms } => self.skip(tasks, *now_ms, &mut facts),
+            SlaveCommand::Start => {
+                for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
+                    t.state = SlaveTaskState::Waiting;
+                    t.failures = 0;
+                    t.retry_at_ms = 0;
+                }
+                self.set_state(ReplicationState::Enabled, &mut facts);
+                Ok(())
+            }
+            SlaveCommand::Stop => {
+                self.set_state(ReplicationState::Disabled, &mut facts);
+                Ok(())
+            }
+        };
+        self.check_invariants();
+        (result, facts)
+    }
+
+    fn set_state(&mut self, state: ReplicationState, facts: &mut Vec<ReplFact>) {
+        if self.state != state {
+            self.state = state;
+            facts.push(ReplFact::StateChanged { state });
+        }
+    }
+
+    fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
+        if from != self.offset + 1 {
+            return; // a stale or repeated batch
+        }
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        if tasks.iter().enumerate().any(|(i, t)| t.id != from + i as u64) {
+            // A master never sends a batch with holes; taking one would skip tasks for good.
+            return;
+        }
+        for t in tasks {
+            let queue = self.queue_of(&t.db);
+            let node = self.node_of(queue);
+            self.databases.insert(t.db.clone());
+            self.unfinished.entry((t.exec_set, queue)).or_default().insert((t.group, t.id));
+            self.unfinished_by_db.entry(t.db.clone()).or_default().insert((t.group, t.id, t.exec_set));
+            self.tasks.insert(
+                t.id,
+                SlaveTask {
+                    task: t.clone(),
+                    state: SlaveTaskState::Waiting,
+                    queue,
+                    node,
+                    failures: 0,
+                    details: String::new(),
+                    create_ms: now_ms,
+                    dispatched_ms: 0,
+                    retry_at_ms: 0,
+                    finish_ms: None,
+                    skipped: false,
+                },
+            );
+        }
+        let last = ids.last().copied().unwrap_or(self.offset);
+        self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() { from + u64::from(requested) - 1 } else { last };
+        if !ids.is_empty() {
+            facts.push(ReplFact::Pulled { from, tasks: tasks.iter().map(|t| (t.id, stable_hash(t))).collect(), offset: self.offset });
+        }
+    }
+
+    fn failed(&mut self, id: TaskId, reason: &str, now_ms: Millis, facts: &mut Vec<ReplFact>) {
+        let bug = self.config.bugs.finish_failed_tasks;
+        let Some(t) = self.tasks.get_mut(&id) else { return };
+        if t.state == SlaveTaskState::Finished || self.edit_log.contains(&id) {
+            return; // another execution committed it
+        }
+        if bug {
+            self.finish(id, now_ms, false, facts);
+            return;
+        }
+        t.failures += 1;
+        t.state = SlaveTaskState::Failed;
+        t.details = reason.to_string();
+        t.retry_at_ms = now_ms + retry_backoff_ms(t.failures);
+        let failures = t.failures;
+        facts.push(ReplFact::TaskFailed { task: id, reason: reason.to_string(), failures });
+        if failures >= self.config.max_failures {
+            self.set_state(ReplicationState::Stopped, facts);
+        }
+    }
+
+    fn skip(&mut self, ids: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
+        if self.state == ReplicationState::Enabled {
+            return Err(AdminError::not_stopped());
+        }
+        for id in ids {
+            match self.tasks.get(id) {
+                None if *id <= self.offset && *id < self.finished_below => {}
+                None => return Err(AdminError::invalid(format!("task {id} has not been pulled"))),
+                Some(t) if t.state == SlaveTaskState::Executing => {
+                    return Err(AdminError::invalid(format!("task {id} is executing")));
+                }
+                Some(_) => {}
+            }
+        }
+        for id in ids {
+            if self.tasks.get(id).is_some_and(|t| t.state != SlaveTaskState::Finished) {
+                self.finish(*id, now_ms, true, facts);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a task FINISHED and moves the watermark.
+    fn finish(&mut self, id: TaskId, now_ms: Millis, skipped: bool, facts: &mut Vec<ReplFact>) {
+        let t = self.tasks.get_mut(&id).expect("finishing a held task");
+        t.state = SlaveTaskState::Finished;
+        t.finish_ms = Some(now_ms);
+        t.skipped = skipped;
+        let (key, group, db, set) = ((t.task.exec_set, t.queue), t.task.group, t.task.db.clone(), t.task.exec_set);
+        if let Some(q) = self.unfinished.get_mut(&key) {
+            q.remove(&(group, id));
+        }
+        if let Some(d) = self.unfinished_by_db.get_mut(&db) {
+            d.remove(&(group, id, set));
+        }
+        facts.push(ReplFact::TaskFinished { task: id, skipped });
+        while self.finished_below <= self.offset && self.tasks.get(&self.finished_below).is_some_and(|t| t.state == SlaveTaskState::Finished) {
+            self.finished_below += 1;
+        }
+        // Old finished rows beyond the bound go (status shows the newest). Tasks below the
+        // watermark are contiguous from the first one held, so their count is a difference.
+        while self.tasks.first_key_value().is_some_and(|(&first, _)| first + (FINISHED_ROWS_KEPT as u64) < self.finished_below) {
+            self.tasks.pop_first();
+        }
+    }
+
+    // ----- Task transactions (called by the DFS state's commit and COMPLETE) ------------------------
+
+    /// Whether a transaction for `task` may begin (not committed here yet).
+    pub fn may_begin(&self, task: TaskId) -> bool {
+        self.config.bugs.skip_editlog_check || !self.edit_log.contains(&task)
+    }
+
+    /// A transaction of `task` is being decided commit: writes the task id to the EditLog. Returns
+    /// false for a duplicate (the task committed already), which must be rolled back instead.
+    pub fn on_commit(&mut self, task: TaskId, tid: crate::txn::Tid, facts: &mut Vec<ReplFact>) -> bool {
+        if self.edit_log.contains(&task) && !self.config.bugs.skip_editlog_check {
+            facts.push(ReplFact::DuplicateRolledBack { task, tid });
+            return false;
+        }
+        self.edit_log.insert(task);
+        facts.push(ReplFact::TaskCommitted { task, tid });
+        true
+    }
+
+    /// A committed transaction of `task` completed: the task is FINISHED.
+    pub fn on_complete(&mut self, task: TaskId, now_ms: Millis, facts: &mut Vec<ReplFact>) {
+        if self.tasks.get(&task).is_some_and(|t| t.state != SlaveTaskState::Finished) {
+            self.finish(task, now_ms, false, facts);
+        }
+        self.check_invariants();
+    }
+
+    // ----- Scheduling ------------------------------------------------------------------------------
+
+    /// The tasks the leader should send to their data nodes now: in every queue, the tasks of the
+    /// lowest unfinished group that are waiting, due for a retry, or executing for longer than
+    /// `redispatch_after_ms` (their node may have died). Nothing while not ENABLED.
+    pub fn due(&self, now_ms: Millis, redispatch_after_ms: Millis) -> Vec<TaskId> {
+        if self.state != ReplicationState::Enabled {
+            return Vec::new();
+        }
+        let mut due = Vec::new();
+        for unfinished in self.unfinished.values() {
+            let Some(&(current, _)) = unfinished.first() else { continue };
+            for &(group, id) in unfinished {
+                if group != current && !self.config.bugs.skip_group_barrier {
+                    break;
+                }
+                let t = &self.tasks[&id];
+                if self.blocked_by_other_set(t) {
+                    continue;
+                }
+                let ready = match t.state {
+                    SlaveTaskState::Waiting => true,
+                    SlaveTaskState::Failed => now_ms >= t.retry_at_ms,
+                    SlaveTaskState::Executing => now_ms >= t.dispatched_ms + redispatch_after_ms,
+                    SlaveTaskState::Finished => false,
+                };
+                if ready {
+                    due.push(id);
+                }
+            }
+        }
+        due.sort_unstable();
+        due
+    }
+
+    /// A task waits for unfinished tasks of its database in the other execution set that belong to
+    /// earlier groups: a database whose set changed must not have its tasks reordered.
+    fn blocked_by_other_set(&self, t: &SlaveTask) -> bool {
+        self.unfinished_by_db
+            .get(&t.task.db)
+            .and_then(|d| d.first())
+            .is_some_and(|&(group, _, set)| group < t.task.group && set != t.task.exec_set)
+    }
+
+    // ----- Status functions ------------------------------------------------------------------------
+
+    /// `getSlaveReplicationStatus(limit)`: the newest `limit` tasks (all kept ones without one).
+    pub fn task_status(&self, limit: Option<usize>) -> Vec<SlaveTaskRow> {
+        let mut rows: Vec<SlaveTaskRow> = self
+            .tasks
+            .values()
+            .rev()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|t| {
+                let state = match t.state {
+                    SlaveTaskState::Executing if self.config.bugs.status_executing_as_finished => SlaveTaskState::Finished,
+                    s => s,
+                };
+                SlaveTaskRow {
+                    task: t.task.id,
+                    master_tid: t.task.tid,
+                    group: t.task.group,
+                    exec_set: t.task.exec_set,
+                    queue: t.queue,
+                    kind: t.task.kind,
+                    create_ms: t.create_ms,
+                    db: t.task.db.clone(),
+                    table: t.task.table.clone(),
+                    source: t.task.source,
+                    finish_ms: t.finish_ms,
+                    node: t.node,
+                    state,
+                    details: if t.skipped { "skipped".into() } else { t.details.clone() },
+                }
+            })
+            .collect();
+        rows.reverse();
+        rows
+    }
+
+    /// `getSlaveReplicationQueueStatus()`: every queue that holds or held tasks.
+    pub fn queue_status(&self) -> Vec<QueueRow> {
+        self.unfinished
+            .iter()
+            .map(|(&(set, queue), unfinished)| {
+                let current = unfinished.first().map(|&(g, _)| g);
+                let members: Vec<&SlaveTask> = unfinished.iter().filter(|(g, _)| Some(*g) == current).map(|(_, id)| &self.tasks[id]).collect();
+                let executing: Vec<&&SlaveTask> = members.iter().filter(|t| t.state == SlaveTaskState::Executing).collect();
+                let status = if unfinished.is_empty() {
+                    "FINISHED"
+                } else if self.state != ReplicationState::Enabled {
+                    "STOPPED"
+                } else if members.iter().any(|t| t.state == SlaveTaskState::Failed) {
+                    "FAILED"
+                } else {
+                    "EXECUTING"
+                };
+                QueueRow {
+                    exec_set: set,
+                    queue,
+                    unfinished: unfinished.len(),
+                    group: current,
+                    node: self.node_of(queue),
+                    executing_since_ms: executing.iter().map(|t| t.dispatched_ms).min(),
+                    status,
+                }
+            })
+            .collect()
+    }
+
+    /// Index invariants, checked after every command in debug builds.
+    fn check_invariants(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let unfinished: usize = self.unfinished.values().map(BTreeSet::len).sum();
+        let by_db: usize = self.unfinished_by_db.values().map(BTreeSet::len).sum();
+        let counted = self.tasks.values().filter(|t| t.state != SlaveTaskState::Finished).count();
+        assert_eq!(unfinished, counted, "queue index out of step with the task table");
+        assert_eq!(by_db, counted, "database index out of step with the task table");
+        assert!(self.finished_below <= self.offset + 1, "watermark {} beyond the offset {}", self.finished_below, self.offset);
+        for (id, t) in &self.tasks {
+            assert_eq!(*id, t.task.id);
+            if self.edit_log.contains(id) && t.state == SlaveTaskState::Finished {
+                assert!(!t.skipped, "task {id} both committed and skipped");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dfs::{LockKey, Operation, OperationKind, PartitionKey};
+    use crate::repl::task::TaskPayload;
+
+    fn config() -> SlaveConfig {
+        SlaveConfig { slave: 0, queues: 4, original_nodes: vec![10, 11], all_nodes: vec![10, 11, 12], max_failures: 3, bugs: SlaveReplBugs::default() }
+    }
+
+    fn task(id: TaskId, group: GroupId, db: &str, set: u8) -> Task {
+        let op: crate::dfs::SharedOperation = Operation::DropDb { db: db.into() }.into();
+        Task {
+            id,
+            tid: id + 100,
+            cid: id + 200,
+            group,
+            kind: OperationKind::APPEND,
+            db: db.into(),
+            table: Some("t".into()),
+            footprint: vec![LockKey::Partition(db.into(), "t".into(), PartitionKey::Int(id as i32))],
+            chunks: vec![],
+            source: 3,
+            submit_ms: 0,
+            exec_set: set,
+            payload: TaskPayload::Inline(op),
+        }
+    }
+
+    fn pulled(s: &mut SlaveRepl, tasks: Vec<Task>) {
+        let from = s.offset() + 1;
+        let (r, _) = s.apply(&SlaveCommand::Pulled { from, requested: 100, tasks, now_ms: 1 });
+        r.unwrap();
+    }
+
+    fn finish(s: &mut SlaveRepl, id: TaskId) {
+        let mut facts = Vec::new();
+        assert!(s.on_commit(id, id + 500, &mut facts));
+        s.on_complete(id, 5, &mut facts);
+    }
+
+    #[test]
+    fn a_queue_runs_one_group_at_a_time() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 1, "a", 0), task(3, 2, "a", 0), task(4, 2, "a", 0)]);
+        assert_eq!(s.due(10, 5000), [1, 2]);
+        s.apply(&SlaveCommand::Dispatch { tasks: vec![1, 2], now_ms: 10 });
+        assert_eq!(s.due(20, 5000), Vec::<TaskId>::new(), "both executing");
+        finish(&mut s, 1);
+        assert_eq!(s.due(20, 5000), Vec::<TaskId>::new(), "group 1 not finished: task 2 still runs");
+        assert_eq!(s.due(6000, 5000), [2], "task 2 ran too long: dispatched again");
+        finish(&mut s, 2);
+        assert_eq!(s.due(30, 5000), [3, 4]);
+        assert_eq!(s.finished_below(), 3);
+    }
+
+    #[test]
+    fn queues_and_execution_sets_do_not_wait_for_each_other() {
+        let mut s = SlaveRepl::new(config());
+        let (a, b) = ("dfs://a", "dfs://b");
+        assert_ne!(s.queue_of(a), s.queue_of(b), "pick names in different queues");
+        pulled(&mut s, vec![task(1, 1, a, 0), task(2, 2, a, 0), task(3, 2, b, 0), task(4, 3, "dfs://c", 1)]);
+        assert_eq!(s.due(10, 5000), [1, 3, 4], "b's and c's first groups run while a's first group does");
+    }
+
+    #[test]
+    fn a_database_whose_set_changed_keeps_its_order() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 2, "a", 1)]);
+        assert_eq!(s.due(10, 5000), [1]);
+        finish(&mut s, 1);
+        assert_eq!(s.due(10, 5000), [2]);
+    }
+
+    #[test]
+    fn queues_map_onto_the_original_data_nodes() {
+        let s = SlaveRepl::new(config());
+        for q in 0..4 {
+            assert_eq!(s.node_of(q), [10, 11][q as usize % 2]);
+        }
+        let mut bug = config();
+        bug.bugs.hash_over_current_nodes = true;
+        let s = SlaveRepl::new(bug);
+        assert_eq!(s.node_of(2), 12, "the planted bug hands queue 2 to the added node");
+    }
+
+    #[test]
+    fn failures_back_off_and_stop_replication_after_the_limit() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0)]);
+        for (n, at) in [(1u32, 100u64), (2, 2000), (3, 6000)] {
+            s.apply(&SlaveCommand::Dispatch { tasks: vec![1], now_ms: at });
+            let (_, facts) = s.apply(&SlaveCommand::Failed { task: 1, reason: "Missing TaskData".into(), now_ms: at });
+            assert!(facts.contains(&ReplFact::TaskFailed { task: 1, reason: "Missing TaskData".into(), failures: n }));
+            assert_eq!(s.task(1).unwrap().retry_at_ms, at + retry_backoff_ms(n));
+        }
+        assert_eq!(s.state, ReplicationState::Stopped);
+        assert_eq!(s.due(1_000_000, 5000), Vec::<TaskId>::new(), "a stopped slave dispatches nothing");
+        s.apply(&SlaveCommand::Start);
+        assert_eq!(s.task(1).unwrap().state, SlaveTaskState::Waiting);
+        assert_eq!(s.task(1).unwrap().failures, 0);
+        assert_eq!(s.due(0, 5000), [1]);
+    }
+
+    #[test]
+    fn skip_needs_a_stopped_slave_and_finishes_without_the_edit_log() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 2, "a", 0)]);
+        let (r, _) = s.apply(&SlaveCommand::Skip { tasks: vec![1], now_ms: 3 });
+        assert_eq!(r.unwrap_err().code, AdminError::NOT_STOPPED);
+        s.apply(&SlaveCommand::Stop);
+        let (r, _) = s.apply(&SlaveCommand::Skip { tasks: vec![9], now_ms: 3 });
+        assert_eq!(r.unwrap_err().code, AdminError::INVALID_ARGUMENT);
+        let (r, facts) = s.apply(&SlaveCommand::Skip { tasks: vec![1], now_ms: 3 });
+        r.unwrap();
+        assert_eq!(facts, [ReplFact::TaskFinished { task: 1, skipped: true }]);
+        assert!(!s.in_edit_log(1));
+        assert_eq!(s.finished_below(), 2);
+        s.apply(&SlaveCommand::Start);
+        assert_eq!(s.due(0, 5000), [2]);
+    }
+
+    #[test]
+    fn a_task_commits_once() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0)]);
+        let mut facts = Vec::new();
+        assert!(s.may_begin(1));
+        assert!(s.on_commit(1, 50, &mut facts));
+        assert!(!s.may_begin(1));
+        assert!(!s.on_commit(1, 51, &mut facts), "a second transaction of the task is a duplicate");
+        assert_eq!(facts[1], ReplFact::DuplicateRolledBack { task: 1, tid: 51 });
+        let mut bug = config();
+        bug.bugs.skip_editlog_check = true;
+        let mut s = SlaveRepl::new(bug);
+        pulled(&mut s, vec![task(1, 1, "a", 0)]);
+        assert!(s.on_commit(1, 50, &mut facts) && s.on_commit(1, 51, &mut facts), "the planted bug commits it twice");
+    }
+
+    #[test]
+    fn a_batch_must_continue_the_offset() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 1, "b", 0)]);
+        let (_, facts) = s.apply(&SlaveCommand::Pulled { from: 2, requested: 10, tasks: vec![task(2, 1, "b", 0)], now_ms: 2 });
+        assert!(facts.is_empty(), "a repeated batch is ignored");
+        let (_, facts) = s.apply(&SlaveCommand::Pulled { from: 3, requested: 10, tasks: vec![task(3, 1, "a", 0), task(5, 1, "a", 0)], now_ms: 2 });
+        assert!(facts.is_empty(), "a batch with a hole is refused");
+        assert_eq!(s.offset(), 2);
+        let mut bug = config();
+        bug.bugs.offset_skips_ahead = true;
+        let mut s = SlaveRepl::new(bug);
+        pulled(&mut s, vec![task(1, 1, "a", 0)]);
+        assert_eq!(s.offset(), 100, "the planted bug moves the offset by the batch size asked for");
+    }
+
+    #[test]
+    fn ordinary_writes_are_refused_only_for_replicated_databases() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "dfs://a", 0)]);
+        assert!(s.replicates("dfs://a"));
+        assert!(!s.replicates("dfs://local"));
+    }
+}
