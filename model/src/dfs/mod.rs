@@ -13,5 +13,5 @@ pub use catalog::{Catalog, Column, Database, DbId, PartitionKey, PartitionScheme
 pub use chunk::{ChunkData, ChunkDelta, Condition};
 pub use operation::{Cmp, ErrorCode, Filter, OpError, Operation, OperationKind, Row, SharedOperation};
 pub use plan::{ChunkWrite, LockKey, Plan, apply_catalog, plan};
-pub use reference::ReferenceDb;
+pub use reference::{DatabaseView, ReferenceDb, TableView, database_views};
 pub use value::{ColumnType, Value};

@@ -43,3 +43,57 @@ impl ReferenceDb {
         rows
     }
 }
+
+/// A table as a user sees it: its schema and rows (sorted), without the ids a cluster hands out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableView {
+    /// Columns, in row order.
+    pub columns: Vec<super::catalog::Column>,
+    /// The partitioning column.
+    pub partition_column: Option<String>,
+    /// Every row, sorted.
+    pub rows: Vec<super::operation::Row>,
+}
+
+/// A database as a user sees it. Two clusters that ran the same operations in a different order
+/// of non-conflicting ones hold different ids (ids follow each cluster's commit order) but must
+/// show the same views: replication compares these.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DatabaseView {
+    /// How rows are split.
+    pub scheme: super::catalog::PartitionScheme,
+    /// Tables by name.
+    pub tables: BTreeMap<String, TableView>,
+}
+
+/// The views of the databases `keep` selects, with each table's rows from `rows_of`.
+pub fn database_views(
+    catalog: &Catalog,
+    rows_of: impl Fn(TableId) -> Vec<super::operation::Row>,
+    keep: impl Fn(&str) -> bool,
+) -> BTreeMap<String, DatabaseView> {
+    catalog
+        .databases
+        .iter()
+        .filter(|(name, _)| keep(name))
+        .map(|(name, d)| {
+            let tables = d
+                .tables
+                .iter()
+                .map(|(t, table)| {
+                    let mut rows = rows_of(table.id);
+                    rows.sort();
+                    (t.clone(), TableView { columns: table.columns.clone(), partition_column: table.partition_column.clone(), rows })
+                })
+                .collect();
+            (name.clone(), DatabaseView { scheme: d.scheme.clone(), tables })
+        })
+        .collect()
+}
+
+impl ReferenceDb {
+    /// The views of the databases `keep` selects.
+    pub fn views(&self, keep: impl Fn(&str) -> bool) -> BTreeMap<String, DatabaseView> {
+        database_views(&self.catalog, |t| self.rows_of(t), keep)
+    }
+}

@@ -371,9 +371,9 @@ mod tests {
         assert_eq!(t1.payload, TaskPayload::AtSource, "an APPEND's data stays with its coordinator");
         assert!(complete(&mut m, 11, append("dfs://other"), &[part("dfs://other", 1)], true).is_none(), "not replicated");
         assert!(complete(&mut m, 12, append("dfs://a"), &[part("dfs://a", 2)], false).is_none(), "began before replication was on");
-        m.apply(&MasterCommand::Stop, &Catalog::default());
+        m.apply(&MasterCommand::Stop, &Catalog::default()).0.unwrap();
         assert!(complete(&mut m, 13, append("dfs://a"), &[part("dfs://a", 3)], true).is_none(), "DISABLED: never enqueued");
-        m.apply(&MasterCommand::Start, &Catalog::default());
+        m.apply(&MasterCommand::Start, &Catalog::default()).0.unwrap();
         let t2 = complete(&mut m, 14, Operation::DropDb { db: "dfs://a".into() }, &[LockKey::Db("dfs://a".into())], true).unwrap();
         assert_eq!((t2.id, t2.group), (2, 2), "dense ids; a database-level task conflicts with the append");
         assert!(matches!(t2.payload, TaskPayload::Inline(_)));
@@ -395,11 +395,11 @@ mod tests {
             complete(&mut m, tid, append("dfs://a"), &[part("dfs://a", tid as i32)], true);
         }
         let report = |slave, below| MasterCommand::SlaveReport { slave, finished_below: below, controller: 20, controllers: vec![20], now_ms: 1 };
-        m.apply(&report(0, 5), &Catalog::default());
+        m.apply(&report(0, 5), &Catalog::default()).0.unwrap();
         assert_eq!(m.gc_target(), None, "one of two slaves reported");
-        m.apply(&report(1, 3), &Catalog::default());
+        m.apply(&report(1, 3), &Catalog::default()).0.unwrap();
         assert_eq!(m.gc_target(), Some(3), "the lowest watermark");
-        m.apply(&report(1, 2), &Catalog::default());
+        m.apply(&report(1, 2), &Catalog::default()).0.unwrap();
         assert_eq!(m.gc_target(), Some(3), "a late, lower report does not move it back");
         let (_, facts) = m.apply(&MasterCommand::Truncate { below: 3 }, &Catalog::default());
         assert_eq!(facts, [ReplFact::Truncated { below: 3 }]);
@@ -410,8 +410,8 @@ mod tests {
         let mut bug = config(2);
         bug.bugs.gc_at_max_watermark = true;
         let mut m = MasterRepl::new(bug);
-        m.apply(&report(0, 5), &Catalog::default());
-        m.apply(&report(1, 3), &Catalog::default());
+        m.apply(&report(0, 5), &Catalog::default()).0.unwrap();
+        m.apply(&report(1, 3), &Catalog::default()).0.unwrap();
         assert_eq!(m.gc_target(), Some(5), "the planted bug follows the fastest slave");
     }
 }

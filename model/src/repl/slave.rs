@@ -575,7 +575,7 @@ mod tests {
         let mut s = SlaveRepl::new(config());
         pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 1, "a", 0), task(3, 2, "a", 0), task(4, 2, "a", 0)]);
         assert_eq!(s.due(10, 5000), [1, 2]);
-        s.apply(&SlaveCommand::Dispatch { tasks: vec![1, 2], now_ms: 10 });
+        s.apply(&SlaveCommand::Dispatch { tasks: vec![1, 2], now_ms: 10 }).0.unwrap();
         assert_eq!(s.due(20, 5000), Vec::<TaskId>::new(), "both executing");
         finish(&mut s, 1);
         assert_eq!(s.due(20, 5000), Vec::<TaskId>::new(), "group 1 not finished: task 2 still runs");
@@ -620,14 +620,14 @@ mod tests {
         let mut s = SlaveRepl::new(config());
         pulled(&mut s, vec![task(1, 1, "a", 0)]);
         for (n, at) in [(1u32, 100u64), (2, 2000), (3, 6000)] {
-            s.apply(&SlaveCommand::Dispatch { tasks: vec![1], now_ms: at });
+            s.apply(&SlaveCommand::Dispatch { tasks: vec![1], now_ms: at }).0.unwrap();
             let (_, facts) = s.apply(&SlaveCommand::Failed { task: 1, reason: "Missing TaskData".into(), now_ms: at });
             assert!(facts.contains(&ReplFact::TaskFailed { task: 1, reason: "Missing TaskData".into(), failures: n }));
             assert_eq!(s.task(1).unwrap().retry_at_ms, at + retry_backoff_ms(n));
         }
         assert_eq!(s.state, ReplicationState::Stopped);
         assert_eq!(s.due(1_000_000, 5000), Vec::<TaskId>::new(), "a stopped slave dispatches nothing");
-        s.apply(&SlaveCommand::Start);
+        s.apply(&SlaveCommand::Start).0.unwrap();
         assert_eq!(s.task(1).unwrap().state, SlaveTaskState::Waiting);
         assert_eq!(s.task(1).unwrap().failures, 0);
         assert_eq!(s.due(0, 5000), [1]);
@@ -639,7 +639,7 @@ mod tests {
         pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 2, "a", 0)]);
         let (r, _) = s.apply(&SlaveCommand::Skip { tasks: vec![1], now_ms: 3 });
         assert_eq!(r.unwrap_err().code, AdminError::NOT_STOPPED);
-        s.apply(&SlaveCommand::Stop);
+        s.apply(&SlaveCommand::Stop).0.unwrap();
         let (r, _) = s.apply(&SlaveCommand::Skip { tasks: vec![9], now_ms: 3 });
         assert_eq!(r.unwrap_err().code, AdminError::INVALID_ARGUMENT);
         let (r, facts) = s.apply(&SlaveCommand::Skip { tasks: vec![1], now_ms: 3 });
@@ -647,7 +647,7 @@ mod tests {
         assert_eq!(facts, [ReplFact::TaskFinished { task: 1, skipped: true }]);
         assert!(!s.in_edit_log(1));
         assert_eq!(s.finished_below(), 2);
-        s.apply(&SlaveCommand::Start);
+        s.apply(&SlaveCommand::Start).0.unwrap();
         assert_eq!(s.due(0, 5000), [2]);
     }
 
