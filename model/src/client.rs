@@ -104,7 +104,7 @@ impl Client {
                 self.stopped = true;
                 out.cancel_timer(TIMER_ISSUE);
             }
-            Message::Raft(_) | Message::ClientRequest { .. } | Message::Dfs(_) => {}
+            Message::Raft(_) | Message::ClientRequest { .. } | Message::Dfs(_) | Message::Repl(_) => {}
         }
     }
 

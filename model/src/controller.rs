@@ -4,7 +4,9 @@
 //! from the applied output, so nobody hears "ok" for something that is not committed. The leader
 //! also keeps volatile watch over the data nodes: which are online (heartbeats), which replicas fell
 //! behind, which transactions were abandoned (rolled back or completed on their behalf), and which
-//! stale replicas to recover from which peers.
+//! stale replicas to recover from which peers. In a cluster that takes part in replication the
+//! leader also runs the pipeline's duties (`repl::leader`), and any controller answers the
+//! management calls meant for controllers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,13 +15,18 @@ use serde::{Deserialize, Serialize};
 use crate::fact::Fact;
 use crate::io::{DiskCompletion, DiskView, Millis, NodeId, Output, TimerKey};
 use crate::message::{ClientOp, ClientReply, Message};
-use crate::metadata::{MetadataCommand, MetadataOutput, MetadataState};
+use crate::metadata::{MetadataCommand, MetadataOutput, MetadataState, ReplOrigin};
 use crate::raft::{Raft, RaftConfig, RaftMessage, RecoveryError};
+use crate::repl::master::MasterCommand;
+use crate::repl::slave::SlaveCommand;
+use crate::repl::{AdminCall, AdminError, AdminReply, AdminResult, ClusterRepl, ReplCommand, ReplConfig, ReplFact, ReplLeader, ReplLinks};
 use crate::txn::state::{ChunkId, LockOwner, ReplicaState, TxState};
 use crate::txn::{Cid, Decision, DfsCommand, DfsConfig, DfsMessage, DfsOutput, DfsRequest, Tid};
 
 const TIMER_DFS: TimerKey = 20;
 const DFS_TICK_MS: Millis = 250;
+const TIMER_REPL: TimerKey = 21;
+const REPL_TICK_MS: Millis = 50;
 
 /// Bugs of the controller that can be switched on to prove the checkers. All off in a real run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +47,12 @@ pub struct WatchConfig {
     pub recovery_lock_timeout_ms: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Waiter {
     Client { client: NodeId, lane: u32, seq: u64 },
     Node { node: NodeId, req: u64 },
+    /// A management call made on this controller.
+    Call { call_id: u64, call: AdminCall },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -52,6 +61,13 @@ struct Beat {
     replicas: BTreeMap<ChunkId, Cid>,
     prepared: BTreeSet<ChunkId>,
     lost: BTreeSet<ChunkId>,
+}
+
+/// The replication side of a controller: its links across clusters and the leader's duties.
+#[derive(Debug)]
+struct ReplSide {
+    links: ReplLinks,
+    leader: ReplLeader,
 }
 
 /// A controller.
@@ -66,20 +82,24 @@ pub struct Controller {
     recovering: BTreeMap<(ChunkId, NodeId), Millis>,
     recovery_locks: BTreeMap<(ChunkId, NodeId), Millis>,
     nudged: BTreeMap<Tid, Millis>,
+    repl: ReplSide,
     now: Millis,
 }
 
 impl Controller {
     /// Rebuilds a controller from its disk (an empty disk gives a fresh member).
+    #[allow(clippy::too_many_arguments)]
     pub fn recover(
         config: RaftConfig,
         dfs: DfsConfig,
+        repl: ReplConfig,
+        links: ReplLinks,
         watch: WatchConfig,
         bugs: ControllerBugs,
         disk: &dyn DiskView,
         entropy: u64,
     ) -> Result<Self, RecoveryError> {
-        let raft = Raft::recover(config, MetadataState::new(dfs), disk, entropy)?;
+        let raft = Raft::recover(config, MetadataState::new(dfs, repl), disk, entropy)?;
         Ok(Self {
             raft,
             bugs,
@@ -89,6 +109,7 @@ impl Controller {
             recovering: BTreeMap::new(),
             recovery_locks: BTreeMap::new(),
             nudged: BTreeMap::new(),
+            repl: ReplSide { links, leader: ReplLeader::default() },
             now: 0,
         })
     }
@@ -109,6 +130,9 @@ impl Controller {
         let mut raft_out = Output::default();
         self.raft.start(&mut raft_out);
         out.set_timer(TIMER_DFS, DFS_TICK_MS);
+        if self.raft.state_machine().repl != ClusterRepl::None {
+            out.set_timer(TIMER_REPL, REPL_TICK_MS);
+        }
         self.after_raft(raft_out, out);
     }
 
@@ -136,7 +160,10 @@ impl Controller {
                 let catalog = if self.raft.is_leader() { Ok(Box::new(self.raft.state_machine().dfs.catalog.clone())) } else { Err(self.raft.leader_hint()) };
                 out.send(from, Message::Dfs(DfsMessage::CatalogReply { req, catalog }));
             }
-            Message::Dfs(DfsMessage::Heartbeat { replicas, prepared, lost }) => {
+            Message::Dfs(DfsMessage::Heartbeat { replicas, prepared, lost, task_data }) => {
+                if self.raft.is_leader() && !task_data.is_empty() {
+                    self.repl.leader.on_task_data_listed(now, from, &task_data, self.raft.state_machine(), out);
+                }
                 let beat = Beat {
                     at: now,
                     replicas: replicas.into_iter().collect(),
@@ -144,6 +171,13 @@ impl Controller {
                     lost: lost.into_iter().collect(),
                 };
                 self.beats.insert(from, beat);
+            }
+            Message::Repl(m) => {
+                let (leader, hint) = (self.raft.is_leader(), self.raft.leader_hint());
+                let cmds = self.repl.leader.on_message(now, from, m, &self.repl.links, self.raft.state_machine(), leader, hint, out);
+                for cmd in cmds {
+                    self.propose_repl(cmd, None, &mut raft_out, out);
+                }
             }
             Message::ClientResponse { .. } | Message::Control(_) | Message::Dfs(_) => {}
         }
@@ -159,6 +193,15 @@ impl Controller {
             if self.raft.is_leader() {
                 self.watch_data_nodes(&mut raft_out, out);
             }
+        } else if key == TIMER_REPL {
+            out.set_timer(TIMER_REPL, REPL_TICK_MS);
+            if self.raft.is_leader() {
+                let controllers = self.raft.members().to_vec();
+                let cmds = self.repl.leader.tick(now, &self.repl.links, &controllers, self.raft.state_machine(), out);
+                for cmd in cmds {
+                    self.propose_repl(cmd, None, &mut raft_out, out);
+                }
+            }
         } else {
             self.raft.on_timer(key, &mut raft_out);
         }
@@ -172,6 +215,68 @@ impl Controller {
         let handled = self.raft.on_disk(done, &mut raft_out);
         assert!(handled, "controller got a disk completion it never asked for: {token:#x}");
         self.after_raft(raft_out, out);
+    }
+
+    /// Handles a management call made on this controller (answered by an `Admin` fact).
+    pub fn on_admin(&mut self, now: Millis, call_id: u64, call: AdminCall, out: &mut Output<Message>) {
+        self.now = now;
+        let mut raft_out = Output::default();
+        if let Some(result) = self.admin_now(&call) {
+            out.fact(Fact::Admin { call_id, call, result });
+        } else {
+            let cmd = match (&self.raft.state_machine().repl, &call) {
+                (ClusterRepl::Master(_), AdminCall::StartClusterReplication) => ReplCommand::Master(MasterCommand::Start),
+                (ClusterRepl::Master(_), AdminCall::StopClusterReplication) => ReplCommand::Master(MasterCommand::Stop),
+                (ClusterRepl::Slave(_), AdminCall::StartClusterReplication) => ReplCommand::Slave(SlaveCommand::Start),
+                (ClusterRepl::Slave(_), AdminCall::StopClusterReplication) => ReplCommand::Slave(SlaveCommand::Stop),
+                (ClusterRepl::Slave(_), AdminCall::SkipClusterReplicationTask { tasks }) => {
+                    ReplCommand::Slave(SlaveCommand::Skip { tasks: tasks.clone(), now_ms: now })
+                }
+                _ => unreachable!("admin_now answers every other call"),
+            };
+            match self.raft.propose(MetadataCommand::Repl { origin: Some(ReplOrigin::Call(call_id)), cmd }, &mut raft_out) {
+                Ok(index) => {
+                    self.waiting.insert(index, Waiter::Call { call_id, call });
+                }
+                Err(_) => out.fact(Fact::Admin { call_id, call, result: Err(self.not_leader()) }),
+            }
+        }
+        self.after_raft(raft_out, out);
+    }
+
+    fn not_leader(&self) -> AdminError {
+        let hint = self.raft.leader_hint().map_or("unknown".to_string(), |l| format!("node {l}"));
+        AdminError::new(AdminError::UNAVAILABLE, format!("this controller is not the leader (leader: {hint})"))
+    }
+
+    /// The answer to a call that needs no Raft round (a status function, or an error), if any.
+    fn admin_now(&self, call: &AdminCall) -> Option<AdminResult> {
+        let sm = self.raft.state_machine();
+        if let Err(e) = call.check_role(sm.repl.controller_role()) {
+            return Some(Err(e));
+        }
+        if !self.raft.is_leader() {
+            return Some(Err(self.not_leader()));
+        }
+        let reply = match (&sm.repl, call) {
+            (ClusterRepl::Master(m), AdminCall::GetMasterReplicationStatus { limit }) => AdminReply::MasterTasks(m.task_status(limit.map(|l| l as usize))),
+            (ClusterRepl::Master(m), AdminCall::GetRecentSlaveReplicationInfo) => AdminReply::Slaves(m.slave_info(self.repl.leader.last_pulls())),
+            (ClusterRepl::Slave(s), AdminCall::GetSlaveReplicationStatus { limit }) => AdminReply::SlaveTasks(s.task_status(limit.map(|l| l as usize))),
+            (ClusterRepl::Slave(s), AdminCall::GetSlaveReplicationQueueStatus) => AdminReply::Queues(s.queue_status()),
+            _ => return None,
+        };
+        Some(Ok(reply))
+    }
+
+    fn propose_repl(&mut self, cmd: ReplCommand, origin: Option<ReplOrigin>, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+        match self.raft.propose(MetadataCommand::Repl { origin, cmd }, raft_out) {
+            Ok(_) => {}
+            Err(hint) => {
+                if let Some(ReplOrigin::Node(node, req)) = origin {
+                    out.send(node, Message::Dfs(DfsMessage::Response { req, result: Err(hint) }));
+                }
+            }
+        }
     }
 
     fn propose(&mut self, cmd: DfsCommand, origin: Option<(NodeId, u64)>, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
@@ -193,19 +298,28 @@ impl Controller {
         let now = self.now;
         let origin = Some((from, req));
         let cmd = match request {
-            DfsRequest::Begin { session, seq, below, op, op_ref } => {
+            DfsRequest::Begin { session, seq, below, op, op_ref, task } => {
                 let online = self.online();
                 if self.raft.is_leader()
-                    && let Some(e) = self.raft.state_machine().dfs.refusal((from, session), seq, &op, &online)
+                    && let Some(e) = self.raft.state_machine().begin_refusal((from, session), seq, &op, task, &online)
                 {
                     out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Refused(e)) }));
                     return;
                 }
-                DfsCommand::Begin { session: (from, session), seq, below, op, op_ref, online, now_ms: now }
+                DfsCommand::Begin { session: (from, session), seq, below, op, op_ref, task, online, now_ms: now }
             }
             DfsRequest::Commit { tid } => DfsCommand::Commit { tid, now_ms: now },
             DfsRequest::Rollback { tid } => DfsCommand::Rollback { tid },
-            DfsRequest::Complete { tid, committed } => DfsCommand::Complete { tid, committed },
+            DfsRequest::Complete { tid, committed } => DfsCommand::Complete { tid, committed, now_ms: now },
+            DfsRequest::Admin { call } => {
+                self.on_node_admin(from, req, call, raft_out, out);
+                return;
+            }
+            DfsRequest::TaskFailed { task, reason } => {
+                let cmd = ReplCommand::Slave(SlaveCommand::Failed { task, reason, now_ms: now });
+                self.propose_repl(cmd, Some(ReplOrigin::Node(from, req)), raft_out, out);
+                return;
+            }
             DfsRequest::Resolve { tid } => {
                 // A decision in the applied state is committed: answer it at once.
                 let dfs = &self.raft.state_machine().dfs;
@@ -225,6 +339,31 @@ impl Controller {
             DfsRequest::RecoveryUnlock { chunk } => DfsCommand::RecoveryUnlock { chunk, node: from },
         };
         self.propose(cmd, origin, raft_out, out);
+    }
+
+    /// A management call forwarded by a data node of this (master) cluster.
+    fn on_node_admin(&mut self, from: NodeId, req: u64, call: AdminCall, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+        let reply = |out: &mut Output<Message>, result: AdminResult| {
+            out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Admin(result)) }))
+        };
+        if !self.raft.is_leader() {
+            out.send(from, Message::Dfs(DfsMessage::Response { req, result: Err(self.raft.leader_hint()) }));
+            return;
+        }
+        let sm = self.raft.state_machine();
+        let Some(m) = sm.repl.master() else {
+            return reply(out, Err(AdminError::new(AdminError::WRONG_ROLE, format!("{} can only be called on a data node of the master cluster", call.name()))));
+        };
+        let cmd = match call {
+            AdminCall::GetDatabaseClusterReplicationStatus => return reply(out, Ok(AdminReply::Databases(m.database_status(&sm.dfs.catalog)))),
+            AdminCall::SetDatabaseForClusterReplication { db, enabled } => MasterCommand::SetDatabase { db, enabled },
+            AdminCall::SetDatabaseClusterReplicationExecutionSet { db, set } => match u8::try_from(set) {
+                Ok(set @ (0 | 1)) => MasterCommand::SetExecutionSet { db, set },
+                _ => return reply(out, Err(AdminError::invalid(format!("the execution set must be 0 or 1, got {set}")))),
+            },
+            other => return reply(out, other.check_role(crate::repl::admin::NodeRole::MasterDataNode).map(|_| AdminReply::Done)),
+        };
+        self.propose_repl(ReplCommand::Master(cmd), Some(ReplOrigin::Node(from, req)), raft_out, out);
     }
 
     /// The leader's periodic watch: abandoned transactions, lost replicas, orphans, recoveries.
@@ -255,7 +394,7 @@ impl Controller {
                         committed.extend(have.into_iter().map(|n| (p.chunk, n)));
                     }
                     if ready {
-                        proposals.push(DfsCommand::Complete { tid: *tid, committed });
+                        proposals.push(DfsCommand::Complete { tid: *tid, committed, now_ms: now });
                     }
                 }
             }
@@ -343,23 +482,55 @@ impl Controller {
                         out.send(client, Message::ClientResponse { lane, seq, reply: ClientReply::Ok { index: applied.index } });
                     }
                 }
-                Some(MetadataOutput::Dfs { origin, output, facts }) => {
+                Some(MetadataOutput::Dfs { origin, output, facts, repl_facts }) => {
                     for f in facts {
                         out.fact(Fact::Dfs(f));
                     }
+                    self.report_repl_facts(repl_facts, out);
                     if let (Some(Waiter::Node { node, req }), Some(o)) = (waiter, origin)
                         && o == (node, req)
                     {
                         out.send(node, Message::Dfs(DfsMessage::Response { req, result: Ok(output) }));
                     }
                 }
+                Some(MetadataOutput::Repl { origin, result, facts }) => {
+                    self.report_repl_facts(facts, out);
+                    match (origin, waiter) {
+                        (Some(ReplOrigin::Node(node, req)), _) if self.raft.is_leader() => {
+                            let result = Ok(DfsOutput::Admin(result.map(|_| AdminReply::Done)));
+                            out.send(node, Message::Dfs(DfsMessage::Response { req, result }));
+                        }
+                        (Some(ReplOrigin::Call(id)), Some(Waiter::Call { call_id, call })) if id == call_id => {
+                            out.fact(Fact::Admin { call_id, call, result: result.map(|_| AdminReply::Done) });
+                        }
+                        _ => {}
+                    }
+                }
                 None => {}
             }
         }
         if !self.raft.is_leader() {
-            // Proposals of a deposed leader may never apply; their senders time out and retry.
-            self.waiting.clear();
+            // Proposals of a deposed leader may never apply; their senders time out and retry. A
+            // management call made here is answered: it may or may not have taken effect.
+            for (_, w) in std::mem::take(&mut self.waiting) {
+                if let Waiter::Call { call_id, call } = w {
+                    let result = Err(AdminError::new(AdminError::UNAVAILABLE, "leadership lost before the call was committed; it may or may not have taken effect"));
+                    out.fact(Fact::Admin { call_id, call, result });
+                }
+            }
             self.recovering.clear();
+            self.repl.leader.reset();
+        }
+    }
+
+    fn report_repl_facts(&mut self, facts: Vec<ReplFact>, out: &mut Output<Message>) {
+        if facts.is_empty() {
+            return;
+        }
+        let leader = self.raft.is_leader();
+        self.repl.leader.on_applied(&facts, self.raft.state_machine(), leader, out);
+        for f in facts {
+            out.fact(Fact::Repl(f));
         }
     }
 }

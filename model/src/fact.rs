@@ -2,6 +2,7 @@
 
 use crate::io::{Millis, NodeId};
 use crate::raft::RaftFact;
+use crate::repl::{AdminCall, AdminResult, ReplFact};
 use crate::txn::DfsFact;
 
 /// What a client saw, for the client oracle (Jepsen-style history).
@@ -24,6 +25,16 @@ pub enum Fact {
     Client(ClientFact),
     /// From the DFS roles (controllers, data nodes, DFS clients).
     Dfs(DfsFact),
+    /// From the replication pipeline.
+    Repl(ReplFact),
+    /// A management call was answered.
+    Admin { call_id: u64, call: AdminCall, result: AdminResult },
+}
+
+impl From<ReplFact> for Fact {
+    fn from(f: ReplFact) -> Self {
+        Fact::Repl(f)
+    }
 }
 
 impl From<RaftFact> for Fact {

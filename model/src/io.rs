@@ -30,6 +30,8 @@ pub enum Input<M> {
     Timer(TimerKey),
     /// A disk request finished.
     Disk(DiskCompletion),
+    /// An operator's management call (answered by an `Admin` fact carrying `call_id`).
+    Admin { call_id: u64, call: crate::repl::AdminCall },
 }
 
 /// One disk request. Requests of one node execute one at a time in the order they were issued; a

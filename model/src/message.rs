@@ -3,6 +3,7 @@
 use crate::io::NodeId;
 use crate::metadata::MetadataCommand;
 use crate::raft::RaftMessage;
+use crate::repl::ReplMessage;
 use crate::txn::DfsMessage;
 
 /// A client's operation on the controllers' metadata.
@@ -41,6 +42,8 @@ pub enum Message {
     Control(Control),
     /// The DFS: clients, data nodes and controllers.
     Dfs(DfsMessage),
+    /// Replication between clusters.
+    Repl(ReplMessage),
 }
 
 impl Message {
@@ -52,6 +55,7 @@ impl Message {
             Message::ClientResponse { .. } => "ClientResponse",
             Message::Control(_) => "Control",
             Message::Dfs(m) => m.kind(),
+            Message::Repl(m) => m.kind(),
         }
     }
 }

@@ -1,19 +1,40 @@
-//! The controllers' replicated state machine: the metadata map that clients write through Raft.
+//! The controllers' replicated state machine: the metadata map that clients write through Raft,
+//! the DFS state, and the cluster's part in replication.
 //!
 //! Every command carries its client session `(client, lane, seq)`. A lane is a sequential session (at
 //! most one command in flight), so a retried command is recognised by `seq <= last applied seq` and
 //! applied once only, however often the client resends it.
+//!
+//! Replication hooks into the DFS commands here: on the master, a COMPLETE of a replicated
+//! database's transaction enqueues a task; on a slave, a task's transaction is checked against the
+//! EditLog at BEGIN and at the commit decision (a duplicate is rolled back), writes the task id to
+//! the EditLog when decided commit, and marks the task FINISHED at COMPLETE; ordinary writes to a
+//! replicated database are refused.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dfs::{ErrorCode, OpError, Operation};
 use crate::io::NodeId;
 use crate::raft::StateMachine;
-use crate::txn::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState};
+use crate::repl::master::CompletedTx;
+use crate::repl::task::carries_data;
+use crate::repl::{AdminError, ClusterRepl, ReplCommand, ReplConfig, ReplFact, TaskId};
+use crate::txn::state::TxState;
+use crate::txn::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState, Tid};
 
 /// A client session: one sequential lane of one client.
 pub type Session = (NodeId, u32);
+
+/// Who waits for a replication command's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReplOrigin {
+    /// A data node's request (a management call it forwarded), to answer.
+    Node(NodeId, u64),
+    /// A management call made on the controller that proposed it.
+    Call(u64),
+}
 
 /// A command for the controllers' state machine.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,6 +43,8 @@ pub enum MetadataCommand {
     Put { session: Session, seq: u64, key: String, value: String },
     /// Changes the DFS state; `origin` is the data node and request to answer.
     Dfs { origin: Option<(NodeId, u64)>, cmd: DfsCommand },
+    /// Changes the replication state.
+    Repl { origin: Option<ReplOrigin>, cmd: ReplCommand },
 }
 
 /// What applying a command did.
@@ -30,16 +53,20 @@ pub enum MetadataOutput {
     /// A `Put`: `fresh` is false when it was a retry of one already applied (no effect now).
     Put { session: Session, seq: u64, fresh: bool },
     /// A DFS command: its output for `origin`, and the facts it made true.
-    Dfs { origin: Option<(NodeId, u64)>, output: DfsOutput, facts: Vec<DfsFact> },
+    Dfs { origin: Option<(NodeId, u64)>, output: DfsOutput, facts: Vec<DfsFact>, repl_facts: Vec<ReplFact> },
+    /// A replication command: its result for `origin`, and the facts it made true.
+    Repl { origin: Option<ReplOrigin>, result: Result<(), AdminError>, facts: Vec<ReplFact> },
 }
 
-/// The metadata map, the client sessions and the DFS state.
+/// The metadata map, the client sessions, the DFS state and the replication state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MetadataState {
     entries: BTreeMap<String, String>,
     sessions: BTreeMap<Session, u64>,
     /// Catalog, chunks, transactions, locks.
     pub dfs: DfsState,
+    /// The send queue (master) or the task table (slave).
+    pub repl: ClusterRepl,
 }
 
 impl Default for MetadataState {
@@ -51,18 +78,16 @@ impl Default for MetadataState {
             reliability: crate::txn::ReliabilityLevel::Nodes,
             bugs: Default::default(),
         };
-        Self::new(config)
+        Self::new(config, ReplConfig::None)
     }
 }
 
 impl MetadataState {
-    /// An empty state for a cluster with this DFS configuration.
-    pub fn new(dfs: DfsConfig) -> Self {
-        Self { entries: BTreeMap::new(), sessions: BTreeMap::new(), dfs: DfsState::new(dfs) }
+    /// An empty state for a cluster with this DFS and replication configuration.
+    pub fn new(dfs: DfsConfig, repl: ReplConfig) -> Self {
+        Self { entries: BTreeMap::new(), sessions: BTreeMap::new(), dfs: DfsState::new(dfs), repl: ClusterRepl::new(repl) }
     }
-}
 
-impl MetadataState {
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries.get(key).map(String::as_str)
@@ -76,6 +101,94 @@ impl MetadataState {
     /// True when no key is set.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The refusal a new BEGIN would get from this state, if any (see `DfsState::refusal`), with
+    /// the slave's own: an ordinary write to a replicated database, or a task already committed.
+    pub fn begin_refusal(&self, session: (NodeId, u64), seq: u64, op: &Operation, task: Option<TaskId>, online: &[NodeId]) -> Option<OpError> {
+        self.slave_refusal(op, task).or_else(|| self.dfs.refusal(session, seq, op, online))
+    }
+
+    fn slave_refusal(&self, op: &Operation, task: Option<TaskId>) -> Option<OpError> {
+        let slave = self.repl.slave()?;
+        match task {
+            None if slave.replicates(op.database()) => Some(OpError::new(
+                ErrorCode::Rejected,
+                format!("S01023: {} is replicated from the master cluster; ordinary writes to it are rejected", op.database()),
+            )),
+            Some(t) if !slave.may_begin(t) => Some(OpError::new(ErrorCode::Duplicate, format!("S01025: task {t} already committed here"))),
+            _ => None,
+        }
+    }
+
+    fn apply_dfs(&mut self, cmd: &DfsCommand) -> (DfsOutput, Vec<DfsFact>, Vec<ReplFact>) {
+        let mut repl_facts = Vec::new();
+        match cmd {
+            DfsCommand::Begin { op, task, .. } => {
+                if let Some(e) = self.slave_refusal(op, *task) {
+                    return (DfsOutput::Refused(e), Vec::new(), repl_facts);
+                }
+                let (mut output, facts) = self.dfs.apply(cmd);
+                if let DfsOutput::Begun(begun) = &mut output {
+                    if self.repl.master().is_some_and(|m| m.replicates(op.database())) {
+                        self.dfs.mark_replicated(begun.tid);
+                    }
+                    let replicated = self.dfs.open_transactions().get(&begun.tid).is_some_and(|t| t.replicated);
+                    begun.task_data = replicated && carries_data(op.kind());
+                }
+                (output, facts, repl_facts)
+            }
+            DfsCommand::Commit { tid, now_ms } => {
+                let task = self.dfs.open_transactions().get(tid).filter(|t| t.state == TxState::Begun).and_then(|t| t.task);
+                if let (Some(task), ClusterRepl::Slave(slave)) = (task, &mut self.repl)
+                    && !slave.on_commit(task, *tid, &mut repl_facts)
+                {
+                    let (output, facts) = self.dfs.apply(&DfsCommand::Rollback { tid: *tid });
+                    return (output, facts, repl_facts);
+                }
+                let _ = now_ms;
+                let (output, facts) = self.dfs.apply(cmd);
+                (output, facts, repl_facts)
+            }
+            DfsCommand::Complete { tid, now_ms, .. } => {
+                let before = self.dfs.open_transactions().get(tid).cloned();
+                let (output, facts) = self.dfs.apply(cmd);
+                if let (Some(tx), DfsOutput::Completed(_)) = (before, &output)
+                    && let TxState::Committed(cid) = tx.state
+                {
+                    self.on_completed(*tid, cid, &tx, *now_ms, &mut repl_facts);
+                }
+                (output, facts, repl_facts)
+            }
+            _ => {
+                let (output, facts) = self.dfs.apply(cmd);
+                (output, facts, repl_facts)
+            }
+        }
+    }
+
+    fn on_completed(&mut self, tid: Tid, cid: u64, tx: &crate::txn::state::TxRecord, now_ms: u64, facts: &mut Vec<ReplFact>) {
+        match &mut self.repl {
+            ClusterRepl::Master(m) => {
+                let chunks = tx.participations.iter().map(|p| p.chunk).collect();
+                let done = CompletedTx { tid, cid, op: &tx.op, locks: &tx.locks, chunks, coordinator: tx.coordinator, decided_ms: tx.since_ms };
+                facts.extend(m.on_complete(done, tx.replicated));
+            }
+            ClusterRepl::Slave(s) => {
+                if let Some(task) = tx.task {
+                    s.on_complete(task, now_ms, facts);
+                }
+            }
+            ClusterRepl::None => {}
+        }
+    }
+
+    fn apply_repl(&mut self, cmd: &ReplCommand) -> (Result<(), AdminError>, Vec<ReplFact>) {
+        match (&mut self.repl, cmd) {
+            (ClusterRepl::Master(m), ReplCommand::Master(c)) => m.apply(c, &self.dfs.catalog),
+            (ClusterRepl::Slave(s), ReplCommand::Slave(c)) => s.apply(c),
+            _ => (Err(AdminError::new(AdminError::WRONG_ROLE, "this cluster does not play that part in replication")), Vec::new()),
+        }
     }
 }
 
@@ -95,8 +208,12 @@ impl StateMachine for MetadataState {
                 MetadataOutput::Put { session: *session, seq: *seq, fresh }
             }
             MetadataCommand::Dfs { origin, cmd } => {
-                let (output, facts) = self.dfs.apply(cmd);
-                MetadataOutput::Dfs { origin: *origin, output, facts }
+                let (output, facts, repl_facts) = self.apply_dfs(cmd);
+                MetadataOutput::Dfs { origin: *origin, output, facts, repl_facts }
+            }
+            MetadataCommand::Repl { origin, cmd } => {
+                let (result, facts) = self.apply_repl(cmd);
+                MetadataOutput::Repl { origin: *origin, result, facts }
             }
         }
     }

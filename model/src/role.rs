@@ -6,6 +6,7 @@ use crate::dfs_client::{DfsClient, DfsClientConfig};
 use crate::io::{DiskView, Input, Millis, NodeId, Output};
 use crate::message::Message;
 use crate::raft::{RaftConfig, RecoveryError};
+use crate::repl::{ReplConfig, ReplLinks};
 use crate::txn::DfsConfig;
 use crate::txn::datanode::{DataNode, DataNodeConfig};
 
@@ -13,7 +14,7 @@ use crate::txn::datanode::{DataNode, DataNodeConfig};
 #[derive(Debug, Clone)]
 pub enum RoleSpec {
     /// A member of a controller group.
-    Controller { raft: RaftConfig, dfs: DfsConfig, watch: WatchConfig, bugs: ControllerBugs },
+    Controller { raft: RaftConfig, dfs: DfsConfig, repl: ReplConfig, links: ReplLinks, watch: WatchConfig, bugs: ControllerBugs },
     /// A data node.
     DataNode(DataNodeConfig),
     /// A client of the controllers' metadata map.
@@ -41,9 +42,9 @@ impl Role {
     /// role's own choices (election timeouts, jitter) and comes from the run's seed.
     pub fn boot(id: NodeId, spec: &RoleSpec, disk: &dyn DiskView, entropy: u64) -> Result<Role, RecoveryError> {
         Ok(match spec {
-            RoleSpec::Controller { raft, dfs, watch, bugs } => {
+            RoleSpec::Controller { raft, dfs, repl, links, watch, bugs } => {
                 assert_eq!(raft.id, id);
-                Role::Controller(Controller::recover(raft.clone(), dfs.clone(), watch.clone(), *bugs, disk, entropy)?)
+                Role::Controller(Controller::recover(raft.clone(), dfs.clone(), repl.clone(), links.clone(), watch.clone(), *bugs, disk, entropy)?)
             }
             RoleSpec::DataNode(config) => {
                 let (node, facts) = DataNode::recover(id, config.clone(), disk, entropy)?;
@@ -71,6 +72,13 @@ impl Role {
             (Role::Controller(c), Input::Timer(key)) => c.on_timer(now, key, out),
             (Role::Controller(c), Input::Disk(done)) => c.on_disk(done, out),
             (Role::DataNode(d, _), Input::Message { from, msg: Message::Dfs(m) }) => d.on_message(now, from, m, out),
+            (Role::DataNode(d, _), Input::Message { from, msg: Message::Repl(m) }) => d.on_repl_message(now, from, m, out),
+            (Role::DataNode(d, _), Input::Admin { call_id, call }) => d.on_admin(now, call_id, call, out),
+            (Role::Controller(c), Input::Admin { call_id, call }) => c.on_admin(now, call_id, call, out),
+            (Role::Client(_) | Role::DfsClient(_), Input::Admin { call_id, call }) => {
+                let e = crate::repl::AdminError::new(crate::repl::AdminError::WRONG_ROLE, format!("{} cannot be called on a client", call.name()));
+                out.fact(crate::fact::Fact::Admin { call_id, call, result: Err(e) });
+            }
             (Role::DataNode(..), Input::Message { .. }) => {}
             (Role::DataNode(d, _), Input::Timer(key)) => d.on_timer(now, key, out),
             (Role::DataNode(d, _), Input::Disk(done)) => d.on_disk(now, done, out),

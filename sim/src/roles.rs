@@ -49,6 +49,15 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
                     bugs: scenario.planted_bugs.raft,
                 },
                 dfs: dfs_config(scenario, topology, cluster),
+                repl: ccrsim_model::repl::ReplConfig::None,
+                links: ccrsim_model::repl::ReplLinks {
+                    master_controllers: Vec::new(),
+                    pull_interval_ms: 100,
+                    pull_batch: 64,
+                    pull_timeout_ms: 1000,
+                    report_interval_ms: 500,
+                    redispatch_after_ms: 5000,
+                },
                 watch: WatchConfig {
                     online_window_ms: t.online_window_ms,
                     transaction_timeout_ms: t.transaction_timeout_ms,
@@ -66,6 +75,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
                 begin_timeout_ms: t.begin_timeout_ms,
                 compaction_records: t.compaction_records as usize,
                 scrub_interval_ms: t.scrub_interval_ms,
+                replication: Default::default(),
                 bugs: scenario.planted_bugs.data_node,
             }),
             NodeKind::Client => {

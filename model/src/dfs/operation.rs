@@ -258,8 +258,10 @@ pub enum ErrorCode {
     Unavailable,
     /// The transaction aborted (a participant failed or timed out).
     Aborted,
-    /// The cluster refuses the write (a database replicated from a master, on a slave).
+    /// The cluster refuses the write (a database replicated from a master, on a slave: S01023).
     Rejected,
+    /// A replication task that already committed on this slave (S01025): not run again.
+    Duplicate,
 }
 
 /// An operation's error result.

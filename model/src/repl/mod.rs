@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod fact;
 pub mod grouping;
+pub mod leader;
 pub mod master;
 pub mod message;
 pub mod slave;
@@ -18,6 +19,7 @@ pub mod task;
 pub use admin::{AdminCall, AdminError, AdminReply, AdminResult};
 pub use fact::ReplFact;
 pub use grouping::{Grouper, footprints_conflict};
+pub use leader::{ReplLeader, ReplLinks};
 pub use master::{MasterCommand, MasterConfig, MasterRepl, MasterReplBugs};
 pub use message::{ReplMessage, TaskDataError};
 pub use slave::{SlaveCommand, SlaveConfig, SlaveRepl, SlaveReplBugs, SlaveTaskState};
@@ -45,4 +47,71 @@ impl ReplicationState {
             ReplicationState::Stopped => "STOPPED",
         }
     }
+}
+
+/// A cluster's part in replication, inside its controllers' replicated state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClusterRepl {
+    /// Takes no part (a cluster on its own).
+    None,
+    /// The master: the send queue.
+    Master(MasterRepl),
+    /// A slave: the task table.
+    Slave(SlaveRepl),
+}
+
+/// How a cluster takes part in replication (clusterReplicationMode), with its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReplConfig {
+    /// Not at all.
+    None,
+    /// As the master.
+    Master(MasterConfig),
+    /// As a slave.
+    Slave(SlaveConfig),
+}
+
+impl ClusterRepl {
+    /// The state of a fresh cluster.
+    pub fn new(config: ReplConfig) -> Self {
+        match config {
+            ReplConfig::None => ClusterRepl::None,
+            ReplConfig::Master(c) => ClusterRepl::Master(MasterRepl::new(c)),
+            ReplConfig::Slave(c) => ClusterRepl::Slave(SlaveRepl::new(c)),
+        }
+    }
+
+    /// The master state, if this is the master.
+    pub fn master(&self) -> Option<&MasterRepl> {
+        match self {
+            ClusterRepl::Master(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The slave state, if this is a slave.
+    pub fn slave(&self) -> Option<&SlaveRepl> {
+        match self {
+            ClusterRepl::Slave(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The role a controller of this cluster plays for management calls.
+    pub fn controller_role(&self) -> admin::NodeRole {
+        match self {
+            ClusterRepl::None => admin::NodeRole::Unreplicated,
+            ClusterRepl::Master(_) => admin::NodeRole::MasterController,
+            ClusterRepl::Slave(_) => admin::NodeRole::SlaveController,
+        }
+    }
+}
+
+/// A replicated command of the replication state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReplCommand {
+    /// For the master.
+    Master(MasterCommand),
+    /// For a slave.
+    Slave(SlaveCommand),
 }

@@ -13,7 +13,7 @@ use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 pub enum DfsRequest {
     /// BEGIN (`seq` numbers it in the node's session; all below `below` were answered); `op_ref`
     /// names the client operation it runs, for the checkers.
-    Begin { session: u64, seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64) },
+    Begin { session: u64, seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), task: Option<crate::repl::TaskId> },
     /// Decide commit.
     Commit { tid: Tid },
     /// Decide rollback.
@@ -28,6 +28,10 @@ pub enum DfsRequest {
     Recovered { chunk: ChunkId, version: Cid },
     /// Give up a recovery lock.
     RecoveryUnlock { chunk: ChunkId },
+    /// A management call made on this data node, for the controller leader.
+    Admin { call: crate::repl::AdminCall },
+    /// Slave: an execution of this replication task failed.
+    TaskFailed { task: crate::repl::TaskId, reason: String },
 }
 
 /// One message of the DFS.
@@ -42,9 +46,10 @@ pub enum DfsMessage {
     /// Controller -> data node: the answer, or the leader to ask instead.
     Response { req: u64, result: Result<DfsOutput, Option<NodeId>> },
     /// Data node -> every controller: the versions of the replicas it holds (durable: a heartbeat
-    /// leaves only once what it reports is synced), its open prepares as `(chunk, tid)`, and the
-    /// replicas it found corrupt at boot (lost until recovered).
-    Heartbeat { replicas: Vec<(ChunkId, Cid)>, prepared: Vec<(ChunkId, Tid)>, lost: Vec<ChunkId> },
+    /// leaves only once what it reports is synced), its open prepares as `(chunk, tid)`, the
+    /// replicas it found corrupt at boot (lost until recovered), and the transactions whose
+    /// replication task data it keeps (master).
+    Heartbeat { replicas: Vec<(ChunkId, Cid)>, prepared: Vec<(ChunkId, Tid)>, lost: Vec<ChunkId>, task_data: Vec<Tid> },
     /// Controller leader -> data node: recover this stale replica from `source`.
     Recover { chunk: ChunkId, source: NodeId },
     /// Controller leader -> data node: these chunks no longer exist; delete them.

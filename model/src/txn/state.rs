@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::dfs::{Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan};
 use crate::io::{Millis, NodeId};
+use crate::repl::TaskId;
 
 /// Transaction id, dense from 1 in BEGIN order.
 pub type Tid = u64;
@@ -131,6 +132,10 @@ pub struct TxRecord {
     pub state: TxState,
     /// Leader clock when it began or was decided.
     pub since_ms: Millis,
+    /// Master: its database was replicated when it began (its coordinator keeps its task data).
+    pub replicated: bool,
+    /// Slave: the replication task it executes.
+    pub task: Option<TaskId>,
 }
 
 /// Who holds a lock.
@@ -156,13 +161,14 @@ pub enum DfsCommand {
     /// Start a transaction for `op`, coordinated by `session.0`. `online` is the leader's view of
     /// the data nodes online, `seq` numbers the request in its session (retries repeat it), and
     /// every request of the session below `below` has been answered.
-    Begin { session: (NodeId, u64), seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), online: Vec<NodeId>, now_ms: Millis },
+    /// `task` is the replication task it executes (slave clusters).
+    Begin { session: (NodeId, u64), seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), task: Option<TaskId>, online: Vec<NodeId>, now_ms: Millis },
     /// Decide commit (if still open).
     Commit { tid: Tid, now_ms: Millis },
     /// Decide rollback (if still open).
     Rollback { tid: Tid },
     /// The participants that committed; the others become stale. Ends the transaction.
-    Complete { tid: Tid, committed: Vec<(ChunkId, NodeId)> },
+    Complete { tid: Tid, committed: Vec<(ChunkId, NodeId)>, now_ms: Millis },
     /// Lock a chunk for the sync phase of `node`'s recovery.
     RecoveryLock { chunk: ChunkId, node: NodeId, now_ms: Millis },
     /// `node` holds `version` of `chunk` now; it is complete if that is the chunk's version.
@@ -180,10 +186,13 @@ pub struct TxBegun {
     pub tid: Tid,
     /// Work per chunk.
     pub participations: Vec<Participation>,
+    /// The coordinator must keep the operation as task data for replication (a write on a
+    /// replicated database of a master).
+    pub task_data: bool,
 }
 
 /// The result of a command.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DfsOutput {
     /// BEGIN worked.
     Begun(TxBegun),
@@ -199,6 +208,8 @@ pub enum DfsOutput {
     RecoveryLock(Option<Cid>),
     /// Nothing to say.
     Done,
+    /// The answer to a management call forwarded by a data node.
+    Admin(crate::repl::AdminResult),
 }
 
 /// The replicated DFS state of a cluster.
@@ -258,6 +269,13 @@ impl DfsState {
         &self.locks
     }
 
+    /// Marks an open transaction as one whose database is replicated (master).
+    pub fn mark_replicated(&mut self, tid: Tid) {
+        if let Some(tx) = self.txs.get_mut(&tid) {
+            tx.replicated = true;
+        }
+    }
+
     /// Next chunk id to hand out (every id below it was handed out).
     pub fn next_chunk(&self) -> ChunkId {
         self.next_chunk
@@ -268,10 +286,10 @@ impl DfsState {
         let decided_before = self.decisions.len();
         let open_before: BTreeSet<Tid> = self.txs.keys().copied().collect();
         let out = match cmd {
-            DfsCommand::Begin { session, seq, below, op, online, now_ms, .. } => self.begin(*session, *seq, *below, op, online, *now_ms),
+            DfsCommand::Begin { session, seq, below, op, online, now_ms, task, .. } => self.begin(*session, *seq, *below, op, *task, online, *now_ms),
             DfsCommand::Commit { tid, now_ms } => self.commit(*tid, *now_ms),
             DfsCommand::Rollback { tid } => self.rollback(*tid),
-            DfsCommand::Complete { tid, committed } => self.complete(*tid, committed),
+            DfsCommand::Complete { tid, committed, .. } => self.complete(*tid, committed),
             DfsCommand::RecoveryLock { chunk, node, .. } => self.recovery_lock(*chunk, *node),
             DfsCommand::Recovered { chunk, node, version } => {
                 if let Some(c) = self.chunks.get_mut(chunk)
@@ -313,7 +331,8 @@ impl DfsState {
         (out, facts)
     }
 
-    fn begin(&mut self, session: (NodeId, u64), seq: u64, below: u64, op: &SharedOperation, online: &[NodeId], now_ms: Millis) -> DfsOutput {
+    #[allow(clippy::too_many_arguments)]
+    fn begin(&mut self, session: (NodeId, u64), seq: u64, below: u64, op: &SharedOperation, task: Option<TaskId>, online: &[NodeId], now_ms: Millis) -> DfsOutput {
         let s = self.sessions.entry(session).or_default();
         s.below = s.below.max(below);
         let below = s.below;
@@ -324,7 +343,7 @@ impl DfsState {
         if let Some(&tid) = s.seen.get(&seq) {
             // A retried BEGIN: answer what the first one got.
             return match self.txs.get(&tid) {
-                Some(tx) => DfsOutput::Begun(TxBegun { tid, participations: tx.participations.clone() }),
+                Some(tx) => DfsOutput::Begun(TxBegun { tid, participations: tx.participations.clone(), task_data: false }),
                 None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
             };
         }
@@ -377,8 +396,9 @@ impl DfsState {
             self.locks.insert(k.clone(), LockOwner::Tx(tid));
         }
         self.sessions.entry(session).or_default().seen.insert(seq, tid);
-        let begun = TxBegun { tid, participations: participations.clone() };
-        self.txs.insert(tid, TxRecord { tid, op: op.clone(), participations, locks: plan.locks, coordinator: session.0, state: TxState::Begun, since_ms: now_ms });
+        let begun = TxBegun { tid, participations: participations.clone(), task_data: false };
+        let tx = TxRecord { tid, op: op.clone(), participations, locks: plan.locks, coordinator: session.0, state: TxState::Begun, since_ms: now_ms, replicated: false, task };
+        self.txs.insert(tid, tx);
         DfsOutput::Begun(begun)
     }
 

@@ -215,6 +215,7 @@ impl Checkers {
                 self.ledger.apply(node, f);
                 Ok(())
             }
+            Fact::Repl(_) | Fact::Admin { .. } => Ok(()),
         }
     }
 

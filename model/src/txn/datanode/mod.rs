@@ -4,6 +4,13 @@
 //!
 //! Durability rule, as in Raft: a reply that vouches for durable state (prepared, decided) leaves
 //! only once every disk write issued before it is synced.
+//!
+//! Its part in replication (`replication.rs`): on a master, a coordinator keeps the task data of
+//! its writes on replicated databases and hands it to slaves; on a slave, it executes tasks.
+
+mod replication;
+
+pub use replication::ReplicationSettings;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -66,6 +73,8 @@ pub struct DataNodeConfig {
     pub compaction_records: usize,
     /// Read back one chunk's files this often to find latent corruption (0: never).
     pub scrub_interval_ms: Millis,
+    /// Its part in replication.
+    pub replication: ReplicationSettings,
     /// Planted bugs.
     pub bugs: DataNodeBugs,
 }
@@ -105,6 +114,10 @@ struct CoordOp {
     started: Millis,
     attempts: u32,
     phase: Phase,
+    /// Slave: the replication task it executes (then `client` is this node and `op_id` the task).
+    task: Option<crate::repl::TaskId>,
+    /// Master: its data must be kept as replication task data before the commit decision.
+    task_data: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +127,10 @@ enum Purpose {
     RecoveryLock(ChunkId),
     Recovered(ChunkId),
     Unlock,
+    /// A management call made on this node: `(call id, call)` are kept in `admin_calls`.
+    Admin(u64),
+    /// A task failure report.
+    TaskReport,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +209,7 @@ pub struct DataNode {
     /// The chunk the next scrub reads (round robin over the replicas).
     scrub_cursor: ChunkId,
     rng: SplitMix64,
+    repl: replication::ReplState,
 }
 
 fn send(out: &mut Output<Message>, to: NodeId, msg: DfsMessage) {
@@ -229,6 +247,7 @@ impl DataNode {
             next_scrub: 0,
             scrub_cursor: 0,
             rng,
+            repl: replication::ReplState::default(),
         };
         let mut facts = vec![DfsFact::DataNodeBooted];
         let mut torn = Vec::new();
@@ -257,6 +276,7 @@ impl DataNode {
             // Rewrite before appending: records after a torn one would never be read back.
             node.compaction_ops(chunk);
         }
+        node.load_task_data(disk);
         Ok((node, facts))
     }
 
@@ -280,6 +300,7 @@ impl DataNode {
         for f in facts {
             out.fact(f);
         }
+        self.report_task_data(out);
         let ops = std::mem::take(&mut self.startup_ops);
         for op in ops {
             let t = self.token();
@@ -352,7 +373,8 @@ impl DataNode {
             let replicas = self.replicas.iter().filter(|(c, _)| !self.recoveries.contains_key(c)).map(|(c, r)| (*c, r.version)).collect();
             let prepared = self.open_prepares();
             let lost = self.lost.iter().copied().collect();
-            let beat = DfsMessage::Heartbeat { replicas, prepared, lost };
+            let task_data = self.task_data_held();
+            let beat = DfsMessage::Heartbeat { replicas, prepared, lost, task_data };
             // Held like an acknowledgement: the controller may rely on the versions it reports.
             for &c in &self.config.controllers {
                 self.held.push(AfterSync::Send(c, beat.clone()));
@@ -366,12 +388,17 @@ impl DataNode {
         self.tick_coordinator(now, out);
         self.tick_in_doubt(now, out);
         self.tick_recoveries(now, out);
+        self.tick_replication(now, out);
         self.finish(out);
     }
 
     /// Handles a disk completion.
     pub fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<Message>) {
         self.now = now;
+        if self.on_task_read(&done, out) {
+            self.finish(out);
+            return;
+        }
         if done.token & SCRUB_TAG == SCRUB_TAG {
             // A scrub read: a failed read is a transient fault; corrupt bytes are rewritten from
             // the replica in memory, which the corruption did not touch.
@@ -421,7 +448,7 @@ impl DataNode {
         }
         let key = self.next_op;
         self.next_op += 1;
-        self.ops.insert(key, CoordOp { op_id, client, op, started: now, attempts: 0, phase: Phase::Begin });
+        self.ops.insert(key, CoordOp { op_id, client, op, started: now, attempts: 0, phase: Phase::Begin, task: None, task_data: false });
         self.begin(now, key, out);
     }
 
@@ -429,10 +456,10 @@ impl DataNode {
         let o = self.ops.get_mut(&key).expect("op");
         o.attempts += 1;
         o.phase = Phase::Begin;
-        let (op, op_ref) = (o.op.clone(), (o.client, o.op_id));
+        let (op, op_ref, task) = (o.op.clone(), (o.client, o.op_id), o.task);
         let seq = self.next_req;
         let below = self.requests.keys().next().copied().unwrap_or(seq).min(seq);
-        self.request(now, DfsRequest::Begin { session: self.session, seq, below, op, op_ref }, Purpose::Coord(key), out);
+        self.request(now, DfsRequest::Begin { session: self.session, seq, below, op, op_ref, task }, Purpose::Coord(key), out);
     }
 
     fn request(&mut self, now: Millis, request: DfsRequest, purpose: Purpose, out: &mut Output<Message>) {
@@ -488,7 +515,8 @@ impl DataNode {
             Purpose::Recovered(chunk) => {
                 self.recoveries.remove(&chunk);
             }
-            Purpose::Unlock => {}
+            Purpose::Unlock | Purpose::TaskReport => {}
+            Purpose::Admin(call_id) => self.on_admin_answer(call_id, output, out),
         }
     }
 
@@ -497,9 +525,10 @@ impl DataNode {
         match (&o.phase, output) {
             (Phase::Begin, DfsOutput::Begun(begun)) => {
                 let parts = begun.participations;
+                self.ops.get_mut(&key).expect("op").task_data = begun.task_data;
                 if parts.is_empty() {
                     self.ops.get_mut(&key).expect("op").phase = Phase::Commit { tid: begun.tid, parts };
-                    self.request(now, DfsRequest::Commit { tid: begun.tid }, Purpose::Coord(key), out);
+                    self.request_commit(now, key, begun.tid, out);
                     return;
                 }
                 let waiting = parts.iter().flat_map(|p| p.replicas.iter().map(move |n| (p.chunk, *n))).collect();
@@ -579,7 +608,7 @@ impl DataNode {
                 send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result: Ok((tid, tid)) });
             }
             o.phase = Phase::Commit { tid, parts };
-            self.request(now, DfsRequest::Commit { tid }, Purpose::Coord(key), out);
+            self.request_commit(now, key, tid, out);
         }
     }
 
@@ -636,6 +665,10 @@ impl DataNode {
 
     fn reply(&mut self, key: u64, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message>) {
         let o = self.ops.remove(&key).expect("op");
+        if let Some(task) = o.task {
+            self.task_ended(task, result, out);
+            return;
+        }
         // Copies arrive within the network's worst delay; a minute is far beyond it.
         let now = self.now;
         while let Some(&(at, op)) = self.answered_at.front()

@@ -1,0 +1,222 @@
+//! The replication duties of a controller leader, and the volatile state they need (a new leader
+//! starts them afresh from the replicated state):
+//!
+//! - master: answer slaves' pulls from the send queue, record their reports through Raft, truncate
+//!   the queue below what every slave finished, and tell data nodes which task data may go;
+//! - slave: pull from the master controller leader by offset (following leader changes), commit
+//!   each batch through Raft, report the finished watermark to the master concurrently with
+//!   pulling, and dispatch due tasks to their data nodes (dispatch goes through Raft first, so
+//!   that every controller agrees on what is executing).
+//!
+//! Nothing here is replicated: proposals come back through Raft before they count.
+
+use std::collections::BTreeMap;
+
+use crate::io::{Millis, NodeId, Output};
+use crate::message::Message;
+use crate::metadata::MetadataState;
+use crate::txn::Tid;
+
+use super::fact::ReplFact;
+use super::master::MasterCommand;
+use super::message::{PullRefusal, ReplMessage};
+use super::slave::SlaveCommand;
+use super::task::{SlaveId, TaskId};
+use super::{ClusterRepl, ReplCommand, ReplicationState};
+
+/// How a controller reaches across clusters, and its pace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplLinks {
+    /// Slave: the master's controllers (clusterReplicationMasterCtl), any of which leads to the leader.
+    pub master_controllers: Vec<NodeId>,
+    /// Slave: pull this often while caught up.
+    pub pull_interval_ms: Millis,
+    /// Slave: tasks asked for per pull.
+    pub pull_batch: u32,
+    /// Slave: a pull or a batch proposal unanswered this long is given up (and the next master
+    /// controller tried).
+    pub pull_timeout_ms: Millis,
+    /// Slave: report the finished watermark this often.
+    pub report_interval_ms: Millis,
+    /// Slave: a task executing this long is dispatched again (its data node may have died).
+    pub redispatch_after_ms: Millis,
+}
+
+/// The leader's volatile replication state.
+#[derive(Debug, Clone, Default)]
+pub struct ReplLeader {
+    /// The master controller pulls go to (slave).
+    master_target: usize,
+    /// The pull in flight: `(from, sent at)` (slave).
+    pull: Option<(TaskId, Millis)>,
+    /// A pulled batch proposed and not applied yet: `(from, proposed at)` (slave).
+    proposed: Option<(TaskId, Millis)>,
+    next_pull_ms: Millis,
+    next_report_ms: Millis,
+    /// Dispatch proposals not applied yet (slave).
+    dispatching: BTreeMap<TaskId, Millis>,
+    /// When each slave last pulled (master).
+    last_pull_ms: BTreeMap<SlaveId, Millis>,
+    /// The last report proposed per slave: `(finished_below, controller)` (master).
+    reported: BTreeMap<SlaveId, (TaskId, NodeId)>,
+    /// A truncation proposed and not applied yet: `(below, at)` (master).
+    truncating: Option<(TaskId, Millis)>,
+    /// Task data deletions ordered lately (master).
+    forgetting: BTreeMap<(NodeId, Tid), Millis>,
+}
+
+impl ReplLeader {
+    /// Forgets everything (leadership lost or won).
+    pub fn reset(&mut self) {
+        *self = ReplLeader { master_target: self.master_target, ..ReplLeader::default() };
+    }
+
+    /// When each slave last pulled, as this leader saw it.
+    pub fn last_pulls(&self) -> &BTreeMap<SlaveId, Millis> {
+        &self.last_pull_ms
+    }
+
+    /// Periodic duties of the leader; returns what to propose.
+    pub fn tick(&mut self, now: Millis, links: &ReplLinks, controllers: &[NodeId], state: &MetadataState, out: &mut Output<Message>) -> Vec<ReplCommand> {
+        let mut proposals = Vec::new();
+        match &state.repl {
+            ClusterRepl::None => {}
+            ClusterRepl::Master(m) => {
+                if self.truncating.is_some_and(|(_, at)| now >= at + 2000) {
+                    self.truncating = None;
+                }
+                if let (Some(below), None) = (m.gc_target(), self.truncating) {
+                    self.truncating = Some((below, now));
+                    proposals.push(ReplCommand::Master(MasterCommand::Truncate { below }));
+                }
+            }
+            ClusterRepl::Slave(s) => {
+                let target = links.master_controllers[self.master_target % links.master_controllers.len()];
+                if self.proposed.is_some_and(|(from, at)| from <= s.offset() || now >= at + links.pull_timeout_ms) {
+                    self.proposed = None;
+                }
+                if let Some((_, sent)) = self.pull
+                    && now >= sent + links.pull_timeout_ms
+                {
+                    // No answer: the master leader may have changed or be cut off; try the next.
+                    self.pull = None;
+                    self.master_target += 1;
+                }
+                let enabled = s.state == ReplicationState::Enabled;
+                if enabled && self.pull.is_none() && self.proposed.is_none() && now >= self.next_pull_ms {
+                    let from = s.offset() + 1;
+                    out.send(target, Message::Repl(ReplMessage::Pull { slave: s.config.slave, from, max: links.pull_batch }));
+                    self.pull = Some((from, now));
+                }
+                if now >= self.next_report_ms {
+                    self.next_report_ms = now + links.report_interval_ms;
+                    let report = ReplMessage::Report { slave: s.config.slave, finished_below: s.finished_below(), controllers: controllers.to_vec() };
+                    out.send(target, Message::Repl(report));
+                }
+                self.dispatching.retain(|_, at| now < *at + links.pull_timeout_ms);
+                let due: Vec<TaskId> = s.due(now, links.redispatch_after_ms).into_iter().filter(|t| !self.dispatching.contains_key(t)).collect();
+                if !due.is_empty() {
+                    for &t in &due {
+                        self.dispatching.insert(t, now);
+                    }
+                    proposals.push(ReplCommand::Slave(SlaveCommand::Dispatch { tasks: due, now_ms: now }));
+                }
+            }
+        }
+        proposals
+    }
+
+    /// A replication message; `leader` says whether this controller leads (else `hint` names the
+    /// leader it knows). Returns what to propose.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_message(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        msg: ReplMessage,
+        links: &ReplLinks,
+        state: &MetadataState,
+        leader: bool,
+        hint: Option<NodeId>,
+        out: &mut Output<Message>,
+    ) -> Vec<ReplCommand> {
+        let mut proposals = Vec::new();
+        match (&state.repl, msg) {
+            (ClusterRepl::Master(m), ReplMessage::Pull { slave, from: first, max }) => {
+                let result = if !leader {
+                    Err(PullRefusal::NotLeader(hint))
+                } else {
+                    self.last_pull_ms.insert(slave, now);
+                    m.tasks_from(first, max as usize).map_err(PullRefusal::Truncated)
+                };
+                out.send(from, Message::Repl(ReplMessage::Tasks { from: first, max, result }));
+            }
+            (ClusterRepl::Master(_), ReplMessage::Report { slave, finished_below, controllers })
+                if leader && self.reported.get(&slave) != Some(&(finished_below, from)) =>
+            {
+                self.reported.insert(slave, (finished_below, from));
+                proposals.push(ReplCommand::Master(MasterCommand::SlaveReport { slave, finished_below, controller: from, controllers, now_ms: now }));
+            }
+            (ClusterRepl::Slave(s), ReplMessage::Tasks { from: first, max, result }) if leader => {
+                if self.pull.is_none_or(|(f, _)| f != first) {
+                    return proposals; // an answer to a pull given up on
+                }
+                self.pull = None;
+                match result {
+                    Ok(tasks) => {
+                        let full = tasks.len() as u32 >= max;
+                        self.next_pull_ms = if full { now } else { now + links.pull_interval_ms };
+                        if first == s.offset() + 1 && !tasks.is_empty() {
+                            self.proposed = Some((first, now));
+                            proposals.push(ReplCommand::Slave(SlaveCommand::Pulled { from: first, requested: max, tasks, now_ms: now }));
+                        }
+                    }
+                    Err(PullRefusal::NotLeader(hint)) => {
+                        let i = hint.and_then(|h| links.master_controllers.iter().position(|c| *c == h));
+                        self.master_target = i.unwrap_or(self.master_target + 1);
+                    }
+                    Err(PullRefusal::Truncated(_)) => {
+                        // The master collected tasks this slave never finished: nothing can bring
+                        // them back (the GC-safety checker reports how it happened).
+                        self.next_pull_ms = now + links.pull_interval_ms;
+                    }
+                }
+            }
+            _ => {}
+        }
+        proposals
+    }
+
+    /// Facts of applied commands: the leader sends dispatched tasks to their data nodes.
+    pub fn on_applied(&mut self, facts: &[ReplFact], state: &MetadataState, leader: bool, out: &mut Output<Message>) {
+        for f in facts {
+            match f {
+                ReplFact::Dispatched { task, node, .. } => {
+                    self.dispatching.remove(task);
+                    if leader && let Some(t) = state.repl.slave().and_then(|s| s.task(*task)) {
+                        out.send(*node, Message::Repl(ReplMessage::Execute { task: Box::new(t.task.clone()) }));
+                    }
+                }
+                ReplFact::Pulled { .. } => self.proposed = None,
+                ReplFact::Truncated { .. } => self.truncating = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// A master data node listed the task data it holds: order the deletion of what no task needs
+    /// (truncated, or of a transaction that ended without a task).
+    pub fn on_task_data_listed(&mut self, now: Millis, node: NodeId, tids: &[Tid], state: &MetadataState, out: &mut Output<Message>) {
+        let Some(m) = state.repl.master() else { return };
+        self.forgetting.retain(|_, at| now < *at + 5000);
+        let open = state.dfs.open_transactions();
+        let candidates: Vec<Tid> = tids.iter().copied().filter(|t| !open.contains_key(t) && !self.forgetting.contains_key(&(node, *t))).collect();
+        let forget = m.truncated_tids_of(node, &candidates);
+        if !forget.is_empty() {
+            for &t in &forget {
+                self.forgetting.insert((node, t), now);
+            }
+            out.send(node, Message::Repl(ReplMessage::ForgetTaskData { tids: forget }));
+        }
+    }
+}
