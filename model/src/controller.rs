@@ -469,7 +469,13 @@ impl Controller {
     }
 
     fn after_raft(&mut self, mut raft_out: Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+        // A snapshot replaced the state machine (at boot, or sent by the leader): no per-command
+        // fact describes what it holds, so say it whole.
+        let replaced = raft_out.facts.iter().any(|f| matches!(f, Fact::Raft(crate::raft::RaftFact::Recovered { .. } | crate::raft::RaftFact::SnapshotInstalled { .. })));
         raft_out.drain_into(out, Message::Raft);
+        if replaced && let Some(f) = self.raft.state_machine().repl.snapshot_fact() {
+            out.fact(Fact::Repl(f));
+        }
         for applied in self.raft.take_applied() {
             let waiter = self.waiting.remove(&applied.index);
             match applied.output {
@@ -529,6 +535,11 @@ impl Controller {
         }
         let leader = self.raft.is_leader();
         self.repl.leader.on_applied(&facts, self.raft.state_machine(), leader, out);
+        if leader && facts.iter().any(|f| matches!(f, ReplFact::TaskFinished { .. })) {
+            // A finished task may open the next group of its queue: dispatch without waiting for
+            // the next tick.
+            out.set_timer(TIMER_REPL, 1);
+        }
         for f in facts {
             out.fact(Fact::Repl(f));
         }

@@ -34,7 +34,8 @@ impl SharedWorld {
 async fn host(world: SharedWorld, node: NodeId) {
     let booted = {
         let mut w = world.lock();
-        let booted = w.boot(node);
+        // A data node added later is down until it joins (its restart runs this task anew).
+        let booted = w.nodes[node as usize].status == crate::world::NodeStatus::Up && w.boot(node);
         w.host_done();
         booted
     };

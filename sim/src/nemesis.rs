@@ -44,11 +44,13 @@ pub enum FaultKind {
     DiskFull,
     /// A node's disk gets 10-100x slower for a while.
     DiskSlow,
+    /// The master cluster is cut from a slave cluster (the WAN link down), both ways.
+    WanPartition,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Partition,
@@ -60,16 +62,17 @@ impl FaultKind {
         FaultKind::DiskReadError,
         FaultKind::DiskFull,
         FaultKind::DiskSlow,
+        FaultKind::WanPartition,
     ];
 
     /// True for faults aimed at one node.
     pub fn needs_node(self) -> bool {
-        !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss)
+        !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss | FaultKind::WanPartition)
     }
 
     /// True for faults that split the network into sides.
     pub fn is_partition(self) -> bool {
-        matches!(self, FaultKind::Partition | FaultKind::OneWayPartition)
+        matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::WanPartition)
     }
 }
 
@@ -168,14 +171,23 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
     // minority of each controller group may get it; otherwise the group could never recover. A
     // data node recovers a corrupt replica from a peer, so at most replication factor - 1 data
     // nodes may get it: every chunk keeps an intact copy.
-    let controllers: Vec<NodeId> =
-        topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Controller(_))).map(|n| n.id).collect();
-    let data_nodes: Vec<NodeId> = topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::DataNode(_))).map(|n| n.id).collect();
-    let budget = |node: NodeId| {
-        if controllers.contains(&node) {
-            (&controllers, (controllers.len().saturating_sub(1)) / 2)
-        } else {
-            (&data_nodes, scenario.cluster.master.replication_factor.saturating_sub(1) as usize)
+    // Budgets are per cluster: each controller group, and each cluster's data nodes.
+    let budget = |node: NodeId| -> (Vec<NodeId>, usize) {
+        let info = &topology.nodes[node as usize];
+        match info.kind {
+            NodeKind::Controller(c) => {
+                let group = topology.controllers(c);
+                let allowed = group.len().saturating_sub(1) / 2;
+                (group, allowed)
+            }
+            NodeKind::DataNode(c) => {
+                let rf = match (c, &scenario.cluster.slave) {
+                    (crate::topology::ClusterId::Slave(_), Some(s)) => s.replication_factor,
+                    _ => scenario.cluster.master.replication_factor,
+                };
+                (topology.data_nodes(c), rf.saturating_sub(1) as usize)
+            }
+            NodeKind::Client | NodeKind::DfsClient(_) => (Vec::new(), 0),
         }
     };
     let mut corrupted: BTreeSet<NodeId> = BTreeSet::new();
@@ -192,6 +204,14 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 _ => rng.random_range(f.duration_s[0]..=f.duration_s[1]),
             };
             let target = match kind {
+                FaultKind::WanPartition => {
+                    let slaves = topology.slaves();
+                    if slaves.is_empty() {
+                        break;
+                    }
+                    let slave = slaves[rng.random_range(0..slaves.len())];
+                    (topology.cluster_nodes(crate::topology::ClusterId::Master), topology.cluster_nodes(slave))
+                }
                 FaultKind::Partition | FaultKind::OneWayPartition => split(&mut rng, &faultable),
                 FaultKind::Isolate => (vec![node], topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect()),
                 _ => (vec![node], Vec::new()),
@@ -216,14 +236,30 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
         }
     }
     for fixed in &f.schedule {
+        // A name is a node's, or a cluster's (all its nodes but clients).
         let ids = |names: &[String]| -> Vec<NodeId> {
-            names.iter().map(|n| topology.by_name(n).expect("validated node name")).collect()
+            names
+                .iter()
+                .flat_map(|n| match topology.cluster_by_name(n) {
+                    Some(c) => topology.cluster_nodes(c),
+                    None => vec![topology.by_name(n).expect("validated node name")],
+                })
+                .collect()
         };
-        let nodes = ids(&fixed.nodes);
-        let others = if fixed.others.is_empty() {
-            topology.nodes.iter().map(|n| n.id).filter(|n| !nodes.contains(n)).collect()
-        } else {
-            ids(&fixed.others)
+        let (nodes, others) = match (fixed.fault, fixed.nodes.is_empty()) {
+            (FaultKind::WanPartition, true) => {
+                let slaves = topology.slaves().into_iter().flat_map(|s| topology.cluster_nodes(s)).collect();
+                (topology.cluster_nodes(crate::topology::ClusterId::Master), slaves)
+            }
+            _ => {
+                let nodes = ids(&fixed.nodes);
+                let others = if fixed.others.is_empty() {
+                    topology.nodes.iter().map(|n| n.id).filter(|n| !nodes.contains(n)).collect()
+                } else {
+                    ids(&fixed.others)
+                };
+                (nodes, others)
+            }
         };
         let strength = Strength { extra_loss: 0.3, slow_factor: 50, drift_ppm: f.clock_drift_ppm_max as i64 };
         planner.add(fixed.fault, (nodes, others), fixed.at_s, fixed.duration_s, strength);
@@ -277,7 +313,7 @@ impl Planner {
                 self.push(start, FaultAction::Pause { node });
                 self.push(end, FaultAction::Resume { node });
             }
-            FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::Isolate => {
+            FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::Isolate | FaultKind::WanPartition => {
                 let id = self.id();
                 let one_way = kind == FaultKind::OneWayPartition;
                 self.push(start, FaultAction::Partition { id, a, b, one_way });

@@ -1,4 +1,8 @@
 //! Who is in the deployment: every node's id, name, kind and cluster, derived from the scenario.
+//!
+//! Ids are dense, in this order: the master's controllers and data nodes, then each slave's
+//! controllers and data nodes (the original ones, then the ones added later), then the metadata
+//! clients, the master's DFS clients and the slaves' DFS clients.
 
 use ccrsim_model::io::NodeId;
 
@@ -10,13 +14,16 @@ use crate::scenario::Scenario;
 pub enum ClusterId {
     /// The master cluster.
     Master,
+    /// A slave cluster, from 0.
+    Slave(u8),
 }
 
 impl ClusterId {
-    /// Lower-case name used in node names.
-    pub fn name(self) -> &'static str {
+    /// Lower-case name used in node names: `master`, `slave0`, ...
+    pub fn name(self) -> String {
         match self {
-            ClusterId::Master => "master",
+            ClusterId::Master => "master".into(),
+            ClusterId::Slave(i) => format!("slave{i}"),
         }
     }
 }
@@ -30,64 +37,84 @@ pub enum NodeKind {
     DataNode(ClusterId),
     /// A client of the metadata map (never faulted: it is the observer).
     Client,
-    /// A client of the DFS (never faulted either).
-    DfsClient,
+    /// A client of a cluster's DFS (never faulted either).
+    DfsClient(ClusterId),
 }
 
 impl NodeKind {
     /// True for the workload's clients.
     pub fn is_client(self) -> bool {
-        matches!(self, NodeKind::Client | NodeKind::DfsClient)
+        matches!(self, NodeKind::Client | NodeKind::DfsClient(_))
     }
 }
 
 /// One node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeInfo {
     /// Dense id.
     pub id: NodeId,
-    /// Stable name such as `master.controller.0` or `client.1`.
+    /// Stable name such as `master.controller.0`, `slave0.datanode.3` or `client.1`.
     pub name: String,
     /// Its role.
     pub kind: NodeKind,
+    /// When a data node added to a running cluster joins (simulated seconds); `None` for the
+    /// nodes the deployment starts with.
+    pub joins_at_s: Option<f64>,
 }
 
 impl NodeInfo {
-    /// The node's cluster (clients have none).
+    /// The cluster the node belongs to (a DFS client: the cluster it writes to).
     pub fn cluster(&self) -> Option<ClusterId> {
         match self.kind {
-            NodeKind::Controller(c) | NodeKind::DataNode(c) => Some(c),
-            NodeKind::Client | NodeKind::DfsClient => None,
+            NodeKind::Controller(c) | NodeKind::DataNode(c) | NodeKind::DfsClient(c) => Some(c),
+            NodeKind::Client => None,
         }
     }
 }
 
 /// The deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
     /// Every node, indexed by id.
     pub nodes: Vec<NodeInfo>,
 }
 
 impl Topology {
-    /// The nodes a scenario asks for: controllers, data nodes, then clients.
+    /// The nodes a scenario asks for.
     pub fn from_scenario(scenario: &Scenario) -> Self {
         let mut nodes = Vec::new();
-        let mut add = |name: String, kind| {
+        let mut add = |name: String, kind, joins_at_s| {
             let id = nodes.len() as NodeId;
-            nodes.push(NodeInfo { id, name, kind });
+            nodes.push(NodeInfo { id, name, kind, joins_at_s });
         };
-        for i in 0..scenario.cluster.master.controllers {
-            add(format!("master.controller.{i}"), NodeKind::Controller(ClusterId::Master));
+        let master = &scenario.cluster.master;
+        for i in 0..master.controllers {
+            add(format!("master.controller.{i}"), NodeKind::Controller(ClusterId::Master), None);
         }
-        for i in 0..scenario.cluster.master.data_nodes {
-            add(format!("master.datanode.{i}"), NodeKind::DataNode(ClusterId::Master));
+        for i in 0..master.data_nodes {
+            add(format!("master.datanode.{i}"), NodeKind::DataNode(ClusterId::Master), None);
+        }
+        let slaves = scenario.cluster.slave.clone().map(|s| (0..s.count as u8).map(move |k| (k, s.clone()))).into_iter().flatten();
+        for (k, shape) in slaves {
+            let c = ClusterId::Slave(k);
+            for i in 0..shape.controllers {
+                add(format!("{}.controller.{i}", c.name()), NodeKind::Controller(c), None);
+            }
+            for i in 0..shape.data_nodes + shape.added_data_nodes {
+                let joins = (i >= shape.data_nodes).then_some(shape.added_at_s);
+                add(format!("{}.datanode.{i}", c.name()), NodeKind::DataNode(c), joins);
+            }
         }
         for i in 0..scenario.workload.clients {
-            add(format!("client.{i}"), NodeKind::Client);
+            add(format!("client.{i}"), NodeKind::Client, None);
         }
         for i in 0..scenario.dfs_workload.clients {
-            add(format!("dfsclient.{i}"), NodeKind::DfsClient);
+            add(format!("dfsclient.{i}"), NodeKind::DfsClient(ClusterId::Master), None);
+        }
+        if scenario.cluster.slave.is_some() {
+            for i in 0..scenario.replication.slave_clients {
+                add(format!("slave0.dfsclient.{i}"), NodeKind::DfsClient(ClusterId::Slave(0)), None);
+            }
         }
         Self { nodes }
     }
@@ -102,14 +129,58 @@ impl Topology {
         self.nodes.iter().find(|n| n.name == name).map(|n| n.id)
     }
 
+    /// Every cluster, the master first.
+    pub fn clusters(&self) -> Vec<ClusterId> {
+        let mut clusters: Vec<ClusterId> = self.nodes.iter().filter(|n| !n.kind.is_client()).filter_map(NodeInfo::cluster).collect();
+        clusters.dedup();
+        clusters
+    }
+
+    /// The slave clusters.
+    pub fn slaves(&self) -> Vec<ClusterId> {
+        self.clusters().into_iter().filter(|c| *c != ClusterId::Master).collect()
+    }
+
     /// The controllers of a cluster.
     pub fn controllers(&self, cluster: ClusterId) -> Vec<NodeId> {
         self.nodes.iter().filter(|n| n.kind == NodeKind::Controller(cluster)).map(|n| n.id).collect()
     }
 
-    /// The data nodes of a cluster.
+    /// The data nodes of a cluster (the added ones last).
     pub fn data_nodes(&self, cluster: ClusterId) -> Vec<NodeId> {
         self.nodes.iter().filter(|n| n.kind == NodeKind::DataNode(cluster)).map(|n| n.id).collect()
+    }
+
+    /// The data nodes a cluster starts with.
+    pub fn original_data_nodes(&self, cluster: ClusterId) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| n.kind == NodeKind::DataNode(cluster) && n.joins_at_s.is_none()).map(|n| n.id).collect()
+    }
+
+    /// The DFS clients of a cluster.
+    pub fn dfs_clients(&self, cluster: ClusterId) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| n.kind == NodeKind::DfsClient(cluster)).map(|n| n.id).collect()
+    }
+
+    /// Every node of a cluster that is not a client.
+    pub fn cluster_nodes(&self, cluster: ClusterId) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| !n.kind.is_client() && n.cluster() == Some(cluster)).map(|n| n.id).collect()
+    }
+
+    /// The cluster of that name (`master`, `slave0`, ...).
+    pub fn cluster_by_name(&self, name: &str) -> Option<ClusterId> {
+        self.clusters().into_iter().find(|c| c.name() == name)
+    }
+
+    /// A call target `CLUSTER.controller` or `CLUSTER.datanode`: the cluster and whether it names
+    /// the controllers.
+    pub fn resolve_target(&self, target: &str) -> Option<(ClusterId, bool)> {
+        let (cluster, role) = target.split_once('.')?;
+        let cluster = self.cluster_by_name(cluster)?;
+        match role {
+            "controller" => Some((cluster, true)),
+            "datanode" => Some((cluster, false)),
+            _ => None,
+        }
     }
 
     /// The clients, of either kind.
@@ -117,9 +188,10 @@ impl Topology {
         self.nodes.iter().filter(|n| n.kind.is_client()).map(|n| n.id).collect()
     }
 
-    /// Nodes the nemesis may fault (every cluster node; clients observe and are left alone).
+    /// Nodes the nemesis may fault: every cluster node that runs from the start (clients observe
+    /// and are left alone; added data nodes are not there yet when faults are planned).
     pub fn faultable(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|n| !n.kind.is_client()).map(|n| n.id).collect()
+        self.nodes.iter().filter(|n| !n.kind.is_client() && n.joins_at_s.is_none()).map(|n| n.id).collect()
     }
 
     /// The link class between two nodes.

@@ -10,6 +10,15 @@ use super::slave::QueueKey;
 use super::task::{GroupId, Task, TaskId};
 use super::ReplicationState;
 
+/// A controller's whole replication state, as a fact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReplSnapshot {
+    /// A master: every task below `next_task` enqueued, below `truncated_below` truncated.
+    Master { next_task: TaskId, truncated_below: TaskId, state: ReplicationState },
+    /// A slave: the state of every task it holds, and its own state.
+    Slave { offset: TaskId, tasks: Vec<(TaskId, super::slave::SlaveTaskState)>, state: ReplicationState },
+}
+
 /// One replication fact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ReplFact {
@@ -35,6 +44,12 @@ pub enum ReplFact {
     TaskFinished { task: TaskId, skipped: bool },
     /// An execution failed.
     TaskFailed { task: TaskId, reason: String, failures: u32 },
+    /// `startClusterReplication` set these FAILED tasks WAITING again.
+    Restarted { tasks: Vec<TaskId> },
+    // ----- any controller -----
+    /// The controller's replication state was replaced wholesale (booted from, or sent, a Raft
+    /// snapshot): what it holds now, since no per-command facts describe it.
+    Resynced { state: ReplSnapshot },
     // ----- master data nodes -----
     /// A coordinator wrote a task's data; `durable` once it is fsynced.
     TaskDataWritten { tid: Tid, durable: bool },

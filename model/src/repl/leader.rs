@@ -197,7 +197,22 @@ impl ReplLeader {
                         out.send(*node, Message::Repl(ReplMessage::Execute { task: Box::new(t.task.clone()) }));
                     }
                 }
-                ReplFact::Pulled { .. } => self.proposed = None,
+                ReplFact::Pulled { tasks, .. } => {
+                    self.proposed = None;
+                    // Tell each data node which tasks will run there, so that it fetches their
+                    // data while earlier groups execute.
+                    if let (true, Some(s)) = (leader, state.repl.slave()) {
+                        let mut by_node: BTreeMap<NodeId, Vec<super::Task>> = BTreeMap::new();
+                        for (id, _) in tasks {
+                            if let Some(t) = s.task(*id).filter(|t| t.task.payload == super::TaskPayload::AtSource) {
+                                by_node.entry(t.node).or_default().push(t.task.clone());
+                            }
+                        }
+                        for (node, tasks) in by_node {
+                            out.send(node, Message::Repl(ReplMessage::Prefetch { tasks }));
+                        }
+                    }
+                }
                 ReplFact::Truncated { .. } => self.truncating = None,
                 _ => {}
             }
@@ -205,12 +220,14 @@ impl ReplLeader {
     }
 
     /// A master data node listed the task data it holds: order the deletion of what no task needs
-    /// (truncated, or of a transaction that ended without a task).
+    /// (truncated, or of a transaction that ended without a task). Only transactions this leader
+    /// has seen end count: a new leader may not have applied everything its log holds yet.
     pub fn on_task_data_listed(&mut self, now: Millis, node: NodeId, tids: &[Tid], state: &MetadataState, out: &mut Output<Message>) {
         let Some(m) = state.repl.master() else { return };
         self.forgetting.retain(|_, at| now < *at + 5000);
-        let open = state.dfs.open_transactions();
-        let candidates: Vec<Tid> = tids.iter().copied().filter(|t| !open.contains_key(t) && !self.forgetting.contains_key(&(node, *t))).collect();
+        let dfs = &state.dfs;
+        let ended = |t: &Tid| dfs.decision(*t).is_some() && !dfs.open_transactions().contains_key(t);
+        let candidates: Vec<Tid> = tids.iter().copied().filter(|t| ended(t) && !self.forgetting.contains_key(&(node, *t))).collect();
         let forget = m.truncated_tids_of(node, &candidates);
         if !forget.is_empty() {
             for &t in &forget {

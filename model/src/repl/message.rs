@@ -51,6 +51,9 @@ pub enum ReplMessage {
     Report { slave: SlaveId, finished_below: TaskId, controllers: Vec<NodeId> },
     /// Slave controller leader -> slave data node: run this task.
     Execute { task: Box<Task> },
+    /// Slave controller leader -> slave data node: these tasks will run here; fetch their data
+    /// ahead (DolphinDB's TRANSMITTED state), so that a group does not wait for the WAN.
+    Prefetch { tasks: Vec<Task> },
     /// Slave data node -> master data node: the data of this transaction.
     FetchTaskData { tid: Tid },
     /// Master data node -> slave data node: the data, or why not.
@@ -67,6 +70,7 @@ impl ReplMessage {
             ReplMessage::Tasks { .. } => "Tasks",
             ReplMessage::Report { .. } => "Report",
             ReplMessage::Execute { .. } => "Execute",
+            ReplMessage::Prefetch { .. } => "Prefetch",
             ReplMessage::FetchTaskData { .. } => "FetchTaskData",
             ReplMessage::TaskData { .. } => "TaskData",
             ReplMessage::ForgetTaskData { .. } => "ForgetTaskData",

@@ -97,6 +97,20 @@ impl ClusterRepl {
         }
     }
 
+    /// The whole replication state as a fact (after a snapshot replaced it), if any.
+    pub fn snapshot_fact(&self) -> Option<ReplFact> {
+        let state = match self {
+            ClusterRepl::None => return None,
+            ClusterRepl::Master(m) => fact::ReplSnapshot::Master { next_task: m.next_task(), truncated_below: m.truncated_below(), state: m.state },
+            ClusterRepl::Slave(s) => fact::ReplSnapshot::Slave {
+                offset: s.offset(),
+                tasks: s.tasks().values().map(|t| (t.task.id, t.state)).collect(),
+                state: s.state,
+            },
+        };
+        Some(ReplFact::Resynced { state })
+    }
+
     /// The role a controller of this cluster plays for management calls.
     pub fn controller_role(&self) -> admin::NodeRole {
         match self {

@@ -55,6 +55,9 @@ pub struct SlaveConfig {
     pub all_nodes: Vec<NodeId>,
     /// Failures of one task after which replication goes STOPPED.
     pub max_failures: u32,
+    /// slaveReplicationDBScope: databases replicated into this cluster from the start (any
+    /// database a pulled task names is replicated too); ordinary writes to them are rejected.
+    pub db_scope: BTreeSet<String>,
     /// Planted bugs.
     pub bugs: SlaveReplBugs,
 }
@@ -153,6 +156,11 @@ pub struct SlaveRepl {
     databases: BTreeSet<String>,
 }
 
+/// The execution queue of a database among `queues` (per execution set).
+pub fn queue_of_database(db: &str, queues: u32) -> u32 {
+    (stable_hash(db) % u64::from(queues)) as u32
+}
+
 /// Backoff before retrying a task that failed `failures` times: 1, 2, 4, 8, then 10 s.
 pub fn retry_backoff_ms(failures: u32) -> Millis {
     1000u64.saturating_mul(1 << failures.saturating_sub(1).min(4)).min(10_000)
@@ -202,12 +210,12 @@ impl SlaveRepl {
 
     /// Whether `db` is replicated into this cluster (ordinary writes to it are rejected).
     pub fn replicates(&self, db: &str) -> bool {
-        self.databases.contains(db)
+        self.databases.contains(db) || self.config.db_scope.contains(db)
     }
 
     /// The queue id of a database.
     pub fn queue_of(&self, db: &str) -> u32 {
-        (stable_hash(db) % u64::from(self.config.queues)) as u32
+        queue_of_database(db, self.config.queues)
     }
 
     /// The data node of a queue: over the original nodes (all of them, under the planted bug).
@@ -242,10 +250,15 @@ impl SlaveRepl {
             }
             SlaveCommand::Skip { tasks, now_ms } => self.skip(tasks, *now_ms, &mut facts),
             SlaveCommand::Start => {
+                let mut restarted = Vec::new();
                 for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
                     t.state = SlaveTaskState::Waiting;
                     t.failures = 0;
                     t.retry_at_ms = 0;
+                    restarted.push(t.task.id);
+                }
+                if !restarted.is_empty() {
+                    facts.push(ReplFact::Restarted { tasks: restarted });
                 }
                 self.set_state(ReplicationState::Enabled, &mut facts);
                 Ok(())
@@ -536,7 +549,15 @@ mod tests {
     use crate::repl::task::TaskPayload;
 
     fn config() -> SlaveConfig {
-        SlaveConfig { slave: 0, queues: 4, original_nodes: vec![10, 11], all_nodes: vec![10, 11, 12], max_failures: 3, bugs: SlaveReplBugs::default() }
+        SlaveConfig {
+            slave: 0,
+            queues: 4,
+            original_nodes: vec![10, 11],
+            all_nodes: vec![10, 11, 12],
+            max_failures: 3,
+            db_scope: ["dfs://scoped".to_string()].into(),
+            bugs: SlaveReplBugs::default(),
+        }
     }
 
     fn task(id: TaskId, group: GroupId, db: &str, set: u8) -> Task {
@@ -689,6 +710,7 @@ mod tests {
         let mut s = SlaveRepl::new(config());
         pulled(&mut s, vec![task(1, 1, "dfs://a", 0)]);
         assert!(s.replicates("dfs://a"));
+        assert!(s.replicates("dfs://scoped"), "in the configured scope before any task names it");
         assert!(!s.replicates("dfs://local"));
     }
 }

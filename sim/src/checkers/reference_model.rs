@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use ccrsim_model::dfs::{ReferenceDb, Row, TableId};
+use ccrsim_model::dfs::{Catalog, ReferenceDb, Row, TableId};
 use ccrsim_model::io::NodeId;
 use ccrsim_model::txn::state::ReplicaState;
 
@@ -21,12 +21,10 @@ pub const NAME: &str = "reference-model";
 /// Where the property comes from.
 pub const SOURCE: &str = "serializability: the committed operations applied in commit order give the final state";
 
-/// Compares the cluster of `controllers` (and its data nodes) with the committed history.
-pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Result<(), String> {
-    let mut reference = ReferenceDb::default();
-    for (cid, (tid, op)) in &ledger.committed {
-        reference.apply(op).map_err(|e| format!("committed transaction {tid} (cid {cid}, {}) is invalid in commit order: {e}", op.kind()))?;
-    }
+/// The state of the cluster of `controllers` after heal: its leader's catalog (every live
+/// controller must hold the same), and the rows of every table, read from a complete replica of
+/// each chunk on a live data node.
+pub fn cluster_state<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Result<(&'a Catalog, BTreeMap<TableId, Vec<Row>>), String> {
     let live: Vec<_> = controllers
         .iter()
         .filter_map(|&c| {
@@ -41,19 +39,28 @@ pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Res
             return Err(format!("controller {c} holds another catalog than the leader"));
         }
     }
-    if dfs.catalog != reference.catalog {
-        return Err(format!("the catalog differs from the reference: master {:?} / reference {:?}", dfs.catalog, reference.catalog));
-    }
-    // The master's rows, table by table, read from a complete replica of each chunk.
-    let mut master: BTreeMap<TableId, Vec<Row>> = BTreeMap::new();
+    let mut rows: BTreeMap<TableId, Vec<Row>> = BTreeMap::new();
     for (chunk, meta) in dfs.chunks() {
         let Some((&holder, _)) = meta.replicas.iter().find(|(n, r)| r.state == ReplicaState::Complete && nodes[**n as usize].status == NodeStatus::Up)
         else {
             return Err(format!("chunk {chunk} has no complete replica on a live data node"));
         };
         let node = nodes[holder as usize].role.as_ref().and_then(|r| r.as_data_node()).ok_or("a replica holder that is not a data node")?;
-        let rows = node.replicas().find(|(c, _, _)| c == chunk).map(|(_, _, d)| d.rows.clone()).unwrap_or_default();
-        master.entry(meta.table).or_default().extend(rows);
+        let data = node.replicas().find(|(c, _, _)| c == chunk).map(|(_, _, d)| d.rows.clone()).unwrap_or_default();
+        rows.entry(meta.table).or_default().extend(data);
+    }
+    Ok((&dfs.catalog, rows))
+}
+
+/// Compares the cluster of `controllers` (and its data nodes) with the committed history.
+pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Result<(), String> {
+    let mut reference = ReferenceDb::default();
+    for (cid, (tid, op)) in &ledger.committed {
+        reference.apply(op).map_err(|e| format!("committed transaction {tid} (cid {cid}, {}) is invalid in commit order: {e}", op.kind()))?;
+    }
+    let (catalog, mut master) = cluster_state(nodes, controllers)?;
+    if *catalog != reference.catalog {
+        return Err(format!("the catalog differs from the reference: master {catalog:?} / reference {:?}", reference.catalog));
     }
     for (_, table) in reference.catalog.tables() {
         let mut got = master.remove(&table.id).unwrap_or_default();

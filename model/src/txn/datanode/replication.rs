@@ -33,6 +33,8 @@ const NOT_PERSISTED_RETRY_MS: Millis = 5000;
 /// A fetch without answer is sent again after this; after `FETCH_TRIES` the task fails.
 const FETCH_TIMEOUT_MS: Millis = 2000;
 const FETCH_TRIES: u32 = 3;
+/// Task data fetched ahead of execution, kept at most (the oldest tasks go first).
+const PREFETCHED_MAX: usize = 1024;
 
 /// A data node's replication settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,10 @@ pub(super) struct ReplState {
     next_read: u64,
     /// Tasks this node executes (slave).
     executions: BTreeMap<TaskId, (Task, Execution)>,
+    /// Task data fetched ahead, by tid (slave).
+    prefetched: BTreeMap<Tid, SharedOperation>,
+    /// Prefetches asked for and not answered (slave).
+    prefetching: BTreeSet<Tid>,
     /// Management calls waiting for the controller: call id -> call.
     admin_calls: BTreeMap<u64, AdminCall>,
 }
@@ -179,6 +185,15 @@ impl DataNode {
                 }
             }
             ReplMessage::Execute { task } => self.on_execute(now, *task, out),
+            ReplMessage::Prefetch { tasks } => {
+                for t in tasks {
+                    let known = self.repl.prefetched.contains_key(&t.tid) || self.repl.prefetching.contains(&t.tid) || self.repl.executions.contains_key(&t.id);
+                    if t.payload == TaskPayload::AtSource && !known {
+                        self.repl.prefetching.insert(t.tid);
+                        out.send(t.source, Message::Repl(ReplMessage::FetchTaskData { tid: t.tid }));
+                    }
+                }
+            }
             ReplMessage::TaskData { tid, data } => self.on_task_data(now, tid, data, out),
             ReplMessage::Pull { .. } | ReplMessage::Tasks { .. } | ReplMessage::Report { .. } => {}
         }
@@ -222,6 +237,11 @@ impl DataNode {
                 self.start_task(now, &task, op, out);
             }
             TaskPayload::AtSource => {
+                if let Some(op) = self.repl.prefetched.remove(&task.tid) {
+                    self.repl.executions.insert(task.id, (task.clone(), Execution::Running));
+                    self.start_task(now, &task, op, out);
+                    return;
+                }
                 out.send(task.source, Message::Repl(ReplMessage::FetchTaskData { tid: task.tid }));
                 let id = task.id;
                 self.repl.executions.insert(id, (task, Execution::Fetching { next_ask: now + FETCH_TIMEOUT_MS, tries: 1 }));
@@ -230,7 +250,19 @@ impl DataNode {
     }
 
     fn on_task_data(&mut self, now: Millis, tid: Tid, data: Result<SharedOperation, TaskDataError>, out: &mut Output<Message>) {
-        let Some((&id, _)) = self.repl.executions.iter().find(|(_, (t, s))| t.tid == tid && matches!(s, Execution::Fetching { .. })) else { return };
+        let prefetch = self.repl.prefetching.remove(&tid);
+        let fetching = self.repl.executions.iter().find(|(_, (t, s))| t.tid == tid && matches!(s, Execution::Fetching { .. })).map(|(id, _)| *id);
+        let Some(id) = fetching else {
+            // An answer to a prefetch: keep good data for the execution to come (a failure is
+            // met again, and reported, when the task runs).
+            if let (true, Ok(op)) = (prefetch, data) {
+                self.repl.prefetched.insert(tid, op);
+                while self.repl.prefetched.len() > PREFETCHED_MAX {
+                    self.repl.prefetched.pop_first();
+                }
+            }
+            return;
+        };
         match data {
             Ok(op) => {
                 let (task, _) = self.repl.executions.insert(id, (self.repl.executions[&id].0.clone(), Execution::Running)).expect("found");

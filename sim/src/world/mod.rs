@@ -6,6 +6,8 @@
 //! receiver and the partitions, traces it and puts it in the receiver's mailbox; the receiver's host
 //! task wakes and hands it to the role ([`World::run_mailbox`]), whose output starts the next round.
 
+mod calls;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
@@ -81,6 +83,12 @@ enum Event {
     Disk { node: NodeId, incarnation: u32, request: DiskRequest },
     Fault(FaultAction),
     AutoRestart { node: NodeId, incarnation: u32 },
+    /// A data node added to a running cluster joins.
+    Join { node: NodeId },
+    /// A management call (`calls.rs`); `attempt` counts the tries while no target was ready.
+    Call { call: calls::PlannedCall, attempt: u32 },
+    /// The harness calls every status function (`calls.rs`).
+    StatusProbe,
     LivenessCheck,
     LivenessDeadline,
 }
@@ -177,6 +185,8 @@ pub struct World {
     pub stats: RunStats,
     /// The scheduler, parked until every woken host has finished its step.
     scheduler_waker: Option<Waker>,
+    /// Management calls made and not answered yet.
+    calls: calls::Calls,
 }
 
 impl World {
@@ -196,8 +206,9 @@ impl World {
                     info: info.clone(),
                     spec,
                     role: None,
-                    // Booting: the host task builds the role when madsim first runs it.
-                    status: NodeStatus::Up,
+                    // Booting: the host task builds the role when madsim first runs it. A data node
+                    // added later stays down until it joins.
+                    status: if info.joins_at_s.is_some() { NodeStatus::Down } else { NodeStatus::Up },
                     incarnation: 0,
                     boots: 0,
                     disk: SimDisk::new(scenario.disk),
@@ -216,7 +227,7 @@ impl World {
             scenario.network.drop_in_flight_on_partition,
             |a, b| topology.class(a, b),
         );
-        let checkers = Checkers::new(&topology);
+        let checkers = Checkers::new(&topology, &scenario);
         let mut world = Self {
             seed,
             topology,
@@ -236,11 +247,17 @@ impl World {
             outcome: None,
             stats: RunStats::default(),
             scheduler_waker: None,
+            calls: calls::Calls::default(),
             scenario,
         };
         for f in faults {
             world.schedule(f.at, Event::Fault(f.action));
         }
+        let joins: Vec<(NodeId, f64)> = world.topology.nodes.iter().filter_map(|n| n.joins_at_s.map(|at| (n.id, at))).collect();
+        for (node, at) in joins {
+            world.schedule(SimTime::from_secs_f64(at), Event::Join { node });
+        }
+        world.schedule_calls();
         world
     }
 
@@ -352,6 +369,14 @@ impl World {
                     self.restart(node);
                 }
             }
+            Event::Join { node } => {
+                self.trace.emit(now, node, EventKind::Process, 3, || "joins the cluster (added data node)".into());
+                if self.nodes[node as usize].status == NodeStatus::Down {
+                    self.restart(node);
+                }
+            }
+            Event::Call { call, attempt } => self.make_call(call, attempt),
+            Event::StatusProbe => self.probe_status(),
             Event::LivenessCheck => {
                 if self.checkers.pending(&self.nodes).is_none() {
                     self.finish_converged();
@@ -463,6 +488,9 @@ impl World {
             }
             if let ccrsim_model::fact::Fact::Raft(ccrsim_model::raft::RaftFact::BecameLeader { .. }) = fact {
                 self.maybe_hit_new_leader(node);
+            }
+            if let ccrsim_model::fact::Fact::Admin { call_id, call, result } = fact {
+                self.on_call_answered(node, *call_id, call, result);
             }
         }
         for (to, msg) in out.sends {
@@ -676,10 +704,20 @@ impl World {
     /// could be the last good one, and replication factor 2 cannot survive two faults). Files other
     /// than chunk replicas are budgeted by the nemesis plan.
     fn within_tolerance(&self, node: NodeId, path: &str) -> bool {
+        if path.starts_with("tasks/") {
+            // Task data has one copy: a flip loses the task for good (it fails, and an operator
+            // must skip it). Only scenarios that ask for that get it.
+            return self.scenario.replication.corrupt_task_data;
+        }
         let Some(chunk) = path.strip_prefix("chunks/").and_then(|p| p.split('.').next()).and_then(|c| c.parse::<u64>().ok()) else {
             return true;
         };
-        let leader = self.nodes.iter().find_map(|n| n.role.as_ref().and_then(|r| r.as_controller()).filter(|c| c.raft().is_leader()));
+        let cluster = self.nodes[node as usize].info.cluster();
+        let leader = self
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.info.kind, crate::topology::NodeKind::Controller(c) if Some(c) == cluster))
+            .find_map(|n| n.role.as_ref().and_then(|r| r.as_controller()).filter(|c| c.raft().is_leader()));
         let Some(leader) = leader else { return false };
         let Some(meta) = leader.raft().state_machine().dfs.chunks().get(&chunk) else { return true };
         meta.replicas
@@ -742,7 +780,7 @@ impl World {
 
     /// What the DFS did, if the deployment has one.
     pub fn dfs_summary(&self) -> Option<crate::checkers::dfs_ledger::DfsSummary> {
-        (!self.topology.data_nodes(crate::topology::ClusterId::Master).is_empty()).then(|| self.checkers.ledger().summary())
+        self.checkers.ledger().map(|l| l.summary())
     }
 
     /// Records a panic caught by the runner as the run's outcome.

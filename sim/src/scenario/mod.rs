@@ -4,6 +4,10 @@
 //! profiles, the faults (swarm settings and a fixed schedule), the liveness bound and how many seeds
 //! CI runs. Bad input never panics: [`Scenario::parse`] names the file, the field and the reason.
 
+mod replication;
+
+pub use replication::{CallSpec, ReplicationSection, SlaveShape, TaskSelection};
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +20,7 @@ use std::collections::BTreeMap;
 use ccrsim_model::controller::ControllerBugs;
 use ccrsim_model::dfs::OperationKind;
 use ccrsim_model::raft::RaftBugs;
+use ccrsim_model::repl::{MasterReplBugs, SlaveReplBugs};
 use ccrsim_model::txn::datanode::DataNodeBugs;
 use ccrsim_model::txn::state::DfsStateBugs;
 
@@ -67,6 +72,12 @@ pub struct Scenario {
     /// Timing of the DFS protocol.
     #[serde(default)]
     pub dfs: DfsSection,
+    /// Replication from the master to the slaves (with `cluster.slave`).
+    #[serde(default)]
+    pub replication: ReplicationSection,
+    /// Management calls at fixed times.
+    #[serde(default)]
+    pub calls: Vec<CallSpec>,
     /// Link classes and partition semantics.
     #[serde(default)]
     pub network: NetworkSection,
@@ -112,6 +123,9 @@ fn default_seeds_cli() -> u64 {
 pub struct ClusterSection {
     /// The master cluster.
     pub master: ClusterShape,
+    /// The slave clusters, if the scenario replicates.
+    #[serde(default)]
+    pub slave: Option<SlaveShape>,
 }
 
 /// One cluster.
@@ -464,6 +478,10 @@ pub struct PlantedBugs {
     pub data_node: DataNodeBugs,
     /// In the controller's DFS state.
     pub dfs_state: DfsStateBugs,
+    /// In the master's replication state.
+    pub master_repl: MasterReplBugs,
+    /// In the slaves' replication state.
+    pub slave_repl: SlaveReplBugs,
 }
 
 impl PlantedBugs {
@@ -473,6 +491,8 @@ impl PlantedBugs {
             || self.controller != ControllerBugs::default()
             || self.data_node != DataNodeBugs::default()
             || self.dfs_state != DfsStateBugs::default()
+            || self.master_repl != MasterReplBugs::default()
+            || self.slave_repl != SlaveReplBugs::default()
     }
 }
 
@@ -486,12 +506,12 @@ pub struct ExpectSection {
 
 /// Scenario files shipped with ccrsim, by name.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("controllers-chaos", include_str!("../../scenarios/controllers-chaos.toml")),
-    ("controllers-crash-storm", include_str!("../../scenarios/controllers-crash-storm.toml")),
-    ("controllers-leader-churn", include_str!("../../scenarios/controllers-leader-churn.toml")),
-    ("controllers-snapshot-storm", include_str!("../../scenarios/controllers-snapshot-storm.toml")),
-    ("master-chaos", include_str!("../../scenarios/master-chaos.toml")),
-    ("master-steady", include_str!("../../scenarios/master-steady.toml")),
+    ("controllers-chaos", include_str!("../../../scenarios/controllers-chaos.toml")),
+    ("controllers-crash-storm", include_str!("../../../scenarios/controllers-crash-storm.toml")),
+    ("controllers-leader-churn", include_str!("../../../scenarios/controllers-leader-churn.toml")),
+    ("controllers-snapshot-storm", include_str!("../../../scenarios/controllers-snapshot-storm.toml")),
+    ("master-chaos", include_str!("../../../scenarios/master-chaos.toml")),
+    ("master-steady", include_str!("../../../scenarios/master-steady.toml")),
 ];
 
 /// The scenario `cargo run` runs with no arguments.
@@ -611,6 +631,78 @@ impl Scenario {
                 return fail("cluster.master.machines", format!("reliability level 1 puts replicas on distinct machines: {} replicas need {} machines", m.replication_factor, m.replication_factor));
             }
         }
+        if let Some(s) = &self.cluster.slave {
+            within("cluster.slave.count", s.count.into(), 1, 4)?;
+            within("cluster.slave.controllers", s.controllers.into(), 1, 9)?;
+            within("cluster.slave.data_nodes", s.data_nodes.into(), 1, 32)?;
+            within("cluster.slave.replication_factor", s.replication_factor.into(), 1, 5)?;
+            within("cluster.slave.reliability_level", s.reliability_level.into(), 0, 2)?;
+            within("cluster.slave.added_data_nodes", s.added_data_nodes.into(), 0, 16)?;
+            if s.replication_factor > s.data_nodes {
+                return fail("cluster.slave.replication_factor", format!("{} replicas need at least that many data nodes, there are {}", s.replication_factor, s.data_nodes));
+            }
+            if let Some(machines) = s.machines {
+                within("cluster.slave.machines", machines.into(), 1, 32)?;
+                if s.reliability_level == 1 && machines < s.replication_factor {
+                    return fail("cluster.slave.machines", format!("reliability level 1 puts replicas on distinct machines: {} replicas need {} machines", s.replication_factor, s.replication_factor));
+                }
+            }
+            if s.added_data_nodes > 0 && !(s.added_at_s > 0.0 && s.added_at_s < self.run.safety_s) {
+                return fail("cluster.slave.added_at_s", format!("added data nodes join inside the safety phase (0, {}), got {}", self.run.safety_s, s.added_at_s));
+            }
+            if m.data_nodes == 0 {
+                return fail("cluster.slave", "replication needs data nodes in the master (cluster.master.data_nodes)");
+            }
+        }
+        let rp = &self.replication;
+        for (db, set) in &rp.databases {
+            if !db.starts_with("dfs://") || db.len() <= "dfs://".len() {
+                return fail(&format!("replication.databases.{db}"), "a database name looks like dfs://name");
+            }
+            within(&format!("replication.databases.{db}"), (*set).into(), 0, 1)?;
+        }
+        within("replication.async_delay_ms", rp.async_delay_ms, 0, 3_600_000)?;
+        within("replication.pull_interval_ms", rp.pull_interval_ms, 1, 3_600_000)?;
+        within("replication.pull_batch", rp.pull_batch.into(), 1, 100_000)?;
+        within("replication.pull_timeout_ms", rp.pull_timeout_ms, 1, 3_600_000)?;
+        within("replication.report_interval_ms", rp.report_interval_ms, 1, 3_600_000)?;
+        within("replication.redispatch_after_ms", rp.redispatch_after_ms, 1, 3_600_000)?;
+        within("replication.max_failures", rp.max_failures.into(), 1, 1_000_000)?;
+        within("replication.slave_clients", rp.slave_clients.into(), 0, 16)?;
+        if let Some(q) = rp.queues {
+            within("replication.queues", q.into(), 1, 4096)?;
+        }
+        if !(rp.status_probe_interval_s >= 0.0 && rp.status_probe_interval_s.is_finite()) {
+            return fail("replication.status_probe_interval_s", format!("must be 0 or a positive number, got {}", rp.status_probe_interval_s));
+        }
+        let slaves = self.cluster.slave.as_ref().map_or(0, |s| s.count);
+        if let Some(n) = rp.slave_num
+            && n < slaves
+        {
+            return fail("replication.slave_num", format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"));
+        }
+        if slaves == 0 && (!rp.databases.is_empty() || rp.slave_clients > 0) {
+            return fail("replication", "replication settings need slave clusters (cluster.slave)");
+        }
+        if rp.slave_clients > 0 && self.dfs_workload.clients == 0 {
+            return fail("replication.slave_clients", "slave clients run the DFS workload's mix: set dfs_workload.clients too");
+        }
+        let topology_names = crate::topology::Topology::from_scenario(self).names();
+        for (i, c) in self.calls.iter().enumerate() {
+            let field = |name: &str| format!("calls[{i}].{name}");
+            if !(c.at_s >= 0.0 && c.at_s < self.duration_max_s()) {
+                return fail(&field("at_s"), format!("{} is outside the run [0, {})", c.at_s, self.duration_max_s()));
+            }
+            c.to_call().map_err(|(f, reason)| (field(&f), reason))?;
+            let target_ok = crate::topology::Topology::from_scenario(self).resolve_target(&c.on).is_some() || topology_names.contains(&c.on);
+            if !target_ok {
+                return fail(&field("on"), format!("unknown target {:?} (a node name, or CLUSTER.controller / CLUSTER.datanode)", c.on));
+            }
+            let code_ok = c.expect == "ok" || c.expect.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !code_ok || c.expect.is_empty() {
+                return fail(&field("expect"), format!("\"ok\" or an error code, got {:?}", c.expect));
+            }
+        }
         let r = &self.raft;
         range("raft.election_timeout_ms", &r.election_timeout_ms)?;
         if r.heartbeat_ms == 0 || r.heartbeat_ms >= r.election_timeout_ms[0] {
@@ -712,15 +804,19 @@ impl Scenario {
                 return fail(&field("at_s"), format!("{} is outside the safety phase [0, {})", fixed.at_s, self.run.safety_s));
             }
             positive(&field("duration_s"), fixed.duration_s)?;
+            let topology = crate::topology::Topology::from_scenario(self);
             for name in fixed.nodes.iter().chain(&fixed.others) {
-                if !names.contains(name) {
-                    return fail(&field("nodes"), format!("unknown node {name:?} (nodes: {})", names.join(", ")));
+                if !names.contains(name) && topology.cluster_by_name(name).is_none() {
+                    return fail(&field("nodes"), format!("unknown node or cluster {name:?} (nodes: {})", names.join(", ")));
                 }
+            }
+            if fixed.fault == FaultKind::WanPartition && topology.slaves().is_empty() {
+                return fail(&field("fault"), "a WAN partition needs slave clusters (cluster.slave)");
             }
             if fixed.fault.needs_node() && fixed.nodes.len() != 1 {
                 return fail(&field("nodes"), format!("{:?} hits exactly one node, got {}", fixed.fault, fixed.nodes.len()));
             }
-            if fixed.fault.is_partition() && fixed.nodes.is_empty() {
+            if fixed.fault.is_partition() && fixed.nodes.is_empty() && fixed.fault != FaultKind::WanPartition {
                 return fail(&field("nodes"), format!("{:?} needs the nodes of one side", fixed.fault));
             }
         }

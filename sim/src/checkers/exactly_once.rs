@@ -1,0 +1,40 @@
+//! Exactly once (DolphinDB: before executing, the controller checks the EditLog; a task already
+//! finished is never applied twice, duplicates are rolled back): no task commits under two
+//! transactions on a slave, and at the end every task FINISHED without a skip committed once.
+
+use ccrsim_model::io::NodeId;
+use ccrsim_model::repl::ReplFact;
+use ccrsim_model::repl::slave::SlaveTaskState;
+
+use super::repl_ledger::ReplLedger;
+
+/// The checker's name.
+pub const NAME: &str = "exactly-once";
+/// Where the property comes from.
+pub const SOURCE: &str = "DolphinDB cluster replication: EditLog check before execution, duplicates rolled back (S01025/S01039)";
+
+/// Judges a `TaskCommitted` fact of slave controller `node`.
+pub fn check(ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
+    let ReplFact::TaskCommitted { task, tid } = fact else { return Ok(()) };
+    let Some(t) = ledger.slave_of(node).and_then(|c| ledger.slaves.get(&c)).and_then(|s| s.tasks.get(task)) else { return Ok(()) };
+    match t.commits.iter().find(|&&other| other != *tid) {
+        Some(other) => Err(format!("task {task} committed by transaction {tid} after transaction {other} committed it")),
+        None => Ok(()),
+    }
+}
+
+/// At the end: FINISHED by running means committed exactly once; committed means FINISHED.
+pub fn at_end(ledger: &ReplLedger) -> Result<(), String> {
+    for (slave, s) in &ledger.slaves {
+        for (id, t) in &s.tasks {
+            let finished = t.state == SlaveTaskState::Finished;
+            if finished && !t.skipped && t.commits.len() != 1 {
+                return Err(format!("{}: task {id} FINISHED with {} commits", slave.name(), t.commits.len()));
+            }
+            if !t.commits.is_empty() && !finished {
+                return Err(format!("{}: task {id} committed but {:?}", slave.name(), t.state));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! GC safety (DolphinDB: the master truncates its queue, and deletes task data, only up to what
+//! every slave reported finished): when the queue is truncated below a task id, every slave has
+//! finished every task below it.
+
+use ccrsim_model::repl::ReplFact;
+use ccrsim_model::repl::slave::SlaveTaskState;
+
+use super::repl_ledger::ReplLedger;
+
+/// The checker's name.
+pub const NAME: &str = "gc-safety";
+/// Where the property comes from.
+pub const SOURCE: &str = "DolphinDB cluster replication: garbage collection below the slaves' finished taskIds (isTruncated)";
+
+/// Judges a `Truncated` fact.
+pub fn check(ledger: &ReplLedger, fact: &ReplFact) -> Result<(), String> {
+    let ReplFact::Truncated { below } = fact else { return Ok(()) };
+    for (slave, s) in &ledger.slaves {
+        if let Some(id) = (1..*below).find(|id| s.tasks.get(id).is_none_or(|t| t.state != SlaveTaskState::Finished)) {
+            let state = s.tasks.get(&id).map_or("not pulled".to_string(), |t| format!("{:?}", t.state));
+            return Err(format!("the master truncated below task {below} while task {id} is {state} on {}", slave.name()));
+        }
+    }
+    Ok(())
+}

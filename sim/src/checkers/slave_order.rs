@@ -1,0 +1,49 @@
+//! Slave order (DolphinDB: a queue starts the next group only when every task of the current one
+//! FINISHED; conflicting tasks keep their master order): a task is dispatched only when every
+//! task of an earlier group in its execution queue finished, and a task commits on the slave only
+//! after every earlier task it conflicts with committed (or was skipped by hand).
+
+use ccrsim_model::io::NodeId;
+use ccrsim_model::repl::slave::queue_of_database;
+use ccrsim_model::repl::{ReplFact, footprints_conflict};
+
+use super::repl_ledger::ReplLedger;
+
+/// The checker's name.
+pub const NAME: &str = "slave-order";
+/// Where the property comes from.
+pub const SOURCE: &str = "DolphinDB cluster replication: per-queue group barrier, conflicting tasks in taskId order (reference/replication-facts.md section 3)";
+
+/// Judges a `Dispatched` or `TaskCommitted` fact of slave controller `node`.
+pub fn check(ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
+    let Some(cluster) = ledger.slave_of(node) else { return Ok(()) };
+    let (slave, queues) = (&ledger.slaves[&cluster], ledger.queues[&cluster]);
+    let task_of = |id| ledger.master.tasks.get(&id).map(|(t, _)| t);
+    match fact {
+        ReplFact::Dispatched { task, group, .. } => {
+            let Some(t) = task_of(*task) else { return Ok(()) };
+            let queue = (t.exec_set, queue_of_database(&t.db, queues));
+            match slave.unfinished_by_queue.get(&queue).and_then(|q| q.first()) {
+                Some(&(g, u)) if g < *group => {
+                    Err(format!("task {task} of group {group} dispatched while task {u} of group {g} in its queue {queue:?} is unfinished"))
+                }
+                _ => Ok(()),
+            }
+        }
+        ReplFact::TaskCommitted { task, .. } => {
+            let Some(t) = task_of(*task) else { return Ok(()) };
+            let Some(open) = slave.open_by_db.get(&t.db) else { return Ok(()) };
+            for &earlier in open.range(..*task) {
+                let u = task_of(earlier).expect("open tasks were enqueued");
+                if footprints_conflict(&u.footprint, &t.footprint) {
+                    return Err(format!(
+                        "task {task} ({} {:?}) committed before the earlier conflicting task {earlier} ({} {:?})",
+                        t.kind, t.footprint, u.kind, u.footprint
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

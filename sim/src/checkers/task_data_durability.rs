@@ -1,0 +1,37 @@
+//! Task data durability (DolphinDB clusterReplicationSyncPersistence): with synchronous
+//! persistence, the data of every task is on its coordinator's disk before the commit decision,
+//! so a slave never finds it missing or damaged unless the nemesis corrupted that disk. (With
+//! asynchronous persistence a crash may lose it: then the task must fail with "Missing TaskData",
+//! visible in the status, never diverge silently; the eventual-consistency checker sees to that.)
+
+use ccrsim_model::io::NodeId;
+use ccrsim_model::repl::ReplFact;
+
+use super::repl_ledger::ReplLedger;
+
+/// The checker's name.
+pub const NAME: &str = "task-data-durability";
+/// Where the property comes from.
+pub const SOURCE: &str = "DolphinDB cluster replication: clusterReplicationSyncPersistence, Missing TaskData (S01040)";
+
+/// Judges a `TaskFailed` fact; `sync` is the scenario's persistence mode.
+pub fn check(ledger: &ReplLedger, fact: &ReplFact, sync: bool) -> Result<(), String> {
+    let ReplFact::TaskFailed { task, reason, .. } = fact else { return Ok(()) };
+    let lost = reason.contains("Missing TaskData");
+    let damaged = reason.contains("Corrupt TaskData");
+    if !lost && !damaged {
+        return Ok(());
+    }
+    let Some((t, _)) = ledger.master.tasks.get(task) else { return Ok(()) };
+    let source: NodeId = t.source;
+    if ledger.corrupted.contains(&source) {
+        return Ok(());
+    }
+    if damaged {
+        return Err(format!("task {task}: its data on node {source} is damaged, and the nemesis never corrupted that disk"));
+    }
+    if sync {
+        return Err(format!("task {task}: its data is missing on node {source} although it was persisted synchronously"));
+    }
+    Ok(())
+}
