@@ -112,9 +112,10 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Replay(args)) => replay(args),
         Some(Command::List) => {
+            let width = EMBEDDED.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
             for (name, _) in EMBEDDED {
                 let s = Scenario::embedded(name).expect("embedded scenarios parse");
-                println!("{name:<28} {}", s.description);
+                println!("{name:<width$}  {}", s.description);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -143,7 +144,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     if scenario.planted_bugs.any() {
-        eprintln!("warning: scenario {} plants bugs on purpose ({:?})", scenario.name, scenario.planted_bugs);
+        eprintln!("warning: scenario {} plants bugs on purpose: {}", scenario.name, scenario.planted_bugs.names().join(", "));
     }
     eprintln!(
         "ccrsim: scenario {} ({} s safety + up to {} s liveness), {} seeds from {}, {} jobs{}",
@@ -209,6 +210,13 @@ fn print_summary(s: &Summary) {
     println!("messages      {} ({:.0} per wall second per core)", s.messages, s.messages_per_wall_second);
     if s.committed_transactions > 0 {
         println!("transactions  {} committed ({:.1} per simulated second)", s.committed_transactions, s.committed_per_sim_second);
+    }
+    let r = &s.replication;
+    if r.enqueued > 0 {
+        println!(
+            "replication   {} tasks enqueued; on slaves {} applied, {} skipped, {} FAILED, {} unfinished",
+            r.enqueued, r.applied, r.skipped, r.failed, r.unfinished
+        );
     }
 }
 

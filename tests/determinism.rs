@@ -67,3 +67,35 @@ fn pinned_master_chaos_summaries() {
     }
     insta::assert_snapshot!(summary);
 }
+
+#[test]
+fn pinned_deployment_chaos_summaries() {
+    // The whole deployment: the master's outcome and each slave's share of replication, pinned.
+    let scenario = common::scenario("deployment-chaos");
+    let mut summary = String::new();
+    for seed in [21u64, 22] {
+        let r = runner::run_seed_isolated(&scenario, seed, RunOptions::default(), common::WALL_LIMIT);
+        let dfs = r.dfs.expect("deployment-chaos has data nodes");
+        let repl = r.replication.expect("deployment-chaos has a slave");
+        summary.push_str(&format!(
+            "seed {seed}: ok={} trace_hash={} committed={} state_digest={} enqueued={} truncated_below={}\n",
+            r.ok, r.trace_hash, dfs.committed_transactions, dfs.state_digest, repl.enqueued, repl.truncated_below
+        ));
+        for (name, s) in &repl.slaves {
+            summary.push_str(&format!(
+                "  {name}: pulled {} applied {} skipped {} failed {:?} unfinished {} state {}\n",
+                s.pulled, s.applied, s.skipped, s.failed, s.unfinished, s.state
+            ));
+        }
+    }
+    insta::assert_snapshot!(summary);
+}
+
+#[test]
+fn deployment_seeds_replay_identically() {
+    let scenario = common::scenario("deployment-chaos");
+    let options = runner::SweepOptions { seeds: (300..304).collect(), jobs: common::jobs(), check_determinism: true, wall_limit: common::WALL_LIMIT };
+    for r in runner::sweep(&scenario, &options, |_| {}) {
+        assert!(r.ok, "seed {}: {}", r.seed, r.violations[0]);
+    }
+}

@@ -18,6 +18,9 @@ clients = 1
 proposals_per_s = 1.0
 "#;
 
+/// Data nodes in the master and one slave cluster, to append to `MINIMAL`.
+const SLAVE: &str = "[dfs_workload]\nclients = 1\nops_per_s = 1.0\n[cluster.slave]\ncount = 1\n";
+
 fn files_in(dir: &str) -> Vec<std::path::PathBuf> {
     let dir = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -52,6 +55,8 @@ fn the_minimal_scenario_parses_with_defaults() {
 /// `(what to change, the field the error must name, words the reason must contain)`.
 fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
     let with = |extra: &str| format!("{MINIMAL}\n{extra}");
+    // A master with data nodes and one slave cluster.
+    let deploy = |extra: &str| format!("{}\n{SLAVE}\n{extra}", MINIMAL.replace("controllers = 3", "controllers = 3\ndata_nodes = 2\nreplication_factor = 2"));
     vec![
         ("name = \"x\"\n[run\n".to_string(), "-", "not valid TOML"),
         (MINIMAL.replace("controllers = 3", "controllers = 3\ncontrolers = 2"), "cluster.master.controlers", "unknown field"),
@@ -78,6 +83,22 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
         (with("[faults.on_new_leader]\nprobability = 2.0"), "faults.on_new_leader.probability", "probability"),
         (with("[planted_bugs.raft]\nvote_thrice = true"), "planted_bugs.raft.vote_thrice", "unknown field"),
         (with("[expect]\nviolation = \"no-such-checker\""), "expect.violation", "unknown checker"),
+        (deploy("[replication]\ndatabases = { \"dfs://a\" = 2 }"), "replication.databases.dfs://a", "0..=1"),
+        (deploy("[replication]\ndatabases = { \"a\" = 0 }"), "replication.databases.a", "dfs://name"),
+        (with("[replication]\ndatabases = { \"dfs://a\" = 0 }"), "replication", "need slave clusters"),
+        (deploy("[replication]\nslave_num = 0"), "replication.slave_num", "below the 1 slaves"),
+        (deploy("[[calls]]\nat_s = 1.0\non = \"slave0.controller\"\ncall = \"dropEverything\""), "calls[0].call", "unknown"),
+        (deploy("[[calls]]\nat_s = 1.0\non = \"slave7.controller\"\ncall = \"stopClusterReplication\""), "calls[0].on", "unknown target"),
+        (deploy("[[calls]]\nat_s = 1.0\non = \"master.datanode\"\ncall = \"setDatabaseForClusterReplication\""), "calls[0].call", "needs argument `db`"),
+        (deploy("[[calls]]\nat_s = 1.0\non = \"slave0.controller\"\ncall = \"stopClusterReplication\"\nexpect = \"\""), "calls[0].expect", "error code"),
+        (deploy("[[calls]]\nat_s = 99.0\non = \"slave0.controller\"\ncall = \"stopClusterReplication\""), "calls[0].at_s", "outside the run"),
+        (deploy("[faults.on_new_leader]\nprobability = 0.5\nclusters = [\"slave3\"]"), "faults.on_new_leader.clusters", "unknown cluster"),
+        (with("[[faults.schedule]]\nat_s = 1.0\nfault = \"wan_partition\"\nnodes = [\"master\"]"), "faults.schedule[0].fault", "needs slave clusters"),
+        (
+            deploy("").replace("count = 1\n", "count = 1\nadded_data_nodes = 1\nadded_at_s = 50.0\n"),
+            "cluster.slave.added_at_s",
+            "inside the safety phase",
+        ),
     ]
 }
 

@@ -49,6 +49,71 @@ fn master_steady() {
 }
 
 #[test]
+fn replication_steady() {
+    sweep("replication-steady");
+}
+
+#[test]
+fn wan_partition() {
+    sweep("wan-partition");
+}
+
+#[test]
+fn master_leader_failover() {
+    sweep("master-leader-failover");
+}
+
+#[test]
+fn slave_leader_failover() {
+    sweep("slave-leader-failover");
+}
+
+#[test]
+fn slave_datanode_crash_mid_group() {
+    sweep("slave-datanode-crash-mid-group");
+}
+
+#[test]
+fn master_datanode_crash_async_persistence() {
+    sweep("master-datanode-crash-async-persistence");
+}
+
+#[test]
+fn disk_corruption() {
+    sweep("disk-corruption");
+}
+
+#[test]
+fn stop_start_skip() {
+    sweep("stop-start-skip");
+}
+
+#[test]
+fn slave_add_datanode() {
+    sweep("slave-add-datanode");
+}
+
+#[test]
+fn two_slaves() {
+    sweep("two-slaves");
+}
+
+#[test]
+fn execution_sets() {
+    sweep("execution-sets");
+}
+
+#[test]
+fn ddl_heavy() {
+    sweep("ddl-heavy");
+}
+
+#[test]
+fn deployment_chaos() {
+    sweep("deployment-chaos");
+}
+
+#[test]
 fn every_embedded_scenario_has_a_sweep_test() {
     let this_file = include_str!("seed_sweep.rs");
     for (name, _) in EMBEDDED {

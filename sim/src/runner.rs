@@ -42,6 +42,8 @@ pub struct SeedReport {
     pub network: NetStats,
     /// What the DFS did (deployments with data nodes).
     pub dfs: Option<crate::checkers::dfs_ledger::DfsSummary>,
+    /// What replication did (deployments with slaves).
+    pub replication: Option<crate::checkers::repl_ledger::ReplSummary>,
     /// The recorded trace, when asked for.
     #[serde(skip)]
     pub trace: Option<Vec<TraceLine>>,
@@ -104,6 +106,7 @@ pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> See
         stats: w.stats,
         network: w.net.stats,
         dfs: w.dfs_summary(),
+        replication: w.repl_summary(),
         trace: w.trace.take_lines(),
     }
 }
@@ -145,6 +148,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
             stats: RunStats::default(),
             network: NetStats::default(),
             dfs: None,
+            replication: None,
             trace: None,
     }
 }
@@ -246,6 +250,39 @@ pub struct Summary {
     pub committed_transactions: u64,
     /// Committed DFS transactions per simulated second (`committed_transactions / sim_seconds`).
     pub committed_per_sim_second: f64,
+    /// Replication over all seeds and slaves (zero without slaves).
+    pub replication: ReplTotals,
+}
+
+/// Replication totals of a sweep.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplTotals {
+    /// Tasks the master enqueued.
+    pub enqueued: u64,
+    /// Tasks slaves applied.
+    pub applied: u64,
+    /// Tasks skipped by hand.
+    pub skipped: u64,
+    /// Tasks FAILED at the end.
+    pub failed: u64,
+    /// Tasks pulled and not finished at the end (a failed seed, or behind a FAILED task).
+    pub unfinished: u64,
+}
+
+impl ReplTotals {
+    fn of(reports: &[SeedReport]) -> Self {
+        let mut t = ReplTotals::default();
+        for r in reports.iter().filter_map(|r| r.replication.as_ref()) {
+            t.enqueued += r.enqueued;
+            for s in r.slaves.values() {
+                t.applied += s.applied;
+                t.skipped += s.skipped;
+                t.failed += s.failed.values().sum::<u64>();
+                t.unfinished += s.unfinished;
+            }
+        }
+        t
+    }
 }
 
 impl Summary {
@@ -277,6 +314,7 @@ impl Summary {
             events: reports.iter().map(|r| r.events).sum(),
             committed_transactions,
             committed_per_sim_second: if sim_seconds > 0.0 { committed_transactions as f64 / sim_seconds } else { 0.0 },
+            replication: ReplTotals::of(reports),
         }
     }
 

@@ -24,6 +24,10 @@ use super::slave::SlaveCommand;
 use super::task::{SlaveId, TaskId};
 use super::{ClusterRepl, ReplCommand, ReplicationState};
 
+/// Tasks of a queue whose data its node is told to fetch ahead each time the queue moves on: a
+/// WAN round trip per task would otherwise bound a queue at a few groups per second.
+const PREFETCH_AHEAD: usize = 32;
+
 /// How a controller reaches across clusters, and its pace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplLinks {
@@ -189,12 +193,14 @@ impl ReplLeader {
 
     /// Facts of applied commands: the leader sends dispatched tasks to their data nodes.
     pub fn on_applied(&mut self, facts: &[ReplFact], state: &MetadataState, leader: bool, out: &mut Output<Message>) {
+        let mut dispatched_queues: BTreeMap<super::slave::QueueKey, NodeId> = BTreeMap::new();
         for f in facts {
             match f {
-                ReplFact::Dispatched { task, node, .. } => {
+                ReplFact::Dispatched { task, node, queue, .. } => {
                     self.dispatching.remove(task);
                     if leader && let Some(t) = state.repl.slave().and_then(|s| s.task(*task)) {
                         out.send(*node, Message::Repl(ReplMessage::Execute { task: Box::new(t.task.clone()) }));
+                        dispatched_queues.insert(*queue, *node);
                     }
                 }
                 ReplFact::Pulled { tasks, .. } => {
@@ -215,6 +221,16 @@ impl ReplLeader {
                 }
                 ReplFact::Truncated { .. } => self.truncating = None,
                 _ => {}
+            }
+        }
+        // Keep the data of the next tasks of each queue that moved on its node ahead of them
+        // (again after a crash emptied the node's cache; the node skips what it holds).
+        if let Some(s) = state.repl.slave() {
+            for (queue, node) in dispatched_queues {
+                let tasks: Vec<super::Task> = s.upcoming(queue, PREFETCH_AHEAD).filter(|t| t.payload == super::TaskPayload::AtSource).cloned().collect();
+                if !tasks.is_empty() {
+                    out.send(node, Message::Repl(ReplMessage::Prefetch { tasks }));
+                }
             }
         }
     }

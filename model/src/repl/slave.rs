@@ -40,6 +40,10 @@ pub struct SlaveReplBugs {
     pub status_executing_as_finished: bool,
     /// A failed task is marked FINISHED without running (silent divergence).
     pub finish_failed_tasks: bool,
+    /// `skipClusterReplicationTask` is accepted while replication runs.
+    pub skip_while_running: bool,
+    /// A task dispatched to a data node is never dispatched again (a crashed node's task hangs).
+    pub never_redispatch: bool,
 }
 
 /// Settings of a slave's replication, fixed for its life.
@@ -224,6 +228,18 @@ impl SlaveRepl {
         nodes[queue as usize % nodes.len()]
     }
 
+    /// The next `n` tasks of a queue that wait to be dispatched, in execution order.
+    pub fn upcoming(&self, queue: QueueKey, n: usize) -> impl Iterator<Item = &Task> + '_ {
+        self.unfinished
+            .get(&queue)
+            .into_iter()
+            .flatten()
+            .map(|(_, id)| &self.tasks[id])
+            .filter(|t| t.state == SlaveTaskState::Waiting)
+            .take(n)
+            .map(|t| &t.task)
+    }
+
     /// Applies a command.
     pub fn apply(&mut self, cmd: &SlaveCommand) -> (Result<(), AdminError>, Vec<ReplFact>) {
         let mut facts = Vec::new();
@@ -340,7 +356,7 @@ impl SlaveRepl {
     }
 
     fn skip(&mut self, ids: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
-        if self.state == ReplicationState::Enabled {
+        if self.state == ReplicationState::Enabled && !self.config.bugs.skip_while_running {
             return Err(AdminError::not_stopped());
         }
         for id in ids {
@@ -435,7 +451,7 @@ impl SlaveRepl {
                 let ready = match t.state {
                     SlaveTaskState::Waiting => true,
                     SlaveTaskState::Failed => now_ms >= t.retry_at_ms,
-                    SlaveTaskState::Executing => now_ms >= t.dispatched_ms + redispatch_after_ms,
+                    SlaveTaskState::Executing => !self.config.bugs.never_redispatch && now_ms >= t.dispatched_ms + redispatch_after_ms,
                     SlaveTaskState::Finished => false,
                 };
                 if ready {

@@ -13,8 +13,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ccrsim_model::dfs::{ReferenceDb, database_views};
+use ccrsim_model::dfs::{DatabaseView, ReferenceDb, database_views};
 use ccrsim_model::io::NodeId;
+use ccrsim_model::repl::slave::SlaveTaskState;
 
 use super::dfs_ledger::DfsLedger;
 use super::reference_model::cluster_state;
@@ -61,6 +62,10 @@ pub fn at_end(
                 Some(t) if !t.commits.is_empty() => {
                     expected.apply(op).map_err(|e| format!("{name}: task {id} ({}) committed there but is invalid in task order: {e}", op.kind()))?;
                 }
+                // FINISHED without a skip yet never committed: the status claims an effect the
+                // slave does not have. That explains nothing; the comparison below must see it.
+                Some(t) if t.state == SlaveTaskState::Finished && !t.skipped => {}
+                // Not pulled, WAITING, EXECUTING, FAILED or skipped: the status shows it.
                 _ => {
                     held_back.insert(task.db.clone());
                 }
@@ -77,7 +82,18 @@ pub fn at_end(
                 continue;
             }
             if want.get(db) != Some(view) {
-                return Err(format!("{name} silently diverges from the master in {db} (every operation enqueued and committed there): {}", first_difference(&want, &master_views)));
+                let unapplied: Vec<u64> = ledger
+                    .master
+                    .tasks
+                    .iter()
+                    .filter(|(id, (t, _))| t.db == *db && truth.tasks.get(id).is_some_and(|s| s.state == SlaveTaskState::Finished && !s.skipped && s.commits.is_empty()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let only = |v: Option<&DatabaseView>| v.map(|v| BTreeMap::from([(db.clone(), v.clone())])).unwrap_or_default();
+                return Err(format!(
+                    "{name} silently diverges from the master in {db} (slave / master; every operation enqueued, every task FINISHED or committed, none FAILED or skipped): {}; tasks FINISHED there without ever committing: {unapplied:?}",
+                    first_difference(&only(want.get(db)), &only(Some(view)))
+                ));
             }
         }
         if let Some(db) = want.keys().find(|db| !master_views.contains_key(*db) && !held_back.contains(*db)) {
@@ -87,13 +103,42 @@ pub fn at_end(
     Ok(())
 }
 
-fn first_difference<V: PartialEq + std::fmt::Debug>(a: &BTreeMap<String, V>, b: &BTreeMap<String, V>) -> String {
+/// The first difference between two sets of database views, said briefly: which database, which
+/// table, and what differs (schema, or the first row only one side has).
+fn first_difference(a: &BTreeMap<String, DatabaseView>, b: &BTreeMap<String, DatabaseView>) -> String {
     let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for n in names {
         match (a.get(n), b.get(n)) {
-            (Some(x), Some(y)) if x != y => return format!("{n}: {x:?} / {y:?}"),
+            (Some(x), Some(y)) if x != y => return format!("{n}: {}", database_difference(x, y)),
             (Some(_), None) => return format!("{n} only on the left"),
             (None, Some(_)) => return format!("{n} only on the right"),
+            _ => {}
+        }
+    }
+    "none".into()
+}
+
+fn database_difference(x: &DatabaseView, y: &DatabaseView) -> String {
+    if x.scheme != y.scheme {
+        return format!("partition scheme {:?} / {:?}", x.scheme, y.scheme);
+    }
+    let tables: BTreeSet<&String> = x.tables.keys().chain(y.tables.keys()).collect();
+    for t in tables {
+        match (x.tables.get(t), y.tables.get(t)) {
+            (Some(p), Some(q)) if p.columns != q.columns || p.partition_column != q.partition_column => {
+                return format!("table {t} schema {:?} / {:?}", p.columns, q.columns);
+            }
+            (Some(p), Some(q)) if p.rows != q.rows => {
+                let only_left = p.rows.iter().find(|r| !q.rows.contains(r));
+                let only_right = q.rows.iter().find(|r| !p.rows.contains(r));
+                return format!(
+                    "table {t}: {} rows / {} rows; first only on the left {only_left:?}, first only on the right {only_right:?}",
+                    p.rows.len(),
+                    q.rows.len()
+                );
+            }
+            (Some(_), None) => return format!("table {t} only on the left"),
+            (None, Some(_)) => return format!("table {t} only on the right"),
             _ => {}
         }
     }

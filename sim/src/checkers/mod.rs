@@ -380,6 +380,11 @@ impl Checkers {
         Ok(())
     }
 
+    /// The replication ledger, if the deployment has slaves.
+    pub fn repl_ledger(&self) -> Option<&ReplLedger> {
+        self.repl.as_ref().map(|r| &r.ledger)
+    }
+
     /// The master's DFS ledger (for reports and snapshots), if it has data nodes.
     pub fn ledger(&self) -> Option<&DfsLedger> {
         self.ledger_of(ClusterId::Master)

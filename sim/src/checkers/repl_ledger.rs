@@ -51,7 +51,7 @@ pub struct SlaveTruth {
     pub pulled: BTreeMap<TaskId, u64>,
     /// Each pulled task's fate.
     pub tasks: BTreeMap<TaskId, TaskTruth>,
-    /// Pulled tasks neither committed nor skipped, per database.
+    /// Pulled tasks neither committed nor finished, per database.
     pub open_by_db: BTreeMap<String, BTreeSet<TaskId>>,
     /// Unfinished tasks per execution queue `(set, queue)`, by group.
     pub unfinished_by_queue: BTreeMap<(u8, u32), BTreeSet<(GroupId, TaskId)>>,
@@ -109,7 +109,60 @@ pub struct ReplLedger {
     pub corrupted: BTreeSet<NodeId>,
 }
 
+/// What replication did in a run, for reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReplSummary {
+    /// Tasks the master enqueued.
+    pub enqueued: u64,
+    /// The master truncated its queue below this task id.
+    pub truncated_below: TaskId,
+    /// Each slave, by name.
+    pub slaves: BTreeMap<String, SlaveSummary>,
+}
+
+/// One slave's share of a replication summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SlaveSummary {
+    /// Tasks pulled.
+    pub pulled: u64,
+    /// Tasks FINISHED by running (committed on the slave).
+    pub applied: u64,
+    /// Tasks FINISHED by `skipClusterReplicationTask`.
+    pub skipped: u64,
+    /// Tasks FAILED at the end, by reason (`Missing TaskData`, ...).
+    pub failed: BTreeMap<String, u64>,
+    /// Tasks pulled and neither finished nor failed at the end.
+    pub unfinished: u64,
+    /// The replication state at the end (`ENABLED`, `STOPPED`, ...; a slave starts ENABLED).
+    pub state: String,
+}
+
 impl ReplLedger {
+    /// What replication did so far.
+    pub fn summary(&self) -> ReplSummary {
+        let slaves = self
+            .slaves
+            .iter()
+            .map(|(c, s)| {
+                let mut sum = SlaveSummary { pulled: s.pulled.len() as u64, state: s.state.unwrap_or(ReplicationState::Enabled).name().to_string(), ..Default::default() };
+                for t in s.tasks.values() {
+                    match t.state {
+                        SlaveTaskState::Finished if t.skipped => sum.skipped += 1,
+                        SlaveTaskState::Finished => sum.applied += 1,
+                        SlaveTaskState::Failed => {
+                            let reason = t.reason.as_deref().unwrap_or("unknown");
+                            let class = reason.split(':').next().unwrap_or(reason).trim().to_string();
+                            *sum.failed.entry(class).or_default() += 1;
+                        }
+                        SlaveTaskState::Waiting | SlaveTaskState::Executing => sum.unfinished += 1,
+                    }
+                }
+                (c.name(), sum)
+            })
+            .collect();
+        ReplSummary { enqueued: self.master.tasks.len() as u64, truncated_below: self.master.truncated_below, slaves }
+    }
+
     /// An empty ledger for `topology`; `databases` are replicated from the start, and `queues`
     /// gives each slave's queue count.
     pub fn new(topology: &Topology, databases: &BTreeMap<String, u8>, queues: impl Fn(ClusterId) -> u32) -> Self {
@@ -228,9 +281,9 @@ impl ReplLedger {
                         q.remove(&entry);
                     }
                 }
-                if skipped {
-                    self.close(node, *task);
-                }
+                // Finished (applied or skipped) no longer holds later tasks back; whether a
+                // finished task really was applied is the eventual-consistency checker's question.
+                self.close(node, *task);
             }
             ReplFact::Resynced { state } => {
                 *view = NodeView::fresh();
@@ -259,7 +312,7 @@ impl ReplLedger {
         }
     }
 
-    /// A task committed or was skipped: it no longer holds back later conflicting tasks.
+    /// A task committed or finished: it no longer holds back later conflicting tasks.
     fn close(&mut self, node: NodeId, task: TaskId) {
         let Some(db) = self.master.tasks.get(&task).map(|(t, _)| t.db.clone()) else { return };
         if let Some(open) = self.slave_of(node).and_then(|c| self.slaves.get_mut(&c)).and_then(|s| s.open_by_db.get_mut(&db)) {

@@ -1,7 +1,8 @@
 //! Slave order (DolphinDB: a queue starts the next group only when every task of the current one
 //! FINISHED; conflicting tasks keep their master order): a task is dispatched only when every
 //! task of an earlier group in its execution queue finished, and a task commits on the slave only
-//! after every earlier task it conflicts with committed (or was skipped by hand).
+//! after every earlier task it conflicts with committed or finished (skipped by hand, or, in a
+//! broken system, marked FINISHED without running: that divergence is eventual-consistency's).
 
 use ccrsim_model::io::NodeId;
 use ccrsim_model::repl::slave::queue_of_database;

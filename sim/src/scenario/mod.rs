@@ -425,6 +425,8 @@ pub struct LeaderTrigger {
     pub delay_ms: [f64; 2],
     /// How long the isolation or the downtime lasts, uniform in `[min, max]` seconds.
     pub duration_s: [f64; 2],
+    /// Only leaders of these clusters (`master`, `slave0`, ...); empty: every cluster.
+    pub clusters: Vec<String>,
 }
 
 /// How a new leader is hit.
@@ -439,7 +441,7 @@ pub enum LeaderAction {
 
 impl Default for LeaderTrigger {
     fn default() -> Self {
-        Self { probability: 0.0, action: LeaderAction::Isolate, delay_ms: [0.0, 2.0], duration_s: [0.5, 3.0] }
+        Self { probability: 0.0, action: LeaderAction::Isolate, delay_ms: [0.0, 2.0], duration_s: [0.5, 3.0], clusters: Vec::new() }
     }
 }
 
@@ -494,6 +496,18 @@ impl PlantedBugs {
             || self.master_repl != MasterReplBugs::default()
             || self.slave_repl != SlaveReplBugs::default()
     }
+
+    /// The planted bugs by name (`slave_repl.skip_group_barrier`), in the scenario's spelling.
+    pub fn names(&self) -> Vec<String> {
+        let serde_json::Value::Object(sections) = serde_json::to_value(self).expect("bug flags serialize") else { return Vec::new() };
+        let mut names = Vec::new();
+        for (section, flags) in sections {
+            if let serde_json::Value::Object(flags) = flags {
+                names.extend(flags.into_iter().filter(|(_, on)| on.as_bool() == Some(true)).map(|(flag, _)| format!("{section}.{flag}")));
+            }
+        }
+        names
+    }
 }
 
 /// What a negative scenario must catch.
@@ -510,12 +524,25 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("controllers-crash-storm", include_str!("../../../scenarios/controllers-crash-storm.toml")),
     ("controllers-leader-churn", include_str!("../../../scenarios/controllers-leader-churn.toml")),
     ("controllers-snapshot-storm", include_str!("../../../scenarios/controllers-snapshot-storm.toml")),
+    ("ddl-heavy", include_str!("../../../scenarios/ddl-heavy.toml")),
+    ("deployment-chaos", include_str!("../../../scenarios/deployment-chaos.toml")),
+    ("disk-corruption", include_str!("../../../scenarios/disk-corruption.toml")),
+    ("execution-sets", include_str!("../../../scenarios/execution-sets.toml")),
     ("master-chaos", include_str!("../../../scenarios/master-chaos.toml")),
+    ("master-datanode-crash-async-persistence", include_str!("../../../scenarios/master-datanode-crash-async-persistence.toml")),
+    ("master-leader-failover", include_str!("../../../scenarios/master-leader-failover.toml")),
     ("master-steady", include_str!("../../../scenarios/master-steady.toml")),
+    ("replication-steady", include_str!("../../../scenarios/replication-steady.toml")),
+    ("slave-add-datanode", include_str!("../../../scenarios/slave-add-datanode.toml")),
+    ("slave-datanode-crash-mid-group", include_str!("../../../scenarios/slave-datanode-crash-mid-group.toml")),
+    ("slave-leader-failover", include_str!("../../../scenarios/slave-leader-failover.toml")),
+    ("stop-start-skip", include_str!("../../../scenarios/stop-start-skip.toml")),
+    ("two-slaves", include_str!("../../../scenarios/two-slaves.toml")),
+    ("wan-partition", include_str!("../../../scenarios/wan-partition.toml")),
 ];
 
 /// The scenario `cargo run` runs with no arguments.
-pub const DEFAULT_SCENARIO: &str = "master-chaos";
+pub const DEFAULT_SCENARIO: &str = "deployment-chaos";
 
 impl Scenario {
     /// Parses and validates a scenario; `file` names it in errors.
@@ -797,14 +824,18 @@ impl Scenario {
         }
         range("faults.on_new_leader.duration_s", &t.duration_s)?;
         positive("faults.on_new_leader.duration_s", t.duration_s[0])?;
-        let names = crate::topology::Topology::from_scenario(self).names();
+        let topology = crate::topology::Topology::from_scenario(self);
+        if let Some(c) = t.clusters.iter().find(|c| topology.cluster_by_name(c).is_none()) {
+            let known: Vec<String> = topology.clusters().iter().map(|c| c.name()).collect();
+            return fail("faults.on_new_leader.clusters", format!("unknown cluster {c:?} (clusters: {})", known.join(", ")));
+        }
+        let names = topology.names();
         for (i, fixed) in f.schedule.iter().enumerate() {
             let field = |name: &str| format!("faults.schedule[{i}].{name}");
             if !(fixed.at_s >= 0.0 && fixed.at_s < self.run.safety_s) {
                 return fail(&field("at_s"), format!("{} is outside the safety phase [0, {})", fixed.at_s, self.run.safety_s));
             }
             positive(&field("duration_s"), fixed.duration_s)?;
-            let topology = crate::topology::Topology::from_scenario(self);
             for name in fixed.nodes.iter().chain(&fixed.others) {
                 if !names.contains(name) && topology.cluster_by_name(name).is_none() {
                     return fail(&field("nodes"), format!("unknown node or cluster {name:?} (nodes: {})", names.join(", ")));

@@ -3,7 +3,7 @@
 //! `Admin` fact; a scenario's call must get the outcome the scenario expects, and every status
 //! answer is judged against the facts by the `status-truthful` checker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::io::{Input, NodeId};
 use ccrsim_model::repl::slave::SlaveTaskState;
@@ -43,7 +43,12 @@ pub(crate) struct PlannedCall {
 pub(crate) struct Calls {
     next_id: u64,
     open: BTreeMap<u64, (PlannedCall, u32)>,
+    /// The scenario calls whose outcome was judged.
+    answered: BTreeSet<usize>,
 }
+
+/// A scenario call without an answer this long is made again.
+const ANSWER_TIMEOUT_NANOS: u64 = 3_000_000_000;
 
 impl World {
     /// Schedules the scenario's calls and the first status probe.
@@ -116,7 +121,23 @@ impl World {
         let text = format!("{:?}", planned.call);
         self.trace.emit(now, node, EventKind::Process, ccrsim_model::digest::stable_hash(&text), || format!("management call #{id}: {text}"));
         self.push_input(node, Input::Admin { call_id: id, call: planned.call.clone() });
+        if matches!(planned.origin, CallOrigin::Scenario(_)) {
+            self.schedule(now.plus_nanos(ANSWER_TIMEOUT_NANOS), Event::CallTimeout { call_id: id });
+        }
         self.calls.open.insert(id, (planned, attempt));
+    }
+
+    /// A scenario call still unanswered: its node crashed, or the answer is stuck behind a lost
+    /// Raft proposal. An operator would call again; so does the harness.
+    pub(super) fn call_timed_out(&mut self, call_id: u64) {
+        if let Some((planned, attempt)) = self.calls.open.remove(&call_id) {
+            self.make_call(planned, attempt + 1);
+        }
+    }
+
+    /// The first scenario call whose outcome has not been judged yet.
+    pub(super) fn unanswered_call(&self) -> Option<usize> {
+        (0..self.scenario.calls.len()).find(|i| !self.calls.answered.contains(i))
     }
 
     /// A call was answered: check a scenario call's outcome (try again if it reached a controller
@@ -133,6 +154,7 @@ impl World {
             self.schedule(self.now.plus_nanos(RETRY_NANOS), Event::Call { call: planned, attempt: attempt + 1 });
             return;
         }
+        self.calls.answered.insert(i);
         if got != expect {
             let message = format!("calls[{i}] {} on node {node} expected {expect}, got {result:?}", call.name());
             self.fail(Violation { checker: MANAGEMENT_CALLS, source: SOURCE, at: self.now, node: Some(node), message });
@@ -160,4 +182,4 @@ impl World {
 }
 
 /// Where the expectations of management calls come from.
-const SOURCE: &str = "the scenario's expected outcome of each call (DolphinDB's function reference: errors on misuse)";
+pub(super) const SOURCE: &str = "the scenario's expected outcome of each call (DolphinDB's function reference: errors on misuse)";

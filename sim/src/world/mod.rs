@@ -89,6 +89,8 @@ enum Event {
     Call { call: calls::PlannedCall, attempt: u32 },
     /// The harness calls every status function (`calls.rs`).
     StatusProbe,
+    /// A scenario call unanswered this long is made again (its node may have died with it).
+    CallTimeout { call_id: u64 },
     LivenessCheck,
     LivenessDeadline,
 }
@@ -377,15 +379,20 @@ impl World {
             }
             Event::Call { call, attempt } => self.make_call(call, attempt),
             Event::StatusProbe => self.probe_status(),
+            Event::CallTimeout { call_id } => self.call_timed_out(call_id),
             Event::LivenessCheck => {
-                if self.checkers.pending(&self.nodes).is_none() {
+                if self.checkers.pending(&self.nodes).is_none() && self.unanswered_call().is_none() {
                     self.finish_converged();
                 } else {
                     self.schedule(now.plus_nanos(100_000_000), Event::LivenessCheck);
                 }
             }
             Event::LivenessDeadline => {
-                if let Some((checker, source, message)) = self.checkers.pending(&self.nodes) {
+                let unanswered = self.unanswered_call().map(|i| {
+                    let message = format!("calls[{i}] ({}) was never answered", self.scenario.calls[i].call);
+                    (crate::checkers::MANAGEMENT_CALLS, calls::SOURCE, message)
+                });
+                if let Some((checker, source, message)) = self.checkers.pending(&self.nodes).or(unanswered) {
                     let bound = self.scenario.run.liveness_bound_s;
                     self.fail(Violation { checker, source, at: now, node: None, message: format!("not converged {bound} s after healing: {message}") });
                 } else {
@@ -676,7 +683,9 @@ impl World {
     /// The leader trigger: a controller that just won may be isolated or crashed right away.
     fn maybe_hit_new_leader(&mut self, leader: NodeId) {
         let trigger = self.scenario.faults.on_new_leader.clone();
-        if self.phase != Phase::Safety || trigger.probability <= 0.0 || !self.fault_rng.random_bool(trigger.probability) {
+        let cluster_name = self.nodes[leader as usize].info.cluster().map(|c| c.name()).unwrap_or_default();
+        let aimed = trigger.clusters.is_empty() || trigger.clusters.contains(&cluster_name);
+        if self.phase != Phase::Safety || trigger.probability <= 0.0 || !aimed || !self.fault_rng.random_bool(trigger.probability) {
             return;
         }
         let [d0, d1] = trigger.delay_ms;
@@ -776,6 +785,11 @@ impl World {
         }
         self.trace.emit(self.now, WORLD, EventKind::Run, 2, || "converged: every checker satisfied".into());
         self.outcome = Some(Outcome::Passed);
+    }
+
+    /// What replication did, if the deployment has slaves.
+    pub fn repl_summary(&self) -> Option<crate::checkers::repl_ledger::ReplSummary> {
+        self.checkers.repl_ledger().map(|l| l.summary())
     }
 
     /// What the DFS did, if the deployment has one.

@@ -50,6 +50,8 @@ pub struct DataNodeBugs {
     pub ack_before_commit_decision: bool,
     /// The data node ignores the controller's orders to recover stale replicas.
     pub ignore_recover_orders: bool,
+    /// Task data is written without an fsync even with synchronous persistence.
+    pub task_data_without_fsync: bool,
 }
 
 /// Settings of a data node.

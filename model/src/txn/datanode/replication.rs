@@ -79,8 +79,9 @@ pub(super) struct ReplState {
     executions: BTreeMap<TaskId, (Task, Execution)>,
     /// Task data fetched ahead, by tid (slave).
     prefetched: BTreeMap<Tid, SharedOperation>,
-    /// Prefetches asked for and not answered (slave).
-    prefetching: BTreeSet<Tid>,
+    /// Prefetches asked for and not answered, with when (slave): asked again after
+    /// `FETCH_TIMEOUT_MS`, since the request or its answer may be lost.
+    prefetching: BTreeMap<Tid, Millis>,
     /// Management calls waiting for the controller: call id -> call.
     admin_calls: BTreeMap<u64, AdminCall>,
 }
@@ -127,7 +128,9 @@ impl DataNode {
         record::encode_value(TASK_RECORD, &**op, &mut bytes);
         let path = task_path(tid);
         self.startup_ops.push(DiskOp::WriteAll { path: path.clone(), data: bytes });
-        self.startup_ops.push(DiskOp::Fsync { path });
+        if !self.config.bugs.task_data_without_fsync {
+            self.startup_ops.push(DiskOp::Fsync { path });
+        }
         self.repl.files.insert(tid);
         out.fact(Fact::Repl(ReplFact::TaskDataWritten { tid, durable }));
     }
@@ -187,9 +190,10 @@ impl DataNode {
             ReplMessage::Execute { task } => self.on_execute(now, *task, out),
             ReplMessage::Prefetch { tasks } => {
                 for t in tasks {
-                    let known = self.repl.prefetched.contains_key(&t.tid) || self.repl.prefetching.contains(&t.tid) || self.repl.executions.contains_key(&t.id);
+                    let asked = self.repl.prefetching.get(&t.tid).is_some_and(|&at| now < at + FETCH_TIMEOUT_MS);
+                    let known = asked || self.repl.prefetched.contains_key(&t.tid) || self.repl.executions.contains_key(&t.id);
                     if t.payload == TaskPayload::AtSource && !known {
-                        self.repl.prefetching.insert(t.tid);
+                        self.repl.prefetching.insert(t.tid, now);
                         out.send(t.source, Message::Repl(ReplMessage::FetchTaskData { tid: t.tid }));
                     }
                 }
@@ -250,15 +254,17 @@ impl DataNode {
     }
 
     fn on_task_data(&mut self, now: Millis, tid: Tid, data: Result<SharedOperation, TaskDataError>, out: &mut Output<Message>) {
-        let prefetch = self.repl.prefetching.remove(&tid);
+        let prefetch = self.repl.prefetching.remove(&tid).is_some();
         let fetching = self.repl.executions.iter().find(|(_, (t, s))| t.tid == tid && matches!(s, Execution::Fetching { .. })).map(|(id, _)| *id);
         let Some(id) = fetching else {
             // An answer to a prefetch: keep good data for the execution to come (a failure is
             // met again, and reported, when the task runs).
             if let (true, Ok(op)) = (prefetch, data) {
                 self.repl.prefetched.insert(tid, op);
+                // Over the bound, the data needed last goes (tids follow the master's order,
+                // which the slave's queues follow too).
                 while self.repl.prefetched.len() > PREFETCHED_MAX {
-                    self.repl.prefetched.pop_first();
+                    self.repl.prefetched.pop_last();
                 }
             }
             return;
