@@ -96,6 +96,13 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed early ends the program quietly, as with other Unix
+    // tools, instead of a panic on the failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         None => run(RunArgs {
