@@ -11,8 +11,7 @@ use ccrsim_sim::runner::{self, RunOptions};
 #[test]
 fn each_seed_twice_gives_identical_traces_and_seeds_differ() {
     let scenario = common::scenario("controllers-chaos");
-    let options = runner::SweepOptions { seeds: (100..124).collect(), jobs: common::jobs(), check_determinism: true, wall_limit: common::WALL_LIMIT };
-    let reports = runner::sweep(&scenario, &options, |_| {});
+    let reports = common::sweep(&scenario, (100..124).collect(), true);
     for r in &reports {
         assert!(r.ok, "seed {}: {}", r.seed, r.violations[0]);
     }
@@ -94,8 +93,7 @@ fn pinned_deployment_chaos_summaries() {
 #[test]
 fn deployment_seeds_replay_identically() {
     let scenario = common::scenario("deployment-chaos");
-    let options = runner::SweepOptions { seeds: (300..304).collect(), jobs: common::jobs(), check_determinism: true, wall_limit: common::WALL_LIMIT };
-    for r in runner::sweep(&scenario, &options, |_| {}) {
+    for r in common::sweep(&scenario, (300..304).collect(), true) {
         assert!(r.ok, "seed {}: {}", r.seed, r.violations[0]);
     }
 }

@@ -10,15 +10,10 @@ use ccrsim_sim::checkers::CHECKER_NAMES;
 use ccrsim_sim::runner::{self, RunOptions};
 
 fn negative_scenarios() -> Vec<String> {
-    let dir = format!("{}/scenarios/negative", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .expect("scenarios/negative exists")
-        .map(|e| e.expect("readable entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".toml"))
-        .map(|n| format!("scenarios/negative/{n}"))
-        .collect();
-    files.sort();
-    files
+    common::files_in("scenarios/negative")
+        .iter()
+        .map(|p| format!("scenarios/negative/{}", p.file_name().expect("a file").to_string_lossy()))
+        .collect()
 }
 
 /// Runs seeds in order until the expected checker reports; returns that seed.
@@ -32,8 +27,7 @@ fn first_catching_seed(reference: &str) -> u64 {
         None => (0..scenario.run.seeds_ci).collect(),
     };
     for chunk in seeds.chunks(common::jobs() * 2) {
-        let options = runner::SweepOptions { seeds: chunk.to_vec(), jobs: common::jobs(), check_determinism: false, wall_limit: common::WALL_LIMIT };
-        for report in runner::sweep(&scenario, &options, |_| {}) {
+        for report in common::sweep(&scenario, chunk.to_vec(), false) {
             match report.failed_checker() {
                 Some(c) if c == expected => {
                     eprintln!(
@@ -79,8 +73,7 @@ fn the_same_scenarios_pass_without_their_bug() {
         scenario.planted_bugs = Default::default();
         scenario.expect.violation = None;
         let scenario = std::sync::Arc::new(scenario);
-        let options = runner::SweepOptions { seeds: (0..16).collect(), jobs: common::jobs(), check_determinism: false, wall_limit: common::WALL_LIMIT };
-        for r in runner::sweep(&scenario, &options, |_| {}) {
+        for r in common::sweep(&scenario, (0..16).collect(), false) {
             assert!(r.ok, "{reference} without its bug fails at seed {}: {}", r.seed, r.violations[0]);
         }
     }

@@ -21,25 +21,15 @@ proposals_per_s = 1.0
 /// Data nodes in the master and one slave cluster, to append to `MINIMAL`.
 const SLAVE: &str = "[dfs_workload]\nclients = 1\nops_per_s = 1.0\n[cluster.slave]\ncount = 1\n";
 
-fn files_in(dir: &str) -> Vec<std::path::PathBuf> {
-    let dir = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("directory exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn every_shipped_scenario_file_is_valid_and_embedded_ones_match_their_files() {
-    for path in files_in("scenarios").into_iter().chain(files_in("scenarios/negative")) {
+    for path in common::files_in("scenarios").into_iter().chain(common::files_in("scenarios/negative")) {
         let text = std::fs::read_to_string(&path).expect("readable");
         let s = Scenario::parse(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(path.file_stem().unwrap().to_string_lossy(), s.name, "a scenario's name is its file name");
     }
-    let top_level: Vec<String> = files_in("scenarios").iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
+    let top_level: Vec<String> = common::files_in("scenarios").iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
     let embedded: Vec<String> = EMBEDDED.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(top_level, embedded, "every file in scenarios/ is embedded in the binary, in name order");
 }

@@ -196,8 +196,7 @@ impl Controller {
         } else if key == TIMER_REPL {
             out.set_timer(TIMER_REPL, REPL_TICK_MS);
             if self.raft.is_leader() {
-                let controllers = self.raft.members().to_vec();
-                let cmds = self.repl.leader.tick(now, &self.repl.links, &controllers, self.raft.state_machine(), out);
+                let cmds = self.repl.leader.tick(now, &self.repl.links, self.raft.members(), self.raft.state_machine(), out);
                 for cmd in cmds {
                     self.propose_repl(cmd, None, &mut raft_out, out);
                 }
@@ -359,7 +358,7 @@ impl Controller {
             AdminCall::SetDatabaseForClusterReplication { db, enabled } => MasterCommand::SetDatabase { db, enabled },
             AdminCall::SetDatabaseClusterReplicationExecutionSet { db, set } => match u8::try_from(set) {
                 Ok(set @ (0 | 1)) => MasterCommand::SetExecutionSet { db, set },
-                _ => return reply(out, Err(AdminError::invalid(format!("the execution set must be 0 or 1, got {set}")))),
+                _ => return reply(out, Err(AdminError::bad_exec_set(set))),
             },
             other => return reply(out, other.check_role(crate::repl::admin::NodeRole::MasterDataNode).map(|_| AdminReply::Done)),
         };

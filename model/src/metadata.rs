@@ -138,7 +138,7 @@ impl MetadataState {
                 }
                 (output, facts, repl_facts)
             }
-            DfsCommand::Commit { tid, now_ms } => {
+            DfsCommand::Commit { tid, .. } => {
                 let task = self.dfs.open_transactions().get(tid).filter(|t| t.state == TxState::Begun).and_then(|t| t.task);
                 if let (Some(task), ClusterRepl::Slave(slave)) = (task, &mut self.repl)
                     && !slave.on_commit(task, *tid, &mut repl_facts)
@@ -146,12 +146,18 @@ impl MetadataState {
                     let (output, facts) = self.dfs.apply(&DfsCommand::Rollback { tid: *tid });
                     return (output, facts, repl_facts);
                 }
-                let _ = now_ms;
                 let (output, facts) = self.dfs.apply(cmd);
                 (output, facts, repl_facts)
             }
             DfsCommand::Complete { tid, now_ms, .. } => {
-                let before = self.dfs.open_transactions().get(tid).cloned();
+                // Only a transaction replication will act on is kept past its COMPLETE (a copy
+                // of every record would cost each COMPLETE of every cluster).
+                let concerns_replication = |t: &&crate::txn::state::TxRecord| match &self.repl {
+                    ClusterRepl::Master(_) => t.replicated,
+                    ClusterRepl::Slave(_) => t.task.is_some(),
+                    ClusterRepl::None => false,
+                };
+                let before = self.dfs.open_transactions().get(tid).filter(concerns_replication).cloned();
                 let (output, facts) = self.dfs.apply(cmd);
                 if let (Some(tx), DfsOutput::Completed(_)) = (before, &output)
                     && let TxState::Committed(cid) = tx.state

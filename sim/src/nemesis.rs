@@ -49,22 +49,6 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// Every kind.
-    pub const ALL: [FaultKind; 12] = [
-        FaultKind::Crash,
-        FaultKind::Pause,
-        FaultKind::Partition,
-        FaultKind::OneWayPartition,
-        FaultKind::Isolate,
-        FaultKind::PacketLoss,
-        FaultKind::Clock,
-        FaultKind::DiskCorruption,
-        FaultKind::DiskReadError,
-        FaultKind::DiskFull,
-        FaultKind::DiskSlow,
-        FaultKind::WanPartition,
-    ];
-
     /// True for faults aimed at one node.
     pub fn needs_node(self) -> bool {
         !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss | FaultKind::WanPartition)
@@ -181,10 +165,7 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 (group, allowed)
             }
             NodeKind::DataNode(c) => {
-                let rf = match (c, &scenario.cluster.slave) {
-                    (crate::topology::ClusterId::Slave(_), Some(s)) => s.replication_factor,
-                    _ => scenario.cluster.master.replication_factor,
-                };
+                let (rf, _, _) = crate::roles::shape(scenario, c);
                 (topology.data_nodes(c), rf.saturating_sub(1) as usize)
             }
             NodeKind::Client | NodeKind::DfsClient(_) => (Vec::new(), 0),

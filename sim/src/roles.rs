@@ -16,7 +16,7 @@ use crate::scenario::Scenario;
 use crate::topology::{ClusterId, NodeKind, Topology};
 
 /// The shape of a cluster: `(replication factor, reliability level, machines)`.
-fn shape(scenario: &Scenario, cluster: ClusterId) -> (u32, u8, Option<u32>) {
+pub(crate) fn shape(scenario: &Scenario, cluster: ClusterId) -> (u32, u8, Option<u32>) {
     match (cluster, &scenario.cluster.slave) {
         (ClusterId::Slave(_), Some(s)) => (s.replication_factor, s.reliability_level, s.machines),
         _ => {

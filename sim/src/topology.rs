@@ -94,15 +94,16 @@ impl Topology {
         for i in 0..master.data_nodes {
             add(format!("master.datanode.{i}"), NodeKind::DataNode(ClusterId::Master), None);
         }
-        let slaves = scenario.cluster.slave.clone().map(|s| (0..s.count as u8).map(move |k| (k, s.clone()))).into_iter().flatten();
-        for (k, shape) in slaves {
-            let c = ClusterId::Slave(k);
-            for i in 0..shape.controllers {
-                add(format!("{}.controller.{i}", c.name()), NodeKind::Controller(c), None);
-            }
-            for i in 0..shape.data_nodes + shape.added_data_nodes {
-                let joins = (i >= shape.data_nodes).then_some(shape.added_at_s);
-                add(format!("{}.datanode.{i}", c.name()), NodeKind::DataNode(c), joins);
+        if let Some(shape) = &scenario.cluster.slave {
+            for k in 0..shape.count as u8 {
+                let c = ClusterId::Slave(k);
+                for i in 0..shape.controllers {
+                    add(format!("{}.controller.{i}", c.name()), NodeKind::Controller(c), None);
+                }
+                for i in 0..shape.data_nodes + shape.added_data_nodes {
+                    let joins = (i >= shape.data_nodes).then_some(shape.added_at_s);
+                    add(format!("{}.datanode.{i}", c.name()), NodeKind::DataNode(c), joins);
+                }
             }
         }
         for i in 0..scenario.workload.clients {
@@ -181,11 +182,6 @@ impl Topology {
             "datanode" => Some((cluster, false)),
             _ => None,
         }
-    }
-
-    /// The clients, of either kind.
-    pub fn clients(&self) -> Vec<NodeId> {
-        self.nodes.iter().filter(|n| n.kind.is_client()).map(|n| n.id).collect()
     }
 
     /// Nodes the nemesis may fault: every cluster node that runs from the start (clients observe

@@ -16,7 +16,7 @@ use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::topology::{NodeKind, Topology};
 use ccrsim_sim::trace::{TraceLine, WORLD};
 
-use common::{Run, run_scenario, ns, t};
+use common::{Run, num_after, run_scenario, ns, t};
 
 type NodeId = u32;
 /// `(index, term, payload hash)` of a log entry, as the facts print it.
@@ -209,13 +209,6 @@ fn link(line: &TraceLine) -> Option<Link> {
         let rest = rest.strip_prefix("-> ")?;
         Some(Link { from: line.node, to: peer(rest)?, dropped: Some(reason.to_string()), text: text.clone() })
     }
-}
-
-/// The number after `key` in `text`.
-fn num_after(text: &str, key: &str) -> Option<u64> {
-    let i = text.find(key)? + key.len();
-    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }
 
 /// For a `fact Raft(<fact> ...)` line, the number after `key`.

@@ -28,7 +28,7 @@ use ccrsim_model::dfs::OperationKind;
 use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::trace::TraceLine;
 
-use common::{Run, run_scenario, ns, t};
+use common::{Run, num_after, run_scenario, ns, t};
 
 type NodeId = u32;
 
@@ -131,13 +131,6 @@ fn run(spec: &Spec, seed: u64) -> Run {
 
 fn secs(nanos: u64) -> f64 {
     nanos as f64 / 1e9
-}
-
-/// The number after `key` in `text`.
-fn num_after(text: &str, key: &str) -> Option<u64> {
-    let i = text.find(key)? + key.len();
-    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }
 
 /// Every decimal number in `s`, in order.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::topology::{ClusterId, Topology};
 
-use common::{Run, run_scenario};
+use common::{Run, num_after, run_scenario};
 
 /// A deployment scenario: `extra` is appended (more sections, calls, faults).
 fn scenario(name: &str, safety_s: f64, extra: &str) -> Arc<Scenario> {
@@ -90,7 +90,7 @@ fn every_master_transaction_of_a_replicated_database_becomes_one_task_and_applie
     // Task ids are dense and increasing in enqueue order (first report of each).
     let mut ids = Vec::new();
     for t in &enqueued {
-        let id: u64 = t.split("id: ").nth(1).and_then(|r| r.split(',').next()).and_then(|d| d.parse().ok()).expect("task id");
+        let id = num_after(t, "id: ").expect("task id");
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -110,17 +110,17 @@ fn ordinary_writes_to_replicated_databases_are_rejected_on_the_slave() {
     let run = passing_run(&s, 2);
     let client = Topology::from_scenario(&s).by_name("slave0.dfsclient.0").expect("the slave client exists");
     let mut by_db: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-    let invoked: BTreeMap<String, &str> = facts(&run, "fact Dfs(OpInvoked")
+    let invoked: BTreeMap<u64, &str> = facts(&run, "fact Dfs(OpInvoked")
         .filter(|l| l.node == client)
         .filter_map(|l| {
-            let id = l.text.split("op_id: ").nth(1)?.split(',').next()?.to_string();
+            let id = num_after(&l.text, "op_id: ")?;
             let db = ["dfs://db0", "dfs://db1", "dfs://db2", "dfs://db3"].into_iter().find(|d| l.text.contains(&format!("\"{d}\"")))?;
             Some((id, db))
         })
         .collect();
     for l in facts(&run, "fact Dfs(OpEnded").filter(|l| l.node == client) {
-        let id = l.text.split("op_id: ").nth(1).and_then(|r| r.split(',').next()).expect("op id");
-        let Some(db) = invoked.get(id) else { continue };
+        let id = num_after(&l.text, "op_id: ").expect("op id");
+        let Some(db) = invoked.get(&id) else { continue };
         let e = by_db.entry(db).or_default();
         if l.text.contains("S01023") {
             e.0 += 1;
@@ -223,8 +223,7 @@ fn added_slave_data_nodes_never_get_tasks() {
     }
     let mut dispatched_to = BTreeSet::new();
     for l in facts(&run, "fact Repl(Dispatched") {
-        let node: u32 = l.text.split("node: ").nth(1).and_then(|r| r.split(',').next()).and_then(|d| d.parse().ok()).expect("node");
-        dispatched_to.insert(node);
+        dispatched_to.insert(num_after(&l.text, "node: ").expect("node") as u32);
     }
     assert!(dispatched_to.len() >= 2 && dispatched_to.is_subset(&original), "tasks went to {dispatched_to:?}, original nodes {original:?}");
     for &n in &added {

@@ -48,12 +48,24 @@ pub fn run_ci_seeds(reference: &str) -> (Arc<Scenario>, Vec<SeedReport>) {
         }
         return (s, vec![report]);
     }
-    let options = SweepOptions {
-        seeds: (0..s.run.seeds_ci).collect(),
-        jobs: jobs(),
-        check_determinism: false,
-        wall_limit: WALL_LIMIT,
-    };
-    let reports = runner::sweep(&s, &options, |_| {});
+    let reports = sweep(&s, (0..s.run.seeds_ci).collect(), false);
     (s, reports)
+}
+
+/// Runs `seeds` of `scenario` on every core (each twice and compared, with `check_determinism`).
+pub fn sweep(scenario: &Arc<Scenario>, seeds: Vec<u64>, check_determinism: bool) -> Vec<SeedReport> {
+    let options = SweepOptions { seeds, jobs: jobs(), check_determinism, wall_limit: WALL_LIMIT };
+    runner::sweep(scenario, &options, |_| {})
+}
+
+/// The scenario files (`*.toml`) in `dir`, relative to the repository root, sorted.
+pub fn files_in(dir: &str) -> Vec<std::path::PathBuf> {
+    let dir = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("directory exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
 }

@@ -131,18 +131,6 @@ impl AdminCall {
         };
         Err(AdminError::new(AdminError::WRONG_ROLE, format!("{} can only be called on {wanted}", self.name())))
     }
-
-    /// Whether it only reads (answered from the applied state, without Raft).
-    pub fn is_status(&self) -> bool {
-        matches!(
-            self,
-            AdminCall::GetDatabaseClusterReplicationStatus
-                | AdminCall::GetMasterReplicationStatus { .. }
-                | AdminCall::GetSlaveReplicationStatus { .. }
-                | AdminCall::GetSlaveReplicationQueueStatus
-                | AdminCall::GetRecentSlaveReplicationInfo
-        )
-    }
 }
 
 /// A management call's error.
@@ -174,6 +162,11 @@ impl AdminError {
     /// A bad argument.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(Self::INVALID_ARGUMENT, message)
+    }
+
+    /// An execution set other than 0 or 1.
+    pub fn bad_exec_set(set: impl fmt::Display) -> Self {
+        Self::invalid(format!("the execution set must be 0 or 1, got {set}"))
     }
 
     /// An unknown database.

@@ -49,11 +49,6 @@ impl Grouper {
         self.members.push(footprint);
         self.current
     }
-
-    /// The current group (0 before the first task).
-    pub fn current(&self) -> GroupId {
-        self.current
-    }
 }
 
 #[cfg(test)]

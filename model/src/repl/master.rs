@@ -46,7 +46,7 @@ pub struct MasterConfig {
 }
 
 /// A database's replication setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DbSetting {
     /// Replication on.
     pub enabled: bool,
@@ -152,25 +152,15 @@ impl MasterRepl {
         self.truncated_below
     }
 
-    /// What each slave reported.
-    pub fn slaves(&self) -> &BTreeMap<SlaveId, SlaveProgress> {
-        &self.slaves
-    }
-
-    /// The task of that id, if still held (truncated ones lose their payload).
-    pub fn task(&self, id: TaskId) -> Option<&Task> {
-        self.queue.get(&id)
-    }
-
     /// Enqueues the task of a transaction that completed, if its database is replicated and the
     /// master is ENABLED; `replicated` says whether the database was replicated when it began (its
     /// coordinator persisted its data only then).
     pub fn on_complete(&mut self, tx: CompletedTx<'_>, replicated: bool) -> Option<ReplFact> {
-        let db = tx.op.database().to_string();
-        let setting = *self.databases.get(&db)?;
+        let setting = *self.databases.get(tx.op.database())?;
         if !replicated || !setting.enabled || self.state != ReplicationState::Enabled {
             return None;
         }
+        let db = tx.op.database().to_string();
         let id = self.next_task;
         self.next_task += 1;
         let kind = tx.op.kind();
@@ -204,7 +194,7 @@ impl MasterRepl {
                 if catalog.database(db).is_none() {
                     Err(AdminError::no_database(db))
                 } else {
-                    let s = self.databases.entry(db.clone()).or_insert(DbSetting { enabled: false, exec_set: 0 });
+                    let s = self.databases.entry(db.clone()).or_default();
                     s.enabled = *enabled;
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
                     Ok(())
@@ -212,11 +202,11 @@ impl MasterRepl {
             }
             MasterCommand::SetExecutionSet { db, set } => {
                 if *set > 1 {
-                    Err(AdminError::invalid(format!("the execution set must be 0 or 1, got {set}")))
+                    Err(AdminError::bad_exec_set(*set))
                 } else if catalog.database(db).is_none() {
                     Err(AdminError::no_database(db))
                 } else {
-                    let s = self.databases.entry(db.clone()).or_insert(DbSetting { enabled: false, exec_set: 0 });
+                    let s = self.databases.entry(db.clone()).or_default();
                     s.exec_set = *set;
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
                     Ok(())
@@ -297,7 +287,7 @@ impl MasterRepl {
             .databases
             .values()
             .map(|d| {
-                let s = self.databases.get(&d.name).copied().unwrap_or(DbSetting { enabled: false, exec_set: 0 });
+                let s = self.databases.get(&d.name).copied().unwrap_or_default();
                 DbStatusRow { db: d.name.clone(), enabled: s.enabled, exec_set: s.exec_set }
             })
             .collect()

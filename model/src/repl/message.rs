@@ -29,6 +29,12 @@ impl TaskDataError {
             TaskDataError::Corrupt => "Corrupt TaskData",
         }
     }
+
+    /// The task-data error a recorded failure reason names, if any: the task can never run
+    /// (`Missing`, `Corrupt`) until an operator skips it.
+    pub fn named_in(reason: &str) -> Option<TaskDataError> {
+        [TaskDataError::Missing, TaskDataError::Corrupt, TaskDataError::NotPersisted].into_iter().find(|e| reason.contains(e.reason()))
+    }
 }
 
 /// Why a master controller does not answer a pull with tasks.

@@ -36,10 +36,7 @@ pub fn pending(nodes: &[Node], controllers: &[NodeId], data_nodes: &[NodeId], cl
             return Some(format!("client {c} waits for {} operations", client.in_flight()));
         }
     }
-    let leader = controllers.iter().find_map(|&c| {
-        let n = &nodes[c as usize];
-        n.role.as_ref().and_then(|r| r.as_controller()).filter(|ctl| n.status == NodeStatus::Up && ctl.raft().is_leader())
-    })?;
+    let (_, leader) = crate::world::running_leader(nodes, controllers)?;
     let dfs = &leader.raft().state_machine().dfs;
     if let Some(tid) = dfs.open_transactions().keys().next() {
         return Some(format!("transaction {tid} is still open at the controller"));

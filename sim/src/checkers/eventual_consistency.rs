@@ -30,11 +30,11 @@ pub const SOURCE: &str = "DolphinDB cluster replication: the slave eventually eq
 
 /// Checks every slave; `controllers_of` gives a cluster's controllers, `scope` the databases
 /// replicated from the start.
-pub fn at_end(
+pub fn at_end<'c>(
     ledger: &ReplLedger,
     master_ledger: &DfsLedger,
     nodes: &[Node],
-    controllers_of: impl Fn(ClusterId) -> Vec<NodeId>,
+    controllers_of: impl Fn(ClusterId) -> &'c [NodeId],
     scope: &BTreeSet<String>,
 ) -> Result<(), String> {
     // The databases replication covers: the configured ones and any a task names.
@@ -71,7 +71,7 @@ pub fn at_end(
                 }
             }
         }
-        let (catalog, rows) = cluster_state(nodes, &controllers_of(slave)).map_err(|e| format!("{name}: {e}"))?;
+        let (catalog, rows) = cluster_state(nodes, controllers_of(slave)).map_err(|e| format!("{name}: {e}"))?;
         let actual = database_views(catalog, |t| rows.get(&t).cloned().unwrap_or_default(), keep);
         let want = expected.views(keep);
         if actual != want {

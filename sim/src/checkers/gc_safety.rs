@@ -3,7 +3,6 @@
 //! finished every task below it.
 
 use ccrsim_model::repl::ReplFact;
-use ccrsim_model::repl::slave::SlaveTaskState;
 
 use super::repl_ledger::ReplLedger;
 
@@ -16,7 +15,8 @@ pub const SOURCE: &str = "DolphinDB cluster replication: garbage collection belo
 pub fn check(ledger: &ReplLedger, fact: &ReplFact) -> Result<(), String> {
     let ReplFact::Truncated { below } = fact else { return Ok(()) };
     for (slave, s) in &ledger.slaves {
-        if let Some(id) = (1..*below).find(|id| s.tasks.get(id).is_none_or(|t| t.state != SlaveTaskState::Finished)) {
+        let id = s.finished_below();
+        if id < *below {
             let state = s.tasks.get(&id).map_or("not pulled".to_string(), |t| format!("{:?}", t.state));
             return Err(format!("the master truncated below task {below} while task {id} is {state} on {}", slave.name()));
         }

@@ -353,8 +353,7 @@ impl Checkers {
         });
         dfs.or_else(|| {
             let r = self.repl.as_ref()?;
-            let slaves: Vec<ClusterId> = r.ledger.slaves.keys().copied().collect();
-            replication_liveness::pending(nodes, |c| r.controllers[&c].clone(), &slaves)
+            replication_liveness::pending(nodes, |c| &r.controllers[&c][..], r.ledger.slaves.keys().copied())
                 .map(|reason| (replication_liveness::NAME, replication_liveness::SOURCE, reason))
         })
     }
@@ -374,7 +373,7 @@ impl Checkers {
         }
         if let (Some(r), Some(master)) = (&self.repl, self.ledger()) {
             exactly_once::at_end(&r.ledger).map_err(|m| violation(exactly_once::NAME, exactly_once::SOURCE, m))?;
-            eventual_consistency::at_end(&r.ledger, master, nodes, |c| r.controllers[&c].clone(), &r.scope)
+            eventual_consistency::at_end(&r.ledger, master, nodes, |c| &r.controllers[&c][..], &r.scope)
                 .map_err(|m| violation(eventual_consistency::NAME, eventual_consistency::SOURCE, m))?;
         }
         Ok(())

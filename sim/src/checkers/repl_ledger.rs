@@ -23,6 +23,8 @@ use crate::topology::{ClusterId, NodeKind, Topology};
 pub struct MasterTruth {
     /// Enqueued tasks with their operation.
     pub tasks: BTreeMap<TaskId, (Task, SharedOperation)>,
+    /// The hash of each enqueued task (what a pulled copy must match), computed once.
+    pub hashes: BTreeMap<TaskId, u64>,
     /// Every task below this was truncated.
     pub truncated_below: TaskId,
     /// Each database's settings over time: `(enabled, execution set)` values it has had.
@@ -45,8 +47,6 @@ pub struct TaskTruth {
 /// A slave's task table as the facts tell it.
 #[derive(Debug, Clone, Default)]
 pub struct SlaveTruth {
-    /// The pull offset.
-    pub offset: TaskId,
     /// Tasks pulled, with the hash of each as pulled.
     pub pulled: BTreeMap<TaskId, u64>,
     /// Each pulled task's fate.
@@ -57,16 +57,23 @@ pub struct SlaveTruth {
     pub unfinished_by_queue: BTreeMap<(u8, u32), BTreeSet<(GroupId, TaskId)>>,
     /// The replication state.
     pub state: Option<ReplicationState>,
+    /// Every task below this finished (0 before the first one; FINISHED is final in the truth,
+    /// so the watermark only moves up).
+    finished_below: TaskId,
 }
 
 impl SlaveTruth {
     /// Every task below this finished.
     pub fn finished_below(&self) -> TaskId {
-        let mut below = 1;
+        self.finished_below.max(1)
+    }
+
+    fn advance_finished_below(&mut self) {
+        let mut below = self.finished_below();
         while self.tasks.get(&below).is_some_and(|t| t.state == SlaveTaskState::Finished) {
             below += 1;
         }
-        below
+        self.finished_below = below;
     }
 }
 
@@ -195,7 +202,10 @@ impl ReplLedger {
         match fact {
             ReplFact::Enqueued { task, op } => {
                 view.next_task = view.next_task.max(task.id + 1);
-                self.master.tasks.entry(task.id).or_insert_with(|| ((**task).clone(), op.clone()));
+                if let std::collections::btree_map::Entry::Vacant(e) = self.master.tasks.entry(task.id) {
+                    e.insert(((**task).clone(), op.clone()));
+                    self.master.hashes.insert(task.id, stable_hash(&**task));
+                }
             }
             ReplFact::Truncated { below } => {
                 view.truncated_below = view.truncated_below.max(*below);
@@ -210,7 +220,7 @@ impl ReplLedger {
                     s.state = Some(*state);
                 }
             }
-            ReplFact::Pulled { tasks, offset, .. } => {
+            ReplFact::Pulled { tasks, .. } => {
                 for (id, _) in tasks {
                     view.states.entry(*id).or_insert(SlaveTaskState::Waiting);
                 }
@@ -218,7 +228,6 @@ impl ReplLedger {
                 let master = &self.master;
                 let queues = self.queues[&c];
                 let s = self.slaves.get_mut(&c).expect("every slave has a truth");
-                s.offset = s.offset.max(*offset);
                 for &(id, hash) in tasks {
                     if s.pulled.insert(id, hash).is_none() {
                         s.tasks.insert(id, TaskTruth { state: SlaveTaskState::Waiting, commits: BTreeSet::new(), skipped: false, reason: None });
@@ -274,6 +283,9 @@ impl ReplLedger {
                     t.state = SlaveTaskState::Finished;
                     t.skipped |= skipped;
                 });
+                if let Some(s) = self.slave_of(node).and_then(|c| self.slaves.get_mut(&c)) {
+                    s.advance_finished_below();
+                }
                 if let (Some(c), Some((t, _))) = (self.slave_of(node), self.master.tasks.get(task)) {
                     let queue = (t.exec_set, queue_of_database(&t.db, self.queues[&c]));
                     let entry = (t.group, *task);
@@ -322,6 +334,6 @@ impl ReplLedger {
 
     /// The hash a pulled task must have: the master's task as enqueued.
     pub fn enqueued_hash(&self, task: TaskId) -> Option<u64> {
-        self.master.tasks.get(&task).map(|(t, _)| stable_hash(t))
+        self.master.hashes.get(&task).copied()
     }
 }

@@ -4,34 +4,29 @@
 //! or damaged: FAILED with the reason, for an operator to skip) and the tasks queued behind them.
 
 use ccrsim_model::io::NodeId;
-use ccrsim_model::repl::ReplicationState;
+use ccrsim_model::repl::{ReplicationState, TaskDataError};
 use ccrsim_model::repl::slave::SlaveTaskState;
 
 use crate::topology::ClusterId;
-use crate::world::{Node, NodeStatus};
+use crate::world::Node;
+
+fn leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<&'a ccrsim_model::controller::Controller> {
+    crate::world::running_leader(nodes, controllers).map(|(_, ctl)| ctl)
+}
 
 /// The checker's name.
 pub const NAME: &str = "replication-liveness";
 /// Where the property comes from.
 pub const SOURCE: &str = "DolphinDB cluster replication: slaves pull and finish every task; FAILED tasks stop their queue until skipped";
 
-fn leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<&'a ccrsim_model::controller::Controller> {
-    controllers.iter().find_map(|&c| {
-        let n = &nodes[c as usize];
-        n.role.as_ref().and_then(|r| r.as_controller()).filter(|ctl| n.status == NodeStatus::Up && ctl.raft().is_leader())
-    })
-}
-
 /// Why replication has not converged yet, if it has not.
-pub fn pending(nodes: &[Node], controllers_of: impl Fn(ClusterId) -> Vec<NodeId>, slaves: &[ClusterId]) -> Option<String> {
-    if slaves.is_empty() {
-        return None;
-    }
-    let master = leader(nodes, &controllers_of(ClusterId::Master))?.raft().state_machine().repl.master()?.clone();
-    let last = master.next_task() - 1;
-    for &slave in slaves {
+pub fn pending<'c>(nodes: &[Node], controllers_of: impl Fn(ClusterId) -> &'c [NodeId], slaves: impl IntoIterator<Item = ClusterId>) -> Option<String> {
+    let mut slaves = slaves.into_iter().peekable();
+    slaves.peek()?;
+    let last = leader(nodes, controllers_of(ClusterId::Master))?.raft().state_machine().repl.master()?.next_task() - 1;
+    for slave in slaves {
         let name = slave.name();
-        let Some(ctl) = leader(nodes, &controllers_of(slave)) else { return Some(format!("{name} has no leader")) };
+        let Some(ctl) = leader(nodes, controllers_of(slave)) else { return Some(format!("{name} has no leader")) };
         let Some(s) = ctl.raft().state_machine().repl.slave() else { return Some(format!("{name} is not a slave")) };
         if s.state != ReplicationState::Enabled {
             continue; // stopped: what it has not done is in its status
@@ -40,7 +35,7 @@ pub fn pending(nodes: &[Node], controllers_of: impl Fn(ClusterId) -> Vec<NodeId>
             return Some(format!("{name} pulled up to task {} of {last}", s.offset()));
         }
         // Queues whose current group holds a task that can never run are stuck until skipped.
-        let lost = |reason: &str| reason.contains("Missing TaskData") || reason.contains("Corrupt TaskData");
+        let lost = |reason: &str| matches!(TaskDataError::named_in(reason), Some(TaskDataError::Missing | TaskDataError::Corrupt));
         let stuck: std::collections::BTreeSet<(u8, u32)> = s
             .tasks()
             .values()

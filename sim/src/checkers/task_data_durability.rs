@@ -5,7 +5,7 @@
 //! visible in the status, never diverge silently; the eventual-consistency checker sees to that.)
 
 use ccrsim_model::io::NodeId;
-use ccrsim_model::repl::ReplFact;
+use ccrsim_model::repl::{ReplFact, TaskDataError};
 
 use super::repl_ledger::ReplLedger;
 
@@ -17,8 +17,9 @@ pub const SOURCE: &str = "DolphinDB cluster replication: clusterReplicationSyncP
 /// Judges a `TaskFailed` fact; `sync` is the scenario's persistence mode.
 pub fn check(ledger: &ReplLedger, fact: &ReplFact, sync: bool) -> Result<(), String> {
     let ReplFact::TaskFailed { task, reason, .. } = fact else { return Ok(()) };
-    let lost = reason.contains("Missing TaskData");
-    let damaged = reason.contains("Corrupt TaskData");
+    let named = TaskDataError::named_in(reason);
+    let lost = named == Some(TaskDataError::Missing);
+    let damaged = named == Some(TaskDataError::Corrupt);
     if !lost && !damaged {
         return Ok(());
     }

@@ -19,7 +19,7 @@ pub fn check(ledger: &ReplLedger, fact: &ReplFact) -> Result<(), String> {
     let queue = &ledger.master.tasks;
     if let Some((known, _)) = queue.get(&task.id) {
         // A report of an apply already reported: every controller must have enqueued the same task.
-        return if stable_hash(known) == stable_hash(&**task) { Ok(()) } else { Err(format!("controllers disagree on task {}: {known:?} / {task:?}", task.id)) };
+        return if ledger.enqueued_hash(task.id) == Some(stable_hash(&**task)) { Ok(()) } else { Err(format!("controllers disagree on task {}: {known:?} / {task:?}", task.id)) };
     }
     let Some((last_id, (last, _))) = queue.last_key_value() else {
         return if (task.id, task.group) == (1, 1) { Ok(()) } else { Err(format!("the first task is {} in group {}, not 1 in group 1", task.id, task.group)) };
@@ -27,8 +27,7 @@ pub fn check(ledger: &ReplLedger, fact: &ReplFact) -> Result<(), String> {
     if task.id != last_id + 1 {
         return Err(format!("task id {} follows {last_id}: task ids must be dense", task.id));
     }
-    let current: Vec<_> = queue.values().rev().take_while(|(t, _)| t.group == last.group).collect();
-    let clash = current.iter().find(|(m, _)| footprints_conflict(&m.footprint, &task.footprint));
+    let clash = queue.values().rev().take_while(|(t, _)| t.group == last.group).find(|(m, _)| footprints_conflict(&m.footprint, &task.footprint));
     match (task.group, clash) {
         (g, None) if g == last.group => Ok(()),
         (g, Some(_)) if g == last.group + 1 => Ok(()),

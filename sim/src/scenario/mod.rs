@@ -619,6 +619,24 @@ impl Scenario {
         fn within(field: &str, v: u64, low: u64, high: u64) -> Checked {
             if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
         }
+        /// The shape of one cluster (`prefix`: `cluster.master`, `cluster.slave`).
+        fn cluster(prefix: &str, controllers: u32, data_nodes: u32, min_data_nodes: u64, rf: u32, level: u8, machines: Option<u32>) -> Checked {
+            let field = |name: &str| format!("{prefix}.{name}");
+            within(&field("controllers"), controllers.into(), 1, 9)?;
+            within(&field("data_nodes"), data_nodes.into(), min_data_nodes, 32)?;
+            within(&field("replication_factor"), rf.into(), 1, 5)?;
+            within(&field("reliability_level"), level.into(), 0, 2)?;
+            if data_nodes > 0 && rf > data_nodes {
+                return fail(&field("replication_factor"), format!("{rf} replicas need at least that many data nodes, there are {data_nodes}"));
+            }
+            if let Some(machines) = machines {
+                within(&field("machines"), machines.into(), 1, 32)?;
+                if level == 1 && machines < rf {
+                    return fail(&field("machines"), format!("reliability level 1 puts replicas on distinct machines: {rf} replicas need {rf} machines"));
+                }
+            }
+            Ok(())
+        }
         fn link(prefix: &str, l: &LinkProfile) -> Checked {
             let field = |name: &str| format!("{prefix}.{name}");
             range(&field("latency_ms"), &l.latency_ms)?;
@@ -645,35 +663,11 @@ impl Scenario {
             return fail("run.safety_s", "a run is limited to one simulated day");
         }
         let m = &self.cluster.master;
-        within("cluster.master.controllers", m.controllers.into(), 1, 9)?;
-        within("cluster.master.data_nodes", m.data_nodes.into(), 0, 32)?;
-        within("cluster.master.replication_factor", m.replication_factor.into(), 1, 5)?;
-        within("cluster.master.reliability_level", m.reliability_level.into(), 0, 2)?;
-        if m.data_nodes > 0 && m.replication_factor > m.data_nodes {
-            return fail("cluster.master.replication_factor", format!("{} replicas need at least that many data nodes, there are {}", m.replication_factor, m.data_nodes));
-        }
-        if let Some(machines) = m.machines {
-            within("cluster.master.machines", machines.into(), 1, 32)?;
-            if m.reliability_level == 1 && machines < m.replication_factor {
-                return fail("cluster.master.machines", format!("reliability level 1 puts replicas on distinct machines: {} replicas need {} machines", m.replication_factor, m.replication_factor));
-            }
-        }
+        cluster("cluster.master", m.controllers, m.data_nodes, 0, m.replication_factor, m.reliability_level, m.machines)?;
         if let Some(s) = &self.cluster.slave {
             within("cluster.slave.count", s.count.into(), 1, 4)?;
-            within("cluster.slave.controllers", s.controllers.into(), 1, 9)?;
-            within("cluster.slave.data_nodes", s.data_nodes.into(), 1, 32)?;
-            within("cluster.slave.replication_factor", s.replication_factor.into(), 1, 5)?;
-            within("cluster.slave.reliability_level", s.reliability_level.into(), 0, 2)?;
+            cluster("cluster.slave", s.controllers, s.data_nodes, 1, s.replication_factor, s.reliability_level, s.machines)?;
             within("cluster.slave.added_data_nodes", s.added_data_nodes.into(), 0, 16)?;
-            if s.replication_factor > s.data_nodes {
-                return fail("cluster.slave.replication_factor", format!("{} replicas need at least that many data nodes, there are {}", s.replication_factor, s.data_nodes));
-            }
-            if let Some(machines) = s.machines {
-                within("cluster.slave.machines", machines.into(), 1, 32)?;
-                if s.reliability_level == 1 && machines < s.replication_factor {
-                    return fail("cluster.slave.machines", format!("reliability level 1 puts replicas on distinct machines: {} replicas need {} machines", s.replication_factor, s.replication_factor));
-                }
-            }
             if s.added_data_nodes > 0 && !(s.added_at_s > 0.0 && s.added_at_s < self.run.safety_s) {
                 return fail("cluster.slave.added_at_s", format!("added data nodes join inside the safety phase (0, {}), got {}", self.run.safety_s, s.added_at_s));
             }
@@ -713,22 +707,6 @@ impl Scenario {
         }
         if rp.slave_clients > 0 && self.dfs_workload.clients == 0 {
             return fail("replication.slave_clients", "slave clients run the DFS workload's mix: set dfs_workload.clients too");
-        }
-        let topology_names = crate::topology::Topology::from_scenario(self).names();
-        for (i, c) in self.calls.iter().enumerate() {
-            let field = |name: &str| format!("calls[{i}].{name}");
-            if !(c.at_s >= 0.0 && c.at_s < self.duration_max_s()) {
-                return fail(&field("at_s"), format!("{} is outside the run [0, {})", c.at_s, self.duration_max_s()));
-            }
-            c.to_call().map_err(|(f, reason)| (field(&f), reason))?;
-            let target_ok = crate::topology::Topology::from_scenario(self).resolve_target(&c.on).is_some() || topology_names.contains(&c.on);
-            if !target_ok {
-                return fail(&field("on"), format!("unknown target {:?} (a node name, or CLUSTER.controller / CLUSTER.datanode)", c.on));
-            }
-            let code_ok = c.expect == "ok" || c.expect.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-            if !code_ok || c.expect.is_empty() {
-                return fail(&field("expect"), format!("\"ok\" or an error code, got {:?}", c.expect));
-            }
         }
         let r = &self.raft;
         range("raft.election_timeout_ms", &r.election_timeout_ms)?;
@@ -849,6 +827,21 @@ impl Scenario {
             }
             if fixed.fault.is_partition() && fixed.nodes.is_empty() && fixed.fault != FaultKind::WanPartition {
                 return fail(&field("nodes"), format!("{:?} needs the nodes of one side", fixed.fault));
+            }
+        }
+        // Calls name nodes: checked once the topology exists (after the node counts are).
+        for (i, c) in self.calls.iter().enumerate() {
+            let field = |name: &str| format!("calls[{i}].{name}");
+            if !(c.at_s >= 0.0 && c.at_s < self.duration_max_s()) {
+                return fail(&field("at_s"), format!("{} is outside the run [0, {})", c.at_s, self.duration_max_s()));
+            }
+            c.to_call().map_err(|(f, reason)| (field(&f), reason))?;
+            let target_ok = topology.resolve_target(&c.on).is_some() || topology.by_name(&c.on).is_some();
+            if !target_ok {
+                return fail(&field("on"), format!("unknown target {:?} (a node name, or CLUSTER.controller / CLUSTER.datanode)", c.on));
+            }
+            if c.expect.is_empty() || !c.expect.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                return fail(&field("expect"), format!("\"ok\" or an error code, got {:?}", c.expect));
             }
         }
         if let Some(v) = &self.expect.violation

@@ -88,10 +88,7 @@ impl World {
 
     /// The controller leader of a cluster, if one runs.
     pub(super) fn leader_of(&self, cluster: ClusterId) -> Option<NodeId> {
-        self.topology.controllers(cluster).into_iter().find(|&c| {
-            let n = &self.nodes[c as usize];
-            n.status == NodeStatus::Up && n.role.as_ref().and_then(|r| r.as_controller()).is_some_and(|ctl| ctl.raft().is_leader())
-        })
+        super::running_leader(&self.nodes, &self.topology.controllers(cluster)).map(|(c, _)| c)
     }
 
     /// Makes a call, or tries again shortly if its target does not run now.

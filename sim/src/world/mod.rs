@@ -45,6 +45,14 @@ pub enum NodeStatus {
     FailStopped(String),
 }
 
+/// The running controller leader among `controllers` (the first in their order), if any.
+pub fn running_leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<(NodeId, &'a ccrsim_model::controller::Controller)> {
+    controllers.iter().find_map(|&c| {
+        let n = &nodes[c as usize];
+        n.role.as_ref().and_then(|r| r.as_controller()).filter(|ctl| n.status == NodeStatus::Up && ctl.raft().is_leader()).map(|ctl| (c, ctl))
+    })
+}
+
 /// One node of the world.
 #[derive(Debug)]
 pub struct Node {

@@ -26,6 +26,13 @@ pub fn run_scenario(scenario: &Arc<Scenario>, seed: u64) -> Run {
     Run { report, lines }
 }
 
+/// The number after `key` in `text`.
+pub fn num_after(text: &str, key: &str) -> Option<u64> {
+    let i = text.find(key)? + key.len();
+    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// Simulated seconds to nanoseconds.
 pub fn ns(s: f64) -> u64 {
     (s * 1e9).round() as u64

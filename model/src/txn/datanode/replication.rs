@@ -236,14 +236,15 @@ impl DataNode {
         }
         match &task.payload {
             TaskPayload::Inline(op) => {
-                let op = op.clone();
-                self.repl.executions.insert(task.id, (task.clone(), Execution::Running));
-                self.start_task(now, &task, op, out);
+                let (id, op) = (task.id, op.clone());
+                self.repl.executions.insert(id, (task, Execution::Running));
+                self.start_task(now, id, op, out);
             }
             TaskPayload::AtSource => {
                 if let Some(op) = self.repl.prefetched.remove(&task.tid) {
-                    self.repl.executions.insert(task.id, (task.clone(), Execution::Running));
-                    self.start_task(now, &task, op, out);
+                    let id = task.id;
+                    self.repl.executions.insert(id, (task, Execution::Running));
+                    self.start_task(now, id, op, out);
                     return;
                 }
                 out.send(task.source, Message::Repl(ReplMessage::FetchTaskData { tid: task.tid }));
@@ -271,8 +272,8 @@ impl DataNode {
         };
         match data {
             Ok(op) => {
-                let (task, _) = self.repl.executions.insert(id, (self.repl.executions[&id].0.clone(), Execution::Running)).expect("found");
-                self.start_task(now, &task, op, out);
+                self.repl.executions.get_mut(&id).expect("found").1 = Execution::Running;
+                self.start_task(now, id, op, out);
             }
             Err(TaskDataError::NotPersisted) => {
                 if let Some((_, Execution::Fetching { next_ask, tries })) = self.repl.executions.get_mut(&id) {
@@ -287,11 +288,11 @@ impl DataNode {
         }
     }
 
-    fn start_task(&mut self, now: Millis, task: &Task, op: SharedOperation, out: &mut Output<Message>) {
-        out.fact(Fact::Repl(ReplFact::TaskStarted { task: task.id }));
+    fn start_task(&mut self, now: Millis, task: TaskId, op: SharedOperation, out: &mut Output<Message>) {
+        out.fact(Fact::Repl(ReplFact::TaskStarted { task }));
         let key = self.next_op;
         self.next_op += 1;
-        let coord = CoordOp { op_id: task.id, client: self.id, op, started: now, attempts: 0, phase: Phase::Begin, task: Some(task.id), task_data: false };
+        let coord = CoordOp { op_id: task, client: self.id, op, started: now, attempts: 0, phase: Phase::Begin, task: Some(task), task_data: false };
         self.ops.insert(key, coord);
         self.begin(now, key, out);
     }
