@@ -165,17 +165,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     );
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(seeds.len() as u64) };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} seeds  {msg}  [{elapsed_precise} < {eta}]")
-            .expect("valid template"),
+        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} seeds  {msg}  [{elapsed_precise} < {eta}]").expect("valid template"),
     );
     let failures = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
-    let options = SweepOptions {
-        seeds,
-        jobs,
-        check_determinism: args.check_determinism,
-        wall_limit: Duration::from_secs(args.wall_limit_s),
-    };
+    let options =
+        SweepOptions { seeds, jobs, check_determinism: args.check_determinism, wall_limit: Duration::from_secs(args.wall_limit_s) };
     let reports = runner::sweep(&scenario, &options, |r| {
         if !r.ok {
             let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

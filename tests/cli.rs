@@ -24,7 +24,19 @@ fn temp(name: &str) -> std::path::PathBuf {
 #[test]
 fn a_run_writes_the_json_report_and_replay_reproduces_its_trace_hash() {
     let json = temp("run.json");
-    let out = ccrsim(&["run", "controllers-chaos", "--seeds", "3", "--seed-start", "5", "--jobs", "2", "--quiet", "--json", json.to_str().unwrap()]);
+    let out = ccrsim(&[
+        "run",
+        "controllers-chaos",
+        "--seeds",
+        "3",
+        "--seed-start",
+        "5",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for line in ["seeds         3", "passed        3", "failed        0", "acceleration", "messages"] {

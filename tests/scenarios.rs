@@ -21,7 +21,6 @@ proposals_per_s = 1.0
 /// Data nodes in the master and one slave cluster, to append to `MINIMAL`.
 const SLAVE: &str = "[dfs_workload]\nclients = 1\nops_per_s = 1.0\n[cluster.slave]\ncount = 1\n";
 
-
 #[test]
 fn every_shipped_scenario_file_is_valid_and_embedded_ones_match_their_files() {
     for path in common::files_in("scenarios").into_iter().chain(common::files_in("scenarios/negative")) {
@@ -29,7 +28,8 @@ fn every_shipped_scenario_file_is_valid_and_embedded_ones_match_their_files() {
         let s = Scenario::parse(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(path.file_stem().unwrap().to_string_lossy(), s.name, "a scenario's name is its file name");
     }
-    let top_level: Vec<String> = common::files_in("scenarios").iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
+    let top_level: Vec<String> =
+        common::files_in("scenarios").iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
     let embedded: Vec<String> = EMBEDDED.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(top_level, embedded, "every file in scenarios/ is embedded in the binary, in name order");
 }
@@ -46,7 +46,9 @@ fn the_minimal_scenario_parses_with_defaults() {
 fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
     let with = |extra: &str| format!("{MINIMAL}\n{extra}");
     // A master with data nodes and one slave cluster.
-    let deploy = |extra: &str| format!("{}\n{SLAVE}\n{extra}", MINIMAL.replace("controllers = 3", "controllers = 3\ndata_nodes = 2\nreplication_factor = 2"));
+    let deploy = |extra: &str| {
+        format!("{}\n{SLAVE}\n{extra}", MINIMAL.replace("controllers = 3", "controllers = 3\ndata_nodes = 2\nreplication_factor = 2"))
+    };
     vec![
         ("name = \"x\"\n[run\n".to_string(), "-", "not valid TOML"),
         (MINIMAL.replace("controllers = 3", "controllers = 3\ncontrolers = 2"), "cluster.master.controlers", "unknown field"),
@@ -68,7 +70,11 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
             "faults.schedule[0].nodes",
             "unknown node",
         ),
-        (with("[[faults.schedule]]\nat_s = 99.0\nfault = \"pause\"\nnodes = [\"master.controller.0\"]"), "faults.schedule[0].at_s", "outside the safety phase"),
+        (
+            with("[[faults.schedule]]\nat_s = 99.0\nfault = \"pause\"\nnodes = [\"master.controller.0\"]"),
+            "faults.schedule[0].at_s",
+            "outside the safety phase",
+        ),
         (with("[[faults.schedule]]\nat_s = 1.0\nfault = \"crash\""), "faults.schedule[0].nodes", "exactly one node"),
         (with("[faults.on_new_leader]\nprobability = 2.0"), "faults.on_new_leader.probability", "probability"),
         (with("[planted_bugs.raft]\nvote_thrice = true"), "planted_bugs.raft.vote_thrice", "unknown field"),
@@ -79,11 +85,27 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
         (deploy("[replication]\nslave_num = 0"), "replication.slave_num", "below the 1 slaves"),
         (deploy("[[calls]]\nat_s = 1.0\non = \"slave0.controller\"\ncall = \"dropEverything\""), "calls[0].call", "unknown"),
         (deploy("[[calls]]\nat_s = 1.0\non = \"slave7.controller\"\ncall = \"stopClusterReplication\""), "calls[0].on", "unknown target"),
-        (deploy("[[calls]]\nat_s = 1.0\non = \"master.datanode\"\ncall = \"setDatabaseForClusterReplication\""), "calls[0].call", "needs argument `db`"),
-        (deploy("[[calls]]\nat_s = 1.0\non = \"slave0.controller\"\ncall = \"stopClusterReplication\"\nexpect = \"\""), "calls[0].expect", "error code"),
-        (deploy("[[calls]]\nat_s = 99.0\non = \"slave0.controller\"\ncall = \"stopClusterReplication\""), "calls[0].at_s", "outside the run"),
+        (
+            deploy("[[calls]]\nat_s = 1.0\non = \"master.datanode\"\ncall = \"setDatabaseForClusterReplication\""),
+            "calls[0].call",
+            "needs argument `db`",
+        ),
+        (
+            deploy("[[calls]]\nat_s = 1.0\non = \"slave0.controller\"\ncall = \"stopClusterReplication\"\nexpect = \"\""),
+            "calls[0].expect",
+            "error code",
+        ),
+        (
+            deploy("[[calls]]\nat_s = 99.0\non = \"slave0.controller\"\ncall = \"stopClusterReplication\""),
+            "calls[0].at_s",
+            "outside the run",
+        ),
         (deploy("[faults.on_new_leader]\nprobability = 0.5\nclusters = [\"slave3\"]"), "faults.on_new_leader.clusters", "unknown cluster"),
-        (with("[[faults.schedule]]\nat_s = 1.0\nfault = \"wan_partition\"\nnodes = [\"master\"]"), "faults.schedule[0].fault", "needs slave clusters"),
+        (
+            with("[[faults.schedule]]\nat_s = 1.0\nfault = \"wan_partition\"\nnodes = [\"master\"]"),
+            "faults.schedule[0].fault",
+            "needs slave clusters",
+        ),
         (
             deploy("").replace("count = 1\n", "count = 1\nadded_data_nodes = 1\nadded_at_s = 50.0\n"),
             "cluster.slave.added_at_s",

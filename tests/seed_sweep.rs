@@ -14,7 +14,13 @@ fn sweep(name: &str) {
         .collect();
     let sim: f64 = reports.iter().map(|r| r.sim_seconds).sum();
     let wall: f64 = reports.iter().map(|r| r.wall_seconds).sum();
-    eprintln!("{}: {} seeds, {} failed, {sim:.0} s simulated in {wall:.2} s ({:.0}x)", scenario.name, reports.len(), failed.len(), sim / wall);
+    eprintln!(
+        "{}: {} seeds, {} failed, {sim:.0} s simulated in {wall:.2} s ({:.0}x)",
+        scenario.name,
+        reports.len(),
+        failed.len(),
+        sim / wall
+    );
     assert!(failed.is_empty(), "{} of {} seeds failed:\n{}", failed.len(), reports.len(), failed.join("\n"));
 }
 

@@ -49,10 +49,20 @@ pub struct WatchConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Waiter {
-    Client { client: NodeId, lane: u32, seq: u64 },
-    Node { node: NodeId, req: u64 },
+    Client {
+        client: NodeId,
+        lane: u32,
+        seq: u64,
+    },
+    Node {
+        node: NodeId,
+        req: u64,
+    },
     /// A management call made on this controller.
-    Call { call_id: u64, call: AdminCall },
+    Call {
+        call_id: u64,
+        call: AdminCall,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -157,7 +167,11 @@ impl Controller {
             }
             Message::Dfs(DfsMessage::Request { req, request }) => self.on_request(from, req, request, &mut raft_out, out),
             Message::Dfs(DfsMessage::CatalogQuery { req }) => {
-                let catalog = if self.raft.is_leader() { Ok(Box::new(self.raft.state_machine().dfs.catalog.clone())) } else { Err(self.raft.leader_hint()) };
+                let catalog = if self.raft.is_leader() {
+                    Ok(Box::new(self.raft.state_machine().dfs.catalog.clone()))
+                } else {
+                    Err(self.raft.leader_hint())
+                };
                 out.send(from, Message::Dfs(DfsMessage::CatalogReply { req, catalog }));
             }
             Message::Dfs(DfsMessage::Heartbeat { replicas, prepared, lost, task_data }) => {
@@ -258,16 +272,28 @@ impl Controller {
             return Some(Err(self.not_leader()));
         }
         let reply = match (&sm.repl, call) {
-            (ClusterRepl::Master(m), AdminCall::GetMasterReplicationStatus { limit }) => AdminReply::MasterTasks(m.task_status(limit.map(|l| l as usize))),
-            (ClusterRepl::Master(m), AdminCall::GetRecentSlaveReplicationInfo) => AdminReply::Slaves(m.slave_info(self.repl.leader.last_pulls())),
-            (ClusterRepl::Slave(s), AdminCall::GetSlaveReplicationStatus { limit }) => AdminReply::SlaveTasks(s.task_status(limit.map(|l| l as usize))),
+            (ClusterRepl::Master(m), AdminCall::GetMasterReplicationStatus { limit }) => {
+                AdminReply::MasterTasks(m.task_status(limit.map(|l| l as usize)))
+            }
+            (ClusterRepl::Master(m), AdminCall::GetRecentSlaveReplicationInfo) => {
+                AdminReply::Slaves(m.slave_info(self.repl.leader.last_pulls()))
+            }
+            (ClusterRepl::Slave(s), AdminCall::GetSlaveReplicationStatus { limit }) => {
+                AdminReply::SlaveTasks(s.task_status(limit.map(|l| l as usize)))
+            }
             (ClusterRepl::Slave(s), AdminCall::GetSlaveReplicationQueueStatus) => AdminReply::Queues(s.queue_status()),
             _ => return None,
         };
         Some(Ok(reply))
     }
 
-    fn propose_repl(&mut self, cmd: ReplCommand, origin: Option<ReplOrigin>, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+    fn propose_repl(
+        &mut self,
+        cmd: ReplCommand,
+        origin: Option<ReplOrigin>,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
+        out: &mut Output<Message>,
+    ) {
         match self.raft.propose(MetadataCommand::Repl { origin, cmd }, raft_out) {
             Ok(_) => {}
             Err(hint) => {
@@ -278,7 +304,13 @@ impl Controller {
         }
     }
 
-    fn propose(&mut self, cmd: DfsCommand, origin: Option<(NodeId, u64)>, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+    fn propose(
+        &mut self,
+        cmd: DfsCommand,
+        origin: Option<(NodeId, u64)>,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
+        out: &mut Output<Message>,
+    ) {
         match self.raft.propose(MetadataCommand::Dfs { origin, cmd }, raft_out) {
             Ok(index) => {
                 if let Some((node, req)) = origin {
@@ -293,7 +325,14 @@ impl Controller {
         }
     }
 
-    fn on_request(&mut self, from: NodeId, req: u64, request: DfsRequest, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+    fn on_request(
+        &mut self,
+        from: NodeId,
+        req: u64,
+        request: DfsRequest,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
+        out: &mut Output<Message>,
+    ) {
         let now = self.now;
         let origin = Some((from, req));
         let cmd = match request {
@@ -341,7 +380,14 @@ impl Controller {
     }
 
     /// A management call forwarded by a data node of this (master) cluster.
-    fn on_node_admin(&mut self, from: NodeId, req: u64, call: AdminCall, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+    fn on_node_admin(
+        &mut self,
+        from: NodeId,
+        req: u64,
+        call: AdminCall,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
+        out: &mut Output<Message>,
+    ) {
         let reply = |out: &mut Output<Message>, result: AdminResult| {
             out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Admin(result)) }))
         };
@@ -351,10 +397,18 @@ impl Controller {
         }
         let sm = self.raft.state_machine();
         let Some(m) = sm.repl.master() else {
-            return reply(out, Err(AdminError::new(AdminError::WRONG_ROLE, format!("{} can only be called on a data node of the master cluster", call.name()))));
+            return reply(
+                out,
+                Err(AdminError::new(
+                    AdminError::WRONG_ROLE,
+                    format!("{} can only be called on a data node of the master cluster", call.name()),
+                )),
+            );
         };
         let cmd = match call {
-            AdminCall::GetDatabaseClusterReplicationStatus => return reply(out, Ok(AdminReply::Databases(m.database_status(&sm.dfs.catalog)))),
+            AdminCall::GetDatabaseClusterReplicationStatus => {
+                return reply(out, Ok(AdminReply::Databases(m.database_status(&sm.dfs.catalog))));
+            }
             AdminCall::SetDatabaseForClusterReplication { db, enabled } => MasterCommand::SetDatabase { db, enabled },
             AdminCall::SetDatabaseClusterReplicationExecutionSet { db, set } => match u8::try_from(set) {
                 Ok(set @ (0 | 1)) => MasterCommand::SetExecutionSet { db, set },
@@ -403,7 +457,8 @@ impl Controller {
         // Replicas a data node lost (corrupt on its disk): stale, to be recovered.
         for (&node, beat) in &self.beats {
             for &chunk in &beat.lost {
-                let complete = dfs.chunks().get(&chunk).and_then(|c| c.replicas.get(&node)).is_some_and(|r| r.state == ReplicaState::Complete);
+                let complete =
+                    dfs.chunks().get(&chunk).and_then(|c| c.replicas.get(&node)).is_some_and(|r| r.state == ReplicaState::Complete);
                 if complete && online.contains(&node) {
                     proposals.push(DfsCommand::ReplicaLost { chunk, node });
                 }
@@ -470,7 +525,10 @@ impl Controller {
     fn after_raft(&mut self, mut raft_out: Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
         // A snapshot replaced the state machine (at boot, or sent by the leader): no per-command
         // fact describes what it holds, so say it whole.
-        let replaced = raft_out.facts.iter().any(|f| matches!(f, Fact::Raft(crate::raft::RaftFact::Recovered { .. } | crate::raft::RaftFact::SnapshotInstalled { .. })));
+        let replaced = raft_out
+            .facts
+            .iter()
+            .any(|f| matches!(f, Fact::Raft(crate::raft::RaftFact::Recovered { .. } | crate::raft::RaftFact::SnapshotInstalled { .. })));
         raft_out.drain_into(out, Message::Raft);
         if replaced && let Some(f) = self.raft.state_machine().repl.snapshot_fact() {
             out.fact(Fact::Repl(f));
@@ -519,7 +577,10 @@ impl Controller {
             // management call made here is answered: it may or may not have taken effect.
             for (_, w) in std::mem::take(&mut self.waiting) {
                 if let Waiter::Call { call_id, call } = w {
-                    let result = Err(AdminError::new(AdminError::UNAVAILABLE, "leadership lost before the call was committed; it may or may not have taken effect"));
+                    let result = Err(AdminError::new(
+                        AdminError::UNAVAILABLE,
+                        "leadership lost before the call was committed; it may or may not have taken effect",
+                    ));
                     out.fact(Fact::Admin { call_id, call, result });
                 }
             }

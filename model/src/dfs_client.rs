@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::dfs::{Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Row, Value, apply_catalog, plan};
+use crate::dfs::{
+    Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Row, Value, apply_catalog, plan,
+};
 use crate::io::{Millis, NodeId, Output, TimerKey};
 use crate::message::{Control, Message};
 use crate::rng::SplitMix64;
@@ -128,7 +130,8 @@ impl DfsClient {
             Message::Dfs(DfsMessage::CatalogReply { req, catalog }) if req == self.catalog_req => match catalog {
                 Ok(c) => self.catalog = *c,
                 Err(hint) => {
-                    self.controller = hint.and_then(|h| self.config.controllers.iter().position(|c| *c == h)).unwrap_or(self.controller + 1);
+                    self.controller =
+                        hint.and_then(|h| self.config.controllers.iter().position(|c| *c == h)).unwrap_or(self.controller + 1);
                     self.next_catalog_read = now;
                 }
             },
@@ -300,9 +303,15 @@ impl DfsClient {
                 let db = self.pick(&missing).cloned().unwrap_or(db);
                 let index = self.config.databases.iter().position(|d| *d == db).unwrap_or(0);
                 let scheme = if index % 2 == 0 {
-                    PartitionScheme::Value { column_type: ColumnType::Symbol, values: ["a", "b", "c", "d"].iter().map(|s| Value::Symbol(s.to_string())).collect() }
+                    PartitionScheme::Value {
+                        column_type: ColumnType::Symbol,
+                        values: ["a", "b", "c", "d"].iter().map(|s| Value::Symbol(s.to_string())).collect(),
+                    }
                 } else {
-                    PartitionScheme::Range { column_type: ColumnType::Int, boundaries: vec![Value::Int(0), Value::Int(100), Value::Int(200), Value::Int(300)] }
+                    PartitionScheme::Range {
+                        column_type: ColumnType::Int,
+                        boundaries: vec![Value::Int(0), Value::Int(100), Value::Int(200), Value::Int(300)],
+                    }
                 };
                 Operation::CreateDomain { db, scheme }
             }
@@ -328,7 +337,9 @@ impl DfsClient {
                 let ty = ColumnType::ALL[self.rng.range(0, 5) as usize];
                 Operation::AddColumn { db: tdb, table, column: Column::new(&self.fresh_name("c"), ty) }
             }
-            OperationKind::DROP_COLUMN => Operation::DropColumn { db: tdb, table, column: self.pick(&non_partition).cloned().unwrap_or_default() },
+            OperationKind::DROP_COLUMN => {
+                Operation::DropColumn { db: tdb, table, column: self.pick(&non_partition).cloned().unwrap_or_default() }
+            }
             OperationKind::RENAME_TABLE => {
                 // Mostly a free name of the universe (so that the table stays in use), sometimes a
                 // taken one (an invalid rename).

@@ -257,7 +257,11 @@ mod tests {
     fn a_disk_chain_reports_only_its_last_request() {
         let mut out: Output<()> = Output::default();
         let mut next = 10;
-        let ops = vec![DiskOp::Append { path: "f".into(), data: vec![1] }, DiskOp::Fsync { path: "f".into() }, DiskOp::Remove { path: "g".into() }];
+        let ops = vec![
+            DiskOp::Append { path: "f".into(), data: vec![1] },
+            DiskOp::Fsync { path: "f".into() },
+            DiskOp::Remove { path: "g".into() },
+        ];
         let last = out.disk_chain(ops, || {
             next += 1;
             next

@@ -105,7 +105,14 @@ impl MetadataState {
 
     /// The refusal a new BEGIN would get from this state, if any (see `DfsState::refusal`), with
     /// the slave's own: an ordinary write to a replicated database, or a task already committed.
-    pub fn begin_refusal(&self, session: (NodeId, u64), seq: u64, op: &Operation, task: Option<TaskId>, online: &[NodeId]) -> Option<OpError> {
+    pub fn begin_refusal(
+        &self,
+        session: (NodeId, u64),
+        seq: u64,
+        op: &Operation,
+        task: Option<TaskId>,
+        online: &[NodeId],
+    ) -> Option<OpError> {
         self.slave_refusal(op, task).or_else(|| self.dfs.refusal(session, seq, op, online))
     }
 
@@ -177,7 +184,8 @@ impl MetadataState {
         match &mut self.repl {
             ClusterRepl::Master(m) => {
                 let chunks = tx.participations.iter().map(|p| p.chunk).collect();
-                let done = CompletedTx { tid, cid, op: &tx.op, locks: &tx.locks, chunks, coordinator: tx.coordinator, decided_ms: tx.since_ms };
+                let done =
+                    CompletedTx { tid, cid, op: &tx.op, locks: &tx.locks, chunks, coordinator: tx.coordinator, decided_ms: tx.since_ms };
                 facts.extend(m.on_complete(done, tx.replicated));
             }
             ClusterRepl::Slave(s) => {

@@ -44,7 +44,16 @@ impl Role {
         Ok(match spec {
             RoleSpec::Controller { raft, dfs, repl, links, watch, bugs } => {
                 assert_eq!(raft.id, id);
-                Role::Controller(Controller::recover(raft.clone(), dfs.clone(), repl.clone(), links.clone(), watch.clone(), *bugs, disk, entropy)?)
+                Role::Controller(Controller::recover(
+                    raft.clone(),
+                    dfs.clone(),
+                    repl.clone(),
+                    links.clone(),
+                    watch.clone(),
+                    *bugs,
+                    disk,
+                    entropy,
+                )?)
             }
             RoleSpec::DataNode(config) => {
                 let (node, facts) = DataNode::recover(id, config.clone(), disk, entropy)?;
@@ -76,7 +85,10 @@ impl Role {
             (Role::DataNode(d, _), Input::Admin { call_id, call }) => d.on_admin(now, call_id, call, out),
             (Role::Controller(c), Input::Admin { call_id, call }) => c.on_admin(now, call_id, call, out),
             (Role::Client(_) | Role::DfsClient(_), Input::Admin { call_id, call }) => {
-                let e = crate::repl::AdminError::new(crate::repl::AdminError::WRONG_ROLE, format!("{} cannot be called on a client", call.name()));
+                let e = crate::repl::AdminError::new(
+                    crate::repl::AdminError::WRONG_ROLE,
+                    format!("{} cannot be called on a client", call.name()),
+                );
                 out.fact(crate::fact::Fact::Admin { call_id, call, result: Err(e) });
             }
             (Role::DataNode(..), Input::Message { .. }) => {}

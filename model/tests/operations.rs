@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 
 use ccrsim_model::dfs::{
-    ChunkDelta, Cmp, Column, ColumnType, ErrorCode, Filter, LockKey, OpError, Operation, OperationKind, PartitionKey,
-    PartitionScheme, Plan, ReferenceDb, Row, Table, TableId, Value, plan,
+    ChunkDelta, Cmp, Column, ColumnType, ErrorCode, Filter, LockKey, OpError, Operation, OperationKind, PartitionKey, PartitionScheme,
+    Plan, ReferenceDb, Row, Table, TableId, Value, plan,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestRunner};

@@ -19,8 +19,8 @@ use ccrsim_model::io::{DiskOp, DiskRequest, MemoryDisk, Millis, NodeId, Output, 
 use ccrsim_model::metadata::{MetadataCommand, MetadataOutput, MetadataState};
 use ccrsim_model::raft::wal::{self, HardState};
 use ccrsim_model::raft::{
-    Entry, Payload, Raft, RaftBugs, RaftConfig, RaftFact, RaftMessage, RecoveryError, RoleState, StateMachine,
-    TIMER_ELECTION, TIMER_HEARTBEAT,
+    Entry, Payload, Raft, RaftBugs, RaftConfig, RaftFact, RaftMessage, RecoveryError, RoleState, StateMachine, TIMER_ELECTION,
+    TIMER_HEARTBEAT,
 };
 use ccrsim_model::record;
 
@@ -330,8 +330,7 @@ fn ids(raft: &Member) -> Vec<(u64, u64)> {
 /// nothing (a torn `WriteAll` leaves the file empty, a torn `Append` leaves it as it was).
 fn power_loss(durable: &MemoryDisk, requests: &[DiskRequest], done: usize) -> MemoryDisk {
     // Per file: (durable bytes, first unsynced write replaced the whole file).
-    let mut files: BTreeMap<String, (Vec<u8>, Option<bool>)> =
-        durable.files.iter().map(|(p, d)| (p.clone(), (d.clone(), None))).collect();
+    let mut files: BTreeMap<String, (Vec<u8>, Option<bool>)> = durable.files.iter().map(|(p, d)| (p.clone(), (d.clone(), None))).collect();
     let mut cache = durable.clone();
     for r in &requests[..done] {
         cache.apply(std::slice::from_ref(r));
@@ -355,10 +354,8 @@ fn power_loss(durable: &MemoryDisk, requests: &[DiskRequest], done: usize) -> Me
             DiskOp::Read { .. } => {}
         }
     }
-    let files = files
-        .into_iter()
-        .map(|(path, (bytes, replaced))| (path, if replaced == Some(true) { Vec::new() } else { bytes }))
-        .collect();
+    let files =
+        files.into_iter().map(|(path, (bytes, replaced))| (path, if replaced == Some(true) { Vec::new() } else { bytes })).collect();
     MemoryDisk { files }
 }
 
@@ -449,10 +446,7 @@ fn requests_with_a_stale_term_are_rejected() {
     let log_before = c.raft(1).log().entries().to_vec();
 
     c.inject(1, 3, append(2, (2, 3), vec![entry(3, 3, "stale")], 3));
-    assert_eq!(
-        c.sent_by(1),
-        vec![(3, RaftMessage::AppendEntriesResponse { term: 3, success: false, match_index: 0, conflict_index: 0 })]
-    );
+    assert_eq!(c.sent_by(1), vec![(3, RaftMessage::AppendEntriesResponse { term: 3, success: false, match_index: 0, conflict_index: 0 })]);
     c.net.clear();
 
     c.inject(1, 3, request_vote(2, 10, 2));

@@ -195,8 +195,15 @@ fn replay(s: &Schedule, bugs: SlaveReplBugs) -> Result<(ReferenceDb, ReferenceDb
     let sets: BTreeMap<String, u8> = dbs.iter().enumerate().map(|(i, d)| (d.clone(), (s.set_bits >> (i % 8)) & 1)).collect();
     let tasks = tasks_of(&history, &sets, s.flip);
     let nodes: Vec<u32> = (1..=s.nodes as u32).collect();
-    let config =
-        SlaveConfig { slave: 0, queues: s.queues, original_nodes: nodes.clone(), all_nodes: nodes, max_failures: u32::MAX, db_scope: BTreeSet::new(), bugs };
+    let config = SlaveConfig {
+        slave: 0,
+        queues: s.queues,
+        original_nodes: nodes.clone(),
+        all_nodes: nodes,
+        max_failures: u32::MAX,
+        db_scope: BTreeSet::new(),
+        bugs,
+    };
     let mut slave = SlaveRepl::new(config);
     let mut db = ReferenceDb::default();
     let mut choices = s.choices.iter().copied().chain((0u16..).map(|i| i.wrapping_mul(7919)));
@@ -294,6 +301,11 @@ fn histories_reach_every_operation_type() {
         })
         .unwrap();
     let seen = seen.into_inner();
-    assert_eq!(seen.len(), 20, "operation types never valid in a history: {:?}", ccrsim_model::dfs::OperationKind::ALL.iter().filter(|k| !seen.contains(k)).collect::<Vec<_>>());
+    assert_eq!(
+        seen.len(),
+        20,
+        "operation types never valid in a history: {:?}",
+        ccrsim_model::dfs::OperationKind::ALL.iter().filter(|k| !seen.contains(k)).collect::<Vec<_>>()
+    );
     let _ = Operation::DropDb { db: String::new() };
 }

@@ -131,25 +131,25 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         Err(mpsc::RecvTimeoutError::Disconnected) => "the seed's thread died outside the simulation (a harness bug)".to_string(),
     };
     SeedReport {
-            seed,
-            ok: false,
-            trace_hash: "0".repeat(16),
-            sim_seconds: 0.0,
-            wall_seconds: wall_limit.as_secs_f64(),
-            messages: 0,
-            events: 0,
-            violations: vec![Violation {
-                checker: MODEL_INVARIANT,
-                source: "the wall-clock watchdog",
-                at: SimTime::ZERO,
-                node: None,
-                message: failure,
-            }],
-            stats: RunStats::default(),
-            network: NetStats::default(),
-            dfs: None,
-            replication: None,
-            trace: None,
+        seed,
+        ok: false,
+        trace_hash: "0".repeat(16),
+        sim_seconds: 0.0,
+        wall_seconds: wall_limit.as_secs_f64(),
+        messages: 0,
+        events: 0,
+        violations: vec![Violation {
+            checker: MODEL_INVARIANT,
+            source: "the wall-clock watchdog",
+            at: SimTime::ZERO,
+            node: None,
+            message: failure,
+        }],
+        stats: RunStats::default(),
+        network: NetStats::default(),
+        dfs: None,
+        replication: None,
+        trace: None,
     }
 }
 
@@ -171,7 +171,10 @@ pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, wall_limit: Duratio
             None => format!("two runs of seed {seed} differ in trace hash only ({} vs {})", first.trace_hash, second.trace_hash),
         };
         first.ok = false;
-        first.violations.insert(0, Violation { checker: DETERMINISM, source: "ccrsim: one seed decides everything", at: SimTime::ZERO, node: None, message });
+        first.violations.insert(
+            0,
+            Violation { checker: DETERMINISM, source: "ccrsim: one seed decides everything", at: SimTime::ZERO, node: None, message },
+        );
     }
     first.trace = None;
     first

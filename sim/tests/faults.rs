@@ -16,7 +16,7 @@ use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::topology::{NodeKind, Topology};
 use ccrsim_sim::trace::{TraceLine, WORLD};
 
-use common::{Run, num_after, run_scenario, ns, t};
+use common::{Run, ns, num_after, run_scenario, t};
 
 type NodeId = u32;
 /// `(index, term, payload hash)` of a log entry, as the facts print it.
@@ -109,7 +109,6 @@ kinds = []
 fn run(spec: &Spec, seed: u64) -> Run {
     run_scenario(&spec.build(), seed)
 }
-
 
 impl Run {
     fn assert_passed(&self) {
@@ -275,8 +274,7 @@ fn a_crashed_controller_is_down_then_reboots_from_exactly_what_its_disk_kept() {
     assert_eq!(r.links(8.0, 100.0).iter().filter(|l| l.to == f && l.dropped.as_deref() == Some("receiver down")).count(), 0);
 
     // The first boot found an empty disk; the second one finds what the node had made durable.
-    let rec: Vec<(u64, (u64, Vec<EntryId>))> =
-        r.of(f, 0.0, 100.0).filter_map(|l| recovered(l).map(|x| (t(l), x))).collect();
+    let rec: Vec<(u64, (u64, Vec<EntryId>))> = r.of(f, 0.0, 100.0).filter_map(|l| recovered(l).map(|x| (t(l), x))).collect();
     assert_eq!(rec.len(), 2, "one Recovered per boot");
     assert_eq!(rec[0], (0, (0, Vec::new())), "a fresh member");
     let (at, (recovered_term, entries)) = &rec[1];
@@ -401,7 +399,10 @@ fn a_symmetric_partition_cuts_both_ways_forces_an_election_and_heals() {
     // other, so the new leader is the one peer sure to talk to it), and learns it was deposed.
     let (new_leader, _) = r.leader_at(8.0).expect("a leader on the majority side");
     assert_ne!(new_leader, leader);
-    assert!(r.delivered(new_leader, leader, 8.0, 9.0) > 0 && r.delivered(leader, new_leader, 8.0, 9.0) > 0, "n{leader} <-> n{new_leader} after heal");
+    assert!(
+        r.delivered(new_leader, leader, 8.0, 9.0) > 0 && r.delivered(leader, new_leader, 8.0, 9.0) > 0,
+        "n{leader} <-> n{new_leader} after heal"
+    );
     assert!(!r.find(leader, 8.0, 9.0, "fact Raft(SteppedDown").is_empty(), "the old leader steps down after heal");
     assert!(r.report.network.partitioned as usize >= out + back);
 }
@@ -580,7 +581,10 @@ fn read_errors_make_a_reboot_fail_until_the_disk_heals() {
     let spec = Spec::new(14.0).fault(3.0, "disk_read_error", &[C[1]], &[], 6.0).fault(4.0, "crash", &[C[1]], &[], 1.0);
     let r = run(&spec, seed);
     r.assert_passed();
-    assert_eq!(r.find(n, 3.0, 3.0 + 1e-9, "read errors on ").iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["read errors on raft/wal"]);
+    assert_eq!(
+        r.find(n, 3.0, 3.0 + 1e-9, "read errors on ").iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+        ["read errors on raft/wal"]
+    );
     // The running node does not read its WAL: it runs on until the crash.
     assert!(!r.find(n, 3.0, 4.0, "fact").is_empty() || !r.find(n, 3.0, 4.0, "disk").is_empty());
     assert_eq!(r.find(n, 4.0, 4.0 + 1e-9, "crash (power loss)").len(), 1);
@@ -685,7 +689,11 @@ fn overlapping_disk_faults_on_one_node_each_last_their_own_time() {
         .of(f, 5.0, 10.0)
         .filter(|l| (l.text.starts_with("disk Append") || l.text.starts_with("disk WriteAll")) && l.text.ends_with("-> Ok(None)"))
         .collect();
-    assert!(written.is_empty(), "the disk is full until 10 s, yet writes succeed:\n{}", written.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"));
+    assert!(
+        written.is_empty(),
+        "the disk is full until 10 s, yet writes succeed:\n{}",
+        written.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -825,13 +833,21 @@ fn every_fault_lies_in_the_safety_phase_and_the_plan_ends_with_start_liveness() 
             assert!(f.at.as_nanos() <= safety, "seed {seed}: {f:?} after the safety phase");
             let starts = !matches!(
                 f.action,
-                FaultAction::Restart { .. } | FaultAction::Resume { .. } | FaultAction::PartitionEnd { .. } | FaultAction::PacketLossEnd { .. } | FaultAction::DiskFaultEnd { .. } | FaultAction::StartLiveness
+                FaultAction::Restart { .. }
+                    | FaultAction::Resume { .. }
+                    | FaultAction::PartitionEnd { .. }
+                    | FaultAction::PacketLossEnd { .. }
+                    | FaultAction::DiskFaultEnd { .. }
+                    | FaultAction::StartLiveness
             );
             if starts {
                 assert!(f.at.as_nanos() < safety, "seed {seed}: {f:?} starts at the end of the safety phase");
             }
             let node = match f.action {
-                FaultAction::Crash { node } | FaultAction::Pause { node } | FaultAction::CorruptFile { node } | FaultAction::DiskFull { node, .. } => Some(node),
+                FaultAction::Crash { node }
+                | FaultAction::Pause { node }
+                | FaultAction::CorruptFile { node }
+                | FaultAction::DiskFull { node, .. } => Some(node),
                 _ => None,
             };
             assert!(node.is_none_or(|n| faultable.contains(&n)), "seed {seed}: a client faulted: {f:?}");
@@ -839,16 +855,27 @@ fn every_fault_lies_in_the_safety_phase_and_the_plan_ends_with_start_liveness() 
         // Every pause ends, inside the phase; every partition ends.
         for f in &plan.faults {
             if let FaultAction::Pause { node } = f.action {
-                assert!(plan.faults.iter().any(|g| g.action == FaultAction::Resume { node } && g.at >= f.at), "seed {seed}: pause without resume");
+                assert!(
+                    plan.faults.iter().any(|g| g.action == FaultAction::Resume { node } && g.at >= f.at),
+                    "seed {seed}: pause without resume"
+                );
             }
             if let FaultAction::Partition { id, .. } = f.action {
                 assert!(plan.faults.iter().any(|g| g.action == FaultAction::PartitionEnd { id }), "seed {seed}: partition {id} never ends");
             }
             if let FaultAction::PacketLoss { id, .. } = f.action {
-                assert!(plan.faults.iter().any(|g| g.action == FaultAction::PacketLossEnd { id }), "seed {seed}: loss burst {id} never ends");
+                assert!(
+                    plan.faults.iter().any(|g| g.action == FaultAction::PacketLossEnd { id }),
+                    "seed {seed}: loss burst {id} never ends"
+                );
             }
-            if let FaultAction::ReadErrors { id, node } | FaultAction::DiskFull { id, node } | FaultAction::DiskSlow { id, node, .. } = f.action {
-                assert!(plan.faults.iter().any(|g| g.action == FaultAction::DiskFaultEnd { id, node }), "seed {seed}: disk fault {id} never ends");
+            if let FaultAction::ReadErrors { id, node } | FaultAction::DiskFull { id, node } | FaultAction::DiskSlow { id, node, .. } =
+                f.action
+            {
+                assert!(
+                    plan.faults.iter().any(|g| g.action == FaultAction::DiskFaultEnd { id, node }),
+                    "seed {seed}: disk fault {id} never ends"
+                );
             }
         }
     }

@@ -28,7 +28,7 @@ use ccrsim_model::dfs::OperationKind;
 use ccrsim_sim::scenario::Scenario;
 use ccrsim_sim::trace::TraceLine;
 
-use common::{Run, num_after, run_scenario, ns, t};
+use common::{Run, ns, num_after, run_scenario, t};
 
 type NodeId = u32;
 
@@ -127,7 +127,6 @@ impl Spec {
 fn run(spec: &Spec, seed: u64) -> Run {
     run_scenario(&spec.build(), seed)
 }
-
 
 fn secs(nanos: u64) -> f64 {
     nanos as f64 / 1e9
@@ -502,7 +501,11 @@ fn recovered_by_the_leader(run: &Run) -> Vec<(u64, u64, NodeId, u64)> {
         let mut rest = l.text.as_str();
         while let Some(i) = rest.find(key) {
             rest = &rest[i + key.len() - "chunk: ".len()..];
-            let entry = (num_after(rest, "chunk: ").expect("chunk"), num_after(rest, "node: ").expect("node") as NodeId, num_after(rest, "version: ").expect("version"));
+            let entry = (
+                num_after(rest, "chunk: ").expect("chunk"),
+                num_after(rest, "node: ").expect("node") as NodeId,
+                num_after(rest, "version: ").expect("version"),
+            );
             if seen.insert(entry) {
                 out.push((t(l), entry.0, entry.1, entry.2));
             }
@@ -558,7 +561,9 @@ fn completed_without_copy(run: &Run) -> Vec<(u64, NodeId, u64, u64)> {
         // The commit at `version`, and the Complete that left `node` out.
         let Some((complete_at, _, _)) = completions.iter().find(|(_, tid, committed)| {
             run.facts_of(node, "ReplicaCommitted").any(|(_, text)| {
-                num_after(text, "tid: ") == Some(*tid) && num_after(text, "chunk: ") == Some(chunk) && num_after(text, "cid: ") == Some(version)
+                num_after(text, "tid: ") == Some(*tid)
+                    && num_after(text, "chunk: ") == Some(chunk)
+                    && num_after(text, "cid: ") == Some(version)
             }) && !committed.contains(&(chunk, node))
                 && parts.get(tid).is_some_and(|p| p.iter().any(|p| p.chunk == chunk && p.replicas.contains(&node)))
         }) else {
@@ -576,9 +581,12 @@ fn completed_without_copy(run: &Run) -> Vec<(u64, NodeId, u64, u64)> {
         let Some(next) = next else { continue };
         let p = parts[&next].iter().find(|p| p.chunk == chunk).expect("listed");
         let next_at = txs[&next].begun_at;
-        let copied = run.delivered("Recover {").any(|d| {
-            d.to == node && (*complete_at..next_at).contains(&d.at) && num_after(d.msg, "chunk: ") == Some(chunk)
-        }) || run.facts_of(node, "ReplicaInstalled").any(|(l, text)| (*complete_at..next_at).contains(&t(l)) && num_after(text, "chunk: ") == Some(chunk));
+        let copied = run
+            .delivered("Recover {")
+            .any(|d| d.to == node && (*complete_at..next_at).contains(&d.at) && num_after(d.msg, "chunk: ") == Some(chunk))
+            || run
+                .facts_of(node, "ReplicaInstalled")
+                .any(|(l, text)| (*complete_at..next_at).contains(&t(l)) && num_after(text, "chunk: ") == Some(chunk));
         if !copied && p.replicas.contains(&node) {
             out.push((chunk, node, version, next));
         }
@@ -614,7 +622,8 @@ fn assert_no_prepare_left_open(run: &Run) {
         for (l, text) in run.facts_of(dn, "Prepared") {
             let (tid, chunk) = (num_after(text, "tid: ").expect("tid"), num_after(text, "chunk: ").expect("chunk"));
             let ended = ["ReplicaCommitted", "ReplicaRolledBack"].iter().any(|f| {
-                run.facts_of(dn, f).any(|(m, x)| t(m) >= t(l) && num_after(x, "tid: ") == Some(tid) && num_after(x, "chunk: ") == Some(chunk))
+                run.facts_of(dn, f)
+                    .any(|(m, x)| t(m) >= t(l) && num_after(x, "tid: ") == Some(tid) && num_after(x, "chunk: ") == Some(chunk))
             }) || run.facts_of(dn, "ReplicaDropped").any(|(m, x)| t(m) >= t(l) && num_after(x, "chunk: ") == Some(chunk));
             assert!(ended, "n{dn} prepared tid {tid} on chunk {chunk} at {} s and never learnt its outcome", secs(t(l)));
         }
@@ -634,7 +643,8 @@ fn participants_of_a_coordinator_that_died_before_deciding_resolve_with_the_cont
         // Only transactions whose coordinator never asked for the commit: the controller decides
         // nothing until a participant asks.
         let asked = |tid: u64| r.requests("Commit {").any(|d| num_after(d.msg, "Commit { tid: ") == Some(tid));
-        let found: Vec<_> = coordinator_died_in_doubt(r, coordinator, r.crash_time(coordinator, 0.0)).into_iter().filter(|(tid, _)| !asked(*tid)).collect();
+        let found: Vec<_> =
+            coordinator_died_in_doubt(r, coordinator, r.crash_time(coordinator, 0.0)).into_iter().filter(|(tid, _)| !asked(*tid)).collect();
         (!found.is_empty()).then_some(found)
     });
     run.assert_passed();
@@ -647,12 +657,20 @@ fn participants_of_a_coordinator_that_died_before_deciding_resolve_with_the_cont
         // The controller had not decided: a participant's question makes it roll back.
         let (decided_at, decision) = decisions[&tid];
         assert_eq!(decision, Decision::Rollback, "tid {tid}");
-        let participants: BTreeSet<NodeId> =
-            run.facts("Prepared").filter(|(l, x)| l.node != coordinator && num_after(x, "tid: ") == Some(tid)).map(|(l, _)| l.node).collect();
+        let participants: BTreeSet<NodeId> = run
+            .facts("Prepared")
+            .filter(|(l, x)| l.node != coordinator && num_after(x, "tid: ") == Some(tid))
+            .map(|(l, _)| l.node)
+            .collect();
         assert!(!participants.is_empty());
         let resolves: Vec<Delivered> = run.requests("Resolve {").filter(|d| num_after(d.msg, "Resolve { tid: ") == Some(tid)).collect();
         let first_question = resolves.iter().map(|d| d.at).min().expect("a participant asked the controller");
-        assert!(crash < first_question && first_question < decided_at, "tid {tid}: asked at {} s, decided at {} s", secs(first_question), secs(decided_at));
+        assert!(
+            crash < first_question && first_question < decided_at,
+            "tid {tid}: asked at {} s, decided at {} s",
+            secs(first_question),
+            secs(decided_at)
+        );
         for p in &participants {
             assert!(resolves.iter().any(|d| d.from == *p && CONTROLLERS.contains(&d.to)), "participant n{p} of tid {tid} never asked");
             let rolled_back = run.facts_of(*p, "ReplicaRolledBack").find(|(_, x)| num_after(x, "tid: ") == Some(tid)).map(|(l, _)| t(l));
@@ -688,15 +706,25 @@ fn a_participant_that_crashed_after_preparing_reloads_the_prepare_and_resolves_i
     let finally = final_replicas(&run);
     for (chunk, tid) in reloaded {
         // It had prepared before the crash and had not heard the outcome.
-        assert!(run.facts_of(p, "Prepared").any(|(l, x)| t(l) < crash && num_after(x, "tid: ") == Some(tid) && num_after(x, "chunk: ") == Some(chunk)));
-        assert!(!["ReplicaCommitted", "ReplicaRolledBack"].iter().any(|f| run.facts_of(p, f).any(|(l, x)| t(l) < crash && num_after(x, "tid: ") == Some(tid))));
+        assert!(
+            run.facts_of(p, "Prepared")
+                .any(|(l, x)| t(l) < crash && num_after(x, "tid: ") == Some(tid) && num_after(x, "chunk: ") == Some(chunk))
+        );
+        assert!(
+            !["ReplicaCommitted", "ReplicaRolledBack"]
+                .iter()
+                .any(|f| run.facts_of(p, f).any(|(l, x)| t(l) < crash && num_after(x, "tid: ") == Some(tid)))
+        );
         // After the reboot it asks the controller and applies its decision.
-        let asked = run.requests("Resolve {").find(|d| d.from == p && d.at > boot && num_after(d.msg, "Resolve { tid: ") == Some(tid)).map(|d| d.at);
+        let asked = run
+            .requests("Resolve {")
+            .find(|d| d.from == p && d.at > boot && num_after(d.msg, "Resolve { tid: ") == Some(tid))
+            .map(|d| d.at);
         let asked = asked.unwrap_or_else(|| panic!("n{p} never asked about tid {tid}"));
         let applied = match decisions[&tid].1 {
-            Decision::Commit(cid) => run
-                .facts_of(p, "ReplicaCommitted")
-                .find(|(_, x)| num_after(x, "tid: ") == Some(tid) && num_after(x, "chunk: ") == Some(chunk) && num_after(x, "cid: ") == Some(cid)),
+            Decision::Commit(cid) => run.facts_of(p, "ReplicaCommitted").find(|(_, x)| {
+                num_after(x, "tid: ") == Some(tid) && num_after(x, "chunk: ") == Some(chunk) && num_after(x, "cid: ") == Some(cid)
+            }),
             Decision::Rollback => run.facts_of(p, "ReplicaRolledBack").find(|(_, x)| num_after(x, "tid: ") == Some(tid)),
         };
         let applied = applied.map(|(l, _)| t(l)).unwrap_or_else(|| panic!("n{p} never applied the decision on tid {tid}"));
@@ -736,9 +764,13 @@ fn recoveries(run: &Run, node: NodeId, from: u64) -> Vec<Recovery> {
         .collect();
     for (ordered_at, chunk, source) in orders {
         let of_chunk = |x: &str, key: &str| num_after(x, key) == Some(chunk);
-        let fetch = |after: u64| run.delivered("Fetch {").find(|d| d.from == node && d.to == source && d.at > after && of_chunk(d.msg, "chunk: ")).map(|d| d.at);
+        let fetch = |after: u64| {
+            run.delivered("Fetch {").find(|d| d.from == node && d.to == source && d.at > after && of_chunk(d.msg, "chunk: ")).map(|d| d.at)
+        };
         let installed = |after: u64| {
-            run.facts_of(node, "ReplicaInstalled").find(|(l, x)| t(l) > after && of_chunk(x, "chunk: ")).map(|(l, x)| (t(l), num_after(x, "version: ").expect("version")))
+            run.facts_of(node, "ReplicaInstalled")
+                .find(|(l, x)| t(l) > after && of_chunk(x, "chunk: "))
+                .map(|(l, x)| (t(l), num_after(x, "version: ").expect("version")))
         };
         let Some(f1) = fetch(ordered_at) else { continue };
         let Some((i1, _)) = installed(f1) else { continue };
@@ -750,7 +782,12 @@ fn recoveries(run: &Run, node: NodeId, from: u64) -> Vec<Recovery> {
             .collect();
         let Some((granted, locked_version)) = run
             .delivered("Response {")
-            .find(|d| d.to == node && d.at > i1 && asked.contains(&num_after(d.msg, "req: ").expect("req")) && d.msg.contains("RecoveryLock(Some("))
+            .find(|d| {
+                d.to == node
+                    && d.at > i1
+                    && asked.contains(&num_after(d.msg, "req: ").expect("req"))
+                    && d.msg.contains("RecoveryLock(Some(")
+            })
             .map(|d| (d.at, num_after(d.msg, "RecoveryLock(Some(").expect("version")))
         else {
             continue;
@@ -758,7 +795,8 @@ fn recoveries(run: &Run, node: NodeId, from: u64) -> Vec<Recovery> {
         let Some(f2) = fetch(granted) else { continue };
         let Some((i2, v2)) = installed(f2) else { continue };
         let report = format!("Recovered {{ chunk: {chunk}, version: {v2} }}");
-        let Some(reported) = run.requests("Recovered {").find(|d| d.from == node && d.at > i2 && d.msg.contains(&report)).map(|d| d.at) else {
+        let Some(reported) = run.requests("Recovered {").find(|d| d.from == node && d.at > i2 && d.msg.contains(&report)).map(|d| d.at)
+        else {
             continue;
         };
         assert_eq!(v2, locked_version, "chunk {chunk}: the second copy is at the version the lock was granted at");
@@ -770,10 +808,12 @@ fn recoveries(run: &Run, node: NodeId, from: u64) -> Vec<Recovery> {
 #[test]
 fn a_data_node_that_missed_writes_is_recovered_online_in_two_copies_under_a_recovery_lock() {
     // master.datanode.1 (n4) is down from 3 s to 7 s while the clients keep writing.
-    let spec = Spec::new(12.0)
-        .set("dfs_workload", "ops_per_s", "20.0")
-        .mix(&[("APPEND", 4), ("UPSERT", 1), ("SQL_UPDATE", 1)])
-        .fault(3.0, "crash", &[DN_NAME[1]], 4.0);
+    let spec = Spec::new(12.0).set("dfs_workload", "ops_per_s", "20.0").mix(&[("APPEND", 4), ("UPSERT", 1), ("SQL_UPDATE", 1)]).fault(
+        3.0,
+        "crash",
+        &[DN_NAME[1]],
+        4.0,
+    );
     let run = run(&spec, 1);
     run.assert_passed();
     let node = DN[1];
@@ -857,7 +897,10 @@ fn a_stale_replica_that_already_holds_the_chunk_version_is_made_complete_without
         // The next write of the chunk counts it as a participant at that version, and it commits.
         let p = run.participations()[&next].iter().find(|p| p.chunk == chunk).cloned().expect("participation");
         assert!(p.replicas.contains(&node), "{p:?}");
-        assert!(run.facts_of(node, "ReplicaCommitted").any(|(_, x)| num_after(x, "tid: ") == Some(next) && num_after(x, "chunk: ") == Some(chunk)));
+        assert!(
+            run.facts_of(node, "ReplicaCommitted")
+                .any(|(_, x)| num_after(x, "tid: ") == Some(next) && num_after(x, "chunk: ") == Some(chunk))
+        );
     }
     assert_replicas_converged(&run, 2);
 }
@@ -916,7 +959,9 @@ fn concurrent_writers_of_a_partition_conflict_append_fails_and_append_chunk_gran
     let retried_then_committed = run
         .ended()
         .iter()
-        .filter(|(op, (_, e))| invoked[op].1 == "AppendChunkGranularity" && matches!(e, Ended::Ok { .. }) && attempts.get(op).is_some_and(|a| a.len() > 1))
+        .filter(|(op, (_, e))| {
+            invoked[op].1 == "AppendChunkGranularity" && matches!(e, Ended::Ok { .. }) && attempts.get(op).is_some_and(|a| a.len() > 1)
+        })
         .count();
     assert!(retried_then_committed >= 20, "only {retried_then_committed} retried APPEND_CHUNK_GRANULARITY operations committed");
 }
@@ -990,10 +1035,12 @@ fn with_one_machine_down_level_1_refuses_new_chunks_and_level_2_falls_back_to_on
     // Machine 0 (master.datanode.0 and .2) goes down at 0.2 s for 8 s: two data nodes stay online,
     // both on machine 1.
     let spec = |level: u8| {
-        placement_spec(level, 2)
-            .set("run", "safety_s", "12.0")
-            .fault(0.2, "crash", &[DN_NAME[0]], 8.0)
-            .fault(0.2, "crash", &[DN_NAME[2]], 8.0)
+        placement_spec(level, 2).set("run", "safety_s", "12.0").fault(0.2, "crash", &[DN_NAME[0]], 8.0).fault(
+            0.2,
+            "crash",
+            &[DN_NAME[2]],
+            8.0,
+        )
     };
     // Once their heartbeats have expired (from 3.2 s), until they are back (8.2 s).
     let outage = ns(3.3)..ns(8.2);
@@ -1036,7 +1083,8 @@ fn with_one_machine_down_level_1_refuses_new_chunks_and_level_2_falls_back_to_on
 #[test]
 fn latent_corruption_of_a_chunk_file_is_found_by_scrubbing_and_rewritten_from_memory() {
     let node = DN[1];
-    let spec = Spec::new(8.0).set("dfs_workload", "ops_per_s", "10.0").mix(&[("APPEND", 1)]).fault(5.0, "disk_corruption", &[DN_NAME[1]], 1.0);
+    let spec =
+        Spec::new(8.0).set("dfs_workload", "ops_per_s", "10.0").mix(&[("APPEND", 1)]).fault(5.0, "disk_corruption", &[DN_NAME[1]], 1.0);
     let (run, (chunk, repaired)) = run_pinned(&spec, 1, "a corrupt chunk file repaired by a scrub", |r| {
         let flip = r.lines.iter().find(|l| l.node == node && l.text.starts_with("bit flip in chunks/"))?;
         let chunk = num_after(&flip.text, "bit flip in chunks/")?;
@@ -1050,7 +1098,10 @@ fn latent_corruption_of_a_chunk_file_is_found_by_scrubbing_and_rewritten_from_me
     assert!(repaired - t(flip) < ns(3.0), "repaired {} s after the flip", secs(repaired - t(flip)));
     let path = flip.text["bit flip in ".len()..].split(' ').next().expect("path");
     assert!(
-        run.lines.iter().any(|l| l.node == node && t(l) <= repaired && t(l) > t(flip) && l.text.starts_with(&format!("disk Read {{ path: \"{path}\" }}"))),
+        run.lines.iter().any(|l| l.node == node
+            && t(l) <= repaired
+            && t(l) > t(flip)
+            && l.text.starts_with(&format!("disk Read {{ path: \"{path}\" }}"))),
         "the scrub read {path}"
     );
     // ...and rewritten from the replica in memory (snapshot and log replaced), not recovered from a
@@ -1077,7 +1128,8 @@ fn acknowledged_operations_were_decided_commit_first_and_failed_ones_never_were(
         match outcome {
             Ended::Ok { tid, cid } => {
                 ok += 1;
-                let (decided_at, decision) = decisions.get(&tid).copied().unwrap_or_else(|| panic!("{op:?} acknowledged tid {tid}, never decided"));
+                let (decided_at, decision) =
+                    decisions.get(&tid).copied().unwrap_or_else(|| panic!("{op:?} acknowledged tid {tid}, never decided"));
                 assert_eq!(decision, Decision::Commit(cid), "{op:?}");
                 assert!(decided_at < ended_at, "{op:?}: acknowledged before the decision");
                 assert_eq!(txs[&tid].op_ref, op, "tid {tid} ran another operation");
@@ -1138,10 +1190,14 @@ fn master_chaos_runs_all_20_operation_types_and_commits_each_over_a_handful_of_s
     // AppendChunkGranularity).
     let variant = |kind: &str| kind.split('_').map(|w| w[..1].to_string() + &w[1..].to_lowercase()).collect::<String>();
     let runs: Vec<Run> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..=6).map(|seed| s.spawn({
-            let scenario = scenario.clone();
-            move || run_scenario(&scenario, seed)
-        })).collect();
+        let handles: Vec<_> = (1..=6)
+            .map(|seed| {
+                s.spawn({
+                    let scenario = scenario.clone();
+                    move || run_scenario(&scenario, seed)
+                })
+            })
+            .collect();
         handles.into_iter().map(|h| h.join().expect("the run")).collect()
     });
     let mut committed: BTreeMap<String, usize> = BTreeMap::new();

@@ -152,7 +152,10 @@ fn management_calls_get_the_documented_errors_on_misuse() {
     ];
     let mut extra = String::from("[replication]\ndatabases = { \"dfs://db0\" = 0 }\nsync_persistence = true\n");
     for (i, (on, call, args, expect)) in calls.iter().enumerate() {
-        extra.push_str(&format!("\n[[calls]]\nat_s = {:?}\non = {on:?}\ncall = {call:?}\n{args}\nexpect = {expect:?}\n", 5.0 + i as f64 * 0.5));
+        extra.push_str(&format!(
+            "\n[[calls]]\nat_s = {:?}\non = {on:?}\ncall = {call:?}\n{args}\nexpect = {expect:?}\n",
+            5.0 + i as f64 * 0.5
+        ));
     }
     let run = passing_run(&scenario("repl-misuse", 15.0, &extra), 3);
     // The checker compared every outcome; here: each error was really answered, by a node of the
@@ -182,13 +185,29 @@ fn status_functions_answer_with_the_documented_columns_and_states() {
         ("GetMasterReplicationStatus", &["task:", "tid:", "group:", "kind:", "submit_ms:", "db:", "table:", "source:", "truncated:"]),
         (
             "GetSlaveReplicationStatus",
-            &["task:", "master_tid:", "group:", "exec_set:", "queue:", "kind:", "create_ms:", "db:", "table:", "source:", "finish_ms:", "node:", "state:", "details:"],
+            &[
+                "task:",
+                "master_tid:",
+                "group:",
+                "exec_set:",
+                "queue:",
+                "kind:",
+                "create_ms:",
+                "db:",
+                "table:",
+                "source:",
+                "finish_ms:",
+                "node:",
+                "state:",
+                "details:",
+            ],
         ),
         ("GetSlaveReplicationQueueStatus", &["exec_set:", "queue:", "unfinished:", "group:", "node:", "executing_since_ms:", "status:"]),
         ("GetRecentSlaveReplicationInfo", &["slave:", "connected_controller:", "controllers:", "last_finished_task:", "last_pull_ms:"]),
     ];
     for (call, cols) in columns {
-        let rows: Vec<&String> = answers.iter().filter(|(_, n, r)| n == call && r.starts_with("Ok") && r.contains("Row {")).map(|(_, _, r)| r).collect();
+        let rows: Vec<&String> =
+            answers.iter().filter(|(_, n, r)| n == call && r.starts_with("Ok") && r.contains("Row {")).map(|(_, _, r)| r).collect();
         assert!(!rows.is_empty(), "{call} never answered with rows");
         for c in cols {
             assert!(rows.iter().all(|r| r.contains(c)), "{call} lacks column {c}");
@@ -198,7 +217,9 @@ fn status_functions_answer_with_the_documented_columns_and_states() {
     let states: BTreeSet<&str> = answers
         .iter()
         .filter(|(_, n, _)| n == "GetSlaveReplicationStatus")
-        .flat_map(|(_, _, r)| ["Waiting", "Executing", "Finished", "Failed"].into_iter().filter(move |s| r.contains(&format!("state: {s}"))))
+        .flat_map(|(_, _, r)| {
+            ["Waiting", "Executing", "Finished", "Failed"].into_iter().filter(move |s| r.contains(&format!("state: {s}")))
+        })
         .collect();
     assert!(states.contains("Finished") && (states.contains("Executing") || states.contains("Waiting")), "states seen: {states:?}");
 }

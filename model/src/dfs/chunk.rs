@@ -136,7 +136,11 @@ mod tests {
         c.apply(&ChunkDelta::Append(vec![row(1, "a"), row(2, "b"), row(3, "c")]));
         c.apply(&ChunkDelta::Delete(Some(Condition { column: 0, cmp: Cmp::Lt, value: Value::Int(2) })));
         assert_eq!(c.rows, vec![row(2, "b"), row(3, "c")]);
-        c.apply(&ChunkDelta::Update { column: 1, value: Value::Symbol("z".into()), condition: Some(Condition { column: 0, cmp: Cmp::Ge, value: Value::Int(3) }) });
+        c.apply(&ChunkDelta::Update {
+            column: 1,
+            value: Value::Symbol("z".into()),
+            condition: Some(Condition { column: 0, cmp: Cmp::Ge, value: Value::Int(3) }),
+        });
         assert_eq!(c.rows, vec![row(2, "b"), row(3, "z")]);
         c.apply(&ChunkDelta::Upsert { keys: vec![0], rows: vec![row(2, "B"), row(4, "d")] });
         assert_eq!(c.rows, vec![row(2, "B"), row(3, "z"), row(4, "d")]);

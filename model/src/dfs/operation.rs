@@ -242,7 +242,10 @@ impl Operation {
             | Operation::ReplaceColumn { table, .. }
             | Operation::SetColumnComment { table, .. }
             | Operation::RenameColumn { table, .. } => Some(table),
-            Operation::DropDb { .. } | Operation::AddRangePartition { .. } | Operation::AddValuePartition { .. } | Operation::CreateDomain { .. } => None,
+            Operation::DropDb { .. }
+            | Operation::AddRangePartition { .. }
+            | Operation::AddValuePartition { .. }
+            | Operation::CreateDomain { .. } => None,
         }
     }
 }

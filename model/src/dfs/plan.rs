@@ -366,10 +366,9 @@ fn route(d: &Database, t: &Table, rows: &[Row]) -> Result<BTreeMap<PartitionKey,
         }
         let key = match t.partition_index() {
             None => Value::Null,
-            Some(i) => d
-                .scheme
-                .partition_of(&row[i])
-                .ok_or_else(|| OpError::invalid(format!("{} is in no partition of {}", row[i], d.name)))?,
+            Some(i) => {
+                d.scheme.partition_of(&row[i]).ok_or_else(|| OpError::invalid(format!("{} is in no partition of {}", row[i], d.name)))?
+            }
         };
         by_partition.entry(key).or_default().push(row.clone());
     }

@@ -31,12 +31,5 @@ pub enum RaftFact {
     /// The node's own snapshot now covers the prefix up to `index`, which left the log.
     Compacted { index: u64 },
     /// The node came back from its disk with this durable state.
-    Recovered {
-        term: u64,
-        voted_for: Option<NodeId>,
-        snapshot_index: u64,
-        snapshot_term: u64,
-        snapshot_digest: u64,
-        entries: Vec<EntryId>,
-    },
+    Recovered { term: u64, voted_for: Option<NodeId>, snapshot_index: u64, snapshot_term: u64, snapshot_digest: u64, entries: Vec<EntryId> },
 }

@@ -202,7 +202,6 @@ pub struct Raft<S: StateMachine> {
     rng: SplitMix64,
 }
 
-
 impl<S: StateMachine> Raft<S> {
     /// A member that starts with an empty disk.
     pub fn new(config: RaftConfig, sm: S, entropy: u64) -> Self {
@@ -214,8 +213,7 @@ impl<S: StateMachine> Raft<S> {
         let found = wal::recover::<S::Command>(disk)?;
         let config_bugs = config.bugs;
         let sm = match &found.snapshot {
-            Some(s) => S::decode(&s.state)
-                .map_err(|reason| RecoveryError::Corrupt { path: wal::SNAPSHOT, offset: 0, reason })?,
+            Some(s) => S::decode(&s.state).map_err(|reason| RecoveryError::Corrupt { path: wal::SNAPSHOT, offset: 0, reason })?,
             None => initial,
         };
         let mut raft = Self::assemble(config, found.hard, found.log, found.snapshot, sm, entropy);
@@ -236,14 +234,7 @@ impl<S: StateMachine> Raft<S> {
         Ok(raft)
     }
 
-    fn assemble(
-        config: RaftConfig,
-        hard: HardState,
-        log: RaftLog<S::Command>,
-        snapshot: Option<Snapshot>,
-        sm: S,
-        entropy: u64,
-    ) -> Self {
+    fn assemble(config: RaftConfig, hard: HardState, log: RaftLog<S::Command>, snapshot: Option<Snapshot>, sm: S, entropy: u64) -> Self {
         assert!(config.members.contains(&config.id), "a member belongs to its own group");
         assert!(config.election_timeout_ms.0 > config.heartbeat_ms, "heartbeats must beat the election timeout");
         assert!(config.max_entries_per_append > 0 && config.snapshot_threshold_entries > 0);
@@ -400,9 +391,7 @@ impl<S: StateMachine> Raft<S> {
                 self.on_append_response(from, term, success, match_index, conflict_index, out)
             }
             RaftMessage::InstallSnapshot { term, snapshot } => self.on_install_snapshot(from, term, snapshot, out),
-            RaftMessage::InstallSnapshotResponse { term, last_index } => {
-                self.on_snapshot_response(from, term, last_index, out)
-            }
+            RaftMessage::InstallSnapshotResponse { term, last_index } => self.on_snapshot_response(from, term, last_index, out),
         }
         self.finish(out);
     }
@@ -487,11 +476,7 @@ impl<S: StateMachine> Raft<S> {
         self.set_hard_state(HardState { term, voted_for: Some(self.config.id) }, out);
         self.leave_leadership(out);
         self.role = RoleState::Candidate { votes: BTreeSet::from([self.config.id]) };
-        let request = RaftMessage::RequestVote {
-            term,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-        };
+        let request = RaftMessage::RequestVote { term, last_log_index: self.log.last_index(), last_log_term: self.log.last_term() };
         for peer in self.peers() {
             // Held back until the candidate's own vote is durable: a candidate that could forget
             // voting for itself could vote again in the same term after a crash.
@@ -545,11 +530,8 @@ impl<S: StateMachine> Raft<S> {
         // The own vote must be durable before it counts; with the vote requests held back until
         // then, only a single-member group gets here early (and waits for CandidacyDurable).
         let term = self.hard.term;
-        let own_vote_pending = self
-            .pending
-            .iter()
-            .flat_map(|p| &p.effects)
-            .any(|e| matches!(e, Effect::CandidacyDurable { term: t } if *t == term));
+        let own_vote_pending =
+            self.pending.iter().flat_map(|p| &p.effects).any(|e| matches!(e, Effect::CandidacyDurable { term: t } if *t == term));
         if own_vote_pending && !self.config.bugs.ack_before_fsync {
             return;
         }
@@ -563,11 +545,7 @@ impl<S: StateMachine> Raft<S> {
             self.truncate_from(self.commit_index.max(self.log.snapshot_index()) + 1, out);
         }
         let next = self.log.last_index() + 1;
-        self.progress = self
-            .peers()
-            .into_iter()
-            .map(|p| (p, Progress { next, matched: 0, replicating: false }))
-            .collect();
+        self.progress = self.peers().into_iter().map(|p| (p, Progress { next, matched: 0, replicating: false })).collect();
         out.cancel_timer(TIMER_ELECTION);
         out.set_timer(TIMER_HEARTBEAT, self.config.heartbeat_ms);
         // Raft §8: a no-op of the new term lets the leader commit what earlier terms left.
@@ -826,7 +804,9 @@ impl<S: StateMachine> Raft<S> {
         if meta.index <= self.log.snapshot_index() {
             return; // a newer snapshot from the leader got there first
         }
-        self.invariant(self.log.term_at(meta.index) == Some(meta.term), || format!("own snapshot at {} disagrees with the log", meta.index));
+        self.invariant(self.log.term_at(meta.index) == Some(meta.term), || {
+            format!("own snapshot at {} disagrees with the log", meta.index)
+        });
         self.log.compact_to(meta.index, meta.term);
         self.snapshot = Some(snapshot);
         out.fact(RaftFact::Compacted { index: meta.index });

@@ -168,12 +168,9 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
             }
             wal_records = position as u64 + 1;
             match r.kind {
-                KIND_HARD_STATE => {
-                    hard = record::decode_value::<Numbered<HardState>>(r.payload).map_err(|e| corrupt(r.offset, e))?.value
-                }
+                KIND_HARD_STATE => hard = record::decode_value::<Numbered<HardState>>(r.payload).map_err(|e| corrupt(r.offset, e))?.value,
                 KIND_ENTRY => {
-                    let entry: Entry<C> =
-                        record::decode_value::<Numbered<Entry<C>>>(r.payload).map_err(|e| corrupt(r.offset, e))?.value;
+                    let entry: Entry<C> = record::decode_value::<Numbered<Entry<C>>>(r.payload).map_err(|e| corrupt(r.offset, e))?.value;
                     if let Some(first) = wal_entries.first().map(|e| e.index) {
                         let next = first + wal_entries.len() as u64;
                         if entry.index > next || entry.index < first {
@@ -203,8 +200,8 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
                 reason: format!("WAL starts at {first}, after the snapshot at {snapshot_index} (gap)"),
             });
         }
-        let agrees = first == snapshot_index + 1
-            || wal_entries.get((snapshot_index - first) as usize).is_some_and(|e| e.term == snapshot_term);
+        let agrees =
+            first == snapshot_index + 1 || wal_entries.get((snapshot_index - first) as usize).is_some_and(|e| e.term == snapshot_term);
         let count = wal_entries.len();
         if agrees {
             for entry in wal_entries.into_iter().filter(|e| e.index > snapshot_index) {
@@ -217,11 +214,7 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
             wal_records = 1 + log.entries().len() as u64;
         }
     }
-    let stale_tmp = [WAL_TMP, SNAPSHOT_TMP]
-        .iter()
-        .filter(|p| disk.list(p).iter().any(|q| q == *p))
-        .map(|p| p.to_string())
-        .collect();
+    let stale_tmp = [WAL_TMP, SNAPSHOT_TMP].iter().filter(|p| disk.list(p).iter().any(|q| q == *p)).map(|p| p.to_string()).collect();
     let torn_tail = torn;
     if rewrite_wal.is_none() || torn {
         records_in_file = wal_records;

@@ -105,9 +105,9 @@ impl AdminCall {
             | AdminCall::GetDatabaseClusterReplicationStatus => AdminHost::MasterDataNode,
             AdminCall::StartClusterReplication | AdminCall::StopClusterReplication => AdminHost::AnyController,
             AdminCall::GetMasterReplicationStatus { .. } | AdminCall::GetRecentSlaveReplicationInfo => AdminHost::MasterController,
-            AdminCall::SkipClusterReplicationTask { .. } | AdminCall::GetSlaveReplicationStatus { .. } | AdminCall::GetSlaveReplicationQueueStatus => {
-                AdminHost::SlaveController
-            }
+            AdminCall::SkipClusterReplicationTask { .. }
+            | AdminCall::GetSlaveReplicationStatus { .. }
+            | AdminCall::GetSlaveReplicationQueueStatus => AdminHost::SlaveController,
         }
     }
 

@@ -6,9 +6,9 @@ use crate::dfs::SharedOperation;
 use crate::io::NodeId;
 use crate::txn::Tid;
 
+use super::ReplicationState;
 use super::slave::QueueKey;
 use super::task::{GroupId, Task, TaskId};
-use super::ReplicationState;
 
 /// A controller's whole replication state, as a fact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -81,7 +81,14 @@ impl ReplLeader {
     }
 
     /// Periodic duties of the leader; returns what to propose.
-    pub fn tick(&mut self, now: Millis, links: &ReplLinks, controllers: &[NodeId], state: &MetadataState, out: &mut Output<Message>) -> Vec<ReplCommand> {
+    pub fn tick(
+        &mut self,
+        now: Millis,
+        links: &ReplLinks,
+        controllers: &[NodeId],
+        state: &MetadataState,
+        out: &mut Output<Message>,
+    ) -> Vec<ReplCommand> {
         let mut proposals = Vec::new();
         match &state.repl {
             ClusterRepl::None => {}
@@ -114,11 +121,16 @@ impl ReplLeader {
                 }
                 if now >= self.next_report_ms {
                     self.next_report_ms = now + links.report_interval_ms;
-                    let report = ReplMessage::Report { slave: s.config.slave, finished_below: s.finished_below(), controllers: controllers.to_vec() };
+                    let report = ReplMessage::Report {
+                        slave: s.config.slave,
+                        finished_below: s.finished_below(),
+                        controllers: controllers.to_vec(),
+                    };
                     out.send(target, Message::Repl(report));
                 }
                 self.dispatching.retain(|_, at| now < *at + links.pull_timeout_ms);
-                let due: Vec<TaskId> = s.due(now, links.redispatch_after_ms).into_iter().filter(|t| !self.dispatching.contains_key(t)).collect();
+                let due: Vec<TaskId> =
+                    s.due(now, links.redispatch_after_ms).into_iter().filter(|t| !self.dispatching.contains_key(t)).collect();
                 if !due.is_empty() {
                     for &t in &due {
                         self.dispatching.insert(t, now);
@@ -159,7 +171,13 @@ impl ReplLeader {
                 if leader && self.reported.get(&slave) != Some(&(finished_below, from)) =>
             {
                 self.reported.insert(slave, (finished_below, from));
-                proposals.push(ReplCommand::Master(MasterCommand::SlaveReport { slave, finished_below, controller: from, controllers, now_ms: now }));
+                proposals.push(ReplCommand::Master(MasterCommand::SlaveReport {
+                    slave,
+                    finished_below,
+                    controller: from,
+                    controllers,
+                    now_ms: now,
+                }));
             }
             (ClusterRepl::Slave(s), ReplMessage::Tasks { from: first, max, result }) if leader => {
                 if self.pull.is_none_or(|(f, _)| f != first) {
@@ -227,7 +245,8 @@ impl ReplLeader {
         // (again after a crash emptied the node's cache; the node skips what it holds).
         if let Some(s) = state.repl.slave() {
             for (queue, node) in dispatched_queues {
-                let tasks: Vec<super::Task> = s.upcoming(queue, PREFETCH_AHEAD).filter(|t| t.payload == super::TaskPayload::AtSource).cloned().collect();
+                let tasks: Vec<super::Task> =
+                    s.upcoming(queue, PREFETCH_AHEAD).filter(|t| t.payload == super::TaskPayload::AtSource).cloned().collect();
                 if !tasks.is_empty() {
                     out.send(node, Message::Repl(ReplMessage::Prefetch { tasks }));
                 }

@@ -10,11 +10,11 @@ use crate::dfs::{Catalog, LockKey, SharedOperation};
 use crate::io::{Millis, NodeId};
 use crate::txn::{ChunkId, Cid, Tid};
 
+use super::ReplicationState;
 use super::admin::{AdminError, DbStatusRow, MasterTaskRow, SlaveInfoRow};
 use super::fact::ReplFact;
 use super::grouping::Grouper;
 use super::task::{SlaveId, Task, TaskId, TaskPayload, carries_data};
-use super::ReplicationState;
 
 /// Truncated tasks whose rows the master keeps for `getMasterReplicationStatus` (the newest ones).
 pub const TRUNCATED_ROWS_KEPT: usize = 1000;
@@ -123,7 +123,8 @@ pub struct MasterRepl {
 impl MasterRepl {
     /// The state of a fresh master.
     pub fn new(config: MasterConfig) -> Self {
-        let databases = config.initial_databases.iter().map(|(db, &exec_set)| (db.clone(), DbSetting { enabled: true, exec_set })).collect();
+        let databases =
+            config.initial_databases.iter().map(|(db, &exec_set)| (db.clone(), DbSetting { enabled: true, exec_set })).collect();
         let grouper = Grouper::new(config.bugs.grouping_ignores_table_scope);
         Self {
             config,
@@ -242,7 +243,11 @@ impl MasterRepl {
                     }
                     self.truncated_below = below;
                     // Truncated rows are contiguous from the first one held.
-                    while self.queue.first_key_value().is_some_and(|(&first, _)| first + (TRUNCATED_ROWS_KEPT as u64) < self.truncated_below) {
+                    while self
+                        .queue
+                        .first_key_value()
+                        .is_some_and(|(&first, _)| first + (TRUNCATED_ROWS_KEPT as u64) < self.truncated_below)
+                    {
                         self.queue.pop_first();
                     }
                     facts.push(ReplFact::Truncated { below });
@@ -333,7 +338,12 @@ mod tests {
     use crate::dfs::{Operation, PartitionKey};
 
     fn config(slave_num: u32) -> MasterConfig {
-        MasterConfig { slave_num, sync_persistence: true, initial_databases: [("dfs://a".to_string(), 0)].into(), bugs: MasterReplBugs::default() }
+        MasterConfig {
+            slave_num,
+            sync_persistence: true,
+            initial_databases: [("dfs://a".to_string(), 0)].into(),
+            bugs: MasterReplBugs::default(),
+        }
     }
 
     fn complete(m: &mut MasterRepl, tid: Tid, op: Operation, locks: &[LockKey], replicated: bool) -> Option<Task> {
@@ -384,7 +394,8 @@ mod tests {
         for tid in 1..=5 {
             complete(&mut m, tid, append("dfs://a"), &[part("dfs://a", tid as i32)], true);
         }
-        let report = |slave, below| MasterCommand::SlaveReport { slave, finished_below: below, controller: 20, controllers: vec![20], now_ms: 1 };
+        let report =
+            |slave, below| MasterCommand::SlaveReport { slave, finished_below: below, controller: 20, controllers: vec![20], now_ms: 1 };
         m.apply(&report(0, 5), &Catalog::default()).0.unwrap();
         assert_eq!(m.gc_target(), None, "one of two slaves reported");
         m.apply(&report(1, 3), &Catalog::default()).0.unwrap();

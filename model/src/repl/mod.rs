@@ -101,7 +101,9 @@ impl ClusterRepl {
     pub fn snapshot_fact(&self) -> Option<ReplFact> {
         let state = match self {
             ClusterRepl::None => return None,
-            ClusterRepl::Master(m) => fact::ReplSnapshot::Master { next_task: m.next_task(), truncated_below: m.truncated_below(), state: m.state },
+            ClusterRepl::Master(m) => {
+                fact::ReplSnapshot::Master { next_task: m.next_task(), truncated_below: m.truncated_below(), state: m.state }
+            }
             ClusterRepl::Slave(s) => fact::ReplSnapshot::Slave {
                 offset: s.offset(),
                 tasks: s.tasks().values().map(|t| (t.task.id, t.state)).collect(),

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::digest::stable_hash;
 use crate::io::{Millis, NodeId};
 
+use super::ReplicationState;
 use super::admin::{AdminError, QueueRow, SlaveTaskRow};
 use super::fact::ReplFact;
 use super::task::{GroupId, SlaveId, Task, TaskId};
-use super::ReplicationState;
 
 /// Finished tasks whose rows the slave keeps for `getSlaveReplicationStatus` (the newest ones).
 pub const FINISHED_ROWS_KEPT: usize = 1000;
@@ -391,7 +391,9 @@ impl SlaveRepl {
             d.remove(&(group, id, set));
         }
         facts.push(ReplFact::TaskFinished { task: id, skipped });
-        while self.finished_below <= self.offset && self.tasks.get(&self.finished_below).is_some_and(|t| t.state == SlaveTaskState::Finished) {
+        while self.finished_below <= self.offset
+            && self.tasks.get(&self.finished_below).is_some_and(|t| t.state == SlaveTaskState::Finished)
+        {
             self.finished_below += 1;
         }
         // Old finished rows beyond the bound go (status shows the newest). Tasks below the
@@ -514,7 +516,8 @@ impl SlaveRepl {
             .iter()
             .map(|(&(set, queue), unfinished)| {
                 let current = unfinished.first().map(|&(g, _)| g);
-                let members: Vec<&SlaveTask> = unfinished.iter().filter(|(g, _)| Some(*g) == current).map(|(_, id)| &self.tasks[id]).collect();
+                let members: Vec<&SlaveTask> =
+                    unfinished.iter().filter(|(g, _)| Some(*g) == current).map(|(_, id)| &self.tasks[id]).collect();
                 let executing: Vec<&&SlaveTask> = members.iter().filter(|t| t.state == SlaveTaskState::Executing).collect();
                 let status = if unfinished.is_empty() {
                     "FINISHED"
@@ -711,7 +714,8 @@ mod tests {
         pulled(&mut s, vec![task(1, 1, "a", 0), task(2, 1, "b", 0)]);
         let (_, facts) = s.apply(&SlaveCommand::Pulled { from: 2, requested: 10, tasks: vec![task(2, 1, "b", 0)], now_ms: 2 });
         assert!(facts.is_empty(), "a repeated batch is ignored");
-        let (_, facts) = s.apply(&SlaveCommand::Pulled { from: 3, requested: 10, tasks: vec![task(3, 1, "a", 0), task(5, 1, "a", 0)], now_ms: 2 });
+        let (_, facts) =
+            s.apply(&SlaveCommand::Pulled { from: 3, requested: 10, tasks: vec![task(3, 1, "a", 0), task(5, 1, "a", 0)], now_ms: 2 });
         assert!(facts.is_empty(), "a batch with a hole is refused");
         assert_eq!(s.offset(), 2);
         let mut bug = config();

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::fact::DfsFact;
 use std::sync::Arc;
 
-use crate::dfs::{Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan};
+use crate::dfs::{
+    Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan,
+};
 use crate::io::{Millis, NodeId};
 use crate::repl::TaskId;
 
@@ -162,7 +164,16 @@ pub enum DfsCommand {
     /// the data nodes online, `seq` numbers the request in its session (retries repeat it), and
     /// every request of the session below `below` has been answered.
     /// `task` is the replication task it executes (slave clusters).
-    Begin { session: (NodeId, u64), seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), task: Option<TaskId>, online: Vec<NodeId>, now_ms: Millis },
+    Begin {
+        session: (NodeId, u64),
+        seq: u64,
+        below: u64,
+        op: SharedOperation,
+        op_ref: (NodeId, u64),
+        task: Option<TaskId>,
+        online: Vec<NodeId>,
+        now_ms: Millis,
+    },
     /// Decide commit (if still open).
     Commit { tid: Tid, now_ms: Millis },
     /// Decide rollback (if still open).
@@ -286,7 +297,9 @@ impl DfsState {
         let decided_before = self.decisions.len();
         let open_before: BTreeSet<Tid> = self.txs.keys().copied().collect();
         let out = match cmd {
-            DfsCommand::Begin { session, seq, below, op, online, now_ms, task, .. } => self.begin(*session, *seq, *below, op, *task, online, *now_ms),
+            DfsCommand::Begin { session, seq, below, op, online, now_ms, task, .. } => {
+                self.begin(*session, *seq, *below, op, *task, online, *now_ms)
+            }
             DfsCommand::Commit { tid, now_ms } => self.commit(*tid, *now_ms),
             DfsCommand::Rollback { tid } => self.rollback(*tid),
             DfsCommand::Complete { tid, committed, .. } => self.complete(*tid, committed),
@@ -332,7 +345,16 @@ impl DfsState {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn begin(&mut self, session: (NodeId, u64), seq: u64, below: u64, op: &SharedOperation, task: Option<TaskId>, online: &[NodeId], now_ms: Millis) -> DfsOutput {
+    fn begin(
+        &mut self,
+        session: (NodeId, u64),
+        seq: u64,
+        below: u64,
+        op: &SharedOperation,
+        task: Option<TaskId>,
+        online: &[NodeId],
+        now_ms: Millis,
+    ) -> DfsOutput {
         let s = self.sessions.entry(session).or_default();
         s.below = s.below.max(below);
         let below = s.below;
@@ -374,12 +396,8 @@ impl DfsState {
                     (id, meta)
                 }
             };
-            let replicas: Vec<NodeId> = meta
-                .replicas
-                .iter()
-                .filter(|(n, r)| r.state == ReplicaState::Complete && online.contains(n))
-                .map(|(n, _)| *n)
-                .collect();
+            let replicas: Vec<NodeId> =
+                meta.replicas.iter().filter(|(n, r)| r.state == ReplicaState::Complete && online.contains(n)).map(|(n, _)| *n).collect();
             if replicas.is_empty() {
                 return DfsOutput::Refused(OpError::new(ErrorCode::Unavailable, format!("no complete replica of chunk {chunk} is online")));
             }
@@ -397,7 +415,17 @@ impl DfsState {
         }
         self.sessions.entry(session).or_default().seen.insert(seq, tid);
         let begun = TxBegun { tid, participations: participations.clone(), task_data: false };
-        let tx = TxRecord { tid, op: op.clone(), participations, locks: plan.locks, coordinator: session.0, state: TxState::Begun, since_ms: now_ms, replicated: false, task };
+        let tx = TxRecord {
+            tid,
+            op: op.clone(),
+            participations,
+            locks: plan.locks,
+            coordinator: session.0,
+            state: TxState::Begun,
+            since_ms: now_ms,
+            replicated: false,
+            task,
+        };
         self.txs.insert(tid, tx);
         DfsOutput::Begun(begun)
     }
@@ -412,7 +440,9 @@ impl DfsState {
                 format!("{} data nodes online, dfsReplicationFactor is {}", online.len(), self.config.replication_factor),
             ));
         }
-        let existing = |t: TableId| self.chunk_of.range((t, PartitionKey::Null)..).take_while(|((id, _), _)| *id == t).map(|((_, p), _)| p.clone()).collect();
+        let existing = |t: TableId| {
+            self.chunk_of.range((t, PartitionKey::Null)..).take_while(|((id, _), _)| *id == t).map(|((_, p), _)| p.clone()).collect()
+        };
         let plan = plan(&self.catalog, &existing, op)?;
         let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
@@ -435,9 +465,7 @@ impl DfsState {
     /// Chooses `replication_factor` online data nodes for a new chunk: the least loaded first, ties
     /// by id, spread over machines as the reliability level asks.
     fn place(&self, online: &BTreeSet<NodeId>, pending: &[(ChunkId, ChunkMeta)]) -> Result<Vec<NodeId>, OpError> {
-        let load = |n: NodeId| {
-            self.chunks.values().chain(pending.iter().map(|(_, m)| m)).filter(|c| c.replicas.contains_key(&n)).count()
-        };
+        let load = |n: NodeId| self.chunks.values().chain(pending.iter().map(|(_, m)| m)).filter(|c| c.replicas.contains_key(&n)).count();
         let mut candidates: Vec<NodeId> = online.iter().copied().collect();
         candidates.sort_by_key(|&n| (load(n), n));
         let rf = self.config.replication_factor;
@@ -561,8 +589,12 @@ impl DfsState {
             assert_eq!(self.chunk_of.get(&(c.table, c.partition.clone())), Some(id), "chunk index out of step");
             for (n, r) in &c.replicas {
                 assert!(r.version <= c.version, "replica {n} of chunk {id} ahead of the chunk");
-                assert!(r.state == ReplicaState::Stale || r.version == c.version || self.txs.values().any(|t| t.participations.iter().any(|p| p.chunk == *id)),
-                    "complete replica {n} of chunk {id} behind with no transaction open");
+                assert!(
+                    r.state == ReplicaState::Stale
+                        || r.version == c.version
+                        || self.txs.values().any(|t| t.participations.iter().any(|p| p.chunk == *id)),
+                    "complete replica {n} of chunk {id} behind with no transaction open"
+                );
             }
         }
         assert_eq!(self.chunk_of.len(), self.chunks.len());

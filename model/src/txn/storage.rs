@@ -96,11 +96,8 @@ pub fn is_corrupt(bytes: &[u8]) -> bool {
 /// Rebuilds every chunk replica found on disk.
 pub fn recover(disk: &dyn DiskView) -> Result<BTreeMap<ChunkId, Result<RecoveredReplica, String>>, DiskError> {
     let mut chunks: BTreeMap<ChunkId, Result<RecoveredReplica, String>> = BTreeMap::new();
-    let ids: std::collections::BTreeSet<ChunkId> = disk
-        .list("chunks/")
-        .iter()
-        .filter_map(|p| p.strip_prefix("chunks/")?.split('.').next()?.parse().ok())
-        .collect();
+    let ids: std::collections::BTreeSet<ChunkId> =
+        disk.list("chunks/").iter().filter_map(|p| p.strip_prefix("chunks/")?.split('.').next()?.parse().ok()).collect();
     for id in ids {
         match recover_one(disk, id) {
             Ok(r) => {

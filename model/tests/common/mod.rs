@@ -4,7 +4,9 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use ccrsim_model::dfs::{Cmp, Column, ColumnType, Database, Filter, Operation, OperationKind, PartitionScheme, ReferenceDb, Row, Table, Value};
+use ccrsim_model::dfs::{
+    Cmp, Column, ColumnType, Database, Filter, Operation, OperationKind, PartitionScheme, ReferenceDb, Row, Table, Value,
+};
 use proptest::prelude::*;
 
 use ColumnType::{Double, Int, Long, Symbol, Timestamp};

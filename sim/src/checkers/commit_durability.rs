@@ -13,7 +13,8 @@ use crate::world::{Node, NodeStatus};
 /// Name of the checker.
 pub const NAME: &str = "commit-durability";
 /// Where the property comes from.
-pub const SOURCE: &str = "ACID durability: an acknowledged commit survives every crash (DolphinDB 2PC: the controller's decision is durable)";
+pub const SOURCE: &str =
+    "ACID durability: an acknowledged commit survives every crash (DolphinDB 2PC: the controller's decision is durable)";
 
 /// Checks one fact against the ledger before it.
 pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {
@@ -21,7 +22,9 @@ pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), Str
         && let Some(acked) = ledger.acknowledged.get(&(node, *chunk))
         && version < acked
     {
-        return Err(format!("data node {node} acknowledged committing chunk {chunk} at cid {acked} but came back from its disk at {version}"));
+        return Err(format!(
+            "data node {node} acknowledged committing chunk {chunk} at cid {acked} but came back from its disk at {version}"
+        ));
     }
     let DfsFact::OpEnded { op_id, outcome: OpOutcome::Ok { tid, cid }, .. } = fact else { return Ok(()) };
     match ledger.decisions.get(tid) {
@@ -45,7 +48,9 @@ pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Res
             let Some(controller) = node.role.as_ref().and_then(|r| r.as_controller()) else { continue };
             let decision = controller.raft().state_machine().dfs.decision(tid);
             if decision != Some(Decision::Commit(cid)) {
-                return Err(format!("operation {op_id} was acknowledged as committed (tid {tid}, cid {cid}); controller {c} holds {decision:?}"));
+                return Err(format!(
+                    "operation {op_id} was acknowledged as committed (tid {tid}, cid {cid}); controller {c} holds {decision:?}"
+                ));
             }
         }
     }

@@ -46,7 +46,11 @@ pub fn pending(nodes: &[Node], controllers: &[NodeId], data_nodes: &[NodeId], cl
             if r.state == ReplicaState::Stale {
                 return Some(format!("replica of chunk {chunk} on data node {node} is stale (not recovered yet)"));
             }
-            let held = nodes[node as usize].role.as_ref().and_then(|r| r.as_data_node()).and_then(|dn| dn.replicas().find(|(c, _, _)| c == chunk).map(|(_, v, _)| v));
+            let held = nodes[node as usize]
+                .role
+                .as_ref()
+                .and_then(|r| r.as_data_node())
+                .and_then(|dn| dn.replicas().find(|(c, _, _)| c == chunk).map(|(_, v, _)| v));
             if meta.version > 0 && held != Some(meta.version) {
                 return Some(format!("data node {node} holds chunk {chunk} at {held:?}, the chunk is at {}", meta.version));
             }

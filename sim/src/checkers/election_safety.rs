@@ -30,9 +30,7 @@ impl ElectionSafety {
                 _ => Ok(()),
             },
             RaftFact::VoteGranted { term, candidate } => match self.votes.insert((node, *term), *candidate) {
-                Some(first) if first != *candidate => {
-                    Err(format!("node {node} voted for {first} and then for {candidate} in term {term}"))
-                }
+                Some(first) if first != *candidate => Err(format!("node {node} voted for {first} and then for {candidate} in term {term}")),
                 _ => Ok(()),
             },
             _ => Ok(()),

@@ -60,7 +60,9 @@ pub fn at_end<'c>(
         for ((id, (task, op)), committed) in ledger.master.tasks.iter().map(|e| (e, truth.tasks.get(e.0))) {
             match committed {
                 Some(t) if !t.commits.is_empty() => {
-                    expected.apply(op).map_err(|e| format!("{name}: task {id} ({}) committed there but is invalid in task order: {e}", op.kind()))?;
+                    expected
+                        .apply(op)
+                        .map_err(|e| format!("{name}: task {id} ({}) committed there but is invalid in task order: {e}", op.kind()))?;
                 }
                 // FINISHED without a skip yet never committed: the status claims an effect the
                 // slave does not have. That explains nothing; the comparison below must see it.
@@ -86,7 +88,13 @@ pub fn at_end<'c>(
                     .master
                     .tasks
                     .iter()
-                    .filter(|(id, (t, _))| t.db == *db && truth.tasks.get(id).is_some_and(|s| s.state == SlaveTaskState::Finished && !s.skipped && s.commits.is_empty()))
+                    .filter(|(id, (t, _))| {
+                        t.db == *db
+                            && truth
+                                .tasks
+                                .get(id)
+                                .is_some_and(|s| s.state == SlaveTaskState::Finished && !s.skipped && s.commits.is_empty())
+                    })
                     .map(|(id, _)| *id)
                     .collect();
                 let only = |v: Option<&DatabaseView>| v.map(|v| BTreeMap::from([(db.clone(), v.clone())])).unwrap_or_default();

@@ -3,8 +3,8 @@
 //! their verdicts about the real system.
 
 use crate::checkers::raft_shadow::{GroupShadow, ids_of};
-use ccrsim_model::raft::entry_id;
 use crate::world::{Node, NodeStatus};
+use ccrsim_model::raft::entry_id;
 
 /// Name of the checker.
 pub const NAME: &str = "fact-consistency";

@@ -21,10 +21,9 @@ impl LeaderAppendOnly {
         let m = group.member(node);
         let Some(term) = m.leading else { return Ok(()) };
         match fact {
-            RaftFact::Truncated { from_index } if *from_index <= m.log.last_index() => Err(format!(
-                "leader {node} of term {term} deleted entries {from_index}..={} from its log",
-                m.log.last_index()
-            )),
+            RaftFact::Truncated { from_index } if *from_index <= m.log.last_index() => {
+                Err(format!("leader {node} of term {term} deleted entries {from_index}..={} from its log", m.log.last_index()))
+            }
             RaftFact::Appended { entry: (index, ..) } if *index <= m.log.last_index() => {
                 Err(format!("leader {node} of term {term} overwrote entry {index}"))
             }

@@ -52,9 +52,7 @@ impl LogMatching {
             }
             Some(&(first_hash, first_prev, first_node)) => {
                 if first_hash != hash {
-                    return Err(format!(
-                        "entry ({index}, term {term}) has different content on node {first_node} and node {node}"
-                    ));
+                    return Err(format!("entry ({index}, term {term}) has different content on node {first_node} and node {node}"));
                 }
                 if let (Some(a), Some(b)) = (first_prev, prev)
                     && a != b

@@ -249,7 +249,15 @@ impl Checkers {
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
             }
         });
-        Self { groups, group_of, acknowledged_writes: AcknowledgedWrites::default(), recovery_soundness: RecoverySoundness::default(), dfs, dfs_of, repl }
+        Self {
+            groups,
+            group_of,
+            acknowledged_writes: AcknowledgedWrites::default(),
+            recovery_soundness: RecoverySoundness::default(),
+            dfs,
+            dfs_of,
+            repl,
+        }
     }
 
     /// Judges one fact reported by `node` at `at`.
@@ -261,9 +269,7 @@ impl Checkers {
                 let g = &mut self.groups[g];
                 let s = &g.shadow;
                 g.election_safety.check(s, node, f).map_err(|m| violation(election_safety::NAME, election_safety::SOURCE, m))?;
-                g.leader_append_only
-                    .check(s, node, f)
-                    .map_err(|m| violation(leader_append_only::NAME, leader_append_only::SOURCE, m))?;
+                g.leader_append_only.check(s, node, f).map_err(|m| violation(leader_append_only::NAME, leader_append_only::SOURCE, m))?;
                 g.log_matching.check(s, node, f).map_err(|m| violation(log_matching::NAME, log_matching::SOURCE, m))?;
                 g.leader_completeness
                     .check(s, node, f)
@@ -273,10 +279,9 @@ impl Checkers {
                     .map_err(|m| violation(state_machine_safety::NAME, state_machine_safety::SOURCE, m))?;
                 g.shadow.apply(node, f).map_err(|m| violation(fact_consistency::NAME, fact_consistency::SOURCE, m))
             }
-            Fact::Client(f) => self
-                .acknowledged_writes
-                .observe(node, f)
-                .map_err(|m| violation(acknowledged_writes::NAME, acknowledged_writes::SOURCE, m)),
+            Fact::Client(f) => {
+                self.acknowledged_writes.observe(node, f).map_err(|m| violation(acknowledged_writes::NAME, acknowledged_writes::SOURCE, m))
+            }
             Fact::Dfs(f) => {
                 let Some(d) = self.dfs_of[node as usize] else { return Ok(()) };
                 let l = &self.dfs[d].ledger;
@@ -286,7 +291,9 @@ impl Checkers {
                 commit_durability::check(l, node, f).map_err(|m| violation(commit_durability::NAME, commit_durability::SOURCE, m))?;
                 client_history::check(l, node, f).map_err(|m| violation(client_history::NAME, client_history::SOURCE, m))?;
                 if let ccrsim_model::txn::DfsFact::ReplicaLost { why, .. } = f {
-                    self.recovery_soundness.on_refusal(node, why).map_err(|m| violation(recovery_soundness::NAME, recovery_soundness::SOURCE, m))?;
+                    self.recovery_soundness
+                        .on_refusal(node, why)
+                        .map_err(|m| violation(recovery_soundness::NAME, recovery_soundness::SOURCE, m))?;
                 }
                 self.dfs[d].ledger.apply(node, f);
                 Ok(())
@@ -300,12 +307,14 @@ impl Checkers {
                 exactly_once::check(l, node, f).map_err(|m| violation(exactly_once::NAME, exactly_once::SOURCE, m))?;
                 gc_safety::check(l, f).map_err(|m| violation(gc_safety::NAME, gc_safety::SOURCE, m))?;
                 new_nodes_idle::check(l, node, f).map_err(|m| violation(new_nodes_idle::NAME, new_nodes_idle::SOURCE, m))?;
-                task_data_durability::check(l, f, r.sync).map_err(|m| violation(task_data_durability::NAME, task_data_durability::SOURCE, m))?;
+                task_data_durability::check(l, f, r.sync)
+                    .map_err(|m| violation(task_data_durability::NAME, task_data_durability::SOURCE, m))?;
                 r.ledger.apply(node, f);
                 Ok(())
             }
             Fact::Admin { result, .. } => match &self.repl {
-                Some(r) => status_truthful::check(&r.ledger, node, result).map_err(|m| violation(status_truthful::NAME, status_truthful::SOURCE, m)),
+                Some(r) => status_truthful::check(&r.ledger, node, result)
+                    .map_err(|m| violation(status_truthful::NAME, status_truthful::SOURCE, m)),
                 None => Ok(()),
             },
         }
@@ -367,7 +376,8 @@ impl Checkers {
         for d in &self.dfs {
             let (l, name) = (&d.ledger, d.cluster.name());
             let tagged = |checker, source, m: String| violation(checker, source, format!("{name}: {m}"));
-            commit_durability::at_end(l, nodes, &d.controllers).map_err(|m| tagged(commit_durability::NAME, commit_durability::SOURCE, m))?;
+            commit_durability::at_end(l, nodes, &d.controllers)
+                .map_err(|m| tagged(commit_durability::NAME, commit_durability::SOURCE, m))?;
             client_history::at_end(l).map_err(|m| tagged(client_history::NAME, client_history::SOURCE, m))?;
             reference_model::at_end(l, nodes, &d.controllers).map_err(|m| tagged(reference_model::NAME, reference_model::SOURCE, m))?;
         }

@@ -11,7 +11,8 @@ use super::repl_ledger::ReplLedger;
 /// The checker's name.
 pub const NAME: &str = "no-gaps";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: the slave pulls by offset, the last task id it pulled (reference/replication-facts.md section 3)";
+pub const SOURCE: &str =
+    "DolphinDB cluster replication: the slave pulls by offset, the last task id it pulled (reference/replication-facts.md section 3)";
 
 /// Judges a `Pulled` fact of slave controller `node`.
 pub fn check(ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
@@ -38,7 +39,9 @@ pub fn check(ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), S
                 Err(format!("controllers took different tasks from {from}"))
             }
         }
-        Some((&known, _)) if *from != known + 1 => Err(format!("tasks {}..{from} were never pulled: the batch starts at {from} after task {known}", known + 1)),
+        Some((&known, _)) if *from != known + 1 => {
+            Err(format!("tasks {}..{from} were never pulled: the batch starts at {from} after task {known}", known + 1))
+        }
         None if *from != 1 => Err(format!("the first batch starts at task {from}: tasks 1..{from} were never pulled")),
         _ => Ok(()),
     }

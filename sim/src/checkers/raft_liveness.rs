@@ -38,7 +38,12 @@ pub fn pending(nodes: &[Node], members: &[u32]) -> Option<String> {
     }
     for (id, r) in &live {
         if r.term() != lr.term() || r.leader_hint() != Some(*leader) {
-            return Some(format!("controller {id} is in term {} following {:?}, not leader {leader} of term {}", r.term(), r.leader_hint(), lr.term()));
+            return Some(format!(
+                "controller {id} is in term {} following {:?}, not leader {leader} of term {}",
+                r.term(),
+                r.leader_hint(),
+                lr.term()
+            ));
         }
         if r.last_applied() < lr.commit_index() {
             return Some(format!("controller {id} applied up to {}, the leader committed {}", r.last_applied(), lr.commit_index()));

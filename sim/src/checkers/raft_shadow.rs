@@ -36,11 +36,7 @@ impl ShadowLog {
 
     /// The term at `index` (the snapshot's at its boundary).
     pub fn term_at(&self, index: u64) -> Option<u64> {
-        if index == self.snapshot_index {
-            Some(self.snapshot_term)
-        } else {
-            self.get(index).map(|(t, _)| t)
-        }
+        if index == self.snapshot_index { Some(self.snapshot_term) } else { self.get(index).map(|(t, _)| t) }
     }
 
     fn truncate_from(&mut self, index: u64) {

@@ -41,7 +41,8 @@ pub fn cluster_state<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Result<(&
     }
     let mut rows: BTreeMap<TableId, Vec<Row>> = BTreeMap::new();
     for (chunk, meta) in dfs.chunks() {
-        let Some((&holder, _)) = meta.replicas.iter().find(|(n, r)| r.state == ReplicaState::Complete && nodes[**n as usize].status == NodeStatus::Up)
+        let Some((&holder, _)) =
+            meta.replicas.iter().find(|(n, r)| r.state == ReplicaState::Complete && nodes[**n as usize].status == NodeStatus::Up)
         else {
             return Err(format!("chunk {chunk} has no complete replica on a live data node"));
         };
@@ -56,7 +57,9 @@ pub fn cluster_state<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Result<(&
 pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Result<(), String> {
     let mut reference = ReferenceDb::default();
     for (cid, (tid, op)) in &ledger.committed {
-        reference.apply(op).map_err(|e| format!("committed transaction {tid} (cid {cid}, {}) is invalid in commit order: {e}", op.kind()))?;
+        reference
+            .apply(op)
+            .map_err(|e| format!("committed transaction {tid} (cid {cid}, {}) is invalid in commit order: {e}", op.kind()))?;
     }
     let (catalog, mut master) = cluster_state(nodes, controllers)?;
     if *catalog != reference.catalog {

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use ccrsim_model::dfs::SharedOperation;
 use ccrsim_model::digest::stable_hash;
 use ccrsim_model::io::NodeId;
-use ccrsim_model::repl::slave::{SlaveTaskState, queue_of_database};
 use ccrsim_model::repl::fact::ReplSnapshot;
+use ccrsim_model::repl::slave::{SlaveTaskState, queue_of_database};
 use ccrsim_model::repl::{GroupId, ReplFact, ReplicationState, Task, TaskId};
 use ccrsim_model::txn::Tid;
 
@@ -151,7 +151,11 @@ impl ReplLedger {
             .slaves
             .iter()
             .map(|(c, s)| {
-                let mut sum = SlaveSummary { pulled: s.pulled.len() as u64, state: s.state.unwrap_or(ReplicationState::Enabled).name().to_string(), ..Default::default() };
+                let mut sum = SlaveSummary {
+                    pulled: s.pulled.len() as u64,
+                    state: s.state.unwrap_or(ReplicationState::Enabled).name().to_string(),
+                    ..Default::default()
+                };
                 for t in s.tasks.values() {
                     match t.state {
                         SlaveTaskState::Finished if t.skipped => sum.skipped += 1,
@@ -230,7 +234,10 @@ impl ReplLedger {
                 let s = self.slaves.get_mut(&c).expect("every slave has a truth");
                 for &(id, hash) in tasks {
                     if s.pulled.insert(id, hash).is_none() {
-                        s.tasks.insert(id, TaskTruth { state: SlaveTaskState::Waiting, commits: BTreeSet::new(), skipped: false, reason: None });
+                        s.tasks.insert(
+                            id,
+                            TaskTruth { state: SlaveTaskState::Waiting, commits: BTreeSet::new(), skipped: false, reason: None },
+                        );
                         if let Some((t, _)) = master.tasks.get(&id) {
                             s.open_by_db.entry(t.db.clone()).or_default().insert(id);
                             let queue = (t.exec_set, queue_of_database(&t.db, queues));

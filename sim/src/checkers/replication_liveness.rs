@@ -4,8 +4,8 @@
 //! or damaged: FAILED with the reason, for an operator to skip) and the tasks queued behind them.
 
 use ccrsim_model::io::NodeId;
-use ccrsim_model::repl::{ReplicationState, TaskDataError};
 use ccrsim_model::repl::slave::SlaveTaskState;
+use ccrsim_model::repl::{ReplicationState, TaskDataError};
 
 use crate::topology::ClusterId;
 use crate::world::Node;
@@ -20,7 +20,11 @@ pub const NAME: &str = "replication-liveness";
 pub const SOURCE: &str = "DolphinDB cluster replication: slaves pull and finish every task; FAILED tasks stop their queue until skipped";
 
 /// Why replication has not converged yet, if it has not.
-pub fn pending<'c>(nodes: &[Node], controllers_of: impl Fn(ClusterId) -> &'c [NodeId], slaves: impl IntoIterator<Item = ClusterId>) -> Option<String> {
+pub fn pending<'c>(
+    nodes: &[Node],
+    controllers_of: impl Fn(ClusterId) -> &'c [NodeId],
+    slaves: impl IntoIterator<Item = ClusterId>,
+) -> Option<String> {
     let mut slaves = slaves.into_iter().peekable();
     slaves.peek()?;
     let last = leader(nodes, controllers_of(ClusterId::Master))?.raft().state_machine().repl.master()?.next_task() - 1;

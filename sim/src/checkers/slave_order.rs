@@ -13,7 +13,8 @@ use super::repl_ledger::ReplLedger;
 /// The checker's name.
 pub const NAME: &str = "slave-order";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: per-queue group barrier, conflicting tasks in taskId order (reference/replication-facts.md section 3)";
+pub const SOURCE: &str =
+    "DolphinDB cluster replication: per-queue group barrier, conflicting tasks in taskId order (reference/replication-facts.md section 3)";
 
 /// Judges a `Dispatched` or `TaskCommitted` fact of slave controller `node`.
 pub fn check(ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {

@@ -32,7 +32,10 @@ impl StateMachineSafety {
                 }
                 Some(&(t, h, d, first)) => {
                     if (t, h) != (*term, *payload_hash) {
-                        Err(format!("node {first} applied an entry of term {t} at {index}, node {node} one of term {term} (content {})", if h == *payload_hash { "equal" } else { "different" }))
+                        Err(format!(
+                            "node {first} applied an entry of term {t} at {index}, node {node} one of term {term} (content {})",
+                            if h == *payload_hash { "equal" } else { "different" }
+                        ))
                     } else if d != *digest {
                         Err(format!("node {node} reached index {index} through a different history of applied entries than node {first}"))
                     } else {
@@ -42,9 +45,9 @@ impl StateMachineSafety {
             },
             RaftFact::SnapshotInstalled { index, digest, .. }
             | RaftFact::Recovered { snapshot_index: index, snapshot_digest: digest, .. } => match self.applied.get(index) {
-                Some(&(_, _, d, first)) if *index > 0 && d != *digest => Err(format!(
-                    "node {node} holds a snapshot at {index} whose applied history differs from what node {first} applied"
-                )),
+                Some(&(_, _, d, first)) if *index > 0 && d != *digest => {
+                    Err(format!("node {node} holds a snapshot at {index} whose applied history differs from what node {first} applied"))
+                }
                 _ => Ok(()),
             },
             _ => Ok(()),

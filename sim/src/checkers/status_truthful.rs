@@ -16,7 +16,8 @@ use crate::topology::ClusterId;
 /// The checker's name.
 pub const NAME: &str = "status-truthful";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: the status functions' documented columns and states (reference/replication-facts.md section 1)";
+pub const SOURCE: &str =
+    "DolphinDB cluster replication: the status functions' documented columns and states (reference/replication-facts.md section 1)";
 
 /// Judges the answer of a management call made on `node`.
 pub fn check(ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<(), String> {
@@ -32,7 +33,10 @@ pub fn check(ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<
             for r in rows {
                 let truth = ledger.slaves.get(&ClusterId::Slave(r.slave as u8)).map_or(1, |s| s.finished_below());
                 if r.last_finished_task >= truth {
-                    return Err(format!("slave {} reported finished up to task {}, but only tasks below {truth} finished", r.slave, r.last_finished_task));
+                    return Err(format!(
+                        "slave {} reported finished up to task {}, but only tasks below {truth} finished",
+                        r.slave, r.last_finished_task
+                    ));
                 }
             }
             Ok(())
@@ -99,11 +103,20 @@ fn queue_rows(ledger: &ReplLedger, node: NodeId, view: &NodeView, rows: &[QueueR
             .map(|(t, s)| (t.id, t.group, s))
             .collect();
         if members.len() != r.unfinished {
-            return Err(format!("queue {:?} shown with {} unfinished tasks, this controller has {}", (r.exec_set, r.queue), r.unfinished, members.len()));
+            return Err(format!(
+                "queue {:?} shown with {} unfinished tasks, this controller has {}",
+                (r.exec_set, r.queue),
+                r.unfinished,
+                members.len()
+            ));
         }
         let current = members.iter().map(|m| m.1).min();
         if r.group != current {
-            return Err(format!("queue {:?} shown executing group {:?}, its lowest unfinished group is {current:?}", (r.exec_set, r.queue), r.group));
+            return Err(format!(
+                "queue {:?} shown executing group {:?}, its lowest unfinished group is {current:?}",
+                (r.exec_set, r.queue),
+                r.group
+            ));
         }
         let failed = members.iter().any(|m| Some(m.1) == current && m.2 == SlaveTaskState::Failed);
         let expected = match (members.is_empty(), view.state.unwrap_or(ReplicationState::Enabled), failed) {

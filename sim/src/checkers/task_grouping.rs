@@ -19,15 +19,24 @@ pub fn check(ledger: &ReplLedger, fact: &ReplFact) -> Result<(), String> {
     let queue = &ledger.master.tasks;
     if let Some((known, _)) = queue.get(&task.id) {
         // A report of an apply already reported: every controller must have enqueued the same task.
-        return if ledger.enqueued_hash(task.id) == Some(stable_hash(&**task)) { Ok(()) } else { Err(format!("controllers disagree on task {}: {known:?} / {task:?}", task.id)) };
+        return if ledger.enqueued_hash(task.id) == Some(stable_hash(&**task)) {
+            Ok(())
+        } else {
+            Err(format!("controllers disagree on task {}: {known:?} / {task:?}", task.id))
+        };
     }
     let Some((last_id, (last, _))) = queue.last_key_value() else {
-        return if (task.id, task.group) == (1, 1) { Ok(()) } else { Err(format!("the first task is {} in group {}, not 1 in group 1", task.id, task.group)) };
+        return if (task.id, task.group) == (1, 1) {
+            Ok(())
+        } else {
+            Err(format!("the first task is {} in group {}, not 1 in group 1", task.id, task.group))
+        };
     };
     if task.id != last_id + 1 {
         return Err(format!("task id {} follows {last_id}: task ids must be dense", task.id));
     }
-    let clash = queue.values().rev().take_while(|(t, _)| t.group == last.group).find(|(m, _)| footprints_conflict(&m.footprint, &task.footprint));
+    let clash =
+        queue.values().rev().take_while(|(t, _)| t.group == last.group).find(|(m, _)| footprints_conflict(&m.footprint, &task.footprint));
     match (task.group, clash) {
         (g, None) if g == last.group => Ok(()),
         (g, Some(_)) if g == last.group + 1 => Ok(()),
@@ -35,7 +44,9 @@ pub fn check(ledger: &ReplLedger, fact: &ReplFact) -> Result<(), String> {
             "task {} ({} {:?}) joined group {g} although it conflicts with member task {} ({} {:?})",
             task.id, task.kind, task.footprint, m.id, m.kind, m.footprint
         )),
-        (g, None) => Err(format!("task {} opened group {g} after group {} although it conflicts with none of its members", task.id, last.group)),
+        (g, None) => {
+            Err(format!("task {} opened group {g} after group {} although it conflicts with none of its members", task.id, last.group))
+        }
         (g, Some(_)) => Err(format!("task {} got group {g} after group {}: groups go up one at a time", task.id, last.group)),
     }
 }

@@ -12,7 +12,8 @@ use super::dfs_ledger::DfsLedger;
 /// Name of the checker.
 pub const NAME: &str = "2pc-atomicity";
 /// Where the property comes from.
-pub const SOURCE: &str = "two-phase commit: all participants reach the coordinator's decision (Gray & Lamport 2006; DolphinDB transaction resolution)";
+pub const SOURCE: &str =
+    "two-phase commit: all participants reach the coordinator's decision (Gray & Lamport 2006; DolphinDB transaction resolution)";
 
 /// Checks one fact against the ledger before it.
 pub fn check(ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {

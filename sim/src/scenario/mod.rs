@@ -13,8 +13,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::disk::DiskProfile;
-use crate::net::LinkProfile;
 use crate::nemesis::FaultKind;
+use crate::net::LinkProfile;
 use std::collections::BTreeMap;
 
 use ccrsim_model::controller::ControllerBugs;
@@ -562,7 +562,11 @@ impl Scenario {
         })?;
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let field = e.path().to_string();
-            ScenarioError { file: file.to_string(), field: if field == "." { "-".into() } else { field }, reason: e.into_inner().message().to_string() }
+            ScenarioError {
+                file: file.to_string(),
+                field: if field == "." { "-".into() } else { field },
+                reason: e.into_inner().message().to_string(),
+            }
         })?;
         scenario.validate().map_err(|(field, reason)| ScenarioError { file: file.to_string(), field, reason })?;
         Ok(scenario)
@@ -570,9 +574,10 @@ impl Scenario {
 
     /// An embedded scenario by name.
     pub fn embedded(name: &str) -> Option<Scenario> {
-        EMBEDDED.iter().find(|(n, _)| *n == name).map(|(n, text)| {
-            Scenario::parse(&format!("scenarios/{n}.toml"), text).expect("embedded scenarios are valid (tested)")
-        })
+        EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| Scenario::parse(&format!("scenarios/{n}.toml"), text).expect("embedded scenarios are valid (tested)"))
     }
 
     /// Loads `name_or_path`: an embedded scenario's name, or a path to a TOML file.
@@ -620,19 +625,33 @@ impl Scenario {
             if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
         }
         /// The shape of one cluster (`prefix`: `cluster.master`, `cluster.slave`).
-        fn cluster(prefix: &str, controllers: u32, data_nodes: u32, min_data_nodes: u64, rf: u32, level: u8, machines: Option<u32>) -> Checked {
+        fn cluster(
+            prefix: &str,
+            controllers: u32,
+            data_nodes: u32,
+            min_data_nodes: u64,
+            rf: u32,
+            level: u8,
+            machines: Option<u32>,
+        ) -> Checked {
             let field = |name: &str| format!("{prefix}.{name}");
             within(&field("controllers"), controllers.into(), 1, 9)?;
             within(&field("data_nodes"), data_nodes.into(), min_data_nodes, 32)?;
             within(&field("replication_factor"), rf.into(), 1, 5)?;
             within(&field("reliability_level"), level.into(), 0, 2)?;
             if data_nodes > 0 && rf > data_nodes {
-                return fail(&field("replication_factor"), format!("{rf} replicas need at least that many data nodes, there are {data_nodes}"));
+                return fail(
+                    &field("replication_factor"),
+                    format!("{rf} replicas need at least that many data nodes, there are {data_nodes}"),
+                );
             }
             if let Some(machines) = machines {
                 within(&field("machines"), machines.into(), 1, 32)?;
                 if level == 1 && machines < rf {
-                    return fail(&field("machines"), format!("reliability level 1 puts replicas on distinct machines: {rf} replicas need {rf} machines"));
+                    return fail(
+                        &field("machines"),
+                        format!("reliability level 1 puts replicas on distinct machines: {rf} replicas need {rf} machines"),
+                    );
                 }
             }
             Ok(())
@@ -669,7 +688,10 @@ impl Scenario {
             cluster("cluster.slave", s.controllers, s.data_nodes, 1, s.replication_factor, s.reliability_level, s.machines)?;
             within("cluster.slave.added_data_nodes", s.added_data_nodes.into(), 0, 16)?;
             if s.added_data_nodes > 0 && !(s.added_at_s > 0.0 && s.added_at_s < self.run.safety_s) {
-                return fail("cluster.slave.added_at_s", format!("added data nodes join inside the safety phase (0, {}), got {}", self.run.safety_s, s.added_at_s));
+                return fail(
+                    "cluster.slave.added_at_s",
+                    format!("added data nodes join inside the safety phase (0, {}), got {}", self.run.safety_s, s.added_at_s),
+                );
             }
             if m.data_nodes == 0 {
                 return fail("cluster.slave", "replication needs data nodes in the master (cluster.master.data_nodes)");
@@ -694,13 +716,19 @@ impl Scenario {
             within("replication.queues", q.into(), 1, 4096)?;
         }
         if !(rp.status_probe_interval_s >= 0.0 && rp.status_probe_interval_s.is_finite()) {
-            return fail("replication.status_probe_interval_s", format!("must be 0 or a positive number, got {}", rp.status_probe_interval_s));
+            return fail(
+                "replication.status_probe_interval_s",
+                format!("must be 0 or a positive number, got {}", rp.status_probe_interval_s),
+            );
         }
         let slaves = self.cluster.slave.as_ref().map_or(0, |s| s.count);
         if let Some(n) = rp.slave_num
             && n < slaves
         {
-            return fail("replication.slave_num", format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"));
+            return fail(
+                "replication.slave_num",
+                format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"),
+            );
         }
         if slaves == 0 && (!rp.databases.is_empty() || rp.slave_clients > 0) {
             return fail("replication", "replication settings need slave clusters (cluster.slave)");
@@ -775,7 +803,10 @@ impl Scenario {
             return fail("dfs.online_window_ms", "must exceed dfs.heartbeat_ms, or live nodes look offline between heartbeats");
         }
         if t.in_doubt_ms <= t.prepare_timeout_ms + t.request_retry_ms {
-            return fail("dfs.in_doubt_ms", "must exceed dfs.prepare_timeout_ms + dfs.request_retry_ms, or healthy transactions are rolled back as in doubt");
+            return fail(
+                "dfs.in_doubt_ms",
+                "must exceed dfs.prepare_timeout_ms + dfs.request_retry_ms, or healthy transactions are rolled back as in doubt",
+            );
         }
         link("network.lan", &self.network.lan)?;
         link("network.wan", &self.network.wan)?;

@@ -31,7 +31,16 @@ pub struct SlaveShape {
 
 impl Default for SlaveShape {
     fn default() -> Self {
-        Self { count: 1, controllers: 3, data_nodes: 3, replication_factor: 2, reliability_level: 1, machines: None, added_data_nodes: 0, added_at_s: 0.0 }
+        Self {
+            count: 1,
+            controllers: 3,
+            data_nodes: 3,
+            replication_factor: 2,
+            reliability_level: 1,
+            machines: None,
+            added_data_nodes: 0,
+            added_at_s: 0.0,
+        }
     }
 }
 

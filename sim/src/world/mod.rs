@@ -49,7 +49,11 @@ pub enum NodeStatus {
 pub fn running_leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<(NodeId, &'a ccrsim_model::controller::Controller)> {
     controllers.iter().find_map(|&c| {
         let n = &nodes[c as usize];
-        n.role.as_ref().and_then(|r| r.as_controller()).filter(|ctl| n.status == NodeStatus::Up && ctl.raft().is_leader()).map(|ctl| (c, ctl))
+        n.role
+            .as_ref()
+            .and_then(|r| r.as_controller())
+            .filter(|ctl| n.status == NodeStatus::Up && ctl.raft().is_leader())
+            .map(|ctl| (c, ctl))
     })
 }
 
@@ -86,19 +90,44 @@ pub struct Node {
 
 #[derive(Debug)]
 enum Event {
-    Deliver { from: NodeId, to: NodeId, to_incarnation: u32, sent_at: SimTime, msg: Message },
-    Timer { node: NodeId, incarnation: u32, key: TimerKey, generation: u64 },
-    Disk { node: NodeId, incarnation: u32, request: DiskRequest },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        to_incarnation: u32,
+        sent_at: SimTime,
+        msg: Message,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        key: TimerKey,
+        generation: u64,
+    },
+    Disk {
+        node: NodeId,
+        incarnation: u32,
+        request: DiskRequest,
+    },
     Fault(FaultAction),
-    AutoRestart { node: NodeId, incarnation: u32 },
+    AutoRestart {
+        node: NodeId,
+        incarnation: u32,
+    },
     /// A data node added to a running cluster joins.
-    Join { node: NodeId },
+    Join {
+        node: NodeId,
+    },
     /// A management call (`calls.rs`); `attempt` counts the tries while no target was ready.
-    Call { call: calls::PlannedCall, attempt: u32 },
+    Call {
+        call: calls::PlannedCall,
+        attempt: u32,
+    },
     /// The harness calls every status function (`calls.rs`).
     StatusProbe,
     /// A scenario call unanswered this long is made again (its node may have died with it).
-    CallTimeout { call_id: u64 },
+    CallTimeout {
+        call_id: u64,
+    },
     LivenessCheck,
     LivenessDeadline,
 }
@@ -292,8 +321,8 @@ impl World {
     /// True while some host has inputs to handle (or a role to boot) at the current time. The
     /// scheduler waits for them before time moves on, so every event is handled in time order.
     pub(crate) fn hosts_busy(&mut self, scheduler: &Waker) -> bool {
-        let busy = self.outcome.is_none()
-            && self.nodes.iter().any(|n| n.status == NodeStatus::Up && (n.role.is_none() || !n.mailbox.is_empty()));
+        let busy =
+            self.outcome.is_none() && self.nodes.iter().any(|n| n.status == NodeStatus::Up && (n.role.is_none() || !n.mailbox.is_empty()));
         if busy {
             self.scheduler_waker = Some(scheduler.clone());
         }
@@ -402,7 +431,13 @@ impl World {
                 });
                 if let Some((checker, source, message)) = self.checkers.pending(&self.nodes).or(unanswered) {
                     let bound = self.scenario.run.liveness_bound_s;
-                    self.fail(Violation { checker, source, at: now, node: None, message: format!("not converged {bound} s after healing: {message}") });
+                    self.fail(Violation {
+                        checker,
+                        source,
+                        at: now,
+                        node: None,
+                        message: format!("not converged {bound} s after healing: {message}"),
+                    });
                 } else {
                     self.finish_converged();
                 }
@@ -647,7 +682,11 @@ impl World {
             }
             FaultAction::Resume { node } => self.resume(node),
             FaultAction::Partition { id, a, b, one_way } => {
-                if one_way { self.net.cut_one_way(&a, &b, now) } else { self.net.cut_both_ways(&a, &b, now) }
+                if one_way {
+                    self.net.cut_one_way(&a, &b, now)
+                } else {
+                    self.net.cut_both_ways(&a, &b, now)
+                }
                 self.partitions.insert(id, (a, b, one_way));
             }
             FaultAction::PartitionEnd { id } => {
@@ -661,14 +700,16 @@ impl World {
             FaultAction::PacketLossEnd { id } => self.net.end_loss_burst(id),
             FaultAction::ClockDrift { node, drift_ppm } => self.nodes[node as usize].clock.drift_ppm = drift_ppm,
             FaultAction::CorruptFile { node } => {
-                let paths: Vec<String> = self.nodes[node as usize].disk.paths().into_iter().filter(|p| self.within_tolerance(node, p)).collect();
+                let paths: Vec<String> =
+                    self.nodes[node as usize].disk.paths().into_iter().filter(|p| self.within_tolerance(node, p)).collect();
                 if paths.is_empty() {
                     self.trace.emit(now, node, EventKind::Fault, 0, || "corruption skipped: no file it could hit within tolerance".into());
                 } else {
                     let path = paths[self.fault_rng.random_range(0..paths.len())].clone();
                     let offset = self.nodes[node as usize].disk.flip_bit(&mut self.fault_rng, &path);
                     self.checkers.on_corruption(node);
-                    self.trace.emit(now, node, EventKind::Fault, stable_hash(&(&path, offset)), || format!("bit flip in {path} at {offset:?}"));
+                    self.trace
+                        .emit(now, node, EventKind::Fault, stable_hash(&(&path, offset)), || format!("bit flip in {path} at {offset:?}"));
                 }
             }
             FaultAction::ReadErrors { id, node } => {

@@ -100,12 +100,38 @@ struct Replica {
 #[derive(Debug, Clone)]
 enum Phase {
     Begin,
-    Backoff { until: Millis },
-    Prepare { tid: Tid, parts: Vec<Participation>, waiting: BTreeSet<(ChunkId, NodeId)>, deadline: Millis, resend_at: Millis },
-    Commit { tid: Tid, parts: Vec<Participation> },
-    Finish { tid: Tid, cid: Cid, parts: Vec<Participation>, waiting: BTreeSet<(ChunkId, NodeId)>, committed: Vec<(ChunkId, NodeId)>, deadline: Millis, resend_at: Millis },
-    Complete { tid: Tid, cid: Cid },
-    Abort { tid: Tid, parts: Vec<Participation>, error: OpError },
+    Backoff {
+        until: Millis,
+    },
+    Prepare {
+        tid: Tid,
+        parts: Vec<Participation>,
+        waiting: BTreeSet<(ChunkId, NodeId)>,
+        deadline: Millis,
+        resend_at: Millis,
+    },
+    Commit {
+        tid: Tid,
+        parts: Vec<Participation>,
+    },
+    Finish {
+        tid: Tid,
+        cid: Cid,
+        parts: Vec<Participation>,
+        waiting: BTreeSet<(ChunkId, NodeId)>,
+        committed: Vec<(ChunkId, NodeId)>,
+        deadline: Millis,
+        resend_at: Millis,
+    },
+    Complete {
+        tid: Tid,
+        cid: Cid,
+    },
+    Abort {
+        tid: Tid,
+        parts: Vec<Participation>,
+        error: OpError,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -265,7 +291,8 @@ impl DataNode {
                         digest: r.data.digest(),
                         prepared: r.prepared.iter().map(|p| p.0).collect(),
                     });
-                    let prepared = r.prepared.into_iter().map(|(tid, expected, delta)| PreparedTx { tid, expected, delta, since: 0 }).collect();
+                    let prepared =
+                        r.prepared.into_iter().map(|(tid, expected, delta)| PreparedTx { tid, expected, delta, since: 0 }).collect();
                     node.replicas.insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records });
                 }
                 Err(why) => {
@@ -325,7 +352,9 @@ impl DataNode {
         match msg {
             DfsMessage::Run { op_id, op } => self.run(now, from, op_id, op, out),
             DfsMessage::Response { req, result } => self.on_response(now, req, result, out),
-            DfsMessage::Prepare { tid, chunk, expected_version, delta } => self.on_prepare(now, from, tid, chunk, expected_version, delta, out),
+            DfsMessage::Prepare { tid, chunk, expected_version, delta } => {
+                self.on_prepare(now, from, tid, chunk, expected_version, delta, out)
+            }
             DfsMessage::Prepared { tid, chunk, ok, reason } => {
                 let refusal = (!ok).then_some(reason);
                 self.on_prepared(now, from, tid, chunk, refusal, out)
@@ -342,7 +371,8 @@ impl DataNode {
             DfsMessage::Decided { tid, chunk } => self.on_decided(now, from, tid, chunk, out),
             DfsMessage::Recover { chunk, source } => self.on_recover(now, chunk, source, out),
             DfsMessage::Fetch { chunk } => {
-                let image = self.replicas.get(&chunk).filter(|_| !self.recoveries.contains_key(&chunk)).map(|r| (r.version, r.data.clone()));
+                let image =
+                    self.replicas.get(&chunk).filter(|_| !self.recoveries.contains_key(&chunk)).map(|r| (r.version, r.data.clone()));
                 send(out, from, DfsMessage::Image { chunk, image });
             }
             DfsMessage::Image { chunk, image } => self.on_image(now, from, chunk, image, out),
@@ -473,7 +503,8 @@ impl DataNode {
     }
 
     fn retry_requests(&mut self, now: Millis, out: &mut Output<Message>) {
-        let late: Vec<u64> = self.requests.iter().filter(|(_, p)| now >= p.sent_at + self.config.request_retry_ms).map(|(r, _)| *r).collect();
+        let late: Vec<u64> =
+            self.requests.iter().filter(|(_, p)| now >= p.sent_at + self.config.request_retry_ms).map(|(r, _)| *r).collect();
         if !late.is_empty() {
             self.leader += 1;
         }
@@ -562,7 +593,11 @@ impl DataNode {
                     Decision::Commit(cid) => {
                         if self.config.bugs.report_failure_after_commit {
                             let o = self.ops.get(&key).expect("op");
-                            send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result: Err(OpError::new(ErrorCode::Aborted, "timed out")) });
+                            send(
+                                out,
+                                o.client,
+                                DfsMessage::Outcome { op_id: o.op_id, result: Err(OpError::new(ErrorCode::Aborted, "timed out")) },
+                            );
                         }
                         if parts.is_empty() {
                             self.ops.get_mut(&key).expect("op").phase = Phase::Complete { tid, cid };
@@ -572,8 +607,15 @@ impl DataNode {
                         let waiting = parts.iter().flat_map(|p| p.replicas.iter().map(move |n| (p.chunk, *n))).collect();
                         send_decisions(&parts, tid, Decision::Commit(cid), None, out);
                         let deadline = now + self.config.commit_timeout_ms;
-                        self.ops.get_mut(&key).expect("op").phase =
-                            Phase::Finish { tid, cid, parts, waiting, committed: Vec::new(), deadline, resend_at: now + self.config.request_retry_ms };
+                        self.ops.get_mut(&key).expect("op").phase = Phase::Finish {
+                            tid,
+                            cid,
+                            parts,
+                            waiting,
+                            committed: Vec::new(),
+                            deadline,
+                            resend_at: now + self.config.request_retry_ms,
+                        };
                     }
                     Decision::Rollback => {
                         send_decisions(&parts, tid, Decision::Rollback, None, out);
@@ -594,7 +636,9 @@ impl DataNode {
     }
 
     fn on_prepared(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, refusal: Option<String>, out: &mut Output<Message>) {
-        let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Prepare { tid: t, .. } if *t == tid)) else { return };
+        let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Prepare { tid: t, .. } if *t == tid)) else {
+            return;
+        };
         let Phase::Prepare { waiting, parts, .. } = &mut o.phase else { unreachable!() };
         if let Some(reason) = refusal {
             let parts = parts.clone();
@@ -615,7 +659,9 @@ impl DataNode {
     }
 
     fn on_decided(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, out: &mut Output<Message>) {
-        let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Finish { tid: t, .. } if *t == tid)) else { return };
+        let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Finish { tid: t, .. } if *t == tid)) else {
+            return;
+        };
         let Phase::Finish { cid, waiting, committed, .. } = &mut o.phase else { unreachable!() };
         if waiting.remove(&(chunk, from)) {
             committed.push((chunk, from));
@@ -688,7 +734,16 @@ impl DataNode {
     // ----- Participant --------------------------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn on_prepare(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, expected: Cid, delta: std::sync::Arc<ChunkDelta>, out: &mut Output<Message>) {
+    fn on_prepare(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        tid: Tid,
+        chunk: ChunkId,
+        expected: Cid,
+        delta: std::sync::Arc<ChunkDelta>,
+        out: &mut Output<Message>,
+    ) {
         let refuse = |out: &mut Output<Message>, reason: String| send(out, from, DfsMessage::Prepared { tid, chunk, ok: false, reason });
         if self.recoveries.contains_key(&chunk) || self.lost.contains(&chunk) {
             return refuse(out, "replica under recovery or lost".into());
@@ -725,7 +780,11 @@ impl DataNode {
         match decision {
             Decision::Commit(cid) => {
                 let p = if self.config.bugs.commit_not_idempotent { replica.prepared[i].clone() } else { replica.prepared.remove(i) };
-                storage::encode_record(replica.records as u64, &ChunkRecord::Commit { tid, cid }, self.log_buffer.entry(chunk).or_default());
+                storage::encode_record(
+                    replica.records as u64,
+                    &ChunkRecord::Commit { tid, cid },
+                    self.log_buffer.entry(chunk).or_default(),
+                );
                 replica.records += 1;
                 if *p.delta == ChunkDelta::Drop {
                     self.drop_replica(chunk, out);
@@ -762,10 +821,14 @@ impl DataNode {
     }
 
     fn tick_in_doubt(&mut self, now: Millis, out: &mut Output<Message>) {
-        let asked: BTreeSet<Tid> = self.requests.values().filter_map(|p| match p.purpose {
-            Purpose::Resolve(_, tid) => Some(tid),
-            _ => None,
-        }).collect();
+        let asked: BTreeSet<Tid> = self
+            .requests
+            .values()
+            .filter_map(|p| match p.purpose {
+                Purpose::Resolve(_, tid) => Some(tid),
+                _ => None,
+            })
+            .collect();
         let mut doubts = Vec::new();
         for (&chunk, r) in &self.replicas {
             for p in &r.prepared {
@@ -798,7 +861,10 @@ impl DataNode {
 
     fn on_recover(&mut self, now: Millis, chunk: ChunkId, source: NodeId, out: &mut Output<Message>) {
         if self.config.bugs.ignore_recover_orders
-            || self.recoveries.contains_key(&chunk) || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty()) || source == self.id {
+            || self.recoveries.contains_key(&chunk)
+            || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty())
+            || source == self.id
+        {
             return;
         }
         self.recoveries.insert(chunk, RecoveryTask { source, phase: RecoveryPhase::Copy, deadline: now + 5000 });
@@ -948,7 +1014,13 @@ fn send_prepares(parts: &[Participation], tid: Tid, only: Option<&BTreeSet<(Chun
     }
 }
 
-fn send_decisions(parts: &[Participation], tid: Tid, decision: Decision, only: Option<&BTreeSet<(ChunkId, NodeId)>>, out: &mut Output<Message>) {
+fn send_decisions(
+    parts: &[Participation],
+    tid: Tid,
+    decision: Decision,
+    only: Option<&BTreeSet<(ChunkId, NodeId)>>,
+    out: &mut Output<Message>,
+) {
     for p in parts {
         for &n in &p.replicas {
             if only.is_none_or(|w| w.contains(&(p.chunk, n))) {

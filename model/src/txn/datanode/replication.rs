@@ -216,7 +216,9 @@ impl DataNode {
             Ok(None) => Err(TaskDataError::Missing),
             Ok(Some(bytes)) => match record::scan(bytes) {
                 (records, record::ScanEnd::Clean) if records.len() == 1 && records[0].kind == TASK_RECORD => {
-                    record::decode_value::<crate::dfs::Operation>(records[0].payload).map(SharedOperation::from).map_err(|_| TaskDataError::Corrupt)
+                    record::decode_value::<crate::dfs::Operation>(records[0].payload)
+                        .map(SharedOperation::from)
+                        .map_err(|_| TaskDataError::Corrupt)
                 }
                 // Empty or cut short by a crash before its fsync: never made durable (only
                 // asynchronous persistence gets here), so the data is lost, not damaged.
@@ -256,7 +258,8 @@ impl DataNode {
 
     fn on_task_data(&mut self, now: Millis, tid: Tid, data: Result<SharedOperation, TaskDataError>, out: &mut Output<Message>) {
         let prefetch = self.repl.prefetching.remove(&tid).is_some();
-        let fetching = self.repl.executions.iter().find(|(_, (t, s))| t.tid == tid && matches!(s, Execution::Fetching { .. })).map(|(id, _)| *id);
+        let fetching =
+            self.repl.executions.iter().find(|(_, (t, s))| t.tid == tid && matches!(s, Execution::Fetching { .. })).map(|(id, _)| *id);
         let Some(id) = fetching else {
             // An answer to a prefetch: keep good data for the execution to come (a failure is
             // met again, and reported, when the task runs).
@@ -292,7 +295,16 @@ impl DataNode {
         out.fact(Fact::Repl(ReplFact::TaskStarted { task }));
         let key = self.next_op;
         self.next_op += 1;
-        let coord = CoordOp { op_id: task, client: self.id, op, started: now, attempts: 0, phase: Phase::Begin, task: Some(task), task_data: false };
+        let coord = CoordOp {
+            op_id: task,
+            client: self.id,
+            op,
+            started: now,
+            attempts: 0,
+            phase: Phase::Begin,
+            task: Some(task),
+            task_data: false,
+        };
         self.ops.insert(key, coord);
         self.begin(now, key, out);
     }
