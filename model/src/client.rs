@@ -3,10 +3,11 @@
 //! Each lane is a sequential session: one request in flight, resent (same sequence number) after a
 //! timeout or a redirect until acknowledged, so the controllers can apply it exactly once.
 
+use crate::core::io::{Millis, NodeId, Output, TimerKey};
+use crate::core::rng::SplitMix64;
 use crate::fact::ClientFact;
-use crate::io::{Millis, NodeId, Output, TimerKey};
+use crate::fact::Fact;
 use crate::message::{ClientOp, ClientReply, Control, Message};
-use crate::rng::SplitMix64;
 
 const TIMER_ISSUE: TimerKey = 100;
 const TIMER_RETRY_BASE: TimerKey = 1000;
@@ -69,13 +70,13 @@ impl Client {
     }
 
     /// Starts issuing.
-    pub fn start(&mut self, out: &mut Output<Message>) {
+    pub fn start(&mut self, out: &mut Output<Message, Fact>) {
         let first = self.rng.range(0, self.config.issue_interval_ms);
         out.set_timer(TIMER_ISSUE, first);
     }
 
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: Message, out: &mut Output<Message>) {
+    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: Message, out: &mut Output<Message, Fact>) {
         match msg {
             Message::ClientResponse { lane, seq, reply } => {
                 let Some((_, Some(flight))) = self.lanes.get(lane as usize) else { return };
@@ -109,7 +110,7 @@ impl Client {
     }
 
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message>) {
+    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
         if key == TIMER_ISSUE {
             if !self.stopped {
                 self.issue(now, out);
@@ -126,7 +127,7 @@ impl Client {
         }
     }
 
-    fn issue(&mut self, now: Millis, out: &mut Output<Message>) {
+    fn issue(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let Some(lane) = self.lanes.iter().position(|(_, f)| f.is_none()) else { return };
         self.issued += 1;
         let (next_seq, flight) = &mut self.lanes[lane];
@@ -141,7 +142,7 @@ impl Client {
         out.set_timer(TIMER_RETRY_BASE + lane, self.config.retry_timeout_ms);
     }
 
-    fn resend(&mut self, lane: u32, out: &mut Output<Message>) {
+    fn resend(&mut self, lane: u32, out: &mut Output<Message, Fact>) {
         let target = self.config.controllers[self.leader_guess];
         let flight = self.lanes[lane as usize].1.as_mut().expect("resend of a lane in flight");
         flight.target = target;

@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::io::{DiskCompletion, DiskView, Millis, NodeId, Output, TimerKey};
 use crate::fact::Fact;
-use crate::io::{DiskCompletion, DiskView, Millis, NodeId, Output, TimerKey};
 use crate::message::{ClientOp, ClientReply, Message};
 use crate::metadata::{MetadataCommand, MetadataOutput, MetadataState, ReplOrigin};
+use crate::raft::RaftFact;
 use crate::raft::{Raft, RaftConfig, RaftMessage, RecoveryError};
 use crate::repl::master::MasterCommand;
 use crate::repl::slave::SlaveCommand;
@@ -135,7 +136,7 @@ impl Controller {
     }
 
     /// Starts after a (re)boot.
-    pub fn start(&mut self, now: Millis, out: &mut Output<Message>) {
+    pub fn start(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         self.now = now;
         let mut raft_out = Output::default();
         self.raft.start(&mut raft_out);
@@ -147,7 +148,7 @@ impl Controller {
     }
 
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: Message, out: &mut Output<Message>) {
+    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: Message, out: &mut Output<Message, Fact>) {
         self.now = now;
         let mut raft_out = Output::default();
         match msg {
@@ -199,7 +200,7 @@ impl Controller {
     }
 
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message>) {
+    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
         self.now = now;
         let mut raft_out = Output::default();
         if key == TIMER_DFS {
@@ -222,7 +223,7 @@ impl Controller {
     }
 
     /// Handles a disk completion.
-    pub fn on_disk(&mut self, done: DiskCompletion, out: &mut Output<Message>) {
+    pub fn on_disk(&mut self, done: DiskCompletion, out: &mut Output<Message, Fact>) {
         let mut raft_out = Output::default();
         let token = done.token;
         let handled = self.raft.on_disk(done, &mut raft_out);
@@ -231,7 +232,7 @@ impl Controller {
     }
 
     /// Handles a management call made on this controller (answered by an `Admin` fact).
-    pub fn on_admin(&mut self, now: Millis, call_id: u64, call: AdminCall, out: &mut Output<Message>) {
+    pub fn on_admin(&mut self, now: Millis, call_id: u64, call: AdminCall, out: &mut Output<Message, Fact>) {
         self.now = now;
         let mut raft_out = Output::default();
         if let Some(result) = self.admin_now(&call) {
@@ -291,8 +292,8 @@ impl Controller {
         &mut self,
         cmd: ReplCommand,
         origin: Option<ReplOrigin>,
-        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
-        out: &mut Output<Message>,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>, RaftFact>,
+        out: &mut Output<Message, Fact>,
     ) {
         match self.raft.propose(MetadataCommand::Repl { origin, cmd }, raft_out) {
             Ok(_) => {}
@@ -308,8 +309,8 @@ impl Controller {
         &mut self,
         cmd: DfsCommand,
         origin: Option<(NodeId, u64)>,
-        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
-        out: &mut Output<Message>,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>, RaftFact>,
+        out: &mut Output<Message, Fact>,
     ) {
         match self.raft.propose(MetadataCommand::Dfs { origin, cmd }, raft_out) {
             Ok(index) => {
@@ -330,8 +331,8 @@ impl Controller {
         from: NodeId,
         req: u64,
         request: DfsRequest,
-        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
-        out: &mut Output<Message>,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>, RaftFact>,
+        out: &mut Output<Message, Fact>,
     ) {
         let now = self.now;
         let origin = Some((from, req));
@@ -385,10 +386,10 @@ impl Controller {
         from: NodeId,
         req: u64,
         call: AdminCall,
-        raft_out: &mut Output<RaftMessage<MetadataCommand>>,
-        out: &mut Output<Message>,
+        raft_out: &mut Output<RaftMessage<MetadataCommand>, RaftFact>,
+        out: &mut Output<Message, Fact>,
     ) {
-        let reply = |out: &mut Output<Message>, result: AdminResult| {
+        let reply = |out: &mut Output<Message, Fact>, result: AdminResult| {
             out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Admin(result)) }))
         };
         if !self.raft.is_leader() {
@@ -420,7 +421,7 @@ impl Controller {
     }
 
     /// The leader's periodic watch: abandoned transactions, lost replicas, orphans, recoveries.
-    fn watch_data_nodes(&mut self, raft_out: &mut Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+    fn watch_data_nodes(&mut self, raft_out: &mut Output<RaftMessage<MetadataCommand>, RaftFact>, out: &mut Output<Message, Fact>) {
         let now = self.now;
         let online: BTreeSet<NodeId> = self.online().into_iter().collect();
         let dfs = &self.raft.state_machine().dfs;
@@ -522,13 +523,10 @@ impl Controller {
         }
     }
 
-    fn after_raft(&mut self, mut raft_out: Output<RaftMessage<MetadataCommand>>, out: &mut Output<Message>) {
+    fn after_raft(&mut self, mut raft_out: Output<RaftMessage<MetadataCommand>, RaftFact>, out: &mut Output<Message, Fact>) {
         // A snapshot replaced the state machine (at boot, or sent by the leader): no per-command
         // fact describes what it holds, so say it whole.
-        let replaced = raft_out
-            .facts
-            .iter()
-            .any(|f| matches!(f, Fact::Raft(crate::raft::RaftFact::Recovered { .. } | crate::raft::RaftFact::SnapshotInstalled { .. })));
+        let replaced = raft_out.facts.iter().any(|f| matches!(f, RaftFact::Recovered { .. } | RaftFact::SnapshotInstalled { .. }));
         raft_out.drain_into(out, Message::Raft);
         if replaced && let Some(f) = self.raft.state_machine().repl.snapshot_fact() {
             out.fact(Fact::Repl(f));
@@ -589,7 +587,7 @@ impl Controller {
         }
     }
 
-    fn report_repl_facts(&mut self, facts: Vec<ReplFact>, out: &mut Output<Message>) {
+    fn report_repl_facts(&mut self, facts: Vec<ReplFact>, out: &mut Output<Message, Fact>) {
         if facts.is_empty() {
             return;
         }

@@ -7,12 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::io::{Millis, NodeId, Output, TimerKey};
+use crate::core::rng::SplitMix64;
 use crate::dfs::{
     Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Row, Value, apply_catalog, plan,
 };
-use crate::io::{Millis, NodeId, Output, TimerKey};
+use crate::fact::Fact;
 use crate::message::{Control, Message};
-use crate::rng::SplitMix64;
 use crate::txn::{DfsFact, DfsMessage, OpOutcome};
 
 const TIMER_ISSUE: TimerKey = 400;
@@ -98,13 +99,13 @@ impl DfsClient {
     }
 
     /// Starts issuing.
-    pub fn start(&mut self, out: &mut Output<Message>) {
+    pub fn start(&mut self, out: &mut Output<Message, Fact>) {
         out.set_timer(TIMER_ISSUE, self.rng.range(0, self.config.issue_interval_ms));
         out.set_timer(TIMER_TICK, TICK_MS);
     }
 
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, msg: Message, out: &mut Output<Message>) {
+    pub fn on_message(&mut self, now: Millis, msg: Message, out: &mut Output<Message, Fact>) {
         match msg {
             Message::Dfs(DfsMessage::Outcome { op_id, result }) => {
                 let Some(i) = self.lanes.iter().position(|l| l.as_ref().is_some_and(|f| f.op_id == op_id)) else { return };
@@ -144,7 +145,7 @@ impl DfsClient {
     }
 
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message>) {
+    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
         match key {
             TIMER_ISSUE if !self.stopped => {
                 self.issue(now, out);
@@ -174,7 +175,7 @@ impl DfsClient {
         }
     }
 
-    fn issue(&mut self, now: Millis, out: &mut Output<Message>) {
+    fn issue(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let Some(lane) = self.lanes.iter().position(|l| l.is_none()) else { return };
         let op: crate::dfs::SharedOperation = self.generate().into();
         let op_id = self.next_op;

@@ -1,6 +1,6 @@
 //! Facts: what roles tell the checkers about what they did.
 
-use crate::io::{Millis, NodeId};
+use crate::core::io::{Millis, NodeId};
 use crate::raft::RaftFact;
 use crate::repl::{AdminCall, AdminResult, ReplFact};
 use crate::txn::DfsFact;

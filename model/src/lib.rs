@@ -7,16 +7,13 @@
 
 pub mod client;
 pub mod controller;
+pub mod core;
 pub mod dfs;
 pub mod dfs_client;
-pub mod digest;
 pub mod fact;
-pub mod io;
 pub mod message;
 pub mod metadata;
 pub mod raft;
-pub mod record;
 pub mod repl;
-pub mod rng;
 pub mod role;
 pub mod txn;

@@ -1,6 +1,6 @@
 //! Every message that crosses the simulated network, and the supervisor's control inputs.
 
-use crate::io::NodeId;
+use crate::core::io::NodeId;
 use crate::metadata::MetadataCommand;
 use crate::raft::RaftMessage;
 use crate::repl::ReplMessage;

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::io::NodeId;
 use crate::dfs::{ErrorCode, OpError, Operation};
-use crate::io::NodeId;
 use crate::raft::StateMachine;
 use crate::repl::master::CompletedTx;
 use crate::repl::task::carries_data;

@@ -2,10 +2,12 @@
 
 use crate::client::{Client, ClientConfig};
 use crate::controller::{Controller, ControllerBugs, WatchConfig};
+use crate::core::io::{DiskView, Input, Millis, NodeId, Output};
 use crate::dfs_client::{DfsClient, DfsClientConfig};
-use crate::io::{DiskView, Input, Millis, NodeId, Output};
+use crate::fact::Fact;
 use crate::message::Message;
 use crate::raft::{RaftConfig, RecoveryError};
+use crate::repl::AdminCall;
 use crate::repl::{ReplConfig, ReplLinks};
 use crate::txn::DfsConfig;
 use crate::txn::datanode::{DataNode, DataNodeConfig};
@@ -65,7 +67,7 @@ impl Role {
     }
 
     /// First step after boot. `now` is the node's local clock.
-    pub fn start(&mut self, now: Millis, out: &mut Output<Message>) {
+    pub fn start(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         match self {
             Role::Controller(c) => c.start(now, out),
             Role::DataNode(d, facts) => d.start(std::mem::take(facts), out),
@@ -75,7 +77,7 @@ impl Role {
     }
 
     /// Handles one input. `now` is the node's local clock.
-    pub fn handle(&mut self, now: Millis, input: Input<Message>, out: &mut Output<Message>) {
+    pub fn handle(&mut self, now: Millis, input: Input<Message, AdminCall>, out: &mut Output<Message, Fact>) {
         match (self, input) {
             (Role::Controller(c), Input::Message { from, msg }) => c.on_message(now, from, msg, out),
             (Role::Controller(c), Input::Timer(key)) => c.on_timer(now, key, out),

@@ -14,15 +14,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ccrsim_model::fact::Fact;
-use ccrsim_model::io::{DiskOp, DiskRequest, MemoryDisk, Millis, NodeId, Output, TimerKey};
+use ccrsim_model::core::io::{DiskOp, DiskRequest, MemoryDisk, Millis, NodeId, Output, TimerKey};
+use ccrsim_model::core::record;
 use ccrsim_model::metadata::{MetadataCommand, MetadataOutput, MetadataState};
 use ccrsim_model::raft::wal::{self, HardState};
 use ccrsim_model::raft::{
     Entry, Payload, Raft, RaftBugs, RaftConfig, RaftFact, RaftMessage, RecoveryError, RoleState, StateMachine, TIMER_ELECTION,
     TIMER_HEARTBEAT,
 };
-use ccrsim_model::record;
 
 type Cmd = MetadataCommand;
 type Msg = RaftMessage<Cmd>;
@@ -128,7 +127,7 @@ impl Cluster {
     }
 
     /// Runs one entry point of `id` and carries out its output.
-    fn run(&mut self, id: NodeId, f: impl FnOnce(&mut Member, &mut Output<Msg>)) {
+    fn run(&mut self, id: NodeId, f: impl FnOnce(&mut Member, &mut Output<Msg, RaftFact>)) {
         let mut out = Output::default();
         f(&mut self.node_mut(id).raft, &mut out);
         self.absorb(id, out);
@@ -138,7 +137,7 @@ impl Cluster {
         assert_eq!(self.node(id).halted, None, "member {id} stopped");
     }
 
-    fn absorb(&mut self, id: NodeId, out: Output<Msg>) {
+    fn absorb(&mut self, id: NodeId, out: Output<Msg, RaftFact>) {
         for (to, msg) in out.sends {
             self.net.push(Envelope { from: id, to, msg });
         }
@@ -157,12 +156,7 @@ impl Cluster {
                 }
             }
         }
-        for fact in out.facts {
-            match fact {
-                Fact::Raft(f) => node.facts.push(f),
-                other => panic!("a Raft member reported a foreign fact: {other:?}"),
-            }
-        }
+        node.facts.extend(out.facts);
         if let Some(reason) = out.halt {
             node.halted.get_or_insert(reason);
         }

@@ -1,7 +1,7 @@
 //! Per-node clocks: madsim has one global clock, so skew and drift are applied here, to the time a
 //! role reads and to the timers it sets.
 
-use ccrsim_model::io::Millis;
+use ccrsim_model::core::io::Millis;
 
 use crate::time::SimTime;
 

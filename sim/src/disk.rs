@@ -13,7 +13,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use ccrsim_model::io::{DiskError, DiskOp, DiskView};
+use ccrsim_model::core::io::{DiskError, DiskOp, DiskView};
 
 /// Granularity of torn writes.
 pub const SECTOR_BYTES: usize = 512;
@@ -285,7 +285,7 @@ impl DiskView for SimDisk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ccrsim_model::record::{self, ScanEnd};
+    use ccrsim_model::core::record::{self, ScanEnd};
     use rand::SeedableRng;
 
     fn disk() -> SimDisk {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 
 use crate::world::World;
 

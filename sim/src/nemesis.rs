@@ -12,7 +12,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -125,7 +125,7 @@ pub struct FaultPlan {
 
 /// The seed of the nemesis' own random stream (so that changing the workload keeps the faults).
 pub fn nemesis_seed(seed: u64) -> u64 {
-    ccrsim_model::digest::stable_hash(&(seed, "nemesis"))
+    ccrsim_model::core::digest::stable_hash(&(seed, "nemesis"))
 }
 
 /// Plans the faults of one run.

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::time::SimTime;
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 
 /// Which kind of link a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

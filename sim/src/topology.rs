@@ -4,7 +4,7 @@
 //! controllers and data nodes (the original ones, then the ones added later), then the metadata
 //! clients, the master's DFS clients and the slaves' DFS clients.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 
 use crate::net::LinkClass;
 use crate::scenario::Scenario;

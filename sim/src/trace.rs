@@ -4,7 +4,7 @@
 //! Recording the events themselves is optional (it costs a formatted line per event): `replay` keeps
 //! them to print a trace, `--check-determinism` keeps them to name the first event that differs.
 
-use ccrsim_model::digest::StableHasher;
+use ccrsim_model::core::digest::StableHasher;
 use std::hash::Hasher;
 
 use crate::time::SimTime;
@@ -80,7 +80,7 @@ impl Trace {
         h.add_word(u64::from(node) << 8 | kind as u64);
         h.add_word(detail);
         let event_hash = h.finish();
-        self.hash = ccrsim_model::digest::chain(self.hash, event_hash);
+        self.hash = ccrsim_model::core::digest::chain(self.hash, event_hash);
         if let Some(lines) = &mut self.lines {
             lines.push(TraceLine { index: self.events, time, node, text: describe(), event_hash });
         }

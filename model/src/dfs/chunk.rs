@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::operation::{Cmp, Row};
 use super::value::{ColumnType, Value};
-use crate::digest::StableHasher;
+use crate::core::digest::StableHasher;
 
 /// `row[column] <cmp> value`, with the column resolved to its position.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,7 +110,7 @@ impl ChunkData {
         let mut sum = 0u64;
         let mut xor = 0u64;
         for row in &self.rows {
-            let h = crate::digest::stable_hash(row);
+            let h = crate::core::digest::stable_hash(row);
             sum = sum.wrapping_add(h);
             xor ^= h.rotate_left(17);
         }

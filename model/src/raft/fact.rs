@@ -1,7 +1,7 @@
 //! What a Raft member tells the checkers. Emitted at the lowest level (next to each log mutation and
 //! role change), so a planted bug in the policy above still reports truthfully what it did.
 
-use crate::io::NodeId;
+use crate::core::io::NodeId;
 
 /// `(index, term, payload hash)` of one log entry as the checkers see it.
 pub type EntryId = (u64, u64, u64);

@@ -27,9 +27,9 @@ pub use self::log::{Entry, Payload, RaftLog};
 pub use self::message::{RaftMessage, Snapshot, SnapshotMeta};
 use self::wal::HardState;
 pub use self::wal::RecoveryError;
-use crate::digest::{chain, stable_hash};
-use crate::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
-use crate::rng::SplitMix64;
+use crate::core::digest::{chain, stable_hash};
+use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
+use crate::core::rng::SplitMix64;
 
 /// The replicated state machine that a Raft group drives.
 pub trait StateMachine: Sized {
@@ -177,7 +177,7 @@ pub struct Raft<S: StateMachine> {
     commit_index: u64,
     last_applied: u64,
     sm: S,
-    /// Chain digest of every entry applied so far (see [`crate::digest::chain`]).
+    /// Chain digest of every entry applied so far (see [`crate::core::digest::chain`]).
     applied_digest: u64,
     /// Every entry of the log up to here is durable on this member's disk.
     synced_index: u64,
@@ -352,7 +352,7 @@ impl<S: StateMachine> Raft<S> {
     // ----- Entry points ---------------------------------------------------------------------------
 
     /// Starts the member: reports what it recovered, finishes recovery writes, arms its timer.
-    pub fn start(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    pub fn start(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         out.fact(RaftFact::Recovered {
             term: self.hard.term,
             voted_for: self.hard.voted_for,
@@ -371,7 +371,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Handles a message from another member.
-    pub fn step(&mut self, from: NodeId, msg: RaftMessage<S::Command>, out: &mut Output<RaftMessage<S::Command>>) {
+    pub fn step(&mut self, from: NodeId, msg: RaftMessage<S::Command>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if from == self.config.id || !self.config.members.contains(&from) {
             return;
         }
@@ -397,7 +397,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Handles one of Raft's timers.
-    pub fn on_timer(&mut self, key: TimerKey, out: &mut Output<RaftMessage<S::Command>>) {
+    pub fn on_timer(&mut self, key: TimerKey, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         match key {
             TIMER_ELECTION if !self.is_leader() => self.campaign(out),
             TIMER_HEARTBEAT if self.is_leader() => {
@@ -415,7 +415,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Handles a disk completion. Returns false if the token is not Raft's.
-    pub fn on_disk(&mut self, done: DiskCompletion, out: &mut Output<RaftMessage<S::Command>>) -> bool {
+    pub fn on_disk(&mut self, done: DiskCompletion, out: &mut Output<RaftMessage<S::Command>, RaftFact>) -> bool {
         if done.token & TOKEN_TAG != TOKEN_TAG {
             return false;
         }
@@ -449,7 +449,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Proposes a command. Returns its log index, or the leader hint when not leading.
-    pub fn propose(&mut self, command: S::Command, out: &mut Output<RaftMessage<S::Command>>) -> Result<u64, Option<NodeId>> {
+    pub fn propose(&mut self, command: S::Command, out: &mut Output<RaftMessage<S::Command>, RaftFact>) -> Result<u64, Option<NodeId>> {
         if !self.is_leader() {
             return Err(self.leader_hint());
         }
@@ -466,12 +466,12 @@ impl<S: StateMachine> Raft<S> {
 
     // ----- Elections ------------------------------------------------------------------------------
 
-    fn arm_election_timer(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn arm_election_timer(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let (low, high) = self.config.election_timeout_ms;
         out.set_timer(TIMER_ELECTION, self.rng.range(low, high));
     }
 
-    fn campaign(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn campaign(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let term = self.hard.term + 1;
         self.set_hard_state(HardState { term, voted_for: Some(self.config.id) }, out);
         self.leave_leadership(out);
@@ -496,7 +496,7 @@ impl<S: StateMachine> Raft<S> {
         term: u64,
         last_log_index: u64,
         last_log_term: u64,
-        out: &mut Output<RaftMessage<S::Command>>,
+        out: &mut Output<RaftMessage<S::Command>, RaftFact>,
     ) {
         let up_to_date = (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
         let free = match self.hard.voted_for {
@@ -512,7 +512,7 @@ impl<S: StateMachine> Raft<S> {
         if granted { self.hold(from, response) } else { out.send(from, response) }
     }
 
-    fn on_vote_response(&mut self, from: NodeId, term: u64, granted: bool, out: &mut Output<RaftMessage<S::Command>>) {
+    fn on_vote_response(&mut self, from: NodeId, term: u64, granted: bool, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if term != self.hard.term || !granted {
             return;
         }
@@ -522,7 +522,7 @@ impl<S: StateMachine> Raft<S> {
         }
     }
 
-    fn try_win(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn try_win(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let RoleState::Candidate { votes } = &self.role else { return };
         if votes.len() < self.quorum() {
             return;
@@ -538,7 +538,7 @@ impl<S: StateMachine> Raft<S> {
         self.become_leader(out);
     }
 
-    fn become_leader(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn become_leader(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.role = RoleState::Leader;
         out.fact(RaftFact::BecameLeader { term: self.hard.term });
         if self.config.bugs.leader_drops_uncommitted_tail && self.log.last_index() > self.commit_index {
@@ -556,7 +556,7 @@ impl<S: StateMachine> Raft<S> {
         self.advance_commit(out);
     }
 
-    fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>>) {
+    fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         // Step down first, so that `SteppedDown` names the term that was led.
         self.leave_leadership(out);
         if term > self.hard.term {
@@ -573,7 +573,7 @@ impl<S: StateMachine> Raft<S> {
         self.arm_election_timer(out);
     }
 
-    fn leave_leadership(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn leave_leadership(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if self.is_leader() {
             out.fact(RaftFact::SteppedDown { term: self.hard.term });
             out.cancel_timer(TIMER_HEARTBEAT);
@@ -587,7 +587,7 @@ impl<S: StateMachine> Raft<S> {
         self.config.members.iter().copied().filter(|&m| m != self.config.id).collect()
     }
 
-    fn send_append(&mut self, peer: NodeId, out: &mut Output<RaftMessage<S::Command>>) {
+    fn send_append(&mut self, peer: NodeId, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let term = self.hard.term;
         let p = self.progress.get_mut(&peer).expect("leader tracks every peer");
         if p.next <= self.log.snapshot_index() {
@@ -613,7 +613,7 @@ impl<S: StateMachine> Raft<S> {
         prev_log_term: u64,
         mut entries: Vec<Entry<S::Command>>,
         leader_commit: u64,
-        out: &mut Output<RaftMessage<S::Command>>,
+        out: &mut Output<RaftMessage<S::Command>, RaftFact>,
     ) {
         if term < self.hard.term {
             // A stale leader: tell it the newer term so that it steps down.
@@ -670,7 +670,7 @@ impl<S: StateMachine> Raft<S> {
         success: bool,
         match_index: u64,
         conflict_index: u64,
-        out: &mut Output<RaftMessage<S::Command>>,
+        out: &mut Output<RaftMessage<S::Command>, RaftFact>,
     ) {
         if !self.is_leader() || term != self.hard.term {
             return;
@@ -695,7 +695,7 @@ impl<S: StateMachine> Raft<S> {
         }
     }
 
-    fn advance_commit(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn advance_commit(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if !self.is_leader() {
             return;
         }
@@ -713,7 +713,7 @@ impl<S: StateMachine> Raft<S> {
         }
     }
 
-    fn set_commit(&mut self, index: u64, by_leader: bool, out: &mut Output<RaftMessage<S::Command>>) {
+    fn set_commit(&mut self, index: u64, by_leader: bool, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.invariant(index > self.commit_index, || format!("commit index goes back from {} to {index}", self.commit_index));
         let term = self.log.term_at(index).expect("a committed index is in the log");
         self.commit_index = index;
@@ -722,7 +722,7 @@ impl<S: StateMachine> Raft<S> {
 
     // ----- Snapshots -------------------------------------------------------------------------------
 
-    fn on_install_snapshot(&mut self, from: NodeId, term: u64, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>>) {
+    fn on_install_snapshot(&mut self, from: NodeId, term: u64, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if term < self.hard.term {
             out.send(from, RaftMessage::InstallSnapshotResponse { term: self.hard.term, last_index: 0 });
             return;
@@ -756,7 +756,7 @@ impl<S: StateMachine> Raft<S> {
         self.hold(from, RaftMessage::InstallSnapshotResponse { term, last_index: meta.index });
     }
 
-    fn on_snapshot_response(&mut self, from: NodeId, term: u64, last_index: u64, out: &mut Output<RaftMessage<S::Command>>) {
+    fn on_snapshot_response(&mut self, from: NodeId, term: u64, last_index: u64, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if !self.is_leader() || term != self.hard.term {
             return;
         }
@@ -768,7 +768,7 @@ impl<S: StateMachine> Raft<S> {
         self.send_append(from, out);
     }
 
-    fn maybe_snapshot(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn maybe_snapshot(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if self.snapshot_in_progress || self.last_applied < self.log.snapshot_index() + self.config.snapshot_threshold_entries {
             return;
         }
@@ -783,13 +783,13 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Writes the snapshot file; returns the token of its last request.
-    fn save_snapshot(&mut self, snapshot: &Snapshot, out: &mut Output<RaftMessage<S::Command>>) -> IoToken {
+    fn save_snapshot(&mut self, snapshot: &Snapshot, out: &mut Output<RaftMessage<S::Command>, RaftFact>) -> IoToken {
         self.replace_file(wal::SNAPSHOT, wal::SNAPSHOT_TMP, wal::encode_snapshot(snapshot), out)
     }
 
     /// Replaces `path` atomically (write `tmp`, fsync it, rename it over `path`); returns the token
     /// of the rename, after which the new content is durable.
-    fn replace_file(&mut self, path: &str, tmp: &str, data: Vec<u8>, out: &mut Output<RaftMessage<S::Command>>) -> IoToken {
+    fn replace_file(&mut self, path: &str, tmp: &str, data: Vec<u8>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) -> IoToken {
         let ops = vec![
             DiskOp::WriteAll { path: tmp.into(), data },
             DiskOp::Fsync { path: tmp.into() },
@@ -798,7 +798,7 @@ impl<S: StateMachine> Raft<S> {
         out.disk_chain(ops, || self.token()).expect("three requests")
     }
 
-    fn compact(&mut self, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>>) {
+    fn compact(&mut self, snapshot: Snapshot, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.snapshot_in_progress = false;
         let meta = snapshot.meta;
         if meta.index <= self.log.snapshot_index() {
@@ -815,7 +815,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Replaces the WAL with the hard state and the entries after the snapshot.
-    fn rewrite_wal(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn rewrite_wal(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let data = wal::encode_wal(&self.hard, self.log.entries());
         self.wal_records = 1 + self.log.entries().len() as u64;
         let token = self.replace_file(wal::WAL, wal::WAL_TMP, data, out);
@@ -825,20 +825,20 @@ impl<S: StateMachine> Raft<S> {
 
     // ----- Log and durable state -----------------------------------------------------------------
 
-    fn append_new(&mut self, payload: Payload<S::Command>, out: &mut Output<RaftMessage<S::Command>>) -> u64 {
+    fn append_new(&mut self, payload: Payload<S::Command>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) -> u64 {
         let index = self.log.last_index() + 1;
         self.append_entry(Entry { index, term: self.hard.term, payload }, out);
         index
     }
 
-    fn append_entry(&mut self, entry: Entry<S::Command>, out: &mut Output<RaftMessage<S::Command>>) {
+    fn append_entry(&mut self, entry: Entry<S::Command>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.wal_records += 1;
         wal::encode_entry(self.wal_records - 1, &entry, &mut self.wal_buffer);
         out.fact(RaftFact::Appended { entry: entry_id(&entry) });
         self.log.push(entry);
     }
 
-    fn truncate_from(&mut self, index: u64, out: &mut Output<RaftMessage<S::Command>>) {
+    fn truncate_from(&mut self, index: u64, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.log.truncate_from(index);
         self.synced_index = self.synced_index.min(index - 1);
         for effect in self.pending.iter_mut().flat_map(|p| &mut p.effects) {
@@ -849,7 +849,7 @@ impl<S: StateMachine> Raft<S> {
         out.fact(RaftFact::Truncated { from_index: index });
     }
 
-    fn set_hard_state(&mut self, hard: HardState, out: &mut Output<RaftMessage<S::Command>>) {
+    fn set_hard_state(&mut self, hard: HardState, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.invariant(hard.term >= self.hard.term, || format!("term goes back from {} to {}", self.hard.term, hard.term));
         self.hard = hard;
         self.wal_records += 1;
@@ -863,7 +863,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     /// Writes and syncs what this step added to the WAL.
-    fn flush_wal(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn flush_wal(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if self.wal_buffer.is_empty() {
             return;
         }
@@ -884,7 +884,7 @@ impl<S: StateMachine> Raft<S> {
     ///
     /// Group commit: while a WAL sync is in flight, new records wait in the buffer and go out
     /// together once it completes (one write and one fsync for all of them).
-    fn finish(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn finish(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.apply_committed(out);
         self.maybe_snapshot(out);
         let syncing = self.pending.iter().flat_map(|p| &p.effects).any(|e| matches!(e, Effect::WalSynced { .. }));
@@ -905,7 +905,7 @@ impl<S: StateMachine> Raft<S> {
         }
     }
 
-    fn apply_committed(&mut self, out: &mut Output<RaftMessage<S::Command>>) {
+    fn apply_committed(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let target = if self.config.bugs.apply_uncommitted { self.log.last_index() } else { self.commit_index };
         while self.last_applied < target {
             let index = self.last_applied + 1;
@@ -925,7 +925,7 @@ impl<S: StateMachine> Raft<S> {
 
 /// Sends a held message. A vote grant is reported as it leaves: a grant that a crash kept on the
 /// node was never given.
-fn release<C>(to: NodeId, msg: RaftMessage<C>, out: &mut Output<RaftMessage<C>>) {
+fn release<C>(to: NodeId, msg: RaftMessage<C>, out: &mut Output<RaftMessage<C>, RaftFact>) {
     if let RaftMessage::RequestVoteResponse { term, granted: true } = msg {
         out.fact(RaftFact::VoteGranted { term, candidate: to });
     }

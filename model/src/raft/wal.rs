@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::log::{Entry, RaftLog};
 use super::message::{Snapshot, SnapshotMeta};
-use crate::io::{DiskError, DiskView, NodeId};
-use crate::record::{self, ScanEnd};
+use crate::core::io::{DiskError, DiskView, NodeId};
+use crate::core::record::{self, ScanEnd};
 
 /// The write-ahead log.
 pub const WAL: &str = "raft/wal";
@@ -225,7 +225,7 @@ pub fn recover<C: Clone + Serialize + DeserializeOwned>(disk: &dyn DiskView) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::MemoryDisk;
+    use crate::core::io::MemoryDisk;
     use crate::raft::log::Payload;
 
     #[test]

@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::core::io::{Millis, NodeId};
 use crate::dfs::OperationKind;
-use crate::io::{Millis, NodeId};
 use crate::txn::Tid;
 
 use super::slave::SlaveTaskState;

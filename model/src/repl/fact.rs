@@ -2,8 +2,8 @@
 //! again after a restart: the checkers keep the first report); data nodes what they persist and
 //! fetch.
 
+use crate::core::io::NodeId;
 use crate::dfs::SharedOperation;
-use crate::io::NodeId;
 use crate::txn::Tid;
 
 use super::ReplicationState;

@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::io::{Millis, NodeId, Output};
+use crate::core::io::{Millis, NodeId, Output};
+use crate::fact::Fact;
 use crate::message::Message;
 use crate::metadata::MetadataState;
 use crate::txn::Tid;
@@ -87,7 +88,7 @@ impl ReplLeader {
         links: &ReplLinks,
         controllers: &[NodeId],
         state: &MetadataState,
-        out: &mut Output<Message>,
+        out: &mut Output<Message, Fact>,
     ) -> Vec<ReplCommand> {
         let mut proposals = Vec::new();
         match &state.repl {
@@ -154,7 +155,7 @@ impl ReplLeader {
         state: &MetadataState,
         leader: bool,
         hint: Option<NodeId>,
-        out: &mut Output<Message>,
+        out: &mut Output<Message, Fact>,
     ) -> Vec<ReplCommand> {
         let mut proposals = Vec::new();
         match (&state.repl, msg) {
@@ -210,7 +211,7 @@ impl ReplLeader {
     }
 
     /// Facts of applied commands: the leader sends dispatched tasks to their data nodes.
-    pub fn on_applied(&mut self, facts: &[ReplFact], state: &MetadataState, leader: bool, out: &mut Output<Message>) {
+    pub fn on_applied(&mut self, facts: &[ReplFact], state: &MetadataState, leader: bool, out: &mut Output<Message, Fact>) {
         let mut dispatched_queues: BTreeMap<super::slave::QueueKey, NodeId> = BTreeMap::new();
         for f in facts {
             match f {
@@ -257,7 +258,7 @@ impl ReplLeader {
     /// A master data node listed the task data it holds: order the deletion of what no task needs
     /// (truncated, or of a transaction that ended without a task). Only transactions this leader
     /// has seen end count: a new leader may not have applied everything its log holds yet.
-    pub fn on_task_data_listed(&mut self, now: Millis, node: NodeId, tids: &[Tid], state: &MetadataState, out: &mut Output<Message>) {
+    pub fn on_task_data_listed(&mut self, now: Millis, node: NodeId, tids: &[Tid], state: &MetadataState, out: &mut Output<Message, Fact>) {
         let Some(m) = state.repl.master() else { return };
         self.forgetting.retain(|_, at| now < *at + 5000);
         let dfs = &state.dfs;

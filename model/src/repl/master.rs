@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::io::{Millis, NodeId};
 use crate::dfs::{Catalog, LockKey, SharedOperation};
-use crate::io::{Millis, NodeId};
 use crate::txn::{ChunkId, Cid, Tid};
 
 use super::ReplicationState;

@@ -2,8 +2,8 @@
 //! report), slave controller to its data nodes (execute), slave data node to the master data node
 //! that holds a task's data (fetch), master controller to its data nodes (delete task data).
 
+use crate::core::io::NodeId;
 use crate::dfs::SharedOperation;
-use crate::io::NodeId;
 use crate::txn::Tid;
 
 use super::task::{SlaveId, Task, TaskId};

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::stable_hash;
-use crate::io::{Millis, NodeId};
+use crate::core::digest::stable_hash;
+use crate::core::io::{Millis, NodeId};
 
 use super::ReplicationState;
 use super::admin::{AdminError, QueueRow, SlaveTaskRow};

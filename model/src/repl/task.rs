@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::io::{Millis, NodeId};
 use crate::dfs::{LockKey, OperationKind, SharedOperation};
-use crate::io::{Millis, NodeId};
 use crate::txn::{ChunkId, Cid, Tid};
 
 /// Dense from 1, in enqueue order.

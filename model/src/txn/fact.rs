@@ -46,7 +46,7 @@ pub enum DfsFact {
     /// A replica came back from disk at boot.
     ReplicaLoaded { chunk: ChunkId, version: Cid, digest: u64, prepared: Vec<Tid> },
     /// A client sent an operation, at `at` on its clock.
-    OpInvoked { op_id: u64, op: SharedOperation, at: crate::io::Millis },
+    OpInvoked { op_id: u64, op: SharedOperation, at: crate::core::io::Millis },
     /// A client saw how it ended, at `at` on its clock.
-    OpEnded { op_id: u64, outcome: OpOutcome, at: crate::io::Millis },
+    OpEnded { op_id: u64, outcome: OpOutcome, at: crate::core::io::Millis },
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::core::io::NodeId;
 use crate::dfs::{Catalog, ChunkData, ChunkDelta, OpError, SharedOperation};
-use crate::io::NodeId;
 
 use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::fact::DfsFact;
 use std::sync::Arc;
 
+use crate::core::io::{Millis, NodeId};
 use crate::dfs::{
     Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan,
 };
-use crate::io::{Millis, NodeId};
 use crate::repl::TaskId;
 
 /// Transaction id, dense from 1 in BEGIN order.

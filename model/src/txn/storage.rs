@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::io::{DiskError, DiskView};
+use crate::core::record::{self, ScanEnd};
 use crate::dfs::{ChunkData, ChunkDelta};
-use crate::io::{DiskError, DiskView};
-use crate::record::{self, ScanEnd};
 
 use super::state::{ChunkId, Cid, Tid};
 
@@ -169,8 +169,8 @@ fn recover_one(disk: &dyn DiskView, chunk: ChunkId) -> Result<RecoveredReplica, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::io::MemoryDisk;
     use crate::dfs::Value;
-    use crate::io::MemoryDisk;
 
     fn append(seq: u64, r: &ChunkRecord, log: &mut Vec<u8>) {
         encode_record(seq, r, log);

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::fact::ClientFact;
-use ccrsim_model::io::NodeId;
 
 use crate::world::{Node, NodeStatus};
 

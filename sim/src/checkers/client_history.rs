@@ -3,7 +3,7 @@
 //! any of the transactions begun for it (checked after heal, when every transaction is decided).
 //! Unknown outcomes may go either way.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::txn::{Decision, DfsFact, OpOutcome};
 
 use super::dfs_ledger::DfsLedger;

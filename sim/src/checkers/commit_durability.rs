@@ -4,7 +4,7 @@
 //! by `reference-model`); and a replica that acknowledged a commit to its coordinator still holds
 //! it (or later) when it comes back from its disk after a crash.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::txn::{Decision, DfsFact, OpOutcome};
 
 use super::dfs_ledger::DfsLedger;

@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{LockKey, SharedOperation};
-use ccrsim_model::io::NodeId;
 use ccrsim_model::txn::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
 
 /// A transaction as the controllers reported it.
@@ -107,7 +107,7 @@ impl DfsLedger {
             let _ = reference.apply(op);
         }
         let rows: Vec<_> = reference.catalog.tables().map(|(_, t)| (t.id, reference.rows_of(t.id))).collect();
-        let digest = ccrsim_model::digest::stable_hash(&(&reference.catalog, rows));
+        let digest = ccrsim_model::core::digest::stable_hash(&(&reference.catalog, rows));
         let rolled_back = self.decisions.values().filter(|(d, _)| *d == Decision::Rollback).count() as u64;
         DfsSummary {
             operations,

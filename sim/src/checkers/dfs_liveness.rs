@@ -2,7 +2,7 @@
 //! fault is healed, every data node runs, every transaction is decided and ended, no participant is
 //! left in doubt, every stale replica has been recovered, and every operation got its answer.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::txn::state::ReplicaState;
 
 use crate::world::{Node, NodeStatus};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;
 
 use super::raft_shadow::GroupShadow;

@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{DatabaseView, ReferenceDb, database_views};
-use ccrsim_model::io::NodeId;
 use ccrsim_model::repl::slave::SlaveTaskState;
 
 use super::dfs_ledger::DfsLedger;

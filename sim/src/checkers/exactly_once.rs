@@ -3,7 +3,7 @@
 //! transactions on a slave, and at the end every committed task is FINISHED. (A task FINISHED
 //! without ever committing is silent divergence: the eventual-consistency checker's.)
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::ReplFact;
 use ccrsim_model::repl::slave::SlaveTaskState;
 

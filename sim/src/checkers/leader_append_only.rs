@@ -1,7 +1,7 @@
 //! Leader Append-Only (Raft paper, Figure 3; §5.3): a leader never overwrites or deletes entries in
 //! its log; it only appends new entries.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;
 
 use super::raft_shadow::GroupShadow;

@@ -8,7 +8,7 @@
 //! A member that commits an index while holding a different entry at a committed index also breaks
 //! it: that entry reached it from a leader that lacked the committed one.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;
 
 use super::raft_shadow::{GroupShadow, ShadowLog};

@@ -65,8 +65,8 @@ pub mod tx_atomicity;
 
 use serde::Serialize;
 
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::fact::Fact;
-use ccrsim_model::io::NodeId;
 
 use self::acknowledged_writes::AcknowledgedWrites;
 use self::dfs_ledger::DfsLedger;

@@ -1,7 +1,7 @@
 //! Data nodes added after start never get tasks (DolphinDB: queues map to data nodes by hashing
 //! over the original node count).
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::ReplFact;
 
 use super::repl_ledger::ReplLedger;

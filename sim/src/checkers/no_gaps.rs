@@ -3,7 +3,7 @@
 //! consecutive ids, leaves the offset at its last task, and carries exactly the tasks the master
 //! enqueued.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::ReplFact;
 
 use super::repl_ledger::ReplLedger;

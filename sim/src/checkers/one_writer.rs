@@ -2,7 +2,7 @@
 //! controller never lets two open transactions hold conflicting locks, and no replica holds two
 //! open prepares of one chunk.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::txn::DfsFact;
 
 use super::dfs_ledger::DfsLedger;

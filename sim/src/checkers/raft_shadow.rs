@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::{EntryId, RaftFact};
 
 /// A member's log as the facts describe it.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 
 /// Name of the checker.
 pub const NAME: &str = "recovery-soundness";

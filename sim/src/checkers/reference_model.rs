@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{Catalog, ReferenceDb, Row, TableId};
-use ccrsim_model::io::NodeId;
 use ccrsim_model::txn::state::ReplicaState;
 
 use super::dfs_ledger::DfsLedger;

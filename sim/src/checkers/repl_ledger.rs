@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ccrsim_model::core::digest::stable_hash;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::SharedOperation;
-use ccrsim_model::digest::stable_hash;
-use ccrsim_model::io::NodeId;
 use ccrsim_model::repl::fact::ReplSnapshot;
 use ccrsim_model::repl::slave::{SlaveTaskState, queue_of_database};
 use ccrsim_model::repl::{GroupId, ReplFact, ReplicationState, Task, TaskId};

@@ -3,7 +3,7 @@
 //! recovery image or reload from disk, holds the same rows. After heal, every complete replica holds
 //! its chunk's current version.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::txn::DfsFact;
 
 use super::dfs_ledger::DfsLedger;

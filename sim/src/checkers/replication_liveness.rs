@@ -3,7 +3,7 @@
 //! the master enqueued and finishes each one, except tasks that can never run (their data is lost
 //! or damaged: FAILED with the reason, for an operator to skip) and the tasks queued behind them.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::slave::SlaveTaskState;
 use ccrsim_model::repl::{ReplicationState, TaskDataError};
 

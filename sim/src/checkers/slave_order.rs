@@ -4,7 +4,7 @@
 //! after every earlier task it conflicts with committed or finished (skipped by hand, or, in a
 //! broken system, marked FINISHED without running: that divergence is eventual-consistency's).
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::slave::queue_of_database;
 use ccrsim_model::repl::{ReplFact, footprints_conflict};
 

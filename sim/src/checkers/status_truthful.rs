@@ -5,7 +5,7 @@
 //! the one that controller reached; no unfinished task is left out; a queue's counts and current
 //! group are its tasks'; a slave's reported progress never runs ahead of what it finished.
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::admin::{MasterTaskRow, QueueRow, SlaveTaskRow};
 use ccrsim_model::repl::slave::{SlaveTaskState, queue_of_database};
 use ccrsim_model::repl::{AdminReply, AdminResult, ReplicationState};

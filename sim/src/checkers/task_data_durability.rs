@@ -4,7 +4,7 @@
 //! asynchronous persistence a crash may lose it: then the task must fail with "Missing TaskData",
 //! visible in the status, never diverge silently; the eventual-consistency checker sees to that.)
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::repl::{ReplFact, TaskDataError};
 
 use super::repl_ledger::ReplLedger;

@@ -3,7 +3,7 @@
 //! opens a new group exactly when it conflicts with a member of the current one. Hence no two tasks
 //! of a group conflict and every earlier conflicting task sits in an earlier group.
 
-use ccrsim_model::digest::stable_hash;
+use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::repl::{ReplFact, footprints_conflict};
 
 use super::repl_ledger::ReplLedger;

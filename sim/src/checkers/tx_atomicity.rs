@@ -4,7 +4,7 @@
 //! the controllers never disagree on a decision. Whether every in-doubt participant gets resolved is
 //! checked after heal (no open prepare remains on a live data node).
 
-use ccrsim_model::io::NodeId;
+use ccrsim_model::core::io::NodeId;
 use ccrsim_model::txn::{Decision, DfsFact};
 
 use super::dfs_ledger::DfsLedger;

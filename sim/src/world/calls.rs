@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ccrsim_model::io::{Input, NodeId};
+use ccrsim_model::core::io::{Input, NodeId};
 use ccrsim_model::repl::slave::SlaveTaskState;
 use ccrsim_model::repl::{AdminCall, AdminError, AdminResult};
 
@@ -116,8 +116,9 @@ impl World {
         let id = self.calls.next_id;
         self.calls.next_id += 1;
         let text = format!("{:?}", planned.call);
-        self.trace
-            .emit(now, node, EventKind::Process, ccrsim_model::digest::stable_hash(&text), || format!("management call #{id}: {text}"));
+        self.trace.emit(now, node, EventKind::Process, ccrsim_model::core::digest::stable_hash(&text), || {
+            format!("management call #{id}: {text}")
+        });
         self.push_input(node, Input::Admin { call_id: id, call: planned.call.clone() });
         if matches!(planned.origin, CallOrigin::Scenario(_)) {
             self.schedule(now.plus_nanos(ANSWER_TIMEOUT_NANOS), Event::CallTimeout { call_id: id });

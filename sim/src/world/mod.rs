@@ -17,9 +17,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use ccrsim_model::digest::stable_hash;
-use ccrsim_model::io::{DiskCompletion, DiskRequest, Input, NodeId, Output, TimerKey};
+use ccrsim_model::core::digest::stable_hash;
+use ccrsim_model::core::io::{DiskCompletion, DiskRequest, Input, NodeId, Output, TimerKey};
+use ccrsim_model::fact::Fact;
 use ccrsim_model::message::{Control, Message};
+use ccrsim_model::repl::AdminCall;
 use ccrsim_model::role::{Role, RoleSpec};
 
 use crate::checkers::{Checkers, Violation};
@@ -81,7 +83,7 @@ pub struct Node {
     /// When the disk finishes the last request queued so far.
     disk_free_at: SimTime,
     /// Inputs waiting for the host task (a paused node's wait until it resumes).
-    mailbox: VecDeque<Input<Message>>,
+    mailbox: VecDeque<Input<Message, AdminCall>>,
     /// The host task, parked until the mailbox has something.
     waker: Option<Waker>,
     /// madsim's id of this node.
@@ -445,7 +447,7 @@ impl World {
         }
     }
 
-    fn push_input(&mut self, node: NodeId, input: Input<Message>) {
+    fn push_input(&mut self, node: NodeId, input: Input<Message, AdminCall>) {
         let n = &mut self.nodes[node as usize];
         n.mailbox.push_back(input);
         if let Some(w) = n.waker.take() {
@@ -526,7 +528,7 @@ impl World {
     }
 
     /// Carries out what a role asked for.
-    fn apply_output(&mut self, node: NodeId, at: SimTime, out: Output<Message>) {
+    fn apply_output(&mut self, node: NodeId, at: SimTime, out: Output<Message, Fact>) {
         for fact in &out.facts {
             self.trace.emit(at, node, EventKind::Fact, stable_hash(fact), || format!("fact {fact:?}"));
             if let ccrsim_model::fact::Fact::Client(ccrsim_model::fact::ClientFact::Acknowledged { .. }) = fact {

@@ -20,11 +20,12 @@ use super::fact::DfsFact;
 use super::message::{DfsMessage, DfsRequest};
 use super::state::{ChunkId, Cid, Decision, DfsOutput, Participation, Tid};
 use super::storage::{self, ChunkRecord, ChunkSnapshot};
+use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
+use crate::core::rng::SplitMix64;
 use crate::dfs::{ChunkData, ChunkDelta, ErrorCode, OpError, Operation};
-use crate::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
+use crate::fact::Fact;
 use crate::message::Message;
 use crate::raft::RecoveryError;
-use crate::rng::SplitMix64;
 
 const TIMER_TICK: TimerKey = 300;
 const TICK_MS: Millis = 50;
@@ -240,7 +241,7 @@ pub struct DataNode {
     repl: replication::ReplState,
 }
 
-fn send(out: &mut Output<Message>, to: NodeId, msg: DfsMessage) {
+fn send(out: &mut Output<Message, Fact>, to: NodeId, msg: DfsMessage) {
     out.send(to, Message::Dfs(msg));
 }
 
@@ -325,7 +326,7 @@ impl DataNode {
     }
 
     /// Starts after boot: finishes recovery writes, arms the tick.
-    pub fn start(&mut self, facts: Vec<DfsFact>, out: &mut Output<Message>) {
+    pub fn start(&mut self, facts: Vec<DfsFact>, out: &mut Output<Message, Fact>) {
         for f in facts {
             out.fact(f);
         }
@@ -347,7 +348,7 @@ impl DataNode {
     // ----- Inputs ------------------------------------------------------------------------------------
 
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: DfsMessage, out: &mut Output<Message>) {
+    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: DfsMessage, out: &mut Output<Message, Fact>) {
         self.now = now;
         match msg {
             DfsMessage::Run { op_id, op } => self.run(now, from, op_id, op, out),
@@ -394,7 +395,7 @@ impl DataNode {
     }
 
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message>) {
+    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
         if key != TIMER_TICK {
             return;
         }
@@ -425,7 +426,7 @@ impl DataNode {
     }
 
     /// Handles a disk completion.
-    pub fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<Message>) {
+    pub fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<Message, Fact>) {
         self.now = now;
         if self.on_task_read(&done, out) {
             self.finish(out);
@@ -459,7 +460,7 @@ impl DataNode {
         self.finish(out);
     }
 
-    fn release(&mut self, after: AfterSync, out: &mut Output<Message>) {
+    fn release(&mut self, after: AfterSync, out: &mut Output<Message, Fact>) {
         match after {
             AfterSync::Send(to, msg) => send(out, to, msg),
             AfterSync::Acknowledge { to, tid, chunk, cid } => {
@@ -474,7 +475,7 @@ impl DataNode {
 
     // ----- Coordinator --------------------------------------------------------------------------------
 
-    fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<Message>) {
+    fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<Message, Fact>) {
         if self.answered.contains(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
             return; // a copy of an operation under way or answered
         }
@@ -484,7 +485,7 @@ impl DataNode {
         self.begin(now, key, out);
     }
 
-    fn begin(&mut self, now: Millis, key: u64, out: &mut Output<Message>) {
+    fn begin(&mut self, now: Millis, key: u64, out: &mut Output<Message, Fact>) {
         let o = self.ops.get_mut(&key).expect("op");
         o.attempts += 1;
         o.phase = Phase::Begin;
@@ -494,7 +495,7 @@ impl DataNode {
         self.request(now, DfsRequest::Begin { session: self.session, seq, below, op, op_ref, task }, Purpose::Coord(key), out);
     }
 
-    fn request(&mut self, now: Millis, request: DfsRequest, purpose: Purpose, out: &mut Output<Message>) {
+    fn request(&mut self, now: Millis, request: DfsRequest, purpose: Purpose, out: &mut Output<Message, Fact>) {
         let req = self.next_req;
         self.next_req += 1;
         let to = self.config.controllers[self.leader % self.config.controllers.len()];
@@ -502,7 +503,7 @@ impl DataNode {
         self.requests.insert(req, PendingRequest { request, purpose, sent_at: now, redirects: 0 });
     }
 
-    fn retry_requests(&mut self, now: Millis, out: &mut Output<Message>) {
+    fn retry_requests(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let late: Vec<u64> =
             self.requests.iter().filter(|(_, p)| now >= p.sent_at + self.config.request_retry_ms).map(|(r, _)| *r).collect();
         if !late.is_empty() {
@@ -517,7 +518,7 @@ impl DataNode {
         }
     }
 
-    fn on_response(&mut self, now: Millis, req: u64, result: Result<DfsOutput, Option<NodeId>>, out: &mut Output<Message>) {
+    fn on_response(&mut self, now: Millis, req: u64, result: Result<DfsOutput, Option<NodeId>>, out: &mut Output<Message, Fact>) {
         let Some(p) = self.requests.get_mut(&req) else { return };
         let output = match result {
             Ok(output) => output,
@@ -553,7 +554,7 @@ impl DataNode {
         }
     }
 
-    fn on_coord_output(&mut self, now: Millis, key: u64, output: DfsOutput, out: &mut Output<Message>) {
+    fn on_coord_output(&mut self, now: Millis, key: u64, output: DfsOutput, out: &mut Output<Message, Fact>) {
         let Some(o) = self.ops.get(&key) else { return };
         match (&o.phase, output) {
             (Phase::Begin, DfsOutput::Begun(begun)) => {
@@ -635,7 +636,15 @@ impl DataNode {
         }
     }
 
-    fn on_prepared(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, refusal: Option<String>, out: &mut Output<Message>) {
+    fn on_prepared(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        tid: Tid,
+        chunk: ChunkId,
+        refusal: Option<String>,
+        out: &mut Output<Message, Fact>,
+    ) {
         let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Prepare { tid: t, .. } if *t == tid)) else {
             return;
         };
@@ -658,7 +667,7 @@ impl DataNode {
         }
     }
 
-    fn on_decided(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, out: &mut Output<Message>) {
+    fn on_decided(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, out: &mut Output<Message, Fact>) {
         let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Finish { tid: t, .. } if *t == tid)) else {
             return;
         };
@@ -673,7 +682,7 @@ impl DataNode {
         }
     }
 
-    fn tick_coordinator(&mut self, now: Millis, out: &mut Output<Message>) {
+    fn tick_coordinator(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let keys: Vec<u64> = self.ops.keys().copied().collect();
         for key in keys {
             let retry_ms = self.config.request_retry_ms;
@@ -711,7 +720,7 @@ impl DataNode {
         }
     }
 
-    fn reply(&mut self, key: u64, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message>) {
+    fn reply(&mut self, key: u64, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message, Fact>) {
         let o = self.ops.remove(&key).expect("op");
         if let Some(task) = o.task {
             self.task_ended(task, result, out);
@@ -742,9 +751,10 @@ impl DataNode {
         chunk: ChunkId,
         expected: Cid,
         delta: std::sync::Arc<ChunkDelta>,
-        out: &mut Output<Message>,
+        out: &mut Output<Message, Fact>,
     ) {
-        let refuse = |out: &mut Output<Message>, reason: String| send(out, from, DfsMessage::Prepared { tid, chunk, ok: false, reason });
+        let refuse =
+            |out: &mut Output<Message, Fact>, reason: String| send(out, from, DfsMessage::Prepared { tid, chunk, ok: false, reason });
         if self.recoveries.contains_key(&chunk) || self.lost.contains(&chunk) {
             return refuse(out, "replica under recovery or lost".into());
         }
@@ -768,7 +778,7 @@ impl DataNode {
     }
 
     /// Applies a decision to a replica; returns whether the replica has it now (so it may say so).
-    fn apply_decision(&mut self, tid: Tid, chunk: ChunkId, decision: Decision, out: &mut Output<Message>) -> bool {
+    fn apply_decision(&mut self, tid: Tid, chunk: ChunkId, decision: Decision, out: &mut Output<Message, Fact>) -> bool {
         let Some(replica) = self.replicas.get_mut(&chunk) else {
             // A dropped chunk whose decision is repeated, or one never prepared here.
             return false;
@@ -809,7 +819,7 @@ impl DataNode {
         true
     }
 
-    fn drop_replica(&mut self, chunk: ChunkId, out: &mut Output<Message>) {
+    fn drop_replica(&mut self, chunk: ChunkId, out: &mut Output<Message, Fact>) {
         self.replicas.remove(&chunk);
         self.lost.remove(&chunk);
         self.log_buffer.remove(&chunk);
@@ -820,7 +830,7 @@ impl DataNode {
         out.fact(DfsFact::ReplicaDropped { chunk });
     }
 
-    fn tick_in_doubt(&mut self, now: Millis, out: &mut Output<Message>) {
+    fn tick_in_doubt(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let asked: BTreeSet<Tid> = self
             .requests
             .values()
@@ -848,7 +858,7 @@ impl DataNode {
     }
 
     /// Reads the files of the next replica in turn, to check them.
-    fn scrub(&mut self, out: &mut Output<Message>) {
+    fn scrub(&mut self, out: &mut Output<Message, Fact>) {
         let next = self.replicas.range(self.scrub_cursor + 1..).next().or_else(|| self.replicas.iter().next()).map(|(c, _)| *c);
         let Some(chunk) = next else { return };
         self.scrub_cursor = chunk;
@@ -859,7 +869,7 @@ impl DataNode {
 
     // ----- Online recovery ----------------------------------------------------------------------------
 
-    fn on_recover(&mut self, now: Millis, chunk: ChunkId, source: NodeId, out: &mut Output<Message>) {
+    fn on_recover(&mut self, now: Millis, chunk: ChunkId, source: NodeId, out: &mut Output<Message, Fact>) {
         if self.config.bugs.ignore_recover_orders
             || self.recoveries.contains_key(&chunk)
             || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty())
@@ -871,7 +881,7 @@ impl DataNode {
         send(out, source, DfsMessage::Fetch { chunk });
     }
 
-    fn on_image(&mut self, now: Millis, from: NodeId, chunk: ChunkId, image: Option<(Cid, ChunkData)>, out: &mut Output<Message>) {
+    fn on_image(&mut self, now: Millis, from: NodeId, chunk: ChunkId, image: Option<(Cid, ChunkData)>, out: &mut Output<Message, Fact>) {
         let Some(task) = self.recoveries.get(&chunk) else { return };
         if task.source != from {
             return;
@@ -900,7 +910,7 @@ impl DataNode {
         }
     }
 
-    fn on_recovery_lock(&mut self, now: Millis, chunk: ChunkId, output: DfsOutput, out: &mut Output<Message>) {
+    fn on_recovery_lock(&mut self, now: Millis, chunk: ChunkId, output: DfsOutput, out: &mut Output<Message, Fact>) {
         let Some(task) = self.recoveries.get_mut(&chunk) else { return };
         match output {
             DfsOutput::RecoveryLock(Some(locked_version)) => {
@@ -912,7 +922,7 @@ impl DataNode {
         }
     }
 
-    fn tick_recoveries(&mut self, now: Millis, out: &mut Output<Message>) {
+    fn tick_recoveries(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let chunks: Vec<ChunkId> = self.recoveries.keys().copied().collect();
         for chunk in chunks {
             let task = &self.recoveries[&chunk];
@@ -927,7 +937,7 @@ impl DataNode {
         }
     }
 
-    fn abandon_recovery(&mut self, now: Millis, chunk: ChunkId, out: &mut Output<Message>) {
+    fn abandon_recovery(&mut self, now: Millis, chunk: ChunkId, out: &mut Output<Message, Fact>) {
         if let Some(task) = self.recoveries.remove(&chunk)
             && matches!(task.phase, RecoveryPhase::Sync { .. } | RecoveryPhase::Reporting | RecoveryPhase::Locking)
         {
@@ -936,7 +946,7 @@ impl DataNode {
     }
 
     /// Replaces a replica with a peer's image, durably (snapshot, then an empty log).
-    fn install(&mut self, chunk: ChunkId, version: Cid, data: ChunkData, out: &mut Output<Message>) {
+    fn install(&mut self, chunk: ChunkId, version: Cid, data: ChunkData, out: &mut Output<Message, Fact>) {
         out.fact(DfsFact::ReplicaInstalled { chunk, version, digest: data.digest() });
         self.log_buffer.remove(&chunk);
         self.lost.remove(&chunk);
@@ -966,7 +976,7 @@ impl DataNode {
         }
     }
 
-    fn flush_startup(&mut self, out: &mut Output<Message>) {
+    fn flush_startup(&mut self, out: &mut Output<Message, Fact>) {
         let ops = std::mem::take(&mut self.startup_ops);
         if let Some(t) = out.disk_chain(ops, || self.token()) {
             self.pending.push_back((t, Vec::new()));
@@ -975,7 +985,7 @@ impl DataNode {
 
     /// Ends every input: writes and syncs this step's log records, compacts long logs, and lets held
     /// replies go once everything before them is durable.
-    fn finish(&mut self, out: &mut Output<Message>) {
+    fn finish(&mut self, out: &mut Output<Message, Fact>) {
         // Only a chunk whose log grew in this step can have crossed the compaction threshold (a log
         // loaded long at boot is compacted at its next append).
         let appended: Vec<ChunkId> = self.log_buffer.keys().copied().collect();
@@ -1004,7 +1014,7 @@ impl DataNode {
     }
 }
 
-fn send_prepares(parts: &[Participation], tid: Tid, only: Option<&BTreeSet<(ChunkId, NodeId)>>, out: &mut Output<Message>) {
+fn send_prepares(parts: &[Participation], tid: Tid, only: Option<&BTreeSet<(ChunkId, NodeId)>>, out: &mut Output<Message, Fact>) {
     for p in parts {
         for &n in &p.replicas {
             if only.is_none_or(|w| w.contains(&(p.chunk, n))) {
@@ -1019,7 +1029,7 @@ fn send_decisions(
     tid: Tid,
     decision: Decision,
     only: Option<&BTreeSet<(ChunkId, NodeId)>>,
-    out: &mut Output<Message>,
+    out: &mut Output<Message, Fact>,
 ) {
     for p in parts {
         for &n in &p.replicas {

@@ -13,11 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output};
+use crate::core::record;
 use crate::dfs::{ErrorCode, OpError, SharedOperation};
 use crate::fact::Fact;
-use crate::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output};
 use crate::message::Message;
-use crate::record;
 use crate::repl::admin::NodeRole;
 use crate::repl::message::{ReplMessage, TaskDataError};
 use crate::repl::{AdminCall, AdminError, AdminResult, ReplFact, Task, TaskId, TaskPayload};
@@ -94,7 +94,7 @@ impl DataNode {
     }
 
     /// Reports the task data found at boot.
-    pub(super) fn report_task_data(&self, out: &mut Output<Message>) {
+    pub(super) fn report_task_data(&self, out: &mut Output<Message, Fact>) {
         if !self.repl.files.is_empty() {
             out.fact(Fact::Repl(ReplFact::TaskDataLoaded { tids: self.repl.files.iter().copied().collect() }));
         }
@@ -107,7 +107,7 @@ impl DataNode {
 
     /// Asks for the commit decision of a coordinated operation, keeping its task data first if it
     /// has to (synchronously: the request waits until the data is durable).
-    pub(super) fn request_commit(&mut self, now: Millis, key: u64, tid: Tid, out: &mut Output<Message>) {
+    pub(super) fn request_commit(&mut self, now: Millis, key: u64, tid: Tid, out: &mut Output<Message, Fact>) {
         let o = &self.ops[&key];
         if !o.task_data {
             self.request(now, DfsRequest::Commit { tid }, Purpose::Coord(key), out);
@@ -123,7 +123,7 @@ impl DataNode {
         }
     }
 
-    fn write_task_data(&mut self, tid: Tid, op: &SharedOperation, durable: bool, out: &mut Output<Message>) {
+    fn write_task_data(&mut self, tid: Tid, op: &SharedOperation, durable: bool, out: &mut Output<Message, Fact>) {
         let mut bytes = Vec::new();
         record::encode_value(TASK_RECORD, &**op, &mut bytes);
         let path = task_path(tid);
@@ -136,7 +136,7 @@ impl DataNode {
     }
 
     /// Periodic work: background task-data writes (master), fetches to send again (slave).
-    pub(super) fn tick_replication(&mut self, now: Millis, out: &mut Output<Message>) {
+    pub(super) fn tick_replication(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
         let due: Vec<Tid> = self.repl.unwritten.iter().filter(|(_, (_, at))| now >= *at).map(|(t, _)| *t).collect();
         for tid in due {
             let (op, _) = self.repl.unwritten.remove(&tid).expect("listed");
@@ -163,7 +163,7 @@ impl DataNode {
     }
 
     /// A replication message.
-    pub fn on_repl_message(&mut self, now: Millis, from: NodeId, msg: ReplMessage, out: &mut Output<Message>) {
+    pub fn on_repl_message(&mut self, now: Millis, from: NodeId, msg: ReplMessage, out: &mut Output<Message, Fact>) {
         self.now = now;
         match msg {
             ReplMessage::FetchTaskData { tid } => {
@@ -205,7 +205,7 @@ impl DataNode {
     }
 
     /// A disk completion of a task-data read; false if the token is not one.
-    pub(super) fn on_task_read(&mut self, done: &DiskCompletion, out: &mut Output<Message>) -> bool {
+    pub(super) fn on_task_read(&mut self, done: &DiskCompletion, out: &mut Output<Message, Fact>) -> bool {
         if done.token & TASK_READ_TAG != TASK_READ_TAG {
             return false;
         }
@@ -232,7 +232,7 @@ impl DataNode {
 
     // ----- Slave: executing tasks --------------------------------------------------------------------
 
-    fn on_execute(&mut self, now: Millis, task: Task, out: &mut Output<Message>) {
+    fn on_execute(&mut self, now: Millis, task: Task, out: &mut Output<Message, Fact>) {
         if self.repl.executions.contains_key(&task.id) {
             return; // already under way here (a repeated dispatch)
         }
@@ -256,7 +256,7 @@ impl DataNode {
         }
     }
 
-    fn on_task_data(&mut self, now: Millis, tid: Tid, data: Result<SharedOperation, TaskDataError>, out: &mut Output<Message>) {
+    fn on_task_data(&mut self, now: Millis, tid: Tid, data: Result<SharedOperation, TaskDataError>, out: &mut Output<Message, Fact>) {
         let prefetch = self.repl.prefetching.remove(&tid).is_some();
         let fetching =
             self.repl.executions.iter().find(|(_, (t, s))| t.tid == tid && matches!(s, Execution::Fetching { .. })).map(|(id, _)| *id);
@@ -291,7 +291,7 @@ impl DataNode {
         }
     }
 
-    fn start_task(&mut self, now: Millis, task: TaskId, op: SharedOperation, out: &mut Output<Message>) {
+    fn start_task(&mut self, now: Millis, task: TaskId, op: SharedOperation, out: &mut Output<Message, Fact>) {
         out.fact(Fact::Repl(ReplFact::TaskStarted { task }));
         let key = self.next_op;
         self.next_op += 1;
@@ -310,7 +310,7 @@ impl DataNode {
     }
 
     /// A task's transaction ended (`reply` of its coordinator operation).
-    pub(super) fn task_ended(&mut self, task: TaskId, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message>) {
+    pub(super) fn task_ended(&mut self, task: TaskId, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message, Fact>) {
         self.repl.executions.remove(&task);
         match result {
             // Committed: the controller marks the task FINISHED when the transaction completes.
@@ -321,14 +321,14 @@ impl DataNode {
         }
     }
 
-    fn report_task_failure(&mut self, now: Millis, task: TaskId, reason: &str, out: &mut Output<Message>) {
+    fn report_task_failure(&mut self, now: Millis, task: TaskId, reason: &str, out: &mut Output<Message, Fact>) {
         self.request(now, DfsRequest::TaskFailed { task, reason: reason.to_string() }, Purpose::TaskReport, out);
     }
 
     // ----- Management calls ---------------------------------------------------------------------------
 
     /// A management call made on this data node (answered by an `Admin` fact).
-    pub fn on_admin(&mut self, now: Millis, call_id: u64, call: AdminCall, out: &mut Output<Message>) {
+    pub fn on_admin(&mut self, now: Millis, call_id: u64, call: AdminCall, out: &mut Output<Message, Fact>) {
         self.now = now;
         if let Err(e) = call.check_role(self.config.replication.role) {
             out.fact(Fact::Admin { call_id, call, result: Err(e) });
@@ -339,7 +339,7 @@ impl DataNode {
         self.finish(out);
     }
 
-    pub(super) fn on_admin_answer(&mut self, call_id: u64, output: DfsOutput, out: &mut Output<Message>) {
+    pub(super) fn on_admin_answer(&mut self, call_id: u64, output: DfsOutput, out: &mut Output<Message, Fact>) {
         let Some(call) = self.repl.admin_calls.remove(&call_id) else { return };
         let result: AdminResult = match output {
             DfsOutput::Admin(result) => result,

@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fact::Fact;
-
 /// Identifies a node of the deployment (controller, data node or client), dense from 0.
 pub type NodeId = u32;
 
@@ -21,9 +19,9 @@ pub type TimerKey = u32;
 /// Chosen by the role to match a disk completion with its request.
 pub type IoToken = u64;
 
-/// What the host hands to a role.
+/// What the host hands to a role: `M` is the deployment's message type, `C` its management call.
 #[derive(Debug)]
-pub enum Input<M> {
+pub enum Input<M, C> {
     /// A message from another node.
     Message { from: NodeId, msg: M },
     /// A timer set earlier fired.
@@ -31,7 +29,7 @@ pub enum Input<M> {
     /// A disk request finished.
     Disk(DiskCompletion),
     /// An operator's management call (answered by an `Admin` fact carrying `call_id`).
-    Admin { call_id: u64, call: crate::repl::AdminCall },
+    Admin { call_id: u64, call: C },
 }
 
 /// One disk request. Requests of one node execute one at a time in the order they were issued; a
@@ -107,9 +105,12 @@ pub trait DiskView {
     fn list(&self, prefix: &str) -> Vec<String>;
 }
 
-/// Everything a role asks the host to do in answer to one input.
+/// Everything a role asks the host to do in answer to one input: `M` is the message type it sends,
+/// `F` the fact type it reports. A protocol inside a role writes into the role's output through
+/// `Into` (its messages and facts convert into the deployment's), so that what several protocols
+/// emit in one step stays in the order they emitted it.
 #[derive(Debug)]
-pub struct Output<M> {
+pub struct Output<M, F> {
     /// Messages to send, in order.
     pub sends: Vec<(NodeId, M)>,
     /// Disk requests, in order.
@@ -117,21 +118,21 @@ pub struct Output<M> {
     /// Timers to set (`Some(delay)`, replacing an earlier setting) or cancel (`None`).
     pub timers: Vec<(TimerKey, Option<Millis>)>,
     /// Facts for the checkers.
-    pub facts: Vec<Fact>,
+    pub facts: Vec<F>,
     /// The role stops: its process exits (fail-stop) with this reason.
     pub halt: Option<String>,
 }
 
-impl<M> Default for Output<M> {
+impl<M, F> Default for Output<M, F> {
     fn default() -> Self {
         Self { sends: Vec::new(), disk: Vec::new(), timers: Vec::new(), facts: Vec::new(), halt: None }
     }
 }
 
-impl<M> Output<M> {
+impl<M, F> Output<M, F> {
     /// Queues a message.
-    pub fn send(&mut self, to: NodeId, msg: M) {
-        self.sends.push((to, msg));
+    pub fn send(&mut self, to: NodeId, msg: impl Into<M>) {
+        self.sends.push((to, msg.into()));
     }
 
     /// Sets (or moves) a timer.
@@ -145,7 +146,7 @@ impl<M> Output<M> {
     }
 
     /// Records a fact for the checkers.
-    pub fn fact(&mut self, fact: impl Into<Fact>) {
+    pub fn fact(&mut self, fact: impl Into<F>) {
         self.facts.push(fact.into());
     }
 
@@ -184,12 +185,12 @@ impl<M> Output<M> {
         }
     }
 
-    /// Moves everything into `outer`, wrapping each message with `wrap`.
-    pub fn drain_into<N>(&mut self, outer: &mut Output<N>, wrap: impl Fn(M) -> N) {
+    /// Moves everything into `outer`, wrapping each message with `wrap` and each fact with `Into`.
+    pub fn drain_into<N, G: From<F>>(&mut self, outer: &mut Output<N, G>, wrap: impl Fn(M) -> N) {
         outer.sends.extend(self.sends.drain(..).map(|(to, m)| (to, wrap(m))));
         outer.disk.append(&mut self.disk);
         outer.timers.append(&mut self.timers);
-        outer.facts.append(&mut self.facts);
+        outer.facts.extend(self.facts.drain(..).map(G::from));
         if let Some(reason) = self.halt.take() {
             outer.halt(reason);
         }
@@ -255,7 +256,7 @@ mod tests {
 
     #[test]
     fn a_disk_chain_reports_only_its_last_request() {
-        let mut out: Output<()> = Output::default();
+        let mut out: Output<(), ()> = Output::default();
         let mut next = 10;
         let ops = vec![
             DiskOp::Append { path: "f".into(), data: vec![1] },
