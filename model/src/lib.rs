@@ -5,15 +5,9 @@
 //! facts for the checkers) comes out. Nothing here reads a clock, draws unseeded randomness, spawns a
 //! thread or touches a real file; `sim/` hosts these roles in a simulated world.
 
-pub mod client;
-pub mod controller;
 pub mod core;
+pub mod deployment;
 pub mod dfs;
-pub mod dfs_client;
-pub mod fact;
-pub mod message;
-pub mod metadata;
+pub mod pipeline;
 pub mod raft;
-pub mod repl;
-pub mod role;
-pub mod txn;
+pub mod replica;

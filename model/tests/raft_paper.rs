@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::{DiskOp, DiskRequest, MemoryDisk, Millis, NodeId, Output, TimerKey};
 use ccrsim_model::core::record;
-use ccrsim_model::metadata::{MetadataCommand, MetadataOutput, MetadataState};
+use ccrsim_model::deployment::state::{MetadataCommand, MetadataOutput, MetadataState};
 use ccrsim_model::raft::wal::{self, HardState};
 use ccrsim_model::raft::{
     Entry, Payload, Raft, RaftBugs, RaftConfig, RaftFact, RaftMessage, RecoveryError, RoleState, StateMachine, TIMER_ELECTION,

@@ -16,9 +16,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::dfs::{LockKey, Operation, PartitionKey, ReferenceDb, SharedOperation, TableId, Value, plan};
-use ccrsim_model::repl::slave::SlaveTaskState;
-use ccrsim_model::repl::task::TaskPayload;
-use ccrsim_model::repl::{Grouper, SlaveCommand, SlaveConfig, SlaveRepl, SlaveReplBugs, Task, TaskId};
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
+use ccrsim_model::pipeline::dolphindb_async::task::TaskPayload;
+use ccrsim_model::pipeline::dolphindb_async::{Grouper, SlaveCommand, SlaveConfig, SlaveRepl, SlaveReplBugs, Task, TaskId};
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
 

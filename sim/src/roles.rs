@@ -2,15 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use ccrsim_model::client::ClientConfig;
-use ccrsim_model::controller::WatchConfig;
-use ccrsim_model::dfs_client::DfsClientConfig;
+use ccrsim_model::deployment::client::ClientConfig;
+use ccrsim_model::deployment::controller::WatchConfig;
+use ccrsim_model::deployment::role::RoleSpec;
+use ccrsim_model::pipeline::dolphindb_async::admin::NodeRole;
+use ccrsim_model::pipeline::dolphindb_async::{MasterConfig, ReplConfig, ReplLinks, SlaveConfig};
 use ccrsim_model::raft::RaftConfig;
-use ccrsim_model::repl::admin::NodeRole;
-use ccrsim_model::repl::{MasterConfig, ReplConfig, ReplLinks, SlaveConfig};
-use ccrsim_model::role::RoleSpec;
-use ccrsim_model::txn::datanode::{DataNodeConfig, ReplicationSettings};
-use ccrsim_model::txn::{DfsConfig, ReliabilityLevel};
+use ccrsim_model::replica::dolphindb_2pc::client::DfsClientConfig;
+use ccrsim_model::replica::dolphindb_2pc::datanode::{DataNodeConfig, ReplicationSettings};
+use ccrsim_model::replica::dolphindb_2pc::{DfsConfig, ReliabilityLevel};
 
 use crate::scenario::Scenario;
 use crate::topology::{ClusterId, NodeKind, Topology};

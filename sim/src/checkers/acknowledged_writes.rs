@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::fact::ClientFact;
+use ccrsim_model::deployment::fact::ClientFact;
 
 use crate::world::{Node, NodeStatus};
 

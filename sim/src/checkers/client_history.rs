@@ -4,7 +4,7 @@
 //! Unknown outcomes may go either way.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::txn::{Decision, DfsFact, OpOutcome};
+use ccrsim_model::replica::dolphindb_2pc::{Decision, DfsFact, OpOutcome};
 
 use super::dfs_ledger::DfsLedger;
 

@@ -5,7 +5,7 @@
 //! it (or later) when it comes back from its disk after a crash.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::txn::{Decision, DfsFact, OpOutcome};
+use ccrsim_model::replica::dolphindb_2pc::{Decision, DfsFact, OpOutcome};
 
 use super::dfs_ledger::DfsLedger;
 use crate::world::{Node, NodeStatus};

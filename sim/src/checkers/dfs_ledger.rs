@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{LockKey, SharedOperation};
-use ccrsim_model::txn::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
+use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
 
 /// A transaction as the controllers reported it.
 #[derive(Debug, Clone)]

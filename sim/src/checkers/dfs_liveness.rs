@@ -3,7 +3,7 @@
 //! left in doubt, every stale replica has been recovered, and every operation got its answer.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::txn::state::ReplicaState;
+use ccrsim_model::replica::dolphindb_2pc::state::ReplicaState;
 
 use crate::world::{Node, NodeStatus};
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{DatabaseView, ReferenceDb, database_views};
-use ccrsim_model::repl::slave::SlaveTaskState;
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
 
 use super::dfs_ledger::DfsLedger;
 use super::reference_model::cluster_state;

@@ -4,8 +4,8 @@
 //! without ever committing is silent divergence: the eventual-consistency checker's.)
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::ReplFact;
-use ccrsim_model::repl::slave::SlaveTaskState;
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
 
 use super::repl_ledger::ReplLedger;
 

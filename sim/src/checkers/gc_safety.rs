@@ -2,7 +2,7 @@
 //! every slave reported finished): when the queue is truncated below a task id, every slave has
 //! finished every task below it.
 
-use ccrsim_model::repl::ReplFact;
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
 use super::repl_ledger::ReplLedger;
 

@@ -66,7 +66,7 @@ pub mod tx_atomicity;
 use serde::Serialize;
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::fact::Fact;
+use ccrsim_model::deployment::fact::Fact;
 
 use self::acknowledged_writes::AcknowledgedWrites;
 use self::dfs_ledger::DfsLedger;
@@ -239,7 +239,7 @@ impl Checkers {
         }
         let repl = crate::roles::replicates(scenario).then(|| {
             let queues = |c: ClusterId| match crate::roles::repl_config(scenario, topology, c) {
-                ccrsim_model::repl::ReplConfig::Slave(s) => s.queues,
+                ccrsim_model::pipeline::dolphindb_async::ReplConfig::Slave(s) => s.queues,
                 _ => 1,
             };
             ReplCheckers {
@@ -290,7 +290,7 @@ impl Checkers {
                 replica_convergence::check(l, node, f).map_err(|m| violation(replica_convergence::NAME, replica_convergence::SOURCE, m))?;
                 commit_durability::check(l, node, f).map_err(|m| violation(commit_durability::NAME, commit_durability::SOURCE, m))?;
                 client_history::check(l, node, f).map_err(|m| violation(client_history::NAME, client_history::SOURCE, m))?;
-                if let ccrsim_model::txn::DfsFact::ReplicaLost { why, .. } = f {
+                if let ccrsim_model::replica::dolphindb_2pc::DfsFact::ReplicaLost { why, .. } = f {
                     self.recovery_soundness
                         .on_refusal(node, why)
                         .map_err(|m| violation(recovery_soundness::NAME, recovery_soundness::SOURCE, m))?;

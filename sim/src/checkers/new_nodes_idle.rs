@@ -2,7 +2,7 @@
 //! over the original node count).
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::ReplFact;
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
 use super::repl_ledger::ReplLedger;
 

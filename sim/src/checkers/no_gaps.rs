@@ -4,7 +4,7 @@
 //! enqueued.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::ReplFact;
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
 use super::repl_ledger::ReplLedger;
 

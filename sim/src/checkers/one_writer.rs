@@ -3,7 +3,7 @@
 //! open prepares of one chunk.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::txn::DfsFact;
+use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::dfs_ledger::DfsLedger;
 

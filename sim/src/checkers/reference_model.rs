@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{Catalog, ReferenceDb, Row, TableId};
-use ccrsim_model::txn::state::ReplicaState;
+use ccrsim_model::replica::dolphindb_2pc::state::ReplicaState;
 
 use super::dfs_ledger::DfsLedger;
 use crate::world::{Node, NodeStatus};

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::SharedOperation;
-use ccrsim_model::repl::fact::ReplSnapshot;
-use ccrsim_model::repl::slave::{SlaveTaskState, queue_of_database};
-use ccrsim_model::repl::{GroupId, ReplFact, ReplicationState, Task, TaskId};
-use ccrsim_model::txn::Tid;
+use ccrsim_model::pipeline::dolphindb_async::fact::ReplSnapshot;
+use ccrsim_model::pipeline::dolphindb_async::slave::{SlaveTaskState, queue_of_database};
+use ccrsim_model::pipeline::dolphindb_async::{GroupId, ReplFact, ReplicationState, Task, TaskId};
+use ccrsim_model::replica::dolphindb_2pc::Tid;
 
 use crate::topology::{ClusterId, NodeKind, Topology};
 

@@ -4,7 +4,7 @@
 //! its chunk's current version.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::txn::DfsFact;
+use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::dfs_ledger::DfsLedger;
 

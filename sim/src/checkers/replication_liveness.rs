@@ -4,13 +4,13 @@
 //! or damaged: FAILED with the reason, for an operator to skip) and the tasks queued behind them.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::slave::SlaveTaskState;
-use ccrsim_model::repl::{ReplicationState, TaskDataError};
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
+use ccrsim_model::pipeline::dolphindb_async::{ReplicationState, TaskDataError};
 
 use crate::topology::ClusterId;
 use crate::world::Node;
 
-fn leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<&'a ccrsim_model::controller::Controller> {
+fn leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<&'a ccrsim_model::deployment::controller::Controller> {
     crate::world::running_leader(nodes, controllers).map(|(_, ctl)| ctl)
 }
 

@@ -5,8 +5,8 @@
 //! broken system, marked FINISHED without running: that divergence is eventual-consistency's).
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::slave::queue_of_database;
-use ccrsim_model::repl::{ReplFact, footprints_conflict};
+use ccrsim_model::pipeline::dolphindb_async::slave::queue_of_database;
+use ccrsim_model::pipeline::dolphindb_async::{ReplFact, footprints_conflict};
 
 use super::repl_ledger::ReplLedger;
 

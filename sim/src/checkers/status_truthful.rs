@@ -6,9 +6,9 @@
 //! group are its tasks'; a slave's reported progress never runs ahead of what it finished.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::admin::{MasterTaskRow, QueueRow, SlaveTaskRow};
-use ccrsim_model::repl::slave::{SlaveTaskState, queue_of_database};
-use ccrsim_model::repl::{AdminReply, AdminResult, ReplicationState};
+use ccrsim_model::pipeline::dolphindb_async::admin::{MasterTaskRow, QueueRow, SlaveTaskRow};
+use ccrsim_model::pipeline::dolphindb_async::slave::{SlaveTaskState, queue_of_database};
+use ccrsim_model::pipeline::dolphindb_async::{AdminReply, AdminResult, ReplicationState};
 
 use super::repl_ledger::{NodeView, ReplLedger};
 use crate::topology::ClusterId;

@@ -5,7 +5,7 @@
 //! visible in the status, never diverge silently; the eventual-consistency checker sees to that.)
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::repl::{ReplFact, TaskDataError};
+use ccrsim_model::pipeline::dolphindb_async::{ReplFact, TaskDataError};
 
 use super::repl_ledger::ReplLedger;
 

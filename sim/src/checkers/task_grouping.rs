@@ -4,7 +4,7 @@
 //! of a group conflict and every earlier conflicting task sits in an earlier group.
 
 use ccrsim_model::core::digest::stable_hash;
-use ccrsim_model::repl::{ReplFact, footprints_conflict};
+use ccrsim_model::pipeline::dolphindb_async::{ReplFact, footprints_conflict};
 
 use super::repl_ledger::ReplLedger;
 

@@ -5,7 +5,7 @@
 //! checked after heal (no open prepare remains on a live data node).
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::txn::{Decision, DfsFact};
+use ccrsim_model::replica::dolphindb_2pc::{Decision, DfsFact};
 
 use super::dfs_ledger::DfsLedger;
 

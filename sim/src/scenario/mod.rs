@@ -17,12 +17,12 @@ use crate::nemesis::FaultKind;
 use crate::net::LinkProfile;
 use std::collections::BTreeMap;
 
-use ccrsim_model::controller::ControllerBugs;
+use ccrsim_model::deployment::controller::ControllerBugs;
 use ccrsim_model::dfs::OperationKind;
+use ccrsim_model::pipeline::dolphindb_async::{MasterReplBugs, SlaveReplBugs};
 use ccrsim_model::raft::RaftBugs;
-use ccrsim_model::repl::{MasterReplBugs, SlaveReplBugs};
-use ccrsim_model::txn::datanode::DataNodeBugs;
-use ccrsim_model::txn::state::DfsStateBugs;
+use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeBugs;
+use ccrsim_model::replica::dolphindb_2pc::state::DfsStateBugs;
 
 /// A scenario error: which file, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

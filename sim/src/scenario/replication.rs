@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use ccrsim_model::repl::AdminCall;
+use ccrsim_model::pipeline::dolphindb_async::AdminCall;
 
 /// The slave clusters (`slave0`, `slave1`, ...), all of one shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

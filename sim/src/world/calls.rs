@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::{Input, NodeId};
-use ccrsim_model::repl::slave::SlaveTaskState;
-use ccrsim_model::repl::{AdminCall, AdminError, AdminResult};
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
+use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminError, AdminResult};
 
 use super::{Event, NodeStatus, World};
 use crate::checkers::{MANAGEMENT_CALLS, Violation};

@@ -19,10 +19,10 @@ use serde::Serialize;
 
 use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::core::io::{DiskCompletion, DiskRequest, Input, NodeId, Output, TimerKey};
-use ccrsim_model::fact::Fact;
-use ccrsim_model::message::{Control, Message};
-use ccrsim_model::repl::AdminCall;
-use ccrsim_model::role::{Role, RoleSpec};
+use ccrsim_model::deployment::fact::Fact;
+use ccrsim_model::deployment::message::{Control, Message};
+use ccrsim_model::deployment::role::{Role, RoleSpec};
+use ccrsim_model::pipeline::dolphindb_async::AdminCall;
 
 use crate::checkers::{Checkers, Violation};
 use crate::clock::NodeClock;
@@ -48,7 +48,10 @@ pub enum NodeStatus {
 }
 
 /// The running controller leader among `controllers` (the first in their order), if any.
-pub fn running_leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<(NodeId, &'a ccrsim_model::controller::Controller)> {
+pub fn running_leader<'a>(
+    nodes: &'a [Node],
+    controllers: &[NodeId],
+) -> Option<(NodeId, &'a ccrsim_model::deployment::controller::Controller)> {
     controllers.iter().find_map(|&c| {
         let n = &nodes[c as usize];
         n.role
@@ -531,17 +534,17 @@ impl World {
     fn apply_output(&mut self, node: NodeId, at: SimTime, out: Output<Message, Fact>) {
         for fact in &out.facts {
             self.trace.emit(at, node, EventKind::Fact, stable_hash(fact), || format!("fact {fact:?}"));
-            if let ccrsim_model::fact::Fact::Client(ccrsim_model::fact::ClientFact::Acknowledged { .. }) = fact {
+            if let ccrsim_model::deployment::fact::Fact::Client(ccrsim_model::deployment::fact::ClientFact::Acknowledged { .. }) = fact {
                 self.stats.acknowledged_writes += 1;
             }
             if let Err(v) = self.checkers.on_fact(at, node, fact) {
                 self.fail(v);
                 return;
             }
-            if let ccrsim_model::fact::Fact::Raft(ccrsim_model::raft::RaftFact::BecameLeader { .. }) = fact {
+            if let ccrsim_model::deployment::fact::Fact::Raft(ccrsim_model::raft::RaftFact::BecameLeader { .. }) = fact {
                 self.maybe_hit_new_leader(node);
             }
-            if let ccrsim_model::fact::Fact::Admin { call_id, call, result } = fact {
+            if let ccrsim_model::deployment::fact::Fact::Admin { call_id, call, result } = fact {
                 self.on_call_answered(node, *call_id, call, result);
             }
         }
@@ -783,7 +786,7 @@ impl World {
         meta.replicas
             .iter()
             .filter(|(n, _)| **n != node)
-            .all(|(_, r)| r.state == ccrsim_model::txn::state::ReplicaState::Complete && r.version == meta.version)
+            .all(|(_, r)| r.state == ccrsim_model::replica::dolphindb_2pc::state::ReplicaState::Complete && r.version == meta.version)
     }
 
     fn resume(&mut self, node: NodeId) {

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use crate::core::io::{Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
+use crate::deployment::fact::Fact;
+use crate::deployment::message::{Control, Message};
 use crate::dfs::{
     Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Row, Value, apply_catalog, plan,
 };
-use crate::fact::Fact;
-use crate::message::{Control, Message};
-use crate::txn::{DfsFact, DfsMessage, OpOutcome};
+use crate::replica::dolphindb_2pc::{DfsFact, DfsMessage, OpOutcome};
 
 const TIMER_ISSUE: TimerKey = 400;
 const TIMER_TICK: TimerKey = 401;

@@ -15,13 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output};
 use crate::core::record;
+use crate::deployment::fact::Fact;
+use crate::deployment::message::Message;
 use crate::dfs::{ErrorCode, OpError, SharedOperation};
-use crate::fact::Fact;
-use crate::message::Message;
-use crate::repl::admin::NodeRole;
-use crate::repl::message::{ReplMessage, TaskDataError};
-use crate::repl::{AdminCall, AdminError, AdminResult, ReplFact, Task, TaskId, TaskPayload};
-use crate::txn::{Cid, DfsOutput, DfsRequest, Tid};
+use crate::pipeline::dolphindb_async::admin::NodeRole;
+use crate::pipeline::dolphindb_async::message::{ReplMessage, TaskDataError};
+use crate::pipeline::dolphindb_async::{AdminCall, AdminError, AdminResult, ReplFact, Task, TaskId, TaskPayload};
+use crate::replica::dolphindb_2pc::{Cid, DfsOutput, DfsRequest, Tid};
 
 use super::{AfterSync, CoordOp, DataNode, Phase, Purpose};
 

@@ -13,7 +13,14 @@ use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 pub enum DfsRequest {
     /// BEGIN (`seq` numbers it in the node's session; all below `below` were answered); `op_ref`
     /// names the client operation it runs, for the checkers.
-    Begin { session: u64, seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), task: Option<crate::repl::TaskId> },
+    Begin {
+        session: u64,
+        seq: u64,
+        below: u64,
+        op: SharedOperation,
+        op_ref: (NodeId, u64),
+        task: Option<crate::pipeline::dolphindb_async::TaskId>,
+    },
     /// Decide commit.
     Commit { tid: Tid },
     /// Decide rollback.
@@ -29,9 +36,9 @@ pub enum DfsRequest {
     /// Give up a recovery lock.
     RecoveryUnlock { chunk: ChunkId },
     /// A management call made on this data node, for the controller leader.
-    Admin { call: crate::repl::AdminCall },
+    Admin { call: crate::pipeline::dolphindb_async::AdminCall },
     /// Slave: an execution of this replication task failed.
-    TaskFailed { task: crate::repl::TaskId, reason: String },
+    TaskFailed { task: crate::pipeline::dolphindb_async::TaskId, reason: String },
 }
 
 /// One message of the DFS.

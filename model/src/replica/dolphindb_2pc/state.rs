@@ -14,7 +14,7 @@ use crate::core::io::{Millis, NodeId};
 use crate::dfs::{
     Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan,
 };
-use crate::repl::TaskId;
+use crate::pipeline::dolphindb_async::TaskId;
 
 /// Transaction id, dense from 1 in BEGIN order.
 pub type Tid = u64;
@@ -220,7 +220,7 @@ pub enum DfsOutput {
     /// Nothing to say.
     Done,
     /// The answer to a management call forwarded by a data node.
-    Admin(crate::repl::AdminResult),
+    Admin(crate::pipeline::dolphindb_async::AdminResult),
 }
 
 /// The replicated DFS state of a cluster.

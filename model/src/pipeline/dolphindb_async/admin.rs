@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::core::io::{Millis, NodeId};
 use crate::dfs::OperationKind;
-use crate::txn::Tid;
+use crate::replica::dolphindb_2pc::Tid;
 
 use super::slave::SlaveTaskState;
 use super::task::{GroupId, SlaveId, TaskId};

@@ -1,10 +1,10 @@
 //! Every message that crosses the simulated network, and the supervisor's control inputs.
 
 use crate::core::io::NodeId;
-use crate::metadata::MetadataCommand;
+use crate::deployment::state::MetadataCommand;
+use crate::pipeline::dolphindb_async::ReplMessage;
 use crate::raft::RaftMessage;
-use crate::repl::ReplMessage;
-use crate::txn::DfsMessage;
+use crate::replica::dolphindb_2pc::DfsMessage;
 
 /// A client's operation on the controllers' metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

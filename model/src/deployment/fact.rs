@@ -1,9 +1,9 @@
 //! Facts: what roles tell the checkers about what they did.
 
 use crate::core::io::{Millis, NodeId};
+use crate::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
 use crate::raft::RaftFact;
-use crate::repl::{AdminCall, AdminResult, ReplFact};
-use crate::txn::DfsFact;
+use crate::replica::dolphindb_2pc::DfsFact;
 
 /// What a client saw, for the client oracle (Jepsen-style history).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

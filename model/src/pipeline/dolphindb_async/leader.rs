@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 
 use crate::core::io::{Millis, NodeId, Output};
-use crate::fact::Fact;
-use crate::message::Message;
-use crate::metadata::MetadataState;
-use crate::txn::Tid;
+use crate::deployment::fact::Fact;
+use crate::deployment::message::Message;
+use crate::deployment::state::MetadataState;
+use crate::replica::dolphindb_2pc::Tid;
 
 use super::fact::ReplFact;
 use super::master::MasterCommand;

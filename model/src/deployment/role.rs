@@ -1,16 +1,16 @@
 //! Every kind of role a node can play, behind one interface for the host.
 
-use crate::client::{Client, ClientConfig};
-use crate::controller::{Controller, ControllerBugs, WatchConfig};
 use crate::core::io::{DiskView, Input, Millis, NodeId, Output};
-use crate::dfs_client::{DfsClient, DfsClientConfig};
-use crate::fact::Fact;
-use crate::message::Message;
+use crate::deployment::client::{Client, ClientConfig};
+use crate::deployment::controller::{Controller, ControllerBugs, WatchConfig};
+use crate::deployment::fact::Fact;
+use crate::deployment::message::Message;
+use crate::pipeline::dolphindb_async::AdminCall;
+use crate::pipeline::dolphindb_async::{ReplConfig, ReplLinks};
 use crate::raft::{RaftConfig, RecoveryError};
-use crate::repl::AdminCall;
-use crate::repl::{ReplConfig, ReplLinks};
-use crate::txn::DfsConfig;
-use crate::txn::datanode::{DataNode, DataNodeConfig};
+use crate::replica::dolphindb_2pc::DfsConfig;
+use crate::replica::dolphindb_2pc::client::{DfsClient, DfsClientConfig};
+use crate::replica::dolphindb_2pc::datanode::{DataNode, DataNodeConfig};
 
 /// How to build a node's role; the host keeps it to rebuild the role after a restart.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub enum Role {
     /// A controller.
     Controller(Controller),
     /// A data node, with the facts of its boot until it starts.
-    DataNode(DataNode, Vec<crate::txn::DfsFact>),
+    DataNode(DataNode, Vec<crate::replica::dolphindb_2pc::DfsFact>),
     /// A metadata client.
     Client(Client),
     /// A DFS client.
@@ -87,11 +87,11 @@ impl Role {
             (Role::DataNode(d, _), Input::Admin { call_id, call }) => d.on_admin(now, call_id, call, out),
             (Role::Controller(c), Input::Admin { call_id, call }) => c.on_admin(now, call_id, call, out),
             (Role::Client(_) | Role::DfsClient(_), Input::Admin { call_id, call }) => {
-                let e = crate::repl::AdminError::new(
-                    crate::repl::AdminError::WRONG_ROLE,
+                let e = crate::pipeline::dolphindb_async::AdminError::new(
+                    crate::pipeline::dolphindb_async::AdminError::WRONG_ROLE,
                     format!("{} cannot be called on a client", call.name()),
                 );
-                out.fact(crate::fact::Fact::Admin { call_id, call, result: Err(e) });
+                out.fact(crate::deployment::fact::Fact::Admin { call_id, call, result: Err(e) });
             }
             (Role::DataNode(..), Input::Message { .. }) => {}
             (Role::DataNode(d, _), Input::Timer(key)) => d.on_timer(now, key, out),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::io::{Millis, NodeId};
 use crate::dfs::{Catalog, LockKey, SharedOperation};
-use crate::txn::{ChunkId, Cid, Tid};
+use crate::replica::dolphindb_2pc::{ChunkId, Cid, Tid};
 
 use super::ReplicationState;
 use super::admin::{AdminError, DbStatusRow, MasterTaskRow, SlaveInfoRow};

@@ -22,9 +22,9 @@ use super::state::{ChunkId, Cid, Decision, DfsOutput, Participation, Tid};
 use super::storage::{self, ChunkRecord, ChunkSnapshot};
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
+use crate::deployment::fact::Fact;
+use crate::deployment::message::Message;
 use crate::dfs::{ChunkData, ChunkDelta, ErrorCode, OpError, Operation};
-use crate::fact::Fact;
-use crate::message::Message;
 use crate::raft::RecoveryError;
 
 const TIMER_TICK: TimerKey = 300;
@@ -144,7 +144,7 @@ struct CoordOp {
     attempts: u32,
     phase: Phase,
     /// Slave: the replication task it executes (then `client` is this node and `op_id` the task).
-    task: Option<crate::repl::TaskId>,
+    task: Option<crate::pipeline::dolphindb_async::TaskId>,
     /// Master: its data must be kept as replication task data before the commit decision.
     task_data: bool,
 }

@@ -412,7 +412,7 @@ impl SlaveRepl {
 
     /// A transaction of `task` is being decided commit: writes the task id to the EditLog. Returns
     /// false for a duplicate (the task committed already), which must be rolled back instead.
-    pub fn on_commit(&mut self, task: TaskId, tid: crate::txn::Tid, facts: &mut Vec<ReplFact>) -> bool {
+    pub fn on_commit(&mut self, task: TaskId, tid: crate::replica::dolphindb_2pc::Tid, facts: &mut Vec<ReplFact>) -> bool {
         if self.edit_log.contains(&task) && !self.config.bugs.skip_editlog_check {
             facts.push(ReplFact::DuplicateRolledBack { task, tid });
             return false;
@@ -565,7 +565,7 @@ impl SlaveRepl {
 mod tests {
     use super::*;
     use crate::dfs::{LockKey, Operation, OperationKind, PartitionKey};
-    use crate::repl::task::TaskPayload;
+    use crate::pipeline::dolphindb_async::task::TaskPayload;
 
     fn config() -> SlaveConfig {
         SlaveConfig {

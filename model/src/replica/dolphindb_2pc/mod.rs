@@ -5,6 +5,7 @@
 //! primary/secondary sync log, say): the controller state, the messages, the data node and the
 //! storage format live here and nowhere else.
 
+pub mod client;
 pub mod datanode;
 pub mod fact;
 pub mod message;

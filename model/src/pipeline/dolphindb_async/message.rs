@@ -4,7 +4,7 @@
 
 use crate::core::io::NodeId;
 use crate::dfs::SharedOperation;
-use crate::txn::Tid;
+use crate::replica::dolphindb_2pc::Tid;
 
 use super::task::{SlaveId, Task, TaskId};
 

@@ -13,16 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::core::io::{DiskCompletion, DiskView, Millis, NodeId, Output, TimerKey};
-use crate::fact::Fact;
-use crate::message::{ClientOp, ClientReply, Message};
-use crate::metadata::{MetadataCommand, MetadataOutput, MetadataState, ReplOrigin};
+use crate::deployment::fact::Fact;
+use crate::deployment::message::{ClientOp, ClientReply, Message};
+use crate::deployment::state::{MetadataCommand, MetadataOutput, MetadataState, ReplOrigin};
+use crate::pipeline::dolphindb_async::master::MasterCommand;
+use crate::pipeline::dolphindb_async::slave::SlaveCommand;
+use crate::pipeline::dolphindb_async::{
+    AdminCall, AdminError, AdminReply, AdminResult, ClusterRepl, ReplCommand, ReplConfig, ReplFact, ReplLeader, ReplLinks,
+};
 use crate::raft::RaftFact;
 use crate::raft::{Raft, RaftConfig, RaftMessage, RecoveryError};
-use crate::repl::master::MasterCommand;
-use crate::repl::slave::SlaveCommand;
-use crate::repl::{AdminCall, AdminError, AdminReply, AdminResult, ClusterRepl, ReplCommand, ReplConfig, ReplFact, ReplLeader, ReplLinks};
-use crate::txn::state::{ChunkId, LockOwner, ReplicaState, TxState};
-use crate::txn::{Cid, Decision, DfsCommand, DfsConfig, DfsMessage, DfsOutput, DfsRequest, Tid};
+use crate::replica::dolphindb_2pc::state::{ChunkId, LockOwner, ReplicaState, TxState};
+use crate::replica::dolphindb_2pc::{Cid, Decision, DfsCommand, DfsConfig, DfsMessage, DfsOutput, DfsRequest, Tid};
 
 const TIMER_DFS: TimerKey = 20;
 const DFS_TICK_MS: Millis = 250;
@@ -415,7 +417,12 @@ impl Controller {
                 Ok(set @ (0 | 1)) => MasterCommand::SetExecutionSet { db, set },
                 _ => return reply(out, Err(AdminError::bad_exec_set(set))),
             },
-            other => return reply(out, other.check_role(crate::repl::admin::NodeRole::MasterDataNode).map(|_| AdminReply::Done)),
+            other => {
+                return reply(
+                    out,
+                    other.check_role(crate::pipeline::dolphindb_async::admin::NodeRole::MasterDataNode).map(|_| AdminReply::Done),
+                );
+            }
         };
         self.propose_repl(ReplCommand::Master(cmd), Some(ReplOrigin::Node(from, req)), raft_out, out);
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::io::{Millis, NodeId};
 use crate::dfs::{LockKey, OperationKind, SharedOperation};
-use crate::txn::{ChunkId, Cid, Tid};
+use crate::replica::dolphindb_2pc::{ChunkId, Cid, Tid};
 
 /// Dense from 1, in enqueue order.
 pub type TaskId = u64;

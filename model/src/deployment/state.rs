@@ -17,12 +17,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::io::NodeId;
 use crate::dfs::{ErrorCode, OpError, Operation};
+use crate::pipeline::dolphindb_async::master::CompletedTx;
+use crate::pipeline::dolphindb_async::task::carries_data;
+use crate::pipeline::dolphindb_async::{AdminError, ClusterRepl, ReplCommand, ReplConfig, ReplFact, TaskId};
 use crate::raft::StateMachine;
-use crate::repl::master::CompletedTx;
-use crate::repl::task::carries_data;
-use crate::repl::{AdminError, ClusterRepl, ReplCommand, ReplConfig, ReplFact, TaskId};
-use crate::txn::state::TxState;
-use crate::txn::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState, Tid};
+use crate::replica::dolphindb_2pc::state::TxState;
+use crate::replica::dolphindb_2pc::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState, Tid};
 
 /// A client session: one sequential lane of one client.
 pub type Session = (NodeId, u32);
@@ -75,7 +75,7 @@ impl Default for MetadataState {
         let config = DfsConfig {
             data_nodes: BTreeMap::new(),
             replication_factor: 1,
-            reliability: crate::txn::ReliabilityLevel::Nodes,
+            reliability: crate::replica::dolphindb_2pc::ReliabilityLevel::Nodes,
             bugs: Default::default(),
         };
         Self::new(config, ReplConfig::None)
@@ -159,7 +159,7 @@ impl MetadataState {
             DfsCommand::Complete { tid, now_ms, .. } => {
                 // Only a transaction replication will act on is kept past its COMPLETE (a copy
                 // of every record would cost each COMPLETE of every cluster).
-                let concerns_replication = |t: &&crate::txn::state::TxRecord| match &self.repl {
+                let concerns_replication = |t: &&crate::replica::dolphindb_2pc::state::TxRecord| match &self.repl {
                     ClusterRepl::Master(_) => t.replicated,
                     ClusterRepl::Slave(_) => t.task.is_some(),
                     ClusterRepl::None => false,
@@ -180,7 +180,14 @@ impl MetadataState {
         }
     }
 
-    fn on_completed(&mut self, tid: Tid, cid: u64, tx: &crate::txn::state::TxRecord, now_ms: u64, facts: &mut Vec<ReplFact>) {
+    fn on_completed(
+        &mut self,
+        tid: Tid,
+        cid: u64,
+        tx: &crate::replica::dolphindb_2pc::state::TxRecord,
+        now_ms: u64,
+        facts: &mut Vec<ReplFact>,
+    ) {
         match &mut self.repl {
             ClusterRepl::Master(m) => {
                 let chunks = tx.participations.iter().map(|p| p.chunk).collect();

@@ -5,9 +5,9 @@
 
 use crate::core::io::{Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
-use crate::fact::ClientFact;
-use crate::fact::Fact;
-use crate::message::{ClientOp, ClientReply, Control, Message};
+use crate::deployment::fact::ClientFact;
+use crate::deployment::fact::Fact;
+use crate::deployment::message::{ClientOp, ClientReply, Control, Message};
 
 const TIMER_ISSUE: TimerKey = 100;
 const TIMER_RETRY_BASE: TimerKey = 1000;
