@@ -179,7 +179,8 @@ impl Controller {
             }
             Message::Dfs(DfsMessage::Heartbeat { replicas, prepared, lost, task_data }) => {
                 if self.raft.is_leader() && !task_data.is_empty() {
-                    self.repl.leader.on_task_data_listed(now, from, &task_data, self.raft.state_machine(), out);
+                    let sm = self.raft.state_machine();
+                    self.repl.leader.on_task_data_listed(now, from, &task_data, &sm.repl, &sm.dfs, out);
                 }
                 let beat = Beat {
                     at: now,
@@ -191,7 +192,7 @@ impl Controller {
             }
             Message::Repl(m) => {
                 let (leader, hint) = (self.raft.is_leader(), self.raft.leader_hint());
-                let cmds = self.repl.leader.on_message(now, from, m, &self.repl.links, self.raft.state_machine(), leader, hint, out);
+                let cmds = self.repl.leader.on_message(now, from, m, &self.repl.links, &self.raft.state_machine().repl, leader, hint, out);
                 for cmd in cmds {
                     self.propose_repl(cmd, None, &mut raft_out, out);
                 }
@@ -213,7 +214,7 @@ impl Controller {
         } else if key == TIMER_REPL {
             out.set_timer(TIMER_REPL, REPL_TICK_MS);
             if self.raft.is_leader() {
-                let cmds = self.repl.leader.tick(now, &self.repl.links, self.raft.members(), self.raft.state_machine(), out);
+                let cmds = self.repl.leader.tick(now, &self.repl.links, self.raft.members(), &self.raft.state_machine().repl, out);
                 for cmd in cmds {
                     self.propose_repl(cmd, None, &mut raft_out, out);
                 }
@@ -347,7 +348,7 @@ impl Controller {
                     out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Refused(e)) }));
                     return;
                 }
-                DfsCommand::Begin { session: (from, session), seq, below, op, op_ref, task, online, now_ms: now }
+                DfsCommand::Begin { session: (from, session), seq, below, op, op_ref, applies: task, online, now_ms: now }
             }
             DfsRequest::Commit { tid } => DfsCommand::Commit { tid, now_ms: now },
             DfsRequest::Rollback { tid } => DfsCommand::Rollback { tid },
@@ -410,7 +411,7 @@ impl Controller {
         };
         let cmd = match call {
             AdminCall::GetDatabaseClusterReplicationStatus => {
-                return reply(out, Ok(AdminReply::Databases(m.database_status(&sm.dfs.catalog))));
+                return reply(out, Ok(AdminReply::Databases(m.database_status(&sm.dfs))));
             }
             AdminCall::SetDatabaseForClusterReplication { db, enabled } => MasterCommand::SetDatabase { db, enabled },
             AdminCall::SetDatabaseClusterReplicationExecutionSet { db, set } => match u8::try_from(set) {
@@ -599,7 +600,7 @@ impl Controller {
             return;
         }
         let leader = self.raft.is_leader();
-        self.repl.leader.on_applied(&facts, self.raft.state_machine(), leader, out);
+        self.repl.leader.on_applied(&facts, &self.raft.state_machine().repl, leader, out);
         if leader && facts.iter().any(|f| matches!(f, ReplFact::TaskFinished { .. })) {
             // A finished task may open the next group of its queue: dispatch without waiting for
             // the next tick.

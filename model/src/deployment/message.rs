@@ -59,3 +59,15 @@ impl Message {
         }
     }
 }
+
+impl From<DfsMessage> for Message {
+    fn from(m: DfsMessage) -> Self {
+        Message::Dfs(m)
+    }
+}
+
+impl From<ReplMessage> for Message {
+    fn from(m: ReplMessage) -> Self {
+        Message::Repl(m)
+    }
+}

@@ -16,13 +16,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::io::NodeId;
-use crate::dfs::{ErrorCode, OpError, Operation};
-use crate::pipeline::dolphindb_async::master::CompletedTx;
-use crate::pipeline::dolphindb_async::task::carries_data;
+use crate::dfs::{OpError, Operation};
 use crate::pipeline::dolphindb_async::{AdminError, ClusterRepl, ReplCommand, ReplConfig, ReplFact, TaskId};
 use crate::raft::StateMachine;
-use crate::replica::dolphindb_2pc::state::TxState;
-use crate::replica::dolphindb_2pc::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState, Tid};
+use crate::replica::dolphindb_2pc::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState};
 
 /// A client session: one sequential lane of one client.
 pub type Session = (NodeId, u32);
@@ -103,8 +100,9 @@ impl MetadataState {
         self.entries.is_empty()
     }
 
-    /// The refusal a new BEGIN would get from this state, if any (see `DfsState::refusal`), with
-    /// the slave's own: an ordinary write to a replicated database, or a task already committed.
+    /// The refusal a new BEGIN would get from this state, if any (see `DfsState::refusal`): the
+    /// pipeline's first (on a slave, an ordinary write to a replicated database, or a task
+    /// committed already).
     pub fn begin_refusal(
         &self,
         session: (NodeId, u64),
@@ -113,100 +111,18 @@ impl MetadataState {
         task: Option<TaskId>,
         online: &[NodeId],
     ) -> Option<OpError> {
-        self.slave_refusal(op, task).or_else(|| self.dfs.refusal(session, seq, op, online))
-    }
-
-    fn slave_refusal(&self, op: &Operation, task: Option<TaskId>) -> Option<OpError> {
-        let slave = self.repl.slave()?;
-        match task {
-            None if slave.replicates(op.database()) => Some(OpError::new(
-                ErrorCode::Rejected,
-                format!("S01023: {} is replicated from the master cluster; ordinary writes to it are rejected", op.database()),
-            )),
-            Some(t) if !slave.may_begin(t) => Some(OpError::new(ErrorCode::Duplicate, format!("S01025: task {t} already committed here"))),
-            _ => None,
-        }
+        self.dfs.refusal(session, seq, op, task, online, &self.repl)
     }
 
     fn apply_dfs(&mut self, cmd: &DfsCommand) -> (DfsOutput, Vec<DfsFact>, Vec<ReplFact>) {
         let mut repl_facts = Vec::new();
-        match cmd {
-            DfsCommand::Begin { op, task, .. } => {
-                if let Some(e) = self.slave_refusal(op, *task) {
-                    return (DfsOutput::Refused(e), Vec::new(), repl_facts);
-                }
-                let (mut output, facts) = self.dfs.apply(cmd);
-                if let DfsOutput::Begun(begun) = &mut output {
-                    if self.repl.master().is_some_and(|m| m.replicates(op.database())) {
-                        self.dfs.mark_replicated(begun.tid);
-                    }
-                    let replicated = self.dfs.open_transactions().get(&begun.tid).is_some_and(|t| t.replicated);
-                    begun.task_data = replicated && carries_data(op.kind());
-                }
-                (output, facts, repl_facts)
-            }
-            DfsCommand::Commit { tid, .. } => {
-                let task = self.dfs.open_transactions().get(tid).filter(|t| t.state == TxState::Begun).and_then(|t| t.task);
-                if let (Some(task), ClusterRepl::Slave(slave)) = (task, &mut self.repl)
-                    && !slave.on_commit(task, *tid, &mut repl_facts)
-                {
-                    let (output, facts) = self.dfs.apply(&DfsCommand::Rollback { tid: *tid });
-                    return (output, facts, repl_facts);
-                }
-                let (output, facts) = self.dfs.apply(cmd);
-                (output, facts, repl_facts)
-            }
-            DfsCommand::Complete { tid, now_ms, .. } => {
-                // Only a transaction replication will act on is kept past its COMPLETE (a copy
-                // of every record would cost each COMPLETE of every cluster).
-                let concerns_replication = |t: &&crate::replica::dolphindb_2pc::state::TxRecord| match &self.repl {
-                    ClusterRepl::Master(_) => t.replicated,
-                    ClusterRepl::Slave(_) => t.task.is_some(),
-                    ClusterRepl::None => false,
-                };
-                let before = self.dfs.open_transactions().get(tid).filter(concerns_replication).cloned();
-                let (output, facts) = self.dfs.apply(cmd);
-                if let (Some(tx), DfsOutput::Completed(_)) = (before, &output)
-                    && let TxState::Committed(cid) = tx.state
-                {
-                    self.on_completed(*tid, cid, &tx, *now_ms, &mut repl_facts);
-                }
-                (output, facts, repl_facts)
-            }
-            _ => {
-                let (output, facts) = self.dfs.apply(cmd);
-                (output, facts, repl_facts)
-            }
-        }
-    }
-
-    fn on_completed(
-        &mut self,
-        tid: Tid,
-        cid: u64,
-        tx: &crate::replica::dolphindb_2pc::state::TxRecord,
-        now_ms: u64,
-        facts: &mut Vec<ReplFact>,
-    ) {
-        match &mut self.repl {
-            ClusterRepl::Master(m) => {
-                let chunks = tx.participations.iter().map(|p| p.chunk).collect();
-                let done =
-                    CompletedTx { tid, cid, op: &tx.op, locks: &tx.locks, chunks, coordinator: tx.coordinator, decided_ms: tx.since_ms };
-                facts.extend(m.on_complete(done, tx.replicated));
-            }
-            ClusterRepl::Slave(s) => {
-                if let Some(task) = tx.task {
-                    s.on_complete(task, now_ms, facts);
-                }
-            }
-            ClusterRepl::None => {}
-        }
+        let (output, facts) = self.dfs.apply(cmd, &mut self.repl, &mut repl_facts);
+        (output, facts, repl_facts)
     }
 
     fn apply_repl(&mut self, cmd: &ReplCommand) -> (Result<(), AdminError>, Vec<ReplFact>) {
         match (&mut self.repl, cmd) {
-            (ClusterRepl::Master(m), ReplCommand::Master(c)) => m.apply(c, &self.dfs.catalog),
+            (ClusterRepl::Master(m), ReplCommand::Master(c)) => m.apply(c, &self.dfs),
             (ClusterRepl::Slave(s), ReplCommand::Slave(c)) => s.apply(c),
             _ => (Err(AdminError::new(AdminError::WRONG_ROLE, "this cluster does not play that part in replication")), Vec::new()),
         }

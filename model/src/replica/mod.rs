@@ -1,3 +1,174 @@
-//! Replica protocols: how the replicas of one cluster's data are written and kept equal.
+//! The replica-protocol seam: how the replicas of one cluster's data are written and kept equal.
+//!
+//! A replica protocol (one folder per design) brings the cluster state its controllers keep through
+//! Raft, the controllers' volatile duties, the data-node role, the workload client, and its messages
+//! and facts. It knows nothing of any pipeline: what a pipeline needs from it goes through the
+//! types here, which every pipeline and every protocol share:
+//!
+//! - [`WriteHooks`]: at the protocol's own decision points (a transaction begins, is decided
+//!   commit, completes) its replicated state machine asks the pipeline's replicated state; so every
+//!   controller agrees on what the pipeline captured, refused or applied;
+//! - [`PipelineTag`]: what the protocol keeps on a transaction for the pipeline;
+//! - [`Guest`]: the pipeline's payloads the protocol carries opaquely (a data node's heartbeat share,
+//!   a data node's requests to its controller leader and their answers), its messages, facts and
+//!   management calls that a data node hosts;
+//! - [`ReplicaView`]: what a pipeline may read of the protocol's state.
+//!
+//! Layering: `core` and `dfs` below; pipelines and the deployment above. Nothing here imports a
+//! design.
 
 pub mod dolphindb_2pc;
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::io::{Millis, NodeId};
+use crate::dfs::{LockKey, OpError, Operation, OperationKind, SharedOperation};
+
+/// The id a pipeline gives a write it applies on a target cluster (DolphinDB: the task id).
+pub type PipelineWriteId = u64;
+
+/// What a replica protocol records on a transaction for a pipeline, when the transaction begins.
+///
+/// Invariant: a transaction is captured only on a source cluster and applies a pipeline write only
+/// on a target cluster, so at most one of the two is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PipelineTag {
+    /// Source side: the pipeline captures this transaction's write, to ship it once committed.
+    pub captured: bool,
+    /// Target side: the pipeline write this transaction applies.
+    pub applies: Option<PipelineWriteId>,
+}
+
+/// A committed transaction as the replica protocol ends it: what a pipeline ships.
+#[derive(Debug, Clone)]
+pub struct CommittedWrite<'a> {
+    /// The protocol's transaction id.
+    pub tid: u64,
+    /// Its commit sequence number.
+    pub cid: u64,
+    /// The operation.
+    pub op: &'a SharedOperation,
+    /// What it touched, as the locks it held: two writes conflict when their footprints do.
+    pub footprint: &'a [LockKey],
+    /// The storage units (chunks) it wrote.
+    pub chunks: Vec<u64>,
+    /// The node that coordinated it (where the pipeline may keep its data).
+    pub coordinator: NodeId,
+    /// When it was decided (the deciding controller's clock).
+    pub decided_ms: Millis,
+    /// What the protocol recorded on it for the pipeline.
+    pub tag: PipelineTag,
+}
+
+/// What a pipeline says about a replica protocol's transactions. The protocol's replicated state
+/// machine calls these at its own decision points, so the answers are replicated too; the facts a
+/// hook makes true go to `facts`.
+pub trait WriteHooks {
+    /// The pipeline's facts.
+    type Fact;
+    /// Why a transaction for `op` (applying pipeline write `applies`, if any) may not begin: an
+    /// ordinary write to data the pipeline owns on a target, or a pipeline write applied already.
+    fn refusal(&self, op: &Operation, applies: Option<PipelineWriteId>) -> Option<OpError>;
+    /// Whether the pipeline captures a transaction for `op` that begins now.
+    fn captures(&self, op: &Operation) -> bool;
+    /// Whether a captured transaction of this kind must keep its data at its coordinator (the
+    /// pipeline ships the data from there).
+    fn keeps_write_data(&self, kind: OperationKind) -> bool;
+    /// A transaction applying pipeline write `applies` is being decided commit. False: the write
+    /// was applied already, and the transaction must be rolled back instead.
+    fn on_commit_decision(&mut self, applies: PipelineWriteId, tid: u64, facts: &mut Vec<Self::Fact>) -> bool;
+    /// Whether [`WriteHooks::on_complete`] wants a transaction with this tag (the protocol keeps a
+    /// copy of the transaction across its completion only then).
+    fn follows(&self, tag: PipelineTag) -> bool;
+    /// A committed transaction the pipeline follows completed.
+    fn on_complete(&mut self, write: CommittedWrite<'_>, now_ms: Millis, facts: &mut Vec<Self::Fact>);
+}
+
+/// A cluster without a pipeline: nothing is refused, captured or followed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl WriteHooks for NoHooks {
+    type Fact = ();
+
+    fn refusal(&self, _: &Operation, _: Option<PipelineWriteId>) -> Option<OpError> {
+        None
+    }
+
+    fn captures(&self, _: &Operation) -> bool {
+        false
+    }
+
+    fn keeps_write_data(&self, _: OperationKind) -> bool {
+        false
+    }
+
+    fn on_commit_decision(&mut self, _: PipelineWriteId, _: u64, _: &mut Vec<()>) -> bool {
+        true
+    }
+
+    fn follows(&self, _: PipelineTag) -> bool {
+        false
+    }
+
+    fn on_complete(&mut self, _: CommittedWrite<'_>, _: Millis, _: &mut Vec<()>) {}
+}
+
+/// What a pipeline may read of a replica protocol's replicated state.
+pub trait ReplicaView {
+    /// Whether the catalog holds database `db`.
+    fn has_database(&self, db: &str) -> bool;
+    /// Every database of the catalog, by name.
+    fn databases(&self) -> Vec<String>;
+    /// Whether transaction `tid` was decided and no longer runs.
+    fn transaction_ended(&self, tid: u64) -> bool;
+}
+
+/// A short name of a message, for traces and statistics.
+pub trait MessageKind {
+    /// The name.
+    fn kind(&self) -> &'static str;
+}
+
+/// A management call answered (the deployment reports it as a fact).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallAnswered<C, R> {
+    /// The harness's id of the call.
+    pub call_id: u64,
+    /// The call.
+    pub call: C,
+    /// Its answer.
+    pub result: R,
+}
+
+/// What a pipeline brings into a replica protocol's roles: its messages, facts and management
+/// calls (a data node hosts the pipeline's part), and the payloads the protocol carries for it
+/// without looking inside.
+pub trait Guest: Sized + 'static {
+    /// The pipeline's messages.
+    type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind;
+    /// The pipeline's facts.
+    type Fact: Clone + Debug + PartialEq + Eq + Hash;
+    /// A management call.
+    type Call: Clone + Debug + PartialEq + Eq + Hash;
+    /// A management call's answer.
+    type CallResult: Clone + Debug + PartialEq + Eq + Hash;
+    /// What a data node's heartbeat carries for the pipeline.
+    type Beat: Clone + Debug + PartialEq + Eq + Hash + Default;
+    /// A pipeline request a data node sends its controller leader through the protocol's channel.
+    type NodeRequest: Clone + Debug + PartialEq + Eq + Hash;
+    /// The leader's answer to it.
+    type NodeReply: Clone + Debug + PartialEq + Eq + Hash;
+}
+
+/// How a deployment carries what a replica protocol's roles and the pipeline parts they host emit:
+/// the protocol writes its own messages and facts into the deployment's output through `From`.
+pub trait Wire<R: ?Sized, P: Guest>: 'static {
+    /// The deployment's message.
+    type Message: Debug + From<P::Message>;
+    /// The deployment's fact.
+    type Fact: Debug + From<P::Fact> + From<CallAnswered<P::Call, P::CallResult>>;
+}

@@ -13,9 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::core::io::{Millis, NodeId, Output};
-use crate::deployment::fact::Fact;
-use crate::deployment::message::Message;
-use crate::deployment::state::MetadataState;
+use crate::replica::ReplicaView;
 use crate::replica::dolphindb_2pc::Tid;
 
 use super::fact::ReplFact;
@@ -82,16 +80,16 @@ impl ReplLeader {
     }
 
     /// Periodic duties of the leader; returns what to propose.
-    pub fn tick(
+    pub fn tick<M: From<ReplMessage>, F>(
         &mut self,
         now: Millis,
         links: &ReplLinks,
         controllers: &[NodeId],
-        state: &MetadataState,
-        out: &mut Output<Message, Fact>,
+        repl: &ClusterRepl,
+        out: &mut Output<M, F>,
     ) -> Vec<ReplCommand> {
         let mut proposals = Vec::new();
-        match &state.repl {
+        match repl {
             ClusterRepl::None => {}
             ClusterRepl::Master(m) => {
                 if self.truncating.is_some_and(|(_, at)| now >= at + 2000) {
@@ -117,7 +115,7 @@ impl ReplLeader {
                 let enabled = s.state == ReplicationState::Enabled;
                 if enabled && self.pull.is_none() && self.proposed.is_none() && now >= self.next_pull_ms {
                     let from = s.offset() + 1;
-                    out.send(target, Message::Repl(ReplMessage::Pull { slave: s.config.slave, from, max: links.pull_batch }));
+                    out.send(target, ReplMessage::Pull { slave: s.config.slave, from, max: links.pull_batch });
                     self.pull = Some((from, now));
                 }
                 if now >= self.next_report_ms {
@@ -127,7 +125,7 @@ impl ReplLeader {
                         finished_below: s.finished_below(),
                         controllers: controllers.to_vec(),
                     };
-                    out.send(target, Message::Repl(report));
+                    out.send(target, report);
                 }
                 self.dispatching.retain(|_, at| now < *at + links.pull_timeout_ms);
                 let due: Vec<TaskId> =
@@ -146,19 +144,19 @@ impl ReplLeader {
     /// A replication message; `leader` says whether this controller leads (else `hint` names the
     /// leader it knows). Returns what to propose.
     #[allow(clippy::too_many_arguments)]
-    pub fn on_message(
+    pub fn on_message<M: From<ReplMessage>, F>(
         &mut self,
         now: Millis,
         from: NodeId,
         msg: ReplMessage,
         links: &ReplLinks,
-        state: &MetadataState,
+        repl: &ClusterRepl,
         leader: bool,
         hint: Option<NodeId>,
-        out: &mut Output<Message, Fact>,
+        out: &mut Output<M, F>,
     ) -> Vec<ReplCommand> {
         let mut proposals = Vec::new();
-        match (&state.repl, msg) {
+        match (repl, msg) {
             (ClusterRepl::Master(m), ReplMessage::Pull { slave, from: first, max }) => {
                 let result = if !leader {
                     Err(PullRefusal::NotLeader(hint))
@@ -166,7 +164,7 @@ impl ReplLeader {
                     self.last_pull_ms.insert(slave, now);
                     m.tasks_from(first, max as usize).map_err(PullRefusal::Truncated)
                 };
-                out.send(from, Message::Repl(ReplMessage::Tasks { from: first, max, result }));
+                out.send(from, ReplMessage::Tasks { from: first, max, result });
             }
             (ClusterRepl::Master(_), ReplMessage::Report { slave, finished_below, controllers })
                 if leader && self.reported.get(&slave) != Some(&(finished_below, from)) =>
@@ -211,14 +209,14 @@ impl ReplLeader {
     }
 
     /// Facts of applied commands: the leader sends dispatched tasks to their data nodes.
-    pub fn on_applied(&mut self, facts: &[ReplFact], state: &MetadataState, leader: bool, out: &mut Output<Message, Fact>) {
+    pub fn on_applied<M: From<ReplMessage>, F>(&mut self, facts: &[ReplFact], repl: &ClusterRepl, leader: bool, out: &mut Output<M, F>) {
         let mut dispatched_queues: BTreeMap<super::slave::QueueKey, NodeId> = BTreeMap::new();
         for f in facts {
             match f {
                 ReplFact::Dispatched { task, node, queue, .. } => {
                     self.dispatching.remove(task);
-                    if leader && let Some(t) = state.repl.slave().and_then(|s| s.task(*task)) {
-                        out.send(*node, Message::Repl(ReplMessage::Execute { task: Box::new(t.task.clone()) }));
+                    if leader && let Some(t) = repl.slave().and_then(|s| s.task(*task)) {
+                        out.send(*node, ReplMessage::Execute { task: Box::new(t.task.clone()) });
                         dispatched_queues.insert(*queue, *node);
                     }
                 }
@@ -226,7 +224,7 @@ impl ReplLeader {
                     self.proposed = None;
                     // Tell each data node which tasks will run there, so that it fetches their
                     // data while earlier groups execute.
-                    if let (true, Some(s)) = (leader, state.repl.slave()) {
+                    if let (true, Some(s)) = (leader, repl.slave()) {
                         let mut by_node: BTreeMap<NodeId, Vec<super::Task>> = BTreeMap::new();
                         for (id, _) in tasks {
                             if let Some(t) = s.task(*id).filter(|t| t.task.payload == super::TaskPayload::AtSource) {
@@ -234,7 +232,7 @@ impl ReplLeader {
                             }
                         }
                         for (node, tasks) in by_node {
-                            out.send(node, Message::Repl(ReplMessage::Prefetch { tasks }));
+                            out.send(node, ReplMessage::Prefetch { tasks });
                         }
                     }
                 }
@@ -244,12 +242,12 @@ impl ReplLeader {
         }
         // Keep the data of the next tasks of each queue that moved on its node ahead of them
         // (again after a crash emptied the node's cache; the node skips what it holds).
-        if let Some(s) = state.repl.slave() {
+        if let Some(s) = repl.slave() {
             for (queue, node) in dispatched_queues {
                 let tasks: Vec<super::Task> =
                     s.upcoming(queue, PREFETCH_AHEAD).filter(|t| t.payload == super::TaskPayload::AtSource).cloned().collect();
                 if !tasks.is_empty() {
-                    out.send(node, Message::Repl(ReplMessage::Prefetch { tasks }));
+                    out.send(node, ReplMessage::Prefetch { tasks });
                 }
             }
         }
@@ -258,18 +256,25 @@ impl ReplLeader {
     /// A master data node listed the task data it holds: order the deletion of what no task needs
     /// (truncated, or of a transaction that ended without a task). Only transactions this leader
     /// has seen end count: a new leader may not have applied everything its log holds yet.
-    pub fn on_task_data_listed(&mut self, now: Millis, node: NodeId, tids: &[Tid], state: &MetadataState, out: &mut Output<Message, Fact>) {
-        let Some(m) = state.repl.master() else { return };
+    pub fn on_task_data_listed<M: From<ReplMessage>, F>(
+        &mut self,
+        now: Millis,
+        node: NodeId,
+        tids: &[Tid],
+        repl: &ClusterRepl,
+        replica: &dyn ReplicaView,
+        out: &mut Output<M, F>,
+    ) {
+        let Some(m) = repl.master() else { return };
         self.forgetting.retain(|_, at| now < *at + 5000);
-        let dfs = &state.dfs;
-        let ended = |t: &Tid| dfs.decision(*t).is_some() && !dfs.open_transactions().contains_key(t);
-        let candidates: Vec<Tid> = tids.iter().copied().filter(|t| ended(t) && !self.forgetting.contains_key(&(node, *t))).collect();
+        let candidates: Vec<Tid> =
+            tids.iter().copied().filter(|t| replica.transaction_ended(*t) && !self.forgetting.contains_key(&(node, *t))).collect();
         let forget = m.truncated_tids_of(node, &candidates);
         if !forget.is_empty() {
             for &t in &forget {
                 self.forgetting.insert((node, t), now);
             }
-            out.send(node, Message::Repl(ReplMessage::ForgetTaskData { tids: forget }));
+            out.send(node, ReplMessage::ForgetTaskData { tids: forget });
         }
     }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::io::{Millis, NodeId};
-use crate::dfs::{Catalog, LockKey, SharedOperation};
-use crate::replica::dolphindb_2pc::{ChunkId, Cid, Tid};
+use crate::replica::dolphindb_2pc::Tid;
+use crate::replica::{CommittedWrite, ReplicaView};
 
 use super::ReplicationState;
 use super::admin::{AdminError, DbStatusRow, MasterTaskRow, SlaveInfoRow};
@@ -65,25 +65,6 @@ pub struct SlaveProgress {
     pub controllers: Vec<NodeId>,
     /// When it last reported (master leader clock).
     pub last_report_ms: Millis,
-}
-
-/// A committed transaction as COMPLETE leaves it, for the send queue.
-#[derive(Debug, Clone)]
-pub struct CompletedTx<'a> {
-    /// The transaction.
-    pub tid: Tid,
-    /// Its commit id.
-    pub cid: Cid,
-    /// The operation.
-    pub op: &'a SharedOperation,
-    /// Its locks (the task's footprint).
-    pub locks: &'a [LockKey],
-    /// The chunks it wrote.
-    pub chunks: Vec<ChunkId>,
-    /// Its coordinator.
-    pub coordinator: NodeId,
-    /// When it was decided.
-    pub decided_ms: Millis,
 }
 
 /// Commands that change the master's replication state.
@@ -154,18 +135,18 @@ impl MasterRepl {
     }
 
     /// Enqueues the task of a transaction that completed, if its database is replicated and the
-    /// master is ENABLED; `replicated` says whether the database was replicated when it began (its
-    /// coordinator persisted its data only then).
-    pub fn on_complete(&mut self, tx: CompletedTx<'_>, replicated: bool) -> Option<ReplFact> {
+    /// master is ENABLED; the transaction is captured only if its database was replicated when it
+    /// began (its coordinator persisted its data only then).
+    pub fn on_complete(&mut self, tx: CommittedWrite<'_>) -> Option<ReplFact> {
         let setting = *self.databases.get(tx.op.database())?;
-        if !replicated || !setting.enabled || self.state != ReplicationState::Enabled {
+        if !tx.tag.captured || !setting.enabled || self.state != ReplicationState::Enabled {
             return None;
         }
         let db = tx.op.database().to_string();
         let id = self.next_task;
         self.next_task += 1;
         let kind = tx.op.kind();
-        let group = self.grouper.assign(tx.locks);
+        let group = self.grouper.assign(tx.footprint);
         let payload = if carries_data(kind) { TaskPayload::AtSource } else { TaskPayload::Inline(tx.op.clone()) };
         let task = Task {
             id,
@@ -175,7 +156,7 @@ impl MasterRepl {
             kind,
             db,
             table: tx.op.table().map(str::to_string),
-            footprint: tx.locks.to_vec(),
+            footprint: tx.footprint.to_vec(),
             chunks: tx.chunks,
             source: tx.coordinator,
             submit_ms: tx.decided_ms,
@@ -187,12 +168,12 @@ impl MasterRepl {
         Some(fact)
     }
 
-    /// Applies a command; `catalog` is the master's, for checking database names.
-    pub fn apply(&mut self, cmd: &MasterCommand, catalog: &Catalog) -> (Result<(), AdminError>, Vec<ReplFact>) {
+    /// Applies a command; `replica` is the master's replicated state, for checking database names.
+    pub fn apply(&mut self, cmd: &MasterCommand, replica: &dyn ReplicaView) -> (Result<(), AdminError>, Vec<ReplFact>) {
         let mut facts = Vec::new();
         let result = match cmd {
             MasterCommand::SetDatabase { db, enabled } => {
-                if catalog.database(db).is_none() {
+                if !replica.has_database(db) {
                     Err(AdminError::no_database(db))
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
@@ -204,7 +185,7 @@ impl MasterRepl {
             MasterCommand::SetExecutionSet { db, set } => {
                 if *set > 1 {
                     Err(AdminError::bad_exec_set(*set))
-                } else if catalog.database(db).is_none() {
+                } else if !replica.has_database(db) {
                     Err(AdminError::no_database(db))
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
@@ -287,13 +268,13 @@ impl MasterRepl {
     // ----- Status functions ------------------------------------------------------------------------
 
     /// `getDatabaseClusterReplicationStatus()`: every database of the catalog.
-    pub fn database_status(&self, catalog: &Catalog) -> Vec<DbStatusRow> {
-        catalog
-            .databases
-            .values()
-            .map(|d| {
-                let s = self.databases.get(&d.name).copied().unwrap_or_default();
-                DbStatusRow { db: d.name.clone(), enabled: s.enabled, exec_set: s.exec_set }
+    pub fn database_status(&self, replica: &dyn ReplicaView) -> Vec<DbStatusRow> {
+        replica
+            .databases()
+            .into_iter()
+            .map(|db| {
+                let s = self.databases.get(&db).copied().unwrap_or_default();
+                DbStatusRow { db, enabled: s.enabled, exec_set: s.exec_set }
             })
             .collect()
     }
@@ -335,7 +316,8 @@ impl MasterRepl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dfs::{Operation, PartitionKey};
+    use crate::dfs::{LockKey, Operation, PartitionKey, SharedOperation};
+    use crate::replica::PipelineTag;
 
     fn config(slave_num: u32) -> MasterConfig {
         MasterConfig {
@@ -346,10 +328,26 @@ mod tests {
         }
     }
 
+    /// A replicated state with no database.
+    struct NoDatabases;
+
+    impl ReplicaView for NoDatabases {
+        fn has_database(&self, _: &str) -> bool {
+            false
+        }
+        fn databases(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn transaction_ended(&self, _: u64) -> bool {
+            false
+        }
+    }
+
     fn complete(m: &mut MasterRepl, tid: Tid, op: Operation, locks: &[LockKey], replicated: bool) -> Option<Task> {
         let op: SharedOperation = op.into();
-        let tx = CompletedTx { tid, cid: tid, op: &op, locks, chunks: vec![], coordinator: 4, decided_ms: 7 };
-        m.on_complete(tx, replicated).map(|f| match f {
+        let tag = PipelineTag { captured: replicated, applies: None };
+        let tx = CommittedWrite { tid, cid: tid, op: &op, footprint: locks, chunks: vec![], coordinator: 4, decided_ms: 7, tag };
+        m.on_complete(tx).map(|f| match f {
             ReplFact::Enqueued { task, .. } => *task,
             other => panic!("{other:?}"),
         })
@@ -371,9 +369,9 @@ mod tests {
         assert_eq!(t1.payload, TaskPayload::AtSource, "an APPEND's data stays with its coordinator");
         assert!(complete(&mut m, 11, append("dfs://other"), &[part("dfs://other", 1)], true).is_none(), "not replicated");
         assert!(complete(&mut m, 12, append("dfs://a"), &[part("dfs://a", 2)], false).is_none(), "began before replication was on");
-        m.apply(&MasterCommand::Stop, &Catalog::default()).0.unwrap();
+        m.apply(&MasterCommand::Stop, &NoDatabases).0.unwrap();
         assert!(complete(&mut m, 13, append("dfs://a"), &[part("dfs://a", 3)], true).is_none(), "DISABLED: never enqueued");
-        m.apply(&MasterCommand::Start, &Catalog::default()).0.unwrap();
+        m.apply(&MasterCommand::Start, &NoDatabases).0.unwrap();
         let t2 = complete(&mut m, 14, Operation::DropDb { db: "dfs://a".into() }, &[LockKey::Db("dfs://a".into())], true).unwrap();
         assert_eq!((t2.id, t2.group), (2, 2), "dense ids; a database-level task conflicts with the append");
         assert!(matches!(t2.payload, TaskPayload::Inline(_)));
@@ -382,9 +380,9 @@ mod tests {
     #[test]
     fn settings_need_an_existing_database_and_a_valid_set() {
         let mut m = MasterRepl::new(config(1));
-        let (r, _) = m.apply(&MasterCommand::SetDatabase { db: "dfs://x".into(), enabled: true }, &Catalog::default());
+        let (r, _) = m.apply(&MasterCommand::SetDatabase { db: "dfs://x".into(), enabled: true }, &NoDatabases);
         assert_eq!(r.unwrap_err().code, AdminError::NO_SUCH_DATABASE);
-        let (r, _) = m.apply(&MasterCommand::SetExecutionSet { db: "dfs://a".into(), set: 2 }, &Catalog::default());
+        let (r, _) = m.apply(&MasterCommand::SetExecutionSet { db: "dfs://a".into(), set: 2 }, &NoDatabases);
         assert_eq!(r.unwrap_err().code, AdminError::INVALID_ARGUMENT);
     }
 
@@ -396,13 +394,13 @@ mod tests {
         }
         let report =
             |slave, below| MasterCommand::SlaveReport { slave, finished_below: below, controller: 20, controllers: vec![20], now_ms: 1 };
-        m.apply(&report(0, 5), &Catalog::default()).0.unwrap();
+        m.apply(&report(0, 5), &NoDatabases).0.unwrap();
         assert_eq!(m.gc_target(), None, "one of two slaves reported");
-        m.apply(&report(1, 3), &Catalog::default()).0.unwrap();
+        m.apply(&report(1, 3), &NoDatabases).0.unwrap();
         assert_eq!(m.gc_target(), Some(3), "the lowest watermark");
-        m.apply(&report(1, 2), &Catalog::default()).0.unwrap();
+        m.apply(&report(1, 2), &NoDatabases).0.unwrap();
         assert_eq!(m.gc_target(), Some(3), "a late, lower report does not move it back");
-        let (_, facts) = m.apply(&MasterCommand::Truncate { below: 3 }, &Catalog::default());
+        let (_, facts) = m.apply(&MasterCommand::Truncate { below: 3 }, &NoDatabases);
         assert_eq!(facts, [ReplFact::Truncated { below: 3 }]);
         assert_eq!(m.tasks_from(2, 10), Err(3));
         assert_eq!(m.tasks_from(3, 10).unwrap().len(), 3);
@@ -411,8 +409,8 @@ mod tests {
         let mut bug = config(2);
         bug.bugs.gc_at_max_watermark = true;
         let mut m = MasterRepl::new(bug);
-        m.apply(&report(0, 5), &Catalog::default()).0.unwrap();
-        m.apply(&report(1, 3), &Catalog::default()).0.unwrap();
+        m.apply(&report(0, 5), &NoDatabases).0.unwrap();
+        m.apply(&report(1, 3), &NoDatabases).0.unwrap();
         assert_eq!(m.gc_target(), Some(5), "the planted bug follows the fastest slave");
     }
 }

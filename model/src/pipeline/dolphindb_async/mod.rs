@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod fact;
 pub mod grouping;
+mod hooks;
 pub mod leader;
 pub mod master;
 pub mod message;

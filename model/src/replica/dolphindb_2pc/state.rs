@@ -14,7 +14,7 @@ use crate::core::io::{Millis, NodeId};
 use crate::dfs::{
     Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan,
 };
-use crate::pipeline::dolphindb_async::TaskId;
+use crate::replica::{CommittedWrite, PipelineTag, PipelineWriteId, ReplicaView, WriteHooks};
 
 /// Transaction id, dense from 1 in BEGIN order.
 pub type Tid = u64;
@@ -134,10 +134,9 @@ pub struct TxRecord {
     pub state: TxState,
     /// Leader clock when it began or was decided.
     pub since_ms: Millis,
-    /// Master: its database was replicated when it began (its coordinator keeps its task data).
-    pub replicated: bool,
-    /// Slave: the replication task it executes.
-    pub task: Option<TaskId>,
+    /// What the pipeline recorded on it at BEGIN (captured on a source, the pipeline write it
+    /// applies on a target).
+    pub tag: PipelineTag,
 }
 
 /// Who holds a lock.
@@ -163,14 +162,14 @@ pub enum DfsCommand {
     /// Start a transaction for `op`, coordinated by `session.0`. `online` is the leader's view of
     /// the data nodes online, `seq` numbers the request in its session (retries repeat it), and
     /// every request of the session below `below` has been answered.
-    /// `task` is the replication task it executes (slave clusters).
+    /// `applies` is the pipeline write it applies (a target cluster's replication task).
     Begin {
         session: (NodeId, u64),
         seq: u64,
         below: u64,
         op: SharedOperation,
         op_ref: (NodeId, u64),
-        task: Option<TaskId>,
+        applies: Option<PipelineWriteId>,
         online: Vec<NodeId>,
         now_ms: Millis,
     },
@@ -280,25 +279,76 @@ impl DfsState {
         &self.locks
     }
 
-    /// Marks an open transaction as one whose database is replicated (master).
-    pub fn mark_replicated(&mut self, tid: Tid) {
-        if let Some(tx) = self.txs.get_mut(&tid) {
-            tx.replicated = true;
-        }
-    }
-
     /// Next chunk id to hand out (every id below it was handed out).
     pub fn next_chunk(&self) -> ChunkId {
         self.next_chunk
     }
 
     /// Applies one command; returns its output and the facts it makes true (none for a repeat).
-    pub fn apply(&mut self, cmd: &DfsCommand) -> (DfsOutput, Vec<DfsFact>) {
+    ///
+    /// The pipeline has its say through `hooks` at three points: before a BEGIN (it may refuse it),
+    /// when a BEGIN succeeded (it may capture the transaction), when a transaction that applies a
+    /// pipeline write is decided commit (a write applied already is rolled back instead), and when
+    /// a transaction it follows completes. What the hooks make true goes to `hook_facts`.
+    pub fn apply<H: WriteHooks>(&mut self, cmd: &DfsCommand, hooks: &mut H, hook_facts: &mut Vec<H::Fact>) -> (DfsOutput, Vec<DfsFact>) {
+        match cmd {
+            DfsCommand::Begin { op, applies, .. } => {
+                if let Some(e) = hooks.refusal(op, *applies) {
+                    return (DfsOutput::Refused(e), Vec::new());
+                }
+                let (mut output, facts) = self.apply_command(cmd);
+                if let DfsOutput::Begun(begun) = &mut output {
+                    let tx = self.txs.get_mut(&begun.tid);
+                    if let Some(tx) = tx {
+                        tx.tag.captured |= hooks.captures(op);
+                    }
+                    let captured = self.txs.get(&begun.tid).is_some_and(|t| t.tag.captured);
+                    begun.task_data = captured && hooks.keeps_write_data(op.kind());
+                }
+                (output, facts)
+            }
+            DfsCommand::Commit { tid, .. } => {
+                let applies = self.txs.get(tid).filter(|t| t.state == TxState::Begun).and_then(|t| t.tag.applies);
+                if let Some(write) = applies
+                    && !hooks.on_commit_decision(write, *tid, hook_facts)
+                {
+                    return self.apply_command(&DfsCommand::Rollback { tid: *tid });
+                }
+                self.apply_command(cmd)
+            }
+            DfsCommand::Complete { tid, now_ms, .. } => {
+                // Only a transaction the pipeline follows is kept past its COMPLETE (a copy of
+                // every record would cost each COMPLETE of every cluster).
+                let before = self.txs.get(tid).filter(|t| hooks.follows(t.tag)).cloned();
+                let (output, facts) = self.apply_command(cmd);
+                if let (Some(tx), DfsOutput::Completed(_)) = (before, &output)
+                    && let TxState::Committed(cid) = tx.state
+                {
+                    let chunks = tx.participations.iter().map(|p| p.chunk).collect();
+                    let write = CommittedWrite {
+                        tid: *tid,
+                        cid,
+                        op: &tx.op,
+                        footprint: &tx.locks,
+                        chunks,
+                        coordinator: tx.coordinator,
+                        decided_ms: tx.since_ms,
+                        tag: tx.tag,
+                    };
+                    hooks.on_complete(write, *now_ms, hook_facts);
+                }
+                (output, facts)
+            }
+            _ => self.apply_command(cmd),
+        }
+    }
+
+    fn apply_command(&mut self, cmd: &DfsCommand) -> (DfsOutput, Vec<DfsFact>) {
         let decided_before = self.decisions.len();
         let open_before: BTreeSet<Tid> = self.txs.keys().copied().collect();
         let out = match cmd {
-            DfsCommand::Begin { session, seq, below, op, online, now_ms, task, .. } => {
-                self.begin(*session, *seq, *below, op, *task, online, *now_ms)
+            DfsCommand::Begin { session, seq, below, op, online, now_ms, applies, .. } => {
+                self.begin(*session, *seq, *below, op, *applies, online, *now_ms)
             }
             DfsCommand::Commit { tid, now_ms } => self.commit(*tid, *now_ms),
             DfsCommand::Rollback { tid } => self.rollback(*tid),
@@ -351,7 +401,7 @@ impl DfsState {
         seq: u64,
         below: u64,
         op: &SharedOperation,
-        task: Option<TaskId>,
+        applies: Option<PipelineWriteId>,
         online: &[NodeId],
         now_ms: Millis,
     ) -> DfsOutput {
@@ -423,8 +473,7 @@ impl DfsState {
             coordinator: session.0,
             state: TxState::Begun,
             since_ms: now_ms,
-            replicated: false,
-            task,
+            tag: PipelineTag { captured: false, applies },
         };
         self.txs.insert(tid, tx);
         DfsOutput::Begun(begun)
@@ -455,7 +504,19 @@ impl DfsState {
     /// at once instead of putting it through Raft. A refusal decided on a view that lags the log is
     /// still true (nothing happened); a BEGIN that passes goes through Raft and is checked again.
     /// A retried BEGIN of the session is never refused here (its own locks would conflict).
-    pub fn refusal(&self, session: (NodeId, u64), seq: u64, op: &Operation, online: &[NodeId]) -> Option<OpError> {
+    /// The pipeline's refusal (`hooks`) comes first, as on apply.
+    pub fn refusal(
+        &self,
+        session: (NodeId, u64),
+        seq: u64,
+        op: &Operation,
+        applies: Option<PipelineWriteId>,
+        online: &[NodeId],
+        hooks: &impl WriteHooks,
+    ) -> Option<OpError> {
+        if let Some(e) = hooks.refusal(op, applies) {
+            return Some(e);
+        }
         if self.sessions.get(&session).is_some_and(|s| s.seen.contains_key(&seq)) {
             return None;
         }
@@ -598,5 +659,19 @@ impl DfsState {
             }
         }
         assert_eq!(self.chunk_of.len(), self.chunks.len());
+    }
+}
+
+impl ReplicaView for DfsState {
+    fn has_database(&self, db: &str) -> bool {
+        self.catalog.database(db).is_some()
+    }
+
+    fn databases(&self) -> Vec<String> {
+        self.catalog.databases.keys().cloned().collect()
+    }
+
+    fn transaction_ended(&self, tid: u64) -> bool {
+        self.decision(tid).is_some() && !self.txs.contains_key(&tid)
     }
 }
