@@ -6,10 +6,11 @@ use ccrsim_model::deployment::client::ClientConfig;
 use ccrsim_model::deployment::controller::WatchConfig;
 use ccrsim_model::deployment::role::RoleSpec;
 use ccrsim_model::pipeline::dolphindb_async::admin::NodeRole;
+use ccrsim_model::pipeline::dolphindb_async::datanode::ReplicationSettings;
 use ccrsim_model::pipeline::dolphindb_async::{MasterConfig, ReplConfig, ReplLinks, SlaveConfig};
 use ccrsim_model::raft::RaftConfig;
 use ccrsim_model::replica::dolphindb_2pc::client::DfsClientConfig;
-use ccrsim_model::replica::dolphindb_2pc::datanode::{DataNodeConfig, ReplicationSettings};
+use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeConfig;
 use ccrsim_model::replica::dolphindb_2pc::{DfsConfig, ReliabilityLevel};
 
 use crate::scenario::Scenario;
@@ -139,10 +140,11 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
                 begin_timeout_ms: t.begin_timeout_ms,
                 compaction_records: t.compaction_records as usize,
                 scrub_interval_ms: t.scrub_interval_ms,
-                replication: ReplicationSettings {
+                pipeline: ReplicationSettings {
                     role: node_role(scenario, node.kind),
                     sync_persistence: scenario.replication.sync_persistence,
                     async_delay_ms: scenario.replication.async_delay_ms,
+                    bugs: scenario.planted_bugs.repl_data_node,
                 },
                 bugs: scenario.planted_bugs.data_node,
             }),

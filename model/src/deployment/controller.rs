@@ -19,7 +19,8 @@ use crate::deployment::state::{MetadataCommand, MetadataOutput, MetadataState, R
 use crate::pipeline::dolphindb_async::master::MasterCommand;
 use crate::pipeline::dolphindb_async::slave::SlaveCommand;
 use crate::pipeline::dolphindb_async::{
-    AdminCall, AdminError, AdminReply, AdminResult, ClusterRepl, ReplCommand, ReplConfig, ReplFact, ReplLeader, ReplLinks,
+    AdminCall, AdminError, AdminReply, AdminResult, ClusterRepl, DolphinAsync, NodeRequest, ReplCommand, ReplConfig, ReplFact, ReplLeader,
+    ReplLinks,
 };
 use crate::raft::RaftFact;
 use crate::raft::{Raft, RaftConfig, RaftMessage, RecoveryError};
@@ -177,7 +178,7 @@ impl Controller {
                 };
                 out.send(from, Message::Dfs(DfsMessage::CatalogReply { req, catalog }));
             }
-            Message::Dfs(DfsMessage::Heartbeat { replicas, prepared, lost, task_data }) => {
+            Message::Dfs(DfsMessage::Heartbeat { replicas, prepared, lost, pipeline: task_data }) => {
                 if self.raft.is_leader() && !task_data.is_empty() {
                     let sm = self.raft.state_machine();
                     self.repl.leader.on_task_data_listed(now, from, &task_data, &sm.repl, &sm.dfs, out);
@@ -333,14 +334,14 @@ impl Controller {
         &mut self,
         from: NodeId,
         req: u64,
-        request: DfsRequest,
+        request: DfsRequest<DolphinAsync>,
         raft_out: &mut Output<RaftMessage<MetadataCommand>, RaftFact>,
         out: &mut Output<Message, Fact>,
     ) {
         let now = self.now;
         let origin = Some((from, req));
         let cmd = match request {
-            DfsRequest::Begin { session, seq, below, op, op_ref, task } => {
+            DfsRequest::Begin { session, seq, below, op, op_ref, applies: task } => {
                 let online = self.online();
                 if self.raft.is_leader()
                     && let Some(e) = self.raft.state_machine().begin_refusal((from, session), seq, &op, task, &online)
@@ -353,11 +354,11 @@ impl Controller {
             DfsRequest::Commit { tid } => DfsCommand::Commit { tid, now_ms: now },
             DfsRequest::Rollback { tid } => DfsCommand::Rollback { tid },
             DfsRequest::Complete { tid, committed } => DfsCommand::Complete { tid, committed, now_ms: now },
-            DfsRequest::Admin { call } => {
+            DfsRequest::Pipeline(NodeRequest::Call { call }) => {
                 self.on_node_admin(from, req, call, raft_out, out);
                 return;
             }
-            DfsRequest::TaskFailed { task, reason } => {
+            DfsRequest::Pipeline(NodeRequest::TaskFailed { task, reason }) => {
                 let cmd = ReplCommand::Slave(SlaveCommand::Failed { task, reason, now_ms: now });
                 self.propose_repl(cmd, Some(ReplOrigin::Node(from, req)), raft_out, out);
                 return;
@@ -393,7 +394,7 @@ impl Controller {
         out: &mut Output<Message, Fact>,
     ) {
         let reply = |out: &mut Output<Message, Fact>, result: AdminResult| {
-            out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Admin(result)) }))
+            out.send(from, Message::Dfs(DfsMessage::Response { req, result: Ok(DfsOutput::Pipeline(result)) }))
         };
         if !self.raft.is_leader() {
             out.send(from, Message::Dfs(DfsMessage::Response { req, result: Err(self.raft.leader_hint()) }));
@@ -566,7 +567,7 @@ impl Controller {
                     self.report_repl_facts(facts, out);
                     match (origin, waiter) {
                         (Some(ReplOrigin::Node(node, req)), _) if self.raft.is_leader() => {
-                            let result = Ok(DfsOutput::Admin(result.map(|_| AdminReply::Done)));
+                            let result = Ok(DfsOutput::Pipeline(result.map(|_| AdminReply::Done)));
                             out.send(node, Message::Dfs(DfsMessage::Response { req, result }));
                         }
                         (Some(ReplOrigin::Call(id)), Some(Waiter::Call { call_id, call })) if id == call_id => {

@@ -3,6 +3,7 @@
 use crate::core::io::{Millis, NodeId};
 use crate::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
 use crate::raft::RaftFact;
+use crate::replica::CallAnswered;
 use crate::replica::dolphindb_2pc::DfsFact;
 
 /// What a client saw, for the client oracle (Jepsen-style history).
@@ -52,5 +53,11 @@ impl From<DfsFact> for Fact {
 impl From<ClientFact> for Fact {
     fn from(f: ClientFact) -> Self {
         Fact::Client(f)
+    }
+}
+
+impl From<CallAnswered<AdminCall, AdminResult>> for Fact {
+    fn from(a: CallAnswered<AdminCall, AdminResult>) -> Self {
+        Fact::Admin { call_id: a.call_id, call: a.call, result: a.result }
     }
 }

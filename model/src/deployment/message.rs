@@ -2,8 +2,9 @@
 
 use crate::core::io::NodeId;
 use crate::deployment::state::MetadataCommand;
-use crate::pipeline::dolphindb_async::ReplMessage;
+use crate::pipeline::dolphindb_async::{DolphinAsync, ReplMessage};
 use crate::raft::RaftMessage;
+use crate::replica::MessageKind;
 use crate::replica::dolphindb_2pc::DfsMessage;
 
 /// A client's operation on the controllers' metadata.
@@ -41,7 +42,7 @@ pub enum Message {
     /// From the supervisor.
     Control(Control),
     /// The DFS: clients, data nodes and controllers.
-    Dfs(DfsMessage),
+    Dfs(DfsMessage<DolphinAsync>),
     /// Replication between clusters.
     Repl(ReplMessage),
 }
@@ -60,8 +61,8 @@ impl Message {
     }
 }
 
-impl From<DfsMessage> for Message {
-    fn from(m: DfsMessage) -> Self {
+impl From<DfsMessage<DolphinAsync>> for Message {
+    fn from(m: DfsMessage<DolphinAsync>) -> Self {
         Message::Dfs(m)
     }
 }

@@ -5,12 +5,15 @@ use crate::deployment::client::{Client, ClientConfig};
 use crate::deployment::controller::{Controller, ControllerBugs, WatchConfig};
 use crate::deployment::fact::Fact;
 use crate::deployment::message::Message;
-use crate::pipeline::dolphindb_async::AdminCall;
-use crate::pipeline::dolphindb_async::{ReplConfig, ReplLinks};
+use crate::pipeline::dolphindb_async::datanode::ReplicationSettings;
+use crate::pipeline::dolphindb_async::{AdminCall, DolphinAsync, ReplConfig, ReplLinks};
 use crate::raft::{RaftConfig, RecoveryError};
 use crate::replica::dolphindb_2pc::DfsConfig;
 use crate::replica::dolphindb_2pc::client::{DfsClient, DfsClientConfig};
-use crate::replica::dolphindb_2pc::datanode::{DataNode, DataNodeConfig};
+use crate::replica::dolphindb_2pc::datanode::DataNodeConfig;
+
+/// The data node of this deployment.
+pub type DataNode = crate::replica::dolphindb_2pc::datanode::DataNode<DolphinAsync, Message, Fact>;
 
 /// How to build a node's role; the host keeps it to rebuild the role after a restart.
 #[derive(Debug, Clone)]
@@ -18,7 +21,7 @@ pub enum RoleSpec {
     /// A member of a controller group.
     Controller { raft: RaftConfig, dfs: DfsConfig, repl: ReplConfig, links: ReplLinks, watch: WatchConfig, bugs: ControllerBugs },
     /// A data node.
-    DataNode(DataNodeConfig),
+    DataNode(DataNodeConfig<ReplicationSettings>),
     /// A client of the controllers' metadata map.
     Client(ClientConfig),
     /// A client of the DFS.
@@ -83,8 +86,8 @@ impl Role {
             (Role::Controller(c), Input::Timer(key)) => c.on_timer(now, key, out),
             (Role::Controller(c), Input::Disk(done)) => c.on_disk(done, out),
             (Role::DataNode(d, _), Input::Message { from, msg: Message::Dfs(m) }) => d.on_message(now, from, m, out),
-            (Role::DataNode(d, _), Input::Message { from, msg: Message::Repl(m) }) => d.on_repl_message(now, from, m, out),
-            (Role::DataNode(d, _), Input::Admin { call_id, call }) => d.on_admin(now, call_id, call, out),
+            (Role::DataNode(d, _), Input::Message { from, msg: Message::Repl(m) }) => d.on_pipeline_message(now, from, m, out),
+            (Role::DataNode(d, _), Input::Admin { call_id, call }) => d.on_call(now, call_id, call, out),
             (Role::Controller(c), Input::Admin { call_id, call }) => c.on_admin(now, call_id, call, out),
             (Role::Client(_) | Role::DfsClient(_), Input::Admin { call_id, call }) => {
                 let e = crate::pipeline::dolphindb_async::AdminError::new(

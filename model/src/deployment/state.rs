@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::io::NodeId;
 use crate::dfs::{OpError, Operation};
-use crate::pipeline::dolphindb_async::{AdminError, ClusterRepl, ReplCommand, ReplConfig, ReplFact, TaskId};
+use crate::pipeline::dolphindb_async::{AdminError, ClusterRepl, DolphinAsync, ReplCommand, ReplConfig, ReplFact, TaskId};
 use crate::raft::StateMachine;
 use crate::replica::dolphindb_2pc::{DfsCommand, DfsConfig, DfsFact, DfsOutput, DfsState};
 
@@ -50,7 +50,7 @@ pub enum MetadataOutput {
     /// A `Put`: `fresh` is false when it was a retry of one already applied (no effect now).
     Put { session: Session, seq: u64, fresh: bool },
     /// A DFS command: its output for `origin`, and the facts it made true.
-    Dfs { origin: Option<(NodeId, u64)>, output: DfsOutput, facts: Vec<DfsFact>, repl_facts: Vec<ReplFact> },
+    Dfs { origin: Option<(NodeId, u64)>, output: DfsOutput<DolphinAsync>, facts: Vec<DfsFact>, repl_facts: Vec<ReplFact> },
     /// A replication command: its result for `origin`, and the facts it made true.
     Repl { origin: Option<ReplOrigin>, result: Result<(), AdminError>, facts: Vec<ReplFact> },
 }
@@ -114,7 +114,7 @@ impl MetadataState {
         self.dfs.refusal(session, seq, op, task, online, &self.repl)
     }
 
-    fn apply_dfs(&mut self, cmd: &DfsCommand) -> (DfsOutput, Vec<DfsFact>, Vec<ReplFact>) {
+    fn apply_dfs(&mut self, cmd: &DfsCommand) -> (DfsOutput<DolphinAsync>, Vec<DfsFact>, Vec<ReplFact>) {
         let mut repl_facts = Vec::new();
         let (output, facts) = self.dfs.apply(cmd, &mut self.repl, &mut repl_facts);
         (output, facts, repl_facts)

@@ -147,7 +147,7 @@ pub struct CallAnswered<C, R> {
 /// What a pipeline brings into a replica protocol's roles: its messages, facts and management
 /// calls (a data node hosts the pipeline's part), and the payloads the protocol carries for it
 /// without looking inside.
-pub trait Guest: Sized + 'static {
+pub trait Guest: Sized + Clone + Debug + PartialEq + Eq + Hash + 'static {
     /// The pipeline's messages.
     type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind;
     /// The pipeline's facts.

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use ccrsim_model::deployment::controller::ControllerBugs;
 use ccrsim_model::dfs::OperationKind;
+use ccrsim_model::pipeline::dolphindb_async::datanode::NodeReplBugs;
 use ccrsim_model::pipeline::dolphindb_async::{MasterReplBugs, SlaveReplBugs};
 use ccrsim_model::raft::RaftBugs;
 use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeBugs;
@@ -484,6 +485,8 @@ pub struct PlantedBugs {
     pub master_repl: MasterReplBugs,
     /// In the slaves' replication state.
     pub slave_repl: SlaveReplBugs,
+    /// In a data node's part in replication.
+    pub repl_data_node: NodeReplBugs,
 }
 
 impl PlantedBugs {
@@ -492,6 +495,7 @@ impl PlantedBugs {
         self.raft.any()
             || self.controller != ControllerBugs::default()
             || self.data_node != DataNodeBugs::default()
+            || self.repl_data_node != NodeReplBugs::default()
             || self.dfs_state != DfsStateBugs::default()
             || self.master_repl != MasterReplBugs::default()
             || self.slave_repl != SlaveReplBugs::default()

@@ -6,7 +6,9 @@ use crate::core::io::NodeId;
 use crate::dfs::SharedOperation;
 use crate::replica::dolphindb_2pc::Tid;
 
+use super::admin::AdminCall;
 use super::task::{SlaveId, Task, TaskId};
+use crate::replica::MessageKind;
 
 /// Why a master data node cannot hand out a task's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +37,16 @@ impl TaskDataError {
     pub fn named_in(reason: &str) -> Option<TaskDataError> {
         [TaskDataError::Missing, TaskDataError::Corrupt, TaskDataError::NotPersisted].into_iter().find(|e| reason.contains(e.reason()))
     }
+}
+
+/// A request of a data node's part in replication, carried to the controller leader by the 2PC
+/// protocol's channel (answered with an `AdminResult`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NodeRequest {
+    /// A management call made on a master data node.
+    Call { call: AdminCall },
+    /// Slave: an execution of this task failed.
+    TaskFailed { task: TaskId, reason: String },
 }
 
 /// Why a master controller does not answer a pull with tasks.
@@ -68,9 +80,8 @@ pub enum ReplMessage {
     ForgetTaskData { tids: Vec<Tid> },
 }
 
-impl ReplMessage {
-    /// A short name for traces.
-    pub fn kind(&self) -> &'static str {
+impl MessageKind for ReplMessage {
+    fn kind(&self) -> &'static str {
         match self {
             ReplMessage::Pull { .. } => "Pull",
             ReplMessage::Tasks { .. } => "Tasks",

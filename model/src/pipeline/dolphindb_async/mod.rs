@@ -8,6 +8,7 @@
 //! (`txn/`) is the same on both sides.
 
 pub mod admin;
+pub mod datanode;
 pub mod fact;
 pub mod grouping;
 mod hooks;
@@ -22,11 +23,29 @@ pub use fact::ReplFact;
 pub use grouping::{Grouper, footprints_conflict};
 pub use leader::{ReplLeader, ReplLinks};
 pub use master::{MasterCommand, MasterConfig, MasterRepl, MasterReplBugs};
-pub use message::{ReplMessage, TaskDataError};
+pub use message::{NodeRequest, ReplMessage, TaskDataError};
 pub use slave::{SlaveCommand, SlaveConfig, SlaveRepl, SlaveReplBugs, SlaveTaskState};
 pub use task::{GroupId, SlaveId, Task, TaskId, TaskPayload};
 
 use serde::{Deserialize, Serialize};
+
+use crate::replica::Guest;
+use crate::replica::dolphindb_2pc::Tid;
+
+/// The design: DolphinDB's asynchronous cluster replication, a pipeline for 2PC clusters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DolphinAsync;
+
+impl Guest for DolphinAsync {
+    type Message = ReplMessage;
+    type Fact = ReplFact;
+    type Call = AdminCall;
+    type CallResult = AdminResult;
+    /// The transactions whose task data a master data node keeps.
+    type Beat = Vec<Tid>;
+    type NodeRequest = NodeRequest;
+    type NodeReply = AdminResult;
+}
 
 /// A cluster's replication state (DolphinDB's cluster replication state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

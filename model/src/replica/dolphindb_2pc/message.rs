@@ -5,22 +5,17 @@ use std::sync::Arc;
 
 use crate::core::io::NodeId;
 use crate::dfs::{Catalog, ChunkData, ChunkDelta, OpError, SharedOperation};
+use crate::replica::{Guest, MessageKind, PipelineWriteId};
 
 use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 
-/// A request from a data node to the controller leader.
+/// A request from a data node to the controller leader. `P` is the pipeline whose requests the
+/// channel carries too (opaquely: the protocol never looks inside).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum DfsRequest {
+pub enum DfsRequest<P: Guest> {
     /// BEGIN (`seq` numbers it in the node's session; all below `below` were answered); `op_ref`
     /// names the client operation it runs, for the checkers.
-    Begin {
-        session: u64,
-        seq: u64,
-        below: u64,
-        op: SharedOperation,
-        op_ref: (NodeId, u64),
-        task: Option<crate::pipeline::dolphindb_async::TaskId>,
-    },
+    Begin { session: u64, seq: u64, below: u64, op: SharedOperation, op_ref: (NodeId, u64), applies: Option<PipelineWriteId> },
     /// Decide commit.
     Commit { tid: Tid },
     /// Decide rollback.
@@ -35,28 +30,26 @@ pub enum DfsRequest {
     Recovered { chunk: ChunkId, version: Cid },
     /// Give up a recovery lock.
     RecoveryUnlock { chunk: ChunkId },
-    /// A management call made on this data node, for the controller leader.
-    Admin { call: crate::pipeline::dolphindb_async::AdminCall },
-    /// Slave: an execution of this replication task failed.
-    TaskFailed { task: crate::pipeline::dolphindb_async::TaskId, reason: String },
+    /// A request of the pipeline's part of the data node, for the pipeline's leader duties.
+    Pipeline(P::NodeRequest),
 }
 
-/// One message of the DFS.
+/// One message of the DFS (`P`: the pipeline whose payloads it carries).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum DfsMessage {
+pub enum DfsMessage<P: Guest> {
     /// Client -> data node: run an operation.
     Run { op_id: u64, op: SharedOperation },
     /// Data node -> client: its outcome (`Ok((tid, cid))`).
     Outcome { op_id: u64, result: Result<(Tid, Cid), OpError> },
     /// Data node -> controller.
-    Request { req: u64, request: DfsRequest },
+    Request { req: u64, request: DfsRequest<P> },
     /// Controller -> data node: the answer, or the leader to ask instead.
-    Response { req: u64, result: Result<DfsOutput, Option<NodeId>> },
+    Response { req: u64, result: Result<DfsOutput<P>, Option<NodeId>> },
     /// Data node -> every controller: the versions of the replicas it holds (durable: a heartbeat
     /// leaves only once what it reports is synced), its open prepares as `(chunk, tid)`, the
-    /// replicas it found corrupt at boot (lost until recovered), and the transactions whose
-    /// replication task data it keeps (master).
-    Heartbeat { replicas: Vec<(ChunkId, Cid)>, prepared: Vec<(ChunkId, Tid)>, lost: Vec<ChunkId>, task_data: Vec<Tid> },
+    /// replicas it found corrupt at boot (lost until recovered), and what the pipeline's part of
+    /// the node tells the pipeline's leader duties.
+    Heartbeat { replicas: Vec<(ChunkId, Cid)>, prepared: Vec<(ChunkId, Tid)>, lost: Vec<ChunkId>, pipeline: P::Beat },
     /// Controller leader -> data node: recover this stale replica from `source`.
     Recover { chunk: ChunkId, source: NodeId },
     /// Controller leader -> data node: these chunks no longer exist; delete them.
@@ -79,9 +72,8 @@ pub enum DfsMessage {
     CatalogReply { req: u64, catalog: Result<Box<Catalog>, Option<NodeId>> },
 }
 
-impl DfsMessage {
-    /// A short name for traces.
-    pub fn kind(&self) -> &'static str {
+impl<P: Guest> MessageKind for DfsMessage<P> {
+    fn kind(&self) -> &'static str {
         match self {
             DfsMessage::Run { .. } => "Run",
             DfsMessage::Outcome { .. } => "Outcome",

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod datanode;
 pub mod fact;
+pub mod guest;
 pub mod message;
 pub mod state;
 pub mod storage;

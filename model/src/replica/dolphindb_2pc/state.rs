@@ -14,7 +14,7 @@ use crate::core::io::{Millis, NodeId};
 use crate::dfs::{
     Catalog, ChunkDelta, ErrorCode, LockKey, OpError, Operation, PartitionKey, SharedOperation, TableId, apply_catalog, plan,
 };
-use crate::replica::{CommittedWrite, PipelineTag, PipelineWriteId, ReplicaView, WriteHooks};
+use crate::replica::{CommittedWrite, Guest, PipelineTag, PipelineWriteId, ReplicaView, WriteHooks};
 
 /// Transaction id, dense from 1 in BEGIN order.
 pub type Tid = u64;
@@ -201,9 +201,10 @@ pub struct TxBegun {
     pub task_data: bool,
 }
 
-/// The result of a command.
+/// The result of a command, or the answer to a request (`P`: the pipeline whose answers the
+/// data nodes' channel carries too).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum DfsOutput {
+pub enum DfsOutput<P: Guest> {
     /// BEGIN worked.
     Begun(TxBegun),
     /// BEGIN refused.
@@ -218,8 +219,8 @@ pub enum DfsOutput {
     RecoveryLock(Option<Cid>),
     /// Nothing to say.
     Done,
-    /// The answer to a management call forwarded by a data node.
-    Admin(crate::pipeline::dolphindb_async::AdminResult),
+    /// The pipeline's answer to a request of the pipeline's part of a data node.
+    Pipeline(P::NodeReply),
 }
 
 /// The replicated DFS state of a cluster.
@@ -290,7 +291,12 @@ impl DfsState {
     /// when a BEGIN succeeded (it may capture the transaction), when a transaction that applies a
     /// pipeline write is decided commit (a write applied already is rolled back instead), and when
     /// a transaction it follows completes. What the hooks make true goes to `hook_facts`.
-    pub fn apply<H: WriteHooks>(&mut self, cmd: &DfsCommand, hooks: &mut H, hook_facts: &mut Vec<H::Fact>) -> (DfsOutput, Vec<DfsFact>) {
+    pub fn apply<P: Guest, H: WriteHooks>(
+        &mut self,
+        cmd: &DfsCommand,
+        hooks: &mut H,
+        hook_facts: &mut Vec<H::Fact>,
+    ) -> (DfsOutput<P>, Vec<DfsFact>) {
         match cmd {
             DfsCommand::Begin { op, applies, .. } => {
                 if let Some(e) = hooks.refusal(op, *applies) {
@@ -343,7 +349,7 @@ impl DfsState {
         }
     }
 
-    fn apply_command(&mut self, cmd: &DfsCommand) -> (DfsOutput, Vec<DfsFact>) {
+    fn apply_command<P: Guest>(&mut self, cmd: &DfsCommand) -> (DfsOutput<P>, Vec<DfsFact>) {
         let decided_before = self.decisions.len();
         let open_before: BTreeSet<Tid> = self.txs.keys().copied().collect();
         let out = match cmd {
@@ -395,7 +401,7 @@ impl DfsState {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn begin(
+    fn begin<P: Guest>(
         &mut self,
         session: (NodeId, u64),
         seq: u64,
@@ -404,7 +410,7 @@ impl DfsState {
         applies: Option<PipelineWriteId>,
         online: &[NodeId],
         now_ms: Millis,
-    ) -> DfsOutput {
+    ) -> DfsOutput<P> {
         let s = self.sessions.entry(session).or_default();
         s.below = s.below.max(below);
         let below = s.below;
@@ -550,7 +556,7 @@ impl DfsState {
         Ok(chosen)
     }
 
-    fn commit(&mut self, tid: Tid, now_ms: Millis) -> DfsOutput {
+    fn commit<P: Guest>(&mut self, tid: Tid, now_ms: Millis) -> DfsOutput<P> {
         let Some(tx) = self.txs.get_mut(&tid) else {
             return DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback));
         };
@@ -570,7 +576,7 @@ impl DfsState {
         DfsOutput::Decided(tid, Decision::Commit(cid))
     }
 
-    fn rollback(&mut self, tid: Tid) -> DfsOutput {
+    fn rollback<P: Guest>(&mut self, tid: Tid) -> DfsOutput<P> {
         match self.txs.get(&tid).map(|t| t.state) {
             None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
             Some(TxState::Committed(cid)) => DfsOutput::Decided(tid, Decision::Commit(cid)),
@@ -584,7 +590,7 @@ impl DfsState {
         }
     }
 
-    fn complete(&mut self, tid: Tid, committed: &[(ChunkId, NodeId)]) -> DfsOutput {
+    fn complete<P: Guest>(&mut self, tid: Tid, committed: &[(ChunkId, NodeId)]) -> DfsOutput<P> {
         let Some(TxState::Committed(cid)) = self.txs.get(&tid).map(|t| t.state) else {
             return if self.decisions.contains_key(&tid) { DfsOutput::Completed(tid) } else { DfsOutput::Done };
         };
@@ -610,7 +616,7 @@ impl DfsState {
         DfsOutput::Completed(tid)
     }
 
-    fn recovery_lock(&mut self, chunk: ChunkId, node: NodeId) -> DfsOutput {
+    fn recovery_lock<P: Guest>(&mut self, chunk: ChunkId, node: NodeId) -> DfsOutput<P> {
         let Some(meta) = self.chunks.get(&chunk) else { return DfsOutput::RecoveryLock(None) };
         let Some((db, table)) = self.catalog.table_by_id(meta.table).map(|(d, t)| (d.name.clone(), t.name.clone())) else {
             return DfsOutput::RecoveryLock(None);

@@ -1,31 +1,36 @@
-//! The data node: holds chunk replicas (the 2PC participant), coordinates the transactions of the
-//! operations clients send it, resolves its in-doubt transactions with the controller after a
-//! crash, and recovers stale replicas from peers (online recovery).
+//! The data node: holds chunk replicas (the 2PC participant, `participant.rs`), coordinates the
+//! transactions of the operations clients send it (`coordinator.rs`), resolves its in-doubt
+//! transactions with the controller after a crash, and recovers stale replicas from peers
+//! (`recovery.rs`). This file holds the node itself: its inputs, its channel to the controller
+//! leader, its durability discipline, and the services it offers the pipeline part it hosts.
 //!
 //! Durability rule, as in Raft: a reply that vouches for durable state (prepared, decided) leaves
 //! only once every disk write issued before it is synced.
 //!
-//! Its part in replication (`replication.rs`): on a master, a coordinator keeps the task data of
-//! its writes on replicated databases and hands it to slaves; on a slave, it executes tasks.
+//! `P` is the pipeline whose part the node hosts (`guest.rs`); `M` and `F` are the deployment's
+//! message and fact types, into which the node writes its own.
 
-mod replication;
-
-pub use replication::ReplicationSettings;
+mod coordinator;
+mod participant;
+mod recovery;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
+use self::coordinator::CoordOp;
+use self::recovery::RecoveryTask;
 use super::fact::DfsFact;
+use super::guest::{Carry, Guest2pc, Report};
 use super::message::{DfsMessage, DfsRequest};
-use super::state::{ChunkId, Cid, Decision, DfsOutput, Participation, Tid};
+use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 use super::storage::{self, ChunkRecord, ChunkSnapshot};
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
-use crate::deployment::fact::Fact;
-use crate::deployment::message::Message;
-use crate::dfs::{ChunkData, ChunkDelta, ErrorCode, OpError, Operation};
+use crate::dfs::{ChunkData, ChunkDelta, SharedOperation};
 use crate::raft::RecoveryError;
+use crate::replica::PipelineWriteId;
 
 const TIMER_TICK: TimerKey = 300;
 const TICK_MS: Millis = 50;
@@ -51,13 +56,11 @@ pub struct DataNodeBugs {
     pub ack_before_commit_decision: bool,
     /// The data node ignores the controller's orders to recover stale replicas.
     pub ignore_recover_orders: bool,
-    /// Task data is written without an fsync even with synchronous persistence.
-    pub task_data_without_fsync: bool,
 }
 
-/// Settings of a data node.
+/// Settings of a data node (`G`: the settings of the pipeline part it hosts).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataNodeConfig {
+pub struct DataNodeConfig<G> {
     /// Controllers of its cluster.
     pub controllers: Vec<NodeId>,
     /// Heartbeat period.
@@ -76,14 +79,14 @@ pub struct DataNodeConfig {
     pub compaction_records: usize,
     /// Read back one chunk's files this often to find latent corruption (0: never).
     pub scrub_interval_ms: Millis,
-    /// Its part in replication.
-    pub replication: ReplicationSettings,
+    /// The pipeline part's settings.
+    pub pipeline: G,
     /// Planted bugs.
     pub bugs: DataNodeBugs,
 }
 
 #[derive(Debug, Clone)]
-struct PreparedTx {
+pub(super) struct PreparedTx {
     tid: Tid,
     expected: Cid,
     delta: std::sync::Arc<ChunkDelta>,
@@ -91,64 +94,14 @@ struct PreparedTx {
 }
 
 #[derive(Debug, Clone, Default)]
-struct Replica {
+pub(super) struct Replica {
     data: ChunkData,
     version: Cid,
     prepared: Vec<PreparedTx>,
     records: usize,
 }
 
-#[derive(Debug, Clone)]
-enum Phase {
-    Begin,
-    Backoff {
-        until: Millis,
-    },
-    Prepare {
-        tid: Tid,
-        parts: Vec<Participation>,
-        waiting: BTreeSet<(ChunkId, NodeId)>,
-        deadline: Millis,
-        resend_at: Millis,
-    },
-    Commit {
-        tid: Tid,
-        parts: Vec<Participation>,
-    },
-    Finish {
-        tid: Tid,
-        cid: Cid,
-        parts: Vec<Participation>,
-        waiting: BTreeSet<(ChunkId, NodeId)>,
-        committed: Vec<(ChunkId, NodeId)>,
-        deadline: Millis,
-        resend_at: Millis,
-    },
-    Complete {
-        tid: Tid,
-        cid: Cid,
-    },
-    Abort {
-        tid: Tid,
-        parts: Vec<Participation>,
-        error: OpError,
-    },
-}
-
-#[derive(Debug, Clone)]
-struct CoordOp {
-    op_id: u64,
-    client: NodeId,
-    op: crate::dfs::SharedOperation,
-    started: Millis,
-    attempts: u32,
-    phase: Phase,
-    /// Slave: the replication task it executes (then `client` is this node and `op_id` the task).
-    task: Option<crate::pipeline::dolphindb_async::TaskId>,
-    /// Master: its data must be kept as replication task data before the commit decision.
-    task_data: bool,
-}
-
+/// What a request to the controller leader is for: where its answer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     Coord(u64),
@@ -156,15 +109,13 @@ enum Purpose {
     RecoveryLock(ChunkId),
     Recovered(ChunkId),
     Unlock,
-    /// A management call made on this node: `(call id, call)` are kept in `admin_calls`.
-    Admin(u64),
-    /// A task failure report.
-    TaskReport,
+    /// The pipeline part's request, with the correlation it chose.
+    Pipeline(u64),
 }
 
 #[derive(Debug, Clone)]
-struct PendingRequest {
-    request: DfsRequest,
+struct PendingRequest<P: Guest2pc> {
+    request: DfsRequest<P>,
     purpose: Purpose,
     sent_at: Millis,
     redirects: u32,
@@ -172,41 +123,20 @@ struct PendingRequest {
 
 /// Something that may happen only once every disk write issued before it is durable.
 #[derive(Debug, Clone)]
-enum AfterSync {
+enum AfterSync<P: Guest2pc> {
     /// A reply that vouches for durable state.
-    Send(NodeId, DfsMessage),
+    Send(NodeId, DfsMessage<P>),
     /// A commit acknowledgement: the replica holds `cid` durably (reported to the checkers).
     Acknowledge { to: NodeId, tid: Tid, chunk: ChunkId, cid: Option<Cid> },
     /// A request to the controller that does (a recovery's report).
-    Request(DfsRequest, Purpose),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RecoveryPhase {
-    /// First copy, without blocking writes.
-    Copy,
-    /// Waiting for the controller's lock.
-    Locking,
-    /// Lock refused: ask again at this time.
-    LockAgainAt(Millis),
-    /// Second copy, writes blocked.
-    Sync { locked_version: Cid },
-    /// Reporting the result.
-    Reporting,
-}
-
-#[derive(Debug, Clone)]
-struct RecoveryTask {
-    source: NodeId,
-    phase: RecoveryPhase,
-    deadline: Millis,
+    Request(DfsRequest<P>, Purpose),
 }
 
 /// A data node.
 #[derive(Debug)]
-pub struct DataNode {
+pub struct DataNode<P: Guest2pc, M, F> {
     id: NodeId,
-    config: DataNodeConfig,
+    config: DataNodeConfig<P::NodeConfig>,
     replicas: BTreeMap<ChunkId, Replica>,
     ops: BTreeMap<u64, CoordOp>,
     next_op: u64,
@@ -217,7 +147,7 @@ pub struct DataNode {
     answered_at: VecDeque<(Millis, (NodeId, u64))>,
     session: u64,
     next_req: u64,
-    requests: BTreeMap<u64, PendingRequest>,
+    requests: BTreeMap<u64, PendingRequest<P>>,
     leader: usize,
     recoveries: BTreeMap<ChunkId, RecoveryTask>,
     /// Replicas found corrupt at boot: their files stay (so that a crash cannot make the loss
@@ -226,9 +156,9 @@ pub struct DataNode {
     /// Log records produced by this step, per chunk, written and synced when it ends.
     log_buffer: BTreeMap<ChunkId, Vec<u8>>,
     /// What this step produced that must wait for durability.
-    held: Vec<AfterSync>,
+    held: Vec<AfterSync<P>>,
     /// Synced requests in flight, each with what it releases.
-    pending: VecDeque<(IoToken, Vec<AfterSync>)>,
+    pending: VecDeque<(IoToken, Vec<AfterSync<P>>)>,
     /// The local time of the input being handled.
     now: Millis,
     next_token: IoToken,
@@ -238,20 +168,66 @@ pub struct DataNode {
     /// The chunk the next scrub reads (round robin over the replicas).
     scrub_cursor: ChunkId,
     rng: SplitMix64,
-    repl: replication::ReplState,
+    /// The pipeline's part of the node.
+    guest: P::NodeState,
+    wire: PhantomData<fn() -> (M, F)>,
 }
 
-fn send(out: &mut Output<Message, Fact>, to: NodeId, msg: DfsMessage) {
-    out.send(to, Message::Dfs(msg));
+pub(super) fn send<P: Guest2pc, M: Carry<P>, F>(out: &mut Output<M, F>, to: NodeId, msg: DfsMessage<P>) {
+    out.send(to, msg);
 }
 
-impl DataNode {
+/// What the node holds, for the checkers and the pipeline part.
+impl<P: Guest2pc, M, F> DataNode<P, M, F> {
+    /// Replicas held: `(chunk, version, rows)`.
+    pub fn replicas(&self) -> impl Iterator<Item = (ChunkId, Cid, &ChunkData)> {
+        self.replicas.iter().map(|(c, r)| (*c, r.version, &r.data))
+    }
+
+    /// Open prepares: `(chunk, tid)`.
+    pub fn open_prepares(&self) -> Vec<(ChunkId, Tid)> {
+        self.replicas.iter().flat_map(|(c, r)| r.prepared.iter().map(move |p| (*c, p.tid))).collect()
+    }
+
+    /// Operations being coordinated.
+    pub fn coordinating(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// This node.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The local time of the input being handled.
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// The pipeline part.
+    pub fn guest(&self) -> &P::NodeState {
+        &self.guest
+    }
+
+    /// The pipeline part's settings.
+    pub fn guest_config(&self) -> &P::NodeConfig {
+        &self.config.pipeline
+    }
+}
+
+impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     /// Rebuilds a data node from its disk. Corrupt replicas are discarded (and reported): their
     /// peers hold the data, and the controller will have them recovered.
-    pub fn recover(id: NodeId, config: DataNodeConfig, disk: &dyn DiskView, entropy: u64) -> Result<(Self, Vec<DfsFact>), RecoveryError> {
+    pub fn recover(
+        id: NodeId,
+        config: DataNodeConfig<P::NodeConfig>,
+        disk: &dyn DiskView,
+        entropy: u64,
+    ) -> Result<(Self, Vec<DfsFact>), RecoveryError> {
         assert!(!config.controllers.is_empty());
         let found = storage::recover(disk).map_err(RecoveryError::Disk)?;
         let mut rng = SplitMix64::new(entropy);
+        let guest = P::node_boot(&config.pipeline, disk);
         let mut node = DataNode {
             id,
             config,
@@ -276,7 +252,8 @@ impl DataNode {
             next_scrub: 0,
             scrub_cursor: 0,
             rng,
-            repl: replication::ReplState::default(),
+            guest,
+            wire: PhantomData,
         };
         let mut facts = vec![DfsFact::DataNodeBooted];
         let mut torn = Vec::new();
@@ -306,31 +283,15 @@ impl DataNode {
             // Rewrite before appending: records after a torn one would never be read back.
             node.compaction_ops(chunk);
         }
-        node.load_task_data(disk);
         Ok((node, facts))
     }
 
-    /// Replicas held: `(chunk, version, rows)`.
-    pub fn replicas(&self) -> impl Iterator<Item = (ChunkId, Cid, &ChunkData)> {
-        self.replicas.iter().map(|(c, r)| (*c, r.version, &r.data))
-    }
-
-    /// Open prepares: `(chunk, tid)`.
-    pub fn open_prepares(&self) -> Vec<(ChunkId, Tid)> {
-        self.replicas.iter().flat_map(|(c, r)| r.prepared.iter().map(move |p| (*c, p.tid))).collect()
-    }
-
-    /// Operations being coordinated.
-    pub fn coordinating(&self) -> usize {
-        self.ops.len()
-    }
-
     /// Starts after boot: finishes recovery writes, arms the tick.
-    pub fn start(&mut self, facts: Vec<DfsFact>, out: &mut Output<Message, Fact>) {
+    pub fn start(&mut self, facts: Vec<DfsFact>, out: &mut Output<M, F>) {
         for f in facts {
             out.fact(f);
         }
-        self.report_task_data(out);
+        P::node_start(self, out);
         let ops = std::mem::take(&mut self.startup_ops);
         for op in ops {
             let t = self.token();
@@ -340,15 +301,57 @@ impl DataNode {
         self.finish(out);
     }
 
-    fn token(&mut self) -> IoToken {
+    // ----- Services for the pipeline part ------------------------------------------------------------
+
+    /// A fresh disk token.
+    pub fn token(&mut self) -> IoToken {
         self.next_token += 1;
         self.next_token
     }
 
+    /// The pipeline part, to change.
+    pub fn guest_mut(&mut self) -> &mut P::NodeState {
+        &mut self.guest
+    }
+
+    /// Queues a disk request that the end of this step issues with the node's own writes, and that
+    /// a held reply waits for (a write followed by its fsync is durable before what is held).
+    pub fn queue_disk(&mut self, op: DiskOp) {
+        self.startup_ops.push(op);
+    }
+
+    /// Sends a pipeline request to the controller leader through the node's channel (resent and
+    /// redirected like the node's own); the answer comes to `P::node_on_reply` with `correlation`.
+    pub fn request_for_pipeline(&mut self, now: Millis, request: P::NodeRequest, correlation: u64, out: &mut Output<M, F>) {
+        self.request(now, DfsRequest::Pipeline(request), Purpose::Pipeline(correlation), out);
+    }
+
+    /// Runs `op` as a transaction of this cluster that applies pipeline write `write` (checked
+    /// against the pipeline at BEGIN and at the commit decision); `P::node_write_ended` hears how
+    /// it ended.
+    pub fn submit_write(&mut self, now: Millis, write: PipelineWriteId, op: SharedOperation, out: &mut Output<M, F>) {
+        self.submit(now, write, op, out);
+    }
+
     // ----- Inputs ------------------------------------------------------------------------------------
 
+    /// Handles a message of the pipeline.
+    pub fn on_pipeline_message(&mut self, now: Millis, from: NodeId, msg: P::Message, out: &mut Output<M, F>) {
+        self.now = now;
+        P::node_on_message(self, now, from, msg, out);
+        self.finish(out);
+    }
+
+    /// Handles a management call made on this node (answered by a `CallAnswered` fact).
+    pub fn on_call(&mut self, now: Millis, call_id: u64, call: P::Call, out: &mut Output<M, F>) {
+        self.now = now;
+        P::node_on_call(self, now, call_id, call, out);
+        self.finish(out);
+    }
+
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: DfsMessage, out: &mut Output<Message, Fact>) {
+    /// Handles a message of the protocol.
+    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: DfsMessage<P>, out: &mut Output<M, F>) {
         self.now = now;
         match msg {
             DfsMessage::Run { op_id, op } => self.run(now, from, op_id, op, out),
@@ -395,7 +398,8 @@ impl DataNode {
     }
 
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
+    /// Handles a timer.
+    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<M, F>) {
         if key != TIMER_TICK {
             return;
         }
@@ -406,8 +410,8 @@ impl DataNode {
             let replicas = self.replicas.iter().filter(|(c, _)| !self.recoveries.contains_key(c)).map(|(c, r)| (*c, r.version)).collect();
             let prepared = self.open_prepares();
             let lost = self.lost.iter().copied().collect();
-            let task_data = self.task_data_held();
-            let beat = DfsMessage::Heartbeat { replicas, prepared, lost, task_data };
+            let pipeline = P::node_beat(self);
+            let beat = DfsMessage::Heartbeat { replicas, prepared, lost, pipeline };
             // Held like an acknowledgement: the controller may rely on the versions it reports.
             for &c in &self.config.controllers {
                 self.held.push(AfterSync::Send(c, beat.clone()));
@@ -421,14 +425,14 @@ impl DataNode {
         self.tick_coordinator(now, out);
         self.tick_in_doubt(now, out);
         self.tick_recoveries(now, out);
-        self.tick_replication(now, out);
+        P::node_tick(self, now, out);
         self.finish(out);
     }
 
     /// Handles a disk completion.
-    pub fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<Message, Fact>) {
+    pub fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<M, F>) {
         self.now = now;
-        if self.on_task_read(&done, out) {
+        if P::node_on_disk(self, &done, out) {
             self.finish(out);
             return;
         }
@@ -460,7 +464,7 @@ impl DataNode {
         self.finish(out);
     }
 
-    fn release(&mut self, after: AfterSync, out: &mut Output<Message, Fact>) {
+    fn release(&mut self, after: AfterSync<P>, out: &mut Output<M, F>) {
         match after {
             AfterSync::Send(to, msg) => send(out, to, msg),
             AfterSync::Acknowledge { to, tid, chunk, cid } => {
@@ -473,29 +477,7 @@ impl DataNode {
         }
     }
 
-    // ----- Coordinator --------------------------------------------------------------------------------
-
-    fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<Message, Fact>) {
-        if self.answered.contains(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
-            return; // a copy of an operation under way or answered
-        }
-        let key = self.next_op;
-        self.next_op += 1;
-        self.ops.insert(key, CoordOp { op_id, client, op, started: now, attempts: 0, phase: Phase::Begin, task: None, task_data: false });
-        self.begin(now, key, out);
-    }
-
-    fn begin(&mut self, now: Millis, key: u64, out: &mut Output<Message, Fact>) {
-        let o = self.ops.get_mut(&key).expect("op");
-        o.attempts += 1;
-        o.phase = Phase::Begin;
-        let (op, op_ref, task) = (o.op.clone(), (o.client, o.op_id), o.task);
-        let seq = self.next_req;
-        let below = self.requests.keys().next().copied().unwrap_or(seq).min(seq);
-        self.request(now, DfsRequest::Begin { session: self.session, seq, below, op, op_ref, task }, Purpose::Coord(key), out);
-    }
-
-    fn request(&mut self, now: Millis, request: DfsRequest, purpose: Purpose, out: &mut Output<Message, Fact>) {
+    fn request(&mut self, now: Millis, request: DfsRequest<P>, purpose: Purpose, out: &mut Output<M, F>) {
         let req = self.next_req;
         self.next_req += 1;
         let to = self.config.controllers[self.leader % self.config.controllers.len()];
@@ -503,7 +485,7 @@ impl DataNode {
         self.requests.insert(req, PendingRequest { request, purpose, sent_at: now, redirects: 0 });
     }
 
-    fn retry_requests(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
+    fn retry_requests(&mut self, now: Millis, out: &mut Output<M, F>) {
         let late: Vec<u64> =
             self.requests.iter().filter(|(_, p)| now >= p.sent_at + self.config.request_retry_ms).map(|(r, _)| *r).collect();
         if !late.is_empty() {
@@ -518,7 +500,7 @@ impl DataNode {
         }
     }
 
-    fn on_response(&mut self, now: Millis, req: u64, result: Result<DfsOutput, Option<NodeId>>, out: &mut Output<Message, Fact>) {
+    fn on_response(&mut self, now: Millis, req: u64, result: Result<DfsOutput<P>, Option<NodeId>>, out: &mut Output<M, F>) {
         let Some(p) = self.requests.get_mut(&req) else { return };
         let output = match result {
             Ok(output) => output,
@@ -549,413 +531,16 @@ impl DataNode {
             Purpose::Recovered(chunk) => {
                 self.recoveries.remove(&chunk);
             }
-            Purpose::Unlock | Purpose::TaskReport => {}
-            Purpose::Admin(call_id) => self.on_admin_answer(call_id, output, out),
-        }
-    }
-
-    fn on_coord_output(&mut self, now: Millis, key: u64, output: DfsOutput, out: &mut Output<Message, Fact>) {
-        let Some(o) = self.ops.get(&key) else { return };
-        match (&o.phase, output) {
-            (Phase::Begin, DfsOutput::Begun(begun)) => {
-                let parts = begun.participations;
-                self.ops.get_mut(&key).expect("op").task_data = begun.task_data;
-                if parts.is_empty() {
-                    self.ops.get_mut(&key).expect("op").phase = Phase::Commit { tid: begun.tid, parts };
-                    self.request_commit(now, key, begun.tid, out);
-                    return;
-                }
-                let waiting = parts.iter().flat_map(|p| p.replicas.iter().map(move |n| (p.chunk, *n))).collect();
-                send_prepares(&parts, begun.tid, None, out);
-                let deadline = now + self.config.prepare_timeout_ms;
-                self.ops.get_mut(&key).expect("op").phase =
-                    Phase::Prepare { tid: begun.tid, parts, waiting, deadline, resend_at: now + self.config.request_retry_ms };
-            }
-            (Phase::Begin, DfsOutput::Refused(e)) => {
-                let retry = e.code == ErrorCode::Conflict && matches!(*o.op, Operation::AppendChunkGranularity { .. }) && o.attempts < 50;
-                if retry {
-                    let until = now + 10 + self.rng.range(0, 40);
-                    self.ops.get_mut(&key).expect("op").phase = Phase::Backoff { until };
-                } else {
-                    self.reply(key, Err(e), out);
-                }
-            }
-            (Phase::Begin, DfsOutput::Decided(tid, decision)) => {
-                // The BEGIN was answered before and the transaction ended without us.
-                let result = match decision {
-                    Decision::Commit(cid) => Ok((tid, cid)),
-                    Decision::Rollback => Err(OpError::new(ErrorCode::Aborted, "rolled back")),
+            Purpose::Unlock => {}
+            Purpose::Pipeline(correlation) => {
+                let reply = match output {
+                    DfsOutput::Pipeline(reply) => Ok(reply),
+                    other => Err(format!("unexpected answer {other:?}")),
                 };
-                self.reply(key, result, out);
-            }
-            (Phase::Commit { tid, parts } | Phase::Abort { tid, parts, .. }, DfsOutput::Decided(t, decision)) if *tid == t => {
-                let (tid, parts) = (*tid, parts.clone());
-                match decision {
-                    Decision::Commit(cid) => {
-                        if self.config.bugs.report_failure_after_commit {
-                            let o = self.ops.get(&key).expect("op");
-                            send(
-                                out,
-                                o.client,
-                                DfsMessage::Outcome { op_id: o.op_id, result: Err(OpError::new(ErrorCode::Aborted, "timed out")) },
-                            );
-                        }
-                        if parts.is_empty() {
-                            self.ops.get_mut(&key).expect("op").phase = Phase::Complete { tid, cid };
-                            self.request(now, DfsRequest::Complete { tid, committed: Vec::new() }, Purpose::Coord(key), out);
-                            return;
-                        }
-                        let waiting = parts.iter().flat_map(|p| p.replicas.iter().map(move |n| (p.chunk, *n))).collect();
-                        send_decisions(&parts, tid, Decision::Commit(cid), None, out);
-                        let deadline = now + self.config.commit_timeout_ms;
-                        self.ops.get_mut(&key).expect("op").phase = Phase::Finish {
-                            tid,
-                            cid,
-                            parts,
-                            waiting,
-                            committed: Vec::new(),
-                            deadline,
-                            resend_at: now + self.config.request_retry_ms,
-                        };
-                    }
-                    Decision::Rollback => {
-                        send_decisions(&parts, tid, Decision::Rollback, None, out);
-                        let error = match &self.ops[&key].phase {
-                            Phase::Abort { error, .. } => error.clone(),
-                            _ => OpError::new(ErrorCode::Aborted, "rolled back by the controller"),
-                        };
-                        self.reply(key, Err(error), out);
-                    }
-                }
-            }
-            (Phase::Complete { tid, cid }, DfsOutput::Completed(t)) if *tid == t => {
-                let result = Ok((*tid, *cid));
-                self.reply(key, result, out);
-            }
-            _ => {}
-        }
-    }
-
-    fn on_prepared(
-        &mut self,
-        now: Millis,
-        from: NodeId,
-        tid: Tid,
-        chunk: ChunkId,
-        refusal: Option<String>,
-        out: &mut Output<Message, Fact>,
-    ) {
-        let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Prepare { tid: t, .. } if *t == tid)) else {
-            return;
-        };
-        let Phase::Prepare { waiting, parts, .. } = &mut o.phase else { unreachable!() };
-        if let Some(reason) = refusal {
-            let parts = parts.clone();
-            let error = OpError::new(ErrorCode::Aborted, format!("participant {from} refused chunk {chunk}: {reason}"));
-            o.phase = Phase::Abort { tid, parts, error };
-            self.request(now, DfsRequest::Rollback { tid }, Purpose::Coord(key), out);
-            return;
-        }
-        waiting.remove(&(chunk, from));
-        if waiting.is_empty() {
-            let parts = parts.clone();
-            if self.config.bugs.ack_before_commit_decision {
-                send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result: Ok((tid, tid)) });
-            }
-            o.phase = Phase::Commit { tid, parts };
-            self.request_commit(now, key, tid, out);
-        }
-    }
-
-    fn on_decided(&mut self, now: Millis, from: NodeId, tid: Tid, chunk: ChunkId, out: &mut Output<Message, Fact>) {
-        let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Finish { tid: t, .. } if *t == tid)) else {
-            return;
-        };
-        let Phase::Finish { cid, waiting, committed, .. } = &mut o.phase else { unreachable!() };
-        if waiting.remove(&(chunk, from)) {
-            committed.push((chunk, from));
-        }
-        if waiting.is_empty() {
-            let (cid, committed) = (*cid, std::mem::take(committed));
-            o.phase = Phase::Complete { tid, cid };
-            self.request(now, DfsRequest::Complete { tid, committed }, Purpose::Coord(key), out);
-        }
-    }
-
-    fn tick_coordinator(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
-        let keys: Vec<u64> = self.ops.keys().copied().collect();
-        for key in keys {
-            let retry_ms = self.config.request_retry_ms;
-            let Some(o) = self.ops.get_mut(&key) else { continue };
-            match &mut o.phase {
-                Phase::Backoff { until } if now >= *until => self.begin(now, key, out),
-                Phase::Begin if now >= o.started + self.config.begin_timeout_ms => {
-                    // No commit was ever asked for: if the BEGIN took effect, it will be rolled back.
-                    self.reply(key, Err(OpError::new(ErrorCode::Unavailable, "no controller answered")), out);
-                }
-                Phase::Prepare { tid, parts, waiting, deadline, resend_at } => {
-                    if now >= *deadline {
-                        let (tid, parts) = (*tid, parts.clone());
-                        let error = OpError::new(ErrorCode::Aborted, format!("phase one timed out waiting for {waiting:?}"));
-                        o.phase = Phase::Abort { tid, parts, error };
-                        self.request(now, DfsRequest::Rollback { tid }, Purpose::Coord(key), out);
-                    } else if now >= *resend_at {
-                        *resend_at = now + retry_ms;
-                        send_prepares(parts, *tid, Some(waiting), out);
-                    }
-                }
-                Phase::Finish { tid, cid, parts, waiting, committed, deadline, resend_at } => {
-                    if now >= *deadline {
-                        // Stragglers become stale replicas, recovered later.
-                        let (tid, cid, committed) = (*tid, *cid, std::mem::take(committed));
-                        o.phase = Phase::Complete { tid, cid };
-                        self.request(now, DfsRequest::Complete { tid, committed }, Purpose::Coord(key), out);
-                    } else if now >= *resend_at {
-                        *resend_at = now + retry_ms;
-                        send_decisions(parts, *tid, Decision::Commit(*cid), Some(waiting), out);
-                    }
-                }
-                _ => {}
+                P::node_on_reply(self, correlation, reply, out);
             }
         }
     }
-
-    fn reply(&mut self, key: u64, result: Result<(Tid, Cid), OpError>, out: &mut Output<Message, Fact>) {
-        let o = self.ops.remove(&key).expect("op");
-        if let Some(task) = o.task {
-            self.task_ended(task, result, out);
-            return;
-        }
-        // Copies arrive within the network's worst delay; a minute is far beyond it.
-        let now = self.now;
-        while let Some(&(at, op)) = self.answered_at.front()
-            && now >= at + 60_000
-        {
-            self.answered_at.pop_front();
-            self.answered.remove(&op);
-        }
-        if self.answered.insert((o.client, o.op_id)) {
-            self.answered_at.push_back((now, (o.client, o.op_id)));
-        }
-        send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result });
-    }
-
-    // ----- Participant --------------------------------------------------------------------------------
-
-    #[allow(clippy::too_many_arguments)]
-    fn on_prepare(
-        &mut self,
-        now: Millis,
-        from: NodeId,
-        tid: Tid,
-        chunk: ChunkId,
-        expected: Cid,
-        delta: std::sync::Arc<ChunkDelta>,
-        out: &mut Output<Message, Fact>,
-    ) {
-        let refuse =
-            |out: &mut Output<Message, Fact>, reason: String| send(out, from, DfsMessage::Prepared { tid, chunk, ok: false, reason });
-        if self.recoveries.contains_key(&chunk) || self.lost.contains(&chunk) {
-            return refuse(out, "replica under recovery or lost".into());
-        }
-        let replica = self.replicas.entry(chunk).or_default();
-        if replica.prepared.iter().any(|p| p.tid == tid) {
-            self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
-            return;
-        }
-        if let Some(p) = replica.prepared.first() {
-            return refuse(out, format!("partition held by open transaction {}", p.tid));
-        }
-        if replica.version != expected {
-            return refuse(out, format!("replica at version {}, transaction expects {expected}", replica.version));
-        }
-        let record = ChunkRecord::Prepare { tid, expected_version: expected, delta: delta.clone() };
-        storage::encode_record(replica.records as u64, &record, self.log_buffer.entry(chunk).or_default());
-        replica.records += 1;
-        replica.prepared.push(PreparedTx { tid, expected, delta, since: now });
-        out.fact(DfsFact::Prepared { tid, chunk });
-        self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
-    }
-
-    /// Applies a decision to a replica; returns whether the replica has it now (so it may say so).
-    fn apply_decision(&mut self, tid: Tid, chunk: ChunkId, decision: Decision, out: &mut Output<Message, Fact>) -> bool {
-        let Some(replica) = self.replicas.get_mut(&chunk) else {
-            // A dropped chunk whose decision is repeated, or one never prepared here.
-            return false;
-        };
-        let Some(i) = replica.prepared.iter().position(|p| p.tid == tid) else {
-            // Already decided here (a repeated decision), or never prepared here.
-            return matches!(decision, Decision::Commit(cid) if replica.version >= cid) || decision == Decision::Rollback;
-        };
-        match decision {
-            Decision::Commit(cid) => {
-                let p = if self.config.bugs.commit_not_idempotent { replica.prepared[i].clone() } else { replica.prepared.remove(i) };
-                storage::encode_record(
-                    replica.records as u64,
-                    &ChunkRecord::Commit { tid, cid },
-                    self.log_buffer.entry(chunk).or_default(),
-                );
-                replica.records += 1;
-                if *p.delta == ChunkDelta::Drop {
-                    self.drop_replica(chunk, out);
-                    return true;
-                }
-                match &*p.delta {
-                    ChunkDelta::Update { column, value, .. } if self.config.bugs.update_ignores_filter => {
-                        replica.data.apply(&ChunkDelta::Update { column: *column, value: value.clone(), condition: None })
-                    }
-                    delta => replica.data.apply(delta),
-                }
-                replica.version = cid;
-                out.fact(DfsFact::ReplicaCommitted { tid, chunk, cid, digest: replica.data.digest() });
-            }
-            Decision::Rollback => {
-                replica.prepared.remove(i);
-                storage::encode_record(replica.records as u64, &ChunkRecord::Rollback { tid }, self.log_buffer.entry(chunk).or_default());
-                replica.records += 1;
-                out.fact(DfsFact::ReplicaRolledBack { tid, chunk });
-            }
-        }
-        true
-    }
-
-    fn drop_replica(&mut self, chunk: ChunkId, out: &mut Output<Message, Fact>) {
-        self.replicas.remove(&chunk);
-        self.lost.remove(&chunk);
-        self.log_buffer.remove(&chunk);
-        for path in [storage::log_path(chunk), storage::snapshot_path(chunk)] {
-            let t = self.token();
-            out.disk(t, DiskOp::Remove { path });
-        }
-        out.fact(DfsFact::ReplicaDropped { chunk });
-    }
-
-    fn tick_in_doubt(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
-        let asked: BTreeSet<Tid> = self
-            .requests
-            .values()
-            .filter_map(|p| match p.purpose {
-                Purpose::Resolve(_, tid) => Some(tid),
-                _ => None,
-            })
-            .collect();
-        let mut doubts = Vec::new();
-        for (&chunk, r) in &self.replicas {
-            for p in &r.prepared {
-                if now >= p.since + self.config.in_doubt_ms && !asked.contains(&p.tid) {
-                    doubts.push((chunk, p.tid, p.expected));
-                }
-            }
-        }
-        for (chunk, tid, expected) in doubts {
-            if self.config.bugs.commit_without_decision {
-                // Presumed commit: the bug this knob plants.
-                self.apply_decision(tid, chunk, Decision::Commit(expected + 1), out);
-            } else {
-                self.request(now, DfsRequest::Resolve { tid }, Purpose::Resolve(chunk, tid), out);
-            }
-        }
-    }
-
-    /// Reads the files of the next replica in turn, to check them.
-    fn scrub(&mut self, out: &mut Output<Message, Fact>) {
-        let next = self.replicas.range(self.scrub_cursor + 1..).next().or_else(|| self.replicas.iter().next()).map(|(c, _)| *c);
-        let Some(chunk) = next else { return };
-        self.scrub_cursor = chunk;
-        for path in [storage::log_path(chunk), storage::snapshot_path(chunk)] {
-            out.disk(SCRUB_TAG | chunk, DiskOp::Read { path });
-        }
-    }
-
-    // ----- Online recovery ----------------------------------------------------------------------------
-
-    fn on_recover(&mut self, now: Millis, chunk: ChunkId, source: NodeId, out: &mut Output<Message, Fact>) {
-        if self.config.bugs.ignore_recover_orders
-            || self.recoveries.contains_key(&chunk)
-            || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty())
-            || source == self.id
-        {
-            return;
-        }
-        self.recoveries.insert(chunk, RecoveryTask { source, phase: RecoveryPhase::Copy, deadline: now + 5000 });
-        send(out, source, DfsMessage::Fetch { chunk });
-    }
-
-    fn on_image(&mut self, now: Millis, from: NodeId, chunk: ChunkId, image: Option<(Cid, ChunkData)>, out: &mut Output<Message, Fact>) {
-        let Some(task) = self.recoveries.get(&chunk) else { return };
-        if task.source != from {
-            return;
-        }
-        let Some((version, data)) = image else {
-            self.abandon_recovery(now, chunk, out);
-            return;
-        };
-        if self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty()) {
-            self.abandon_recovery(now, chunk, out);
-            return;
-        }
-        match task.phase {
-            RecoveryPhase::Copy => {
-                self.install(chunk, version, data, out);
-                self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Locking;
-                self.request(now, DfsRequest::RecoveryLock { chunk }, Purpose::RecoveryLock(chunk), out);
-            }
-            RecoveryPhase::Sync { .. } => {
-                self.install(chunk, version, data, out);
-                self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Reporting;
-                // The report vouches for the installed copy: it leaves once that is durable.
-                self.held.push(AfterSync::Request(DfsRequest::Recovered { chunk, version }, Purpose::Recovered(chunk)));
-            }
-            _ => {}
-        }
-    }
-
-    fn on_recovery_lock(&mut self, now: Millis, chunk: ChunkId, output: DfsOutput, out: &mut Output<Message, Fact>) {
-        let Some(task) = self.recoveries.get_mut(&chunk) else { return };
-        match output {
-            DfsOutput::RecoveryLock(Some(locked_version)) => {
-                task.phase = RecoveryPhase::Sync { locked_version };
-                let source = task.source;
-                send(out, source, DfsMessage::Fetch { chunk });
-            }
-            _ => task.phase = RecoveryPhase::LockAgainAt(now + 200),
-        }
-    }
-
-    fn tick_recoveries(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
-        let chunks: Vec<ChunkId> = self.recoveries.keys().copied().collect();
-        for chunk in chunks {
-            let task = &self.recoveries[&chunk];
-            if now >= task.deadline {
-                self.abandon_recovery(now, chunk, out);
-            } else if let RecoveryPhase::LockAgainAt(at) = task.phase
-                && now >= at
-            {
-                self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Locking;
-                self.request(now, DfsRequest::RecoveryLock { chunk }, Purpose::RecoveryLock(chunk), out);
-            }
-        }
-    }
-
-    fn abandon_recovery(&mut self, now: Millis, chunk: ChunkId, out: &mut Output<Message, Fact>) {
-        if let Some(task) = self.recoveries.remove(&chunk)
-            && matches!(task.phase, RecoveryPhase::Sync { .. } | RecoveryPhase::Reporting | RecoveryPhase::Locking)
-        {
-            self.request(now, DfsRequest::RecoveryUnlock { chunk }, Purpose::Unlock, out);
-        }
-    }
-
-    /// Replaces a replica with a peer's image, durably (snapshot, then an empty log).
-    fn install(&mut self, chunk: ChunkId, version: Cid, data: ChunkData, out: &mut Output<Message, Fact>) {
-        out.fact(DfsFact::ReplicaInstalled { chunk, version, digest: data.digest() });
-        self.log_buffer.remove(&chunk);
-        self.lost.remove(&chunk);
-        self.replicas.insert(chunk, Replica { data, version, prepared: Vec::new(), records: 0 });
-        self.compaction_ops(chunk);
-        self.flush_startup(out);
-    }
-
-    // ----- Durability ---------------------------------------------------------------------------------
 
     /// Queues the requests that replace a chunk's files by a snapshot of its current state and a
     /// log holding only its open prepares.
@@ -976,7 +561,7 @@ impl DataNode {
         }
     }
 
-    fn flush_startup(&mut self, out: &mut Output<Message, Fact>) {
+    fn flush_startup(&mut self, out: &mut Output<M, F>) {
         let ops = std::mem::take(&mut self.startup_ops);
         if let Some(t) = out.disk_chain(ops, || self.token()) {
             self.pending.push_back((t, Vec::new()));
@@ -985,7 +570,7 @@ impl DataNode {
 
     /// Ends every input: writes and syncs this step's log records, compacts long logs, and lets held
     /// replies go once everything before them is durable.
-    fn finish(&mut self, out: &mut Output<Message, Fact>) {
+    fn finish(&mut self, out: &mut Output<M, F>) {
         // Only a chunk whose log grew in this step can have crossed the compaction threshold (a log
         // loaded long at boot is compacted at its next append).
         let appended: Vec<ChunkId> = self.log_buffer.keys().copied().collect();
@@ -1010,32 +595,6 @@ impl DataNode {
         match self.pending.back_mut() {
             Some((_, release)) if !self.config.bugs.skip_fsync => release.extend(held),
             _ => held.into_iter().for_each(|after| self.release(after, out)),
-        }
-    }
-}
-
-fn send_prepares(parts: &[Participation], tid: Tid, only: Option<&BTreeSet<(ChunkId, NodeId)>>, out: &mut Output<Message, Fact>) {
-    for p in parts {
-        for &n in &p.replicas {
-            if only.is_none_or(|w| w.contains(&(p.chunk, n))) {
-                send(out, n, DfsMessage::Prepare { tid, chunk: p.chunk, expected_version: p.expected_version, delta: p.delta.clone() });
-            }
-        }
-    }
-}
-
-fn send_decisions(
-    parts: &[Participation],
-    tid: Tid,
-    decision: Decision,
-    only: Option<&BTreeSet<(ChunkId, NodeId)>>,
-    out: &mut Output<Message, Fact>,
-) {
-    for p in parts {
-        for &n in &p.replicas {
-            if only.is_none_or(|w| w.contains(&(p.chunk, n))) {
-                send(out, n, DfsMessage::Decide { tid, chunk: p.chunk, decision });
-            }
         }
     }
 }
