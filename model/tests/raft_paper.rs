@@ -2,7 +2,7 @@
 //! Search of an Understandable Consensus Algorithm", 2014), in the spirit of etcd's
 //! `raft_paper_test.go` and raft-rs's `test_raft_paper.rs`.
 //!
-//! The harness below drives N members of a group with `MetadataState` as their state machine:
+//! The harness below drives N members of a group with a small key-value map (`Kv`) as their state machine:
 //! - the network is a list of messages in flight; the test decides which are delivered, in which
 //!   order, and which are dropped;
 //! - every member has its own `MemoryDisk`; disk requests are carried out and their completions fed
@@ -16,16 +16,67 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::{DiskOp, DiskRequest, MemoryDisk, Millis, NodeId, Output, TimerKey};
 use ccrsim_model::core::record;
-use ccrsim_model::deployment::state::{MetadataCommand, MetadataOutput, MetadataState};
 use ccrsim_model::raft::wal::{self, HardState};
 use ccrsim_model::raft::{
     Entry, Payload, Raft, RaftBugs, RaftConfig, RaftFact, RaftMessage, RecoveryError, RoleState, StateMachine, TIMER_ELECTION,
     TIMER_HEARTBEAT,
 };
 
-type Cmd = MetadataCommand;
+/// The state machine of these tests: a key-value map written by sequential client sessions, each
+/// command applied once however often it is retried (Raft §8), and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Kv {
+    entries: BTreeMap<String, String>,
+    sessions: BTreeMap<(NodeId, u32), u64>,
+}
+
+/// A command of [`Kv`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+enum Cmd {
+    Put { session: (NodeId, u32), seq: u64, key: String, value: String },
+}
+
+/// What applying a [`Cmd`] did (`fresh`: not a retry of one applied already).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KvOutput {
+    Put { seq: u64, fresh: bool },
+}
+
+impl Kv {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+impl StateMachine for Kv {
+    type Command = Cmd;
+    type Output = KvOutput;
+
+    fn apply(&mut self, _index: u64, command: &Cmd) -> KvOutput {
+        let Cmd::Put { session, seq, key, value } = command;
+        let last = self.sessions.entry(*session).or_insert(0);
+        let fresh = *seq > *last;
+        if fresh {
+            *last = *seq;
+            self.entries.insert(key.clone(), value.clone());
+        }
+        KvOutput::Put { seq: *seq, fresh }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("serialises")
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        postcard::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+}
 type Msg = RaftMessage<Cmd>;
-type Member = Raft<MetadataState>;
+type Member = Raft<Kv>;
 
 const ELECTION_MS: (Millis, Millis) = (150, 300);
 const HEARTBEAT_MS: Millis = 50;
@@ -96,7 +147,7 @@ impl Cluster {
         for id in 1..=size {
             let mut config = config(id, size);
             tweak(&mut config);
-            let raft = Raft::new(config.clone(), MetadataState::default(), entropy(id));
+            let raft = Raft::new(config.clone(), Kv::default(), entropy(id));
             let node = Node {
                 raft,
                 config,
@@ -251,7 +302,7 @@ impl Cluster {
     /// What `id` would come back with from its disk as it is now.
     fn durable(&self, id: NodeId) -> Member {
         let node = self.node(id);
-        Raft::recover(node.config.clone(), MetadataState::default(), &node.disk, 1).expect("the disk recovers")
+        Raft::recover(node.config.clone(), Kv::default(), &node.disk, 1).expect("the disk recovers")
     }
 
     /// Crash and restart: requests not carried out are lost; the member is rebuilt from its disk.
@@ -267,7 +318,7 @@ impl Cluster {
         node.disk.apply(&io[..done]);
         node.timers.clear();
         node.hold_disk = false;
-        node.raft = Raft::recover(node.config.clone(), MetadataState::default(), &node.disk, entropy(id) ^ 0xff)?;
+        node.raft = Raft::recover(node.config.clone(), Kv::default(), &node.disk, entropy(id) ^ 0xff)?;
         self.run(id, |r, out| r.start(out));
         Ok(())
     }
@@ -781,7 +832,7 @@ fn a_leader_commits_once_a_majority_stored_the_entry() {
     let applied = c.node_mut(1).raft.take_applied();
     assert_eq!(applied.len(), 1);
     assert_eq!((applied[0].index, applied[0].term), (index, 1));
-    assert!(applied[0].output.as_ref().is_some_and(|o| matches!(o, MetadataOutput::Put { fresh: true, seq: 1, .. })));
+    assert!(applied[0].output.as_ref().is_some_and(|o| matches!(o, KvOutput::Put { fresh: true, seq: 1 })));
     assert_eq!(c.raft(1).state_machine().get("k1"), Some("v1"));
 
     for id in 2..=5 {
@@ -1217,7 +1268,7 @@ fn wal_of_a_follower() -> (MemoryDisk, RaftConfig, Member) {
     c.propose(1, cmd(2));
     c.settle();
     let node = c.node(2);
-    let live = Raft::recover(node.config.clone(), MetadataState::default(), &node.disk, 0).expect("clean");
+    let live = Raft::recover(node.config.clone(), Kv::default(), &node.disk, 0).expect("clean");
     (node.disk.clone(), node.config.clone(), live)
 }
 
@@ -1233,8 +1284,7 @@ fn a_torn_wal_tail_recovers_to_the_intact_prefix() {
     for cut in last + 1..bytes.len() {
         let mut torn = disk.clone();
         torn.files.insert(wal::WAL.into(), bytes[..cut].to_vec());
-        let mut r = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &torn, 0)
-            .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        let mut r = Raft::<Kv>::recover(config.clone(), Kv::default(), &torn, 0).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
         assert_eq!((r.term(), r.voted_for()), (full.term(), full.voted_for()), "cut at {cut}");
         assert_eq!(r.log().entries(), &full.log().entries()[..2], "cut at {cut}");
 
@@ -1246,7 +1296,7 @@ fn a_torn_wal_tail_recovers_to_the_intact_prefix() {
         }
         assert_eq!(torn.files[wal::WAL], bytes[..last], "cut at {cut}");
         assert_eq!(torn.files.keys().collect::<Vec<_>>(), vec![wal::WAL], "cut at {cut}: no temporary file left");
-        let mut again = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &torn, 0).expect("clean now");
+        let mut again = Raft::<Kv>::recover(config.clone(), Kv::default(), &torn, 0).expect("clean now");
         let mut out = Output::default();
         again.start(&mut out);
         assert!(out.disk.is_empty(), "nothing left to repair");
@@ -1266,15 +1316,14 @@ fn a_crash_while_repairing_a_torn_wal_keeps_what_was_synced() {
     let mut torn = disk.clone();
     torn.files.insert(wal::WAL.into(), bytes[..bytes.len() - 1].to_vec());
 
-    let mut r = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &torn, 0).expect("torn tail");
+    let mut r = Raft::<Kv>::recover(config.clone(), Kv::default(), &torn, 0).expect("torn tail");
     let mut out = Output::default();
     r.start(&mut out);
     assert!(!out.disk.is_empty(), "a repair is issued");
     for done in 0..=out.disk.len() {
         let after = power_loss(&torn, &out.disk, done);
         let ops: Vec<String> = out.disk[..done].iter().map(|r| format!("{} {}", op_name(&r.op), r.op.path())).collect();
-        let back = Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &after, 0)
-            .unwrap_or_else(|e| panic!("crash after {ops:?}: {e}"));
+        let back = Raft::<Kv>::recover(config.clone(), Kv::default(), &after, 0).unwrap_or_else(|e| panic!("crash after {ops:?}: {e}"));
         assert_eq!((back.term(), back.voted_for()), (1, Some(1)), "crash after {ops:?}: the vote is kept");
         assert_eq!(back.log().entries(), &full.log().entries()[..2], "crash after {ops:?}: the synced entries are kept");
     }
@@ -1293,7 +1342,7 @@ fn a_flipped_bit_in_a_complete_record_is_corruption() {
         for (byte, bit) in [(r.offset + 2, 0), (r.offset + 5, 6), (payload, 3), (payload + r.payload.len() - 1, 7)] {
             let mut bad = disk.clone();
             bad.files.get_mut(wal::WAL).expect("wal")[byte] ^= 1 << bit;
-            match Raft::<MetadataState>::recover(config.clone(), MetadataState::default(), &bad, 0) {
+            match Raft::<Kv>::recover(config.clone(), Kv::default(), &bad, 0) {
                 Err(RecoveryError::Corrupt { path, offset, .. }) => {
                     assert_eq!((path, offset), (wal::WAL, r.offset), "byte {byte} bit {bit}");
                 }
@@ -1352,7 +1401,7 @@ fn a_member_snapshots_after_the_threshold_and_rewrites_its_wal() {
         let found = wal::recover::<Cmd>(&node.disk).expect("clean");
         let snapshot = found.snapshot.expect("a snapshot");
         assert_eq!((snapshot.meta.index, snapshot.meta.term, snapshot.meta.digest), (THRESHOLD, 1, r.applied_digest()));
-        assert_eq!(&MetadataState::decode(&snapshot.state).expect("decodes"), r.state_machine(), "member {id}");
+        assert_eq!(&Kv::decode(&snapshot.state).expect("decodes"), r.state_machine(), "member {id}");
     }
 }
 

@@ -15,6 +15,7 @@ compile_error!(
 
 pub mod checkers;
 pub mod clock;
+pub mod design;
 pub mod disk;
 pub mod host;
 pub mod nemesis;

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use crate::design::RoleSpec;
 use ccrsim_model::deployment::client::ClientConfig;
-use ccrsim_model::deployment::controller::WatchConfig;
-use ccrsim_model::deployment::role::RoleSpec;
+use ccrsim_model::deployment::controller::ControllerConfig;
 use ccrsim_model::pipeline::dolphindb_async::admin::NodeRole;
 use ccrsim_model::pipeline::dolphindb_async::datanode::ReplicationSettings;
 use ccrsim_model::pipeline::dolphindb_async::{MasterConfig, ReplConfig, ReplLinks, SlaveConfig};
 use ccrsim_model::raft::RaftConfig;
 use ccrsim_model::replica::dolphindb_2pc::client::DfsClientConfig;
+use ccrsim_model::replica::dolphindb_2pc::controller::WatchConfig;
 use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeConfig;
 use ccrsim_model::replica::dolphindb_2pc::{DfsConfig, ReliabilityLevel};
 
@@ -110,7 +111,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
         .nodes
         .iter()
         .map(|node| match node.kind {
-            NodeKind::Controller(cluster) => RoleSpec::Controller {
+            NodeKind::Controller(cluster) => RoleSpec::Controller(ControllerConfig {
                 raft: RaftConfig {
                     id: node.id,
                     members: topology.controllers(cluster),
@@ -120,16 +121,16 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
                     snapshot_threshold_entries: raft.snapshot_threshold_entries,
                     bugs: scenario.planted_bugs.raft,
                 },
-                dfs: dfs_config(scenario, topology, cluster),
-                repl: repl_config(scenario, topology, cluster),
-                links: links(scenario, topology, cluster),
-                watch: WatchConfig {
+                replica: dfs_config(scenario, topology, cluster),
+                pipeline: repl_config(scenario, topology, cluster),
+                pipeline_duties: links(scenario, topology, cluster),
+                replica_duties: WatchConfig {
                     online_window_ms: t.online_window_ms,
                     transaction_timeout_ms: t.transaction_timeout_ms,
                     recovery_lock_timeout_ms: t.recovery_lock_timeout_ms,
                 },
                 bugs: scenario.planted_bugs.controller,
-            },
+            }),
             NodeKind::DataNode(cluster) => RoleSpec::DataNode(DataNodeConfig {
                 controllers: topology.controllers(cluster),
                 heartbeat_ms: t.heartbeat_ms,
@@ -164,7 +165,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec> {
                 // The master's clients share the workload's rate; a slave's clients write at the
                 // rate of one master client (their writes to replicated databases are refused).
                 let per_client = if cluster == ClusterId::Master { w.ops_per_s / clients } else { w.ops_per_s / f64::from(w.clients) };
-                RoleSpec::DfsClient(DfsClientConfig {
+                RoleSpec::ReplicaClient(DfsClientConfig {
                     data_nodes: topology.original_data_nodes(cluster),
                     controllers: topology.controllers(cluster),
                     issue_interval_ms: ((1000.0 / per_client).round() as u64).max(1),

@@ -188,7 +188,7 @@ struct Participation {
     replicas: Vec<NodeId>,
 }
 
-/// A DFS message delivered: `(time, from, to, text after "Dfs(")`.
+/// A DFS message delivered: `(time, from, to, text after "Replica(")`.
 struct Delivered<'a> {
     at: u64,
     from: NodeId,
@@ -208,16 +208,16 @@ impl Run {
         assert!(self.lines.last().is_some_and(|l| l.text.starts_with("converged")), "the run did not end converged");
     }
 
-    /// `Dfs` facts named `name`, in order: `(line, text after "fact Dfs(")`.
+    /// `Replica` facts named `name`, in order: `(line, text after "fact Replica(")`.
     fn facts<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a TraceLine, &'a str)> + 'a {
         self.lines.iter().filter_map(move |l| {
-            let rest = l.text.strip_prefix("fact Dfs(")?;
+            let rest = l.text.strip_prefix("fact Replica(")?;
             let after = rest.strip_prefix(name)?;
             (after.starts_with(' ') || after.starts_with(')')).then_some((l, rest))
         })
     }
 
-    /// `Dfs` facts named `name` reported by `node`.
+    /// `Replica` facts named `name` reported by `node`.
     fn facts_of<'a>(&'a self, node: NodeId, name: &'a str) -> impl Iterator<Item = (&'a TraceLine, &'a str)> + 'a {
         self.facts(name).filter(move |(l, _)| l.node == node)
     }
@@ -227,7 +227,7 @@ impl Run {
         self.lines.iter().filter_map(move |l| {
             let rest = l.text.strip_prefix("<- n")?;
             let (from, rest) = rest.split_once(' ')?;
-            let msg = rest.strip_prefix("Dfs(")?;
+            let msg = rest.strip_prefix("Replica(")?;
             let from = from.parse().ok()?;
             msg.starts_with(kind).then_some(Delivered { at: t(l), from, to: l.node, msg })
         })
@@ -348,7 +348,7 @@ fn final_replicas(run: &Run) -> BTreeMap<NodeId, BTreeMap<u64, u64>> {
     let mut held: BTreeMap<NodeId, BTreeMap<u64, u64>> = DN.iter().map(|&d| (d, BTreeMap::new())).collect();
     for l in &run.lines {
         let Some(map) = held.get_mut(&l.node) else { continue };
-        let Some(text) = l.text.strip_prefix("fact Dfs(") else { continue };
+        let Some(text) = l.text.strip_prefix("fact Replica(") else { continue };
         let chunk = || num_after(text, "chunk: ").expect("chunk");
         if text.starts_with("DataNodeBooted") {
             map.clear();

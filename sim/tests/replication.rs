@@ -85,7 +85,7 @@ fn every_master_transaction_of_a_replicated_database_becomes_one_task_and_applie
     let slave = &repl.slaves["slave0"];
     assert_eq!((slave.pulled, slave.applied, slave.skipped, slave.unfinished), (repl.enqueued, repl.enqueued, 0, 0), "{repl:?}");
     // Only db0 and db1 are replicated: no task names db2 or db3, though the clients write them.
-    let enqueued: Vec<&str> = facts(&run, "fact Repl(Enqueued").map(|l| l.text.as_str()).collect();
+    let enqueued: Vec<&str> = facts(&run, "fact Pipeline(Enqueued").map(|l| l.text.as_str()).collect();
     assert!(enqueued.iter().all(|t| t.contains("db: \"dfs://db0\"") || t.contains("db: \"dfs://db1\"")));
     // Task ids are dense and increasing in enqueue order (first report of each).
     let mut ids = Vec::new();
@@ -110,7 +110,7 @@ fn ordinary_writes_to_replicated_databases_are_rejected_on_the_slave() {
     let run = passing_run(&s, 2);
     let client = Topology::from_scenario(&s).by_name("slave0.dfsclient.0").expect("the slave client exists");
     let mut by_db: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-    let invoked: BTreeMap<u64, &str> = facts(&run, "fact Dfs(OpInvoked")
+    let invoked: BTreeMap<u64, &str> = facts(&run, "fact Replica(OpInvoked")
         .filter(|l| l.node == client)
         .filter_map(|l| {
             let id = num_after(&l.text, "op_id: ")?;
@@ -118,7 +118,7 @@ fn ordinary_writes_to_replicated_databases_are_rejected_on_the_slave() {
             Some((id, db))
         })
         .collect();
-    for l in facts(&run, "fact Dfs(OpEnded").filter(|l| l.node == client) {
+    for l in facts(&run, "fact Replica(OpEnded").filter(|l| l.node == client) {
         let id = num_after(&l.text, "op_id: ").expect("op id");
         let Some(db) = invoked.get(&id) else { continue };
         let e = by_db.entry(db).or_default();
@@ -239,16 +239,16 @@ fn added_slave_data_nodes_never_get_tasks() {
     assert_eq!(added.len(), 2);
     for &n in &added {
         assert!(run.lines.iter().any(|l| l.node == n && l.text.contains("joins the cluster")), "node {n} never joined");
-        let heartbeat = format!("<- n{n} Dfs(Heartbeat");
+        let heartbeat = format!("<- n{n} Replica(Heartbeat");
         assert!(run.lines.iter().any(|l| l.text.contains(&heartbeat)), "node {n} never took part");
     }
     let mut dispatched_to = BTreeSet::new();
-    for l in facts(&run, "fact Repl(Dispatched") {
+    for l in facts(&run, "fact Pipeline(Dispatched") {
         dispatched_to.insert(num_after(&l.text, "node: ").expect("node") as u32);
     }
     assert!(dispatched_to.len() >= 2 && dispatched_to.is_subset(&original), "tasks went to {dispatched_to:?}, original nodes {original:?}");
     for &n in &added {
-        assert!(!run.lines.iter().any(|l| l.node == n && l.text.contains("Repl(Execute")), "added node {n} got a task");
+        assert!(!run.lines.iter().any(|l| l.node == n && l.text.contains("Pipeline(Execute")), "added node {n} got a task");
     }
 }
 
@@ -265,7 +265,7 @@ fn task_data_lost_with_asynchronous_persistence_surfaces_as_missing_task_data() 
         if missing == 0 {
             continue;
         }
-        let failed_facts = facts(&run, "fact Repl(TaskFailed").filter(|l| l.text.contains("Missing TaskData")).count();
+        let failed_facts = facts(&run, "fact Pipeline(TaskFailed").filter(|l| l.text.contains("Missing TaskData")).count();
         assert!(failed_facts > 0);
         let shown = admin_answers(&run)
             .iter()

@@ -97,12 +97,52 @@ pub struct DiskCompletion {
     pub result: Result<Option<Vec<u8>>, DiskError>,
 }
 
+/// Why durable state could not be read back. The member must not run on a guess: it stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryError {
+    /// The device failed a read.
+    Disk(DiskError),
+    /// A checksum caught corrupt bytes in a synced region of `path`.
+    Corrupt { path: &'static str, offset: usize, reason: String },
+}
+
+impl std::fmt::Display for RecoveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoveryError::Disk(e) => write!(f, "disk error while recovering: {e:?}"),
+            RecoveryError::Corrupt { path, offset, reason } => write!(f, "{path} corrupt at byte {offset}: {reason}"),
+        }
+    }
+}
+
 /// Read access to a node's disk while the role is rebuilt after a (re)start.
 pub trait DiskView {
     /// The content of `path`, `Ok(None)` if it does not exist.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, DiskError>;
     /// Every existing path that starts with `prefix`, in sorted order.
     fn list(&self, prefix: &str) -> Vec<String>;
+}
+
+/// Which part of a role emitted a message or a fact. A deployment wraps each part's types into its
+/// own ([`Carries`]); the marker keeps the wrappings apart, since as far as the compiler can tell a
+/// replica protocol's message type and a pipeline's might be one and the same.
+pub mod part {
+    /// The replica protocol.
+    #[derive(Debug)]
+    pub enum Replica {}
+    /// The pipeline.
+    #[derive(Debug)]
+    pub enum Pipeline {}
+    /// A management call's answer.
+    #[derive(Debug)]
+    pub enum Answer {}
+}
+
+/// A deployment type that carries what one part of a role (`Part`: a marker of [`part`]) emits as
+/// a `T`.
+pub trait Carries<T, Part> {
+    /// Wraps `t`.
+    fn carry(t: T) -> Self;
 }
 
 /// Everything a role asks the host to do in answer to one input: `M` is the message type it sends,
@@ -133,6 +173,46 @@ impl<M, F> Output<M, F> {
     /// Queues a message.
     pub fn send(&mut self, to: NodeId, msg: impl Into<M>) {
         self.sends.push((to, msg.into()));
+    }
+
+    /// Queues a message of the role's replica protocol.
+    pub fn send_replica<T>(&mut self, to: NodeId, msg: T)
+    where
+        M: Carries<T, part::Replica>,
+    {
+        self.sends.push((to, M::carry(msg)));
+    }
+
+    /// Queues a message of the role's pipeline.
+    pub fn send_pipeline<T>(&mut self, to: NodeId, msg: T)
+    where
+        M: Carries<T, part::Pipeline>,
+    {
+        self.sends.push((to, M::carry(msg)));
+    }
+
+    /// Records a fact of the role's replica protocol.
+    pub fn fact_replica<T>(&mut self, fact: T)
+    where
+        F: Carries<T, part::Replica>,
+    {
+        self.facts.push(F::carry(fact));
+    }
+
+    /// Records a fact of the role's pipeline.
+    pub fn fact_pipeline<T>(&mut self, fact: T)
+    where
+        F: Carries<T, part::Pipeline>,
+    {
+        self.facts.push(F::carry(fact));
+    }
+
+    /// Records the answer to a management call.
+    pub fn fact_answer<T>(&mut self, answer: T)
+    where
+        F: Carries<T, part::Answer>,
+    {
+        self.facts.push(F::carry(answer));
     }
 
     /// Sets (or moves) a timer.

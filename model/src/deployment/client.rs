@@ -7,7 +7,9 @@ use crate::core::io::{Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
 use crate::deployment::fact::ClientFact;
 use crate::deployment::fact::Fact;
-use crate::deployment::message::{ClientOp, ClientReply, Control, Message};
+use crate::deployment::message::{ClientOp, ClientReply, Message};
+use crate::pipeline::Pipeline;
+use crate::replica::ReplicaProtocol;
 
 const TIMER_ISSUE: TimerKey = 100;
 const TIMER_RETRY_BASE: TimerKey = 1000;
@@ -70,47 +72,56 @@ impl Client {
     }
 
     /// Starts issuing.
-    pub fn start(&mut self, out: &mut Output<Message, Fact>) {
+    pub fn start<M, F>(&mut self, out: &mut Output<M, F>) {
         let first = self.rng.range(0, self.config.issue_interval_ms);
         out.set_timer(TIMER_ISSUE, first);
     }
 
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, from: NodeId, msg: Message, out: &mut Output<Message, Fact>) {
-        match msg {
-            Message::ClientResponse { lane, seq, reply } => {
-                let Some((_, Some(flight))) = self.lanes.get(lane as usize) else { return };
-                if flight.seq != seq {
-                    return; // an answer to an earlier attempt of a finished request
-                }
-                match reply {
-                    ClientReply::Ok { index } => {
-                        let flight = self.lanes[lane as usize].1.take().expect("checked");
-                        out.fact(ClientFact::Acknowledged { lane, seq, key: flight.key, value: flight.value, index, at: now });
-                        out.cancel_timer(TIMER_RETRY_BASE + lane);
-                        self.leader_guess = self.position(from);
-                    }
-                    ClientReply::NotLeader { leader } => {
-                        // Follow the hint at once; without one, wait for the retry timer.
-                        let flight = self.lanes[lane as usize].1.as_mut().expect("checked");
-                        if let Some(leader) = leader.filter(|l| *l != from && flight.redirects < REDIRECTS_MAX) {
-                            flight.redirects += 1;
-                            self.leader_guess = self.position(leader);
-                            self.resend(lane, out);
-                        }
-                    }
+    pub fn on_message<R: ReplicaProtocol<P>, P: Pipeline<R>>(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        msg: Message<R, P>,
+        out: &mut Output<Message<R, P>, Fact<R, P>>,
+    ) {
+        let Message::ClientResponse { lane, seq, reply } = msg else { return };
+        let Some((_, Some(flight))) = self.lanes.get(lane as usize) else { return };
+        if flight.seq != seq {
+            return; // an answer to an earlier attempt of a finished request
+        }
+        match reply {
+            ClientReply::Ok { index } => {
+                let flight = self.lanes[lane as usize].1.take().expect("checked");
+                out.fact(ClientFact::Acknowledged { lane, seq, key: flight.key, value: flight.value, index, at: now });
+                out.cancel_timer(TIMER_RETRY_BASE + lane);
+                self.leader_guess = self.position(from);
+            }
+            ClientReply::NotLeader { leader } => {
+                // Follow the hint at once; without one, wait for the retry timer.
+                let flight = self.lanes[lane as usize].1.as_mut().expect("checked");
+                if let Some(leader) = leader.filter(|l| *l != from && flight.redirects < REDIRECTS_MAX) {
+                    flight.redirects += 1;
+                    self.leader_guess = self.position(leader);
+                    self.resend(lane, out);
                 }
             }
-            Message::Control(Control::StopWorkload) => {
-                self.stopped = true;
-                out.cancel_timer(TIMER_ISSUE);
-            }
-            Message::Raft(_) | Message::ClientRequest { .. } | Message::Dfs(_) | Message::Repl(_) => {}
         }
     }
 
+    /// The safety phase is over: issue nothing new (requests in flight still end).
+    pub fn stop<M, F>(&mut self, out: &mut Output<M, F>) {
+        self.stopped = true;
+        out.cancel_timer(TIMER_ISSUE);
+    }
+
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
+    pub fn on_timer<R: ReplicaProtocol<P>, P: Pipeline<R>>(
+        &mut self,
+        now: Millis,
+        key: TimerKey,
+        out: &mut Output<Message<R, P>, Fact<R, P>>,
+    ) {
         if key == TIMER_ISSUE {
             if !self.stopped {
                 self.issue(now, out);
@@ -127,7 +138,7 @@ impl Client {
         }
     }
 
-    fn issue(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
+    fn issue<R: ReplicaProtocol<P>, P: Pipeline<R>>(&mut self, now: Millis, out: &mut Output<Message<R, P>, Fact<R, P>>) {
         let Some(lane) = self.lanes.iter().position(|(_, f)| f.is_none()) else { return };
         self.issued += 1;
         let (next_seq, flight) = &mut self.lanes[lane];
@@ -142,7 +153,7 @@ impl Client {
         out.set_timer(TIMER_RETRY_BASE + lane, self.config.retry_timeout_ms);
     }
 
-    fn resend(&mut self, lane: u32, out: &mut Output<Message, Fact>) {
+    fn resend<R: ReplicaProtocol<P>, P: Pipeline<R>>(&mut self, lane: u32, out: &mut Output<Message<R, P>, Fact<R, P>>) {
         let target = self.config.controllers[self.leader_guess];
         let flight = self.lanes[lane as usize].1.as_mut().expect("resend of a lane in flight");
         flight.target = target;

@@ -1,10 +1,9 @@
 //! Facts: what roles tell the checkers about what they did.
 
-use crate::core::io::{Millis, NodeId};
-use crate::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
+use crate::core::io::{Carries, Millis, NodeId, part};
+use crate::pipeline::Pipeline;
 use crate::raft::RaftFact;
-use crate::replica::CallAnswered;
-use crate::replica::dolphindb_2pc::DfsFact;
+use crate::replica::{CallAnswered, ReplicaProtocol};
 
 /// What a client saw, for the client oracle (Jepsen-style history).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,47 +16,47 @@ pub enum ClientFact {
     Retried { lane: u32, seq: u64, to: NodeId },
 }
 
-/// One fact.
+/// One fact of a deployment of replica protocol `R` and pipeline `P`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Fact {
+pub enum Fact<R: ReplicaProtocol<P>, P: Pipeline<R>> {
     /// From a Raft member.
     Raft(RaftFact),
-    /// From a client.
+    /// From a client of the metadata map.
     Client(ClientFact),
-    /// From the DFS roles (controllers, data nodes, DFS clients).
-    Dfs(DfsFact),
-    /// From the replication pipeline.
-    Repl(ReplFact),
+    /// From the replica protocol's roles (controllers, data nodes, its clients).
+    Replica(R::Fact),
+    /// From the pipeline.
+    Pipeline(P::Fact),
     /// A management call was answered.
-    Admin { call_id: u64, call: AdminCall, result: AdminResult },
+    Admin { call_id: u64, call: P::Call, result: P::CallResult },
 }
 
-impl From<ReplFact> for Fact {
-    fn from(f: ReplFact) -> Self {
-        Fact::Repl(f)
-    }
-}
-
-impl From<RaftFact> for Fact {
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> From<RaftFact> for Fact<R, P> {
     fn from(f: RaftFact) -> Self {
         Fact::Raft(f)
     }
 }
 
-impl From<DfsFact> for Fact {
-    fn from(f: DfsFact) -> Self {
-        Fact::Dfs(f)
-    }
-}
-
-impl From<ClientFact> for Fact {
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> From<ClientFact> for Fact<R, P> {
     fn from(f: ClientFact) -> Self {
         Fact::Client(f)
     }
 }
 
-impl From<CallAnswered<AdminCall, AdminResult>> for Fact {
-    fn from(a: CallAnswered<AdminCall, AdminResult>) -> Self {
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<R::Fact, part::Replica> for Fact<R, P> {
+    fn carry(f: R::Fact) -> Self {
+        Fact::Replica(f)
+    }
+}
+
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<P::Fact, part::Pipeline> for Fact<R, P> {
+    fn carry(f: P::Fact) -> Self {
+        Fact::Pipeline(f)
+    }
+}
+
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<CallAnswered<P::Call, P::CallResult>, part::Answer> for Fact<R, P> {
+    fn carry(a: CallAnswered<P::Call, P::CallResult>) -> Self {
         Fact::Admin { call_id: a.call_id, call: a.call, result: a.result }
     }
 }

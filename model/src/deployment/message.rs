@@ -1,11 +1,10 @@
 //! Every message that crosses the simulated network, and the supervisor's control inputs.
 
-use crate::core::io::NodeId;
-use crate::deployment::state::MetadataCommand;
-use crate::pipeline::dolphindb_async::{DolphinAsync, ReplMessage};
+use crate::core::io::{Carries, NodeId, part};
+use crate::deployment::state::Command;
+use crate::pipeline::Pipeline;
 use crate::raft::RaftMessage;
-use crate::replica::MessageKind;
-use crate::replica::dolphindb_2pc::DfsMessage;
+use crate::replica::{MessageKind, ReplicaProtocol};
 
 /// A client's operation on the controllers' metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,24 +29,24 @@ pub enum Control {
     StopWorkload,
 }
 
-/// A message of the deployment.
+/// A message of a deployment of replica protocol `R` and pipeline `P`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Message {
+pub enum Message<R: ReplicaProtocol<P>, P: Pipeline<R>> {
     /// Between members of a controller group.
-    Raft(RaftMessage<MetadataCommand>),
+    Raft(RaftMessage<Command<R, P>>),
     /// From a client to a controller.
     ClientRequest { lane: u32, seq: u64, op: ClientOp },
     /// From a controller to a client.
     ClientResponse { lane: u32, seq: u64, reply: ClientReply },
     /// From the supervisor.
     Control(Control),
-    /// The DFS: clients, data nodes and controllers.
-    Dfs(DfsMessage<DolphinAsync>),
-    /// Replication between clusters.
-    Repl(ReplMessage),
+    /// The replica protocol's: clients, data nodes and controllers of one cluster.
+    Replica(R::Message),
+    /// The pipeline's: between clusters, and inside them on the pipeline's behalf.
+    Pipeline(P::Message),
 }
 
-impl Message {
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Message<R, P> {
     /// A short name for traces and statistics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -55,20 +54,20 @@ impl Message {
             Message::ClientRequest { .. } => "ClientRequest",
             Message::ClientResponse { .. } => "ClientResponse",
             Message::Control(_) => "Control",
-            Message::Dfs(m) => m.kind(),
-            Message::Repl(m) => m.kind(),
+            Message::Replica(m) => m.kind(),
+            Message::Pipeline(m) => m.kind(),
         }
     }
 }
 
-impl From<DfsMessage<DolphinAsync>> for Message {
-    fn from(m: DfsMessage<DolphinAsync>) -> Self {
-        Message::Dfs(m)
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<R::Message, part::Replica> for Message<R, P> {
+    fn carry(m: R::Message) -> Self {
+        Message::Replica(m)
     }
 }
 
-impl From<ReplMessage> for Message {
-    fn from(m: ReplMessage) -> Self {
-        Message::Repl(m)
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<P::Message, part::Pipeline> for Message<R, P> {
+    fn carry(m: P::Message) -> Self {
+        Message::Pipeline(m)
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::log::{Entry, RaftLog};
 use super::message::{Snapshot, SnapshotMeta};
-use crate::core::io::{DiskError, DiskView, NodeId};
+use crate::core::io::{DiskView, NodeId};
 use crate::core::record::{self, ScanEnd};
 
 /// The write-ahead log.
@@ -76,23 +76,7 @@ pub fn encode_wal<C: Serialize>(hard: &HardState, entries: &[Entry<C>]) -> Vec<u
     out
 }
 
-/// Why durable state could not be read back. The member must not run on a guess: it stops.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecoveryError {
-    /// The device failed a read.
-    Disk(DiskError),
-    /// A checksum caught corrupt bytes in a synced region of `path`.
-    Corrupt { path: &'static str, offset: usize, reason: String },
-}
-
-impl std::fmt::Display for RecoveryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RecoveryError::Disk(e) => write!(f, "disk error while recovering: {e:?}"),
-            RecoveryError::Corrupt { path, offset, reason } => write!(f, "{path} corrupt at byte {offset}: {reason}"),
-        }
-    }
-}
+pub use crate::core::io::RecoveryError;
 
 /// What recovery found on disk.
 #[derive(Debug)]

@@ -22,9 +22,10 @@ pub mod dolphindb_2pc;
 use std::fmt::Debug;
 use std::hash::Hash;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::core::io::{Millis, NodeId};
+use crate::core::io::{Carries, DiskCompletion, DiskView, Millis, NodeId, Output, RecoveryError, TimerKey, part};
 use crate::dfs::{LockKey, OpError, Operation, OperationKind, SharedOperation};
 
 /// The id a pipeline gives a write it applies on a target cluster (DolphinDB: the task id).
@@ -166,9 +167,161 @@ pub trait Guest: Sized + Clone + Debug + PartialEq + Eq + Hash + 'static {
 
 /// How a deployment carries what a replica protocol's roles and the pipeline parts they host emit:
 /// the protocol writes its own messages and facts into the deployment's output through `From`.
-pub trait Wire<R: ?Sized, P: Guest>: 'static {
+pub trait Wire<R: ReplicaProtocol<P>, P: Guest>: 'static {
     /// The deployment's message.
-    type Message: Debug + From<P::Message>;
+    type Message: Debug + Carries<R::Message, part::Replica> + Carries<P::Message, part::Pipeline>;
     /// The deployment's fact.
-    type Fact: Debug + From<P::Fact> + From<CallAnswered<P::Call, P::CallResult>>;
+    type Fact: Debug
+        + Carries<R::Fact, part::Replica>
+        + Carries<P::Fact, part::Pipeline>
+        + Carries<CallAnswered<P::Call, P::CallResult>, part::Answer>;
+}
+
+/// What the controllers' volatile duties see when they act: whether this controller leads, and the
+/// replicated state it has applied (the protocol's and the pipeline's).
+#[derive(Debug)]
+pub struct LeaderView<'a, RS, PS> {
+    /// The controller's local time.
+    pub now: Millis,
+    /// This controller leads its group.
+    pub is_leader: bool,
+    /// The leader it knows of, if it does not lead.
+    pub leader_hint: Option<NodeId>,
+    /// Every member of the group.
+    pub members: &'a [NodeId],
+    /// The replica protocol's replicated state.
+    pub replica: &'a RS,
+    /// The pipeline's replicated state.
+    pub pipeline: &'a PS,
+}
+
+/// What a replica protocol's controller duties ask the controller shell to do, in order, after
+/// they return (what they sent is already in the output).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Duty<C, P: Guest> {
+    /// Propose `cmd` through Raft; once applied, answer `origin` (a data node's request `(node,
+    /// req)`), if any.
+    Propose { origin: Option<(NodeId, u64)>, cmd: C },
+    /// A pipeline request that came from data node `from` as request `req` of its channel.
+    ForPipeline { from: NodeId, req: u64, request: P::NodeRequest },
+    /// What data node `from`'s heartbeat carried for the pipeline.
+    Beat { from: NodeId, beat: P::Beat },
+}
+
+/// A replica protocol, for pipeline `P`: its controllers' replicated state and volatile duties, its
+/// data node and workload client, its messages and facts.
+pub trait ReplicaProtocol<P: Guest>: Sized + Clone + Debug + PartialEq + Eq + Hash + 'static {
+    /// The design's name in scenario files.
+    const NAME: &'static str;
+    /// Settings of one cluster's replicated state.
+    type Config: Clone + Debug;
+    /// The controllers' replicated state.
+    type State: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + ReplicaView;
+    /// A command of the replicated state.
+    type Command: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned;
+    /// What applying a command answers its origin.
+    type Output: Clone + Debug + PartialEq + Eq + Hash;
+    /// The protocol's messages.
+    type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind;
+    /// The protocol's facts.
+    type Fact: Clone + Debug + PartialEq + Eq + Hash;
+    /// The controllers' volatile duties (a leader's watch over the data nodes).
+    type Duties: Debug;
+    /// Their settings.
+    type DutiesConfig: Clone + Debug;
+    /// Settings of a data node (with the pipeline part's).
+    type NodeConfig: Clone + Debug;
+    /// The data node, writing into the deployment's output `W`.
+    type DataNode<W: Wire<Self, P>>: ReplicaNode<Self, P, W>;
+    /// Settings of a workload client.
+    type ClientConfig: Clone + Debug;
+    /// The workload client.
+    type Client: ReplicaClient<Self, P>;
+
+    /// The state of a fresh cluster.
+    fn new_state(config: Self::Config) -> Self::State;
+    /// The duties of a controller that just booted.
+    fn new_duties(config: Self::DutiesConfig) -> Self::Duties;
+    /// Applies a committed command; the pipeline has its say through `hooks`.
+    fn apply<H: WriteHooks>(
+        state: &mut Self::State,
+        cmd: &Self::Command,
+        hooks: &mut H,
+        hook_facts: &mut Vec<H::Fact>,
+    ) -> (Self::Output, Vec<Self::Fact>);
+    /// Whether `key` is one of the duties' timers.
+    fn owns_timer(key: TimerKey) -> bool;
+    /// The duties start (arm their timers).
+    fn start<M: Carries<Self::Message, part::Replica>, F: Carries<Self::Fact, part::Replica>>(
+        duties: &mut Self::Duties,
+        out: &mut Output<M, F>,
+    );
+    /// A message of the protocol reached a controller.
+    fn on_message<H: WriteHooks, M: Carries<Self::Message, part::Replica>, F: Carries<Self::Fact, part::Replica>>(
+        duties: &mut Self::Duties,
+        view: &LeaderView<'_, Self::State, H>,
+        from: NodeId,
+        msg: Self::Message,
+        out: &mut Output<M, F>,
+    ) -> Vec<Duty<Self::Command, P>>;
+    /// One of the duties' timers fired.
+    fn on_timer<H: WriteHooks, M: Carries<Self::Message, part::Replica>, F: Carries<Self::Fact, part::Replica>>(
+        duties: &mut Self::Duties,
+        view: &LeaderView<'_, Self::State, H>,
+        key: TimerKey,
+        out: &mut Output<M, F>,
+    ) -> Vec<Duty<Self::Command, P>>;
+    /// The controller does not lead (any more): volatile leader state goes.
+    fn on_leadership_lost(duties: &mut Self::Duties);
+    /// The message that answers data node request `req` with `output`.
+    fn answer(req: u64, output: Self::Output) -> Self::Message;
+    /// The message that answers data node request `req` for the pipeline, or tells the node this
+    /// controller does not lead (`Err(leader hint)`).
+    fn pipeline_answer(req: u64, result: Result<P::NodeReply, Option<NodeId>>) -> Self::Message;
+    /// The message that tells a data node this controller does not lead, for request `req`.
+    fn not_leader(req: u64, hint: Option<NodeId>) -> Self::Message;
+}
+
+/// A replica protocol's data node, as the deployment drives it.
+pub trait ReplicaNode<R: ReplicaProtocol<P>, P: Guest, W: Wire<R, P>>: Sized + Debug {
+    /// Rebuilds the node from what its disk holds, and nothing else.
+    fn boot(id: NodeId, config: &R::NodeConfig, disk: &dyn DiskView, entropy: u64) -> Result<Self, RecoveryError>;
+    /// First step after boot.
+    fn start(&mut self, now: Millis, out: &mut Output<W::Message, W::Fact>);
+    /// A message of the protocol.
+    fn on_message(&mut self, now: Millis, from: NodeId, msg: R::Message, out: &mut Output<W::Message, W::Fact>);
+    /// A message of the pipeline.
+    fn on_pipeline_message(&mut self, now: Millis, from: NodeId, msg: P::Message, out: &mut Output<W::Message, W::Fact>);
+    /// A timer fired.
+    fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<W::Message, W::Fact>);
+    /// A disk request finished.
+    fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<W::Message, W::Fact>);
+    /// A management call made on this node.
+    fn on_call(&mut self, now: Millis, call_id: u64, call: P::Call, out: &mut Output<W::Message, W::Fact>);
+}
+
+/// A replica protocol's workload client (an observer: never faulted).
+pub trait ReplicaClient<R: ReplicaProtocol<P>, P: Guest>: Sized + Debug {
+    /// A client with nothing issued yet.
+    fn new(id: NodeId, config: &R::ClientConfig, entropy: u64) -> Self;
+    /// Starts issuing.
+    fn start<M: Carries<R::Message, part::Replica>, F: Carries<R::Fact, part::Replica>>(&mut self, out: &mut Output<M, F>);
+    /// A message of the protocol.
+    fn on_message<M: Carries<R::Message, part::Replica>, F: Carries<R::Fact, part::Replica>>(
+        &mut self,
+        now: Millis,
+        msg: R::Message,
+        out: &mut Output<M, F>,
+    );
+    /// A timer fired.
+    fn on_timer<M: Carries<R::Message, part::Replica>, F: Carries<R::Fact, part::Replica>>(
+        &mut self,
+        now: Millis,
+        key: TimerKey,
+        out: &mut Output<M, F>,
+    );
+    /// The safety phase is over: issue nothing new, finish what is in flight.
+    fn stop<M: Carries<R::Message, part::Replica>, F: Carries<R::Fact, part::Replica>>(&mut self, out: &mut Output<M, F>);
+    /// Operations waiting for an answer.
+    fn in_flight(&self) -> usize;
 }

@@ -46,7 +46,7 @@ pub fn at_end(ledger: &DfsLedger, nodes: &[Node], controllers: &[NodeId]) -> Res
                 continue;
             }
             let Some(controller) = node.role.as_ref().and_then(|r| r.as_controller()) else { continue };
-            let decision = controller.raft().state_machine().dfs.decision(tid);
+            let decision = controller.raft().state_machine().replica.decision(tid);
             if decision != Some(Decision::Commit(cid)) {
                 return Err(format!(
                     "operation {op_id} was acknowledged as committed (tid {tid}, cid {cid}); controller {c} holds {decision:?}"

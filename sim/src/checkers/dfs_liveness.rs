@@ -30,14 +30,14 @@ pub fn pending(nodes: &[Node], controllers: &[NodeId], data_nodes: &[NodeId], cl
         }
     }
     for &c in clients {
-        if let Some(client) = nodes[c as usize].role.as_ref().and_then(|r| r.as_dfs_client())
+        if let Some(client) = nodes[c as usize].role.as_ref().and_then(|r| r.as_replica_client())
             && client.in_flight() > 0
         {
             return Some(format!("client {c} waits for {} operations", client.in_flight()));
         }
     }
     let (_, leader) = crate::world::running_leader(nodes, controllers)?;
-    let dfs = &leader.raft().state_machine().dfs;
+    let dfs = &leader.raft().state_machine().replica;
     if let Some(tid) = dfs.open_transactions().keys().next() {
         return Some(format!("transaction {tid} is still open at the controller"));
     }

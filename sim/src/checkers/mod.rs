@@ -65,8 +65,8 @@ pub mod tx_atomicity;
 
 use serde::Serialize;
 
+use crate::design::Fact;
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::deployment::fact::Fact;
 
 use self::acknowledged_writes::AcknowledgedWrites;
 use self::dfs_ledger::DfsLedger;
@@ -282,7 +282,7 @@ impl Checkers {
             Fact::Client(f) => {
                 self.acknowledged_writes.observe(node, f).map_err(|m| violation(acknowledged_writes::NAME, acknowledged_writes::SOURCE, m))
             }
-            Fact::Dfs(f) => {
+            Fact::Replica(f) => {
                 let Some(d) = self.dfs_of[node as usize] else { return Ok(()) };
                 let l = &self.dfs[d].ledger;
                 tx_atomicity::check(l, node, f).map_err(|m| violation(tx_atomicity::NAME, tx_atomicity::SOURCE, m))?;
@@ -298,7 +298,7 @@ impl Checkers {
                 self.dfs[d].ledger.apply(node, f);
                 Ok(())
             }
-            Fact::Repl(f) => {
+            Fact::Pipeline(f) => {
                 let Some(r) = self.repl.as_mut() else { return Ok(()) };
                 let l = &r.ledger;
                 task_grouping::check(l, f).map_err(|m| violation(task_grouping::NAME, task_grouping::SOURCE, m))?;

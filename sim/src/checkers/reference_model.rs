@@ -33,9 +33,9 @@ pub fn cluster_state<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Result<(&
         })
         .collect();
     let Some(&(_, leader)) = live.iter().find(|(_, c)| c.raft().is_leader()) else { return Err("no leader to compare".into()) };
-    let dfs = &leader.raft().state_machine().dfs;
+    let dfs = &leader.raft().state_machine().replica;
     for (c, ctl) in &live {
-        if ctl.raft().state_machine().dfs.catalog != dfs.catalog {
+        if ctl.raft().state_machine().replica.catalog != dfs.catalog {
             return Err(format!("controller {c} holds another catalog than the leader"));
         }
     }

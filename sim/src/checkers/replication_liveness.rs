@@ -10,7 +10,7 @@ use ccrsim_model::pipeline::dolphindb_async::{ReplicationState, TaskDataError};
 use crate::topology::ClusterId;
 use crate::world::Node;
 
-fn leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<&'a ccrsim_model::deployment::controller::Controller> {
+fn leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<&'a crate::design::Controller> {
     crate::world::running_leader(nodes, controllers).map(|(_, ctl)| ctl)
 }
 
@@ -27,11 +27,11 @@ pub fn pending<'c>(
 ) -> Option<String> {
     let mut slaves = slaves.into_iter().peekable();
     slaves.peek()?;
-    let last = leader(nodes, controllers_of(ClusterId::Master))?.raft().state_machine().repl.master()?.next_task() - 1;
+    let last = leader(nodes, controllers_of(ClusterId::Master))?.raft().state_machine().pipeline.master()?.next_task() - 1;
     for slave in slaves {
         let name = slave.name();
         let Some(ctl) = leader(nodes, controllers_of(slave)) else { return Some(format!("{name} has no leader")) };
-        let Some(s) = ctl.raft().state_machine().repl.slave() else { return Some(format!("{name} is not a slave")) };
+        let Some(s) = ctl.raft().state_machine().pipeline.slave() else { return Some(format!("{name} is not a slave")) };
         if s.state != ReplicationState::Enabled {
             continue; // stopped: what it has not done is in its status
         }

@@ -108,7 +108,7 @@ impl World {
                 .role
                 .as_ref()
                 .and_then(|r| r.as_controller())
-                .and_then(|c| c.raft().state_machine().repl.slave())
+                .and_then(|c| c.raft().state_machine().pipeline.slave())
                 .map(|s| s.tasks().values().filter(|t| t.state == SlaveTaskState::Failed).map(|t| t.task.id).collect())
                 .unwrap_or_default();
             planned.call = AdminCall::SkipClusterReplicationTask { tasks: failed };

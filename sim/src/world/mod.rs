@@ -17,11 +17,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::design::Fact;
+use crate::design::Message;
+use crate::design::{Role, RoleSpec};
 use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::core::io::{DiskCompletion, DiskRequest, Input, NodeId, Output, TimerKey};
-use ccrsim_model::deployment::fact::Fact;
-use ccrsim_model::deployment::message::{Control, Message};
-use ccrsim_model::deployment::role::{Role, RoleSpec};
+use ccrsim_model::deployment::message::Control;
 use ccrsim_model::pipeline::dolphindb_async::AdminCall;
 
 use crate::checkers::{Checkers, Violation};
@@ -48,10 +49,7 @@ pub enum NodeStatus {
 }
 
 /// The running controller leader among `controllers` (the first in their order), if any.
-pub fn running_leader<'a>(
-    nodes: &'a [Node],
-    controllers: &[NodeId],
-) -> Option<(NodeId, &'a ccrsim_model::deployment::controller::Controller)> {
+pub fn running_leader<'a>(nodes: &'a [Node], controllers: &[NodeId]) -> Option<(NodeId, &'a crate::design::Controller)> {
     controllers.iter().find_map(|&c| {
         let n = &nodes[c as usize];
         n.role
@@ -534,17 +532,17 @@ impl World {
     fn apply_output(&mut self, node: NodeId, at: SimTime, out: Output<Message, Fact>) {
         for fact in &out.facts {
             self.trace.emit(at, node, EventKind::Fact, stable_hash(fact), || format!("fact {fact:?}"));
-            if let ccrsim_model::deployment::fact::Fact::Client(ccrsim_model::deployment::fact::ClientFact::Acknowledged { .. }) = fact {
+            if let crate::design::Fact::Client(ccrsim_model::deployment::fact::ClientFact::Acknowledged { .. }) = fact {
                 self.stats.acknowledged_writes += 1;
             }
             if let Err(v) = self.checkers.on_fact(at, node, fact) {
                 self.fail(v);
                 return;
             }
-            if let ccrsim_model::deployment::fact::Fact::Raft(ccrsim_model::raft::RaftFact::BecameLeader { .. }) = fact {
+            if let crate::design::Fact::Raft(ccrsim_model::raft::RaftFact::BecameLeader { .. }) = fact {
                 self.maybe_hit_new_leader(node);
             }
-            if let ccrsim_model::deployment::fact::Fact::Admin { call_id, call, result } = fact {
+            if let crate::design::Fact::Admin { call_id, call, result } = fact {
                 self.on_call_answered(node, *call_id, call, result);
             }
         }
@@ -782,7 +780,7 @@ impl World {
             .filter(|n| matches!(n.info.kind, crate::topology::NodeKind::Controller(c) if Some(c) == cluster))
             .find_map(|n| n.role.as_ref().and_then(|r| r.as_controller()).filter(|c| c.raft().is_leader()));
         let Some(leader) = leader else { return false };
-        let Some(meta) = leader.raft().state_machine().dfs.chunks().get(&chunk) else { return true };
+        let Some(meta) = leader.raft().state_machine().replica.chunks().get(&chunk) else { return true };
         meta.replicas
             .iter()
             .filter(|(n, _)| **n != node)

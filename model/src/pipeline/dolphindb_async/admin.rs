@@ -10,8 +10,7 @@ use crate::core::io::{Millis, NodeId};
 use crate::dfs::OperationKind;
 use crate::replica::dolphindb_2pc::Tid;
 
-use super::slave::SlaveTaskState;
-use super::task::{GroupId, SlaveId, TaskId};
+use super::task::{GroupId, SlaveId, SlaveTaskState, TaskId};
 
 /// A management call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

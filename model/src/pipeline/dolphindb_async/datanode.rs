@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output};
 use crate::core::record;
 use crate::dfs::{ErrorCode, OpError, SharedOperation};
-use crate::replica::dolphindb_2pc::datanode::DataNode;
-use crate::replica::dolphindb_2pc::guest::{Carry, CommitGate, Guest2pc, Report};
+use crate::replica::dolphindb_2pc::guest::{Carry, CommitGate, Guest2pc, NodeServices, Report};
 use crate::replica::dolphindb_2pc::{Cid, Tid};
 use crate::replica::{CallAnswered, PipelineWriteId};
 
@@ -25,9 +24,6 @@ use super::DolphinAsync;
 use super::admin::NodeRole;
 use super::message::{NodeRequest, ReplMessage, TaskDataError};
 use super::{AdminCall, AdminError, AdminResult, ReplFact, Task, TaskId, TaskPayload};
-
-/// A data node hosting this pipeline's part.
-type Node<M, F> = DataNode<DolphinAsync, M, F>;
 
 /// Disk tokens of task-data reads carry this tag.
 const TASK_READ_TAG: IoToken = 0x7a << 56;
@@ -114,23 +110,22 @@ impl Guest2pc for DolphinAsync {
     }
 
     /// Reports the task data found at boot.
-    fn node_start<M: Carry<Self>, F: Report<Self>>(node: &mut Node<M, F>, out: &mut Output<M, F>) {
-        let files = &node.guest().files;
+    fn node_start<M, F: Report<Self>>(repl: &NodeRepl, out: &mut Output<M, F>) {
+        let files = &repl.files;
         if !files.is_empty() {
-            out.fact(ReplFact::TaskDataLoaded { tids: files.iter().copied().collect() });
+            out.fact_pipeline(ReplFact::TaskDataLoaded { tids: files.iter().copied().collect() });
         }
     }
 
     /// The transactions whose task data this node keeps (for the controller's garbage collection).
-    fn node_beat<M, F>(node: &Node<M, F>) -> Vec<Tid> {
-        let repl = node.guest();
+    fn node_beat(repl: &NodeRepl) -> Vec<Tid> {
         repl.files.iter().chain(repl.unwritten.keys()).copied().collect()
     }
 
     /// Keeps a captured write's task data: synchronously (the commit request waits until the data
     /// is durable) or later in the background.
-    fn node_before_commit<M: Carry<Self>, F: Report<Self>>(
-        node: &mut Node<M, F>,
+    fn node_before_commit<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(
+        node: &mut N,
         now: Millis,
         tid: Tid,
         op: &SharedOperation,
@@ -148,7 +143,7 @@ impl Guest2pc for DolphinAsync {
     }
 
     /// Periodic work: background task-data writes (master), fetches to send again (slave).
-    fn node_tick<M: Carry<Self>, F: Report<Self>>(node: &mut Node<M, F>, now: Millis, out: &mut Output<M, F>) {
+    fn node_tick<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(node: &mut N, now: Millis, out: &mut Output<M, F>) {
         let due: Vec<Tid> = node.guest().unwritten.iter().filter(|(_, (_, at))| now >= *at).map(|(t, _)| *t).collect();
         for tid in due {
             let (op, _) = node.guest_mut().unwritten.remove(&tid).expect("listed");
@@ -165,7 +160,7 @@ impl Guest2pc for DolphinAsync {
                 }
                 *tries += 1;
                 *next_ask = now + FETCH_TIMEOUT_MS;
-                out.send(task.source, ReplMessage::FetchTaskData { tid: task.tid });
+                out.send_pipeline(task.source, ReplMessage::FetchTaskData { tid: task.tid });
             }
         }
         for id in failed {
@@ -175,8 +170,8 @@ impl Guest2pc for DolphinAsync {
     }
 
     /// A replication message.
-    fn node_on_message<M: Carry<Self>, F: Report<Self>>(
-        node: &mut Node<M, F>,
+    fn node_on_message<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(
+        node: &mut N,
         now: Millis,
         from: NodeId,
         msg: ReplMessage,
@@ -186,14 +181,14 @@ impl Guest2pc for DolphinAsync {
             ReplMessage::FetchTaskData { tid } => {
                 let repl = node.guest_mut();
                 if repl.unwritten.contains_key(&tid) {
-                    out.send(from, ReplMessage::TaskData { tid, data: Err(TaskDataError::NotPersisted) });
+                    out.send_pipeline(from, ReplMessage::TaskData { tid, data: Err(TaskDataError::NotPersisted) });
                 } else if repl.files.contains(&tid) {
                     repl.next_read += 1;
                     let token = TASK_READ_TAG | repl.next_read;
                     repl.reads.insert(token, (tid, from));
                     out.disk(token, DiskOp::Read { path: task_path(tid) });
                 } else {
-                    out.send(from, ReplMessage::TaskData { tid, data: Err(TaskDataError::Missing) });
+                    out.send_pipeline(from, ReplMessage::TaskData { tid, data: Err(TaskDataError::Missing) });
                 }
             }
             ReplMessage::ForgetTaskData { tids } => {
@@ -213,7 +208,7 @@ impl Guest2pc for DolphinAsync {
                     let known = asked || repl.prefetched.contains_key(&t.tid) || repl.executions.contains_key(&t.id);
                     if t.payload == TaskPayload::AtSource && !known {
                         repl.prefetching.insert(t.tid, now);
-                        out.send(t.source, ReplMessage::FetchTaskData { tid: t.tid });
+                        out.send_pipeline(t.source, ReplMessage::FetchTaskData { tid: t.tid });
                     }
                 }
             }
@@ -223,7 +218,11 @@ impl Guest2pc for DolphinAsync {
     }
 
     /// A disk completion of a task-data read; false if the token is not one.
-    fn node_on_disk<M: Carry<Self>, F: Report<Self>>(node: &mut Node<M, F>, done: &DiskCompletion, out: &mut Output<M, F>) -> bool {
+    fn node_on_disk<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(
+        node: &mut N,
+        done: &DiskCompletion,
+        out: &mut Output<M, F>,
+    ) -> bool {
         if done.token & TASK_READ_TAG != TASK_READ_TAG {
             return false;
         }
@@ -244,26 +243,26 @@ impl Guest2pc for DolphinAsync {
                 _ => Err(TaskDataError::Corrupt),
             },
         };
-        out.send(to, ReplMessage::TaskData { tid, data });
+        out.send_pipeline(to, ReplMessage::TaskData { tid, data });
         true
     }
 
     /// The controller leader's answer to a management call forwarded from here (a task failure
     /// report needs none).
-    fn node_on_reply<M: Carry<Self>, F: Report<Self>>(
-        node: &mut Node<M, F>,
+    fn node_on_reply<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(
+        node: &mut N,
         correlation: u64,
         reply: Result<AdminResult, String>,
         out: &mut Output<M, F>,
     ) {
         let Some(call) = node.guest_mut().admin_calls.remove(&correlation) else { return };
         let result = reply.unwrap_or_else(|unexpected| Err(AdminError::new(AdminError::UNAVAILABLE, unexpected)));
-        out.fact(CallAnswered { call_id: correlation, call, result });
+        out.fact_answer(CallAnswered { call_id: correlation, call, result });
     }
 
     /// A task's transaction ended.
-    fn node_write_ended<M: Carry<Self>, F: Report<Self>>(
-        node: &mut Node<M, F>,
+    fn node_write_ended<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(
+        node: &mut N,
         task: PipelineWriteId,
         result: Result<(Tid, Cid), OpError>,
         out: &mut Output<M, F>,
@@ -282,15 +281,15 @@ impl Guest2pc for DolphinAsync {
     }
 
     /// A management call made on this data node (answered by a `CallAnswered` fact).
-    fn node_on_call<M: Carry<Self>, F: Report<Self>>(
-        node: &mut Node<M, F>,
+    fn node_on_call<M: Carry<Self>, F: Report<Self>, N: NodeServices<Self, M, F>>(
+        node: &mut N,
         now: Millis,
         call_id: u64,
         call: AdminCall,
         out: &mut Output<M, F>,
     ) {
         if let Err(e) = call.check_role(node.guest_config().role) {
-            out.fact(CallAnswered { call_id, call, result: Err(e) });
+            out.fact_answer(CallAnswered { call_id, call, result: Err(e) });
             return;
         }
         node.request_for_pipeline(now, NodeRequest::Call { call: call.clone() }, call_id, out);
@@ -298,8 +297,8 @@ impl Guest2pc for DolphinAsync {
     }
 }
 
-fn write_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(
-    node: &mut Node<M, F>,
+fn write_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<DolphinAsync, M, F>>(
+    node: &mut N,
     tid: Tid,
     op: &SharedOperation,
     durable: bool,
@@ -313,12 +312,17 @@ fn write_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(
         node.queue_disk(DiskOp::Fsync { path });
     }
     node.guest_mut().files.insert(tid);
-    out.fact(ReplFact::TaskDataWritten { tid, durable });
+    out.fact_pipeline(ReplFact::TaskDataWritten { tid, durable });
 }
 
 // ----- Slave: executing tasks ------------------------------------------------------------------------
 
-fn on_execute<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(node: &mut Node<M, F>, now: Millis, task: Task, out: &mut Output<M, F>) {
+fn on_execute<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<DolphinAsync, M, F>>(
+    node: &mut N,
+    now: Millis,
+    task: Task,
+    out: &mut Output<M, F>,
+) {
     let repl = node.guest_mut();
     if repl.executions.contains_key(&task.id) {
         return; // already under way here (a repeated dispatch)
@@ -336,15 +340,15 @@ fn on_execute<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(node: &mut Node<M
                 start_task(node, now, id, op, out);
                 return;
             }
-            out.send(task.source, ReplMessage::FetchTaskData { tid: task.tid });
+            out.send_pipeline(task.source, ReplMessage::FetchTaskData { tid: task.tid });
             let id = task.id;
             repl.executions.insert(id, (task, Execution::Fetching { next_ask: now + FETCH_TIMEOUT_MS, tries: 1 }));
         }
     }
 }
 
-fn on_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(
-    node: &mut Node<M, F>,
+fn on_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<DolphinAsync, M, F>>(
+    node: &mut N,
     now: Millis,
     tid: Tid,
     data: Result<SharedOperation, TaskDataError>,
@@ -384,19 +388,19 @@ fn on_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(
     }
 }
 
-fn start_task<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(
-    node: &mut Node<M, F>,
+fn start_task<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<DolphinAsync, M, F>>(
+    node: &mut N,
     now: Millis,
     task: TaskId,
     op: SharedOperation,
     out: &mut Output<M, F>,
 ) {
-    out.fact(ReplFact::TaskStarted { task });
+    out.fact_pipeline(ReplFact::TaskStarted { task });
     node.submit_write(now, task, op, out);
 }
 
-fn report_task_failure<M: Carry<DolphinAsync>, F: Report<DolphinAsync>>(
-    node: &mut Node<M, F>,
+fn report_task_failure<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<DolphinAsync, M, F>>(
+    node: &mut N,
     now: Millis,
     task: TaskId,
     reason: &str,

@@ -7,8 +7,7 @@ use crate::dfs::SharedOperation;
 use crate::replica::dolphindb_2pc::Tid;
 
 use super::ReplicationState;
-use super::slave::QueueKey;
-use super::task::{GroupId, Task, TaskId};
+use super::task::{GroupId, QueueKey, SlaveTaskState, Task, TaskId};
 
 /// A controller's whole replication state, as a fact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -16,7 +15,7 @@ pub enum ReplSnapshot {
     /// A master: every task below `next_task` enqueued, below `truncated_below` truncated.
     Master { next_task: TaskId, truncated_below: TaskId, state: ReplicationState },
     /// A slave: the state of every task it holds, and its own state.
-    Slave { offset: TaskId, tasks: Vec<(TaskId, super::slave::SlaveTaskState)>, state: ReplicationState },
+    Slave { offset: TaskId, tasks: Vec<(TaskId, SlaveTaskState)>, state: ReplicationState },
 }
 
 /// One replication fact.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::io::{Millis, NodeId, Output};
+use crate::core::io::{Carries, Millis, NodeId, Output, part};
 use crate::replica::ReplicaView;
 use crate::replica::dolphindb_2pc::Tid;
 
@@ -80,7 +80,7 @@ impl ReplLeader {
     }
 
     /// Periodic duties of the leader; returns what to propose.
-    pub fn tick<M: From<ReplMessage>, F>(
+    pub fn tick<M: Carries<ReplMessage, part::Pipeline>, F>(
         &mut self,
         now: Millis,
         links: &ReplLinks,
@@ -115,7 +115,7 @@ impl ReplLeader {
                 let enabled = s.state == ReplicationState::Enabled;
                 if enabled && self.pull.is_none() && self.proposed.is_none() && now >= self.next_pull_ms {
                     let from = s.offset() + 1;
-                    out.send(target, ReplMessage::Pull { slave: s.config.slave, from, max: links.pull_batch });
+                    out.send_pipeline(target, ReplMessage::Pull { slave: s.config.slave, from, max: links.pull_batch });
                     self.pull = Some((from, now));
                 }
                 if now >= self.next_report_ms {
@@ -125,7 +125,7 @@ impl ReplLeader {
                         finished_below: s.finished_below(),
                         controllers: controllers.to_vec(),
                     };
-                    out.send(target, report);
+                    out.send_pipeline(target, report);
                 }
                 self.dispatching.retain(|_, at| now < *at + links.pull_timeout_ms);
                 let due: Vec<TaskId> =
@@ -144,7 +144,7 @@ impl ReplLeader {
     /// A replication message; `leader` says whether this controller leads (else `hint` names the
     /// leader it knows). Returns what to propose.
     #[allow(clippy::too_many_arguments)]
-    pub fn on_message<M: From<ReplMessage>, F>(
+    pub fn on_message<M: Carries<ReplMessage, part::Pipeline>, F>(
         &mut self,
         now: Millis,
         from: NodeId,
@@ -164,7 +164,7 @@ impl ReplLeader {
                     self.last_pull_ms.insert(slave, now);
                     m.tasks_from(first, max as usize).map_err(PullRefusal::Truncated)
                 };
-                out.send(from, ReplMessage::Tasks { from: first, max, result });
+                out.send_pipeline(from, ReplMessage::Tasks { from: first, max, result });
             }
             (ClusterRepl::Master(_), ReplMessage::Report { slave, finished_below, controllers })
                 if leader && self.reported.get(&slave) != Some(&(finished_below, from)) =>
@@ -209,14 +209,20 @@ impl ReplLeader {
     }
 
     /// Facts of applied commands: the leader sends dispatched tasks to their data nodes.
-    pub fn on_applied<M: From<ReplMessage>, F>(&mut self, facts: &[ReplFact], repl: &ClusterRepl, leader: bool, out: &mut Output<M, F>) {
+    pub fn on_applied<M: Carries<ReplMessage, part::Pipeline>, F>(
+        &mut self,
+        facts: &[ReplFact],
+        repl: &ClusterRepl,
+        leader: bool,
+        out: &mut Output<M, F>,
+    ) {
         let mut dispatched_queues: BTreeMap<super::slave::QueueKey, NodeId> = BTreeMap::new();
         for f in facts {
             match f {
                 ReplFact::Dispatched { task, node, queue, .. } => {
                     self.dispatching.remove(task);
                     if leader && let Some(t) = repl.slave().and_then(|s| s.task(*task)) {
-                        out.send(*node, ReplMessage::Execute { task: Box::new(t.task.clone()) });
+                        out.send_pipeline(*node, ReplMessage::Execute { task: Box::new(t.task.clone()) });
                         dispatched_queues.insert(*queue, *node);
                     }
                 }
@@ -232,7 +238,7 @@ impl ReplLeader {
                             }
                         }
                         for (node, tasks) in by_node {
-                            out.send(node, ReplMessage::Prefetch { tasks });
+                            out.send_pipeline(node, ReplMessage::Prefetch { tasks });
                         }
                     }
                 }
@@ -247,7 +253,7 @@ impl ReplLeader {
                 let tasks: Vec<super::Task> =
                     s.upcoming(queue, PREFETCH_AHEAD).filter(|t| t.payload == super::TaskPayload::AtSource).cloned().collect();
                 if !tasks.is_empty() {
-                    out.send(node, ReplMessage::Prefetch { tasks });
+                    out.send_pipeline(node, ReplMessage::Prefetch { tasks });
                 }
             }
         }
@@ -256,7 +262,7 @@ impl ReplLeader {
     /// A master data node listed the task data it holds: order the deletion of what no task needs
     /// (truncated, or of a transaction that ended without a task). Only transactions this leader
     /// has seen end count: a new leader may not have applied everything its log holds yet.
-    pub fn on_task_data_listed<M: From<ReplMessage>, F>(
+    pub fn on_task_data_listed<M: Carries<ReplMessage, part::Pipeline>, F>(
         &mut self,
         now: Millis,
         node: NodeId,
@@ -274,7 +280,7 @@ impl ReplLeader {
             for &t in &forget {
                 self.forgetting.insert((node, t), now);
             }
-            out.send(node, ReplMessage::ForgetTaskData { tids: forget });
+            out.send_pipeline(node, ReplMessage::ForgetTaskData { tids: forget });
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod datanode;
+pub mod duties;
 pub mod fact;
 pub mod grouping;
 mod hooks;

@@ -20,6 +20,7 @@ use super::ReplicationState;
 use super::admin::{AdminError, QueueRow, SlaveTaskRow};
 use super::fact::ReplFact;
 use super::task::{GroupId, SlaveId, Task, TaskId};
+pub use super::task::{QueueKey, SlaveTaskState};
 
 /// Finished tasks whose rows the slave keeps for `getSlaveReplicationStatus` (the newest ones).
 pub const FINISHED_ROWS_KEPT: usize = 1000;
@@ -65,34 +66,6 @@ pub struct SlaveConfig {
     /// Planted bugs.
     pub bugs: SlaveReplBugs,
 }
-
-/// Where a task stands (DolphinDB: WAITING, EXECUTING, FINISHED, FAILED).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum SlaveTaskState {
-    /// Pulled, not dispatched yet.
-    Waiting,
-    /// Sent to its data node.
-    Executing,
-    /// Committed here (or skipped by hand).
-    Finished,
-    /// Its last execution failed; retried after a backoff.
-    Failed,
-}
-
-impl SlaveTaskState {
-    /// The name the status function shows.
-    pub fn name(self) -> &'static str {
-        match self {
-            SlaveTaskState::Waiting => "WAITING",
-            SlaveTaskState::Executing => "EXECUTING",
-            SlaveTaskState::Finished => "FINISHED",
-            SlaveTaskState::Failed => "FAILED",
-        }
-    }
-}
-
-/// An execution queue: `(execution set, queue id)`.
-pub type QueueKey = (u8, u32);
 
 /// A task in the slave's table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

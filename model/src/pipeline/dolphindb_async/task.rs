@@ -69,3 +69,31 @@ pub fn carries_data(kind: OperationKind) -> bool {
             | OperationKind::SQL_DELETE
     )
 }
+
+/// Where a task stands (DolphinDB: WAITING, EXECUTING, FINISHED, FAILED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SlaveTaskState {
+    /// Pulled, not dispatched yet.
+    Waiting,
+    /// Sent to its data node.
+    Executing,
+    /// Committed here (or skipped by hand).
+    Finished,
+    /// Its last execution failed; retried after a backoff.
+    Failed,
+}
+
+impl SlaveTaskState {
+    /// The name the status function shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlaveTaskState::Waiting => "WAITING",
+            SlaveTaskState::Executing => "EXECUTING",
+            SlaveTaskState::Finished => "FINISHED",
+            SlaveTaskState::Failed => "FAILED",
+        }
+    }
+}
+
+/// An execution queue: `(execution set, queue id)`.
+pub type QueueKey = (u8, u32);

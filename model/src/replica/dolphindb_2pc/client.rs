@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::io::{Millis, NodeId, Output, TimerKey};
+use super::fact::{DfsFact, OpOutcome};
+use super::message::DfsMessage;
+use crate::core::io::{Carries, Millis, NodeId, Output, TimerKey, part};
 use crate::core::rng::SplitMix64;
-use crate::deployment::fact::Fact;
-use crate::deployment::message::{Control, Message};
 use crate::dfs::{
     Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Row, Value, apply_catalog, plan,
 };
-use crate::replica::dolphindb_2pc::{DfsFact, DfsMessage, OpOutcome};
+use crate::replica::Guest;
 
 const TIMER_ISSUE: TimerKey = 400;
 const TIMER_TICK: TimerKey = 401;
@@ -99,15 +99,15 @@ impl DfsClient {
     }
 
     /// Starts issuing.
-    pub fn start(&mut self, out: &mut Output<Message, Fact>) {
+    pub fn start<M, F>(&mut self, out: &mut Output<M, F>) {
         out.set_timer(TIMER_ISSUE, self.rng.range(0, self.config.issue_interval_ms));
         out.set_timer(TIMER_TICK, TICK_MS);
     }
 
     /// Handles a message.
-    pub fn on_message(&mut self, now: Millis, msg: Message, out: &mut Output<Message, Fact>) {
+    pub fn on_message<P: Guest, M, F: Carries<DfsFact, part::Replica>>(&mut self, now: Millis, msg: DfsMessage<P>, out: &mut Output<M, F>) {
         match msg {
-            Message::Dfs(DfsMessage::Outcome { op_id, result }) => {
+            DfsMessage::Outcome { op_id, result } => {
                 let Some(i) = self.lanes.iter().position(|l| l.as_ref().is_some_and(|f| f.op_id == op_id)) else { return };
                 let flight = self.lanes[i].take().expect("found");
                 let outcome = match result {
@@ -126,9 +126,9 @@ impl DfsClient {
                         OpOutcome::Failed(e)
                     }
                 };
-                out.fact(DfsFact::OpEnded { op_id, outcome, at: now });
+                out.fact_replica(DfsFact::OpEnded { op_id, outcome, at: now });
             }
-            Message::Dfs(DfsMessage::CatalogReply { req, catalog }) if req == self.catalog_req => match catalog {
+            DfsMessage::CatalogReply { req, catalog } if req == self.catalog_req => match catalog {
                 Ok(c) => self.catalog = *c,
                 Err(hint) => {
                     self.controller =
@@ -136,19 +136,26 @@ impl DfsClient {
                     self.next_catalog_read = now;
                 }
             },
-            Message::Control(Control::StopWorkload) => {
-                self.stopped = true;
-                out.cancel_timer(TIMER_ISSUE);
-            }
             _ => {}
         }
     }
 
+    /// The safety phase is over: issue nothing new (operations in flight still end).
+    pub fn stop<M, F>(&mut self, out: &mut Output<M, F>) {
+        self.stopped = true;
+        out.cancel_timer(TIMER_ISSUE);
+    }
+
     /// Handles a timer.
-    pub fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<Message, Fact>) {
+    pub fn on_timer<P: Guest, M: Carries<DfsMessage<P>, part::Replica>, F: Carries<DfsFact, part::Replica>>(
+        &mut self,
+        now: Millis,
+        key: TimerKey,
+        out: &mut Output<M, F>,
+    ) {
         match key {
             TIMER_ISSUE if !self.stopped => {
-                self.issue(now, out);
+                self.issue::<P, M, F>(now, out);
                 let mean = self.config.issue_interval_ms;
                 out.set_timer(TIMER_ISSUE, self.rng.range(mean / 2, mean + mean / 2 + 1));
             }
@@ -157,7 +164,7 @@ impl DfsClient {
                 for lane in &mut self.lanes {
                     if lane.as_ref().is_some_and(|f| now >= f.deadline) {
                         let flight = lane.take().expect("checked");
-                        out.fact(DfsFact::OpEnded { op_id: flight.op_id, outcome: OpOutcome::Unknown, at: now });
+                        out.fact_replica(DfsFact::OpEnded { op_id: flight.op_id, outcome: OpOutcome::Unknown, at: now });
                         // Fail over: that node may be dead.
                         if self.config.data_nodes[self.target % self.config.data_nodes.len()] == flight.target {
                             self.target += 1;
@@ -168,21 +175,25 @@ impl DfsClient {
                     self.next_catalog_read = now + self.config.catalog_refresh_ms;
                     self.catalog_req += 1;
                     let to = self.config.controllers[self.controller % self.config.controllers.len()];
-                    out.send(to, Message::Dfs(DfsMessage::CatalogQuery { req: self.catalog_req }));
+                    out.send_replica(to, DfsMessage::<P>::CatalogQuery { req: self.catalog_req });
                 }
             }
             _ => {}
         }
     }
 
-    fn issue(&mut self, now: Millis, out: &mut Output<Message, Fact>) {
+    fn issue<P: Guest, M: Carries<DfsMessage<P>, part::Replica>, F: Carries<DfsFact, part::Replica>>(
+        &mut self,
+        now: Millis,
+        out: &mut Output<M, F>,
+    ) {
         let Some(lane) = self.lanes.iter().position(|l| l.is_none()) else { return };
         let op: crate::dfs::SharedOperation = self.generate().into();
         let op_id = self.next_op;
         self.next_op += 1;
         let target = self.config.data_nodes[self.target % self.config.data_nodes.len()];
-        out.fact(DfsFact::OpInvoked { op_id, op: op.clone(), at: now });
-        out.send(target, Message::Dfs(DfsMessage::Run { op_id, op: op.clone() }));
+        out.fact_replica(DfsFact::OpInvoked { op_id, op: op.clone(), at: now });
+        out.send_replica(target, DfsMessage::<P>::Run { op_id, op: op.clone() });
         self.lanes[lane] = Some(InFlight { op_id, op, target, deadline: now + self.config.op_timeout_ms });
     }
 

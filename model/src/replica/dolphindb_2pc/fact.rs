@@ -2,7 +2,7 @@
 
 use crate::dfs::{LockKey, OpError, OperationKind, SharedOperation};
 
-use super::state::{ChunkId, Cid, Decision, Tid};
+use super::types::{ChunkId, Cid, Decision, Tid};
 
 /// How a client operation ended, as the client saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

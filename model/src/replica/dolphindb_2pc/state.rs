@@ -16,12 +16,7 @@ use crate::dfs::{
 };
 use crate::replica::{CommittedWrite, Guest, PipelineTag, PipelineWriteId, ReplicaView, WriteHooks};
 
-/// Transaction id, dense from 1 in BEGIN order.
-pub type Tid = u64;
-/// Commit id, dense from 1 in commit order; a chunk's version is the cid of its last write.
-pub type Cid = u64;
-/// Chunk id.
-pub type ChunkId = u64;
+pub use super::types::{ChunkId, Cid, Decision, Tid};
 
 /// How replicas are spread (dfsReplicaReliabilityLevel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,15 +79,6 @@ pub struct ChunkMeta {
     pub version: Cid,
     /// Where its replicas live.
     pub replicas: BTreeMap<NodeId, ReplicaMeta>,
-}
-
-/// The outcome of a transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Decision {
-    /// Committed with this cid.
-    Commit(Cid),
-    /// Rolled back.
-    Rollback,
 }
 
 /// Where a transaction stands (DolphinDB: BEGIN, COMMIT, COMPLETE, ROLLBACK).

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use super::work::{CoordOp, Phase};
 use super::{AfterSync, DataNode, Purpose, send};
 use crate::core::io::{Millis, NodeId, Output};
 use crate::dfs::{ErrorCode, OpError, Operation, SharedOperation};
@@ -12,57 +13,6 @@ use crate::replica::PipelineWriteId;
 use crate::replica::dolphindb_2pc::guest::{Carry, CommitGate, Guest2pc, Report};
 use crate::replica::dolphindb_2pc::message::{DfsMessage, DfsRequest};
 use crate::replica::dolphindb_2pc::state::{ChunkId, Cid, Decision, DfsOutput, Participation, Tid};
-
-#[derive(Debug, Clone)]
-enum Phase {
-    Begin,
-    Backoff {
-        until: Millis,
-    },
-    Prepare {
-        tid: Tid,
-        parts: Vec<Participation>,
-        waiting: BTreeSet<(ChunkId, NodeId)>,
-        deadline: Millis,
-        resend_at: Millis,
-    },
-    Commit {
-        tid: Tid,
-        parts: Vec<Participation>,
-    },
-    Finish {
-        tid: Tid,
-        cid: Cid,
-        parts: Vec<Participation>,
-        waiting: BTreeSet<(ChunkId, NodeId)>,
-        committed: Vec<(ChunkId, NodeId)>,
-        deadline: Millis,
-        resend_at: Millis,
-    },
-    Complete {
-        tid: Tid,
-        cid: Cid,
-    },
-    Abort {
-        tid: Tid,
-        parts: Vec<Participation>,
-        error: OpError,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct CoordOp {
-    op_id: u64,
-    client: NodeId,
-    op: crate::dfs::SharedOperation,
-    started: Millis,
-    attempts: u32,
-    phase: Phase,
-    /// The pipeline write it applies (then `client` is this node and `op_id` the write).
-    applies: Option<PipelineWriteId>,
-    /// Captured by the pipeline, which keeps its data before the commit decision.
-    keeps_data: bool,
-}
 
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<M, F>) {

@@ -13,23 +13,23 @@
 mod coordinator;
 mod participant;
 mod recovery;
+mod work;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use self::coordinator::CoordOp;
-use self::recovery::RecoveryTask;
+use self::work::{CoordOp, RecoveryTask};
 use super::fact::DfsFact;
-use super::guest::{Carry, Guest2pc, Report};
+use super::guest::{Carry, Guest2pc, NodeServices, Report};
 use super::message::{DfsMessage, DfsRequest};
 use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
 use super::storage::{self, ChunkRecord, ChunkSnapshot};
+use crate::core::io::RecoveryError;
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
 use crate::dfs::{ChunkData, ChunkDelta, SharedOperation};
-use crate::raft::RecoveryError;
 use crate::replica::PipelineWriteId;
 
 const TIMER_TICK: TimerKey = 300;
@@ -170,11 +170,13 @@ pub struct DataNode<P: Guest2pc, M, F> {
     rng: SplitMix64,
     /// The pipeline's part of the node.
     guest: P::NodeState,
+    /// What the boot found, reported when the node starts.
+    boot_facts: Vec<DfsFact>,
     wire: PhantomData<fn() -> (M, F)>,
 }
 
 pub(super) fn send<P: Guest2pc, M: Carry<P>, F>(out: &mut Output<M, F>, to: NodeId, msg: DfsMessage<P>) {
-    out.send(to, msg);
+    out.send_replica(to, msg);
 }
 
 /// What the node holds, for the checkers and the pipeline part.
@@ -193,37 +195,17 @@ impl<P: Guest2pc, M, F> DataNode<P, M, F> {
     pub fn coordinating(&self) -> usize {
         self.ops.len()
     }
-
-    /// This node.
-    pub fn id(&self) -> NodeId {
-        self.id
-    }
-
-    /// The local time of the input being handled.
-    pub fn now(&self) -> Millis {
-        self.now
-    }
-
-    /// The pipeline part.
-    pub fn guest(&self) -> &P::NodeState {
-        &self.guest
-    }
-
-    /// The pipeline part's settings.
-    pub fn guest_config(&self) -> &P::NodeConfig {
-        &self.config.pipeline
-    }
 }
 
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
+    fn fresh_token(&mut self) -> IoToken {
+        self.next_token += 1;
+        self.next_token
+    }
+
     /// Rebuilds a data node from its disk. Corrupt replicas are discarded (and reported): their
     /// peers hold the data, and the controller will have them recovered.
-    pub fn recover(
-        id: NodeId,
-        config: DataNodeConfig<P::NodeConfig>,
-        disk: &dyn DiskView,
-        entropy: u64,
-    ) -> Result<(Self, Vec<DfsFact>), RecoveryError> {
+    pub fn recover(id: NodeId, config: DataNodeConfig<P::NodeConfig>, disk: &dyn DiskView, entropy: u64) -> Result<Self, RecoveryError> {
         assert!(!config.controllers.is_empty());
         let found = storage::recover(disk).map_err(RecoveryError::Disk)?;
         let mut rng = SplitMix64::new(entropy);
@@ -253,6 +235,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             scrub_cursor: 0,
             rng,
             guest,
+            boot_facts: Vec::new(),
             wire: PhantomData,
         };
         let mut facts = vec![DfsFact::DataNodeBooted];
@@ -283,54 +266,23 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             // Rewrite before appending: records after a torn one would never be read back.
             node.compaction_ops(chunk);
         }
-        Ok((node, facts))
+        node.boot_facts = facts;
+        Ok(node)
     }
 
     /// Starts after boot: finishes recovery writes, arms the tick.
-    pub fn start(&mut self, facts: Vec<DfsFact>, out: &mut Output<M, F>) {
-        for f in facts {
-            out.fact(f);
+    pub fn start(&mut self, out: &mut Output<M, F>) {
+        for f in std::mem::take(&mut self.boot_facts) {
+            out.fact_replica(f);
         }
-        P::node_start(self, out);
+        P::node_start(&self.guest, out);
         let ops = std::mem::take(&mut self.startup_ops);
         for op in ops {
-            let t = self.token();
+            let t = self.fresh_token();
             out.disk(t, op);
         }
         out.set_timer(TIMER_TICK, TICK_MS);
         self.finish(out);
-    }
-
-    // ----- Services for the pipeline part ------------------------------------------------------------
-
-    /// A fresh disk token.
-    pub fn token(&mut self) -> IoToken {
-        self.next_token += 1;
-        self.next_token
-    }
-
-    /// The pipeline part, to change.
-    pub fn guest_mut(&mut self) -> &mut P::NodeState {
-        &mut self.guest
-    }
-
-    /// Queues a disk request that the end of this step issues with the node's own writes, and that
-    /// a held reply waits for (a write followed by its fsync is durable before what is held).
-    pub fn queue_disk(&mut self, op: DiskOp) {
-        self.startup_ops.push(op);
-    }
-
-    /// Sends a pipeline request to the controller leader through the node's channel (resent and
-    /// redirected like the node's own); the answer comes to `P::node_on_reply` with `correlation`.
-    pub fn request_for_pipeline(&mut self, now: Millis, request: P::NodeRequest, correlation: u64, out: &mut Output<M, F>) {
-        self.request(now, DfsRequest::Pipeline(request), Purpose::Pipeline(correlation), out);
-    }
-
-    /// Runs `op` as a transaction of this cluster that applies pipeline write `write` (checked
-    /// against the pipeline at BEGIN and at the commit decision); `P::node_write_ended` hears how
-    /// it ended.
-    pub fn submit_write(&mut self, now: Millis, write: PipelineWriteId, op: SharedOperation, out: &mut Output<M, F>) {
-        self.submit(now, write, op, out);
     }
 
     // ----- Inputs ------------------------------------------------------------------------------------
@@ -410,7 +362,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             let replicas = self.replicas.iter().filter(|(c, _)| !self.recoveries.contains_key(c)).map(|(c, r)| (*c, r.version)).collect();
             let prepared = self.open_prepares();
             let lost = self.lost.iter().copied().collect();
-            let pipeline = P::node_beat(self);
+            let pipeline = P::node_beat(&self.guest);
             let beat = DfsMessage::Heartbeat { replicas, prepared, lost, pipeline };
             // Held like an acknowledgement: the controller may rely on the versions it reports.
             for &c in &self.config.controllers {
@@ -445,7 +397,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 && self.replicas.contains_key(&chunk)
                 && !self.recoveries.contains_key(&chunk)
             {
-                out.fact(DfsFact::ReplicaRepaired { chunk });
+                out.fact_replica(DfsFact::ReplicaRepaired { chunk });
                 self.compaction_ops(chunk);
             }
             self.finish(out);
@@ -469,7 +421,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             AfterSync::Send(to, msg) => send(out, to, msg),
             AfterSync::Acknowledge { to, tid, chunk, cid } => {
                 if let Some(cid) = cid {
-                    out.fact(DfsFact::CommitAcknowledged { tid, chunk, cid });
+                    out.fact_replica(DfsFact::CommitAcknowledged { tid, chunk, cid });
                 }
                 send(out, to, DfsMessage::Decided { tid, chunk });
             }
@@ -563,7 +515,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
 
     fn flush_startup(&mut self, out: &mut Output<M, F>) {
         let ops = std::mem::take(&mut self.startup_ops);
-        if let Some(t) = out.disk_chain(ops, || self.token()) {
+        if let Some(t) = out.disk_chain(ops, || self.fresh_token()) {
             self.pending.push_back((t, Vec::new()));
         }
     }
@@ -577,11 +529,11 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         for (chunk, bytes) in std::mem::take(&mut self.log_buffer) {
             let path = storage::log_path(chunk);
             if self.config.bugs.skip_fsync {
-                let t = self.token();
+                let t = self.fresh_token();
                 out.disk(t, DiskOp::Append { path, data: bytes });
             } else {
                 let ops = vec![DiskOp::Append { path: path.clone(), data: bytes }, DiskOp::Fsync { path }];
-                let t = out.disk_chain(ops, || self.token()).expect("two requests");
+                let t = out.disk_chain(ops, || self.fresh_token()).expect("two requests");
                 self.pending.push_back((t, Vec::new()));
             }
         }
@@ -596,5 +548,44 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             Some((_, release)) if !self.config.bugs.skip_fsync => release.extend(held),
             _ => held.into_iter().for_each(|after| self.release(after, out)),
         }
+    }
+}
+
+/// The services the node offers the pipeline part it hosts.
+impl<P: Guest2pc, M: Carry<P>, F: Report<P>> NodeServices<P, M, F> for DataNode<P, M, F> {
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn now(&self) -> Millis {
+        self.now
+    }
+
+    fn guest(&self) -> &P::NodeState {
+        &self.guest
+    }
+
+    fn guest_mut(&mut self) -> &mut P::NodeState {
+        &mut self.guest
+    }
+
+    fn guest_config(&self) -> &P::NodeConfig {
+        &self.config.pipeline
+    }
+
+    fn token(&mut self) -> IoToken {
+        self.fresh_token()
+    }
+
+    fn queue_disk(&mut self, op: DiskOp) {
+        self.startup_ops.push(op);
+    }
+
+    fn request_for_pipeline(&mut self, now: Millis, request: P::NodeRequest, correlation: u64, out: &mut Output<M, F>) {
+        self.request(now, DfsRequest::Pipeline(request), Purpose::Pipeline(correlation), out);
+    }
+
+    fn submit_write(&mut self, now: Millis, write: PipelineWriteId, op: SharedOperation, out: &mut Output<M, F>) {
+        self.submit(now, write, op, out);
     }
 }

@@ -44,7 +44,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         storage::encode_record(replica.records as u64, &record, self.log_buffer.entry(chunk).or_default());
         replica.records += 1;
         replica.prepared.push(PreparedTx { tid, expected, delta, since: now });
-        out.fact(DfsFact::Prepared { tid, chunk });
+        out.fact_replica(DfsFact::Prepared { tid, chunk });
         self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
     }
 
@@ -78,13 +78,13 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     delta => replica.data.apply(delta),
                 }
                 replica.version = cid;
-                out.fact(DfsFact::ReplicaCommitted { tid, chunk, cid, digest: replica.data.digest() });
+                out.fact_replica(DfsFact::ReplicaCommitted { tid, chunk, cid, digest: replica.data.digest() });
             }
             Decision::Rollback => {
                 replica.prepared.remove(i);
                 storage::encode_record(replica.records as u64, &ChunkRecord::Rollback { tid }, self.log_buffer.entry(chunk).or_default());
                 replica.records += 1;
-                out.fact(DfsFact::ReplicaRolledBack { tid, chunk });
+                out.fact_replica(DfsFact::ReplicaRolledBack { tid, chunk });
             }
         }
         true
@@ -95,10 +95,10 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         self.lost.remove(&chunk);
         self.log_buffer.remove(&chunk);
         for path in [storage::log_path(chunk), storage::snapshot_path(chunk)] {
-            let t = self.token();
+            let t = self.fresh_token();
             out.disk(t, DiskOp::Remove { path });
         }
-        out.fact(DfsFact::ReplicaDropped { chunk });
+        out.fact_replica(DfsFact::ReplicaDropped { chunk });
     }
 
     pub(super) fn tick_in_doubt(&mut self, now: Millis, out: &mut Output<M, F>) {

@@ -2,6 +2,7 @@
 //! the controller's recovery lock (the short write-blocking sync phase), copy again, install the
 //! image durably and report it; the controller marks the replica complete.
 
+use super::work::{RecoveryPhase, RecoveryTask};
 use super::{AfterSync, DataNode, Purpose, Replica, send};
 use crate::core::io::{Millis, NodeId, Output};
 use crate::dfs::ChunkData;
@@ -9,27 +10,6 @@ use crate::replica::dolphindb_2pc::fact::DfsFact;
 use crate::replica::dolphindb_2pc::guest::{Carry, Guest2pc, Report};
 use crate::replica::dolphindb_2pc::message::{DfsMessage, DfsRequest};
 use crate::replica::dolphindb_2pc::state::{ChunkId, Cid, DfsOutput};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RecoveryPhase {
-    /// First copy, without blocking writes.
-    Copy,
-    /// Waiting for the controller's lock.
-    Locking,
-    /// Lock refused: ask again at this time.
-    LockAgainAt(Millis),
-    /// Second copy, writes blocked.
-    Sync { locked_version: Cid },
-    /// Reporting the result.
-    Reporting,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct RecoveryTask {
-    source: NodeId,
-    phase: RecoveryPhase,
-    deadline: Millis,
-}
 
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn on_recover(&mut self, now: Millis, chunk: ChunkId, source: NodeId, out: &mut Output<M, F>) {
@@ -110,7 +90,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
 
     /// Replaces a replica with a peer's image, durably (snapshot, then an empty log).
     pub(super) fn install(&mut self, chunk: ChunkId, version: Cid, data: ChunkData, out: &mut Output<M, F>) {
-        out.fact(DfsFact::ReplicaInstalled { chunk, version, digest: data.digest() });
+        out.fact_replica(DfsFact::ReplicaInstalled { chunk, version, digest: data.digest() });
         self.log_buffer.remove(&chunk);
         self.lost.remove(&chunk);
         self.replicas.insert(chunk, Replica { data, version, prepared: Vec::new(), records: 0 });
