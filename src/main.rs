@@ -225,7 +225,7 @@ fn print_summary(s: &Summary) {
 fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     let scenario = load(&args.scenario)?;
     let topology = Topology::from_scenario(&scenario);
-    let plan = nemesis::plan(&scenario, &topology, args.seed);
+    let plan = nemesis::plan_for(&scenario, &topology, args.seed);
     println!("scenario {} seed {}", scenario.name, args.seed);
     println!("nodes: {}", topology.names().join(", "));
     println!("swarm: enabled {:?}, disabled {:?}", plan.swarm.enabled, plan.swarm.disabled);

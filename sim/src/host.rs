@@ -12,26 +12,32 @@ use std::time::Duration;
 
 use ccrsim_model::core::io::NodeId;
 
+use crate::design::SimDesign;
 use crate::world::World;
 
 /// The world, shared by the scheduler and the host tasks (all on madsim's one thread).
-#[derive(Clone)]
-pub struct SharedWorld(Arc<Mutex<World>>);
+pub struct SharedWorld<D: SimDesign>(Arc<Mutex<World<D>>>);
 
-impl SharedWorld {
+impl<D: SimDesign> Clone for SharedWorld<D> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<D: SimDesign> SharedWorld<D> {
     /// Shares `world`.
-    pub fn new(world: World) -> Self {
+    pub fn new(world: World<D>) -> Self {
         Self(Arc::new(Mutex::new(world)))
     }
 
     /// Locks the world (never contended: madsim runs one task at a time).
-    pub fn lock(&self) -> MutexGuard<'_, World> {
+    pub fn lock(&self) -> MutexGuard<'_, World<D>> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 /// The task of one node: boot the role from disk, then hand it its inputs as they come.
-async fn host(world: SharedWorld, node: NodeId) {
+async fn host<D: SimDesign>(world: SharedWorld<D>, node: NodeId) {
     let booted = {
         let mut w = world.lock();
         // A data node added later is down until it joins (its restart runs this task anew).
@@ -55,7 +61,7 @@ async fn host(world: SharedWorld, node: NodeId) {
 /// The scheduler moves time from one event instant to the next: it advances madsim's clock to the
 /// instant, hands that instant's events out, and waits until every host it woke has finished before
 /// it looks at the next instant. Events are thus handled in exact time order, never batched.
-pub async fn simulate(world: SharedWorld) {
+pub async fn simulate<D: SimDesign>(world: SharedWorld<D>) {
     let handle = madsim::runtime::Handle::current();
     // madsim's clock moves only here, so the scheduler knows where it stands without asking it.
     let mut madsim_elapsed = Duration::ZERO;

@@ -14,16 +14,13 @@ compile_error!(
 );
 
 pub mod checkers;
-pub mod clock;
 pub mod design;
-pub mod disk;
+pub mod env;
 pub mod host;
 pub mod nemesis;
-pub mod net;
-pub mod roles;
 pub mod runner;
 pub mod scenario;
-pub mod time;
+pub mod summary;
 pub mod topology;
 pub mod trace;
 pub mod world;

@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use ccrsim_model::core::io::NodeId;
 
+use crate::design::SimDesign;
+
+use crate::env::time::SimTime;
 use crate::scenario::Scenario;
-use crate::time::SimTime;
 use crate::topology::{NodeKind, Topology};
 
 /// A kind of fault.
@@ -129,7 +131,20 @@ pub fn nemesis_seed(seed: u64) -> u64 {
 }
 
 /// Plans the faults of one run.
-pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
+/// The fault plan of `seed`, with the design the scenario names (its corruption budgets).
+pub fn plan_for(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
+    struct Plan<'a>(&'a Scenario, &'a Topology, u64);
+    impl crate::design::DesignJob for Plan<'_> {
+        type Out = FaultPlan;
+        fn run<D: SimDesign>(self) -> FaultPlan {
+            plan::<D>(self.0, self.1, self.2)
+        }
+    }
+    crate::design::with_design(scenario, Plan(scenario, topology, seed))
+}
+
+/// The fault plan of `seed` for design `D`.
+pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
     let mut rng = ChaCha8Rng::seed_from_u64(nemesis_seed(seed));
     let f = &scenario.faults;
     let safety = scenario.run.safety_s;
@@ -164,11 +179,8 @@ pub fn plan(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
                 let allowed = group.len().saturating_sub(1) / 2;
                 (group, allowed)
             }
-            NodeKind::DataNode(c) => {
-                let (rf, _, _) = crate::roles::shape(scenario, c);
-                (topology.data_nodes(c), rf.saturating_sub(1) as usize)
-            }
-            NodeKind::Client | NodeKind::DfsClient(_) => (Vec::new(), 0),
+            NodeKind::DataNode(c) => (topology.data_nodes(c), D::data_node_corruption_budget(scenario, c)),
+            NodeKind::Client | NodeKind::ReplicaClient(_) => (Vec::new(), 0),
         }
     };
     let mut corrupted: BTreeSet<NodeId> = BTreeSet::new();

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::checkers::{DETERMINISM, MODEL_INVARIANT, Violation};
+use crate::checkers::{Class, DETERMINISM, MODEL_INVARIANT, Violation};
+use crate::design::{DesignJob, SimDesign, with_design};
+use crate::env::net::NetStats;
+use crate::env::time::SimTime;
 use crate::host::{SharedWorld, simulate};
 use crate::nemesis;
-use crate::net::NetStats;
 use crate::scenario::Scenario;
-use crate::time::SimTime;
 use crate::trace::{TraceLine, first_difference};
 use crate::world::{Outcome, RunStats, World};
 
@@ -41,9 +42,9 @@ pub struct SeedReport {
     /// Network counters.
     pub network: NetStats,
     /// What the DFS did (deployments with data nodes).
-    pub dfs: Option<crate::checkers::dfs_ledger::DfsSummary>,
+    pub dfs: Option<crate::summary::ReplicaSummary>,
     /// What replication did (deployments with slaves).
-    pub replication: Option<crate::checkers::repl_ledger::ReplSummary>,
+    pub replication: Option<crate::summary::PipelineSummary>,
     /// The recorded trace, when asked for.
     #[serde(skip)]
     pub trace: Option<Vec<TraceLine>>,
@@ -63,12 +64,28 @@ pub struct RunOptions {
     pub record_trace: bool,
 }
 
-/// Runs one seed on the calling thread (which should be fresh: see `run_seed_isolated`).
+/// Runs one seed on the calling thread (which should be fresh: see `run_seed_isolated`), with the
+/// design the scenario names.
 pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> SeedReport {
+    struct Run<'a> {
+        scenario: &'a Arc<Scenario>,
+        seed: u64,
+        options: RunOptions,
+    }
+    impl DesignJob for Run<'_> {
+        type Out = SeedReport;
+        fn run<D: SimDesign>(self) -> SeedReport {
+            run_seed_with::<D>(self.scenario, self.seed, self.options)
+        }
+    }
+    with_design(scenario, Run { scenario, seed, options })
+}
+
+fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> SeedReport {
     let wall = Instant::now();
     let topology = crate::topology::Topology::from_scenario(scenario);
-    let plan = nemesis::plan(scenario, &topology, seed);
-    let world = SharedWorld::new(World::new(scenario.clone(), seed, plan.faults, options.record_trace));
+    let plan = nemesis::plan::<D>(scenario, &topology, seed);
+    let world = SharedWorld::new(World::<D>::new(scenario.clone(), seed, plan.faults, options.record_trace));
     let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.set_time_limit(Duration::from_secs_f64(scenario.duration_max_s() + 60.0));
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(simulate(world.clone()))));
@@ -86,13 +103,9 @@ pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> See
     let violations = match &w.outcome {
         Some(Outcome::Failed(v)) => vec![v.clone()],
         Some(Outcome::Passed) => Vec::new(),
-        None => vec![Violation {
-            checker: MODEL_INVARIANT,
-            source: "the harness",
-            at: w.now(),
-            node: None,
-            message: "the run ended without an outcome".into(),
-        }],
+        None => {
+            vec![Violation::of(MODEL_INVARIANT, "the harness", Class::Harness, w.now(), None, "the run ended without an outcome".into())]
+        }
     };
     SeedReport {
         seed,
@@ -105,8 +118,8 @@ pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> See
         violations,
         stats: w.stats,
         network: w.net.stats,
-        dfs: w.dfs_summary(),
-        replication: w.repl_summary(),
+        dfs: w.replica_summary(),
+        replication: w.pipeline_summary(),
         trace: w.trace.take_lines(),
     }
 }
@@ -138,13 +151,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         wall_seconds: wall_limit.as_secs_f64(),
         messages: 0,
         events: 0,
-        violations: vec![Violation {
-            checker: MODEL_INVARIANT,
-            source: "the wall-clock watchdog",
-            at: SimTime::ZERO,
-            node: None,
-            message: failure,
-        }],
+        violations: vec![Violation::of(MODEL_INVARIANT, "the wall-clock watchdog", Class::Harness, SimTime::ZERO, None, failure)],
         stats: RunStats::default(),
         network: NetStats::default(),
         dfs: None,
@@ -171,10 +178,9 @@ pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, wall_limit: Duratio
             None => format!("two runs of seed {seed} differ in trace hash only ({} vs {})", first.trace_hash, second.trace_hash),
         };
         first.ok = false;
-        first.violations.insert(
-            0,
-            Violation { checker: DETERMINISM, source: "ccrsim: one seed decides everything", at: SimTime::ZERO, node: None, message },
-        );
+        first
+            .violations
+            .insert(0, Violation::of(DETERMINISM, "ccrsim: one seed decides everything", Class::Harness, SimTime::ZERO, None, message));
     }
     first.trace = None;
     first

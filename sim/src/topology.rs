@@ -6,7 +6,7 @@
 
 use ccrsim_model::core::io::NodeId;
 
-use crate::net::LinkClass;
+use crate::env::net::LinkClass;
 use crate::scenario::Scenario;
 
 /// Which cluster a node belongs to.
@@ -37,14 +37,14 @@ pub enum NodeKind {
     DataNode(ClusterId),
     /// A client of the metadata map (never faulted: it is the observer).
     Client,
-    /// A client of a cluster's DFS (never faulted either).
-    DfsClient(ClusterId),
+    /// A workload client of a cluster's replica protocol (never faulted either).
+    ReplicaClient(ClusterId),
 }
 
 impl NodeKind {
     /// True for the workload's clients.
     pub fn is_client(self) -> bool {
-        matches!(self, NodeKind::Client | NodeKind::DfsClient(_))
+        matches!(self, NodeKind::Client | NodeKind::ReplicaClient(_))
     }
 }
 
@@ -66,7 +66,7 @@ impl NodeInfo {
     /// The cluster the node belongs to (a DFS client: the cluster it writes to).
     pub fn cluster(&self) -> Option<ClusterId> {
         match self.kind {
-            NodeKind::Controller(c) | NodeKind::DataNode(c) | NodeKind::DfsClient(c) => Some(c),
+            NodeKind::Controller(c) | NodeKind::DataNode(c) | NodeKind::ReplicaClient(c) => Some(c),
             NodeKind::Client => None,
         }
     }
@@ -110,11 +110,11 @@ impl Topology {
             add(format!("client.{i}"), NodeKind::Client, None);
         }
         for i in 0..scenario.dfs_workload.clients {
-            add(format!("dfsclient.{i}"), NodeKind::DfsClient(ClusterId::Master), None);
+            add(format!("dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Master), None);
         }
         if scenario.cluster.slave.is_some() {
             for i in 0..scenario.replication.slave_clients {
-                add(format!("slave0.dfsclient.{i}"), NodeKind::DfsClient(ClusterId::Slave(0)), None);
+                add(format!("slave0.dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Slave(0)), None);
             }
         }
         Self { nodes }
@@ -158,8 +158,8 @@ impl Topology {
     }
 
     /// The DFS clients of a cluster.
-    pub fn dfs_clients(&self, cluster: ClusterId) -> Vec<NodeId> {
-        self.nodes.iter().filter(|n| n.kind == NodeKind::DfsClient(cluster)).map(|n| n.id).collect()
+    pub fn replica_clients(&self, cluster: ClusterId) -> Vec<NodeId> {
+        self.nodes.iter().filter(|n| n.kind == NodeKind::ReplicaClient(cluster)).map(|n| n.id).collect()
     }
 
     /// Every node of a cluster that is not a client.

@@ -7,7 +7,7 @@
 use ccrsim_model::core::digest::StableHasher;
 use std::hash::Hasher;
 
-use crate::time::SimTime;
+use crate::env::time::SimTime;
 
 /// What kind of event a trace line is (part of the hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

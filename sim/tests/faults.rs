@@ -751,9 +751,9 @@ fn chaos() -> (Scenario, Topology) {
 fn the_plan_is_a_function_of_the_seed() {
     let (s, topology) = chaos();
     for seed in 0..20 {
-        assert_eq!(nemesis::plan(&s, &topology, seed), nemesis::plan(&s, &topology, seed), "seed {seed}");
+        assert_eq!(nemesis::plan_for(&s, &topology, seed), nemesis::plan_for(&s, &topology, seed), "seed {seed}");
     }
-    let plans: BTreeSet<String> = (0..20).map(|seed| format!("{:?}", nemesis::plan(&s, &topology, seed))).collect();
+    let plans: BTreeSet<String> = (0..20).map(|seed| format!("{:?}", nemesis::plan_for(&s, &topology, seed))).collect();
     assert_eq!(plans.len(), 20, "20 seeds, 20 different plans");
 }
 
@@ -765,7 +765,7 @@ fn swarm_mode_switches_kinds_off_per_seed_and_never_plans_a_disabled_kind() {
     let mut disabled_sets = BTreeSet::new();
     let mut planned_kinds = BTreeSet::new();
     for seed in 0..200 {
-        let plan = nemesis::plan(&s, &topology, seed);
+        let plan = nemesis::plan_for(&s, &topology, seed);
         let enabled: BTreeSet<FaultKind> = plan.swarm.enabled.iter().map(|e| e.0).collect();
         let disabled: BTreeSet<FaultKind> = plan.swarm.disabled.iter().copied().collect();
         assert!(!enabled.is_empty(), "seed {seed}: every kind off");
@@ -791,7 +791,7 @@ fn swarm_mode_switches_kinds_off_per_seed_and_never_plans_a_disabled_kind() {
 fn without_swarm_every_kind_is_on_at_the_base_rate() {
     let (mut s, topology) = chaos();
     s.faults.swarm = false;
-    let plan = nemesis::plan(&s, &topology, 3);
+    let plan = nemesis::plan_for(&s, &topology, 3);
     assert!(plan.swarm.disabled.is_empty());
     assert_eq!(plan.swarm.enabled.len(), s.faults.kinds.len());
     assert!(plan.swarm.enabled.iter().all(|&(_, mean)| mean == s.faults.mean_interval_s));
@@ -803,7 +803,7 @@ fn corruption_hits_at_most_a_minority_of_the_controllers() {
     let controllers = topology.nodes.iter().filter(|n| matches!(n.kind, NodeKind::Controller(_))).count();
     let mut seeds_with_corruption = 0;
     for seed in 0..300 {
-        let plan = nemesis::plan(&s, &topology, seed);
+        let plan = nemesis::plan_for(&s, &topology, seed);
         let hit: BTreeSet<NodeId> = plan
             .faults
             .iter()
@@ -824,7 +824,7 @@ fn every_fault_lies_in_the_safety_phase_and_the_plan_ends_with_start_liveness() 
     let safety = ns(s.run.safety_s);
     let faultable: BTreeSet<NodeId> = topology.faultable().into_iter().collect();
     for seed in 0..200 {
-        let plan = nemesis::plan(&s, &topology, seed);
+        let plan = nemesis::plan_for(&s, &topology, seed);
         let last = plan.faults.last().expect("never empty");
         assert_eq!((last.at.as_nanos(), &last.action), (safety, &FaultAction::StartLiveness), "seed {seed}");
         assert_eq!(plan.faults.iter().filter(|f| f.action == FaultAction::StartLiveness).count(), 1);
@@ -892,7 +892,7 @@ fn a_fixed_schedule_is_planned_as_written() {
     );
     let s = spec.build();
     let topology = Topology::from_scenario(&s);
-    let plan = nemesis::plan(&s, &topology, 42);
+    let plan = nemesis::plan_for(&s, &topology, 42);
     let got: Vec<(u64, FaultAction)> = plan.faults.iter().map(|f| (f.at.as_nanos(), f.action.clone())).collect();
     let want = vec![
         (ns(1.0), FaultAction::Partition { id: 1, a: vec![2], b: vec![0], one_way: true }),
@@ -905,7 +905,7 @@ fn a_fixed_schedule_is_planned_as_written() {
         (ns(10.0), FaultAction::StartLiveness),
     ];
     assert_eq!(got, want);
-    assert_eq!(nemesis::plan(&s, &topology, 43).faults, plan.faults, "no random faults: every seed the same plan");
+    assert_eq!(nemesis::plan_for(&s, &topology, 43).faults, plan.faults, "no random faults: every seed the same plan");
 }
 
 // ----- The liveness phase --------------------------------------------------------------------------
@@ -917,7 +917,7 @@ fn the_liveness_phase_restarts_crashed_nodes_and_resumes_paused_ones() {
     // short at the phase's end.
     let spec = Spec::new(10.0).fault(8.0, "crash", &[C[0]], &[], 10.0).fault(9.0, "pause", &[C[1]], &[], 10.0);
     let s = spec.build();
-    let plan = nemesis::plan(&s, &Topology::from_scenario(&s), seed);
+    let plan = nemesis::plan_for(&s, &Topology::from_scenario(&s), seed);
     assert!(!plan.faults.iter().any(|f| matches!(f.action, FaultAction::Restart { .. })), "{:?}", plan.faults);
     let r = run_scenario(&s, seed);
     r.assert_passed();

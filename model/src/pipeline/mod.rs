@@ -53,15 +53,15 @@ pub trait Pipeline<R: ReplicaProtocol<Self>>: Guest {
     /// The design's name in scenario files.
     const NAME: &'static str;
     /// How one cluster takes part (with its settings).
-    type Config: Clone + Debug;
+    type Config: Clone + Debug + Send + Sync;
     /// The state the pipeline keeps in a cluster's controllers (replicated through Raft).
-    type State: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + WriteHooks<Fact = Self::Fact>;
+    type State: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + WriteHooks<Fact = Self::Fact> + Send + Sync;
     /// A command of that state.
-    type Command: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned;
+    type Command: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + Send + Sync;
     /// A controller leader's volatile duties.
-    type Duties: Debug;
+    type Duties: Debug + Send + Sync;
     /// Their settings (how a controller reaches the other clusters, and its pace).
-    type DutiesConfig: Clone + Debug;
+    type DutiesConfig: Clone + Debug + Send + Sync;
 
     /// The state of a fresh cluster.
     fn new_state(config: Self::Config) -> Self::State;

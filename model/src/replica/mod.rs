@@ -69,7 +69,7 @@ pub struct CommittedWrite<'a> {
 /// hook makes true go to `facts`.
 pub trait WriteHooks {
     /// The pipeline's facts.
-    type Fact;
+    type Fact: Send + Sync;
     /// Why a transaction for `op` (applying pipeline write `applies`, if any) may not begin: an
     /// ordinary write to data the pipeline owns on a target, or a pipeline write applied already.
     fn refusal(&self, op: &Operation, applies: Option<PipelineWriteId>) -> Option<OpError>;
@@ -150,31 +150,33 @@ pub struct CallAnswered<C, R> {
 /// without looking inside.
 pub trait Guest: Sized + Clone + Debug + PartialEq + Eq + Hash + 'static {
     /// The pipeline's messages.
-    type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind;
+    type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind + Send + Sync;
     /// The pipeline's facts.
-    type Fact: Clone + Debug + PartialEq + Eq + Hash;
+    type Fact: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
     /// A management call.
-    type Call: Clone + Debug + PartialEq + Eq + Hash;
+    type Call: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
     /// A management call's answer.
-    type CallResult: Clone + Debug + PartialEq + Eq + Hash;
+    type CallResult: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
     /// What a data node's heartbeat carries for the pipeline.
-    type Beat: Clone + Debug + PartialEq + Eq + Hash + Default;
+    type Beat: Clone + Debug + PartialEq + Eq + Hash + Default + Send + Sync;
     /// A pipeline request a data node sends its controller leader through the protocol's channel.
-    type NodeRequest: Clone + Debug + PartialEq + Eq + Hash;
+    type NodeRequest: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
     /// The leader's answer to it.
-    type NodeReply: Clone + Debug + PartialEq + Eq + Hash;
+    type NodeReply: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
 }
 
 /// How a deployment carries what a replica protocol's roles and the pipeline parts they host emit:
 /// the protocol writes its own messages and facts into the deployment's output through `From`.
 pub trait Wire<R: ReplicaProtocol<P>, P: Guest>: 'static {
     /// The deployment's message.
-    type Message: Debug + Carries<R::Message, part::Replica> + Carries<P::Message, part::Pipeline>;
+    type Message: Debug + Carries<R::Message, part::Replica> + Carries<P::Message, part::Pipeline> + Send + Sync;
     /// The deployment's fact.
     type Fact: Debug
         + Carries<R::Fact, part::Replica>
         + Carries<P::Fact, part::Pipeline>
-        + Carries<CallAnswered<P::Call, P::CallResult>, part::Answer>;
+        + Carries<CallAnswered<P::Call, P::CallResult>, part::Answer>
+        + Send
+        + Sync;
 }
 
 /// What the controllers' volatile duties see when they act: whether this controller leads, and the
@@ -214,29 +216,29 @@ pub trait ReplicaProtocol<P: Guest>: Sized + Clone + Debug + PartialEq + Eq + Ha
     /// The design's name in scenario files.
     const NAME: &'static str;
     /// Settings of one cluster's replicated state.
-    type Config: Clone + Debug;
+    type Config: Clone + Debug + Send + Sync;
     /// The controllers' replicated state.
-    type State: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + ReplicaView;
+    type State: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + ReplicaView + Send + Sync;
     /// A command of the replicated state.
-    type Command: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned;
+    type Command: Clone + Debug + PartialEq + Eq + Hash + Serialize + DeserializeOwned + Send + Sync;
     /// What applying a command answers its origin.
-    type Output: Clone + Debug + PartialEq + Eq + Hash;
+    type Output: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
     /// The protocol's messages.
-    type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind;
+    type Message: Clone + Debug + PartialEq + Eq + Hash + MessageKind + Send + Sync;
     /// The protocol's facts.
-    type Fact: Clone + Debug + PartialEq + Eq + Hash;
+    type Fact: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
     /// The controllers' volatile duties (a leader's watch over the data nodes).
-    type Duties: Debug;
+    type Duties: Debug + Send + Sync;
     /// Their settings.
-    type DutiesConfig: Clone + Debug;
+    type DutiesConfig: Clone + Debug + Send + Sync;
     /// Settings of a data node (with the pipeline part's).
-    type NodeConfig: Clone + Debug;
+    type NodeConfig: Clone + Debug + Send + Sync;
     /// The data node, writing into the deployment's output `W`.
-    type DataNode<W: Wire<Self, P>>: ReplicaNode<Self, P, W>;
+    type DataNode<W: Wire<Self, P>>: ReplicaNode<Self, P, W> + Send + Sync;
     /// Settings of a workload client.
-    type ClientConfig: Clone + Debug;
+    type ClientConfig: Clone + Debug + Send + Sync;
     /// The workload client.
-    type Client: ReplicaClient<Self, P>;
+    type Client: ReplicaClient<Self, P> + Send + Sync;
 
     /// The state of a fresh cluster.
     fn new_state(config: Self::Config) -> Self::State;

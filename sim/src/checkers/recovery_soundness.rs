@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 
 use ccrsim_model::core::io::NodeId;
 
+use super::Checker;
+
 /// Name of the checker.
 pub const NAME: &str = "recovery-soundness";
 /// Where the property comes from.
@@ -24,9 +26,14 @@ impl RecoverySoundness {
     pub fn on_corruption(&mut self, node: NodeId) {
         self.corrupted.insert(node);
     }
+}
 
-    /// `node` refused to start on what its disk holds.
-    pub fn on_refusal(&self, node: NodeId, reason: &str) -> Result<(), String> {
+/// The fact judged is a node's refusal to start, with its reason.
+impl Checker<(), str, ()> for RecoverySoundness {
+    const NAME: &'static str = NAME;
+    const SOURCE: &'static str = SOURCE;
+
+    fn on_fact(&mut self, _: &(), node: NodeId, reason: &str) -> Result<(), String> {
         if self.corrupted.contains(&node) {
             Ok(())
         } else {

@@ -12,9 +12,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::disk::DiskProfile;
+use crate::env::disk::DiskProfile;
+use crate::env::net::LinkProfile;
 use crate::nemesis::FaultKind;
-use crate::net::LinkProfile;
 use std::collections::BTreeMap;
 
 use ccrsim_model::deployment::controller::ControllerBugs;
@@ -59,8 +59,11 @@ pub struct Scenario {
     pub description: String,
     /// Phases and seed counts.
     pub run: RunSection,
-    /// Shape of the clusters.
+    /// Shape of the clusters, and their replica protocol.
     pub cluster: ClusterSection,
+    /// The pipeline between the clusters (`[pipeline] design`).
+    #[serde(default = "DesignName::default_pipeline")]
+    pub pipeline: DesignName,
     /// Raft settings of every controller group.
     #[serde(default)]
     pub raft: RaftSection,
@@ -118,10 +121,34 @@ fn default_seeds_cli() -> u64 {
     100
 }
 
+/// Which design a layer runs, by the name its folder registers (`design = "dolphindb-2pc"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesignName {
+    /// The design's name.
+    pub design: String,
+}
+
+impl DesignName {
+    /// The replica protocol of scenarios that name none: DolphinDB's 2PC.
+    pub fn default_replica() -> Self {
+        Self { design: "dolphindb-2pc".into() }
+    }
+
+    /// The pipeline of scenarios that name none: DolphinDB's asynchronous replication (a cluster
+    /// without slaves takes no part in it).
+    pub fn default_pipeline() -> Self {
+        Self { design: "dolphindb-async".into() }
+    }
+}
+
 /// The clusters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
+    /// The replica protocol every cluster runs (`[cluster.replica] design`).
+    #[serde(default = "DesignName::default_replica")]
+    pub replica: DesignName,
     /// The master cluster.
     pub master: ClusterShape,
     /// The slave clusters, if the scenario replicates.
@@ -680,6 +707,16 @@ impl Scenario {
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return fail("name", format!("must be non-empty letters, digits, '-' or '_', got {:?}", self.name));
         }
+        let designs = crate::design::designs();
+        let names = (self.cluster.replica.design.as_str(), self.pipeline.design.as_str());
+        if !designs.iter().any(|(r, _)| *r == names.0) {
+            let known: Vec<&str> = designs.iter().map(|(r, _)| *r).collect();
+            return fail("cluster.replica.design", format!("unknown replica protocol {:?} (designs: {})", names.0, known.join(", ")));
+        }
+        if !designs.contains(&names) {
+            let known: Vec<String> = designs.iter().filter(|(r, _)| *r == names.0).map(|(_, p)| p.to_string()).collect();
+            return fail("pipeline.design", format!("no pipeline {:?} for {} (pipelines: {})", names.1, names.0, known.join(", ")));
+        }
         positive("run.safety_s", self.run.safety_s)?;
         positive("run.liveness_bound_s", self.run.liveness_bound_s)?;
         if self.duration_max_s() > 86_400.0 {
@@ -880,9 +917,9 @@ impl Scenario {
             }
         }
         if let Some(v) = &self.expect.violation
-            && !crate::checkers::CHECKER_NAMES.contains(&v.as_str())
+            && !crate::checkers::checker_names().contains(&v.as_str())
         {
-            return fail("expect.violation", format!("unknown checker {v:?} (checkers: {})", crate::checkers::CHECKER_NAMES.join(", ")));
+            return fail("expect.violation", format!("unknown checker {v:?} (checkers: {})", crate::checkers::checker_names().join(", ")));
         }
         Ok(())
     }

@@ -1,17 +1,18 @@
 //! Management calls: the ones a scenario lists at fixed times, and the status probes the harness
 //! makes on its own. A call goes to a node as an input (`Input::Admin`) and is answered by an
-//! `Admin` fact; a scenario's call must get the outcome the scenario expects, and every status
-//! answer is judged against the facts by the `status-truthful` checker.
+//! `Admin` fact; a scenario's call must get the outcome the scenario expects, and every answer is
+//! judged by the design's checkers (for DolphinDB: the status functions against the facts).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::{Input, NodeId};
-use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
-use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminError, AdminResult};
 
-use super::{Event, NodeStatus, World};
+use super::queue::Event;
+use super::{NodeStatus, World};
+use crate::checkers::view::ClusterView;
 use crate::checkers::{MANAGEMENT_CALLS, Violation};
-use crate::time::SimTime;
+use crate::design::{Call, CallResult, Probes, SimDesign};
+use crate::env::time::SimTime;
 use crate::topology::ClusterId;
 use crate::trace::EventKind;
 
@@ -30,45 +31,49 @@ pub(crate) enum CallOrigin {
 
 /// A call to make.
 #[derive(Debug, Clone)]
-pub(crate) struct PlannedCall {
+pub(crate) struct PlannedCall<D: SimDesign> {
     origin: CallOrigin,
     target: String,
-    call: AdminCall,
-    /// `skipClusterReplicationTask("failed")`: the ids are taken when the call is made.
-    skip_failed: bool,
+    call: Call<D>,
 }
 
 /// Calls made and not answered yet.
-#[derive(Debug, Default)]
-pub(crate) struct Calls {
+#[derive(Debug)]
+pub(crate) struct Calls<D: SimDesign> {
     next_id: u64,
-    open: BTreeMap<u64, (PlannedCall, u32)>,
+    open: BTreeMap<u64, (PlannedCall<D>, u32)>,
+    /// What each scenario call expects.
+    expected: Vec<String>,
     /// The scenario calls whose outcome was judged.
     answered: BTreeSet<usize>,
+    /// The status probes and their interval in simulated nanoseconds.
+    probes: Option<(u64, Probes<D>)>,
+}
+
+impl<D: SimDesign> Default for Calls<D> {
+    fn default() -> Self {
+        Self { next_id: 0, open: BTreeMap::new(), expected: Vec::new(), answered: BTreeSet::new(), probes: None }
+    }
 }
 
 /// A scenario call without an answer this long is made again.
 const ANSWER_TIMEOUT_NANOS: u64 = 3_000_000_000;
 
-impl World {
+impl<D: SimDesign> World<D> {
     /// Schedules the scenario's calls and the first status probe.
     pub(super) fn schedule_calls(&mut self) {
-        let planned: Vec<(f64, PlannedCall)> = self
-            .scenario
-            .calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let call = c.to_call().expect("validated with the scenario");
-                (c.at_s, PlannedCall { origin: CallOrigin::Scenario(i), target: c.on.clone(), call, skip_failed: c.skips_failed() })
-            })
-            .collect();
-        for (at, call) in planned {
-            self.schedule(SimTime::from_secs_f64(at), Event::Call { call, attempt: 0 });
+        let planned = D::scenario_calls(&self.scenario);
+        self.calls.expected = planned.iter().map(|c| c.expect.clone()).collect();
+        for (i, c) in planned.into_iter().enumerate() {
+            let call = PlannedCall { origin: CallOrigin::Scenario(i), target: c.target, call: c.call };
+            self.schedule(SimTime::from_secs_f64(c.at_s), Event::Call { call, attempt: 0 });
         }
-        let every = self.scenario.replication.status_probe_interval_s;
-        if crate::roles::replicates(&self.scenario) && every > 0.0 {
-            self.schedule(SimTime::from_secs_f64(every), Event::StatusProbe);
+        if let Some((every_s, probes)) = D::status_probes(&self.scenario, &self.topology)
+            && every_s > 0.0
+        {
+            let every = SimTime::from_secs_f64(every_s).as_nanos();
+            self.calls.probes = Some((every, probes));
+            self.schedule(SimTime::from_nanos(every), Event::StatusProbe);
         }
     }
 
@@ -92,26 +97,20 @@ impl World {
     }
 
     /// Makes a call, or tries again shortly if its target does not run now.
-    pub(super) fn make_call(&mut self, mut planned: PlannedCall, attempt: u32) {
+    pub(super) fn make_call(&mut self, mut planned: PlannedCall<D>, attempt: u32) {
         let now = self.now;
         let Some(node) = self.target_node(&planned.target) else {
             if attempt < CALL_ATTEMPTS {
                 self.schedule(now.plus_nanos(RETRY_NANOS), Event::Call { call: planned, attempt: attempt + 1 });
             } else if let CallOrigin::Scenario(i) = planned.origin {
-                let message = format!("calls[{i}] ({}) found no running target {:?} for 10 s", planned.call.name(), planned.target);
-                self.fail(Violation { checker: MANAGEMENT_CALLS, source: SOURCE, at: now, node: None, message });
+                let message = format!("calls[{i}] ({}) found no running target {:?} for 10 s", D::call_name(&planned.call), planned.target);
+                self.fail(Violation::harness_expectation(MANAGEMENT_CALLS, SOURCE, now, None, message));
             }
             return;
         };
-        if planned.skip_failed {
-            let failed: Vec<u64> = self.nodes[node as usize]
-                .role
-                .as_ref()
-                .and_then(|r| r.as_controller())
-                .and_then(|c| c.raft().state_machine().pipeline.slave())
-                .map(|s| s.tasks().values().filter(|t| t.state == SlaveTaskState::Failed).map(|t| t.task.id).collect())
-                .unwrap_or_default();
-            planned.call = AdminCall::SkipClusterReplicationTask { tasks: failed };
+        if let CallOrigin::Scenario(i) = planned.origin {
+            let view = ClusterView::new(&self.nodes, &self.topology);
+            planned.call = D::prepare_call(&view, &self.scenario, i, node, planned.call);
         }
         let id = self.calls.next_id;
         self.calls.next_id += 1;
@@ -136,46 +135,34 @@ impl World {
 
     /// The first scenario call whose outcome has not been judged yet.
     pub(super) fn unanswered_call(&self) -> Option<usize> {
-        (0..self.scenario.calls.len()).find(|i| !self.calls.answered.contains(i))
+        (0..self.calls.expected.len()).find(|i| !self.calls.answered.contains(i))
     }
 
     /// A call was answered: check a scenario call's outcome (try again if it reached a controller
     /// that was not, or stopped being, the leader).
-    pub(super) fn on_call_answered(&mut self, node: NodeId, call_id: u64, call: &AdminCall, result: &AdminResult) {
+    pub(super) fn on_call_answered(&mut self, node: NodeId, call_id: u64, call: &Call<D>, result: &CallResult<D>) {
         let Some((planned, attempt)) = self.calls.open.remove(&call_id) else { return };
         let CallOrigin::Scenario(i) = planned.origin else { return };
-        let expect = self.scenario.calls[i].expect.clone();
-        let got = match result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.code.clone(),
-        };
-        if got == AdminError::UNAVAILABLE && expect != AdminError::UNAVAILABLE && attempt < CALL_ATTEMPTS {
+        let expect = self.calls.expected[i].clone();
+        let got = D::outcome_code(result);
+        if got == D::unavailable_code() && expect != D::unavailable_code() && attempt < CALL_ATTEMPTS {
             self.schedule(self.now.plus_nanos(RETRY_NANOS), Event::Call { call: planned, attempt: attempt + 1 });
             return;
         }
         self.calls.answered.insert(i);
         if got != expect {
-            let message = format!("calls[{i}] {} on node {node} expected {expect}, got {result:?}", call.name());
-            self.fail(Violation { checker: MANAGEMENT_CALLS, source: SOURCE, at: self.now, node: Some(node), message });
+            let message = format!("calls[{i}] {} on node {node} expected {expect}, got {result:?}", D::call_name(call));
+            self.fail(Violation::harness_expectation(MANAGEMENT_CALLS, SOURCE, self.now, Some(node), message));
         }
     }
 
     /// Calls every status function of every cluster, then schedules the next probe.
     pub(super) fn probe_status(&mut self) {
-        let mut probes = vec![
-            ("master.controller".to_string(), AdminCall::GetMasterReplicationStatus { limit: None }),
-            ("master.controller".to_string(), AdminCall::GetRecentSlaveReplicationInfo),
-            ("master.datanode".to_string(), AdminCall::GetDatabaseClusterReplicationStatus),
-        ];
-        for slave in self.topology.slaves() {
-            probes.push((format!("{}.controller", slave.name()), AdminCall::GetSlaveReplicationStatus { limit: None }));
-            probes.push((format!("{}.controller", slave.name()), AdminCall::GetSlaveReplicationQueueStatus));
-        }
+        let Some((every, probes)) = self.calls.probes.clone() else { return };
         for (target, call) in probes {
             // A probe that finds no target now is not retried: the next probe comes soon.
-            self.make_call(PlannedCall { origin: CallOrigin::Probe, target, call, skip_failed: false }, CALL_ATTEMPTS);
+            self.make_call(PlannedCall { origin: CallOrigin::Probe, target, call }, CALL_ATTEMPTS);
         }
-        let every = SimTime::from_secs_f64(self.scenario.replication.status_probe_interval_s).as_nanos();
         self.schedule(self.now.plus_nanos(every), Event::StatusProbe);
     }
 }

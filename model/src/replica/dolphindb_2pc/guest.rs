@@ -69,9 +69,9 @@ pub trait NodeServices<P: Guest2pc, M, F> {
 /// node hosting the part.
 pub trait Guest2pc: Guest + Debug {
     /// Settings of the pipeline's part of a data node.
-    type NodeConfig: Clone + Debug + PartialEq + Eq;
+    type NodeConfig: Clone + Debug + PartialEq + Eq + Send + Sync;
     /// The pipeline's part of a data node (rebuilt from the node's disk at boot).
-    type NodeState: Debug;
+    type NodeState: Debug + Send + Sync;
 
     /// Rebuilds the part from what the node's disk holds.
     fn node_boot(config: &Self::NodeConfig, disk: &dyn DiskView) -> Self::NodeState;

@@ -1,0 +1,69 @@
+//! Raft liveness after heal (TigerBeetle's liveness mode; Raft paper §5.2 and §9.3): once every fault
+//! is healed and every crashed node restarted, a controller group elects a leader that every live
+//! member follows, the leader commits an entry of its own term, and every live member applies up to
+//! the leader's commit index, all within the scenario's bound.
+
+use ccrsim_model::raft::RaftFact;
+
+use crate::checkers::Checker;
+use crate::checkers::raft::shadow::GroupShadow;
+use crate::checkers::view::ClusterView;
+use crate::design::SimDesign;
+use crate::world::NodeStatus;
+
+/// Name of the checker.
+pub const NAME: &str = "raft-liveness";
+/// Where the property comes from.
+pub const SOURCE: &str = "Raft paper §5.2 and §9.3 (progress once a majority can communicate); TigerBeetle VOPR liveness mode";
+
+/// Judges a group's progress once faults healed (stateless: the real state says it all).
+#[derive(Debug, Default)]
+pub struct RaftLiveness;
+
+impl<'a, D: SimDesign> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for RaftLiveness {
+    const NAME: &'static str = NAME;
+    const SOURCE: &'static str = SOURCE;
+
+    fn pending(&self, group: &GroupShadow, view: &ClusterView<'a, D>) -> Option<String> {
+        pending(view, &group.members.keys().copied().collect::<Vec<_>>()).map(|reason| format!("{}: {reason}", group.name))
+    }
+}
+
+/// Why the group of `members` has not converged yet, or `None` once it has.
+fn pending<D: SimDesign>(view: &ClusterView<'_, D>, members: &[u32]) -> Option<String> {
+    let mut live = Vec::new();
+    for &id in members {
+        match (view.status(id), view.role(id).and_then(|r| r.as_controller())) {
+            (NodeStatus::Up, Some(c)) => live.push((id, c.raft())),
+            (NodeStatus::FailStopped(_), _) => {}
+            (status, _) => return Some(format!("controller {id} is not running ({status:?})")),
+        }
+    }
+    let quorum = members.len() / 2 + 1;
+    if live.len() < quorum {
+        return Some(format!("only {} of {} controllers can run; a quorum needs {quorum}", live.len(), members.len()));
+    }
+    let leaders: Vec<_> = live.iter().filter(|(_, r)| r.is_leader()).collect();
+    let top_term = live.iter().map(|(_, r)| r.term()).max().expect("a quorum is live");
+    let Some((leader, lr)) = leaders.iter().find(|(_, r)| r.term() == top_term) else {
+        let terms: Vec<String> = live.iter().map(|(id, r)| format!("{id}:t{}", r.term())).collect();
+        return Some(format!("no leader in the highest term {top_term} (terms {})", terms.join(" ")));
+    };
+    if lr.log().term_at(lr.commit_index()) != Some(lr.term()) {
+        return Some(format!("leader {leader} has not committed an entry of its term {} yet (commit {})", lr.term(), lr.commit_index()));
+    }
+    for (id, r) in &live {
+        if r.term() != lr.term() || r.leader_hint() != Some(*leader) {
+            return Some(format!(
+                "controller {id} is in term {} following {:?}, not leader {leader} of term {}",
+                r.term(),
+                r.leader_hint(),
+                lr.term()
+            ));
+        }
+        if r.last_applied() < lr.commit_index() {
+            return Some(format!("controller {id} applied up to {}, the leader committed {}", r.last_applied(), lr.commit_index()));
+        }
+    }
+    None
+}

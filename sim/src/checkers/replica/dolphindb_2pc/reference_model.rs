@@ -1,0 +1,143 @@
+//! The cluster equals the reference model (serializability of the committed history): applying the
+//! committed operations one by one in commit (cid) order to a plain sequential database gives
+//! exactly the cluster's databases, tables, schemas and rows after heal. A committed operation that
+//! is invalid in that order is a violation too (two conflicting transactions were let through).
+//!
+//! The reference is the checkers' own sequential database (`checkers/oracle`), which gives every
+//! operation type its meaning with its own code: a bug in the model's planner (the meaning of an
+//! operation, the rows it routes to a partition, what a DDL does to the schema) shows here, since
+//! the expectation does not share it.
+
+use std::collections::BTreeMap;
+
+use ccrsim_model::core::io::NodeId;
+use ccrsim_model::dfs::{Catalog, Row, TableId};
+use ccrsim_model::replica::dolphindb_2pc::DfsFact;
+use ccrsim_model::replica::dolphindb_2pc::state::ReplicaState;
+
+use super::{On2pc, Scope};
+use crate::checkers::Checker;
+use crate::checkers::oracle::{DbView, SequentialDb, views_of_catalog};
+use crate::checkers::replica::dolphindb_2pc::ledger::DfsLedger;
+use crate::checkers::view::ClusterView;
+use crate::world::NodeStatus;
+
+/// Name of the checker.
+pub const NAME: &str = "reference-model";
+/// Where the property comes from.
+pub const SOURCE: &str = "serializability: the committed operations applied in commit order give the final state";
+
+/// Compares the cluster with its committed history at the end (stateless).
+#[derive(Debug, Default)]
+pub struct ReferenceModel;
+
+impl<'a, D: On2pc> Checker<DfsLedger, DfsFact, Scope<'a, D>> for ReferenceModel {
+    const NAME: &'static str = NAME;
+    const SOURCE: &'static str = SOURCE;
+
+    fn at_end(&self, ledger: &DfsLedger, scope: &Scope<'a, D>) -> Result<(), String> {
+        at_end(ledger, &scope.view, scope.controllers)
+    }
+}
+
+/// The state of the cluster of `controllers` after heal: its leader's catalog (every live
+/// controller must hold the same), and the rows of every table, read from a complete replica of
+/// each chunk on a live data node.
+pub fn cluster_state<'a, D: On2pc>(
+    view: &ClusterView<'a, D>,
+    controllers: &[NodeId],
+) -> Result<(&'a Catalog, BTreeMap<TableId, Vec<Row>>), String> {
+    let live: Vec<_> = controllers.iter().filter_map(|&c| view.controller(c).map(|ctl| (c, ctl))).collect();
+    let Some(&(_, leader)) = live.iter().find(|(_, c)| c.raft().is_leader()) else { return Err("no leader to compare".into()) };
+    let dfs = &leader.raft().state_machine().replica;
+    for (c, ctl) in &live {
+        if ctl.raft().state_machine().replica.catalog != dfs.catalog {
+            return Err(format!("controller {c} holds another catalog than the leader"));
+        }
+    }
+    let mut rows: BTreeMap<TableId, Vec<Row>> = BTreeMap::new();
+    for (chunk, meta) in dfs.chunks() {
+        let Some((&holder, _)) =
+            meta.replicas.iter().find(|(n, r)| r.state == ReplicaState::Complete && *view.status(**n) == NodeStatus::Up)
+        else {
+            return Err(format!("chunk {chunk} has no complete replica on a live data node"));
+        };
+        let node = view.role(holder).and_then(|r| r.as_data_node()).ok_or("a replica holder that is not a data node")?;
+        let data = node.replicas().find(|(c, _, _)| c == chunk).map(|(_, _, d)| d.rows.clone()).unwrap_or_default();
+        rows.entry(meta.table).or_default().extend(data);
+    }
+    Ok((&dfs.catalog, rows))
+}
+
+/// The user-level views of every database of the cluster of `controllers` that `keep` selects.
+pub fn cluster_views<D: On2pc>(
+    view: &ClusterView<'_, D>,
+    controllers: &[NodeId],
+    keep: impl Fn(&str) -> bool,
+) -> Result<BTreeMap<String, DbView>, String> {
+    let (catalog, rows) = cluster_state(view, controllers)?;
+    Ok(views_of_catalog(catalog, |t| rows.get(&t).cloned().unwrap_or_default(), keep))
+}
+
+/// Compares the cluster of `controllers` (and its data nodes) with the committed history.
+fn at_end<D: On2pc>(ledger: &DfsLedger, view: &ClusterView<'_, D>, controllers: &[NodeId]) -> Result<(), String> {
+    let mut reference = SequentialDb::new();
+    for (cid, (tid, op)) in &ledger.committed {
+        reference
+            .apply(op)
+            .map_err(|e| format!("committed transaction {tid} (cid {cid}, {}) is invalid in commit order: {e}", op.kind()))?;
+    }
+    let (catalog, rows) = cluster_state(view, controllers)?;
+    // Rows of a table the catalog does not hold: left behind by a drop that did not reach them.
+    if let Some((table, rows)) = rows.iter().find(|(t, rows)| !rows.is_empty() && catalog.table_by_id(**t).is_none()) {
+        return Err(format!("{} rows remain in table id {table}, which the catalog does not hold", rows.len()));
+    }
+    let actual = views_of_catalog(catalog, |t| rows.get(&t).cloned().unwrap_or_default(), |_| true);
+    let want = reference.views(|_| true);
+    if actual != want {
+        return Err(format!("the cluster differs from the reference (cluster / reference): {}", first_difference(&actual, &want)));
+    }
+    Ok(())
+}
+
+/// The first difference between two sets of database views, said briefly: which database, which
+/// table, and what differs (scheme, schema, or the first row only one side has).
+pub fn first_difference(a: &BTreeMap<String, DbView>, b: &BTreeMap<String, DbView>) -> String {
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for n in names {
+        match (a.get(n), b.get(n)) {
+            (Some(x), Some(y)) if x != y => return format!("{n}: {}", database_difference(x, y)),
+            (Some(_), None) => return format!("{n} only on the left"),
+            (None, Some(_)) => return format!("{n} only on the right"),
+            _ => {}
+        }
+    }
+    "none".into()
+}
+
+fn database_difference(x: &DbView, y: &DbView) -> String {
+    if x.scheme != y.scheme {
+        return format!("partition scheme {:?} / {:?}", x.scheme, y.scheme);
+    }
+    let tables: std::collections::BTreeSet<&String> = x.tables.keys().chain(y.tables.keys()).collect();
+    for t in tables {
+        match (x.tables.get(t), y.tables.get(t)) {
+            (Some(p), Some(q)) if p.columns != q.columns || p.partition_column != q.partition_column => {
+                return format!("table {t} schema {:?} / {:?}", p.columns, q.columns);
+            }
+            (Some(p), Some(q)) if p.rows != q.rows => {
+                let only_left = p.rows.iter().find(|r| !q.rows.contains(r));
+                let only_right = q.rows.iter().find(|r| !p.rows.contains(r));
+                return format!(
+                    "table {t}: {} rows / {} rows; first only on the left {only_left:?}, first only on the right {only_right:?}",
+                    p.rows.len(),
+                    q.rows.len()
+                );
+            }
+            (Some(_), None) => return format!("table {t} only on the left"),
+            (None, Some(_)) => return format!("table {t} only on the right"),
+            _ => {}
+        }
+    }
+    "none".into()
+}

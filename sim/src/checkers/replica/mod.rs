@@ -1,0 +1,3 @@
+//! Checkers of replica protocols, one folder per design.
+
+pub mod dolphindb_2pc;

@@ -1,0 +1,157 @@
+//! The checkers of DolphinDB's deployment: the 2PC protocol's in every cluster, and the
+//! replication pipeline's (those any pipeline must pass, and DolphinDB's own), in the order they
+//! judge each fact.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ccrsim_model::core::io::NodeId;
+use ccrsim_model::dfs::SharedOperation;
+use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
+use ccrsim_model::replica::dolphindb_2pc::DfsFact;
+
+use super::Dolphindb;
+use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
+use crate::checkers::pipeline::dolphindb_async::liveness::{Deployment, ReplicationLiveness};
+use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
+use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
+use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
+use crate::checkers::pipeline::dolphindb_async::task_data_durability::TaskDataDurability;
+use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, Targets};
+use crate::checkers::pipeline::exactly_once::ExactlyOnce;
+use crate::checkers::pipeline::gc_safety::GcSafety;
+use crate::checkers::pipeline::ledger::ReplLedger;
+use crate::checkers::pipeline::no_gaps::NoGaps;
+use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
+use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
+use crate::checkers::view::ClusterView;
+use crate::checkers::{Violation, at_end_of, judge, pending_of};
+use crate::design::DesignCheckers;
+use crate::env::time::SimTime;
+use crate::scenario::Scenario;
+use crate::summary::{PipelineSummary, ReplicaSummary};
+use crate::topology::{ClusterId, Topology};
+
+/// The replication checkers' state.
+#[derive(Debug)]
+struct Replication {
+    ledger: ReplLedger,
+    task_data_durability: TaskDataDurability,
+    /// Databases replicated from the start.
+    scope: BTreeSet<String>,
+    /// Controllers of every cluster.
+    controllers: BTreeMap<ClusterId, Vec<NodeId>>,
+}
+
+/// Every checker of DolphinDB's deployment.
+#[derive(Debug)]
+pub struct DolphindbCheckers {
+    dfs: DfsCheckers,
+    /// Replication, if the deployment has slaves.
+    repl: Option<Replication>,
+}
+
+impl DolphindbCheckers {
+    /// The checkers for a deployment.
+    pub fn new(scenario: &Scenario, topology: &Topology) -> Self {
+        let repl = super::roles::replicates(scenario).then(|| {
+            let queues = |c: ClusterId| match super::roles::repl_config(scenario, topology, c) {
+                ccrsim_model::pipeline::dolphindb_async::ReplConfig::Slave(s) => s.queues,
+                _ => 1,
+            };
+            Replication {
+                ledger: ReplLedger::new(topology, &scenario.replication.databases, queues),
+                task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
+                scope: scenario.replication.databases.keys().cloned().collect(),
+                controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
+            }
+        });
+        Self { dfs: DfsCheckers::new(topology), repl }
+    }
+
+    /// The names of every checker of this design.
+    pub fn names() -> Vec<&'static str> {
+        use crate::checkers::pipeline::dolphindb_async as a;
+        use crate::checkers::pipeline::{eventual_consistency, exactly_once, gc_safety, no_gaps};
+        let mut names = DfsCheckers::names();
+        names.extend([
+            a::grouping::NAME,
+            no_gaps::NAME,
+            a::slave_order::NAME,
+            exactly_once::NAME,
+            gc_safety::NAME,
+            a::new_nodes_idle::NAME,
+            a::task_data_durability::NAME,
+            a::status_truthful::NAME,
+            eventual_consistency::NAME,
+            a::liveness::NAME,
+        ]);
+        names
+    }
+
+    /// The replication ledger, if the deployment has slaves.
+    pub fn repl_ledger(&self) -> Option<&ReplLedger> {
+        self.repl.as_ref().map(|r| &r.ledger)
+    }
+}
+
+impl DesignCheckers<Dolphindb> for DolphindbCheckers {
+    fn on_replica_fact(&mut self, at: SimTime, node: NodeId, fact: &DfsFact) -> Result<(), Violation> {
+        self.dfs.on_fact::<Dolphindb>(at, node, fact)
+    }
+
+    fn refusal(fact: &DfsFact) -> Option<&str> {
+        DfsCheckers::refusal(fact)
+    }
+
+    fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &ReplFact) -> Result<(), Violation> {
+        let Some(r) = self.repl.as_mut() else { return Ok(()) };
+        let l = &r.ledger;
+        judge::<ReplLedger, ReplFact, (), _>(&mut Grouping, l, at, node, fact)?;
+        judge::<ReplLedger, ReplFact, (), _>(&mut NoGaps, l, at, node, fact)?;
+        judge::<ReplLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
+        judge::<ReplLedger, ReplFact, (), _>(&mut ExactlyOnce, l, at, node, fact)?;
+        judge::<ReplLedger, ReplFact, (), _>(&mut GcSafety, l, at, node, fact)?;
+        judge::<ReplLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
+        judge::<ReplLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
+        r.ledger.apply(node, fact);
+        Ok(())
+    }
+
+    fn on_answer(&mut self, at: SimTime, node: NodeId, _: &AdminCall, result: &AdminResult) -> Result<(), Violation> {
+        match &self.repl {
+            Some(r) => judge::<ReplLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result),
+            None => Ok(()),
+        }
+    }
+
+    fn on_corruption(&mut self, node: NodeId) {
+        if let Some(r) = self.repl.as_mut() {
+            r.ledger.corrupted.insert(node);
+        }
+    }
+
+    fn pending(&self, view: &ClusterView<'_, Dolphindb>) -> Option<(&'static str, &'static str, String)> {
+        self.dfs.pending(view).or_else(|| {
+            let r = self.repl.as_ref()?;
+            pending_of(&ReplicationLiveness, &r.ledger, &Deployment { view: *view, controllers: &r.controllers })
+        })
+    }
+
+    fn at_end(&self, at: SimTime, view: &ClusterView<'_, Dolphindb>) -> Result<(), Violation> {
+        self.dfs.at_end(at, view)?;
+        let (Some(r), Some(master)) = (&self.repl, self.dfs.ledger(ClusterId::Master)) else { return Ok(()) };
+        at_end_of::<ReplLedger, ReplFact, (), _>(&ExactlyOnce, &r.ledger, &(), at, "")?;
+        let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
+        let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);
+        let targets = Targets { source_history, views: &views, scope: &r.scope };
+        at_end_of(&EventualConsistency, &r.ledger, &targets, at, "")
+    }
+
+    fn replica_summary(&self) -> Option<ReplicaSummary> {
+        self.dfs.summary()
+    }
+
+    fn pipeline_summary(&self) -> Option<PipelineSummary> {
+        self.repl.as_ref().map(|r| r.ledger.summary())
+    }
+}
