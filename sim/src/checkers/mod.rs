@@ -49,6 +49,7 @@ pub mod log_matching;
 pub mod new_nodes_idle;
 pub mod no_gaps;
 pub mod one_writer;
+pub mod oracle;
 pub mod raft_liveness;
 pub mod raft_shadow;
 pub mod recovery_soundness;
