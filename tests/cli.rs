@@ -72,10 +72,11 @@ fn shards_split_the_seed_range() {
 
 #[test]
 fn a_failing_seed_exits_1_and_prints_its_replay_command() {
-    // The planted bug without the negative scenario's expectation: a plain failure.
-    let source = std::fs::read_to_string(format!("{}/scenarios/negative/raft-vote-twice.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    // The planted bug without the negative scenario's expectation: a plain failure. The file builds
+    // on the negative scenario, whose `expect` (like its bug) is not inherited.
     let path = temp("failing.toml");
-    std::fs::write(&path, source.replace("violation = \"election-safety\"", "")).unwrap();
+    let base = format!("{}/scenarios/negative/raft-vote-twice.toml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(&path, format!("name = \"failing\"\nbase = {base:?}\n[planted_bugs.raft]\nvote_twice = true\n")).unwrap();
     let out = ccrsim(&["run", path.to_str().unwrap(), "--seeds", "6", "--quiet"]);
     assert_eq!(out.status.code(), Some(1), "stdout {}\nstderr {}", text(&out.stdout), text(&out.stderr));
     let stderr = text(&out.stderr);
@@ -103,8 +104,12 @@ fn check_determinism_runs_each_seed_twice_and_passes() {
 fn bad_usage_and_bad_scenarios_exit_2_with_a_clear_message() {
     let bad = temp("bad.toml");
     std::fs::write(&bad, "name = \"x\"\n[run]\nsafety_s = \"ten\"\n").unwrap();
+    let bad_base = temp("bad-base.toml");
+    std::fs::write(&bad_base, "name = \"x\"\nbase = \"no-such-base\"\n").unwrap();
+    let bad_base_message = format!("{}: field `base`: no shipped scenario named \"no-such-base\"", bad_base.display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", bad.to_str().unwrap()], "field `run.safety_s`: invalid type"),
+        (vec!["run", bad_base.to_str().unwrap()], &bad_base_message),
         (vec!["run", "no-such-scenario"], "no embedded scenario"),
         (vec!["run", "--seeds", "many"], "invalid value 'many'"),
         (vec!["run", "--shard", "4/3"], "need 1 <= K <= N"),

@@ -35,6 +35,36 @@ fn every_shipped_scenario_file_is_valid_and_embedded_ones_match_their_files() {
 }
 
 #[test]
+fn every_negative_scenario_plants_exactly_its_own_bug_and_expects_a_checker() {
+    // Inheritance must not leak a base's bug or expectation into a negative scenario (they are not
+    // inherited); each file says itself what it plants and which checker must catch it.
+    for path in common::files_in("scenarios/negative") {
+        let s = Scenario::load(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.planted_bugs.names().len(), 1, "{}: plants {:?}", path.display(), s.planted_bugs.names());
+        assert!(s.expect.violation.is_some(), "{}: no expect.violation", path.display());
+    }
+}
+
+#[test]
+fn negative_base_files_are_used_and_are_not_scenarios_themselves() {
+    // scenarios/negative/base/ holds what several negative scenarios share. A base file has no
+    // name, so it can never be run or swept as a negative scenario of its own (files_in does not
+    // descend into folders either).
+    let bases = common::files_in("scenarios/negative/base");
+    assert!(!bases.is_empty(), "the negative scenarios share base files");
+    let named: Vec<String> = common::files_in("scenarios/negative")
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).expect("readable").lines().find_map(|l| l.strip_prefix("base = ").map(str::to_string)))
+        .collect();
+    for base in bases {
+        let file = base.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(named.contains(&format!("\"base/{file}\"")), "no negative scenario uses base/{file}");
+        let e = Scenario::load(&base.display().to_string()).expect_err("a base file is not a scenario");
+        assert!(e.reason.contains("missing field `name`"), "{e}");
+    }
+}
+
+#[test]
 fn the_minimal_scenario_parses_with_defaults() {
     let s = Scenario::parse("minimal.toml", MINIMAL).expect("valid");
     assert_eq!(s.cluster.master.controllers, 3);

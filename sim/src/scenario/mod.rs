@@ -3,7 +3,9 @@
 //! A scenario gives the cluster shape, the Raft settings, the workload, the network and disk
 //! profiles, the faults (swarm settings and a fixed schedule), the liveness bound and how many seeds
 //! CI runs. Bad input never panics: [`Scenario::parse`] names the file, the field and the reason.
+//! A file may build on a base scenario and give only what differs (`inherit.rs`).
 
+mod inherit;
 mod replication;
 
 pub use replication::{CallSpec, ReplicationSection, SlaveShape, TaskSelection};
@@ -576,8 +578,12 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 pub const DEFAULT_SCENARIO: &str = "deployment-chaos";
 
 impl Scenario {
-    /// Parses and validates a scenario; `file` names it in errors.
+    /// Parses and validates a scenario; `file` names it in errors, and a relative `base` in it
+    /// resolves from `file`'s folder.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        if let Some(inherited) = inherit::parse_inherited(file, text) {
+            return inherited;
+        }
         let deserializer = toml::Deserializer::parse(text).map_err(|e| {
             let at = e.span().map(|span| {
                 let before = &text[..span.start.min(text.len())];
