@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use ccrsim_sim::checkers::checker_names;
+use ccrsim_sim::registry::checker_names;
 use ccrsim_sim::runner::{self, RunOptions};
 
 fn negative_scenarios() -> Vec<String> {

@@ -41,7 +41,7 @@ async fn host<D: SimDesign>(world: SharedWorld<D>, node: NodeId) {
     let booted = {
         let mut w = world.lock();
         // A data node added later is down until it joins (its restart runs this task anew).
-        let booted = w.nodes[node as usize].status == crate::world::NodeStatus::Up && w.boot(node);
+        let booted = w.nodes[node as usize].status == crate::node::NodeStatus::Up && w.boot(node);
         w.host_done();
         booted
     };

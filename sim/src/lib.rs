@@ -14,13 +14,19 @@ compile_error!(
 );
 
 pub mod checkers;
+pub mod deployment;
 pub mod design;
 pub mod env;
 pub mod host;
+pub mod load;
 pub mod nemesis;
+pub mod node;
+pub mod registry;
 pub mod runner;
 pub mod scenario;
 pub mod summary;
 pub mod topology;
 pub mod trace;
+pub mod view;
+pub mod violation;
 pub mod world;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use ccrsim_model::core::io::NodeId;
 
@@ -20,47 +20,7 @@ use crate::env::time::SimTime;
 use crate::scenario::Scenario;
 use crate::topology::{NodeKind, Topology};
 
-/// A kind of fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// Power loss of a node: the process dies, unsynced writes may be lost or torn; restart later.
-    Crash,
-    /// The process stops being scheduled (a long GC pause, a frozen VM), then resumes.
-    Pause,
-    /// Cluster nodes split into two sides that cannot talk, both ways.
-    Partition,
-    /// Messages from one side to the other are lost; the other direction works.
-    OneWayPartition,
-    /// One node is cut from every other node.
-    Isolate,
-    /// Every link loses an extra share of messages for a while.
-    PacketLoss,
-    /// A node's clock starts drifting fast or slow.
-    Clock,
-    /// A bit flips in a file of a node's disk (latent corruption, seen on the next read).
-    DiskCorruption,
-    /// Reads of a file of a node's disk fail (EIO) for a while.
-    DiskReadError,
-    /// A node's disk is full for a while (ENOSPC).
-    DiskFull,
-    /// A node's disk gets 10-100x slower for a while.
-    DiskSlow,
-    /// The master cluster is cut from a slave cluster (the WAN link down), both ways.
-    WanPartition,
-}
-
-impl FaultKind {
-    /// True for faults aimed at one node.
-    pub fn needs_node(self) -> bool {
-        !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss | FaultKind::WanPartition)
-    }
-
-    /// True for faults that split the network into sides.
-    pub fn is_partition(self) -> bool {
-        matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::WanPartition)
-    }
-}
+pub use crate::scenario::FaultKind;
 
 /// One thing the nemesis does at one time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -134,13 +94,13 @@ pub fn nemesis_seed(seed: u64) -> u64 {
 /// The fault plan of `seed`, with the design the scenario names (its corruption budgets).
 pub fn plan_for(scenario: &Scenario, topology: &Topology, seed: u64) -> FaultPlan {
     struct Plan<'a>(&'a Scenario, &'a Topology, u64);
-    impl crate::design::DesignJob for Plan<'_> {
+    impl crate::registry::DesignJob for Plan<'_> {
         type Out = FaultPlan;
         fn run<D: SimDesign>(self) -> FaultPlan {
             plan::<D>(self.0, self.1, self.2)
         }
     }
-    crate::design::with_design(scenario, Plan(scenario, topology, seed))
+    crate::registry::with_design(scenario, Plan(scenario, topology, seed))
 }
 
 /// The fault plan of `seed` for design `D`.

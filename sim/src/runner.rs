@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::checkers::{Class, DETERMINISM, MODEL_INVARIANT, Violation};
-use crate::design::{DesignJob, SimDesign, with_design};
+use crate::design::SimDesign;
 use crate::env::net::NetStats;
 use crate::env::time::SimTime;
 use crate::host::{SharedWorld, simulate};
 use crate::nemesis;
+use crate::registry::{DesignJob, with_design};
 use crate::scenario::Scenario;
 use crate::trace::{TraceLine, first_difference};
 use crate::world::{Outcome, RunStats, World};

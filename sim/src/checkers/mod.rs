@@ -43,9 +43,8 @@ pub mod pipeline;
 pub mod raft;
 pub mod recovery_soundness;
 pub mod replica;
-pub mod view;
 
-use serde::Serialize;
+pub use crate::violation::{Class, Violation};
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::deployment::fact::Fact;
@@ -53,11 +52,11 @@ use ccrsim_model::deployment::fact::Fact;
 use self::raft::RaftCheckers;
 use self::raft::acknowledged_writes::AcknowledgedWrites;
 use self::recovery_soundness::RecoverySoundness;
-use self::view::ClusterView;
-use crate::design::{DesignCheckers, SimDesign};
+use crate::deployment::{Call, CallResult, Deployment, PipelineFact, ReplicaFact};
 use crate::env::time::SimTime;
-use crate::scenario::Scenario;
+use crate::summary::{PipelineSummary, ReplicaSummary};
 use crate::topology::Topology;
+use crate::view::ClusterView;
 
 /// A panic inside the simulation: a model invariant broke (or the harness has a bug).
 pub const MODEL_INVARIANT: &str = "model-invariant";
@@ -97,7 +96,7 @@ pub fn judge<K: ?Sized, F: ?Sized, V: ?Sized, C: Checker<K, F, V>>(
     node: NodeId,
     fact: &F,
 ) -> Result<(), Violation> {
-    checker.on_fact(known, node, fact).map_err(|message| Violation::new::<K, F, V, C>(Class::Safety, at, Some(node), message))
+    checker.on_fact(known, node, fact).map_err(|message| Violation::of(C::NAME, C::SOURCE, Class::Safety, at, Some(node), message))
 }
 
 /// Asks a checker what is pending: `(name, source, reason)`.
@@ -119,111 +118,62 @@ pub fn at_end_of<K: ?Sized, F: ?Sized, V: ?Sized, C: Checker<K, F, V>>(
 ) -> Result<(), Violation> {
     checker.at_end(known, view).map_err(|m| {
         let message = if context.is_empty() { m } else { format!("{context}: {m}") };
-        Violation::new::<K, F, V, C>(Class::EndState, at, None, message)
+        Violation::of(C::NAME, C::SOURCE, Class::EndState, at, None, message)
     })
 }
 
-/// What kind of promise a violation breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    /// Something that must never happen happened (judged fact by fact).
-    Safety,
-    /// Something that must happen did not within the liveness bound.
-    Liveness,
-    /// The final state is not what the facts say it must be.
-    EndState,
-    /// The scenario's own expectation of a management call failed.
-    Expectation,
-    /// The simulation itself: a panic (a model invariant or a harness bug), a run without an
-    /// outcome, a seed past its wall limit, two runs of a seed that differ.
-    Harness,
-}
-
-/// A broken property.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// The checker's name.
-    pub checker: &'static str,
-    /// Where the property comes from.
-    pub source: &'static str,
-    /// What kind of promise broke.
-    pub class: Class,
-    /// When it was seen.
-    #[serde(serialize_with = "serialize_time")]
-    pub at: SimTime,
-    /// The node concerned, if one.
-    pub node: Option<NodeId>,
-    /// What happened.
-    pub message: String,
-}
-
-impl Violation {
-    /// A violation reported by checker `C`.
-    pub fn new<K: ?Sized, F: ?Sized, V: ?Sized, C: Checker<K, F, V>>(
-        class: Class,
-        at: SimTime,
-        node: Option<NodeId>,
-        message: String,
-    ) -> Self {
-        Violation { checker: C::NAME, source: C::SOURCE, class, at, node, message }
-    }
-
-    /// A violation found by a part of the harness that is no `Checker` (a scenario call's
-    /// expectation, a liveness bound, a panic).
-    pub fn of(checker: &'static str, source: &'static str, class: Class, at: SimTime, node: Option<NodeId>, message: String) -> Self {
-        Violation { checker, source, class, at, node, message }
-    }
-
-    /// A scenario call's outcome differs from what the scenario expects.
-    pub fn harness_expectation(checker: &'static str, source: &'static str, at: SimTime, node: Option<NodeId>, message: String) -> Self {
-        Self::of(checker, source, Class::Expectation, at, node, message)
-    }
-}
-
-fn serialize_time<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(t.as_secs_f64())
-}
-
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "[{}] at {}", self.checker, self.at)?;
-        if let Some(n) = self.node {
-            write!(f, " on node {n}")?;
-        }
-        write!(f, ": {} (property: {})", self.message, self.source)
-    }
-}
-
-/// Every checker name a scenario's `expect.violation` may name: the design-neutral ones and every
-/// registered design's.
-pub fn checker_names() -> Vec<&'static str> {
+/// The names of the checkers every design has: Raft's, recovery soundness, and the harness's own
+/// categories.
+pub fn neutral_checker_names() -> Vec<&'static str> {
     let mut names = RaftCheckers::names();
     names.extend([recovery_soundness::NAME, MODEL_INVARIANT, DETERMINISM, MANAGEMENT_CALLS]);
-    names.extend(crate::design::checker_names());
-    names.sort_unstable();
-    names.dedup();
     names
 }
 
+/// A design's own checkers: fed the facts of its replica protocol and its pipeline and the answers
+/// to management calls, asked what is still pending after heal and for a verdict at the end.
+pub trait DesignCheckers<D: Deployment>: std::fmt::Debug {
+    /// Judges a replica protocol's fact of `node`.
+    fn on_replica_fact(&mut self, at: SimTime, node: NodeId, fact: &ReplicaFact<D>) -> Result<(), Violation>;
+    /// The reason a replica protocol's fact gives for refusing part of a node's durable state, if
+    /// it does (judged by `recovery-soundness`).
+    fn refusal(fact: &ReplicaFact<D>) -> Option<&str>;
+    /// Judges a pipeline's fact of `node`.
+    fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &PipelineFact<D>) -> Result<(), Violation>;
+    /// Judges the answer to a management call made on `node`.
+    fn on_answer(&mut self, at: SimTime, node: NodeId, call: &Call<D>, result: &CallResult<D>) -> Result<(), Violation>;
+    /// The nemesis corrupted `node`'s disk.
+    fn on_corruption(&mut self, node: NodeId);
+    /// Why the design has not converged yet: `(checker, source, reason)`.
+    fn pending(&self, view: &ClusterView<'_, D>) -> Option<(&'static str, &'static str, String)>;
+    /// Checks that need the final state.
+    fn at_end(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation>;
+    /// What the replica protocol did in the run, for reports.
+    fn replica_summary(&self) -> Option<ReplicaSummary>;
+    /// What the pipeline did in the run, for reports.
+    fn pipeline_summary(&self) -> Option<PipelineSummary>;
+}
+
 /// Every checker of a run: Raft's per controller group, the acknowledged writes of metadata
-/// clients, recovery soundness, and the design's own.
+/// clients, recovery soundness, and the design's own (`X`).
 #[derive(Debug)]
-pub struct Checkers<D: SimDesign> {
+pub struct Checkers<D: Deployment, X: DesignCheckers<D>> {
     raft: RaftCheckers,
     acknowledged_writes: AcknowledgedWrites,
     recovery_soundness: RecoverySoundness,
-    design: D::Checkers,
+    design: X,
+    deployment: std::marker::PhantomData<fn() -> D>,
 }
 
-impl<D: SimDesign> Checkers<D> {
-    /// The checkers for a deployment.
-    pub fn new(topology: &Topology, scenario: &Scenario) -> Self {
+impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
+    /// The checkers for a deployment, with the design's own.
+    pub fn new(topology: &Topology, design: X) -> Self {
         Self {
             raft: RaftCheckers::new(topology),
             acknowledged_writes: AcknowledgedWrites::default(),
             recovery_soundness: RecoverySoundness::default(),
-            design: D::checkers(scenario, topology),
+            design,
+            deployment: std::marker::PhantomData,
         }
     }
 
@@ -234,7 +184,7 @@ impl<D: SimDesign> Checkers<D> {
             Fact::Client(f) => judge::<[NodeId], _, ClusterView<'_, D>, _>(&mut self.acknowledged_writes, &[], at, node, f),
             Fact::Replica(f) => {
                 self.design.on_replica_fact(at, node, f)?;
-                match D::Checkers::refusal(f) {
+                match X::refusal(f) {
                     Some(why) => judge::<(), str, (), _>(&mut self.recovery_soundness, &(), at, node, why),
                     None => Ok(()),
                 }
@@ -272,12 +222,26 @@ impl<D: SimDesign> Checkers<D> {
     }
 
     /// The design's checkers (for summaries).
-    pub fn design(&self) -> &D::Checkers {
+    pub fn design(&self) -> &X {
         &self.design
     }
 
     /// Acknowledged client writes so far.
     pub fn acknowledged(&self) -> usize {
         self.acknowledged_writes.count()
+    }
+}
+
+// A checker's violations carry its name and source: implemented here, beside the trait, so that
+// `violation` needs nothing above it.
+impl Violation {
+    /// A violation reported by checker `C`.
+    pub fn new<K: ?Sized, F: ?Sized, V: ?Sized, C: Checker<K, F, V>>(
+        class: Class,
+        at: SimTime,
+        node: Option<NodeId>,
+        message: String,
+    ) -> Self {
+        Violation::of(C::NAME, C::SOURCE, class, at, node, message)
     }
 }

@@ -10,40 +10,13 @@
 
 pub mod dolphindb;
 
-use std::fmt::Debug;
-
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::deployment;
-use ccrsim_model::pipeline::Pipeline;
-use ccrsim_model::replica::{Guest, ReplicaProtocol};
 
-use crate::checkers::Violation;
-use crate::checkers::view::ClusterView;
-use crate::env::time::SimTime;
+pub use crate::checkers::DesignCheckers;
+pub use crate::deployment::{Call, CallResult, Controller, DataNode, Deployment, Fact, Message, PipelineFact, ReplicaFact, Role, RoleSpec};
 use crate::scenario::Scenario;
-use crate::summary::{PipelineSummary, ReplicaSummary};
 use crate::topology::{ClusterId, Topology};
-
-/// A message of design `D`'s deployment.
-pub type Message<D> = deployment::message::Message<<D as SimDesign>::R, <D as SimDesign>::P>;
-/// A fact of design `D`'s deployment.
-pub type Fact<D> = deployment::fact::Fact<<D as SimDesign>::R, <D as SimDesign>::P>;
-/// A role of design `D`.
-pub type Role<D> = deployment::role::Role<<D as SimDesign>::R, <D as SimDesign>::P>;
-/// How to build a role of design `D`.
-pub type RoleSpec<D> = deployment::role::RoleSpec<<D as SimDesign>::R, <D as SimDesign>::P>;
-/// A controller of design `D`.
-pub type Controller<D> = deployment::controller::Controller<<D as SimDesign>::R, <D as SimDesign>::P>;
-/// A data node of design `D`.
-pub type DataNode<D> = deployment::role::DataNode<<D as SimDesign>::R, <D as SimDesign>::P>;
-/// A management call of design `D`'s pipeline.
-pub type Call<D> = <<D as SimDesign>::P as Guest>::Call;
-/// A management call's answer.
-pub type CallResult<D> = <<D as SimDesign>::P as Guest>::CallResult;
-/// The replica protocol's facts.
-pub type ReplicaFact<D> = <<D as SimDesign>::R as ReplicaProtocol<<D as SimDesign>::P>>::Fact;
-/// The pipeline's facts.
-pub type PipelineFact<D> = <<D as SimDesign>::P as Guest>::Fact;
+use crate::view::ClusterView;
 
 /// Status probes: `(target, call)` pairs the harness makes together.
 pub type Probes<D> = Vec<(String, Call<D>)>;
@@ -62,15 +35,11 @@ pub struct ScenarioCall<C> {
 }
 
 /// A replica protocol and a pipeline composed into a deployment the simulator runs.
-pub trait SimDesign: Sized + Debug + 'static {
+pub trait SimDesign: Deployment {
     /// The replica protocol's name in scenario files.
     const REPLICA: &'static str;
     /// The pipeline's name in scenario files.
     const PIPELINE: &'static str;
-    /// The replica protocol.
-    type R: ReplicaProtocol<Self::P>;
-    /// The pipeline.
-    type P: Pipeline<Self::R>;
     /// The design's own checkers.
     type Checkers: DesignCheckers<Self> + Send;
 
@@ -101,65 +70,3 @@ pub trait SimDesign: Sized + Debug + 'static {
     /// A call's name, for messages.
     fn call_name(call: &Call<Self>) -> String;
 }
-
-/// A design's own checkers: fed the facts of its replica protocol and its pipeline and the answers
-/// to management calls, asked what is still pending after heal and for a verdict at the end.
-pub trait DesignCheckers<D: SimDesign>: Debug {
-    /// Judges a replica protocol's fact of `node`.
-    fn on_replica_fact(&mut self, at: SimTime, node: NodeId, fact: &ReplicaFact<D>) -> Result<(), Violation>;
-    /// The reason a replica protocol's fact gives for refusing part of a node's durable state, if
-    /// it does (judged by `recovery-soundness`).
-    fn refusal(fact: &ReplicaFact<D>) -> Option<&str>;
-    /// Judges a pipeline's fact of `node`.
-    fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &PipelineFact<D>) -> Result<(), Violation>;
-    /// Judges the answer to a management call made on `node`.
-    fn on_answer(&mut self, at: SimTime, node: NodeId, call: &Call<D>, result: &CallResult<D>) -> Result<(), Violation>;
-    /// The nemesis corrupted `node`'s disk.
-    fn on_corruption(&mut self, node: NodeId);
-    /// Why the design has not converged yet: `(checker, source, reason)`.
-    fn pending(&self, view: &ClusterView<'_, D>) -> Option<(&'static str, &'static str, String)>;
-    /// Checks that need the final state.
-    fn at_end(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation>;
-    /// What the replica protocol did in the run, for reports.
-    fn replica_summary(&self) -> Option<ReplicaSummary>;
-    /// What the pipeline did in the run, for reports.
-    fn pipeline_summary(&self) -> Option<PipelineSummary>;
-}
-
-/// Something to do with the design a scenario names (Rust has no generic closures).
-pub trait DesignJob {
-    /// What it gives.
-    type Out;
-    /// Does it with design `D`.
-    fn run<D: SimDesign>(self) -> Self::Out;
-}
-
-/// Lists the designs the simulator runs: one line per design.
-macro_rules! registry {
-    ($($design:ty),* $(,)?) => {
-        /// Every registered design's `(replica protocol, pipeline)` names.
-        pub fn designs() -> Vec<(&'static str, &'static str)> {
-            vec![$((<$design as SimDesign>::REPLICA, <$design as SimDesign>::PIPELINE)),*]
-        }
-
-        /// Does `job` with the design `scenario` names (validated when the scenario was loaded).
-        pub fn with_design<J: DesignJob>(scenario: &Scenario, job: J) -> J::Out {
-            let names = (scenario.cluster.replica.design.as_str(), scenario.pipeline.design.as_str());
-            $(
-                if names == (<$design as SimDesign>::REPLICA, <$design as SimDesign>::PIPELINE) {
-                    return job.run::<$design>();
-                }
-            )*
-            panic!("no design {names:?}: scenario validation lets only registered designs through")
-        }
-
-        /// Every checker name of every design (for `expect.violation`).
-        pub fn checker_names() -> Vec<&'static str> {
-            let mut names = Vec::new();
-            $(names.extend(<$design as SimDesign>::checker_names());)*
-            names
-        }
-    };
-}
-
-registry!(dolphindb::Dolphindb);

@@ -24,7 +24,7 @@ use std::path::{Component, Path, PathBuf};
 
 use toml::{Table, Value};
 
-use super::{EMBEDDED, Scenario, ScenarioError};
+use super::{DeploymentCheck, EMBEDDED, Scenario, ScenarioError};
 
 /// Bases one chain may have at most. Real chains are one or two deep; the bound turns a runaway
 /// chain (one the cycle check cannot see, such as a shipped scenario reached once by name and
@@ -72,13 +72,13 @@ struct Merged {
 
 /// Parses `text` (named `file` in errors) if it names a base; `None` when it does not, or is not
 /// valid TOML, so that [`Scenario::parse`] goes on as for any file and reports syntax errors itself.
-pub(super) fn parse_inherited(file: &str, text: &str) -> Option<Result<Scenario, ScenarioError>> {
+pub(super) fn parse_inherited(file: &str, text: &str, deployment: DeploymentCheck) -> Option<Result<Scenario, ScenarioError>> {
     let table: Table = toml::from_str(text).ok()?;
     if !table.contains_key("base") {
         return None;
     }
     let top = Layer { file: file.to_string(), identity: identity_of(Path::new(file)), origin: Origin::File, table };
-    Some(resolve(top).and_then(Merged::into_scenario))
+    Some(resolve(top).and_then(|merged| merged.into_scenario(deployment)))
 }
 
 /// Follows the chain of bases from `top` and merges it.
@@ -193,7 +193,7 @@ fn covers(outer: &str, inner: &str) -> bool {
 
 impl Merged {
     /// Deserializes and validates the merged table as [`Scenario::parse`] does a file's text.
-    fn into_scenario(self) -> Result<Scenario, ScenarioError> {
+    fn into_scenario(self, deployment: DeploymentCheck) -> Result<Scenario, ScenarioError> {
         let Merged { files, table, origin } = self;
         let sourced = Sources { files: &files, origin: &origin };
         let scenario: Scenario = serde_path_to_error::deserialize(table).map_err(|e| {
@@ -201,7 +201,7 @@ impl Merged {
             let field = if field == "." { "-".to_string() } else { field };
             sourced.error(&field, e.into_inner().message().to_string())
         })?;
-        scenario.validate().map_err(|(field, reason)| sourced.error(&field, reason))?;
+        scenario.validate(deployment).map_err(|(field, reason)| sourced.error(&field, reason))?;
         Ok(scenario)
     }
 }
@@ -357,7 +357,7 @@ violation = "election-safety"
              nodes = [\"master.controller.2\"]\n[dfs_workload]\nmix = { SQL_DELETE = 3 }\n",
         );
         let s = load(&child);
-        assert_eq!(s.faults.kinds, vec![crate::nemesis::FaultKind::Isolate], "an array replaces the base's whole");
+        assert_eq!(s.faults.kinds, vec![crate::scenario::FaultKind::Isolate], "an array replaces the base's whole");
         assert_eq!(s.faults.schedule.len(), 1, "an array of tables replaces the base's whole");
         assert_eq!(s.faults.schedule[0].at_s, 5.0);
         assert_eq!(s.faults.mean_interval_s, 3.0, "the faults table still merges");
@@ -515,8 +515,8 @@ violation = "election-safety"
 
     #[test]
     fn a_file_without_a_base_is_left_to_the_usual_parse() {
-        assert!(parse_inherited("x.toml", "name = \"x\"\n").is_none());
-        assert!(parse_inherited("x.toml", "base = \"y\"\n[run\n").is_none(), "syntax errors are reported by the usual parse");
+        assert!(parse_inherited("x.toml", "name = \"x\"\n", |_| Ok(())).is_none());
+        assert!(parse_inherited("x.toml", "base = \"y\"\n[run\n", |_| Ok(())).is_none(), "syntax errors are reported by the usual parse");
         let e = Scenario::parse("x.toml", "name = \"x\"\n[run\n").expect_err("bad TOML");
         assert!(e.reason.contains("not valid TOML"), "{e}");
     }

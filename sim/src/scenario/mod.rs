@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::disk::DiskProfile;
 use crate::env::net::LinkProfile;
-use crate::nemesis::FaultKind;
 use std::collections::BTreeMap;
 
 use ccrsim_model::deployment::controller::ControllerBugs;
@@ -405,6 +404,48 @@ impl Default for ClockSection {
     }
 }
 
+/// A kind of fault, as scenario files name them (`faults.kinds`, `faults.schedule[].fault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Power loss of a node: the process dies, unsynced writes may be lost or torn; restart later.
+    Crash,
+    /// The process stops being scheduled (a long GC pause, a frozen VM), then resumes.
+    Pause,
+    /// Cluster nodes split into two sides that cannot talk, both ways.
+    Partition,
+    /// Messages from one side to the other are lost; the other direction works.
+    OneWayPartition,
+    /// One node is cut from every other node.
+    Isolate,
+    /// Every link loses an extra share of messages for a while.
+    PacketLoss,
+    /// A node's clock starts drifting fast or slow.
+    Clock,
+    /// A bit flips in a file of a node's disk (latent corruption, seen on the next read).
+    DiskCorruption,
+    /// Reads of a file of a node's disk fail (EIO) for a while.
+    DiskReadError,
+    /// A node's disk is full for a while (ENOSPC).
+    DiskFull,
+    /// A node's disk gets 10-100x slower for a while.
+    DiskSlow,
+    /// The master cluster is cut from a slave cluster (the WAN link down), both ways.
+    WanPartition,
+}
+
+impl FaultKind {
+    /// True for faults aimed at one node.
+    pub fn needs_node(self) -> bool {
+        !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss | FaultKind::WanPartition)
+    }
+
+    /// True for faults that split the network into sides.
+    pub fn is_partition(self) -> bool {
+        matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::WanPartition)
+    }
+}
+
 /// The nemesis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -577,11 +618,16 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 /// The scenario `cargo run` runs with no arguments.
 pub const DEFAULT_SCENARIO: &str = "deployment-chaos";
 
+/// A check of a scenario that needs more than its own fields (its topology, the designs and
+/// checkers the build registers); the loader above this module supplies it (`crate::load`), so
+/// that scenarios depend on nothing they describe.
+pub type DeploymentCheck = fn(&Scenario) -> Result<(), (String, String)>;
+
 impl Scenario {
-    /// Parses and validates a scenario; `file` names it in errors, and a relative `base` in it
-    /// resolves from `file`'s folder.
-    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        if let Some(inherited) = inherit::parse_inherited(file, text) {
+    /// Parses and validates a scenario (its own fields, then `deployment`); `file` names it in
+    /// errors, and a relative `base` in it resolves from `file`'s folder.
+    pub fn parse_checked(file: &str, text: &str, deployment: DeploymentCheck) -> Result<Scenario, ScenarioError> {
+        if let Some(inherited) = inherit::parse_inherited(file, text, deployment) {
             return inherited;
         }
         let deserializer = toml::Deserializer::parse(text).map_err(|e| {
@@ -605,38 +651,8 @@ impl Scenario {
                 reason: e.into_inner().message().to_string(),
             }
         })?;
-        scenario.validate().map_err(|(field, reason)| ScenarioError { file: file.to_string(), field, reason })?;
+        scenario.validate(deployment).map_err(|(field, reason)| ScenarioError { file: file.to_string(), field, reason })?;
         Ok(scenario)
-    }
-
-    /// An embedded scenario by name.
-    pub fn embedded(name: &str) -> Option<Scenario> {
-        EMBEDDED
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(n, text)| Scenario::parse(&format!("scenarios/{n}.toml"), text).expect("embedded scenarios are valid (tested)"))
-    }
-
-    /// Loads `name_or_path`: an embedded scenario's name, or a path to a TOML file.
-    pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
-        if let Some(s) = Scenario::embedded(name_or_path) {
-            return Ok(s);
-        }
-        let looks_like_path = name_or_path.ends_with(".toml") || name_or_path.contains('/');
-        if !looks_like_path {
-            let names: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
-            return Err(ScenarioError {
-                file: name_or_path.to_string(),
-                field: "-".into(),
-                reason: format!("no embedded scenario of that name (known: {}) and not a .toml path", names.join(", ")),
-            });
-        }
-        let text = std::fs::read_to_string(name_or_path).map_err(|e| ScenarioError {
-            file: name_or_path.to_string(),
-            field: "-".into(),
-            reason: format!("cannot read: {e}"),
-        })?;
-        Scenario::parse(name_or_path, &text)
     }
 
     /// Simulated seconds of a whole run at most (safety phase plus liveness bound).
@@ -644,7 +660,7 @@ impl Scenario {
         self.run.safety_s + self.run.liveness_bound_s
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self, deployment: DeploymentCheck) -> Result<(), (String, String)> {
         type Checked = Result<(), (String, String)>;
         fn fail(field: &str, reason: impl Into<String>) -> Checked {
             Err((field.to_string(), reason.into()))
@@ -712,16 +728,6 @@ impl Scenario {
         }
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return fail("name", format!("must be non-empty letters, digits, '-' or '_', got {:?}", self.name));
-        }
-        let designs = crate::design::designs();
-        let names = (self.cluster.replica.design.as_str(), self.pipeline.design.as_str());
-        if !designs.iter().any(|(r, _)| *r == names.0) {
-            let known: Vec<&str> = designs.iter().map(|(r, _)| *r).collect();
-            return fail("cluster.replica.design", format!("unknown replica protocol {:?} (designs: {})", names.0, known.join(", ")));
-        }
-        if !designs.contains(&names) {
-            let known: Vec<String> = designs.iter().filter(|(r, _)| *r == names.0).map(|(_, p)| p.to_string()).collect();
-            return fail("pipeline.design", format!("no pipeline {:?} for {} (pipelines: {})", names.1, names.0, known.join(", ")));
         }
         positive("run.safety_s", self.run.safety_s)?;
         positive("run.liveness_bound_s", self.run.liveness_bound_s)?;
@@ -880,53 +886,6 @@ impl Scenario {
         }
         range("faults.on_new_leader.duration_s", &t.duration_s)?;
         positive("faults.on_new_leader.duration_s", t.duration_s[0])?;
-        let topology = crate::topology::Topology::from_scenario(self);
-        if let Some(c) = t.clusters.iter().find(|c| topology.cluster_by_name(c).is_none()) {
-            let known: Vec<String> = topology.clusters().iter().map(|c| c.name()).collect();
-            return fail("faults.on_new_leader.clusters", format!("unknown cluster {c:?} (clusters: {})", known.join(", ")));
-        }
-        let names = topology.names();
-        for (i, fixed) in f.schedule.iter().enumerate() {
-            let field = |name: &str| format!("faults.schedule[{i}].{name}");
-            if !(fixed.at_s >= 0.0 && fixed.at_s < self.run.safety_s) {
-                return fail(&field("at_s"), format!("{} is outside the safety phase [0, {})", fixed.at_s, self.run.safety_s));
-            }
-            positive(&field("duration_s"), fixed.duration_s)?;
-            for name in fixed.nodes.iter().chain(&fixed.others) {
-                if !names.contains(name) && topology.cluster_by_name(name).is_none() {
-                    return fail(&field("nodes"), format!("unknown node or cluster {name:?} (nodes: {})", names.join(", ")));
-                }
-            }
-            if fixed.fault == FaultKind::WanPartition && topology.slaves().is_empty() {
-                return fail(&field("fault"), "a WAN partition needs slave clusters (cluster.slave)");
-            }
-            if fixed.fault.needs_node() && fixed.nodes.len() != 1 {
-                return fail(&field("nodes"), format!("{:?} hits exactly one node, got {}", fixed.fault, fixed.nodes.len()));
-            }
-            if fixed.fault.is_partition() && fixed.nodes.is_empty() && fixed.fault != FaultKind::WanPartition {
-                return fail(&field("nodes"), format!("{:?} needs the nodes of one side", fixed.fault));
-            }
-        }
-        // Calls name nodes: checked once the topology exists (after the node counts are).
-        for (i, c) in self.calls.iter().enumerate() {
-            let field = |name: &str| format!("calls[{i}].{name}");
-            if !(c.at_s >= 0.0 && c.at_s < self.duration_max_s()) {
-                return fail(&field("at_s"), format!("{} is outside the run [0, {})", c.at_s, self.duration_max_s()));
-            }
-            c.to_call().map_err(|(f, reason)| (field(&f), reason))?;
-            let target_ok = topology.resolve_target(&c.on).is_some() || topology.by_name(&c.on).is_some();
-            if !target_ok {
-                return fail(&field("on"), format!("unknown target {:?} (a node name, or CLUSTER.controller / CLUSTER.datanode)", c.on));
-            }
-            if c.expect.is_empty() || !c.expect.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                return fail(&field("expect"), format!("\"ok\" or an error code, got {:?}", c.expect));
-            }
-        }
-        if let Some(v) = &self.expect.violation
-            && !crate::checkers::checker_names().contains(&v.as_str())
-        {
-            return fail("expect.violation", format!("unknown checker {v:?} (checkers: {})", crate::checkers::checker_names().join(", ")));
-        }
-        Ok(())
+        deployment(self)
     }
 }

@@ -7,35 +7,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::{Input, NodeId};
 
-use super::queue::Event;
-use super::{NodeStatus, World};
-use crate::checkers::view::ClusterView;
+use super::World;
+use super::event::{CallOrigin, Event, PlannedCall};
 use crate::checkers::{MANAGEMENT_CALLS, Violation};
 use crate::design::{Call, CallResult, Probes, SimDesign};
 use crate::env::time::SimTime;
+use crate::node::{NodeStatus, running_leader};
 use crate::topology::ClusterId;
 use crate::trace::EventKind;
+use crate::view::ClusterView;
 
 /// Tries to reach a target before a call is given up (100 ms apart).
 const CALL_ATTEMPTS: u32 = 100;
 const RETRY_NANOS: u64 = 100_000_000;
-
-/// Where a call comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CallOrigin {
-    /// The scenario's `calls[i]`.
-    Scenario(usize),
-    /// The harness's periodic status probe.
-    Probe,
-}
-
-/// A call to make.
-#[derive(Debug, Clone)]
-pub(crate) struct PlannedCall<D: SimDesign> {
-    origin: CallOrigin,
-    target: String,
-    call: Call<D>,
-}
 
 /// Calls made and not answered yet.
 #[derive(Debug)]
@@ -93,7 +77,7 @@ impl<D: SimDesign> World<D> {
 
     /// The controller leader of a cluster, if one runs.
     pub(super) fn leader_of(&self, cluster: ClusterId) -> Option<NodeId> {
-        super::running_leader(&self.nodes, &self.topology.controllers(cluster)).map(|(c, _)| c)
+        running_leader(&self.nodes, &self.topology.controllers(cluster)).map(|(c, _)| c)
     }
 
     /// Makes a call, or tries again shortly if its target does not run now.

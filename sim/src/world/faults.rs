@@ -3,12 +3,12 @@
 
 use rand::RngExt;
 
-use super::NodeStatus;
-use super::queue::Event;
+use super::event::Event;
 use super::{Phase, World};
 use crate::design::SimDesign;
 use crate::env::time::SimTime;
 use crate::nemesis::FaultAction;
+use crate::node::NodeStatus;
 use crate::trace::{EventKind, WORLD};
 use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::core::io::NodeId;

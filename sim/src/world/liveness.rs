@@ -1,13 +1,13 @@
 //! The liveness phase: every fault healed, crashed nodes restarted, clients told to stop; then
 //! every 100 ms the checkers say what is still pending, until nothing is or the bound runs out.
 
-use super::NodeStatus;
 use super::calls;
-use super::queue::Event;
+use super::event::Event;
 use super::{Outcome, Phase, World};
 use crate::checkers::{Class, Violation};
 use crate::design::{Message, SimDesign};
 use crate::env::time::SimTime;
+use crate::node::NodeStatus;
 use crate::trace::{EventKind, WORLD};
 use ccrsim_model::core::io::{Input, NodeId};
 use ccrsim_model::deployment::message::Control;

@@ -7,13 +7,14 @@
 //! task wakes and hands it to the role ([`World::run_mailbox`]), whose output starts the next round.
 
 mod calls;
+mod event;
 mod faults;
 mod liveness;
 mod node;
 mod queue;
 
-pub use node::{Node, NodeStatus, running_leader};
-use queue::{Event, Queued};
+use crate::node::{Node, NodeStatus};
+use event::{Event, Queued};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -93,7 +94,7 @@ pub struct World<D: SimDesign> {
     fault_rng: ChaCha8Rng,
     /// The trace.
     pub trace: Trace,
-    checkers: Checkers<D>,
+    checkers: Checkers<D, D::Checkers>,
     partitions: BTreeMap<u32, (Vec<NodeId>, Vec<NodeId>, bool)>,
     /// Ids for partitions the world makes itself (leader triggers), above the planned ones.
     next_partition_id: u32,
@@ -146,7 +147,7 @@ impl<D: SimDesign> World<D> {
             scenario.network.drop_in_flight_on_partition,
             |a, b| topology.class(a, b),
         );
-        let checkers = Checkers::new(&topology, &scenario);
+        let checkers = Checkers::new(&topology, D::checkers(&scenario, &topology));
         let mut world = Self {
             seed,
             topology,
@@ -279,8 +280,8 @@ impl<D: SimDesign> World<D> {
     }
 
     /// A read-only view of the deployment, for the checkers.
-    pub fn view(&self) -> crate::checkers::view::ClusterView<'_, D> {
-        crate::checkers::view::ClusterView::new(&self.nodes, &self.topology)
+    pub fn view(&self) -> crate::view::ClusterView<'_, D> {
+        crate::view::ClusterView::new(&self.nodes, &self.topology)
     }
 
     /// Records a panic caught by the runner as the run's outcome.

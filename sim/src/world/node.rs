@@ -2,79 +2,18 @@
 //! disk, handing it its inputs and carrying out its outputs; crashes, halts, restarts and pauses.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, VecDeque};
 
 use rand::RngExt;
 use std::task::Waker;
 
 use super::World;
-use super::queue::{Event, Queued};
-use crate::design::{Call, Fact, Message, Role, RoleSpec, SimDesign};
-use crate::env::clock::NodeClock;
-use crate::env::disk::SimDisk;
+use super::event::{Event, Queued};
+use crate::design::{Call, Fact, Message, Role, SimDesign};
 use crate::env::time::SimTime;
+use crate::node::NodeStatus;
 use crate::trace::EventKind;
 use ccrsim_model::core::digest::stable_hash;
-use ccrsim_model::core::io::{Input, NodeId, Output, TimerKey};
-
-/// Whether a node's process runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeStatus {
-    /// Running.
-    Up,
-    /// Not scheduled (its messages queue up).
-    Paused,
-    /// Crashed or exited; a restart boots it from its disk.
-    Down,
-    /// Refused to start on damaged durable state; stays down (an operator would replace it).
-    FailStopped(String),
-}
-
-/// The running controller leader among `controllers` (the first in their order), if any.
-pub fn running_leader<'a, D: SimDesign>(
-    nodes: &'a [Node<D>],
-    controllers: &[NodeId],
-) -> Option<(NodeId, &'a crate::design::Controller<D>)> {
-    controllers.iter().find_map(|&c| {
-        let n = &nodes[c as usize];
-        n.role
-            .as_ref()
-            .and_then(|r| r.as_controller())
-            .filter(|ctl| n.status == NodeStatus::Up && ctl.raft().is_leader())
-            .map(|ctl| (c, ctl))
-    })
-}
-
-/// One node of the world.
-#[derive(Debug)]
-pub struct Node<D: SimDesign> {
-    /// Who it is.
-    pub info: crate::topology::NodeInfo,
-    /// How to build its role.
-    pub spec: RoleSpec<D>,
-    /// The running role (`None` while down).
-    pub role: Option<Role<D>>,
-    /// Process state.
-    pub status: NodeStatus,
-    /// Bumped at every crash or halt: events of an earlier incarnation are dropped.
-    pub(super) incarnation: u32,
-    /// Boots so far.
-    pub boots: u32,
-    /// Survives restarts.
-    pub disk: SimDisk,
-    /// Skew and drift.
-    pub clock: NodeClock,
-    /// Armed timers: key -> generation of the arming.
-    pub(super) timers: BTreeMap<TimerKey, u64>,
-    /// When the disk finishes the last request queued so far.
-    pub(super) disk_free_at: SimTime,
-    /// Inputs waiting for the host task (a paused node's wait until it resumes).
-    pub(super) mailbox: VecDeque<Input<Message<D>, Call<D>>>,
-    /// The host task, parked until the mailbox has something.
-    pub(super) waker: Option<Waker>,
-    /// madsim's id of this node.
-    pub(crate) madsim_id: Option<madsim::task::NodeId>,
-}
+use ccrsim_model::core::io::{Input, NodeId, Output};
 
 impl<D: SimDesign> World<D> {
     pub(super) fn push_input(&mut self, node: NodeId, input: Input<Message<D>, Call<D>>) {

@@ -9,8 +9,8 @@ use ccrsim_model::core::io::NodeId;
 use ccrsim_model::deployment::fact::ClientFact;
 
 use crate::checkers::Checker;
-use crate::checkers::view::ClusterView;
-use crate::design::SimDesign;
+use crate::deployment::Deployment;
+use crate::view::ClusterView;
 
 /// Name of the checker.
 pub const NAME: &str = "acknowledged-writes";
@@ -24,7 +24,7 @@ pub struct AcknowledgedWrites {
 }
 
 /// `K` is the controller group a pending check looks at (client facts concern every group).
-impl<'a, D: SimDesign> Checker<[NodeId], ClientFact, ClusterView<'a, D>> for AcknowledgedWrites {
+impl<'a, D: Deployment> Checker<[NodeId], ClientFact, ClusterView<'a, D>> for AcknowledgedWrites {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 

@@ -6,8 +6,8 @@ use ccrsim_model::raft::{RaftFact, entry_id};
 
 use crate::checkers::Checker;
 use crate::checkers::raft::shadow::{GroupShadow, ids_of};
-use crate::checkers::view::ClusterView;
-use crate::design::SimDesign;
+use crate::deployment::Deployment;
+use crate::view::ClusterView;
 
 /// Name of the checker.
 pub const NAME: &str = "fact-consistency";
@@ -19,7 +19,7 @@ pub const SOURCE: &str = "ccrsim: checkers judge facts, so facts must match the 
 #[derive(Debug, Default)]
 pub struct FactConsistency;
 
-impl<'a, D: SimDesign> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for FactConsistency {
+impl<'a, D: Deployment> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for FactConsistency {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
@@ -29,7 +29,7 @@ impl<'a, D: SimDesign> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for Fa
 }
 
 /// The first member whose real state differs from its shadow.
-fn check<D: SimDesign>(group: &GroupShadow, view: &ClusterView<'_, D>) -> Result<(), String> {
+fn check<D: Deployment>(group: &GroupShadow, view: &ClusterView<'_, D>) -> Result<(), String> {
     for (&id, shadow) in &group.members {
         let Some(c) = view.controller(id) else { continue };
         let raft = c.raft();

@@ -7,9 +7,9 @@ use ccrsim_model::raft::RaftFact;
 
 use crate::checkers::Checker;
 use crate::checkers::raft::shadow::GroupShadow;
-use crate::checkers::view::ClusterView;
-use crate::design::SimDesign;
-use crate::world::NodeStatus;
+use crate::deployment::Deployment;
+use crate::node::NodeStatus;
+use crate::view::ClusterView;
 
 /// Name of the checker.
 pub const NAME: &str = "raft-liveness";
@@ -20,7 +20,7 @@ pub const SOURCE: &str = "Raft paper §5.2 and §9.3 (progress once a majority c
 #[derive(Debug, Default)]
 pub struct RaftLiveness;
 
-impl<'a, D: SimDesign> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for RaftLiveness {
+impl<'a, D: Deployment> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for RaftLiveness {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
@@ -30,7 +30,7 @@ impl<'a, D: SimDesign> Checker<GroupShadow, RaftFact, ClusterView<'a, D>> for Ra
 }
 
 /// Why the group of `members` has not converged yet, or `None` once it has.
-fn pending<D: SimDesign>(view: &ClusterView<'_, D>, members: &[u32]) -> Option<String> {
+fn pending<D: Deployment>(view: &ClusterView<'_, D>, members: &[u32]) -> Option<String> {
     let mut live = Vec::new();
     for &id in members {
         match (view.status(id), view.role(id).and_then(|r| r.as_controller())) {

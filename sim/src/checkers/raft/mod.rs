@@ -24,11 +24,11 @@ use self::liveness::RaftLiveness;
 use self::log_matching::LogMatching;
 use self::shadow::GroupShadow;
 use self::state_machine_safety::StateMachineSafety;
-use super::view::ClusterView;
 use super::{Class, Violation, at_end_of, judge, pending_of};
-use crate::design::SimDesign;
+use crate::deployment::Deployment;
 use crate::env::time::SimTime;
 use crate::topology::Topology;
+use crate::view::ClusterView;
 
 /// The checkers of one controller group, with the shadow they judge against.
 #[derive(Debug)]
@@ -125,7 +125,7 @@ impl RaftCheckers {
     }
 
     /// The first group (and the acknowledged writes of metadata clients) that has not converged.
-    pub fn pending<D: SimDesign>(
+    pub fn pending<D: Deployment>(
         &self,
         view: &ClusterView<'_, D>,
         acknowledged: &AcknowledgedWrites,
@@ -142,7 +142,7 @@ impl RaftCheckers {
     }
 
     /// Each live member's real state equals what its facts said.
-    pub fn at_end<D: SimDesign>(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
+    pub fn at_end<D: Deployment>(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
         for g in &self.groups {
             at_end_of(&FactConsistency, &g.shadow, view, at, "")?;
         }

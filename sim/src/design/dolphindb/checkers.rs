@@ -11,7 +11,7 @@ use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
-use crate::checkers::pipeline::dolphindb_async::liveness::{Deployment, ReplicationLiveness};
+use crate::checkers::pipeline::dolphindb_async::liveness::{LivenessScope, ReplicationLiveness};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
@@ -23,13 +23,13 @@ use crate::checkers::pipeline::ledger::ReplLedger;
 use crate::checkers::pipeline::no_gaps::NoGaps;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
-use crate::checkers::view::ClusterView;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
 use crate::design::DesignCheckers;
 use crate::env::time::SimTime;
 use crate::scenario::Scenario;
 use crate::summary::{PipelineSummary, ReplicaSummary};
 use crate::topology::{ClusterId, Topology};
+use crate::view::ClusterView;
 
 /// The replication checkers' state.
 #[derive(Debug)]
@@ -133,7 +133,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn pending(&self, view: &ClusterView<'_, Dolphindb>) -> Option<(&'static str, &'static str, String)> {
         self.dfs.pending(view).or_else(|| {
             let r = self.repl.as_ref()?;
-            pending_of(&ReplicationLiveness, &r.ledger, &Deployment { view: *view, controllers: &r.controllers })
+            pending_of(&ReplicationLiveness, &r.ledger, &LivenessScope { view: *view, controllers: &r.controllers })
         })
     }
 

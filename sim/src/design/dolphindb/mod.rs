@@ -15,20 +15,23 @@ use ccrsim_model::replica::ReplicaProtocol;
 use ccrsim_model::replica::dolphindb_2pc::Dolphin2pc;
 use ccrsim_model::replica::dolphindb_2pc::state::ReplicaState;
 
-use crate::checkers::view::ClusterView;
-use crate::design::{Probes, RoleSpec, ScenarioCall, SimDesign};
+use crate::design::{Deployment, Probes, RoleSpec, ScenarioCall, SimDesign};
 use crate::scenario::Scenario;
 use crate::topology::{ClusterId, Topology};
+use crate::view::ClusterView;
 
 /// DolphinDB's deployment.
 #[derive(Debug)]
 pub struct Dolphindb;
 
+impl Deployment for Dolphindb {
+    type R = Dolphin2pc;
+    type P = DolphinAsync;
+}
+
 impl SimDesign for Dolphindb {
     const REPLICA: &'static str = <Dolphin2pc as ReplicaProtocol<DolphinAsync>>::NAME;
     const PIPELINE: &'static str = <DolphinAsync as Pipeline<Dolphin2pc>>::NAME;
-    type R = Dolphin2pc;
-    type P = DolphinAsync;
     type Checkers = DolphindbCheckers;
 
     fn checker_names() -> Vec<&'static str> {

@@ -13,9 +13,9 @@ use ccrsim_model::replica::dolphindb_2pc::Dolphin2pc;
 
 use crate::checkers::Checker;
 use crate::checkers::pipeline::ledger::ReplLedger;
-use crate::checkers::view::ClusterView;
-use crate::design::SimDesign;
+use crate::deployment::Deployment;
 use crate::topology::ClusterId;
+use crate::view::ClusterView;
 
 /// The checker's name.
 pub const NAME: &str = "replication-liveness";
@@ -23,7 +23,7 @@ pub const NAME: &str = "replication-liveness";
 pub const SOURCE: &str = "DolphinDB cluster replication: slaves pull and finish every task; FAILED tasks stop their queue until skipped";
 
 /// What the liveness check reads: the deployment and every cluster's controllers.
-pub struct Deployment<'a, D: SimDesign> {
+pub struct LivenessScope<'a, D: Deployment> {
     /// The deployment.
     pub view: ClusterView<'a, D>,
     /// Each cluster's controllers.
@@ -34,11 +34,11 @@ pub struct Deployment<'a, D: SimDesign> {
 #[derive(Debug, Default)]
 pub struct ReplicationLiveness;
 
-impl<'a, D: SimDesign<R = Dolphin2pc, P = DolphinAsync>> Checker<ReplLedger, ReplFact, Deployment<'a, D>> for ReplicationLiveness {
+impl<'a, D: Deployment<R = Dolphin2pc, P = DolphinAsync>> Checker<ReplLedger, ReplFact, LivenessScope<'a, D>> for ReplicationLiveness {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn pending(&self, ledger: &ReplLedger, d: &Deployment<'a, D>) -> Option<String> {
+    fn pending(&self, ledger: &ReplLedger, d: &LivenessScope<'a, D>) -> Option<String> {
         let leader_state = |c: ClusterId| -> Option<&ClusterRepl> {
             d.view.leader_among(&d.controllers[&c]).map(|(_, ctl)| &ctl.raft().state_machine().pipeline)
         };

@@ -23,19 +23,19 @@ use self::one_writer::OneWriter;
 use self::reference_model::ReferenceModel;
 use self::replica_convergence::ReplicaConvergence;
 use self::tx_atomicity::TxAtomicity;
-use crate::checkers::view::ClusterView;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
-use crate::design::SimDesign;
+use crate::deployment::Deployment;
 use crate::env::time::SimTime;
 use crate::summary::ReplicaSummary;
 use crate::topology::{ClusterId, Topology};
+use crate::view::ClusterView;
 
 /// A design whose replica protocol is DolphinDB's 2PC (with any pipeline that runs on it).
-pub trait On2pc: SimDesign<R = Dolphin2pc, P: Guest2pc> {}
-impl<D: SimDesign<R = Dolphin2pc, P: Guest2pc>> On2pc for D {}
+pub trait On2pc: Deployment<R = Dolphin2pc, P: Guest2pc> {}
+impl<D: Deployment<R = Dolphin2pc, P: Guest2pc>> On2pc for D {}
 
 /// What the cluster-level checks of one cluster see: the deployment, and the cluster's nodes.
-pub struct Scope<'a, D: SimDesign> {
+pub struct Scope<'a, D: Deployment> {
     /// The deployment.
     pub view: ClusterView<'a, D>,
     /// The cluster.

@@ -19,8 +19,8 @@ use super::{On2pc, Scope};
 use crate::checkers::Checker;
 use crate::checkers::oracle::{DbView, SequentialDb, views_of_catalog};
 use crate::checkers::replica::dolphindb_2pc::ledger::DfsLedger;
-use crate::checkers::view::ClusterView;
-use crate::world::NodeStatus;
+use crate::node::NodeStatus;
+use crate::view::ClusterView;
 
 /// Name of the checker.
 pub const NAME: &str = "reference-model";

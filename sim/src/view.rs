@@ -4,26 +4,26 @@
 
 use ccrsim_model::core::io::NodeId;
 
-use crate::design::{Controller, DataNode, Role, SimDesign};
+use crate::deployment::{Controller, DataNode, Deployment, Role};
+use crate::node::{Node, NodeStatus, running_leader};
 use crate::topology::{ClusterId, Topology};
-use crate::world::{Node, NodeStatus};
 
 /// A read-only view of the deployment of design `D`.
-pub struct ClusterView<'a, D: SimDesign> {
+pub struct ClusterView<'a, D: Deployment> {
     nodes: &'a [Node<D>],
     /// Who is who.
     pub topology: &'a Topology,
 }
 
-impl<D: SimDesign> Clone for ClusterView<'_, D> {
+impl<D: Deployment> Clone for ClusterView<'_, D> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<D: SimDesign> Copy for ClusterView<'_, D> {}
+impl<D: Deployment> Copy for ClusterView<'_, D> {}
 
-impl<'a, D: SimDesign> ClusterView<'a, D> {
+impl<'a, D: Deployment> ClusterView<'a, D> {
     /// A view of `nodes`.
     pub fn new(nodes: &'a [Node<D>], topology: &'a Topology) -> Self {
         Self { nodes, topology }
@@ -57,11 +57,11 @@ impl<'a, D: SimDesign> ClusterView<'a, D> {
 
     /// The running controller leader of `cluster` (the first in id order), if any.
     pub fn leader(&self, cluster: ClusterId) -> Option<(NodeId, &'a Controller<D>)> {
-        crate::world::running_leader(self.nodes, &self.topology.controllers(cluster))
+        running_leader(self.nodes, &self.topology.controllers(cluster))
     }
 
     /// The running controller leader among `controllers`, if any.
     pub fn leader_among(&self, controllers: &[NodeId]) -> Option<(NodeId, &'a Controller<D>)> {
-        crate::world::running_leader(self.nodes, controllers)
+        running_leader(self.nodes, controllers)
     }
 }
