@@ -10,6 +10,7 @@
 //! no ids, and has its own value rules (`values.rs`). A differential test holds it to the model on
 //! random histories, so a difference is either a finding or a documented exception.
 
+mod difference;
 mod sequential_db;
 mod values;
 
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 
 use ccrsim_model::dfs::{Catalog, ColumnType, PartitionScheme, Row, TableId, Value};
 
+pub use difference::first_difference;
 pub use sequential_db::SequentialDb;
 
 /// A database's partition scheme as a user sees it (`schema(db).partitionSchema`), in a canonical

@@ -1,55 +1,45 @@
-//! Exactly once (DolphinDB: before executing, the controller checks the EditLog; a task already
-//! finished is never applied twice, duplicates are rolled back): no task commits under two
-//! transactions on a slave, and at the end every committed task is FINISHED. (A task FINISHED
-//! without ever committing is silent divergence: the eventual-consistency checker's.)
+//! Exactly once: a target applies each entry once (DolphinDB: before executing, the controller
+//! checks the EditLog; a task already finished is never applied twice, duplicates are rolled back;
+//! Doris CCR: a binlog at or below a table's recorded commit sequence is skipped). No
+//! entry commits under two transactions on a target, and at the end every committed entry is
+//! FINISHED. (An entry FINISHED without ever committing is silent divergence: the
+//! eventual-consistency checker's.)
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::pipeline::dolphindb_async::ReplFact;
-use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
 
+use super::event::{EntryState, PipelineEvent};
+use super::ledger::PipelineLedger;
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::ReplLedger;
 
 /// The checker's name.
 pub const NAME: &str = "exactly-once";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: EditLog check before execution, duplicates rolled back (S01025/S01039)";
+pub const SOURCE: &str = "exactly-once apply: DolphinDB checks the EditLog before execution and rolls back duplicates (S01025/S01039); Doris CCR skips binlogs at or below a table's recorded commit seq (ccr-syncer)";
 
-/// Judges every commit of a task on a slave, and every task at the end.
+/// Judges every commit of an entry on a target, and every entry at the end.
 #[derive(Debug, Default)]
 pub struct ExactlyOnce;
 
-impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for ExactlyOnce {
+impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for ExactlyOnce {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
-        check(ledger, node, fact)
-    }
-
-    fn at_end(&self, ledger: &ReplLedger, _: &V) -> Result<(), String> {
-        at_end(ledger)
-    }
-}
-
-/// Judges a `TaskCommitted` fact of slave controller `node`.
-fn check(ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
-    let ReplFact::TaskCommitted { task, tid } = fact else { return Ok(()) };
-    let Some(t) = ledger.slave_of(node).and_then(|c| ledger.slaves.get(&c)).and_then(|s| s.tasks.get(task)) else { return Ok(()) };
-    match t.commits.iter().find(|&&other| other != *tid) {
-        Some(other) => Err(format!("task {task} committed by transaction {tid} after transaction {other} committed it")),
-        None => Ok(()),
-    }
-}
-
-/// At the end: committed means FINISHED.
-fn at_end(ledger: &ReplLedger) -> Result<(), String> {
-    for (slave, s) in &ledger.slaves {
-        for (id, t) in &s.tasks {
-            if !t.commits.is_empty() && t.state != SlaveTaskState::Finished {
-                return Err(format!("{}: task {id} committed but {:?}", slave.name(), t.state));
-            }
+    fn on_fact(&mut self, ledger: &PipelineLedger, node: NodeId, event: &PipelineEvent<'_>) -> Result<(), String> {
+        let PipelineEvent::Applied { id, tx } = *event else { return Ok(()) };
+        let Some(e) = ledger.target_truth(node).and_then(|t| t.entries.get(&id)) else { return Ok(()) };
+        match e.applied_by.iter().find(|&&other| other != tx) {
+            Some(other) => Err(format!("entry {id} committed by transaction {tx} after transaction {other} committed it")),
+            None => Ok(()),
         }
     }
-    Ok(())
+
+    /// At the end: committed means FINISHED.
+    fn at_end(&self, ledger: &PipelineLedger, _: &V) -> Result<(), String> {
+        for (target, t) in &ledger.targets {
+            if let Some((id, e)) = t.entries.iter().find(|(_, e)| !e.applied_by.is_empty() && e.state != EntryState::Finished) {
+                return Err(format!("{}: entry {id} committed but {}", target.name(), e.state.name()));
+            }
+        }
+        Ok(())
+    }
 }

@@ -1,33 +1,34 @@
-//! GC safety (DolphinDB: the master truncates its queue, and deletes task data, only up to what
-//! every slave reported finished): when the queue is truncated below a task id, every slave has
-//! finished every task below it.
+//! GC safety: the source truncates its log only below what every target finished (DolphinDB: the
+//! master truncates its queue, and deletes task data, only up to what every slave reported
+//! finished; Doris: binlog GC must not pass the syncer's position, which upstream enforces with binlog locks). When the log is
+//! truncated below an id, every target has finished every entry below it.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
+use super::event::PipelineEvent;
+use super::ledger::PipelineLedger;
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::ReplLedger;
 
 /// The checker's name.
 pub const NAME: &str = "gc-safety";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: garbage collection below the slaves' finished taskIds (isTruncated)";
+pub const SOURCE: &str = "log garbage collection below what every target finished: DolphinDB truncates below the slaves' finished taskIds (isTruncated); Doris binlog GC must not pass the syncer's position (binlog locks in ccr-syncer)";
 
-/// Judges every truncation of the send queue.
+/// Judges every truncation of the source's log.
 #[derive(Debug, Default)]
 pub struct GcSafety;
 
-impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for GcSafety {
+impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for GcSafety {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, _node: NodeId, fact: &ReplFact) -> Result<(), String> {
-        let ReplFact::Truncated { below } = fact else { return Ok(()) };
-        for (slave, s) in &ledger.slaves {
-            let id = s.finished_below();
-            if id < *below {
-                let state = s.tasks.get(&id).map_or("not pulled".to_string(), |t| format!("{:?}", t.state));
-                return Err(format!("the master truncated below task {below} while task {id} is {state} on {}", slave.name()));
+    fn on_fact(&mut self, ledger: &PipelineLedger, _node: NodeId, event: &PipelineEvent<'_>) -> Result<(), String> {
+        let PipelineEvent::Truncated { below } = *event else { return Ok(()) };
+        for (target, t) in &ledger.targets {
+            let id = t.finished_below();
+            if id < below {
+                let state = t.entries.get(&id).map_or("not fetched", |e| e.state.name());
+                return Err(format!("the source truncated below entry {below} while entry {id} is {state} on {}", target.name()));
             }
         }
         Ok(())

@@ -11,15 +11,18 @@ use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
-use crate::checkers::pipeline::dolphindb_async::liveness::{LivenessScope, ReplicationLiveness};
+use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
+use crate::checkers::pipeline::dolphindb_async::progress::AsyncProgress;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
 use crate::checkers::pipeline::dolphindb_async::task_data_durability::TaskDataDurability;
+use crate::checkers::pipeline::event::PipelineEvent;
 use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, Targets};
 use crate::checkers::pipeline::exactly_once::ExactlyOnce;
 use crate::checkers::pipeline::gc_safety::GcSafety;
-use crate::checkers::pipeline::ledger::ReplLedger;
+use crate::checkers::pipeline::ledger::PipelineLedger;
+use crate::checkers::pipeline::liveness::ReplicationLiveness;
 use crate::checkers::pipeline::no_gaps::NoGaps;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
@@ -34,7 +37,7 @@ use crate::view::ClusterView;
 /// The replication checkers' state.
 #[derive(Debug)]
 struct Replication {
-    ledger: ReplLedger,
+    ledger: AsyncLedger,
     task_data_durability: TaskDataDurability,
     /// Databases replicated from the start.
     scope: BTreeSet<String>,
@@ -59,7 +62,7 @@ impl DolphindbCheckers {
                 _ => 1,
             };
             Replication {
-                ledger: ReplLedger::new(topology, &scenario.replication.databases, queues),
+                ledger: AsyncLedger::new(topology, &scenario.replication.databases, queues),
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
@@ -71,7 +74,7 @@ impl DolphindbCheckers {
     /// The names of every checker of this design.
     pub fn names() -> Vec<&'static str> {
         use crate::checkers::pipeline::dolphindb_async as a;
-        use crate::checkers::pipeline::{eventual_consistency, exactly_once, gc_safety, no_gaps};
+        use crate::checkers::pipeline::{eventual_consistency, exactly_once, gc_safety, liveness, no_gaps};
         let mut names = DfsCheckers::names();
         names.extend([
             a::grouping::NAME,
@@ -83,13 +86,13 @@ impl DolphindbCheckers {
             a::task_data_durability::NAME,
             a::status_truthful::NAME,
             eventual_consistency::NAME,
-            a::liveness::NAME,
+            liveness::NAME,
         ]);
         names
     }
 
     /// The replication ledger, if the deployment has slaves.
-    pub fn repl_ledger(&self) -> Option<&ReplLedger> {
+    pub fn repl_ledger(&self) -> Option<&AsyncLedger> {
         self.repl.as_ref().map(|r| &r.ledger)
     }
 }
@@ -105,21 +108,26 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
 
     fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &ReplFact) -> Result<(), Violation> {
         let Some(r) = self.repl.as_mut() else { return Ok(()) };
-        let l = &r.ledger;
-        judge::<ReplLedger, ReplFact, (), _>(&mut Grouping, l, at, node, fact)?;
-        judge::<ReplLedger, ReplFact, (), _>(&mut NoGaps, l, at, node, fact)?;
-        judge::<ReplLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
-        judge::<ReplLedger, ReplFact, (), _>(&mut ExactlyOnce, l, at, node, fact)?;
-        judge::<ReplLedger, ReplFact, (), _>(&mut GcSafety, l, at, node, fact)?;
-        judge::<ReplLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
-        judge::<ReplLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
-        r.ledger.apply(node, fact);
+        let (l, p) = (&r.ledger, &r.ledger.pipeline);
+        let event = event_of(fact);
+        judge::<AsyncLedger, ReplFact, (), _>(&mut Grouping, l, at, node, fact)?;
+        if let Some(e) = &event {
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut NoGaps, p, at, node, e)?;
+        }
+        judge::<AsyncLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
+        if let Some(e) = &event {
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut ExactlyOnce, p, at, node, e)?;
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut GcSafety, p, at, node, e)?;
+        }
+        judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
+        judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
+        r.ledger.apply(node, fact, event.as_ref());
         Ok(())
     }
 
     fn on_answer(&mut self, at: SimTime, node: NodeId, _: &AdminCall, result: &AdminResult) -> Result<(), Violation> {
         match &self.repl {
-            Some(r) => judge::<ReplLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result),
+            Some(r) => judge::<AsyncLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result),
             None => Ok(()),
         }
     }
@@ -133,18 +141,18 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn pending(&self, view: &ClusterView<'_, Dolphindb>) -> Option<(&'static str, &'static str, String)> {
         self.dfs.pending(view).or_else(|| {
             let r = self.repl.as_ref()?;
-            pending_of(&ReplicationLiveness, &r.ledger, &LivenessScope { view: *view, controllers: &r.controllers })
+            pending_of(&ReplicationLiveness, &r.ledger.pipeline, &AsyncProgress { view: *view, controllers: &r.controllers })
         })
     }
 
     fn at_end(&self, at: SimTime, view: &ClusterView<'_, Dolphindb>) -> Result<(), Violation> {
         self.dfs.at_end(at, view)?;
         let (Some(r), Some(master)) = (&self.repl, self.dfs.ledger(ClusterId::Master)) else { return Ok(()) };
-        at_end_of::<ReplLedger, ReplFact, (), _>(&ExactlyOnce, &r.ledger, &(), at, "")?;
+        at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&ExactlyOnce, &r.ledger.pipeline, &(), at, "")?;
         let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
         let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);
         let targets = Targets { source_history, views: &views, scope: &r.scope };
-        at_end_of(&EventualConsistency, &r.ledger, &targets, at, "")
+        at_end_of(&EventualConsistency, &r.ledger.pipeline, &targets, at, "")
     }
 
     fn replica_summary(&self) -> Option<ReplicaSummary> {
@@ -152,6 +160,6 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     }
 
     fn pipeline_summary(&self) -> Option<PipelineSummary> {
-        self.repl.as_ref().map(|r| r.ledger.summary())
+        self.repl.as_ref().map(|r| r.ledger.pipeline.summary())
     }
 }

@@ -3,12 +3,12 @@
 //! opens a new group exactly when it conflicts with a member of the current one. Hence no two tasks
 //! of a group conflict and every earlier conflicting task sits in an earlier group.
 
-use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::pipeline::dolphindb_async::{ReplFact, footprints_conflict};
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
+use super::ledger::AsyncLedger;
+use super::rules::footprints_overlap;
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::ReplLedger;
 
 /// The checker's name.
 pub const NAME: &str = "grouping";
@@ -19,22 +19,18 @@ pub const SOURCE: &str = "DolphinDB cluster replication: conflict detection on w
 #[derive(Debug, Default)]
 pub struct Grouping;
 
-impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for Grouping {
+impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for Grouping {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, _node: NodeId, fact: &ReplFact) -> Result<(), String> {
+    fn on_fact(&mut self, ledger: &AsyncLedger, _node: NodeId, fact: &ReplFact) -> Result<(), String> {
         let ReplFact::Enqueued { task, .. } = fact else { return Ok(()) };
-        let queue = &ledger.master.tasks;
-        if let Some((known, _)) = queue.get(&task.id) {
+        let queue = &ledger.tasks;
+        if let Some(known) = queue.get(&task.id) {
             // A report of an apply already reported: every controller must have enqueued the same task.
-            return if ledger.enqueued_hash(task.id) == Some(stable_hash(&**task)) {
-                Ok(())
-            } else {
-                Err(format!("controllers disagree on task {}: {known:?} / {task:?}", task.id))
-            };
+            return if known == &**task { Ok(()) } else { Err(format!("controllers disagree on task {}: {known:?} / {task:?}", task.id)) };
         }
-        let Some((last_id, (last, _))) = queue.last_key_value() else {
+        let Some((last_id, last)) = queue.last_key_value() else {
             return if (task.id, task.group) == (1, 1) {
                 Ok(())
             } else {
@@ -44,15 +40,11 @@ impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for Grouping {
         if task.id != last_id + 1 {
             return Err(format!("task id {} follows {last_id}: task ids must be dense", task.id));
         }
-        let clash = queue
-            .values()
-            .rev()
-            .take_while(|(t, _)| t.group == last.group)
-            .find(|(m, _)| footprints_conflict(&m.footprint, &task.footprint));
+        let clash = queue.values().rev().take_while(|t| t.group == last.group).find(|m| footprints_overlap(&m.footprint, &task.footprint));
         match (task.group, clash) {
             (g, None) if g == last.group => Ok(()),
             (g, Some(_)) if g == last.group + 1 => Ok(()),
-            (g, Some((m, _))) if g == last.group => Err(format!(
+            (g, Some(m)) if g == last.group => Err(format!(
                 "task {} ({} {:?}) joined group {g} although it conflicts with member task {} ({} {:?})",
                 task.id, task.kind, task.footprint, m.id, m.kind, m.footprint
             )),

@@ -1,9 +1,12 @@
 //! DolphinDB's asynchronous replication: conflict grouping, the slave's order, the status functions,
-//! task-data durability and idle added nodes.
+//! task-data durability and idle added nodes; its ledger, the adapter to the pipeline-neutral
+//! checkers' events, its progress for their liveness, and its rules written from the docs.
 
 pub mod grouping;
-pub mod liveness;
+pub mod ledger;
 pub mod new_nodes_idle;
+pub mod progress;
+pub mod rules;
 pub mod slave_order;
 pub mod status_truthful;
 pub mod task_data_durability;

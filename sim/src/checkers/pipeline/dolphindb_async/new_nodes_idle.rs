@@ -4,8 +4,8 @@
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
+use super::ledger::AsyncLedger;
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::ReplLedger;
 
 /// The checker's name.
 pub const NAME: &str = "new-nodes-idle";
@@ -16,11 +16,11 @@ pub const SOURCE: &str = "DolphinDB cluster replication: queues hashed over the 
 #[derive(Debug, Default)]
 pub struct NewNodesIdle;
 
-impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for NewNodesIdle {
+impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for NewNodesIdle {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
+    fn on_fact(&mut self, ledger: &AsyncLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
         let ReplFact::Dispatched { task, node: target, .. } = fact else { return Ok(()) };
         let Some(slave) = ledger.slave_of(node) else { return Ok(()) };
         if ledger.original_nodes.get(&slave).is_some_and(|o| o.contains(target)) {

@@ -5,11 +5,11 @@
 //! broken system, marked FINISHED without running: that divergence is eventual-consistency's).
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::pipeline::dolphindb_async::slave::queue_of_database;
-use ccrsim_model::pipeline::dolphindb_async::{ReplFact, footprints_conflict};
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
+use super::ledger::AsyncLedger;
+use super::rules::footprints_overlap;
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::ReplLedger;
 
 /// The checker's name.
 pub const NAME: &str = "slave-order";
@@ -21,18 +21,18 @@ pub const SOURCE: &str =
 #[derive(Debug, Default)]
 pub struct SlaveOrder;
 
-impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for SlaveOrder {
+impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for SlaveOrder {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
+    fn on_fact(&mut self, ledger: &AsyncLedger, node: NodeId, fact: &ReplFact) -> Result<(), String> {
         let Some(cluster) = ledger.slave_of(node) else { return Ok(()) };
-        let (slave, queues) = (&ledger.slaves[&cluster], ledger.queues[&cluster]);
-        let task_of = |id| ledger.master.tasks.get(&id).map(|(t, _)| t);
+        let slave = &ledger.slaves[&cluster];
+        let task_of = |id| ledger.tasks.get(&id);
         match fact {
             ReplFact::Dispatched { task, group, .. } => {
                 let Some(t) = task_of(*task) else { return Ok(()) };
-                let queue = (t.exec_set, queue_of_database(&t.db, queues));
+                let queue = ledger.queue_of(cluster, t);
                 match slave.unfinished_by_queue.get(&queue).and_then(|q| q.first()) {
                     Some(&(g, u)) if g < *group => Err(format!(
                         "task {task} of group {group} dispatched while task {u} of group {g} in its queue {queue:?} is unfinished"
@@ -45,7 +45,7 @@ impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for SlaveOrder {
                 let Some(open) = slave.open_by_db.get(&t.db) else { return Ok(()) };
                 for &earlier in open.range(..*task) {
                     let u = task_of(earlier).expect("open tasks were enqueued");
-                    if footprints_conflict(&u.footprint, &t.footprint) {
+                    if footprints_overlap(&u.footprint, &t.footprint) {
                         return Err(format!(
                             "task {task} ({} {:?}) committed before the earlier conflicting task {earlier} ({} {:?})",
                             t.kind, t.footprint, u.kind, u.footprint

@@ -7,11 +7,11 @@
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::admin::{MasterTaskRow, QueueRow, SlaveTaskRow};
-use ccrsim_model::pipeline::dolphindb_async::slave::{SlaveTaskState, queue_of_database};
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
 use ccrsim_model::pipeline::dolphindb_async::{AdminReply, AdminResult, ReplicationState};
 
+use super::ledger::{AsyncLedger, NodeView};
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::{NodeView, ReplLedger};
 use crate::topology::ClusterId;
 
 /// The checker's name.
@@ -24,17 +24,17 @@ pub const SOURCE: &str =
 #[derive(Debug, Default)]
 pub struct StatusTruthful;
 
-impl<V: ?Sized> Checker<ReplLedger, AdminResult, V> for StatusTruthful {
+impl<V: ?Sized> Checker<AsyncLedger, AdminResult, V> for StatusTruthful {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<(), String> {
+    fn on_fact(&mut self, ledger: &AsyncLedger, node: NodeId, result: &AdminResult) -> Result<(), String> {
         check(ledger, node, result)
     }
 }
 
 /// Judges the answer of a management call made on `node`.
-fn check(ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<(), String> {
+fn check(ledger: &AsyncLedger, node: NodeId, result: &AdminResult) -> Result<(), String> {
     let Ok(reply) = result else { return Ok(()) };
     let empty = NodeView::fresh();
     let view = ledger.views.get(&node).unwrap_or(&empty);
@@ -45,7 +45,7 @@ fn check(ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<(), 
         AdminReply::Queues(rows) => queue_rows(ledger, node, view, rows),
         AdminReply::Slaves(rows) => {
             for r in rows {
-                let truth = ledger.slaves.get(&ClusterId::Slave(r.slave as u8)).map_or(1, |s| s.finished_below());
+                let truth = ledger.pipeline.targets.get(&ClusterId::Slave(r.slave as u8)).map_or(1, |s| s.finished_below());
                 if r.last_finished_task >= truth {
                     return Err(format!(
                         "slave {} reported finished up to task {}, but only tasks below {truth} finished",
@@ -57,7 +57,7 @@ fn check(ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<(), 
         }
         AdminReply::Databases(rows) => {
             for r in rows {
-                let known = ledger.master.settings.get(&r.db).is_some_and(|h| h.contains(&(r.enabled, r.exec_set)));
+                let known = ledger.settings.get(&r.db).is_some_and(|h| h.contains(&(r.enabled, r.exec_set)));
                 if !known && (r.enabled, r.exec_set) != (false, 0) {
                     return Err(format!("{} shown enabled={} set={}, a setting it never had", r.db, r.enabled, r.exec_set));
                 }
@@ -67,9 +67,9 @@ fn check(ledger: &ReplLedger, node: NodeId, result: &AdminResult) -> Result<(), 
     }
 }
 
-fn master_rows(ledger: &ReplLedger, view: &NodeView, rows: &[MasterTaskRow]) -> Result<(), String> {
+fn master_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[MasterTaskRow]) -> Result<(), String> {
     for r in rows {
-        let Some((t, _)) = ledger.master.tasks.get(&r.task).filter(|_| r.task < view.next_task) else {
+        let Some(t) = ledger.tasks.get(&r.task).filter(|_| r.task < view.next_task) else {
             return Err(format!("task {} shown, never enqueued by this controller", r.task));
         };
         let shown = (r.tid, r.group, r.kind, &r.db, &r.table, r.source, r.submit_ms);
@@ -83,13 +83,13 @@ fn master_rows(ledger: &ReplLedger, view: &NodeView, rows: &[MasterTaskRow]) -> 
     Ok(())
 }
 
-fn slave_rows(ledger: &ReplLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> Result<(), String> {
+fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> Result<(), String> {
     for r in rows {
         let Some(&state) = view.states.get(&r.task) else { return Err(format!("task {} shown, never pulled by this controller", r.task)) };
         if r.state != state {
             return Err(format!("task {} shown {}, this controller has it {}", r.task, r.state.name(), state.name()));
         }
-        let Some((t, _)) = ledger.master.tasks.get(&r.task) else { return Err(format!("task {} shown, never enqueued", r.task)) };
+        let Some(t) = ledger.tasks.get(&r.task) else { return Err(format!("task {} shown, never enqueued", r.task)) };
         if (r.master_tid, r.group, r.kind, &r.db, r.exec_set) != (t.tid, t.group, t.kind, &t.db, t.exec_set) {
             return Err(format!("task {} shown as {r:?}, enqueued as {t:?}", r.task));
         }
@@ -104,16 +104,15 @@ fn slave_rows(ledger: &ReplLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> Re
     Ok(())
 }
 
-fn queue_rows(ledger: &ReplLedger, node: NodeId, view: &NodeView, rows: &[QueueRow]) -> Result<(), String> {
+fn queue_rows(ledger: &AsyncLedger, node: NodeId, view: &NodeView, rows: &[QueueRow]) -> Result<(), String> {
     let Some(cluster) = ledger.slave_of(node) else { return Ok(()) };
-    let queues = ledger.queues[&cluster];
     for r in rows {
         let members: Vec<(u64, u64, SlaveTaskState)> = view
             .states
             .iter()
             .filter(|(_, s)| **s != SlaveTaskState::Finished)
-            .filter_map(|(id, s)| ledger.master.tasks.get(id).map(|(t, _)| (t, *s)))
-            .filter(|(t, _)| (t.exec_set, queue_of_database(&t.db, queues)) == (r.exec_set, r.queue))
+            .filter_map(|(id, s)| ledger.tasks.get(id).map(|t| (t, *s)))
+            .filter(|(t, _)| ledger.queue_of(cluster, t) == (r.exec_set, r.queue))
             .map(|(t, s)| (t.id, t.group, s))
             .collect();
         if members.len() != r.unfinished {

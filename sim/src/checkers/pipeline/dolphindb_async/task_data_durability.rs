@@ -5,10 +5,11 @@
 //! visible in the status, never diverge silently; the eventual-consistency checker sees to that.)
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::pipeline::dolphindb_async::{ReplFact, TaskDataError};
+use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
+use super::ledger::AsyncLedger;
+use super::rules::{CORRUPT_TASK_DATA, MISSING_TASK_DATA};
 use crate::checkers::Checker;
-use crate::checkers::pipeline::ledger::ReplLedger;
 
 /// The checker's name.
 pub const NAME: &str = "task-data-durability";
@@ -22,25 +23,24 @@ pub struct TaskDataDurability {
     pub sync: bool,
 }
 
-impl<V: ?Sized> Checker<ReplLedger, ReplFact, V> for TaskDataDurability {
+impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for TaskDataDurability {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    fn on_fact(&mut self, ledger: &ReplLedger, _: NodeId, fact: &ReplFact) -> Result<(), String> {
+    fn on_fact(&mut self, ledger: &AsyncLedger, _: NodeId, fact: &ReplFact) -> Result<(), String> {
         check(ledger, fact, self.sync)
     }
 }
 
 /// Judges a `TaskFailed` fact; `sync` is the scenario's persistence mode.
-fn check(ledger: &ReplLedger, fact: &ReplFact, sync: bool) -> Result<(), String> {
+fn check(ledger: &AsyncLedger, fact: &ReplFact, sync: bool) -> Result<(), String> {
     let ReplFact::TaskFailed { task, reason, .. } = fact else { return Ok(()) };
-    let named = TaskDataError::named_in(reason);
-    let lost = named == Some(TaskDataError::Missing);
-    let damaged = named == Some(TaskDataError::Corrupt);
+    let lost = reason.contains(MISSING_TASK_DATA);
+    let damaged = !lost && reason.contains(CORRUPT_TASK_DATA);
     if !lost && !damaged {
         return Ok(());
     }
-    let Some((t, _)) = ledger.master.tasks.get(task) else { return Ok(()) };
+    let Some(t) = ledger.tasks.get(task) else { return Ok(()) };
     let source: NodeId = t.source;
     if ledger.corrupted.contains(&source) {
         return Ok(());
