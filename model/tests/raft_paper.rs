@@ -1306,7 +1306,7 @@ fn a_torn_wal_tail_recovers_to_the_intact_prefix() {
 /// Raft paper Figure 2: term, vote and acknowledged entries must survive any crash, including one
 /// that strikes while the member repairs a torn WAL tail at startup. The repair rewrites `raft/wal` in
 /// place (`WriteAll` then `Fsync`): a power loss before that fsync may tear the rewrite down to none of
-/// its sectors (docs/fault-model.md, `SimDisk::crash` in sim/src/disk.rs), and the file is then empty:
+/// its sectors (docs/fault-model.md, `SimDisk::crash` in sim/src/env/disk.rs), and the file is then empty:
 /// the member forgets the vote and the entries it acknowledged before the first crash.
 #[test]
 fn a_crash_while_repairing_a_torn_wal_keeps_what_was_synced() {

@@ -1,10 +1,13 @@
 //! ccrsim's simulated world: a whole replicated deployment inside one seeded madsim runtime.
 //!
-//! Layers, bottom up: [`time`], [`clock`], [`net`] and [`disk`] simulate the environment;
-//! [`nemesis`] plans its faults from the seed; [`world`] holds every node, the event queue and the
-//! [`trace`]; [`host`] runs the world on madsim (a task per node, a scheduler on the main node);
-//! [`checkers`] judge every fact; [`scenario`] reads the TOML that describes a run; [`runner`] runs
-//! seeds and sweeps and writes reports.
+//! Layers, bottom up (tests/architecture.rs holds them): [`env`](mod@env) simulates time, clocks, network and
+//! disks; [`scenario`] reads the TOML that describes a run, [`topology`] says who is who;
+//! [`deployment`], [`node`] and [`view`] are what every layer above knows of the running roles;
+//! [`checkers`] judge every fact; [`design`] is what the world needs of a design, one folder each;
+//! [`registry`](mod@registry) lists the designs; [`nemesis`] plans the faults from the seed; [`world`] holds every
+//! node, the event queue and the [`trace`]; [`host`] runs the world on madsim (a task per node, a
+//! scheduler on the main node); [`runner`] runs seeds and sweeps and writes reports; [`load`] loads
+//! scenario files with the checks that need the designs.
 
 #[cfg(not(madsim))]
 compile_error!(

@@ -179,7 +179,7 @@ fn status_functions_answer_with_the_documented_columns_and_states() {
     );
     let run = passing_run(&s, 4);
     let answers = admin_answers(&run);
-    // replication-facts.md section 1: each function's columns (the model's field names).
+    // DolphinDB's function reference: each function's columns (the model's field names).
     let columns: [(&str, &[&str]); 5] = [
         ("GetDatabaseClusterReplicationStatus", &["db:", "enabled:", "exec_set:"]),
         ("GetMasterReplicationStatus", &["task:", "tid:", "group:", "kind:", "submit_ms:", "db:", "table:", "source:", "truncated:"]),

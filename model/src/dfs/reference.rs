@@ -1,7 +1,9 @@
-//! The reference model: a plain, sequential, in-memory database that applies operations one after
-//! the other. The simulation's master cluster must end in the state this reaches by applying the
-//! committed operations in commit order (sim/src/checkers/reference_model.rs), and the unit tests
-//! of every operation type run against it.
+//! The model's reference: a sequential, in-memory database that applies operations one after the
+//! other through the model's own planner. The unit tests of every operation type run against it
+//! (model/tests/operations.rs), and reports fold its final state into a digest. The checkers do
+//! not judge with it: sharing the planner with the system under test, it could not see a planner
+//! bug; they use their own sequential database (sim/src/checkers/oracle/), held to this one by a
+//! differential test.
 
 use std::collections::BTreeMap;
 

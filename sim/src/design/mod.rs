@@ -4,9 +4,9 @@
 //! ([`SimDesign`]): it says what role every node plays (from the scenario), how its facts are
 //! judged ([`DesignCheckers`]), how much disk corruption it is meant to survive, which management
 //! calls a scenario may make and the harness probes, and what a run's summary reports. The world,
-//! the host, the nemesis and the runner are generic over it; [`with_design`] picks one by the
+//! the host, the nemesis and the runner are generic over it; `registry::with_design` picks one by the
 //! names a scenario gives (`[cluster.replica] design`, `[pipeline] design`). Adding a design is a
-//! folder under `design/` and one line in [`registry!`].
+//! folder under `design/` and one line in `registry.rs`.
 
 pub mod dolphindb;
 

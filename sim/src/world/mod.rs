@@ -1,10 +1,10 @@
 //! The world of one run: every node, the event queue, the network, the disks, the clocks, the trace
 //! and the checkers. Single-threaded and deterministic: the madsim tasks in `host.rs` drive it.
 //!
-//! One message's path: a role puts `(to, msg)` in its output; [`World::apply_output`] asks the
+//! One message's path: a role puts `(to, msg)` in its output; `World::apply_output` asks the
 //! network for its fate and schedules a delivery event; the scheduler pops it at its time, checks the
 //! receiver and the partitions, traces it and puts it in the receiver's mailbox; the receiver's host
-//! task wakes and hands it to the role ([`World::run_mailbox`]), whose output starts the next round.
+//! task wakes and hands it to the role (`World::run_mailbox`), whose output starts the next round.
 
 mod calls;
 mod event;

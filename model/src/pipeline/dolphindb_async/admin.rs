@@ -1,5 +1,5 @@
-//! The management API of cluster replication (DolphinDB's functions, `reference/replication-facts.md`
-//! section 1): the calls, where each may run, their answers (the status functions' columns) and
+//! The management API of cluster replication (DolphinDB's functions, as its function reference
+//! documents them): the calls, where each may run, their answers (the status functions' columns) and
 //! their errors.
 
 use std::fmt;

@@ -2,10 +2,11 @@
 //! with their conflict groups, the slave's task table, execution queues and EditLog, the messages
 //! between the two clusters, and the management API.
 //!
-//! This is the second seam where another design can be plugged in later (a Doris-CCR-style binlog
-//! syncer, say): the replicated replication state, the pipeline's messages and its management calls
-//! live here. The controllers and data nodes call into it; the replica protocol inside each cluster
-//! (`txn/`) is the same on both sides.
+//! A design of the pipeline seam (`pipeline::Pipeline`; a Doris-CCR-style binlog syncer would be
+//! another): the replicated replication state, the leader's duties, the pipeline's messages and its
+//! management calls live here. It runs on DolphinDB's 2PC replica protocol
+//! (`replica::dolphindb_2pc`), the same in every cluster, inside whose data nodes it hosts its part
+//! (`datanode.rs`, through `Guest2pc`).
 
 pub mod admin;
 pub mod datanode;

@@ -1,5 +1,6 @@
 //! DolphinDB's replica protocol: two-phase commit over chunk replicas, decided by the controllers'
-//! Raft group (`reference/replication-facts.md` section 4 of the seed documents).
+//! Raft group (as DolphinDB documents its distributed file system, transactions and data-node high
+//! availability).
 //!
 //! - `state.rs`: the controllers' replicated DFS state (transactions, locks, chunk map, decisions);
 //! - `controller.rs`: the controllers' volatile duties (requests, heartbeats, the leader's watch);

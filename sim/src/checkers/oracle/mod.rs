@@ -11,6 +11,7 @@
 //! random histories, so a difference is either a finding or a documented exception.
 
 mod difference;
+mod locks;
 mod sequential_db;
 mod values;
 
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use ccrsim_model::dfs::{Catalog, ColumnType, PartitionScheme, Row, TableId, Value};
 
 pub use difference::first_difference;
+pub use locks::{footprints_overlap, locks_overlap};
 pub use sequential_db::SequentialDb;
 
 /// A database's partition scheme as a user sees it (`schema(db).partitionSchema`), in a canonical

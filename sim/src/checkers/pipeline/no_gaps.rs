@@ -13,7 +13,7 @@ use crate::checkers::Checker;
 /// The checker's name.
 pub const NAME: &str = "no-gaps";
 /// Where the property comes from.
-pub const SOURCE: &str = "asynchronous log shipping by offset: DolphinDB's slave pulls from the last task id it pulled (reference/replication-facts.md section 3); Doris CCR's syncer fetches binlogs after its PrevCommitSeq (ccr-syncer job.go)";
+pub const SOURCE: &str = "asynchronous log shipping by offset: DolphinDB's slave pulls from the last task id it pulled (DolphinDB's cluster replication manual, how it works); Doris CCR's syncer fetches binlogs after its PrevCommitSeq (ccr-syncer job.go)";
 
 /// Judges every batch a target takes.
 #[derive(Debug, Default)]

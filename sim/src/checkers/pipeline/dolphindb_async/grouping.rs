@@ -7,13 +7,13 @@ use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
 use super::ledger::AsyncLedger;
-use super::rules::footprints_overlap;
 use crate::checkers::Checker;
+use crate::checkers::oracle::footprints_overlap;
 
 /// The checker's name.
 pub const NAME: &str = "grouping";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: conflict detection on written chunk sets and groupId assignment (reference/replication-facts.md section 3)";
+pub const SOURCE: &str = "DolphinDB cluster replication: conflict detection on written chunk sets and groupId assignment (DolphinDB's cluster replication manual, how it works)";
 
 /// Judges every task enqueued against the queue so far.
 #[derive(Debug, Default)]

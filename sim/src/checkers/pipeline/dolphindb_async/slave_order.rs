@@ -8,14 +8,13 @@ use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 
 use super::ledger::AsyncLedger;
-use super::rules::footprints_overlap;
 use crate::checkers::Checker;
+use crate::checkers::oracle::footprints_overlap;
 
 /// The checker's name.
 pub const NAME: &str = "slave-order";
 /// Where the property comes from.
-pub const SOURCE: &str =
-    "DolphinDB cluster replication: per-queue group barrier, conflicting tasks in taskId order (reference/replication-facts.md section 3)";
+pub const SOURCE: &str = "DolphinDB cluster replication: per-queue group barrier, conflicting tasks in taskId order (DolphinDB's cluster replication manual, how it works)";
 
 /// Judges every dispatch and every commit of a task on a slave.
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ use crate::topology::ClusterId;
 pub const NAME: &str = "status-truthful";
 /// Where the property comes from.
 pub const SOURCE: &str =
-    "DolphinDB cluster replication: the status functions' documented columns and states (reference/replication-facts.md section 1)";
+    "DolphinDB cluster replication: the status functions' documented columns and states (DolphinDB's function reference)";
 
 /// Judges the answer of every management call (the fact judged is the answer).
 #[derive(Debug, Default)]

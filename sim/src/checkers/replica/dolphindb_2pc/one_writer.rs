@@ -6,6 +6,7 @@ use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use crate::checkers::Checker;
+use crate::checkers::oracle::locks_overlap;
 use crate::checkers::replica::dolphindb_2pc::ledger::DfsLedger;
 
 /// Name of the checker.
@@ -27,7 +28,7 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for OneWriter {
             DfsFact::TxBegun { tid, .. } if ledger.txs.contains_key(tid) => Ok(()),
             DfsFact::TxBegun { tid, locks, .. } => {
                 for (other, t) in ledger.open.iter().filter(|t| *t != tid).map(|t| (t, &ledger.txs[t])) {
-                    if let Some((a, b)) = locks.iter().find_map(|a| t.locks.iter().find(|b| a.conflicts(b)).map(|b| (a, b))) {
+                    if let Some((a, b)) = locks.iter().find_map(|a| t.locks.iter().find(|b| locks_overlap(a, b)).map(|b| (a, b))) {
                         return Err(format!("transaction {tid} got {a:?} while open transaction {other} holds {b:?}"));
                     }
                 }
