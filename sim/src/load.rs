@@ -3,7 +3,7 @@
 //! that `scenario` depends on nothing above it.
 
 use crate::registry;
-use crate::scenario::{EMBEDDED, FaultKind, Scenario, ScenarioError};
+use crate::scenario::{self, EMBEDDED, FaultKind, Scenario, ScenarioError};
 use crate::topology::Topology;
 
 impl Scenario {
@@ -94,20 +94,7 @@ fn validate_deployment(s: &Scenario) -> Checked {
             return fail(&field("nodes"), format!("{:?} needs the nodes of one side", fixed.fault));
         }
     }
-    for (i, c) in s.calls.iter().enumerate() {
-        let field = |name: &str| format!("calls[{i}].{name}");
-        if !(c.at_s >= 0.0 && c.at_s < s.duration_max_s()) {
-            return fail(&field("at_s"), format!("{} is outside the run [0, {})", c.at_s, s.duration_max_s()));
-        }
-        c.to_call().map_err(|(f, reason)| (field(&f), reason))?;
-        let target_ok = topology.resolve_target(&c.on).is_some() || topology.by_name(&c.on).is_some();
-        if !target_ok {
-            return fail(&field("on"), format!("unknown target {:?} (a node name, or CLUSTER.controller / CLUSTER.datanode)", c.on));
-        }
-        if c.expect.is_empty() || !c.expect.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-            return fail(&field("expect"), format!("\"ok\" or an error code, got {:?}", c.expect));
-        }
-    }
+    scenario::validate_calls(&s.calls, s.duration_max_s(), |on| topology.resolve_target(on).is_some() || topology.by_name(on).is_some())?;
     if let Some(v) = &s.expect.violation {
         let checkers = registry::checker_names();
         if !checkers.contains(&v.as_str()) {

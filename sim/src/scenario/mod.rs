@@ -4,11 +4,41 @@
 //! profiles, the faults (swarm settings and a fixed schedule), the liveness bound and how many seeds
 //! CI runs. Bad input never panics: [`Scenario::parse`] names the file, the field and the reason.
 //! A file may build on a base scenario and give only what differs (`inherit.rs`).
+//!
+//! # Neutral sections and design sections
+//!
+//! The sections defined in this file are design-neutral: they mean the same whatever designs the
+//! scenario runs. They are `name`, `description`, `[run]`, `[cluster]` (the master's and the slave
+//! clusters' shape, and `[cluster.replica] design`, the replica protocol every cluster runs),
+//! `[pipeline] design` (the pipeline between the clusters), `[raft]`, `[workload]` (metadata-map
+//! clients of the controllers), `[network]`, `[disk]`, `[clock]`, `[faults]`, `[planted_bugs]`
+//! (one section, its groups belonging to parts of designs: see [`PlantedBugs`]) and `[expect]`.
+//!
+//! A design section configures one design and lives in that design's file here:
+//! - `dolphindb_2pc.rs`, the replica protocol `dolphindb-2pc`: `[dfs]` (its protocol timing) and
+//!   `[dfs_workload]` (DFS clients of the data nodes);
+//! - `dolphindb_async.rs`, the pipeline `dolphindb-async`: `[replication]` and `[[calls]]`
+//!   (management calls at fixed times).
+//!
+//! Every section, neutral or not, has its defaults, so a file gives only the sections its designs
+//! need. A new design adds its section with a file here (the section's type with
+//! `#[serde(deny_unknown_fields)]` and its defaults, and a `validate(&self, scenario: &Scenario)
+//! -> Result<(), (String, String)>` that returns the field's dotted path and the reason), one field
+//! in [`Scenario`] (`#[serde(default)]`), and one line in `Scenario::validate`. A map whose keys
+//! are data rather than fields (`dfs_workload.mix`) also goes on `inherit.rs`'s `REPLACED_WHOLE`;
+//! a check that needs the topology goes to `crate::load`, as `[[calls]]`' does.
+//!
+//! `Scenario::validate` runs the sections' checks in a fixed order and stops at the first error;
+//! the design sections' lines sit where their checks have always run, so a bad file's first error
+//! does not depend on where the code lives.
 
+mod dolphindb_2pc;
+mod dolphindb_async;
 mod inherit;
-mod replication;
 
-pub use replication::{CallSpec, ReplicationSection, SlaveShape, TaskSelection};
+pub use dolphindb_2pc::{DfsSection, DfsWorkloadSection};
+pub(crate) use dolphindb_async::validate_calls;
+pub use dolphindb_async::{CallSpec, ReplicationSection, TaskSelection};
 
 use std::fmt;
 
@@ -16,10 +46,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::disk::DiskProfile;
 use crate::env::net::LinkProfile;
-use std::collections::BTreeMap;
 
 use ccrsim_model::deployment::controller::ControllerBugs;
-use ccrsim_model::dfs::OperationKind;
 use ccrsim_model::pipeline::dolphindb_async::datanode::NodeReplBugs;
 use ccrsim_model::pipeline::dolphindb_async::{MasterReplBugs, SlaveReplBugs};
 use ccrsim_model::raft::RaftBugs;
@@ -71,16 +99,17 @@ pub struct Scenario {
     /// Clients of the controllers' metadata map.
     #[serde(default)]
     pub workload: WorkloadSection,
-    /// Clients of the DFS (they need data nodes).
+    /// Design section of `dolphindb-2pc`: clients of the DFS (they need data nodes).
     #[serde(default)]
     pub dfs_workload: DfsWorkloadSection,
-    /// Timing of the DFS protocol.
+    /// Design section of `dolphindb-2pc`: timing of the DFS protocol.
     #[serde(default)]
     pub dfs: DfsSection,
-    /// Replication from the master to the slaves (with `cluster.slave`).
+    /// Design section of `dolphindb-async`: replication from the master to the slaves (with
+    /// `cluster.slave`).
     #[serde(default)]
     pub replication: ReplicationSection,
-    /// Management calls at fixed times.
+    /// Design section of `dolphindb-async`: management calls at fixed times.
     #[serde(default)]
     pub calls: Vec<CallSpec>,
     /// Link classes and partition semantics.
@@ -185,6 +214,43 @@ fn default_reliability() -> u8 {
     1
 }
 
+/// The slave clusters (`slave0`, `slave1`, ...), all of one shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaveShape {
+    /// How many slave clusters pull from the master.
+    pub count: u32,
+    /// Members of each slave's controller group.
+    pub controllers: u32,
+    /// Data nodes each slave starts with (the "original" count queues map onto).
+    pub data_nodes: u32,
+    /// Replicas per chunk in each slave.
+    pub replication_factor: u32,
+    /// dfsReplicaReliabilityLevel in each slave.
+    pub reliability_level: u8,
+    /// Machines each slave's data nodes run on (default one each).
+    pub machines: Option<u32>,
+    /// Data nodes added to each slave while it runs (they must never get tasks).
+    pub added_data_nodes: u32,
+    /// When the added data nodes join, in simulated seconds.
+    pub added_at_s: f64,
+}
+
+impl Default for SlaveShape {
+    fn default() -> Self {
+        Self {
+            count: 1,
+            controllers: 3,
+            data_nodes: 3,
+            replication_factor: 2,
+            reliability_level: 1,
+            machines: None,
+            added_data_nodes: 0,
+            added_at_s: 0.0,
+        }
+    }
+}
+
 /// Raft settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -226,128 +292,6 @@ pub struct WorkloadSection {
 impl Default for WorkloadSection {
     fn default() -> Self {
         Self { clients: 0, lanes_per_client: default_lanes(), proposals_per_s: 0.0, retry_timeout_ms: default_retry_ms() }
-    }
-}
-
-/// Clients that run the DFS operation mix through the data nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DfsWorkloadSection {
-    /// Client nodes (0: none).
-    pub clients: u32,
-    /// Operations in flight per client at most. The clients are open-loop: they issue at
-    /// `ops_per_s` whatever the answers take, so this only caps what may pile up behind faults.
-    pub lanes_per_client: u32,
-    /// Operations per simulated second, over all clients.
-    pub ops_per_s: f64,
-    /// An operation without answer after this long ends unknown.
-    pub op_timeout_ms: u64,
-    /// Databases the clients create and use (`dfs://db0`, ...).
-    pub databases: u32,
-    /// Tables per database.
-    pub tables_per_db: u32,
-    /// Rows per APPEND or UPSERT, uniform in `[min, max]`.
-    pub rows: [u32; 2],
-    /// Share of operations made invalid on purpose.
-    pub invalid_share: f64,
-    /// Clients re-read the catalog this often.
-    pub catalog_refresh_ms: u64,
-    /// Weight of each operation type (DolphinDB's operationType names).
-    pub mix: BTreeMap<String, u32>,
-}
-
-impl Default for DfsWorkloadSection {
-    fn default() -> Self {
-        let mix = [
-            ("APPEND", 30),
-            ("APPEND_CHUNK_GRANULARITY", 10),
-            ("SQL_DELETE", 6),
-            ("SQL_UPDATE", 6),
-            ("UPSERT", 8),
-            ("DROP_TABLE", 1),
-            ("DROP_PARTITION", 2),
-            ("DROP_DB", 1),
-            ("ADD_RANGE_PARTITION", 2),
-            ("ADD_VALUE_PARTITION", 2),
-            ("CREATE_DOMAIN", 1),
-            ("CREATE_TABLE", 1),
-            ("CREATE_PARTITIONED_TABLE", 1),
-            ("ADD_COLUMN", 2),
-            ("DROP_COLUMN", 1),
-            ("RENAME_TABLE", 1),
-            ("TRUNCATE_TABLE", 1),
-            ("REPLACE_COLUMN", 1),
-            ("SET_COLUMN_COMMENT", 2),
-            ("RENAME_COLUMN", 1),
-        ]
-        .into_iter()
-        .map(|(k, w)| (k.to_string(), w))
-        .collect();
-        Self {
-            clients: 0,
-            lanes_per_client: 2,
-            ops_per_s: 0.0,
-            op_timeout_ms: 5000,
-            databases: 2,
-            tables_per_db: 2,
-            rows: [1, 5],
-            invalid_share: 0.05,
-            catalog_refresh_ms: 2000,
-            mix,
-        }
-    }
-}
-
-impl DfsWorkloadSection {
-    /// The mix as operation kinds (names validated when the scenario was parsed).
-    pub fn mix_kinds(&self) -> Vec<(OperationKind, u32)> {
-        self.mix.iter().filter_map(|(k, w)| OperationKind::from_name(k).map(|k| (k, *w))).collect()
-    }
-}
-
-/// Timing of the DFS protocol (defaults shown in docs/scenarios.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DfsSection {
-    /// Data node heartbeat period.
-    pub heartbeat_ms: u64,
-    /// Phase one of 2PC must finish within this.
-    pub prepare_timeout_ms: u64,
-    /// Participants get this long to acknowledge a commit before stragglers are left stale.
-    pub commit_timeout_ms: u64,
-    /// A data node resends a controller request after this long.
-    pub request_retry_ms: u64,
-    /// A prepare without decision for this long is in doubt.
-    pub in_doubt_ms: u64,
-    /// An operation whose BEGIN finds no controller for this long fails.
-    pub begin_timeout_ms: u64,
-    /// A chunk log is compacted after this many records.
-    pub compaction_records: u32,
-    /// A data node reads back one replica's files this often to find latent corruption (0: never).
-    pub scrub_interval_ms: u64,
-    /// A data node is online if it sent a heartbeat within this.
-    pub online_window_ms: u64,
-    /// The leader rolls back (or completes) a transaction idle this long.
-    pub transaction_timeout_ms: u64,
-    /// A recovery lock is released after this long.
-    pub recovery_lock_timeout_ms: u64,
-}
-
-impl Default for DfsSection {
-    fn default() -> Self {
-        Self {
-            heartbeat_ms: 1000,
-            prepare_timeout_ms: 1000,
-            commit_timeout_ms: 1000,
-            request_retry_ms: 300,
-            in_doubt_ms: 3000,
-            begin_timeout_ms: 5000,
-            compaction_records: 64,
-            scrub_interval_ms: 100,
-            online_window_ms: 3000,
-            transaction_timeout_ms: 4000,
-            recovery_lock_timeout_ms: 5000,
-        }
     }
 }
 
@@ -539,23 +483,26 @@ fn default_fixed_duration() -> f64 {
     5.0
 }
 
-/// Bugs to plant.
+/// Bugs to plant, grouped by the part of the system they are planted in. One neutral section whose
+/// groups belong to designs: `raft` and `controller` to the neutral deployment (every design's
+/// controller groups), `data_node` and `dfs_state` to the replica protocol `dolphindb-2pc`,
+/// `master_repl`, `slave_repl` and `repl_data_node` to the pipeline `dolphindb-async`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlantedBugs {
-    /// In the Raft role.
+    /// In the Raft role (neutral: every design's controller groups).
     pub raft: RaftBugs,
-    /// In the controller role around Raft.
+    /// In the controller role around Raft (neutral: the deployment's controller shell).
     pub controller: ControllerBugs,
-    /// In the data node.
+    /// In the data node (`dolphindb-2pc`).
     pub data_node: DataNodeBugs,
-    /// In the controller's DFS state.
+    /// In the controller's DFS state (`dolphindb-2pc`).
     pub dfs_state: DfsStateBugs,
-    /// In the master's replication state.
+    /// In the master's replication state (`dolphindb-async`).
     pub master_repl: MasterReplBugs,
-    /// In the slaves' replication state.
+    /// In the slaves' replication state (`dolphindb-async`).
     pub slave_repl: SlaveReplBugs,
-    /// In a data node's part in replication.
+    /// In a data node's part in replication (`dolphindb-async`).
     pub repl_data_node: NodeReplBugs,
 }
 
@@ -660,232 +607,224 @@ impl Scenario {
         self.run.safety_s + self.run.liveness_bound_s
     }
 
-    fn validate(&self, deployment: DeploymentCheck) -> Result<(), (String, String)> {
-        type Checked = Result<(), (String, String)>;
-        fn fail(field: &str, reason: impl Into<String>) -> Checked {
-            Err((field.to_string(), reason.into()))
-        }
-        fn positive(field: &str, v: f64) -> Checked {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { fail(field, format!("must be a positive number, got {v}")) }
-        }
-        fn probability(field: &str, v: f64) -> Checked {
-            if (0.0..=1.0).contains(&v) { Ok(()) } else { fail(field, format!("must be a probability in [0, 1], got {v}")) }
-        }
-        fn range<T: PartialOrd + fmt::Debug>(field: &str, r: &[T; 2]) -> Checked {
-            if r[0] <= r[1] { Ok(()) } else { fail(field, format!("[min, max] with min > max: {r:?}")) }
-        }
-        fn within(field: &str, v: u64, low: u64, high: u64) -> Checked {
-            if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
-        }
-        /// The shape of one cluster (`prefix`: `cluster.master`, `cluster.slave`).
-        fn cluster(
-            prefix: &str,
-            controllers: u32,
-            data_nodes: u32,
-            min_data_nodes: u64,
-            rf: u32,
-            level: u8,
-            machines: Option<u32>,
-        ) -> Checked {
-            let field = |name: &str| format!("{prefix}.{name}");
-            within(&field("controllers"), controllers.into(), 1, 9)?;
-            within(&field("data_nodes"), data_nodes.into(), min_data_nodes, 32)?;
-            within(&field("replication_factor"), rf.into(), 1, 5)?;
-            within(&field("reliability_level"), level.into(), 0, 2)?;
-            if data_nodes > 0 && rf > data_nodes {
-                return fail(
-                    &field("replication_factor"),
-                    format!("{rf} replicas need at least that many data nodes, there are {data_nodes}"),
-                );
-            }
-            if let Some(machines) = machines {
-                within(&field("machines"), machines.into(), 1, 32)?;
-                if level == 1 && machines < rf {
-                    return fail(
-                        &field("machines"),
-                        format!("reliability level 1 puts replicas on distinct machines: {rf} replicas need {rf} machines"),
-                    );
-                }
-            }
-            Ok(())
-        }
-        fn link(prefix: &str, l: &LinkProfile) -> Checked {
-            let field = |name: &str| format!("{prefix}.{name}");
-            range(&field("latency_ms"), &l.latency_ms)?;
-            if l.latency_ms[0] < 0.0 {
-                return fail(&field("latency_ms"), "latency cannot be negative");
-            }
-            probability(&field("loss"), l.loss)?;
-            if l.loss >= 1.0 {
-                return fail(&field("loss"), "a link that loses everything can never converge; use a partition");
-            }
-            probability(&field("duplicate"), l.duplicate)?;
-            probability(&field("reorder"), l.reorder)?;
-            if l.reorder_delay_ms_max.is_nan() || l.reorder_delay_ms_max < 0.0 {
-                return fail(&field("reorder_delay_ms_max"), "cannot be negative");
-            }
-            Ok(())
-        }
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return fail("name", format!("must be non-empty letters, digits, '-' or '_', got {:?}", self.name));
-        }
-        positive("run.safety_s", self.run.safety_s)?;
-        positive("run.liveness_bound_s", self.run.liveness_bound_s)?;
-        if self.duration_max_s() > 86_400.0 {
+    /// Checks the scenario's own fields, section by section, then `deployment`; the first error
+    /// wins. The order is fixed: a bad file's first error must not change. Design sections
+    /// (`dolphindb_2pc.rs`, `dolphindb_async.rs`) check themselves in one line each.
+    fn validate(&self, deployment: DeploymentCheck) -> Checked {
+        validate_name(&self.name)?;
+        self.run.validate()?;
+        self.cluster.validate(&self.run)?;
+        self.replication.validate(self)?; // dolphindb-async
+        self.raft.validate()?;
+        self.workload.validate()?;
+        validate_clients(self)?;
+        self.dfs_workload.validate(self)?; // dolphindb-2pc
+        self.dfs.validate(self)?; // dolphindb-2pc
+        self.network.validate()?;
+        validate_disk(&self.disk)?;
+        self.clock.validate()?;
+        self.faults.validate()?;
+        deployment(self)
+    }
+}
+
+// The checks of the neutral sections, in the order `Scenario::validate` runs them, and the helpers
+// every section's checks (the design sections' too) are written with.
+
+/// What a check gives: `Err((dotted field path, reason))` for the first thing wrong.
+type Checked = Result<(), (String, String)>;
+
+fn fail(field: &str, reason: impl Into<String>) -> Checked {
+    Err((field.to_string(), reason.into()))
+}
+
+fn positive(field: &str, v: f64) -> Checked {
+    if v.is_finite() && v > 0.0 { Ok(()) } else { fail(field, format!("must be a positive number, got {v}")) }
+}
+
+fn probability(field: &str, v: f64) -> Checked {
+    if (0.0..=1.0).contains(&v) { Ok(()) } else { fail(field, format!("must be a probability in [0, 1], got {v}")) }
+}
+
+fn range<T: PartialOrd + fmt::Debug>(field: &str, r: &[T; 2]) -> Checked {
+    if r[0] <= r[1] { Ok(()) } else { fail(field, format!("[min, max] with min > max: {r:?}")) }
+}
+
+fn within(field: &str, v: u64, low: u64, high: u64) -> Checked {
+    if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
+}
+
+fn validate_name(name: &str) -> Checked {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return fail("name", format!("must be non-empty letters, digits, '-' or '_', got {name:?}"));
+    }
+    Ok(())
+}
+
+impl RunSection {
+    fn validate(&self) -> Checked {
+        positive("run.safety_s", self.safety_s)?;
+        positive("run.liveness_bound_s", self.liveness_bound_s)?;
+        if self.safety_s + self.liveness_bound_s > 86_400.0 {
             return fail("run.safety_s", "a run is limited to one simulated day");
         }
-        let m = &self.cluster.master;
-        cluster("cluster.master", m.controllers, m.data_nodes, 0, m.replication_factor, m.reliability_level, m.machines)?;
-        if let Some(s) = &self.cluster.slave {
+        Ok(())
+    }
+}
+
+impl ClusterSection {
+    /// The master's shape, then the slaves' (their added data nodes join inside `run`'s safety
+    /// phase). The design names are checked with the deployment (`crate::load`).
+    fn validate(&self, run: &RunSection) -> Checked {
+        let m = &self.master;
+        cluster_shape("cluster.master", m.controllers, m.data_nodes, 0, m.replication_factor, m.reliability_level, m.machines)?;
+        if let Some(s) = &self.slave {
             within("cluster.slave.count", s.count.into(), 1, 4)?;
-            cluster("cluster.slave", s.controllers, s.data_nodes, 1, s.replication_factor, s.reliability_level, s.machines)?;
+            cluster_shape("cluster.slave", s.controllers, s.data_nodes, 1, s.replication_factor, s.reliability_level, s.machines)?;
             within("cluster.slave.added_data_nodes", s.added_data_nodes.into(), 0, 16)?;
-            if s.added_data_nodes > 0 && !(s.added_at_s > 0.0 && s.added_at_s < self.run.safety_s) {
+            if s.added_data_nodes > 0 && !(s.added_at_s > 0.0 && s.added_at_s < run.safety_s) {
                 return fail(
                     "cluster.slave.added_at_s",
-                    format!("added data nodes join inside the safety phase (0, {}), got {}", self.run.safety_s, s.added_at_s),
+                    format!("added data nodes join inside the safety phase (0, {}), got {}", run.safety_s, s.added_at_s),
                 );
             }
             if m.data_nodes == 0 {
                 return fail("cluster.slave", "replication needs data nodes in the master (cluster.master.data_nodes)");
             }
         }
-        let rp = &self.replication;
-        for (db, set) in &rp.databases {
-            if !db.starts_with("dfs://") || db.len() <= "dfs://".len() {
-                return fail(&format!("replication.databases.{db}"), "a database name looks like dfs://name");
-            }
-            within(&format!("replication.databases.{db}"), (*set).into(), 0, 1)?;
-        }
-        within("replication.async_delay_ms", rp.async_delay_ms, 0, 3_600_000)?;
-        within("replication.pull_interval_ms", rp.pull_interval_ms, 1, 3_600_000)?;
-        within("replication.pull_batch", rp.pull_batch.into(), 1, 100_000)?;
-        within("replication.pull_timeout_ms", rp.pull_timeout_ms, 1, 3_600_000)?;
-        within("replication.report_interval_ms", rp.report_interval_ms, 1, 3_600_000)?;
-        within("replication.redispatch_after_ms", rp.redispatch_after_ms, 1, 3_600_000)?;
-        within("replication.max_failures", rp.max_failures.into(), 1, 1_000_000)?;
-        within("replication.slave_clients", rp.slave_clients.into(), 0, 16)?;
-        if let Some(q) = rp.queues {
-            within("replication.queues", q.into(), 1, 4096)?;
-        }
-        if !(rp.status_probe_interval_s >= 0.0 && rp.status_probe_interval_s.is_finite()) {
+        Ok(())
+    }
+}
+
+/// The shape of one cluster (`prefix`: `cluster.master`, `cluster.slave`).
+fn cluster_shape(
+    prefix: &str,
+    controllers: u32,
+    data_nodes: u32,
+    min_data_nodes: u64,
+    rf: u32,
+    level: u8,
+    machines: Option<u32>,
+) -> Checked {
+    let field = |name: &str| format!("{prefix}.{name}");
+    within(&field("controllers"), controllers.into(), 1, 9)?;
+    within(&field("data_nodes"), data_nodes.into(), min_data_nodes, 32)?;
+    within(&field("replication_factor"), rf.into(), 1, 5)?;
+    within(&field("reliability_level"), level.into(), 0, 2)?;
+    if data_nodes > 0 && rf > data_nodes {
+        return fail(&field("replication_factor"), format!("{rf} replicas need at least that many data nodes, there are {data_nodes}"));
+    }
+    if let Some(machines) = machines {
+        within(&field("machines"), machines.into(), 1, 32)?;
+        if level == 1 && machines < rf {
             return fail(
-                "replication.status_probe_interval_s",
-                format!("must be 0 or a positive number, got {}", rp.status_probe_interval_s),
+                &field("machines"),
+                format!("reliability level 1 puts replicas on distinct machines: {rf} replicas need {rf} machines"),
             );
         }
-        let slaves = self.cluster.slave.as_ref().map_or(0, |s| s.count);
-        if let Some(n) = rp.slave_num
-            && n < slaves
-        {
-            return fail(
-                "replication.slave_num",
-                format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"),
-            );
-        }
-        if slaves == 0 && (!rp.databases.is_empty() || rp.slave_clients > 0) {
-            return fail("replication", "replication settings need slave clusters (cluster.slave)");
-        }
-        if rp.slave_clients > 0 && self.dfs_workload.clients == 0 {
-            return fail("replication.slave_clients", "slave clients run the DFS workload's mix: set dfs_workload.clients too");
-        }
-        let r = &self.raft;
-        range("raft.election_timeout_ms", &r.election_timeout_ms)?;
-        if r.heartbeat_ms == 0 || r.heartbeat_ms >= r.election_timeout_ms[0] {
+    }
+    Ok(())
+}
+
+impl RaftSection {
+    fn validate(&self) -> Checked {
+        range("raft.election_timeout_ms", &self.election_timeout_ms)?;
+        if self.heartbeat_ms == 0 || self.heartbeat_ms >= self.election_timeout_ms[0] {
             return fail(
                 "raft.heartbeat_ms",
-                format!("must be > 0 and below the smallest election timeout ({}), got {}", r.election_timeout_ms[0], r.heartbeat_ms),
+                format!("must be > 0 and below the smallest election timeout ({}), got {}", self.election_timeout_ms[0], self.heartbeat_ms),
             );
         }
-        within("raft.max_entries_per_append", r.max_entries_per_append as u64, 1, 100_000)?;
-        within("raft.snapshot_threshold_entries", r.snapshot_threshold_entries, 1, u64::MAX)?;
-        let w = &self.workload;
-        within("workload.clients", w.clients.into(), 0, 64)?;
-        if w.clients > 0 {
-            within("workload.lanes_per_client", w.lanes_per_client.into(), 1, 64)?;
-            positive("workload.proposals_per_s", w.proposals_per_s)?;
-            if w.proposals_per_s / f64::from(w.clients) > 1000.0 {
+        within("raft.max_entries_per_append", self.max_entries_per_append as u64, 1, 100_000)?;
+        within("raft.snapshot_threshold_entries", self.snapshot_threshold_entries, 1, u64::MAX)?;
+        Ok(())
+    }
+}
+
+impl WorkloadSection {
+    /// The rest of the section is checked only when there are clients.
+    fn validate(&self) -> Checked {
+        within("workload.clients", self.clients.into(), 0, 64)?;
+        if self.clients > 0 {
+            within("workload.lanes_per_client", self.lanes_per_client.into(), 1, 64)?;
+            positive("workload.proposals_per_s", self.proposals_per_s)?;
+            if self.proposals_per_s / f64::from(self.clients) > 1000.0 {
                 return fail("workload.proposals_per_s", "more than 1000 per client per second");
             }
-            within("workload.retry_timeout_ms", w.retry_timeout_ms, 1, 3_600_000)?;
+            within("workload.retry_timeout_ms", self.retry_timeout_ms, 1, 3_600_000)?;
         }
-        let d = &self.dfs_workload;
-        within("dfs_workload.clients", d.clients.into(), 0, 64)?;
-        if d.clients > 0 {
-            if m.data_nodes == 0 {
-                return fail("dfs_workload.clients", "DFS clients need data nodes (cluster.master.data_nodes)");
-            }
-            within("dfs_workload.lanes_per_client", d.lanes_per_client.into(), 1, 1024)?;
-            positive("dfs_workload.ops_per_s", d.ops_per_s)?;
-            within("dfs_workload.op_timeout_ms", d.op_timeout_ms, 1, 3_600_000)?;
-            within("dfs_workload.databases", d.databases.into(), 1, 64)?;
-            within("dfs_workload.tables_per_db", d.tables_per_db.into(), 1, 64)?;
-            range("dfs_workload.rows", &d.rows)?;
-            within("dfs_workload.rows", d.rows[0].into(), 1, 10_000)?;
-            probability("dfs_workload.invalid_share", d.invalid_share)?;
-            within("dfs_workload.catalog_refresh_ms", d.catalog_refresh_ms, 1, 3_600_000)?;
-            for name in d.mix.keys() {
-                if OperationKind::from_name(name).is_none() {
-                    let names: Vec<&str> = OperationKind::ALL.iter().map(|k| k.name()).collect();
-                    return fail(&format!("dfs_workload.mix.{name}"), format!("unknown operation type (types: {})", names.join(", ")));
-                }
-            }
-            if d.mix.values().all(|w| *w == 0) {
-                return fail("dfs_workload.mix", "needs at least one positive weight");
-            }
-        }
-        if w.clients + d.clients == 0 {
-            return fail("workload.clients", "a scenario needs clients: workload.clients or dfs_workload.clients");
-        }
-        let t = &self.dfs;
-        for (field, v) in [
-            ("dfs.heartbeat_ms", t.heartbeat_ms),
-            ("dfs.prepare_timeout_ms", t.prepare_timeout_ms),
-            ("dfs.commit_timeout_ms", t.commit_timeout_ms),
-            ("dfs.request_retry_ms", t.request_retry_ms),
-            ("dfs.in_doubt_ms", t.in_doubt_ms),
-            ("dfs.begin_timeout_ms", t.begin_timeout_ms),
-            ("dfs.online_window_ms", t.online_window_ms),
-            ("dfs.transaction_timeout_ms", t.transaction_timeout_ms),
-            ("dfs.recovery_lock_timeout_ms", t.recovery_lock_timeout_ms),
-        ] {
-            within(field, v, 1, 3_600_000)?;
-        }
-        within("dfs.compaction_records", t.compaction_records.into(), 1, 1_000_000)?;
-        if t.online_window_ms <= t.heartbeat_ms {
-            return fail("dfs.online_window_ms", "must exceed dfs.heartbeat_ms, or live nodes look offline between heartbeats");
-        }
-        if t.in_doubt_ms <= t.prepare_timeout_ms + t.request_retry_ms {
-            return fail(
-                "dfs.in_doubt_ms",
-                "must exceed dfs.prepare_timeout_ms + dfs.request_retry_ms, or healthy transactions are rolled back as in doubt",
-            );
-        }
-        link("network.lan", &self.network.lan)?;
-        link("network.wan", &self.network.wan)?;
-        link("network.client", &self.network.client)?;
-        within("disk.capacity_mb", self.disk.capacity_mb, 1, 1 << 20)?;
-        range("disk.write_latency_us", &self.disk.write_latency_us)?;
-        range("disk.fsync_latency_us", &self.disk.fsync_latency_us)?;
-        within("clock.drift_ppm_max", self.clock.drift_ppm_max, 0, 499_999)?;
-        let f = &self.faults;
-        positive("faults.mean_interval_s", f.mean_interval_s)?;
-        range("faults.duration_s", &f.duration_s)?;
-        positive("faults.duration_s", f.duration_s[0])?;
-        range("faults.crash_downtime_s", &f.crash_downtime_s)?;
-        positive("faults.crash_downtime_s", f.crash_downtime_s[0])?;
-        within("faults.clock_drift_ppm_max", f.clock_drift_ppm_max, 0, 499_999)?;
-        if f.swarm && f.kinds.is_empty() {
+        Ok(())
+    }
+}
+
+/// A scenario needs clients: the metadata map's (`[workload]`) or the replica protocol's DFS
+/// clients (`[dfs_workload]`). This runs before `[dfs_workload]`'s own check, which finds nothing
+/// wrong in a section without clients, so a file's first error is the same in either order.
+fn validate_clients(s: &Scenario) -> Checked {
+    if s.workload.clients == 0 && s.dfs_workload.clients == 0 {
+        return fail("workload.clients", "a scenario needs clients: workload.clients or dfs_workload.clients");
+    }
+    Ok(())
+}
+
+impl NetworkSection {
+    fn validate(&self) -> Checked {
+        link("network.lan", &self.lan)?;
+        link("network.wan", &self.wan)?;
+        link("network.client", &self.client)
+    }
+}
+
+fn link(prefix: &str, l: &LinkProfile) -> Checked {
+    let field = |name: &str| format!("{prefix}.{name}");
+    range(&field("latency_ms"), &l.latency_ms)?;
+    if l.latency_ms[0] < 0.0 {
+        return fail(&field("latency_ms"), "latency cannot be negative");
+    }
+    probability(&field("loss"), l.loss)?;
+    if l.loss >= 1.0 {
+        return fail(&field("loss"), "a link that loses everything can never converge; use a partition");
+    }
+    probability(&field("duplicate"), l.duplicate)?;
+    probability(&field("reorder"), l.reorder)?;
+    if l.reorder_delay_ms_max.is_nan() || l.reorder_delay_ms_max < 0.0 {
+        return fail(&field("reorder_delay_ms_max"), "cannot be negative");
+    }
+    Ok(())
+}
+
+fn validate_disk(disk: &DiskProfile) -> Checked {
+    within("disk.capacity_mb", disk.capacity_mb, 1, 1 << 20)?;
+    range("disk.write_latency_us", &disk.write_latency_us)?;
+    range("disk.fsync_latency_us", &disk.fsync_latency_us)
+}
+
+impl ClockSection {
+    fn validate(&self) -> Checked {
+        within("clock.drift_ppm_max", self.drift_ppm_max, 0, 499_999)
+    }
+}
+
+impl FaultsSection {
+    /// The nemesis's settings; the nodes and clusters its faults name are checked with the
+    /// deployment (`crate::load`).
+    fn validate(&self) -> Checked {
+        positive("faults.mean_interval_s", self.mean_interval_s)?;
+        range("faults.duration_s", &self.duration_s)?;
+        positive("faults.duration_s", self.duration_s[0])?;
+        range("faults.crash_downtime_s", &self.crash_downtime_s)?;
+        positive("faults.crash_downtime_s", self.crash_downtime_s[0])?;
+        within("faults.clock_drift_ppm_max", self.clock_drift_ppm_max, 0, 499_999)?;
+        if self.swarm && self.kinds.is_empty() {
             return fail("faults.kinds", "swarm mode needs at least one fault kind");
         }
-        let t = &f.on_new_leader;
+        let t = &self.on_new_leader;
         probability("faults.on_new_leader.probability", t.probability)?;
         range("faults.on_new_leader.delay_ms", &t.delay_ms)?;
         if t.delay_ms[0] < 0.0 {
             return fail("faults.on_new_leader.delay_ms", "cannot be negative");
         }
         range("faults.on_new_leader.duration_s", &t.duration_s)?;
-        positive("faults.on_new_leader.duration_s", t.duration_s[0])?;
-        deployment(self)
+        positive("faults.on_new_leader.duration_s", t.duration_s[0])
     }
 }

@@ -1,5 +1,6 @@
-//! The scenario sections of cluster replication: the slave clusters, the replication settings,
-//! and management calls at fixed simulated times.
+//! The design sections of the pipeline `dolphindb-async` (`[pipeline] design`): `[replication]`,
+//! the settings of DolphinDB's asynchronous cluster replication, and `[[calls]]`, its management
+//! calls at fixed simulated times. The slave clusters' shape (`[cluster.slave]`) is neutral.
 
 use std::collections::BTreeMap;
 
@@ -7,42 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use ccrsim_model::pipeline::dolphindb_async::AdminCall;
 
-/// The slave clusters (`slave0`, `slave1`, ...), all of one shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlaveShape {
-    /// How many slave clusters pull from the master.
-    pub count: u32,
-    /// Members of each slave's controller group.
-    pub controllers: u32,
-    /// Data nodes each slave starts with (the "original" count queues map onto).
-    pub data_nodes: u32,
-    /// Replicas per chunk in each slave.
-    pub replication_factor: u32,
-    /// dfsReplicaReliabilityLevel in each slave.
-    pub reliability_level: u8,
-    /// Machines each slave's data nodes run on (default one each).
-    pub machines: Option<u32>,
-    /// Data nodes added to each slave while it runs (they must never get tasks).
-    pub added_data_nodes: u32,
-    /// When the added data nodes join, in simulated seconds.
-    pub added_at_s: f64,
-}
-
-impl Default for SlaveShape {
-    fn default() -> Self {
-        Self {
-            count: 1,
-            controllers: 3,
-            data_nodes: 3,
-            replication_factor: 2,
-            reliability_level: 1,
-            machines: None,
-            added_data_nodes: 0,
-            added_at_s: 0.0,
-        }
-    }
-}
+use super::{Scenario, fail, within};
 
 /// Replication settings (DolphinDB configuration parameters where they exist).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +64,52 @@ impl Default for ReplicationSection {
             corrupt_task_data: false,
             slave_clients: 0,
         }
+    }
+}
+
+impl ReplicationSection {
+    /// Checks `[replication]`; of the rest of `scenario` it reads the number of slave clusters and
+    /// whether the replica protocol's DFS workload has clients (slave clients run its mix).
+    pub(super) fn validate(&self, scenario: &Scenario) -> Result<(), (String, String)> {
+        for (db, set) in &self.databases {
+            if !db.starts_with("dfs://") || db.len() <= "dfs://".len() {
+                return fail(&format!("replication.databases.{db}"), "a database name looks like dfs://name");
+            }
+            within(&format!("replication.databases.{db}"), (*set).into(), 0, 1)?;
+        }
+        within("replication.async_delay_ms", self.async_delay_ms, 0, 3_600_000)?;
+        within("replication.pull_interval_ms", self.pull_interval_ms, 1, 3_600_000)?;
+        within("replication.pull_batch", self.pull_batch.into(), 1, 100_000)?;
+        within("replication.pull_timeout_ms", self.pull_timeout_ms, 1, 3_600_000)?;
+        within("replication.report_interval_ms", self.report_interval_ms, 1, 3_600_000)?;
+        within("replication.redispatch_after_ms", self.redispatch_after_ms, 1, 3_600_000)?;
+        within("replication.max_failures", self.max_failures.into(), 1, 1_000_000)?;
+        within("replication.slave_clients", self.slave_clients.into(), 0, 16)?;
+        if let Some(q) = self.queues {
+            within("replication.queues", q.into(), 1, 4096)?;
+        }
+        if !(self.status_probe_interval_s >= 0.0 && self.status_probe_interval_s.is_finite()) {
+            return fail(
+                "replication.status_probe_interval_s",
+                format!("must be 0 or a positive number, got {}", self.status_probe_interval_s),
+            );
+        }
+        let slaves = scenario.cluster.slave.as_ref().map_or(0, |s| s.count);
+        if let Some(n) = self.slave_num
+            && n < slaves
+        {
+            return fail(
+                "replication.slave_num",
+                format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"),
+            );
+        }
+        if slaves == 0 && (!self.databases.is_empty() || self.slave_clients > 0) {
+            return fail("replication", "replication settings need slave clusters (cluster.slave)");
+        }
+        if self.slave_clients > 0 && scenario.dfs_workload.clients == 0 {
+            return fail("replication.slave_clients", "slave clients run the DFS workload's mix: set dfs_workload.clients too");
+        }
+        Ok(())
     }
 }
 
@@ -179,4 +191,25 @@ impl CallSpec {
     pub fn skips_failed(&self) -> bool {
         matches!(&self.tasks, Some(TaskSelection::Named(n)) if n == "failed")
     }
+}
+
+/// Checks `[[calls]]` against the deployment (run by `crate::load`, after the faults' schedule):
+/// each call inside the run (`run_end_s`: safety phase plus liveness bound), a known function with
+/// its arguments, a target for which `target_exists`, and an expected outcome that is `ok` or an
+/// error code.
+pub(crate) fn validate_calls(calls: &[CallSpec], run_end_s: f64, target_exists: impl Fn(&str) -> bool) -> Result<(), (String, String)> {
+    for (i, c) in calls.iter().enumerate() {
+        let field = |name: &str| format!("calls[{i}].{name}");
+        if !(c.at_s >= 0.0 && c.at_s < run_end_s) {
+            return fail(&field("at_s"), format!("{} is outside the run [0, {})", c.at_s, run_end_s));
+        }
+        c.to_call().map_err(|(f, reason)| (field(&f), reason))?;
+        if !target_exists(&c.on) {
+            return fail(&field("on"), format!("unknown target {:?} (a node name, or CLUSTER.controller / CLUSTER.datanode)", c.on));
+        }
+        if c.expect.is_empty() || !c.expect.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            return fail(&field("expect"), format!("\"ok\" or an error code, got {:?}", c.expect));
+        }
+    }
+    Ok(())
 }
