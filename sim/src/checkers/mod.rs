@@ -43,6 +43,8 @@ pub mod pipeline;
 pub mod raft;
 pub mod recovery_soundness;
 pub mod replica;
+#[cfg(test)]
+mod test_support;
 
 pub use crate::violation::{Class, Violation};
 

@@ -41,3 +41,25 @@ impl Checker<(), str, ()> for RecoverySoundness {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_of_a_disk_the_nemesis_corrupted_passes() {
+        let mut checker = RecoverySoundness::default();
+        checker.on_corruption(2);
+        assert_eq!(checker.on_fact(&(), 2, "raft/wal corrupt at byte 40"), Ok(()));
+    }
+
+    #[test]
+    fn a_refusal_of_a_disk_no_fault_corrupted_is_refused() {
+        // Corruption elsewhere excuses nothing here: torn writes and lost unsynced writes must be
+        // absorbed by recovery.
+        let mut checker = RecoverySoundness::default();
+        checker.on_corruption(2);
+        let err = checker.on_fact(&(), 1, "raft/wal corrupt at byte 40").unwrap_err();
+        assert!(err.contains("node 1 refused its own durable state, which no fault corrupted"), "{err}");
+    }
+}

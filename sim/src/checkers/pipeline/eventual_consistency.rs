@@ -133,3 +133,120 @@ fn at_end(ledger: &PipelineLedger, targets: &Targets<'_>) -> Result<(), String> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ccrsim_model::core::io::NodeId;
+    use ccrsim_model::dfs::Operation;
+
+    use super::*;
+    use crate::checkers::pipeline::test_support::{batch, create_db, create_table, done, follow, insert, ledger, logged, slave, tx};
+
+    /// The source committed and logged `ops` as entries 1, 2, ... (plus the transactions of
+    /// `unlogged`, never logged); each slave fetched every entry and then did `events`; each
+    /// slave's databases are what applying its operations of `holds` gives. The verdict at the end.
+    fn verdict(
+        ops: &[SharedOperation],
+        unlogged: &[SharedOperation],
+        events: &[(NodeId, PipelineEvent<'_>)],
+        holds: [&[SharedOperation]; 2],
+    ) -> Result<(), String> {
+        let all = batch(1..=ops.len() as u64);
+        let mut l = ledger();
+        let mut setup = logged(ops);
+        for k in 0..2 {
+            setup.push((slave(k), PipelineEvent::Fetched { from: 1, entries: &all, offset: ops.len() as u64 }));
+        }
+        follow(&mut l, &setup);
+        follow(&mut l, events);
+        let mut source_history: Vec<(u64, &SharedOperation)> = (1..).zip(ops).map(|(id, op)| (tx(id), op)).collect();
+        source_history.extend((900..).zip(unlogged));
+        let views = |c: ClusterId, keep: &dyn Fn(&str) -> bool| {
+            let ClusterId::Slave(k) = c else { panic!("only slaves are targets") };
+            let mut db = SequentialDb::new();
+            for op in holds[k as usize] {
+                db.apply(op).expect("a valid history");
+            }
+            Ok(db.views(keep))
+        };
+        let scope = BTreeSet::from(["dfs://a".to_string()]);
+        EventualConsistency.at_end(&l, &Targets { source_history, views: &views, scope: &scope })
+    }
+
+    /// A database, a table and a row.
+    fn history() -> Vec<SharedOperation> {
+        vec![create_db("dfs://a"), create_table("dfs://a", "t"), insert("dfs://a", "t", 1)]
+    }
+
+    /// Every entry committed and finished on both slaves, but `except` on slave 0.
+    fn all_done(except: Option<u64>) -> Vec<(NodeId, PipelineEvent<'static>)> {
+        (0..2).flat_map(|k| (1..=3).filter(move |&id| k != 0 || Some(id) != except).flat_map(move |id| done(slave(k), id))).collect()
+    }
+
+    #[test]
+    fn targets_equal_to_their_entries_and_the_source_pass() {
+        let ops = history();
+        assert_eq!(verdict(&ops, &[], &all_done(None), [&ops, &ops]), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_or_skipped_entry_explains_a_difference_from_the_source() {
+        // The status shows why slave 0 lacks the row: entry 3 FAILED (or skipped by an operator).
+        let ops = history();
+        for end in [PipelineEvent::Failed { id: 3, reason: "Missing TaskData" }, PipelineEvent::Finished { id: 3, skipped: true }] {
+            let mut events = all_done(Some(3));
+            events.extend([(slave(0), PipelineEvent::Started { id: 3 }), (slave(0), end)]);
+            assert_eq!(verdict(&ops, &[], &events, [&ops[..2], &ops]), Ok(()), "{end:?}");
+        }
+    }
+
+    #[test]
+    fn a_source_write_never_logged_explains_a_difference() {
+        // Written while replication was off for the database: the target never had it to apply.
+        let ops = history();
+        let unlogged = [insert("dfs://a", "t", 2)];
+        assert_eq!(verdict(&ops, &unlogged, &all_done(None), [&ops, &ops]), Ok(()));
+    }
+
+    #[test]
+    fn a_target_other_than_its_committed_entries_is_refused() {
+        let ops = history();
+        let err = verdict(&ops, &[], &all_done(None), [&ops[..2], &ops]).unwrap_err();
+        assert!(err.contains("slave0 diverges from its committed entries"), "{err}");
+    }
+
+    #[test]
+    fn an_entry_finished_without_committing_is_silent_divergence() {
+        // The target equals what it committed, and its status says FINISHED: nothing explains why
+        // it lacks the source's row.
+        let ops = history();
+        let mut events = all_done(Some(3));
+        events.push((slave(0), PipelineEvent::Finished { id: 3, skipped: false }));
+        let err = verdict(&ops, &[], &events, [&ops[..2], &ops]).unwrap_err();
+        assert!(err.contains("slave0 silently diverges from the source in dfs://a"), "{err}");
+        assert!(err.contains("entries FINISHED there without ever committing: [3]"), "{err}");
+    }
+
+    #[test]
+    fn a_target_keeping_a_database_the_source_dropped_is_refused() {
+        let ops = [create_db("dfs://a"), Arc::new(Operation::DropDb { db: "dfs://a".into() })];
+        let mut events = Vec::from(done(slave(0), 1));
+        events.push((slave(0), PipelineEvent::Finished { id: 2, skipped: false }));
+        events.extend(done(slave(1), 1));
+        events.extend(done(slave(1), 2));
+        let err = verdict(&ops, &[], &events, [&ops[..1], &ops]).unwrap_err();
+        assert!(err.contains("slave0 holds dfs://a, which the source does not"), "{err}");
+    }
+
+    #[test]
+    fn a_committed_entry_invalid_in_log_order_is_refused() {
+        // Slave 0 committed the row without the table it goes to.
+        let ops = history();
+        let mut events = all_done(Some(2));
+        events.extend([(slave(0), PipelineEvent::Finished { id: 2, skipped: true })]);
+        let err = verdict(&ops, &[], &events, [&ops[..1], &ops]).unwrap_err();
+        assert!(err.contains("slave0: entry 3 (APPEND) committed there but is invalid in log order"), "{err}");
+    }
+}

@@ -34,3 +34,47 @@ impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for GcSafety {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::pipeline::test_support::{batch, create_db, done, ledger, logged, master, run, slave};
+
+    /// The source logged two entries, each slave fetched both; slave 0 finished both (the second
+    /// first), slave 1 those of `slave1_done`; then the source truncates below `below`.
+    fn truncate(slave1_done: &[u64], below: u64) -> Result<(), String> {
+        let ops = [create_db("dfs://a"), create_db("dfs://b")];
+        let b = batch(1..=2);
+        let mut events = logged(&ops);
+        for s in [slave(0), slave(1)] {
+            events.push((s, PipelineEvent::Fetched { from: 1, entries: &b, offset: 2 }));
+        }
+        events.extend(done(slave(0), 2));
+        events.extend(done(slave(0), 1));
+        events.extend(slave1_done.iter().flat_map(|&id| done(slave(1), id)));
+        events.push((master(), PipelineEvent::Truncated { below }));
+        run(&mut GcSafety, &mut ledger(), &events)
+    }
+
+    #[test]
+    fn truncating_below_what_every_target_finished_passes() {
+        assert_eq!(truncate(&[1, 2], 3), Ok(()));
+        assert_eq!(truncate(&[1], 2), Ok(()));
+    }
+
+    #[test]
+    fn truncating_an_entry_a_target_has_not_finished_is_refused() {
+        let err = truncate(&[1], 3).unwrap_err();
+        assert!(err.contains("the source truncated below entry 3 while entry 2 is WAITING on slave1"), "{err}");
+    }
+
+    #[test]
+    fn truncating_an_entry_a_target_never_fetched_is_refused() {
+        // A target that finished nothing yet holds the whole log back.
+        let ops = [create_db("dfs://a")];
+        let mut events = logged(&ops);
+        events.push((master(), PipelineEvent::Truncated { below: 2 }));
+        let err = run(&mut GcSafety, &mut ledger(), &events).unwrap_err();
+        assert!(err.contains("while entry 1 is not fetched on slave0"), "{err}");
+    }
+}

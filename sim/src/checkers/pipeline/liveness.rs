@@ -95,3 +95,99 @@ impl<P: Progress> Checker<PipelineLedger, PipelineEvent<'_>, P> for ReplicationL
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::checkers::pipeline::test_support::ledger;
+
+    /// What a design would read off the running deployment.
+    struct Fake {
+        source_last: Option<u64>,
+        targets: BTreeMap<ClusterId, TargetProgress<'static>>,
+    }
+
+    impl Progress for Fake {
+        fn source_last(&self) -> Option<u64> {
+            self.source_last
+        }
+        fn target(&self, target: ClusterId) -> TargetProgress<'_> {
+            self.targets[&target].clone()
+        }
+    }
+
+    fn entry(id: u64, state: EntryState, lane: u64, never_runs: bool) -> EntryProgress<'static> {
+        EntryProgress { id, state, lane, never_runs, details: if never_runs { "Missing TaskData" } else { "" } }
+    }
+
+    fn finished(id: u64, lane: u64) -> EntryProgress<'static> {
+        entry(id, EntryState::Finished, lane, false)
+    }
+
+    /// Slave 0 replicating up to `offset` with `entries`; slave 1 done with entries 1..=3.
+    fn pending_with(offset: u64, entries: Vec<EntryProgress<'static>>) -> Option<String> {
+        let targets = BTreeMap::from([
+            (ClusterId::Slave(0), TargetProgress::Running { offset, entries }),
+            (ClusterId::Slave(1), TargetProgress::Running { offset: 3, entries: (1..=3).map(|id| finished(id, 0)).collect() }),
+        ]);
+        ReplicationLiveness.pending(&ledger(), &Fake { source_last: Some(3), targets })
+    }
+
+    #[test]
+    fn targets_that_fetched_and_finished_everything_converged() {
+        assert_eq!(pending_with(3, vec![finished(1, 0), finished(2, 1), finished(3, 0)]), None);
+    }
+
+    #[test]
+    fn a_lane_behind_an_entry_that_can_never_run_waits_for_an_operator() {
+        // Its lane is stuck until someone skips entry 2; the other lane finished.
+        let entries = vec![finished(1, 1), entry(2, EntryState::Failed, 0, true), entry(3, EntryState::Waiting, 0, false)];
+        assert_eq!(pending_with(3, entries), None);
+    }
+
+    #[test]
+    fn a_target_behind_the_source_is_pending() {
+        let reason = pending_with(2, vec![finished(1, 0), finished(2, 0)]).expect("pending");
+        assert!(reason.contains("slave0 fetched up to entry 2 of 3"), "{reason}");
+    }
+
+    #[test]
+    fn an_unfinished_entry_in_a_lane_that_can_move_is_pending() {
+        // Lane 0 is stuck, lane 1 is not: its waiting entry must finish.
+        let entries = vec![entry(1, EntryState::Failed, 0, true), entry(2, EntryState::Waiting, 1, false), finished(3, 0)];
+        let reason = pending_with(3, entries).expect("pending");
+        assert!(reason.contains("slave0: entry 2 is WAITING"), "{reason}");
+    }
+
+    #[test]
+    fn a_failure_that_a_retry_heals_is_pending() {
+        let entries = vec![finished(1, 0), entry(2, EntryState::Failed, 0, false), finished(3, 1)];
+        let reason = pending_with(3, entries).expect("pending");
+        assert!(reason.contains("slave0: entry 2 is FAILED"), "{reason}");
+    }
+
+    #[test]
+    #[ignore = "finding: replication-liveness excuses every unfinished entry of a lane that holds a never-running failure, also the entries ahead of it (lower id, e.g. its own group), which its property says must finish"]
+    fn an_entry_ahead_of_a_never_running_failure_in_its_lane_is_pending() {
+        // Entry 1 is not queued behind entry 2: in DolphinDB's slave the tasks of a group run in
+        // parallel and a failed one does not hold back its siblings (the model's `due` dispatches
+        // them), so entry 1 waiting for ever is a liveness bug the checker does not report.
+        let entries = vec![entry(1, EntryState::Waiting, 0, false), entry(2, EntryState::Failed, 0, true), finished(3, 1)];
+        let reason = pending_with(3, entries).expect("pending");
+        assert!(reason.contains("slave0: entry 1 is WAITING"), "{reason}");
+    }
+
+    #[test]
+    fn a_target_without_a_leader_is_pending_and_a_stopped_one_is_not() {
+        let progress = |slave0| Fake {
+            source_last: Some(3),
+            targets: BTreeMap::from([(ClusterId::Slave(0), slave0), (ClusterId::Slave(1), TargetProgress::Stopped)]),
+        };
+        let reason = ReplicationLiveness.pending(&ledger(), &progress(TargetProgress::NoLeader)).expect("pending");
+        assert!(reason.contains("slave0 has no leader"), "{reason}");
+        // Stopped by an operator: what it has not done is in its status, not a liveness failure.
+        assert_eq!(ReplicationLiveness.pending(&ledger(), &progress(TargetProgress::Stopped)), None);
+    }
+}

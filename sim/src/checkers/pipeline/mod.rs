@@ -10,3 +10,5 @@ pub mod gc_safety;
 pub mod ledger;
 pub mod liveness;
 pub mod no_gaps;
+#[cfg(test)]
+mod test_support;

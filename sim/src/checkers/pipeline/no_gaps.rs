@@ -55,3 +55,73 @@ impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for NoGaps {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::pipeline::test_support::{batch, create_db, hash, ledger, logged, run, slave};
+
+    /// The source logged three entries; then `events`.
+    fn judged(events: &[(NodeId, PipelineEvent<'_>)]) -> Result<(), String> {
+        let ops = [create_db("dfs://a"), create_db("dfs://b"), create_db("dfs://c")];
+        let mut l = ledger();
+        run(&mut NoGaps, &mut l, &logged(&ops)).expect("logging fetches nothing");
+        run(&mut NoGaps, &mut l, events)
+    }
+
+    #[test]
+    fn batches_continuing_the_offset_with_the_logged_entries_pass() {
+        let (s0, s1) = (slave(0), slave(1));
+        let (first, rest, all) = (batch(1..=2), batch(3..=3), batch(1..=3));
+        let events = [
+            (s0, PipelineEvent::Fetched { from: 1, entries: &first, offset: 2 }),
+            // The same batch reported again (a controller applying it once more).
+            (s0, PipelineEvent::Fetched { from: 1, entries: &first, offset: 2 }),
+            (s0, PipelineEvent::Fetched { from: 3, entries: &rest, offset: 3 }),
+            // Nothing new yet: an empty batch leaves the offset where it was.
+            (s0, PipelineEvent::Fetched { from: 4, entries: &[], offset: 3 }),
+            // Each target has its own offset.
+            (s1, PipelineEvent::Fetched { from: 1, entries: &all, offset: 3 }),
+        ];
+        assert_eq!(judged(&events), Ok(()));
+    }
+
+    #[test]
+    fn a_batch_skipping_entries_is_refused() {
+        let (first, third) = (batch(1..=1), batch(3..=3));
+        let events = [
+            (slave(0), PipelineEvent::Fetched { from: 1, entries: &first, offset: 1 }),
+            (slave(0), PipelineEvent::Fetched { from: 3, entries: &third, offset: 3 }),
+        ];
+        let err = judged(&events).unwrap_err();
+        assert!(err.contains("entries 2..3 were never fetched"), "{err}");
+    }
+
+    #[test]
+    fn a_first_batch_not_starting_at_the_first_entry_is_refused() {
+        let b = batch(2..=3);
+        let err = judged(&[(slave(1), PipelineEvent::Fetched { from: 2, entries: &b, offset: 3 })]).unwrap_err();
+        assert!(err.contains("the first batch starts at entry 2: entries 1..2 were never fetched"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_leaving_the_offset_elsewhere_is_refused() {
+        let b = batch(1..=2);
+        let err = judged(&[(slave(0), PipelineEvent::Fetched { from: 1, entries: &b, offset: 3 })]).unwrap_err();
+        assert!(err.contains("a batch from entry 1 to 2 left the offset at 3"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_with_a_hole_is_refused() {
+        let b = [(1, hash(1)), (3, hash(3))];
+        let err = judged(&[(slave(0), PipelineEvent::Fetched { from: 1, entries: &b, offset: 3 })]).unwrap_err();
+        assert!(err.contains("batch from entry 1 holds entry 3 at position 1"), "{err}");
+    }
+
+    #[test]
+    fn a_fetched_entry_other_than_logged_is_refused() {
+        let b = [(1, hash(1)), (2, 7)];
+        let err = judged(&[(slave(0), PipelineEvent::Fetched { from: 1, entries: &b, offset: 2 })]).unwrap_err();
+        assert!(err.contains("fetched entry 2 is not the entry the source logged"), "{err}");
+    }
+}

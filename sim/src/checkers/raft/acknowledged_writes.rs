@@ -63,3 +63,58 @@ impl AcknowledgedWrites {
         self.acked.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::test_support::{Bench, View};
+
+    fn ack(key: &str, value: &str, index: u64) -> ClientFact {
+        ClientFact::Acknowledged { lane: 0, seq: 1, key: key.into(), value: value.into(), index, at: 0 }
+    }
+
+    fn judge(acks: &mut AcknowledgedWrites, client: NodeId, fact: &ClientFact) -> Result<(), String> {
+        Checker::<[NodeId], ClientFact, View<'_>>::on_fact(acks, &[], client, fact)
+    }
+
+    #[test]
+    fn an_acknowledgement_repeated_alike_passes() {
+        // A retried request that the leader recognised as applied is acknowledged again, alike.
+        let mut acks = AcknowledgedWrites::default();
+        assert_eq!(judge(&mut acks, 9, &ack("k", "v", 2)), Ok(()));
+        assert_eq!(judge(&mut acks, 9, &ack("k", "v", 2)), Ok(()));
+        assert_eq!(acks.count(), 1);
+    }
+
+    #[test]
+    fn a_key_acknowledged_twice_differently_is_refused() {
+        // Clients write fresh keys: two acknowledgements of one key mean one of them is false.
+        let mut acks = AcknowledgedWrites::default();
+        judge(&mut acks, 9, &ack("k", "v", 2)).expect("the first");
+        let err = judge(&mut acks, 9, &ack("k", "w", 3)).unwrap_err();
+        assert!(err.contains("acknowledged twice"), "{err}");
+    }
+
+    /// A lone controller that leads and applied `k=v` for client 0, and the checker's verdict
+    /// after the client was told `key=value`.
+    fn pending_after(key: &str, value: &str) -> Option<String> {
+        let mut bench = Bench::master(1, 0);
+        let (c, client) = (bench.node("master.controller.0"), bench.node("client.0"));
+        bench.elect(c);
+        bench.put(c, client, "k", "v");
+        let mut acks = AcknowledgedWrites::default();
+        judge(&mut acks, client, &ack(key, value, 2)).expect("one acknowledgement");
+        acks.pending(&[c][..], &bench.view())
+    }
+
+    #[test]
+    fn a_write_every_live_controller_applied_converged() {
+        assert_eq!(pending_after("k", "v"), None);
+    }
+
+    #[test]
+    fn an_acknowledged_write_a_live_controller_lacks_is_pending() {
+        let reason = pending_after("k", "w").expect("pending");
+        assert!(reason.contains("lacks k=w"), "{reason}");
+    }
+}

@@ -40,3 +40,41 @@ impl<V: ?Sized> Checker<GroupShadow, RaftFact, V> for ElectionSafety {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::raft::test_support::{elected, run, vote};
+
+    #[test]
+    fn successive_terms_may_each_have_their_own_leader() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.extend(elected(2, 2));
+        // A restarted leader replaying its log reports the same leadership again: the same event.
+        facts.push((2, RaftFact::BecameLeader { term: 2 }));
+        assert_eq!(run(&mut ElectionSafety::default(), &facts).err(), None);
+    }
+
+    #[test]
+    fn a_second_leader_in_one_term_is_refused() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.extend(elected(1, 1));
+        let err = run(&mut ElectionSafety::default(), &facts).unwrap_err();
+        assert!(err.contains("two leaders in term 1"), "{err}");
+    }
+
+    #[test]
+    fn a_member_may_repeat_its_vote_and_vote_anew_in_a_later_term() {
+        // The grant may leave twice (a retransmitted request); a new term frees the vote.
+        let facts = [(1, vote(1, 0)), (1, vote(1, 0)), (1, vote(2, 2))];
+        assert_eq!(run(&mut ElectionSafety::default(), &facts).err(), None);
+    }
+
+    #[test]
+    fn a_second_vote_in_one_term_is_refused() {
+        // What a member that forgot its vote in a crash does (term and vote not durable).
+        let facts = [(1, vote(1, 0)), (1, vote(1, 2))];
+        let err = run(&mut ElectionSafety::default(), &facts).unwrap_err();
+        assert!(err.contains("voted for 0 and then for 2 in term 1"), "{err}");
+    }
+}

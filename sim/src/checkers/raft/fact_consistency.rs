@@ -45,3 +45,72 @@ fn check<D: Deployment>(group: &GroupShadow, view: &ClusterView<'_, D>) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use ccrsim_model::core::io::NodeId;
+
+    use super::*;
+    use crate::checkers::raft::test_support::append;
+    use crate::checkers::test_support::{Bench, View};
+
+    /// A lone controller that leads, committed its term's entry and applied a client's write, and
+    /// the Raft facts it reported on the way.
+    fn leader_with_a_write() -> (Bench, NodeId, Vec<RaftFact>) {
+        let mut bench = Bench::master(1, 0);
+        let (c, client) = (bench.node("master.controller.0"), bench.node("client.0"));
+        bench.elect(c);
+        bench.put(c, client, "k", "v");
+        let applied = bench.view().controller(c).expect("it runs").raft().last_applied();
+        assert_eq!(applied, 2, "the term's entry and the write are applied");
+        let facts = bench.raft_facts(c);
+        (bench, c, facts)
+    }
+
+    /// The shadow of the controller's group after `facts`.
+    fn shadow_of(c: NodeId, facts: &[RaftFact]) -> GroupShadow {
+        let mut shadow = GroupShadow::new("master controllers".into(), &[c]);
+        for f in facts {
+            shadow.apply(c, f).expect("the facts follow each other");
+        }
+        shadow
+    }
+
+    fn at_end(shadow: &GroupShadow, view: &View<'_>) -> Result<(), String> {
+        FactConsistency.at_end(shadow, view)
+    }
+
+    #[test]
+    fn a_shadow_that_followed_every_fact_matches_the_member() {
+        let (bench, c, facts) = leader_with_a_write();
+        assert_eq!(at_end(&shadow_of(c, &facts), &bench.view()), Ok(()));
+    }
+
+    #[test]
+    fn a_member_whose_facts_left_out_an_apply_is_refused() {
+        let (bench, c, mut facts) = leader_with_a_write();
+        let last = facts.iter().rposition(|f| matches!(f, RaftFact::Applied { .. })).expect("it applied");
+        facts.remove(last);
+        let err = at_end(&shadow_of(c, &facts), &bench.view()).unwrap_err();
+        assert!(err.contains("but its facts say"), "{err}");
+    }
+
+    #[test]
+    fn a_member_whose_facts_left_out_an_entry_is_refused() {
+        // Commit and applied indexes still agree; the log does not.
+        let (bench, c, mut facts) = leader_with_a_write();
+        let last = facts.iter().rposition(|f| matches!(f, RaftFact::Appended { .. })).expect("it appended");
+        facts.remove(last);
+        let err = at_end(&shadow_of(c, &facts), &bench.view()).unwrap_err();
+        assert!(err.contains("its log or leadership differs"), "{err}");
+    }
+
+    #[test]
+    fn a_fact_that_cannot_follow_the_members_earlier_ones_is_refused() {
+        // The group reports the shadow's refusal under this checker's name as the facts arrive.
+        let mut shadow = GroupShadow::new("master controllers".into(), &[0]);
+        shadow.apply(0, &append(1, 1, 11)).expect("the first entry");
+        let err = shadow.apply(0, &append(3, 1, 13)).unwrap_err();
+        assert!(err.contains("appended entry 3 to a log that ends at 1"), "{err}");
+    }
+}

@@ -37,3 +37,56 @@ impl<V: ?Sized> Checker<GroupShadow, RaftFact, V> for LeaderAppendOnly {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::raft::test_support::{append, elected, hard, run};
+
+    #[test]
+    fn a_leader_appends_at_the_end_and_compacts_its_own_prefix() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.extend([(0, append(1, 1, 11)), (0, append(2, 1, 12)), (0, RaftFact::Compacted { index: 1 }), (0, append(3, 1, 13))]);
+        assert_eq!(run(&mut LeaderAppendOnly, &facts).err(), None);
+    }
+
+    #[test]
+    fn a_follower_and_a_former_leader_may_lose_their_tail() {
+        // Truncation is how a follower (and a leader that stepped down) joins the new leader's log.
+        let mut facts = vec![(1, append(1, 1, 11)), (1, append(2, 1, 12)), (1, RaftFact::Truncated { from_index: 2 })];
+        facts.extend(elected(0, 1));
+        facts.extend([
+            (0, append(1, 1, 11)),
+            (0, append(2, 1, 99)),
+            (0, RaftFact::SteppedDown { term: 1 }),
+            (0, hard(2, None)),
+            (0, RaftFact::Truncated { from_index: 2 }),
+            (0, append(2, 2, 22)),
+        ]);
+        assert_eq!(run(&mut LeaderAppendOnly, &facts).err(), None);
+    }
+
+    #[test]
+    fn a_leader_overwriting_an_entry_is_refused() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.extend([(0, append(1, 1, 11)), (0, append(2, 1, 12)), (0, append(2, 1, 99))]);
+        let err = run(&mut LeaderAppendOnly, &facts).unwrap_err();
+        assert!(err.contains("overwrote entry 2"), "{err}");
+    }
+
+    #[test]
+    fn a_leader_deleting_entries_is_refused() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.extend([(0, append(1, 1, 11)), (0, append(2, 1, 12)), (0, RaftFact::Truncated { from_index: 2 })]);
+        let err = run(&mut LeaderAppendOnly, &facts).unwrap_err();
+        assert!(err.contains("deleted entries 2..=2"), "{err}");
+    }
+
+    #[test]
+    fn a_leader_replacing_its_log_with_a_snapshot_is_refused() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.extend([(0, append(1, 1, 11)), (0, RaftFact::SnapshotInstalled { index: 5, term: 1, digest: 7 })]);
+        let err = run(&mut LeaderAppendOnly, &facts).unwrap_err();
+        assert!(err.contains("replaced its log with a snapshot"), "{err}");
+    }
+}

@@ -86,3 +86,63 @@ impl<V: ?Sized> Checker<GroupShadow, RaftFact, V> for LeaderCompleteness {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::raft::test_support::{append, commit, elected, run};
+
+    /// Node 0 leads term 1 and commits entry (1, term 1), which node `with` holds too.
+    fn committed_in_term_1(with: Option<NodeId>) -> Vec<(NodeId, RaftFact)> {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.push((0, append(1, 1, 11)));
+        facts.extend(with.map(|n| (n, append(1, 1, 11))));
+        facts.push((0, commit(1, 1, true)));
+        facts
+    }
+
+    #[test]
+    fn a_new_leader_holding_every_committed_entry_passes() {
+        let mut facts = committed_in_term_1(Some(1));
+        facts.extend(elected(1, 2));
+        assert_eq!(run(&mut LeaderCompleteness, &facts).err(), None);
+    }
+
+    #[test]
+    fn a_leader_lacking_an_entry_committed_in_an_earlier_term_is_refused() {
+        let mut facts = committed_in_term_1(None);
+        facts.extend(elected(1, 2));
+        let err = run(&mut LeaderCompleteness, &facts).unwrap_err();
+        assert!(err.contains("became leader of term 2 without committed entry 1"), "{err}");
+    }
+
+    #[test]
+    fn a_leader_of_an_earlier_term_need_not_hold_what_a_later_term_committed() {
+        // Node 1 campaigned in term 2, paused, and wins it after term 3 committed entry 1: terms,
+        // not wall-clock order, decide what it must hold.
+        let mut facts = Vec::from(elected(0, 3));
+        facts.extend([(0, append(1, 3, 31)), (0, commit(1, 3, true))]);
+        facts.extend(elected(1, 2));
+        assert_eq!(run(&mut LeaderCompleteness, &facts).err(), None);
+    }
+
+    #[test]
+    fn a_commit_that_a_leader_of_a_later_term_lacks_is_refused() {
+        let mut facts = Vec::from(elected(0, 1));
+        facts.push((0, append(1, 1, 11)));
+        facts.extend(elected(1, 2));
+        facts.push((0, commit(1, 1, true)));
+        let err = run(&mut LeaderCompleteness, &facts).unwrap_err();
+        assert!(err.contains("leader of later term 2, lacks it"), "{err}");
+    }
+
+    #[test]
+    fn committing_over_another_entry_at_a_committed_index_is_refused() {
+        // Node 2 holds a term-2 entry at index 1, where term 1's entry was committed: whoever sent
+        // it lacked the committed one.
+        let mut facts = committed_in_term_1(None);
+        facts.extend([(2, append(1, 2, 21)), (2, commit(1, 2, false))]);
+        let err = run(&mut LeaderCompleteness, &facts).unwrap_err();
+        assert!(err.contains("where (term 1) was committed already"), "{err}");
+    }
+}

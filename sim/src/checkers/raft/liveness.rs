@@ -67,3 +67,61 @@ fn pending<D: Deployment>(view: &ClusterView<'_, D>, members: &[u32]) -> Option<
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::test_support::Bench;
+
+    /// What the checker says of the master's controller group.
+    fn pending_of(bench: &Bench) -> Option<String> {
+        let members = bench.topology.controllers(crate::topology::ClusterId::Master);
+        let group = GroupShadow::new("master controllers".into(), &members);
+        RaftLiveness.pending(&group, &bench.view())
+    }
+
+    #[test]
+    fn a_group_without_a_leader_is_pending() {
+        let bench = Bench::master(3, 0);
+        let reason = pending_of(&bench).expect("pending");
+        assert!(reason.contains("no leader in the highest term 0"), "{reason}");
+    }
+
+    #[test]
+    fn a_crashed_controller_is_pending() {
+        let mut bench = Bench::master(3, 0);
+        bench.crash(1);
+        let reason = pending_of(&bench).expect("pending");
+        assert!(reason.contains("controller 1 is not running (Down)"), "{reason}");
+    }
+
+    #[test]
+    fn a_group_that_lost_its_quorum_for_good_is_pending() {
+        // Fail-stopped members never come back: waiting for them is pointless, but two of three
+        // gone leave no quorum.
+        let mut bench = Bench::master(3, 0);
+        bench.fail_stop(1);
+        bench.fail_stop(2);
+        let reason = pending_of(&bench).expect("pending");
+        assert!(reason.contains("only 1 of 3 controllers can run; a quorum needs 2"), "{reason}");
+    }
+
+    #[test]
+    fn a_leader_that_has_not_committed_in_its_term_is_pending() {
+        let mut bench = Bench::master(1, 0);
+        let c = bench.node("master.controller.0");
+        bench.campaign(c);
+        bench.complete_disk(c);
+        assert!(bench.view().controller(c).expect("it runs").raft().is_leader(), "its vote is durable: it won");
+        let reason = pending_of(&bench).expect("pending");
+        assert!(reason.contains("has not committed an entry of its term 1"), "{reason}");
+    }
+
+    #[test]
+    fn a_leader_that_committed_and_applied_in_its_term_converged() {
+        let mut bench = Bench::master(1, 0);
+        let c = bench.node("master.controller.0");
+        bench.elect(c);
+        assert_eq!(pending_of(&bench), None);
+    }
+}

@@ -11,6 +11,8 @@ pub mod liveness;
 pub mod log_matching;
 pub mod shadow;
 pub mod state_machine_safety;
+#[cfg(test)]
+mod test_support;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;

@@ -57,3 +57,47 @@ impl<V: ?Sized> Checker<GroupShadow, RaftFact, V> for StateMachineSafety {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::raft::test_support::{applied, run};
+
+    /// Node 0 applies entries 1 and 2 of term 1.
+    fn node_0_applies() -> Vec<(NodeId, RaftFact)> {
+        vec![(0, applied(1, 1, 11, 101)), (0, applied(2, 1, 12, 102))]
+    }
+
+    #[test]
+    fn members_applying_the_same_entries_and_snapshots_of_them_pass() {
+        let mut facts = node_0_applies();
+        facts.extend([(1, applied(1, 1, 11, 101)), (1, applied(2, 1, 12, 102))]);
+        facts.push((2, RaftFact::SnapshotInstalled { index: 2, term: 1, digest: 102 }));
+        assert_eq!(run(&mut StateMachineSafety::default(), &facts).err(), None);
+    }
+
+    #[test]
+    fn another_entry_applied_at_an_applied_index_is_refused() {
+        let mut facts = node_0_applies();
+        facts.push((1, applied(1, 2, 21, 201)));
+        let err = run(&mut StateMachineSafety::default(), &facts).unwrap_err();
+        assert!(err.contains("node 0 applied an entry of term 1 at 1, node 1 one of term 2"), "{err}");
+    }
+
+    #[test]
+    fn the_same_entry_reached_through_another_history_is_refused() {
+        let mut facts = node_0_applies();
+        facts.push((1, applied(2, 1, 12, 999)));
+        let err = run(&mut StateMachineSafety::default(), &facts).unwrap_err();
+        assert!(err.contains("through a different history"), "{err}");
+    }
+
+    #[test]
+    fn a_snapshot_of_another_history_is_refused() {
+        // A snapshot skips entries; its digest still says which history it holds.
+        let mut facts = node_0_applies();
+        facts.push((2, RaftFact::SnapshotInstalled { index: 2, term: 1, digest: 999 }));
+        let err = run(&mut StateMachineSafety::default(), &facts).unwrap_err();
+        assert!(err.contains("holds a snapshot at 2 whose applied history differs"), "{err}");
+    }
+}

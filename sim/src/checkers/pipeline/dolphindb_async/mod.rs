@@ -10,3 +10,5 @@ pub mod rules;
 pub mod slave_order;
 pub mod status_truthful;
 pub mod task_data_durability;
+#[cfg(test)]
+mod test_support;

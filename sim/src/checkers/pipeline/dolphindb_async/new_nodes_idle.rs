@@ -30,3 +30,28 @@ impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for NewNodesIdle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::pipeline::dolphindb_async::test_support::{dispatched, enqueued, ledger, part, pulled, run, task};
+    use crate::checkers::pipeline::test_support::{node, slave};
+
+    /// Slave 0 pulled task 1 and sent it to data node `to`.
+    fn dispatched_to(to: &str) -> Result<(), String> {
+        let t = task(1, 1, "dfs://a", vec![part("dfs://a", 1)]);
+        let facts = [enqueued(&t), (slave(0), pulled(std::slice::from_ref(&t))), (slave(0), dispatched(&t, node(to)))];
+        run(&mut NewNodesIdle, &mut ledger(), &facts)
+    }
+
+    #[test]
+    fn a_task_sent_to_an_original_data_node_passes() {
+        assert_eq!(dispatched_to("slave0.datanode.1"), Ok(()));
+    }
+
+    #[test]
+    fn a_task_sent_to_an_added_data_node_is_refused() {
+        let err = dispatched_to("slave0.datanode.2").unwrap_err();
+        assert!(err.contains(&format!("dispatched to data node {}, which slave0 did not start with", node("slave0.datanode.2"))), "{err}");
+    }
+}

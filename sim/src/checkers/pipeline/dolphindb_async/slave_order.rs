@@ -57,3 +57,68 @@ impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for SlaveOrder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ccrsim_model::pipeline::dolphindb_async::Task;
+
+    use super::*;
+    use crate::checkers::pipeline::dolphindb_async::test_support::{dispatched, done, enqueued, ledger, part, pulled, run, task};
+    use crate::checkers::pipeline::test_support::{node, slave};
+
+    /// Task 1 (group 1) and task 3 (group 2) both write partition 1 of `dfs://a`; task 2 (group
+    /// 1) writes `dfs://b`, in the other execution set, so in another queue.
+    fn tasks() -> [Task; 3] {
+        [
+            task(1, 1, "dfs://a", vec![part("dfs://a", 1)]),
+            task(2, 1, "dfs://b", vec![part("dfs://b", 1)]),
+            task(3, 2, "dfs://a", vec![part("dfs://a", 1)]),
+        ]
+    }
+
+    /// The master enqueued [`tasks`], slave 0 pulled them, then did `facts`.
+    fn judged(facts: &[ReplFact]) -> Result<(), String> {
+        let (s0, tasks) = (slave(0), tasks());
+        let mut all: Vec<_> = tasks.iter().map(enqueued).collect();
+        all.push((s0, pulled(&tasks)));
+        all.extend(facts.iter().map(|f| (s0, f.clone())));
+        run(&mut SlaveOrder, &mut ledger(), &all)
+    }
+
+    fn data() -> NodeId {
+        node("slave0.datanode.0")
+    }
+
+    #[test]
+    fn a_group_runs_once_the_earlier_group_of_its_queue_finished() {
+        let [t1, t2, t3] = tasks();
+        let mut facts = vec![dispatched(&t1, data()), dispatched(&t2, data())];
+        facts.extend(done(&t1));
+        // Task 2 is still running, but in another queue: it holds nothing back here.
+        facts.push(dispatched(&t3, data()));
+        facts.extend(done(&t3));
+        assert_eq!(judged(&facts), Ok(()));
+    }
+
+    #[test]
+    fn a_group_dispatched_before_the_earlier_group_of_its_queue_finished_is_refused() {
+        let [t1, _, t3] = tasks();
+        let err = judged(&[dispatched(&t1, data()), dispatched(&t3, data())]).unwrap_err();
+        assert!(err.contains("task 3 of group 2 dispatched while task 1 of group 1 in its queue"), "{err}");
+    }
+
+    #[test]
+    fn a_commit_after_earlier_conflicting_tasks_ended_passes() {
+        // Task 1 was skipped by hand: it no longer holds task 3 back.
+        let [_, t2, t3] = tasks();
+        let facts = [ReplFact::TaskFinished { task: 1, skipped: true }, done(&t3)[0].clone(), done(&t2)[0].clone()];
+        assert_eq!(judged(&facts), Ok(()));
+    }
+
+    #[test]
+    fn a_commit_overtaking_an_earlier_conflicting_task_is_refused() {
+        let [_, _, t3] = tasks();
+        let err = judged(&done(&t3)).unwrap_err();
+        assert!(err.contains("task 3") && err.contains("committed before the earlier conflicting task 1"), "{err}");
+    }
+}

@@ -144,3 +144,162 @@ fn queue_rows(ledger: &AsyncLedger, node: NodeId, view: &NodeView, rows: &[Queue
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use ccrsim_model::core::io::NodeId;
+    use ccrsim_model::pipeline::dolphindb_async::admin::{DbStatusRow, SlaveInfoRow};
+    use ccrsim_model::pipeline::dolphindb_async::{ReplFact, Task};
+
+    use super::*;
+    use crate::checkers::pipeline::dolphindb_async::rules::queue_of;
+    use crate::checkers::pipeline::dolphindb_async::test_support::{dispatched, done, enqueued, follow, ledger, part, pulled, task};
+    use crate::checkers::pipeline::test_support::{QUEUES, master, node, slave};
+
+    /// Two tasks on `dfs://a`, in two groups.
+    fn tasks() -> [Task; 2] {
+        [task(1, 1, "dfs://a", vec![part("dfs://a", 1)]), task(2, 2, "dfs://a", vec![part("dfs://a", 1)])]
+    }
+
+    /// The master enqueued [`tasks`] and truncated below 2; slave 0 pulled them, finished task 1 and
+    /// runs task 2.
+    fn history() -> AsyncLedger {
+        let ([t1, t2], s0, to) = (tasks(), slave(0), node("slave0.datanode.0"));
+        let mut facts = vec![enqueued(&t1), enqueued(&t2), (master(), ReplFact::Truncated { below: 2 })];
+        facts.push((s0, pulled(&[t1.clone(), t2.clone()])));
+        facts.push((s0, dispatched(&t1, to)));
+        facts.extend(done(&t1).map(|f| (s0, f)));
+        facts.push((s0, dispatched(&t2, to)));
+        let mut l = ledger();
+        follow(&mut l, &facts);
+        l
+    }
+
+    /// The verdict on `reply` to a call made on `node`.
+    fn answered(node: NodeId, reply: AdminReply) -> Result<(), String> {
+        Checker::<AsyncLedger, AdminResult, ()>::on_fact(&mut StatusTruthful, &history(), node, &Ok(reply))
+    }
+
+    fn master_row(t: &Task, truncated: bool) -> MasterTaskRow {
+        MasterTaskRow {
+            task: t.id,
+            tid: t.tid,
+            group: t.group,
+            kind: t.kind,
+            submit_ms: t.submit_ms,
+            db: t.db.clone(),
+            table: t.table.clone(),
+            source: t.source,
+            truncated,
+        }
+    }
+
+    fn slave_row(t: &Task, state: SlaveTaskState) -> SlaveTaskRow {
+        SlaveTaskRow {
+            task: t.id,
+            master_tid: t.tid,
+            group: t.group,
+            exec_set: t.exec_set,
+            queue: queue_of(&t.db, QUEUES),
+            kind: t.kind,
+            create_ms: 0,
+            db: t.db.clone(),
+            table: t.table.clone(),
+            source: t.source,
+            finish_ms: (state == SlaveTaskState::Finished).then_some(5),
+            node: node("slave0.datanode.0"),
+            state,
+            details: String::new(),
+        }
+    }
+
+    fn queue_row(unfinished: usize, group: Option<u64>, status: &'static str) -> QueueRow {
+        QueueRow {
+            exec_set: 0,
+            queue: queue_of("dfs://a", QUEUES),
+            unfinished,
+            group,
+            node: node("slave0.datanode.0"),
+            executing_since_ms: None,
+            status,
+        }
+    }
+
+    fn slave_info(last_finished_task: u64) -> AdminReply {
+        AdminReply::Slaves(vec![SlaveInfoRow {
+            slave: 0,
+            connected_controller: slave(0),
+            controllers: vec![slave(0)],
+            last_finished_task,
+            last_pull_ms: None,
+        }])
+    }
+
+    fn db_row(db: &str, enabled: bool, exec_set: u8) -> AdminReply {
+        AdminReply::Databases(vec![DbStatusRow { db: db.into(), enabled, exec_set }])
+    }
+
+    #[test]
+    fn answers_agreeing_with_what_the_controller_applied_pass() {
+        let [t1, t2] = tasks();
+        assert_eq!(answered(master(), AdminReply::MasterTasks(vec![master_row(&t1, true), master_row(&t2, false)])), Ok(()));
+        let rows = vec![slave_row(&t1, SlaveTaskState::Finished), slave_row(&t2, SlaveTaskState::Executing)];
+        assert_eq!(answered(slave(0), AdminReply::SlaveTasks(rows)), Ok(()));
+        // A finished task may drop out of the status.
+        assert_eq!(answered(slave(0), AdminReply::SlaveTasks(vec![slave_row(&t2, SlaveTaskState::Executing)])), Ok(()));
+        assert_eq!(answered(slave(0), AdminReply::Queues(vec![queue_row(1, Some(2), "EXECUTING")])), Ok(()));
+        assert_eq!(answered(master(), slave_info(1)), Ok(()));
+        // A database never set shows disabled.
+        assert_eq!(answered(master(), db_row("dfs://a", true, 0)), Ok(()));
+        assert_eq!(answered(master(), db_row("dfs://z", false, 0)), Ok(()));
+    }
+
+    #[test]
+    fn a_master_row_other_than_the_enqueued_task_is_refused() {
+        let [t1, t2] = tasks();
+        let mut wrong = master_row(&t2, false);
+        wrong.group = 1;
+        let err = answered(master(), AdminReply::MasterTasks(vec![wrong])).unwrap_err();
+        assert!(err.contains("task 2 shown as"), "{err}");
+        let err = answered(master(), AdminReply::MasterTasks(vec![master_row(&t1, false)])).unwrap_err();
+        assert!(err.contains("task 1 shown isTruncated=false, truncated below 2"), "{err}");
+        let err = answered(master(), AdminReply::MasterTasks(vec![master_row(&task(3, 2, "dfs://a", vec![]), false)])).unwrap_err();
+        assert!(err.contains("task 3 shown, never enqueued by this controller"), "{err}");
+    }
+
+    #[test]
+    fn a_slave_row_in_another_state_is_refused() {
+        let [_, t2] = tasks();
+        let err = answered(slave(0), AdminReply::SlaveTasks(vec![slave_row(&t2, SlaveTaskState::Waiting)])).unwrap_err();
+        assert!(err.contains("task 2 shown WAITING, this controller has it EXECUTING"), "{err}");
+    }
+
+    #[test]
+    fn an_unfinished_task_left_out_of_the_status_is_refused() {
+        let [t1, _] = tasks();
+        let err = answered(slave(0), AdminReply::SlaveTasks(vec![slave_row(&t1, SlaveTaskState::Finished)])).unwrap_err();
+        assert!(err.contains("task 2 is EXECUTING on this controller but missing from the status"), "{err}");
+    }
+
+    #[test]
+    fn a_queue_shown_with_other_counts_or_group_is_refused() {
+        let err = answered(slave(0), AdminReply::Queues(vec![queue_row(2, Some(1), "EXECUTING")])).unwrap_err();
+        assert!(err.contains("shown with 2 unfinished tasks, this controller has 1"), "{err}");
+        let err = answered(slave(0), AdminReply::Queues(vec![queue_row(1, Some(1), "EXECUTING")])).unwrap_err();
+        assert!(err.contains("shown executing group Some(1), its lowest unfinished group is Some(2)"), "{err}");
+        let err = answered(slave(0), AdminReply::Queues(vec![queue_row(1, Some(2), "FINISHED")])).unwrap_err();
+        assert!(err.contains("shown FINISHED, expected EXECUTING"), "{err}");
+    }
+
+    #[test]
+    fn a_slave_progress_ahead_of_what_it_finished_is_refused() {
+        let err = answered(master(), slave_info(2)).unwrap_err();
+        assert!(err.contains("slave 0 reported finished up to task 2, but only tasks below 2 finished"), "{err}");
+    }
+
+    #[test]
+    fn a_database_setting_it_never_had_is_refused() {
+        let err = answered(master(), db_row("dfs://a", true, 1)).unwrap_err();
+        assert!(err.contains("dfs://a shown enabled=true set=1, a setting it never had"), "{err}");
+    }
+}

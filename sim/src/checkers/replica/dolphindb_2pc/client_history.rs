@@ -50,3 +50,65 @@ fn at_end(ledger: &DfsLedger) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use ccrsim_model::dfs::{ErrorCode, OpError};
+
+    use super::*;
+    use crate::checkers::replica::dolphindb_2pc::test_support::{CLIENT, begun, commit, ended, invoked, part, rollback, run};
+
+    fn judged(facts: &[(NodeId, DfsFact)]) -> Result<DfsLedger, String> {
+        run::<(), _>(&mut ClientHistory, facts)
+    }
+
+    fn at_end(ledger: &DfsLedger) -> Result<(), String> {
+        Checker::<DfsLedger, DfsFact, ()>::at_end(&ClientHistory, ledger, &())
+    }
+
+    fn failed() -> OpOutcome {
+        OpOutcome::Failed(OpError::new(ErrorCode::Aborted, "a participant timed out"))
+    }
+
+    #[test]
+    fn a_success_under_a_transaction_begun_for_it_passes() {
+        let facts = [invoked(1), begun(1, 1, vec![part(1)]), commit(1, 1), ended(1, OpOutcome::Ok { tid: 1, cid: 1 })];
+        assert_eq!(judged(&facts).err(), None);
+    }
+
+    #[test]
+    fn a_success_under_a_transaction_begun_for_another_operation_is_refused() {
+        let facts = [invoked(1), invoked(2), begun(1, 1, vec![part(1)]), commit(1, 1), ended(2, OpOutcome::Ok { tid: 1, cid: 1 })];
+        let err = judged(&facts).unwrap_err();
+        assert!(
+            err.contains(&format!("client {CLIENT} was told operation 2 committed as transaction 1, which was not begun for it")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn failures_that_never_committed_and_unknowns_either_way_pass_at_the_end() {
+        let facts = [
+            invoked(1),
+            begun(1, 1, vec![part(1)]),
+            rollback(1),
+            // A retry under a second transaction that also rolled back.
+            begun(2, 1, vec![part(1)]),
+            rollback(2),
+            ended(1, failed()),
+            invoked(2),
+            begun(3, 2, vec![part(2)]),
+            commit(3, 1),
+            ended(2, OpOutcome::Unknown),
+        ];
+        assert_eq!(at_end(&judged(&facts).expect("judged")), Ok(()));
+    }
+
+    #[test]
+    fn a_failure_that_committed_is_refused_at_the_end() {
+        // The commit may come from any transaction begun for the operation, here the second.
+        let facts = [invoked(1), begun(1, 1, vec![part(1)]), rollback(1), begun(2, 1, vec![part(1)]), commit(2, 1), ended(1, failed())];
+        let err = at_end(&judged(&facts).expect("judged")).unwrap_err();
+        assert!(err.contains("was told operation 1 failed") && err.contains("but it committed as transaction 2 cid 1"), "{err}");
+    }
+}

@@ -74,3 +74,31 @@ fn pending<D: On2pc>(scope: &Scope<'_, D>) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::test_support::Bench;
+    use crate::topology::ClusterId;
+
+    /// A lone leading controller and one data node, as `prepare` leaves them, and the verdict.
+    fn pending_after(prepare: impl FnOnce(&mut Bench, NodeId)) -> Option<String> {
+        let mut bench = Bench::master(1, 1);
+        let (c, d) = (bench.node("master.controller.0"), bench.node("master.datanode.0"));
+        bench.elect(c);
+        prepare(&mut bench, d);
+        let scope = Scope { view: bench.view(), cluster: ClusterId::Master, controllers: &[c], data_nodes: &[d], clients: &[] };
+        DfsLiveness.pending(&DfsLedger::default(), &scope)
+    }
+
+    #[test]
+    fn an_idle_cluster_with_every_data_node_up_settled() {
+        assert_eq!(pending_after(|_, _| {}), None);
+    }
+
+    #[test]
+    fn a_data_node_that_does_not_run_is_pending() {
+        let reason = pending_after(|bench, d| bench.crash(d)).expect("pending");
+        assert!(reason.contains("master: data node 1 is not running (Down)"), "{reason}");
+    }
+}

@@ -9,6 +9,8 @@ pub mod liveness;
 pub mod one_writer;
 pub mod reference_model;
 pub mod replica_convergence;
+#[cfg(test)]
+mod test_support;
 pub mod tx_atomicity;
 
 use ccrsim_model::core::io::NodeId;

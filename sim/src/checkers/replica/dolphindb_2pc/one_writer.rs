@@ -44,3 +44,65 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for OneWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ccrsim_model::dfs::LockKey;
+
+    use super::*;
+    use crate::checkers::replica::dolphindb_2pc::test_support::{CHUNK, DATA, begun, commit, part, rollback, run};
+
+    fn judged(facts: &[(NodeId, DfsFact)]) -> Result<(), String> {
+        run::<(), _>(&mut OneWriter, facts).map(|_| ())
+    }
+
+    #[test]
+    fn disjoint_locks_and_locks_released_at_the_end_pass() {
+        let facts = [
+            begun(1, 1, vec![part(1)]),
+            begun(2, 2, vec![part(2)]),
+            // A controller replaying its log reports BEGIN again: old news.
+            begun(1, 1, vec![part(1)]),
+            commit(1, 1),
+            (0, DfsFact::TxCompleted { tid: 1 }),
+            rollback(2),
+            begun(3, 3, vec![part(1), part(2)]),
+        ];
+        assert_eq!(judged(&facts), Ok(()));
+    }
+
+    #[test]
+    fn a_lock_on_a_partition_an_open_transaction_holds_is_refused() {
+        // Decided commit is not the end: the locks are held until the transaction completes.
+        let facts = [begun(1, 1, vec![part(1)]), commit(1, 1), begun(2, 2, vec![part(2), part(1)])];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("transaction 2 got") && err.contains("while open transaction 1 holds"), "{err}");
+    }
+
+    #[test]
+    fn a_table_lock_over_a_held_partition_is_refused() {
+        let facts = [begun(1, 1, vec![part(1)]), begun(2, 2, vec![LockKey::Table("dfs://a".into(), "t".into())])];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("while open transaction 1 holds"), "{err}");
+    }
+
+    #[test]
+    fn a_prepare_after_the_previous_one_ended_passes() {
+        let facts = [
+            (DATA[0], DfsFact::Prepared { tid: 1, chunk: CHUNK }),
+            (DATA[0], DfsFact::Prepared { tid: 1, chunk: CHUNK }),
+            // The other replica of the chunk prepares the same transaction: one each.
+            (DATA[1], DfsFact::Prepared { tid: 1, chunk: CHUNK }),
+            (DATA[0], DfsFact::ReplicaCommitted { tid: 1, chunk: CHUNK, cid: 1, digest: 10 }),
+            (DATA[0], DfsFact::Prepared { tid: 2, chunk: CHUNK }),
+        ];
+        assert_eq!(judged(&facts), Ok(()));
+    }
+
+    #[test]
+    fn two_open_prepares_on_one_replica_are_refused() {
+        let facts = [(DATA[0], DfsFact::Prepared { tid: 1, chunk: CHUNK }), (DATA[0], DfsFact::Prepared { tid: 2, chunk: CHUNK })];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("prepared transaction 2 on chunk 7 while {1} were still open"), "{err}");
+    }
+}

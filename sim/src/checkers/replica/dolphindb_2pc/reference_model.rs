@@ -99,3 +99,56 @@ fn at_end<D: On2pc>(ledger: &DfsLedger, view: &ClusterView<'_, D>, controllers: 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use ccrsim_model::dfs::{ColumnType, Operation, PartitionScheme, SharedOperation, Value};
+    use ccrsim_model::replica::dolphindb_2pc::Decision;
+
+    use super::*;
+    use crate::checkers::replica::dolphindb_2pc::test_support::{CONTROLLER, append, run};
+    use crate::checkers::test_support::Bench;
+    use crate::design::dolphindb::Dolphindb;
+    use crate::topology::ClusterId;
+
+    /// The ledger after the controller committed `ops` as cids 1, 2, ...
+    fn committed(ops: Vec<SharedOperation>) -> DfsLedger {
+        let facts: Vec<_> = (1..)
+            .zip(ops)
+            .map(|(cid, op)| (CONTROLLER, DfsFact::TxDecided { tid: cid, decision: Decision::Commit(cid), op: Some(op) }))
+            .collect();
+        run::<Scope<'_, Dolphindb>, _>(&mut ReferenceModel, &facts).expect("judged only at the end")
+    }
+
+    /// The verdict on a lone leading controller (with one idle data node) that committed nothing.
+    fn verdict(ledger: &DfsLedger) -> Result<(), String> {
+        let mut bench = Bench::master(1, 1);
+        let (c, d) = (bench.node("master.controller.0"), bench.node("master.datanode.0"));
+        bench.elect(c);
+        let scope = Scope { view: bench.view(), cluster: ClusterId::Master, controllers: &[c], data_nodes: &[d], clients: &[] };
+        ReferenceModel.at_end(ledger, &scope)
+    }
+
+    #[test]
+    fn an_empty_cluster_equals_an_empty_history() {
+        assert_eq!(verdict(&DfsLedger::default()), Ok(()));
+    }
+
+    #[test]
+    fn a_cluster_missing_a_committed_operation_is_refused() {
+        let scheme = PartitionScheme::Value { column_type: ColumnType::Long, values: BTreeSet::from([Value::Long(1)]) };
+        let ledger = committed(vec![Arc::new(Operation::CreateDomain { db: "dfs://a".into(), scheme })]);
+        let err = verdict(&ledger).unwrap_err();
+        assert!(err.contains("the cluster differs from the reference"), "{err}");
+    }
+
+    #[test]
+    fn a_committed_operation_invalid_in_commit_order_is_refused() {
+        // An APPEND to a database nothing created: two transactions were let through out of order.
+        let err = verdict(&committed(vec![append()])).unwrap_err();
+        assert!(err.contains("committed transaction 1 (cid 1, APPEND) is invalid in commit order"), "{err}");
+    }
+}

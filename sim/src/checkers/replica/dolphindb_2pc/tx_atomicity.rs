@@ -50,3 +50,61 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for TxAtomicity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::replica::dolphindb_2pc::test_support::{
+        CHUNK, DATA, OTHER_CONTROLLER, begun, commit, decided, part, rollback, run,
+    };
+
+    fn judged(facts: &[(NodeId, DfsFact)]) -> Result<(), String> {
+        run::<(), _>(&mut TxAtomicity, facts).map(|_| ())
+    }
+
+    #[test]
+    fn participants_reaching_the_controllers_decision_pass() {
+        let facts = [
+            begun(1, 1, vec![part(1)]),
+            (DATA[0], DfsFact::Prepared { tid: 1, chunk: CHUNK }),
+            commit(1, 1),
+            // Another controller applying the same log reports the same decision.
+            (OTHER_CONTROLLER, decided(1, Decision::Commit(1))),
+            (DATA[0], DfsFact::ReplicaCommitted { tid: 1, chunk: CHUNK, cid: 1, digest: 10 }),
+            begun(2, 2, vec![part(2)]),
+            (DATA[1], DfsFact::Prepared { tid: 2, chunk: CHUNK }),
+            rollback(2),
+            (DATA[1], DfsFact::ReplicaRolledBack { tid: 2, chunk: CHUNK }),
+        ];
+        assert_eq!(judged(&facts), Ok(()));
+    }
+
+    #[test]
+    fn controllers_disagreeing_on_a_decision_is_refused() {
+        let facts = [begun(1, 1, vec![part(1)]), commit(1, 1), (OTHER_CONTROLLER, decided(1, Decision::Rollback))];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("controller 1 decided Rollback for transaction 1, controller 0 decided Commit(1)"), "{err}");
+    }
+
+    #[test]
+    fn a_replica_committing_an_undecided_transaction_is_refused() {
+        let facts = [begun(1, 1, vec![part(1)]), (DATA[0], DfsFact::ReplicaCommitted { tid: 1, chunk: CHUNK, cid: 1, digest: 10 })];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("committed transaction 1 on chunk 7 with cid 1, but the decision is None"), "{err}");
+    }
+
+    #[test]
+    fn a_replica_committing_under_another_cid_is_refused() {
+        let facts =
+            [begun(1, 1, vec![part(1)]), commit(1, 1), (DATA[0], DfsFact::ReplicaCommitted { tid: 1, chunk: CHUNK, cid: 2, digest: 10 })];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("with cid 2, but the decision is Some(Commit(1))"), "{err}");
+    }
+
+    #[test]
+    fn a_replica_rolling_back_a_committed_transaction_is_refused() {
+        let facts = [begun(1, 1, vec![part(1)]), commit(1, 1), (DATA[1], DfsFact::ReplicaRolledBack { tid: 1, chunk: CHUNK })];
+        let err = judged(&facts).unwrap_err();
+        assert!(err.contains("rolled back transaction 1 on chunk 7, but the decision is Some(Commit(1))"), "{err}");
+    }
+}
