@@ -42,8 +42,11 @@ fn module_of(root: &Path, file: &Path) -> Module {
 }
 
 /// The code of a file without comments and without its `#[cfg(test)]` module (tests may reach
-/// anywhere).
+/// anywhere); nothing of a file that is test code as a whole (`#![cfg(test)]`).
 fn code_of(text: &str) -> String {
+    if text.contains("#![cfg(test)]") {
+        return String::new();
+    }
     let text = text.split("#[cfg(test)]").next().unwrap_or("");
     text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
@@ -270,6 +273,7 @@ fn the_checks_find_planted_breakage() {
     assert_eq!(deps, [module("replica::a")].into());
     assert_eq!(imports("use super::Seam; use self::x;", &module("replica::a"), &modules), [module("replica")].into());
     assert!(imports(&code_of("// use crate::replica::a;\n#[cfg(test)]\nuse crate::pipeline::x;"), &module("core"), &modules).is_empty());
+    assert!(code_of("//! helpers\n#![cfg(test)]\nuse crate::design::d;").trim().is_empty(), "a test-only file imports nothing");
     // The model's rules on a made-up graph (the children `::m` make `a`, `b`, `x` folders).
     let model = planted(&[
         ("core", &["replica"]),

@@ -5,6 +5,8 @@
 //! campaign and win, have it apply a client's write, and keep every fact each node reported.
 //! Messages and timers a role asks for are dropped: only what a test hands a role happens.
 
+#![cfg(test)]
+
 use std::collections::{BTreeMap, VecDeque};
 
 use ccrsim_model::core::io::{DiskRequest, Input, MemoryDisk, NodeId, Output};

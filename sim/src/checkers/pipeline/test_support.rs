@@ -3,6 +3,8 @@
 //! a runner that judges each event against the ledger as it was before it and then has the ledger
 //! follow it (as the design's checkers do); and the operations of a small database.
 
+#![cfg(test)]
+
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::sync::Arc;

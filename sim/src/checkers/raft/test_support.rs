@@ -2,6 +2,8 @@
 //! each fact against the shadow as it was before it and then has the shadow follow it (as
 //! `RaftCheckers::on_fact` does), and short names for the facts.
 
+#![cfg(test)]
+
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;
 

@@ -3,6 +3,8 @@
 //! or `dfs://b` (set 1), the facts that move them, and a runner that judges each fact against the
 //! ledger as it was before it and then has the ledger follow it (as the design's checkers do).
 
+#![cfg(test)]
+
 use ccrsim_model::core::digest::stable_hash;
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{LockKey, OperationKind, Value};

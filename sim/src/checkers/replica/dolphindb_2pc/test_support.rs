@@ -3,6 +3,8 @@
 //! report the facts, and short names for the facts. Transactions run one APPEND each on
 //! `dfs://a/t`, under a lock on one partition.
 
+#![cfg(test)]
+
 use std::sync::Arc;
 
 use ccrsim_model::core::io::NodeId;
