@@ -31,6 +31,17 @@ use crate::core::digest::{chain, stable_hash};
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
 
+/// Asserts a pre- or postcondition of a Raft transition where the simulation runs (builds with
+/// debug assertions, which the release profile keeps on for the model). Like [`Raft::invariant`],
+/// it stands back while a planted bug is on: the checkers must catch the consequences.
+macro_rules! raft_assert {
+    ($raft:expr, $holds:expr, $($what:tt)+) => {
+        if cfg!(debug_assertions) && !$raft.config.bugs.any() && !$holds {
+            panic!("raft invariant broken on node {} (term {}): {}", $raft.config.id, $raft.hard.term, format_args!($($what)+));
+        }
+    };
+}
+
 /// The replicated state machine that a Raft group drives.
 pub trait StateMachine: Sized {
     /// What clients propose.
@@ -139,8 +150,12 @@ pub enum RoleState {
 #[derive(Debug, Clone)]
 struct Progress {
     /// Next index to send.
+    ///
+    /// Invariant: `matched < next <= log.last_index() + 1` (of the leader's log).
     next: u64,
     /// Highest index known to be durably replicated on the follower.
+    ///
+    /// Invariant: never decreases while the leader leads; `matched <= log.last_index()`.
     matched: u64,
     /// After a success the leader streams new entries; before it, it probes one message at a time.
     replicating: bool,
@@ -170,11 +185,25 @@ struct Pending<C> {
 #[derive(Debug)]
 pub struct Raft<S: StateMachine> {
     config: RaftConfig,
+    /// Term and vote.
+    ///
+    /// Invariant: the term never decreases; within one term the vote, once cast, never changes
+    /// (Raft §5.2); a candidate or a leader voted for itself in its term.
     hard: HardState,
     log: RaftLog<S::Command>,
     role: RoleState,
+    /// A leader's view of each follower.
+    ///
+    /// Invariant: a leader tracks every peer and never itself; any other role tracks nobody.
     progress: BTreeMap<NodeId, Progress>,
+    /// Highest index known committed.
+    ///
+    /// Invariant: never decreases; `log.snapshot_index() <= last_applied <= commit_index <=
+    /// log.last_index()`, and no entry at or below it is ever truncated (Raft §5.3, §5.4).
     commit_index: u64,
+    /// Highest index applied to the state machine.
+    ///
+    /// Invariant: never decreases; equals `commit_index` at the end of every step.
     last_applied: u64,
     sm: S,
     /// Chain digest of every entry applied so far (see [`crate::core::digest::chain`]).
@@ -182,6 +211,8 @@ pub struct Raft<S: StateMachine> {
     /// Every entry of the log up to here is durable on this member's disk.
     synced_index: u64,
     /// The latest durable snapshot, kept to send to lagging followers.
+    ///
+    /// Invariant: it ends where the log starts (`meta.index == log.snapshot_index()`, 0 without one).
     snapshot: Option<Snapshot>,
     snapshot_in_progress: bool,
     /// WAL bytes produced by this step, written and synced when the step ends.
@@ -239,6 +270,8 @@ impl<S: StateMachine> Raft<S> {
         assert!(config.election_timeout_ms.0 > config.heartbeat_ms, "heartbeats must beat the election timeout");
         assert!(config.max_entries_per_append > 0 && config.snapshot_threshold_entries > 0);
         let (applied, digest) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.digest));
+        debug_assert_eq!(applied, log.snapshot_index(), "recovery joins the log to the snapshot");
+        debug_assert!(hard.voted_for.is_none_or(|v| config.members.contains(&v)), "a vote goes to a member");
         let synced_index = log.last_index();
         Self {
             config,
@@ -349,6 +382,55 @@ impl<S: StateMachine> Raft<S> {
         }
     }
 
+    /// What holds between steps (checked at the end of every entry point, where the simulation runs).
+    fn check_invariants(&self) {
+        let (snapshot_index, last_index) = (self.log.snapshot_index(), self.log.last_index());
+        raft_assert!(
+            self,
+            snapshot_index <= self.last_applied && self.last_applied <= self.commit_index && self.commit_index <= last_index,
+            "snapshot {snapshot_index} <= applied {} <= commit {} <= last {last_index} broken",
+            self.last_applied,
+            self.commit_index
+        );
+        raft_assert!(self, self.last_applied == self.commit_index, "applied {} lags commit {}", self.last_applied, self.commit_index);
+        raft_assert!(self, self.held.is_empty(), "held messages left behind a step");
+        raft_assert!(
+            self,
+            self.held_for_next_flush.is_empty() || !self.wal_buffer.is_empty(),
+            "messages wait for a flush with nothing to flush"
+        );
+        raft_assert!(
+            self,
+            self.snapshot.as_ref().map_or(0, |s| s.meta.index) == snapshot_index,
+            "the durable snapshot does not end where the log starts ({snapshot_index})"
+        );
+        match &self.role {
+            RoleState::Leader => {
+                raft_assert!(self, self.hard.voted_for == Some(self.config.id), "a leader voted for {:?}", self.hard.voted_for);
+                raft_assert!(self, self.progress.len() + 1 == self.config.members.len(), "a leader tracks {:?}", self.progress.keys());
+                raft_assert!(self, !self.progress.contains_key(&self.config.id), "a leader tracks itself");
+                for (peer, p) in &self.progress {
+                    raft_assert!(
+                        self,
+                        p.matched < p.next && p.next <= last_index + 1,
+                        "progress of {peer}: matched {} next {} (last {last_index})",
+                        p.matched,
+                        p.next
+                    );
+                }
+            }
+            RoleState::Candidate { votes } => {
+                raft_assert!(self, self.hard.voted_for == Some(self.config.id), "a candidate voted for {:?}", self.hard.voted_for);
+                raft_assert!(self, votes.contains(&self.config.id), "a candidate counts its own vote");
+                raft_assert!(self, self.progress.is_empty(), "a candidate tracks followers");
+            }
+            RoleState::Follower { leader } => {
+                raft_assert!(self, leader.is_none_or(|l| l != self.config.id), "a follower of itself");
+                raft_assert!(self, self.progress.is_empty(), "a follower tracks followers");
+            }
+        }
+    }
+
     // ----- Entry points ---------------------------------------------------------------------------
 
     /// Starts the member: reports what it recovered, finishes recovery writes, arms its timer.
@@ -401,6 +483,7 @@ impl<S: StateMachine> Raft<S> {
         match key {
             TIMER_ELECTION if !self.is_leader() => self.campaign(out),
             TIMER_HEARTBEAT if self.is_leader() => {
+                raft_assert!(self, self.progress.len() + 1 == self.config.members.len(), "a leader without progress for every peer");
                 for peer in self.peers() {
                     // Retransmit everything not yet acknowledged: heartbeats double as repair.
                     let p = self.progress.get_mut(&peer).expect("leader tracks every peer");
@@ -424,6 +507,8 @@ impl<S: StateMachine> Raft<S> {
             out.halt(format!("raft disk request failed: {e:?}"));
             return true;
         }
+        // Completions come in issue order: none passes the oldest synced request in flight.
+        raft_assert!(self, self.pending.front().is_none_or(|p| done.token <= p.token), "completion {:x} passed a pending sync", done.token);
         if self.pending.front().is_some_and(|p| p.token == done.token) {
             let done = self.pending.pop_front().expect("checked");
             for (to, msg) in done.release {
@@ -431,7 +516,15 @@ impl<S: StateMachine> Raft<S> {
             }
             for effect in done.effects {
                 match effect {
-                    Effect::WalSynced { last_index } => self.synced_index = self.synced_index.max(last_index),
+                    Effect::WalSynced { last_index } => {
+                        raft_assert!(
+                            self,
+                            last_index <= self.log.last_index(),
+                            "a sync vouches for entries up to {last_index}, the log ends at {}",
+                            self.log.last_index()
+                        );
+                        self.synced_index = self.synced_index.max(last_index)
+                    }
                     Effect::CandidacyDurable { term } => {
                         if term == self.hard.term {
                             self.try_win(out);
@@ -454,6 +547,7 @@ impl<S: StateMachine> Raft<S> {
             return Err(self.leader_hint());
         }
         let index = self.append_new(Payload::Command(command.into()), out);
+        raft_assert!(self, self.log.term_at(index) == Some(self.hard.term), "a proposal gets an entry of the leader's term");
         for peer in self.peers() {
             if self.progress[&peer].replicating {
                 self.send_append(peer, out);
@@ -472,10 +566,12 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn campaign(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        raft_assert!(self, !self.is_leader(), "a leader campaigns");
         let term = self.hard.term + 1;
         self.set_hard_state(HardState { term, voted_for: Some(self.config.id) }, out);
         self.leave_leadership(out);
         self.role = RoleState::Candidate { votes: BTreeSet::from([self.config.id]) };
+        raft_assert!(self, self.progress.is_empty(), "a candidate tracks followers");
         let request = RaftMessage::RequestVote { term, last_log_index: self.log.last_index(), last_log_term: self.log.last_term() };
         for peer in self.peers() {
             // Held back until the candidate's own vote is durable: a candidate that could forget
@@ -504,10 +600,12 @@ impl<S: StateMachine> Raft<S> {
             Some(v) => v == from || self.config.bugs.vote_twice,
         };
         let granted = term == self.hard.term && free && up_to_date && !self.is_leader();
+        raft_assert!(self, !granted || matches!(self.role, RoleState::Follower { .. }), "a candidate grants a vote to another");
         if granted {
             self.set_hard_state(HardState { term, voted_for: Some(from) }, out);
             self.arm_election_timer(out);
         }
+        raft_assert!(self, !granted || self.hard.voted_for == Some(from), "a grant not recorded");
         let response = RaftMessage::RequestVoteResponse { term: self.hard.term, granted };
         if granted { self.hold(from, response) } else { out.send(from, response) }
     }
@@ -518,6 +616,7 @@ impl<S: StateMachine> Raft<S> {
         }
         if let RoleState::Candidate { votes } = &mut self.role {
             votes.insert(from);
+            raft_assert!(self, self.hard.voted_for == Some(self.config.id), "a candidate counts votes of a term it did not run in");
             self.try_win(out);
         }
     }
@@ -539,6 +638,12 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn become_leader(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        raft_assert!(
+            self,
+            matches!(&self.role, RoleState::Candidate { votes } if votes.len() >= self.quorum()),
+            "a leader without a quorum of votes: {:?}",
+            self.role
+        );
         self.role = RoleState::Leader;
         out.fact(RaftFact::BecameLeader { term: self.hard.term });
         if self.config.bugs.leader_drops_uncommitted_tail && self.log.last_index() > self.commit_index {
@@ -549,7 +654,8 @@ impl<S: StateMachine> Raft<S> {
         out.cancel_timer(TIMER_ELECTION);
         out.set_timer(TIMER_HEARTBEAT, self.config.heartbeat_ms);
         // Raft §8: a no-op of the new term lets the leader commit what earlier terms left.
-        self.append_new(Payload::Noop, out);
+        let noop = self.append_new(Payload::Noop, out);
+        raft_assert!(self, noop == next && self.log.last_term() == self.hard.term, "the no-op opens the leader's term at {next}");
         for peer in self.peers() {
             self.send_append(peer, out);
         }
@@ -557,6 +663,7 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        raft_assert!(self, term >= self.hard.term, "follow an older term {term}");
         // Step down first, so that `SteppedDown` names the term that was led.
         self.leave_leadership(out);
         if term > self.hard.term {
@@ -571,6 +678,7 @@ impl<S: StateMachine> Raft<S> {
         }
         self.role = RoleState::Follower { leader };
         self.arm_election_timer(out);
+        raft_assert!(self, self.hard.term == term && self.progress.is_empty(), "a follower of term {term}");
     }
 
     fn leave_leadership(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
@@ -598,6 +706,8 @@ impl<S: StateMachine> Raft<S> {
         let prev_log_index = p.next - 1;
         let prev_log_term = self.log.term_at(prev_log_index).expect("prev is at or after the snapshot");
         let entries = self.log.slice_from(p.next, self.config.max_entries_per_append).to_vec();
+        debug_assert!(entries.first().is_none_or(|e| e.index == prev_log_index + 1), "an append starts right after prev");
+        debug_assert!(entries.iter().all(|e| e.term <= term), "a leader sends no entry of a later term");
         if p.replicating {
             p.next += entries.len() as u64;
         }
@@ -630,6 +740,7 @@ impl<S: StateMachine> Raft<S> {
             prev_index = self.log.snapshot_index();
             prev_term = self.log.snapshot_term();
         }
+        raft_assert!(self, entries.first().is_none_or(|e| e.index == prev_index + 1), "entries from {from} do not follow {prev_index}");
         match self.log.term_at(prev_index) {
             Some(t) if t == prev_term => {}
             Some(_) if self.config.bugs.skip_prev_log_check => {}
@@ -643,6 +754,7 @@ impl<S: StateMachine> Raft<S> {
             }
         }
         let last_new = prev_index + entries.len() as u64;
+        let last_term = entries.last().map_or(prev_term, |e| e.term);
         for entry in entries {
             match self.log.term_at(entry.index) {
                 Some(t) if t == entry.term => continue,
@@ -656,6 +768,12 @@ impl<S: StateMachine> Raft<S> {
                 None => self.append_entry(entry, out),
             }
         }
+        // Log matching (Raft §5.3): the log now holds the leader's entries up to `last_new`.
+        raft_assert!(
+            self,
+            self.log.last_index() >= last_new && self.log.term_at(last_new) == Some(last_term),
+            "log does not match leader {from} at {last_new} after the append"
+        );
         let new_commit = leader_commit.min(last_new);
         if new_commit > self.commit_index {
             self.set_commit(new_commit, false, out);
@@ -684,6 +802,7 @@ impl<S: StateMachine> Raft<S> {
             p.matched = p.matched.max(match_index);
             p.next = p.next.max(p.matched + 1);
             p.replicating = true;
+            raft_assert!(self, p.next <= last_index + 1, "next {} for {from} beyond the log end {last_index}", p.next);
             self.advance_commit(out);
             if self.progress[&from].next <= last_index {
                 self.send_append(from, out);
@@ -691,6 +810,7 @@ impl<S: StateMachine> Raft<S> {
         } else {
             p.replicating = false;
             p.next = conflict_index.max(p.matched + 1).min(last_index + 1);
+            raft_assert!(self, p.matched < p.next, "a rejection moves next {} to or below matched {}", p.next, p.matched);
             self.send_append(from, out);
         }
     }
@@ -701,8 +821,10 @@ impl<S: StateMachine> Raft<S> {
         }
         let own = if self.config.bugs.ack_before_fsync { self.log.last_index() } else { self.synced_index.min(self.log.last_index()) };
         let mut matched: Vec<u64> = self.progress.values().map(|p| p.matched).chain([own]).collect();
+        raft_assert!(self, matched.len() == self.config.members.len(), "a leader counts {} members", matched.len());
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = matched[self.quorum() - 1];
+        raft_assert!(self, candidate <= self.log.last_index(), "a quorum holds {candidate}, past the leader's log");
         if candidate <= self.commit_index {
             return;
         }
@@ -716,6 +838,9 @@ impl<S: StateMachine> Raft<S> {
     fn set_commit(&mut self, index: u64, by_leader: bool, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.invariant(index > self.commit_index, || format!("commit index goes back from {} to {index}", self.commit_index));
         let term = self.log.term_at(index).expect("a committed index is in the log");
+        // Raft §5.4.2: a leader commits by counting only an entry of its own term.
+        raft_assert!(self, !by_leader || term == self.hard.term, "leader commits {index} of term {term} by counting");
+        raft_assert!(self, index <= self.log.last_index(), "commit {index} beyond the log");
         self.commit_index = index;
         out.fact(RaftFact::Committed { index, term, by_leader });
     }
@@ -744,10 +869,17 @@ impl<S: StateMachine> Raft<S> {
         } else {
             self.log = RaftLog::after_snapshot(meta.index, meta.term);
         }
+        raft_assert!(
+            self,
+            meta.index > self.last_applied && self.log.snapshot_index() == meta.index,
+            "snapshot {} not installed",
+            meta.index
+        );
         self.commit_index = meta.index;
         self.last_applied = meta.index;
         self.applied_digest = meta.digest;
-        self.synced_index = self.synced_index.min(meta.index);
+        // The log after the snapshot is a new one: syncs in flight vouch for entries of the old.
+        self.forget_syncs_past(meta.index);
         out.fact(RaftFact::SnapshotInstalled { index: meta.index, term: meta.term, digest: meta.digest });
         self.flush_wal(out);
         self.save_snapshot(&snapshot, out);
@@ -764,6 +896,8 @@ impl<S: StateMachine> Raft<S> {
         p.matched = p.matched.max(last_index);
         p.next = p.next.max(p.matched + 1);
         p.replicating = true;
+        // What a follower holds through a snapshot is committed, so in the leader's log (§5.4).
+        raft_assert!(self, p.matched <= self.log.last_index(), "{from} acknowledged a snapshot at {last_index} past the log end");
         self.advance_commit(out);
         self.send_append(from, out);
     }
@@ -773,6 +907,11 @@ impl<S: StateMachine> Raft<S> {
             return;
         }
         let index = self.last_applied;
+        raft_assert!(
+            self,
+            index <= self.commit_index && index > self.log.snapshot_index(),
+            "snapshot at {index} of uncommitted or compacted state"
+        );
         let term = self.log.term_at(index);
         self.invariant(term.is_some(), || format!("applied entry {index} left the log"));
         let Some(term) = term else { return };
@@ -807,8 +946,10 @@ impl<S: StateMachine> Raft<S> {
         self.invariant(self.log.term_at(meta.index) == Some(meta.term), || {
             format!("own snapshot at {} disagrees with the log", meta.index)
         });
+        raft_assert!(self, meta.index <= self.last_applied, "compaction at {} past what was applied", meta.index);
         self.log.compact_to(meta.index, meta.term);
         self.snapshot = Some(snapshot);
+        raft_assert!(self, self.log.snapshot_index() == meta.index, "compaction to {} did not take", meta.index);
         out.fact(RaftFact::Compacted { index: meta.index });
         self.flush_wal(out);
         self.rewrite_wal(out);
@@ -816,6 +957,8 @@ impl<S: StateMachine> Raft<S> {
 
     /// Replaces the WAL with the hard state and the entries after the snapshot.
     fn rewrite_wal(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        // The new WAL must hold everything the old one did that is not in the snapshot.
+        raft_assert!(self, self.wal_buffer.is_empty(), "records still buffered when the WAL is rewritten");
         let data = wal::encode_wal(&self.hard, self.log.entries());
         self.wal_records = 1 + self.log.entries().len() as u64;
         let token = self.replace_file(wal::WAL, wal::WAL_TMP, data, out);
@@ -832,6 +975,8 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn append_entry(&mut self, entry: Entry<S::Command>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        raft_assert!(self, entry.term <= self.hard.term, "entry {} of term {} from the future", entry.index, entry.term);
+        raft_assert!(self, entry.index > self.commit_index, "entry {} appended at or below commit {}", entry.index, self.commit_index);
         self.wal_records += 1;
         wal::encode_entry(self.wal_records - 1, &entry, &mut self.wal_buffer);
         out.fact(RaftFact::Appended { entry: entry_id(&entry) });
@@ -839,18 +984,34 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn truncate_from(&mut self, index: u64, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        raft_assert!(self, index > self.commit_index, "truncation from {index} cuts into committed {}", self.commit_index);
         self.log.truncate_from(index);
-        self.synced_index = self.synced_index.min(index - 1);
+        self.forget_syncs_past(index - 1);
+        raft_assert!(self, self.log.last_index() == index - 1 && self.synced_index < index, "truncation from {index} left entries");
+        out.fact(RaftFact::Truncated { from_index: index });
+    }
+
+    /// Entries past `index` left the log: neither the synced mark nor a sync still in flight may
+    /// vouch for them (entries appended there later are new ones, not yet on disk).
+    fn forget_syncs_past(&mut self, index: u64) {
+        self.synced_index = self.synced_index.min(index);
         for effect in self.pending.iter_mut().flat_map(|p| &mut p.effects) {
             if let Effect::WalSynced { last_index } = effect {
-                *last_index = (*last_index).min(index - 1);
+                *last_index = (*last_index).min(index);
             }
         }
-        out.fact(RaftFact::Truncated { from_index: index });
     }
 
     fn set_hard_state(&mut self, hard: HardState, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         self.invariant(hard.term >= self.hard.term, || format!("term goes back from {} to {}", self.hard.term, hard.term));
+        raft_assert!(
+            self,
+            hard.term > self.hard.term || self.hard.voted_for.is_none_or(|v| hard.voted_for == Some(v)),
+            "vote changes within term {} from {:?} to {:?}",
+            hard.term,
+            self.hard.voted_for,
+            hard.voted_for
+        );
         self.hard = hard;
         self.wal_records += 1;
         wal::encode_hard_state(self.wal_records - 1, &hard, &mut self.wal_buffer);
@@ -868,6 +1029,7 @@ impl<S: StateMachine> Raft<S> {
             return;
         }
         let data = std::mem::take(&mut self.wal_buffer);
+        raft_assert!(self, self.startup_ops.is_empty(), "WAL appended before recovery's own disk requests were issued");
         let ops = vec![DiskOp::Append { path: wal::WAL.into(), data }, DiskOp::Fsync { path: wal::WAL.into() }];
         let token = out.disk_chain(ops, || self.token()).expect("two requests");
         let effect = Effect::WalSynced { last_index: self.log.last_index() };
@@ -891,22 +1053,31 @@ impl<S: StateMachine> Raft<S> {
         if !syncing {
             self.flush_wal(out);
         }
+        raft_assert!(self, syncing || self.wal_buffer.is_empty(), "WAL records left unwritten with no sync in flight");
         let held = std::mem::take(&mut self.held);
         if held.is_empty() {
+            self.check_invariants();
             return;
         }
         if !self.wal_buffer.is_empty() && !self.config.bugs.ack_before_fsync {
             self.held_for_next_flush.extend(held);
+            self.check_invariants();
             return;
         }
         match self.pending.back_mut() {
             Some(last) if !self.config.bugs.ack_before_fsync => last.release.extend(held),
-            _ => held.into_iter().for_each(|(to, msg)| release(to, msg, out)),
+            _ => {
+                // Nothing is in flight: everything the messages vouch for is durable already.
+                raft_assert!(self, self.pending.is_empty() && self.wal_buffer.is_empty(), "held messages released before their sync");
+                held.into_iter().for_each(|(to, msg)| release(to, msg, out))
+            }
         }
+        self.check_invariants();
     }
 
     fn apply_committed(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let target = if self.config.bugs.apply_uncommitted { self.log.last_index() } else { self.commit_index };
+        raft_assert!(self, self.last_applied <= target, "applied {} beyond commit {target}", self.last_applied);
         while self.last_applied < target {
             let index = self.last_applied + 1;
             let entry = self.log.get(index).expect("entries between applied and commit are in the log");
@@ -920,6 +1091,7 @@ impl<S: StateMachine> Raft<S> {
             out.fact(RaftFact::Applied { index, term, payload_hash, digest: self.applied_digest });
             self.applied_out.push(Applied { index, term, output });
         }
+        raft_assert!(self, self.last_applied == target, "applied {} short of {target}", self.last_applied);
     }
 }
 

@@ -26,8 +26,13 @@ fn partitions_only(footprint: &[LockKey]) -> Vec<LockKey> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Grouper {
     /// The current group (0 before the first task).
+    ///
+    /// Invariant: never decreases; grows by one when a task conflicts with a member.
     current: GroupId,
     /// Footprints of the current group's members.
+    ///
+    /// Invariant: no two members conflict (as the scan sees footprints); empty only before the
+    /// first task.
     members: Vec<Vec<LockKey>>,
     /// Planted bug: ignore table and database locks.
     ignore_table_scope: bool,
@@ -42,11 +47,15 @@ impl Grouper {
     /// The group of the next task, which has `footprint`.
     pub fn assign(&mut self, footprint: &[LockKey]) -> GroupId {
         let footprint = if self.ignore_table_scope { partitions_only(footprint) } else { footprint.to_vec() };
+        let before = self.current;
+        debug_assert_eq!(self.members.is_empty(), before == 0, "members of group {before}");
         if self.current == 0 || self.members.iter().any(|m| footprints_conflict(m, &footprint)) {
             self.current += 1;
             self.members.clear();
         }
         self.members.push(footprint);
+        debug_assert!(self.current == before || self.current == before + 1, "group ids go up one at a time");
+        debug_assert!(self.current >= 1 && !self.members.is_empty());
         self.current
     }
 }

@@ -30,6 +30,14 @@ pub struct MasterReplBugs {
     pub gc_at_max_watermark: bool,
 }
 
+impl MasterReplBugs {
+    /// True when any bug is on (the state's own invariant assertions then stand back: the checkers
+    /// must catch the consequences).
+    pub fn any(&self) -> bool {
+        self.grouping_ignores_table_scope || self.gc_at_max_watermark
+    }
+}
+
 /// Settings of the master's replication, fixed for its life.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MasterConfig {
@@ -58,6 +66,8 @@ pub struct DbSetting {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SlaveProgress {
     /// Every task below this is finished on the slave.
+    ///
+    /// Invariant: only grows (a late, lower report does not move it back).
     pub finished_below: TaskId,
     /// The slave controller that reported.
     pub controller: NodeId,
@@ -93,10 +103,18 @@ pub struct MasterRepl {
     pub state: ReplicationState,
     databases: BTreeMap<String, DbSetting>,
     /// The send queue; truncated tasks keep their row (without payload) up to a bound.
+    ///
+    /// Invariant: its ids are contiguous from the first one held to `next_task - 1` (truncated rows
+    /// go from the front only); group ids never decrease along it; a truncated task's data is
+    /// never inline.
     queue: BTreeMap<TaskId, Task>,
+    /// Invariant: dense from 1 and increasing: every id below it went to one task, in enqueue order.
     next_task: TaskId,
     grouper: Grouper,
     /// Every task below this is truncated.
+    ///
+    /// Invariant: only grows; `truncated_below <= next_task`; never passes what every slave
+    /// reported finished (the lowest watermark), unless the planted `gc_at_max_watermark` is on.
     truncated_below: TaskId,
     slaves: BTreeMap<SlaveId, SlaveProgress>,
 }
@@ -147,6 +165,9 @@ impl MasterRepl {
         self.next_task += 1;
         let kind = tx.op.kind();
         let group = self.grouper.assign(tx.footprint);
+        // Tasks are grouped in id order: the group ids never decrease along the queue.
+        let previous = self.queue.last_key_value().map(|(&last, t)| (last, t.group));
+        debug_assert!(previous.is_none_or(|(last, g)| last + 1 == id && g <= group), "task {id} of group {group} after {previous:?}");
         let payload = if carries_data(kind) { TaskPayload::AtSource } else { TaskPayload::Inline(tx.op.clone()) };
         let task = Task {
             id,
@@ -164,12 +185,14 @@ impl MasterRepl {
             payload,
         };
         let fact = ReplFact::Enqueued { task: Box::new(task.clone()), op: tx.op.clone() };
-        self.queue.insert(id, task);
+        let earlier = self.queue.insert(id, task);
+        debug_assert!(earlier.is_none() && self.check_queue(), "task id {id} handed out twice");
         Some(fact)
     }
 
     /// Applies a command; `replica` is the master's replicated state, for checking database names.
     pub fn apply(&mut self, cmd: &MasterCommand, replica: &dyn ReplicaView) -> (Result<(), AdminError>, Vec<ReplFact>) {
+        let (truncated_before, next_before) = (self.truncated_below, self.next_task);
         let mut facts = Vec::new();
         let result = match cmd {
             MasterCommand::SetDatabase { db, enabled } => {
@@ -190,6 +213,7 @@ impl MasterRepl {
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
                     s.exec_set = *set;
+                    debug_assert!(s.exec_set <= 1, "execution set {}", s.exec_set);
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
                     Ok(())
                 }
@@ -200,6 +224,7 @@ impl MasterRepl {
                     self.state = state;
                     facts.push(ReplFact::StateChanged { state });
                 }
+                debug_assert_eq!(self.state, state);
                 Ok(())
             }
             MasterCommand::SlaveReport { slave, finished_below, controller, controllers, now_ms } => {
@@ -210,7 +235,9 @@ impl MasterRepl {
                     last_report_ms: *now_ms,
                 });
                 // Reports may arrive out of order (a deposed slave leader's late message): keep the max.
+                let before = p.finished_below;
                 p.finished_below = p.finished_below.max(*finished_below);
+                debug_assert!(p.finished_below >= before && p.finished_below >= 1);
                 p.controller = *controller;
                 p.controllers = controllers.clone();
                 p.last_report_ms = *now_ms;
@@ -219,6 +246,15 @@ impl MasterRepl {
             MasterCommand::Truncate { below } => {
                 let below = (*below).min(self.next_task);
                 if below > self.truncated_below {
+                    // The leader proposed it from `gc_target`: every slave reported, and each has
+                    // finished every task below it (watermarks only grow since).
+                    debug_assert!(
+                        self.config.bugs.any()
+                            || (self.slaves.len() as u32 >= self.config.slave_num.max(1)
+                                && self.slaves.values().all(|p| p.finished_below >= below)),
+                        "truncation to {below} passes a slave's watermark: {:?}",
+                        self.slaves.values().map(|p| p.finished_below).collect::<Vec<_>>()
+                    );
                     for (_, t) in self.queue.range_mut(self.truncated_below..below) {
                         t.payload = TaskPayload::AtSource;
                     }
@@ -236,7 +272,22 @@ impl MasterRepl {
                 Ok(())
             }
         };
+        debug_assert!(self.truncated_below >= truncated_before && self.truncated_below <= self.next_task, "truncation went back");
+        debug_assert!(self.next_task == next_before, "a command enqueued a task");
+        debug_assert!(self.check_queue());
         (result, facts)
+    }
+
+    /// The queue's invariants (see the field): cheap, so checked after every change.
+    fn check_queue(&self) -> bool {
+        let (Some((&first, _)), Some((&last, _))) = (self.queue.first_key_value(), self.queue.last_key_value()) else {
+            return true;
+        };
+        assert_eq!(self.queue.len() as u64, last + 1 - first, "the send queue is not contiguous from {first} to {last}");
+        assert_eq!(last + 1, self.next_task, "the send queue ends at {last}, the next task is {}", self.next_task);
+        let boundary = self.queue.range(..self.truncated_below).next_back();
+        assert!(boundary.is_none_or(|(_, t)| t.payload == TaskPayload::AtSource), "a truncated task keeps its data inline");
+        true
     }
 
     /// Where garbage collection may truncate to now, if further than done: below every slave's
@@ -247,6 +298,7 @@ impl MasterRepl {
         }
         let marks = self.slaves.values().map(|p| p.finished_below);
         let target = if self.config.bugs.gc_at_max_watermark { marks.max() } else { marks.min() }?;
+        debug_assert!(self.config.bugs.any() || self.slaves.values().all(|p| p.finished_below >= target));
         (target > self.truncated_below).then_some(target)
     }
 
@@ -255,7 +307,10 @@ impl MasterRepl {
         if from < self.truncated_below {
             return Err(self.truncated_below);
         }
-        Ok(self.queue.range(from..).take(max).map(|(_, t)| t.clone()).collect())
+        let tasks: Vec<Task> = self.queue.range(from..).take(max).map(|(_, t)| t.clone()).collect();
+        // A slave takes only a batch without holes that starts where it asked.
+        debug_assert!(tasks.iter().enumerate().all(|(i, t)| t.id == from + i as u64), "a pull from {from} with a hole");
+        Ok(tasks)
     }
 
     /// Tasks whose data `source` may delete: truncated ones, by tid.

@@ -47,6 +47,21 @@ pub struct SlaveReplBugs {
     pub never_redispatch: bool,
 }
 
+impl SlaveReplBugs {
+    /// True when any bug is on (the state's own invariant assertions then stand back: the checkers
+    /// must catch the consequences).
+    pub fn any(&self) -> bool {
+        self.skip_group_barrier
+            || self.skip_editlog_check
+            || self.offset_skips_ahead
+            || self.hash_over_current_nodes
+            || self.status_executing_as_finished
+            || self.finish_failed_tasks
+            || self.skip_while_running
+            || self.never_redispatch
+    }
+}
+
 /// Settings of a slave's replication, fixed for its life.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SlaveConfig {
@@ -119,11 +134,22 @@ pub struct SlaveRepl {
     /// ENABLED, DISABLED or STOPPED.
     pub state: ReplicationState,
     /// The last task id pulled.
+    ///
+    /// Invariant: only grows, by the tasks of a batch that continues it (no task id is skipped).
     offset: TaskId,
+    /// The task table.
+    ///
+    /// Invariant: its ids are contiguous from the first one held to `offset` (old finished rows go
+    /// from the front only), and each row is keyed by its task's id.
     tasks: BTreeMap<TaskId, SlaveTask>,
     /// Task ids committed here.
+    ///
+    /// Invariant: entries are never removed; each is a pulled task (`<= offset`), committed once.
     edit_log: BTreeSet<TaskId>,
     /// Every task below this finished.
+    ///
+    /// Invariant: only grows; `finished_below <= offset + 1`; the task at `finished_below`, if
+    /// pulled, is not FINISHED (the watermark stops at the first unfinished task).
     finished_below: TaskId,
     /// Unfinished tasks per queue, by group.
     unfinished: BTreeMap<QueueKey, BTreeSet<(GroupId, TaskId)>>,
@@ -215,6 +241,7 @@ impl SlaveRepl {
 
     /// Applies a command.
     pub fn apply(&mut self, cmd: &SlaveCommand) -> (Result<(), AdminError>, Vec<ReplFact>) {
+        let (offset_before, finished_before, committed_before) = (self.offset, self.finished_below, self.edit_log.len());
         let mut facts = Vec::new();
         let result = match cmd {
             SlaveCommand::Pulled { from, requested, tasks, now_ms } => {
@@ -227,6 +254,14 @@ impl SlaveRepl {
                     if t.state == SlaveTaskState::Finished {
                         continue;
                     }
+                    // A queue runs only the tasks of its lowest unfinished group (the barrier): the
+                    // leader chose them from an earlier state, and a queue's lowest group only rises.
+                    let lowest = self.unfinished.get(&(t.task.exec_set, t.queue)).and_then(|q| q.first()).map(|&(g, _)| g);
+                    debug_assert!(
+                        self.config.bugs.any() || lowest == Some(t.task.group),
+                        "task {id} of group {} dispatched while group {lowest:?} of its queue is unfinished",
+                        t.task.group
+                    );
                     t.state = SlaveTaskState::Executing;
                     t.dispatched_ms = *now_ms;
                     facts.push(ReplFact::Dispatched { task: *id, node: t.node, queue: (t.task.exec_set, t.queue), group: t.task.group });
@@ -249,6 +284,7 @@ impl SlaveRepl {
                 if !restarted.is_empty() {
                     facts.push(ReplFact::Restarted { tasks: restarted });
                 }
+                debug_assert!(self.tasks.values().all(|t| t.state != SlaveTaskState::Failed), "a failed task not restarted");
                 self.set_state(ReplicationState::Enabled, &mut facts);
                 Ok(())
             }
@@ -257,6 +293,9 @@ impl SlaveRepl {
                 Ok(())
             }
         };
+        debug_assert!(self.offset >= offset_before, "offset went back from {offset_before} to {}", self.offset);
+        debug_assert!(self.finished_below >= finished_before, "watermark went back from {finished_before} to {}", self.finished_below);
+        debug_assert!(self.edit_log.len() >= committed_before, "an EditLog entry went");
         self.check_invariants();
         (result, facts)
     }
@@ -266,6 +305,7 @@ impl SlaveRepl {
             self.state = state;
             facts.push(ReplFact::StateChanged { state });
         }
+        debug_assert_eq!(self.state, state);
     }
 
     fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
@@ -277,12 +317,19 @@ impl SlaveRepl {
             // A master never sends a batch with holes; taking one would skip tasks for good.
             return;
         }
+        // The master groups its queue in id order and group ids never decrease along it.
+        let last_group = self.tasks.get(&self.offset).map_or(0, |t| t.task.group);
+        debug_assert!(
+            self.config.bugs.any() || tasks.iter().try_fold(last_group, |g, t| (t.group >= g).then_some(t.group)).is_some(),
+            "a batch from {from} with group ids going back (last held group {last_group})"
+        );
         for t in tasks {
             let queue = self.queue_of(&t.db);
             let node = self.node_of(queue);
             self.databases.insert(t.db.clone());
             self.unfinished.entry((t.exec_set, queue)).or_default().insert((t.group, t.id));
             self.unfinished_by_db.entry(t.db.clone()).or_default().insert((t.group, t.id, t.exec_set));
+            debug_assert!(self.config.bugs.any() || !self.tasks.contains_key(&t.id), "task {} pulled twice", t.id);
             self.tasks.insert(
                 t.id,
                 SlaveTask {
@@ -302,6 +349,11 @@ impl SlaveRepl {
         }
         let last = ids.last().copied().unwrap_or(self.offset);
         self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() { from + u64::from(requested) - 1 } else { last };
+        debug_assert!(
+            self.config.bugs.any() || self.offset == from - 1 + ids.len() as u64,
+            "offset {} after a batch of {ids:?}",
+            self.offset
+        );
         if !ids.is_empty() {
             facts.push(ReplFact::Pulled { from, tasks: tasks.iter().map(|t| (t.id, stable_hash(t))).collect(), offset: self.offset });
         }
@@ -317,6 +369,8 @@ impl SlaveRepl {
             self.finish(id, now_ms, false, facts);
             return;
         }
+        // Only an execution that did not commit fails: a committed task is FINISHED or about to be.
+        debug_assert!(t.state != SlaveTaskState::Finished && !self.edit_log.contains(&id));
         t.failures += 1;
         t.state = SlaveTaskState::Failed;
         t.details = reason.to_string();
@@ -347,28 +401,29 @@ impl SlaveRepl {
                 self.finish(*id, now_ms, true, facts);
             }
         }
+        debug_assert!(ids.iter().all(|id| self.tasks.get(id).is_none_or(|t| t.state == SlaveTaskState::Finished)));
         Ok(())
     }
 
     /// Marks a task FINISHED and moves the watermark.
     fn finish(&mut self, id: TaskId, now_ms: Millis, skipped: bool, facts: &mut Vec<ReplFact>) {
         let t = self.tasks.get_mut(&id).expect("finishing a held task");
+        debug_assert!(t.state != SlaveTaskState::Finished, "task {id} finished twice");
+        debug_assert!(!skipped || !self.edit_log.contains(&id), "task {id} both committed and skipped");
         t.state = SlaveTaskState::Finished;
         t.finish_ms = Some(now_ms);
         t.skipped = skipped;
         let (key, group, db, set) = ((t.task.exec_set, t.queue), t.task.group, t.task.db.clone(), t.task.exec_set);
-        if let Some(q) = self.unfinished.get_mut(&key) {
-            q.remove(&(group, id));
-        }
-        if let Some(d) = self.unfinished_by_db.get_mut(&db) {
-            d.remove(&(group, id, set));
-        }
+        let queued = self.unfinished.get_mut(&key).is_some_and(|q| q.remove(&(group, id)));
+        let by_db = self.unfinished_by_db.get_mut(&db).is_some_and(|d| d.remove(&(group, id, set)));
+        debug_assert!(queued && by_db, "unfinished task {id} missing from its indexes");
         facts.push(ReplFact::TaskFinished { task: id, skipped });
         while self.finished_below <= self.offset
             && self.tasks.get(&self.finished_below).is_some_and(|t| t.state == SlaveTaskState::Finished)
         {
             self.finished_below += 1;
         }
+        debug_assert!(self.finished_below <= self.offset + 1, "watermark {} beyond the offset {}", self.finished_below, self.offset);
         // Old finished rows beyond the bound go (status shows the newest). Tasks below the
         // watermark are contiguous from the first one held, so their count is a difference.
         while self.tasks.first_key_value().is_some_and(|(&first, _)| first + (FINISHED_ROWS_KEPT as u64) < self.finished_below) {
@@ -390,16 +445,24 @@ impl SlaveRepl {
             facts.push(ReplFact::DuplicateRolledBack { task, tid });
             return false;
         }
-        self.edit_log.insert(task);
+        // Only a pulled task is dispatched, so only a pulled task commits here.
+        debug_assert!(self.config.bugs.any() || task <= self.offset, "task {task} committed beyond the offset {}", self.offset);
+        debug_assert!(self.tasks.get(&task).is_none_or(|t| !t.skipped), "task {task} both skipped and committed");
+        let new = self.edit_log.insert(task);
+        debug_assert!(new || self.config.bugs.skip_editlog_check, "task {task} committed twice");
         facts.push(ReplFact::TaskCommitted { task, tid });
         true
     }
 
     /// A committed transaction of `task` completed: the task is FINISHED.
     pub fn on_complete(&mut self, task: TaskId, now_ms: Millis, facts: &mut Vec<ReplFact>) {
+        // A task's transaction completes only after its commit wrote the task to the EditLog.
+        debug_assert!(self.edit_log.contains(&task), "task {task} completed without an EditLog entry");
+        let finished_before = self.finished_below;
         if self.tasks.get(&task).is_some_and(|t| t.state != SlaveTaskState::Finished) {
             self.finish(task, now_ms, false, facts);
         }
+        debug_assert!(self.finished_below >= finished_before);
         self.check_invariants();
     }
 
@@ -435,6 +498,7 @@ impl SlaveRepl {
             }
         }
         due.sort_unstable();
+        debug_assert!(due.windows(2).all(|w| w[0] < w[1]), "a task due twice: {due:?}");
         due
     }
 
@@ -514,23 +578,43 @@ impl SlaveRepl {
             .collect()
     }
 
-    /// Index invariants, checked after every command in debug builds.
+    /// Index invariants, checked after every command where the simulation runs (builds with debug
+    /// assertions, which the release profile keeps on for the model).
     fn check_invariants(&self) {
         if !cfg!(debug_assertions) {
             return;
         }
-        let unfinished: usize = self.unfinished.values().map(BTreeSet::len).sum();
-        let by_db: usize = self.unfinished_by_db.values().map(BTreeSet::len).sum();
-        let counted = self.tasks.values().filter(|t| t.state != SlaveTaskState::Finished).count();
-        assert_eq!(unfinished, counted, "queue index out of step with the task table");
-        assert_eq!(by_db, counted, "database index out of step with the task table");
+        let strict = !self.config.bugs.any();
         assert!(self.finished_below <= self.offset + 1, "watermark {} beyond the offset {}", self.finished_below, self.offset);
-        for (id, t) in &self.tasks {
+        if strict && let Some((&first, _)) = self.tasks.first_key_value() {
+            assert_eq!(self.tasks.len() as u64, self.offset + 1 - first, "task table not contiguous from {first} to {}", self.offset);
+            assert!(first <= self.finished_below, "an unfinished task's row went");
+        }
+        assert!(
+            self.tasks.get(&self.finished_below).is_none_or(|t| t.state != SlaveTaskState::Finished),
+            "the watermark {} stopped at a finished task",
+            self.finished_below
+        );
+        assert!(!strict || self.edit_log.last().is_none_or(|&t| t <= self.offset), "EditLog entry beyond the offset {}", self.offset);
+        // Rows below the watermark are FINISHED and FINISHED is final (`finish` asserts it is
+        // reached once, every other change of state skips FINISHED tasks), and a committed task is
+        // never skipped (`finish` and `on_commit` assert it): only the rows from the watermark on
+        // can change, so only they are walked, with the EditLog alongside (both in id order).
+        let mut committed = self.edit_log.range(self.finished_below..).peekable();
+        let mut counted = 0;
+        for (id, t) in self.tasks.range(self.finished_below..) {
             assert_eq!(*id, t.task.id);
-            if self.edit_log.contains(id) && t.state == SlaveTaskState::Finished {
+            while committed.next_if(|&&c| c < *id).is_some() {}
+            let in_edit_log = committed.next_if_eq(&id).is_some();
+            if in_edit_log && t.state == SlaveTaskState::Finished {
                 assert!(!t.skipped, "task {id} both committed and skipped");
             }
+            counted += usize::from(t.state != SlaveTaskState::Finished);
         }
+        let unfinished: usize = self.unfinished.values().map(BTreeSet::len).sum();
+        let by_db: usize = self.unfinished_by_db.values().map(BTreeSet::len).sum();
+        assert_eq!(unfinished, counted, "queue index out of step with the task table");
+        assert_eq!(by_db, counted, "database index out of step with the task table");
     }
 }
 

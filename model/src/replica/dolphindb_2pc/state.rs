@@ -37,6 +37,14 @@ pub struct DfsStateBugs {
     pub skip_lock_check: bool,
 }
 
+impl DfsStateBugs {
+    /// True when any bug is on (the state's own invariant assertions then stand back: the checkers
+    /// must catch the consequences).
+    pub fn any(&self) -> bool {
+        self.skip_lock_check
+    }
+}
+
 /// Settings of a cluster's DFS, fixed for its life.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DfsConfig {
@@ -76,8 +84,13 @@ pub struct ChunkMeta {
     /// Its partition.
     pub partition: PartitionKey,
     /// The cid of the last committed write (0: never written).
+    ///
+    /// Invariant: only grows, and only at a commit decision (to that decision's cid).
     pub version: Cid,
     /// Where its replicas live.
+    ///
+    /// Invariant: `replica.version <= version`; a complete replica is at `version` unless a
+    /// transaction on the chunk is open.
     pub replicas: BTreeMap<NodeId, ReplicaMeta>,
 }
 
@@ -216,14 +229,27 @@ pub struct DfsState {
     pub config: DfsConfig,
     /// Databases and tables.
     pub catalog: Catalog,
+    /// Invariant: every id is below `next_chunk`; `chunk_of` indexes exactly these chunks.
     chunks: BTreeMap<ChunkId, ChunkMeta>,
     chunk_of: BTreeMap<(TableId, PartitionKey), ChunkId>,
+    /// Open transactions (BEGIN or COMMIT, not COMPLETE or ROLLBACK).
+    ///
+    /// Invariant: a `Begun` one has no decision; a `Committed(cid)` one has the decision
+    /// `Commit(cid)`; COMPLETE removes only a committed one.
     txs: BTreeMap<Tid, TxRecord>,
+    /// Invariant: a decision, once recorded, never changes and never goes.
     decisions: BTreeMap<Tid, Decision>,
+    /// Invariant: a transaction owning a lock is open, and no two locks of different owners
+    /// conflict (one writer per partition).
     locks: BTreeMap<LockKey, LockOwner>,
     sessions: BTreeMap<(NodeId, u64), Session>,
+    /// Invariant: dense and increasing: every tid below it was handed out by one BEGIN, in order,
+    /// and `txs` and `decisions` hold only tids below it.
     next_tid: Tid,
+    /// Invariant: dense and increasing: every cid below it went to one commit decision, in order;
+    /// every chunk version is below it.
     next_cid: Cid,
+    /// Invariant: dense and increasing: every chunk id below it was handed out once.
     next_chunk: ChunkId,
 }
 
@@ -290,9 +316,12 @@ impl DfsState {
                 }
                 let (mut output, facts) = self.apply_command(cmd);
                 if let DfsOutput::Begun(begun) = &mut output {
+                    debug_assert!(self.txs.contains_key(&begun.tid), "BEGIN answered for transaction {} that is not open", begun.tid);
                     let tx = self.txs.get_mut(&begun.tid);
                     if let Some(tx) = tx {
                         tx.tag.captured |= hooks.captures(op);
+                        // Invariant of PipelineTag: captured on a source, applying on a target.
+                        debug_assert!(!(tx.tag.captured && tx.tag.applies.is_some()), "transaction {} both captured and applying", tx.tid);
                     }
                     let captured = self.txs.get(&begun.tid).is_some_and(|t| t.tag.captured);
                     begun.task_data = captured && hooks.keeps_write_data(op.kind());
@@ -304,7 +333,9 @@ impl DfsState {
                 if let Some(write) = applies
                     && !hooks.on_commit_decision(write, *tid, hook_facts)
                 {
-                    return self.apply_command(&DfsCommand::Rollback { tid: *tid });
+                    let (output, facts) = self.apply_command(&DfsCommand::Rollback { tid: *tid });
+                    debug_assert_eq!(self.decision(*tid), Some(Decision::Rollback), "a duplicate pipeline write is rolled back");
+                    return (output, facts);
                 }
                 self.apply_command(cmd)
             }
@@ -313,6 +344,7 @@ impl DfsState {
                 // every record would cost each COMPLETE of every cluster).
                 let before = self.txs.get(tid).filter(|t| hooks.follows(t.tag)).cloned();
                 let (output, facts) = self.apply_command(cmd);
+                debug_assert!(!self.txs.contains_key(tid) || !matches!(output, DfsOutput::Completed(_)), "COMPLETE left {tid} open");
                 if let (Some(tx), DfsOutput::Completed(_)) = (before, &output)
                     && let TxState::Committed(cid) = tx.state
                 {
@@ -337,6 +369,7 @@ impl DfsState {
 
     fn apply_command<P: Guest>(&mut self, cmd: &DfsCommand) -> (DfsOutput<P>, Vec<DfsFact>) {
         let decided_before = self.decisions.len();
+        let (tid_before, cid_before, chunk_before) = (self.next_tid, self.next_cid, self.next_chunk);
         let open_before: BTreeSet<Tid> = self.txs.keys().copied().collect();
         let out = match cmd {
             DfsCommand::Begin { session, seq, below, op, online, now_ms, applies, .. } => {
@@ -367,6 +400,14 @@ impl DfsState {
                 DfsOutput::Done
             }
         };
+        // Ids are handed out densely: one tid per new transaction, one cid per commit decision.
+        debug_assert!(self.next_tid - tid_before <= 1 && self.next_cid - cid_before <= 1 && self.next_chunk >= chunk_before);
+        debug_assert!(self.decisions.len() >= decided_before, "a decision went");
+        if let DfsCommand::Commit { tid, .. } = cmd {
+            let decided = self.decisions.len() - decided_before;
+            debug_assert_eq!(decided as u64, self.next_cid - cid_before, "the commit decision of {tid} and its cid go together");
+        }
+        debug_assert!(self.next_tid == tid_before || self.txs.contains_key(&tid_before), "tid {tid_before} handed out, not open");
         self.check_invariants();
         let mut facts = Vec::new();
         match (cmd, &out) {
@@ -428,6 +469,7 @@ impl DfsState {
                         Err(e) => return DfsOutput::Refused(e),
                     };
                     let id = self.next_chunk + new_chunks.len() as u64;
+                    debug_assert!(!self.chunks.contains_key(&id), "chunk id {id} handed out twice");
                     let meta = ChunkMeta {
                         table: w.table,
                         partition: w.partition.clone(),
@@ -443,9 +485,17 @@ impl DfsState {
             if replicas.is_empty() {
                 return DfsOutput::Refused(OpError::new(ErrorCode::Unavailable, format!("no complete replica of chunk {chunk} is online")));
             }
+            debug_assert!(replicas.iter().all(|n| online.contains(n) && meta.replicas.contains_key(n)));
             participations.push(Participation { chunk, replicas, expected_version: meta.version, delta: Arc::new(w.delta.clone()) });
         }
         let tid = self.next_tid;
+        debug_assert!(!self.txs.contains_key(&tid) && !self.decisions.contains_key(&tid), "tid {tid} handed out twice");
+        // One writer per partition: locks are only taken here and by `recovery_lock`, each past no
+        // conflicting lock, so no two held locks of different owners ever conflict.
+        debug_assert!(
+            self.config.bugs.any() || plan.locks.iter().all(|k| self.locks.keys().all(|held| !held.conflicts(k))),
+            "BEGIN of {tid} past a conflicting lock"
+        );
         self.next_tid += 1;
         self.next_chunk += new_chunks.len() as u64;
         for (id, meta) in new_chunks {
@@ -468,6 +518,7 @@ impl DfsState {
             tag: PipelineTag { captured: false, applies },
         };
         self.txs.insert(tid, tx);
+        debug_assert!(self.txs[&tid].locks.iter().all(|k| self.locks.get(k) == Some(&LockOwner::Tx(tid))), "{tid} owns its locks");
         DfsOutput::Begun(begun)
     }
 
@@ -489,6 +540,7 @@ impl DfsState {
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
             return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
+        debug_assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
         Ok((plan, online))
     }
 
@@ -539,6 +591,9 @@ impl DfsState {
                 }
             }
         }
+        // `admit` let through only with `rf` data nodes online: every replica gets its own node.
+        debug_assert_eq!(chosen.len(), rf, "placement of {rf} replicas over {candidates:?}");
+        debug_assert!(chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)), "two replicas on one node: {chosen:?}");
         Ok(chosen)
     }
 
@@ -549,16 +604,22 @@ impl DfsState {
         if let TxState::Committed(cid) = tx.state {
             return DfsOutput::Decided(tid, Decision::Commit(cid));
         }
+        debug_assert_eq!(tx.state, TxState::Begun);
+        debug_assert!(!self.decisions.contains_key(&tid), "{tid} open and decided");
         let cid = self.next_cid;
         self.next_cid += 1;
         tx.state = TxState::Committed(cid);
         tx.since_ms = now_ms;
         for p in &tx.participations {
             let chunk = self.chunks.get_mut(&p.chunk).expect("a participation's chunk exists until its transaction ends");
+            // A chunk's version only grows (one writer per partition: nobody committed it since BEGIN).
+            debug_assert!(chunk.version < cid, "chunk {} at version {} before commit {cid}", p.chunk, chunk.version);
+            debug_assert!(self.config.bugs.any() || chunk.version == p.expected_version, "chunk {} written since BEGIN of {tid}", p.chunk);
             chunk.version = cid;
         }
         apply_catalog(&mut self.catalog, &tx.op);
-        self.decisions.insert(tid, Decision::Commit(cid));
+        let earlier = self.decisions.insert(tid, Decision::Commit(cid));
+        debug_assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
         DfsOutput::Decided(tid, Decision::Commit(cid))
     }
 
@@ -569,7 +630,8 @@ impl DfsState {
             Some(TxState::Begun) => {
                 let tx = self.txs.remove(&tid).expect("present");
                 self.release(LockOwner::Tx(tid));
-                self.decisions.insert(tid, Decision::Rollback);
+                let earlier = self.decisions.insert(tid, Decision::Rollback);
+                debug_assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
                 debug_assert!(tx.participations.iter().all(|p| self.chunks.contains_key(&p.chunk)));
                 DfsOutput::Decided(tid, Decision::Rollback)
             }
@@ -580,6 +642,8 @@ impl DfsState {
         let Some(TxState::Committed(cid)) = self.txs.get(&tid).map(|t| t.state) else {
             return if self.decisions.contains_key(&tid) { DfsOutput::Completed(tid) } else { DfsOutput::Done };
         };
+        // COMPLETE only after the commit decision.
+        debug_assert_eq!(self.decisions.get(&tid), Some(&Decision::Commit(cid)), "COMPLETE of {tid} without its decision");
         let tx = self.txs.remove(&tid).expect("present");
         let committed: BTreeSet<(ChunkId, NodeId)> = committed.iter().copied().collect();
         for p in &tx.participations {
@@ -589,7 +653,7 @@ impl DfsState {
                 continue;
             }
             let chunk = self.chunks.get_mut(&p.chunk).expect("exists");
-            debug_assert_eq!(chunk.version, cid);
+            debug_assert!(self.config.bugs.any() || chunk.version == cid, "chunk {} moved past {cid} before COMPLETE", p.chunk);
             for (node, r) in chunk.replicas.iter_mut() {
                 if committed.contains(&(p.chunk, *node)) {
                     *r = ReplicaMeta { version: cid, state: ReplicaState::Complete };
@@ -599,6 +663,7 @@ impl DfsState {
             }
         }
         self.release(LockOwner::Tx(tid));
+        debug_assert!(!self.txs.contains_key(&tid));
         DfsOutput::Completed(tid)
     }
 
@@ -614,7 +679,8 @@ impl DfsState {
             Some(_) => DfsOutput::RecoveryLock(None),
             None => {
                 let version = meta.version;
-                self.locks.insert(key, owner);
+                let earlier = self.locks.insert(key, owner);
+                debug_assert!(earlier.is_none(), "a recovery lock replaced {earlier:?}");
                 DfsOutput::RecoveryLock(Some(version))
             }
         }
@@ -626,9 +692,11 @@ impl DfsState {
 
     fn release(&mut self, owner: LockOwner) {
         self.locks.retain(|_, o| *o != owner);
+        debug_assert!(self.locks.values().all(|o| *o != owner));
     }
 
-    /// Structural invariants, checked after every command in debug builds.
+    /// Structural invariants, checked after every command where the simulation runs (builds with
+    /// debug assertions, which the release profile keeps on for the model).
     fn check_invariants(&self) {
         if !cfg!(debug_assertions) {
             return;
@@ -638,19 +706,40 @@ impl DfsState {
                 assert!(self.txs.contains_key(tid), "lock {key:?} held by finished transaction {tid}");
             }
         }
+        assert!(self.txs.last_key_value().is_none_or(|(t, _)| *t < self.next_tid), "open transaction beyond next tid {}", self.next_tid);
+        assert!(self.decisions.last_key_value().is_none_or(|(t, _)| *t < self.next_tid), "decision beyond next tid {}", self.next_tid);
+        assert!(self.chunks.last_key_value().is_none_or(|(c, _)| *c < self.next_chunk), "chunk beyond next chunk {}", self.next_chunk);
+        for (tid, tx) in &self.txs {
+            let decision = self.decisions.get(tid);
+            match tx.state {
+                TxState::Begun => assert!(decision.is_none(), "open transaction {tid} decided {decision:?}"),
+                TxState::Committed(cid) => {
+                    assert_eq!(decision, Some(&Decision::Commit(cid)), "committed transaction {tid} without its decision");
+                    assert!(cid < self.next_cid, "cid {cid} of {tid} beyond next cid {}", self.next_cid);
+                }
+            }
+        }
+        // `chunk_of` indexes exactly the chunks: as many entries, each naming a chunk of its key
+        // (checked from the index's side: no key to clone, no search by key).
+        assert_eq!(self.chunk_of.len(), self.chunks.len(), "chunk index out of step");
+        for ((table, partition), id) in &self.chunk_of {
+            let c = self.chunks.get(id);
+            assert!(c.is_some_and(|c| c.table == *table && c.partition == *partition), "chunk index out of step at chunk {id}");
+        }
         for (id, c) in &self.chunks {
-            assert_eq!(self.chunk_of.get(&(c.table, c.partition.clone())), Some(id), "chunk index out of step");
+            assert!(c.version < self.next_cid, "chunk {id} at version {} beyond next cid {}", c.version, self.next_cid);
             for (n, r) in &c.replicas {
                 assert!(r.version <= c.version, "replica {n} of chunk {id} ahead of the chunk");
+                // Two writers of one chunk (a planted bug) leave replicas behind: the checkers' to catch.
                 assert!(
                     r.state == ReplicaState::Stale
                         || r.version == c.version
+                        || self.config.bugs.any()
                         || self.txs.values().any(|t| t.participations.iter().any(|p| p.chunk == *id)),
                     "complete replica {n} of chunk {id} behind with no transaction open"
                 );
             }
         }
-        assert_eq!(self.chunk_of.len(), self.chunks.len());
     }
 }
 

@@ -58,6 +58,20 @@ pub struct DataNodeBugs {
     pub ignore_recover_orders: bool,
 }
 
+impl DataNodeBugs {
+    /// True when any bug is on (the node's own invariant assertions then stand back: the checkers
+    /// must catch the consequences).
+    pub fn any(&self) -> bool {
+        self.commit_without_decision
+            || self.skip_fsync
+            || self.commit_not_idempotent
+            || self.update_ignores_filter
+            || self.report_failure_after_commit
+            || self.ack_before_commit_decision
+            || self.ignore_recover_orders
+    }
+}
+
 /// Settings of a data node (`G`: the settings of the pipeline part it hosts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataNodeConfig<G> {
@@ -96,8 +110,16 @@ pub(super) struct PreparedTx {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Replica {
     data: ChunkData,
+    /// The cid of the last commit applied.
+    ///
+    /// Invariant: only grows (to the cid of each commit applied), except when a recovery image
+    /// replaces the replica or the replica is dropped.
     version: Cid,
+    /// Open prepares.
+    ///
+    /// Invariant: at most one (one writer per partition), and it expects `version`.
     prepared: Vec<PreparedTx>,
+    /// Records in the chunk's log (the next one's position).
     records: usize,
 }
 
@@ -154,10 +176,17 @@ pub struct DataNode<P: Guest2pc, M, F> {
     /// silent) until a recovery image replaces them or the chunk is forgotten.
     lost: BTreeSet<ChunkId>,
     /// Log records produced by this step, per chunk, written and synced when it ends.
+    ///
+    /// Invariant: empty between steps.
     log_buffer: BTreeMap<ChunkId, Vec<u8>>,
     /// What this step produced that must wait for durability.
+    ///
+    /// Invariant: empty between steps (it joins the last synced request in flight, or leaves).
     held: Vec<AfterSync<P>>,
     /// Synced requests in flight, each with what it releases.
+    ///
+    /// Invariant: in issue order (tokens increase); what an entry holds is released only when its
+    /// token completes, i.e. once every disk request issued before it is durable.
     pending: VecDeque<(IoToken, Vec<AfterSync<P>>)>,
     /// The local time of the input being handled.
     now: Millis,
@@ -200,7 +229,14 @@ impl<P: Guest2pc, M, F> DataNode<P, M, F> {
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     fn fresh_token(&mut self) -> IoToken {
         self.next_token += 1;
+        debug_assert!(self.next_token & SCRUB_TAG == 0, "disk tokens ran into the scrub tag");
         self.next_token
+    }
+
+    /// Queues a synced request in flight with what it releases: in issue order.
+    fn push_pending(&mut self, token: IoToken, release: Vec<AfterSync<P>>) {
+        debug_assert!(self.pending.back().is_none_or(|(t, _)| *t < token), "pending token {token} out of issue order");
+        self.pending.push_back((token, release));
     }
 
     /// Rebuilds a data node from its disk. Corrupt replicas are discarded (and reported): their
@@ -266,6 +302,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             // Rewrite before appending: records after a torn one would never be read back.
             node.compaction_ops(chunk);
         }
+        debug_assert!(node.lost.iter().all(|c| !node.replicas.contains_key(c)), "a replica both loaded and lost");
         node.boot_facts = facts;
         Ok(node)
     }
@@ -283,6 +320,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         }
         out.set_timer(TIMER_TICK, TICK_MS);
         self.finish(out);
+        debug_assert!(self.startup_ops.is_empty() && self.boot_facts.is_empty());
     }
 
     // ----- Inputs ------------------------------------------------------------------------------------
@@ -321,6 +359,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         Decision::Commit(cid) if self.replicas.contains_key(&chunk) => Some(cid),
                         _ => None,
                     };
+                    // The acknowledgement vouches for a replica that holds the commit (once synced).
+                    debug_assert!(cid.is_none_or(|c| self.replicas[&chunk].version >= c), "{tid} acknowledged below {cid:?}");
                     self.held.push(AfterSync::Acknowledge { to: from, tid, chunk, cid });
                 }
             }
@@ -329,6 +369,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             DfsMessage::Fetch { chunk } => {
                 let image =
                     self.replicas.get(&chunk).filter(|_| !self.recoveries.contains_key(&chunk)).map(|r| (r.version, r.data.clone()));
+                // A replica being recovered itself never serves as a source.
+                debug_assert!(image.is_none() || !self.recoveries.contains_key(&chunk));
                 send(out, from, DfsMessage::Image { chunk, image });
             }
             DfsMessage::Image { chunk, image } => self.on_image(now, from, chunk, image, out),
@@ -337,6 +379,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     let idle = self.replicas.get(&chunk).is_none_or(|r| r.prepared.is_empty()) && !self.recoveries.contains_key(&chunk);
                     if idle && (self.replicas.contains_key(&chunk) || self.lost.contains(&chunk)) {
                         self.drop_replica(chunk, out);
+                        debug_assert!(!self.replicas.contains_key(&chunk) && !self.lost.contains(&chunk));
                     }
                 }
             }
@@ -359,10 +402,15 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         out.set_timer(TIMER_TICK, TICK_MS);
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + self.config.heartbeat_ms;
+            debug_assert!(self.next_heartbeat > now, "a heartbeat period of zero");
             let replicas = self.replicas.iter().filter(|(c, _)| !self.recoveries.contains_key(c)).map(|(c, r)| (*c, r.version)).collect();
             let prepared = self.open_prepares();
             let lost = self.lost.iter().copied().collect();
             let pipeline = P::node_beat(&self.guest);
+            debug_assert!(
+                self.config.bugs.any() || prepared.iter().all(|(c, _)| self.replicas[c].prepared.len() == 1),
+                "a replica with more than one open prepare"
+            );
             let beat = DfsMessage::Heartbeat { replicas, prepared, lost, pipeline };
             // Held like an acknowledgement: the controller may rely on the versions it reports.
             for &c in &self.config.controllers {
@@ -407,6 +455,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             out.halt(format!("data node disk request failed: {e:?}"));
             return;
         }
+        // Completions come in issue order: none passes the oldest synced request in flight.
+        debug_assert!(self.pending.front().is_none_or(|(t, _)| done.token <= *t), "completion {} passed a pending sync", done.token);
         if self.pending.front().is_some_and(|(t, _)| *t == done.token) {
             let (_, release) = self.pending.pop_front().expect("checked");
             for after in release {
@@ -434,7 +484,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         self.next_req += 1;
         let to = self.config.controllers[self.leader % self.config.controllers.len()];
         send(out, to, DfsMessage::Request { req, request: request.clone() });
-        self.requests.insert(req, PendingRequest { request, purpose, sent_at: now, redirects: 0 });
+        let earlier = self.requests.insert(req, PendingRequest { request, purpose, sent_at: now, redirects: 0 });
+        debug_assert!(earlier.is_none(), "request number {req} reused");
     }
 
     fn retry_requests(&mut self, now: Millis, out: &mut Output<M, F>) {
@@ -450,6 +501,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             p.redirects = 0;
             send(out, to, DfsMessage::Request { req, request: p.request.clone() });
         }
+        debug_assert!(self.requests.values().all(|p| now < p.sent_at + self.config.request_retry_ms), "a late request not resent");
     }
 
     fn on_response(&mut self, now: Millis, req: u64, result: Result<DfsOutput<P>, Option<NodeId>>, out: &mut Output<M, F>) {
@@ -463,6 +515,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 {
                     self.leader = i;
                     p.redirects += 1;
+                    debug_assert!(p.redirects <= 3 && req < self.next_req);
                     p.sent_at = now;
                     send(out, hint.expect("checked"), DfsMessage::Request { req, request: p.request.clone() });
                 }
@@ -470,6 +523,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             }
         };
         let p = self.requests.remove(&req).expect("present");
+        debug_assert!(req < self.next_req && !self.requests.contains_key(&req));
         match p.purpose {
             Purpose::Coord(key) => self.on_coord_output(now, key, output, out),
             Purpose::Resolve(chunk, tid) => {
@@ -498,6 +552,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     /// log holding only its open prepares.
     fn compaction_ops(&mut self, chunk: ChunkId) {
         let r = self.replicas.get_mut(&chunk).expect("replica");
+        debug_assert!(self.config.bugs.any() || r.prepared.len() <= 1, "chunk {chunk} compacted with {} open prepares", r.prepared.len());
         r.records = r.prepared.len();
         let snapshot = storage::encode_snapshot(&ChunkSnapshot { version: r.version, data: r.data.clone() });
         let mut log = Vec::new();
@@ -516,7 +571,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     fn flush_startup(&mut self, out: &mut Output<M, F>) {
         let ops = std::mem::take(&mut self.startup_ops);
         if let Some(t) = out.disk_chain(ops, || self.fresh_token()) {
-            self.pending.push_back((t, Vec::new()));
+            self.push_pending(t, Vec::new());
         }
     }
 
@@ -534,7 +589,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             } else {
                 let ops = vec![DiskOp::Append { path: path.clone(), data: bytes }, DiskOp::Fsync { path }];
                 let t = out.disk_chain(ops, || self.fresh_token()).expect("two requests");
-                self.pending.push_back((t, Vec::new()));
+                self.push_pending(t, Vec::new());
             }
         }
         for chunk in appended {
@@ -543,11 +598,17 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             }
         }
         self.flush_startup(out);
+        debug_assert!(self.log_buffer.is_empty() && self.startup_ops.is_empty(), "disk work left behind a step");
         let held = std::mem::take(&mut self.held);
         match self.pending.back_mut() {
             Some((_, release)) if !self.config.bugs.skip_fsync => release.extend(held),
-            _ => held.into_iter().for_each(|after| self.release(after, out)),
+            _ => {
+                // Nothing synced is in flight: what the replies vouch for is durable already.
+                debug_assert!(self.config.bugs.any() || self.pending.is_empty(), "held replies released before their sync");
+                held.into_iter().for_each(|after| self.release(after, out))
+            }
         }
+        debug_assert!(self.held.is_empty(), "a released reply held another");
     }
 }
 
