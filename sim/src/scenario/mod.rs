@@ -51,6 +51,7 @@ use ccrsim_model::deployment::controller::ControllerBugs;
 use ccrsim_model::pipeline::dolphindb_async::datanode::NodeReplBugs;
 use ccrsim_model::pipeline::dolphindb_async::{MasterReplBugs, SlaveReplBugs};
 use ccrsim_model::raft::RaftBugs;
+use ccrsim_model::replica::dolphindb_2pc::controller::WatchBugs;
 use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeBugs;
 use ccrsim_model::replica::dolphindb_2pc::state::DfsStateBugs;
 
@@ -485,7 +486,7 @@ fn default_fixed_duration() -> f64 {
 
 /// Bugs to plant, grouped by the part of the system they are planted in. One neutral section whose
 /// groups belong to designs: `raft` and `controller` to the neutral deployment (every design's
-/// controller groups), `data_node` and `dfs_state` to the replica protocol `dolphindb-2pc`,
+/// controller groups), `data_node`, `dfs_state` and `dfs_watch` to the replica protocol `dolphindb-2pc`,
 /// `master_repl`, `slave_repl` and `repl_data_node` to the pipeline `dolphindb-async`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -498,6 +499,8 @@ pub struct PlantedBugs {
     pub data_node: DataNodeBugs,
     /// In the controller's DFS state (`dolphindb-2pc`).
     pub dfs_state: DfsStateBugs,
+    /// In the controller leader's watch over 2PC transactions and recoveries (`dolphindb-2pc`).
+    pub dfs_watch: WatchBugs,
     /// In the master's replication state (`dolphindb-async`).
     pub master_repl: MasterReplBugs,
     /// In the slaves' replication state (`dolphindb-async`).
@@ -514,6 +517,7 @@ impl PlantedBugs {
             || self.data_node != DataNodeBugs::default()
             || self.repl_data_node != NodeReplBugs::default()
             || self.dfs_state != DfsStateBugs::default()
+            || self.dfs_watch != WatchBugs::default()
             || self.master_repl != MasterReplBugs::default()
             || self.slave_repl != SlaveReplBugs::default()
     }

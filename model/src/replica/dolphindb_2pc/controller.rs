@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use super::message::{DfsMessage, DfsRequest};
 use super::state::{ChunkId, Cid, Decision, DfsCommand, DfsOutput, DfsState, LockOwner, ReplicaState, Tid, TxState};
 use crate::core::io::{Carries, Millis, NodeId, Output, TimerKey, part};
@@ -18,6 +20,22 @@ use crate::replica::{Duty, Guest, LeaderView, WriteHooks};
 pub const TIMER_WATCH: TimerKey = 20;
 const WATCH_TICK_MS: Millis = 250;
 
+/// Bugs of the controller leader's watch that can be switched on to prove the checkers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchBugs {
+    /// The timeout path ends a committed transaction whose coordinator went quiet (it died, or was
+    /// cut off, after the commit decision) with its own command, `DfsCommand::CompleteForCoordinator`.
+    /// The DFS state applies it as it applies the coordinator's `Complete` (replicas at the cid
+    /// complete, the others stale, locks released, the transaction ended and reported completed),
+    /// but it reaches `DfsState::apply_command` directly, past the branch of `DfsState::apply` that
+    /// calls the pipeline's completion hook: written for the DFS, the recovery path forgets the
+    /// side effect. On a master, a captured transaction completed this way never becomes a task
+    /// (its task data stays on the dead coordinator's disk until garbage collection deletes it); on
+    /// a slave, a task's transaction completed this way never makes the task FINISHED.
+    pub timeout_completion_skips_pipeline: bool,
+}
+
 /// Settings of the controller's watch over the data nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchConfig {
@@ -27,6 +45,8 @@ pub struct WatchConfig {
     pub transaction_timeout_ms: Millis,
     /// A recovery lock held this long is released.
     pub recovery_lock_timeout_ms: Millis,
+    /// Planted bugs.
+    pub bugs: WatchBugs,
 }
 
 /// A data node's last heartbeat.
@@ -192,7 +212,9 @@ impl Watch {
                         ready &= !have.is_empty() || *p.delta == ChunkDelta::Drop;
                         committed.extend(have.into_iter().map(|n| (p.chunk, n)));
                     }
-                    if ready {
+                    if ready && self.config.bugs.timeout_completion_skips_pipeline {
+                        proposals.push(DfsCommand::CompleteForCoordinator { tid: *tid, committed, now_ms: now });
+                    } else if ready {
                         proposals.push(DfsCommand::Complete { tid: *tid, committed, now_ms: now });
                     }
                 }

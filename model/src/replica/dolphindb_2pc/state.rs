@@ -186,6 +186,9 @@ pub enum DfsCommand {
     RecoveryUnlock { chunk: ChunkId, node: NodeId },
     /// `node` lost its replica of `chunk` (corrupt on disk): it becomes stale.
     ReplicaLost { chunk: ChunkId, node: NodeId },
+    /// `Complete` proposed by the leader's watch on a quiet coordinator's behalf; only the planted
+    /// bug `WatchBugs::timeout_completion_skips_pipeline` proposes it (see there).
+    CompleteForCoordinator { tid: Tid, committed: Vec<(ChunkId, NodeId)>, now_ms: Millis },
 }
 
 /// What a transaction's participants must do, returned by BEGIN.
@@ -377,7 +380,9 @@ impl DfsState {
             }
             DfsCommand::Commit { tid, now_ms } => self.commit(*tid, *now_ms),
             DfsCommand::Rollback { tid } => self.rollback(*tid),
-            DfsCommand::Complete { tid, committed, .. } => self.complete(*tid, committed),
+            DfsCommand::Complete { tid, committed, .. } | DfsCommand::CompleteForCoordinator { tid, committed, .. } => {
+                self.complete(*tid, committed)
+            }
             DfsCommand::RecoveryLock { chunk, node, .. } => self.recovery_lock(*chunk, *node),
             DfsCommand::Recovered { chunk, node, version } => {
                 if let Some(c) = self.chunks.get_mut(chunk)
@@ -419,7 +424,9 @@ impl DfsState {
                 let op = matches!(decision, Decision::Commit(_)).then(|| self.txs[tid].op.clone());
                 facts.push(DfsFact::TxDecided { tid: *tid, decision: *decision, op });
             }
-            (DfsCommand::Complete { tid, .. }, DfsOutput::Completed(_)) if open_before.contains(tid) => {
+            (DfsCommand::Complete { tid, .. } | DfsCommand::CompleteForCoordinator { tid, .. }, DfsOutput::Completed(_))
+                if open_before.contains(tid) =>
+            {
                 facts.push(DfsFact::TxCompleted { tid: *tid })
             }
             _ => {}

@@ -10,6 +10,7 @@ use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
+use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCompleteness, Seen};
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
@@ -39,6 +40,8 @@ use crate::view::ClusterView;
 struct Replication {
     ledger: AsyncLedger,
     task_data_durability: TaskDataDurability,
+    /// Judges the master's controllers on both the 2PC and the replication facts.
+    capture: CaptureCompleteness,
     /// Databases replicated from the start.
     scope: BTreeSet<String>,
     /// Controllers of every cluster.
@@ -64,6 +67,7 @@ impl DolphindbCheckers {
             Replication {
                 ledger: AsyncLedger::new(topology, &scenario.replication.databases, queues),
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
+                capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
             }
@@ -77,6 +81,7 @@ impl DolphindbCheckers {
         use crate::checkers::pipeline::{eventual_consistency, exactly_once, gc_safety, liveness, no_gaps};
         let mut names = DfsCheckers::names();
         names.extend([
+            a::capture_completeness::NAME,
             a::grouping::NAME,
             no_gaps::NAME,
             a::slave_order::NAME,
@@ -99,7 +104,11 @@ impl DolphindbCheckers {
 
 impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn on_replica_fact(&mut self, at: SimTime, node: NodeId, fact: &DfsFact) -> Result<(), Violation> {
-        self.dfs.on_fact::<Dolphindb>(at, node, fact)
+        self.dfs.on_fact::<Dolphindb>(at, node, fact)?;
+        match self.repl.as_mut() {
+            Some(r) => judge::<(), Seen<'_>, (), _>(&mut r.capture, &(), at, node, &Seen::Dfs(fact)),
+            None => Ok(()),
+        }
     }
 
     fn refusal(fact: &DfsFact) -> Option<&str> {
@@ -110,6 +119,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         let Some(r) = self.repl.as_mut() else { return Ok(()) };
         let (l, p) = (&r.ledger, &r.ledger.pipeline);
         let event = event_of(fact);
+        judge::<(), Seen<'_>, (), _>(&mut r.capture, &(), at, node, &Seen::Repl(fact))?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut Grouping, l, at, node, fact)?;
         if let Some(e) = &event {
             judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut NoGaps, p, at, node, e)?;
@@ -148,6 +158,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn at_end(&self, at: SimTime, view: &ClusterView<'_, Dolphindb>) -> Result<(), Violation> {
         self.dfs.at_end(at, view)?;
         let (Some(r), Some(master)) = (&self.repl, self.dfs.ledger(ClusterId::Master)) else { return Ok(()) };
+        at_end_of::<(), Seen<'_>, (), _>(&r.capture, &(), &(), at, "")?;
         at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&ExactlyOnce, &r.ledger.pipeline, &(), at, "")?;
         let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
         let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);

@@ -129,6 +129,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec<Dolphindb
                     online_window_ms: t.online_window_ms,
                     transaction_timeout_ms: t.transaction_timeout_ms,
                     recovery_lock_timeout_ms: t.recovery_lock_timeout_ms,
+                    bugs: scenario.planted_bugs.dfs_watch,
                 },
                 bugs: scenario.planted_bugs.controller,
             }),

@@ -1,7 +1,9 @@
-//! DolphinDB's asynchronous replication: conflict grouping, the slave's order, the status functions,
-//! task-data durability and idle added nodes; its ledger, the adapter to the pipeline-neutral
-//! checkers' events, its progress for their liveness, and its rules written from the docs.
+//! DolphinDB's asynchronous replication: what the master captures and enqueues, conflict
+//! grouping, the slave's order, the status functions, task-data durability and idle added nodes;
+//! its ledger, the adapter to the pipeline-neutral checkers' events, its progress for their
+//! liveness, and its rules written from the docs.
 
+pub mod capture_completeness;
 pub mod grouping;
 pub mod ledger;
 pub mod new_nodes_idle;
