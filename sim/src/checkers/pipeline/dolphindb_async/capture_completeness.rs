@@ -308,14 +308,10 @@ impl CaptureCompleteness {
         f.place = match candidates.as_slice() {
             [] => {
                 self.lost += 1;
-                eprintln!("CAPDEBUG lost at resync node {node} mark {mark:?}");
                 Place::Lost
             }
             [p] => Place::At(*p),
-            _ => {
-                eprintln!("CAPDEBUG finding node {node} {} candidates", candidates.len());
-                Place::Finding { candidates, held: Vec::new() }
-            }
+            _ => Place::Finding { candidates, held: Vec::new() },
         };
         Ok(())
     }
@@ -334,7 +330,6 @@ impl CaptureCompleteness {
                 candidates.retain(|&p| history.agrees(p, held));
                 match candidates.as_slice() {
                     [] => {
-                        eprintln!("CAPDEBUG lost while finding node {node} held {held:?}");
                         f.place = Place::Lost;
                         self.lost += 1;
                         Ok(())
@@ -378,7 +373,6 @@ impl CaptureCompleteness {
         let next = if p < history.end() {
             if history.steps[p] != step {
                 // Not the log as the history tells it: this controller cannot be followed.
-                eprintln!("CAPDEBUG lost mismatch node {node} at {p}: {:?} vs {step:?}", history.steps[p]);
                 self.followers.get_mut(&node).expect("a master controller").place = Place::Lost;
                 self.lost += 1;
                 return Ok(());
@@ -464,12 +458,6 @@ impl<V: ?Sized> Checker<(), Seen<'_>, V> for CaptureCompleteness {
     }
 
     fn at_end(&self, _: &(), _: &V) -> Result<(), String> {
-        for (n, f) in &self.followers {
-            if let Place::Finding { candidates, held } = &f.place {
-                eprintln!("CAPDEBUG end still finding node {n}: {} candidates, {} held", candidates.len(), held.len());
-            }
-        }
-        eprintln!("CAPDEBUG end steps {} lost {}", self.history.end(), self.lost);
         self.ended_steps(None)
     }
 }
