@@ -1,6 +1,7 @@
 //! DFS liveness after heal (DolphinDB HA: transaction resolution and online recovery): once every
 //! fault is healed, every data node runs, every transaction is decided and ended, no participant is
-//! left in doubt, every stale replica has been recovered, and every operation got its answer.
+//! left in doubt (no open prepare), every stale replica has been recovered and every complete one is
+//! at its chunk's version, and every operation got its answer.
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::ReplicaClient;

@@ -1,7 +1,7 @@
 //! Replica convergence (DolphinDB: replicas of a chunk at the same version are identical; COMPLETE
 //! replicas serve the same data): every replica that reaches version v of a chunk, by commit,
-//! recovery image or reload from disk, holds the same rows. After heal, every complete replica holds
-//! its chunk's current version.
+//! recovery image or reload from disk, holds the same rows. That every complete replica holds its
+//! chunk's current version after heal is `dfs-liveness`'s to judge.
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;

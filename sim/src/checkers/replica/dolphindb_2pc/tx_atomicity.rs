@@ -1,8 +1,8 @@
 //! 2PC atomicity (Gray & Lamport, "Consensus on Transaction Commit", 2006; DolphinDB's transaction
 //! resolution): every participant ends with the controller's decision. A replica may commit a
 //! transaction only with the cid the controllers decided, and roll it back only if they decided so;
-//! the controllers never disagree on a decision. Whether every in-doubt participant gets resolved is
-//! checked after heal (no open prepare remains on a live data node).
+//! the controllers never disagree on a decision. Whether every in-doubt participant gets resolved
+//! (no open prepare remains on a live data node after heal) is `dfs-liveness`'s to judge.
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::{Decision, DfsFact};
