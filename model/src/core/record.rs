@@ -29,7 +29,7 @@ pub fn encode_into(kind: u8, payload: &[u8], out: &mut Vec<u8>) {
     let header_crc = crc32fast::hash(&out[start..start + 12]);
     out.extend_from_slice(&header_crc.to_le_bytes());
     out.extend_from_slice(payload);
-    debug_assert_eq!(out.len() - start, HEADER_BYTES + payload.len());
+    assert_eq!(out.len() - start, HEADER_BYTES + payload.len());
 }
 
 /// Serialises `value` with postcard and frames it as one record.

@@ -31,12 +31,11 @@ use crate::core::digest::{chain, stable_hash};
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, TimerKey};
 use crate::core::rng::SplitMix64;
 
-/// Asserts a pre- or postcondition of a Raft transition where the simulation runs (builds with
-/// debug assertions, which the release profile keeps on for the model). Like [`Raft::invariant`],
+/// Asserts a pre- or postcondition of a Raft transition, in every build. Like [`Raft::invariant`],
 /// it stands back while a planted bug is on: the checkers must catch the consequences.
 macro_rules! raft_assert {
     ($raft:expr, $holds:expr, $($what:tt)+) => {
-        if cfg!(debug_assertions) && !$raft.config.bugs.any() && !$holds {
+        if !$raft.config.bugs.any() && !$holds {
             panic!("raft invariant broken on node {} (term {}): {}", $raft.config.id, $raft.hard.term, format_args!($($what)+));
         }
     };
@@ -270,8 +269,8 @@ impl<S: StateMachine> Raft<S> {
         assert!(config.election_timeout_ms.0 > config.heartbeat_ms, "heartbeats must beat the election timeout");
         assert!(config.max_entries_per_append > 0 && config.snapshot_threshold_entries > 0);
         let (applied, digest) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.digest));
-        debug_assert_eq!(applied, log.snapshot_index(), "recovery joins the log to the snapshot");
-        debug_assert!(hard.voted_for.is_none_or(|v| config.members.contains(&v)), "a vote goes to a member");
+        assert_eq!(applied, log.snapshot_index(), "recovery joins the log to the snapshot");
+        assert!(hard.voted_for.is_none_or(|v| config.members.contains(&v)), "a vote goes to a member");
         let synced_index = log.last_index();
         Self {
             config,
@@ -706,8 +705,8 @@ impl<S: StateMachine> Raft<S> {
         let prev_log_index = p.next - 1;
         let prev_log_term = self.log.term_at(prev_log_index).expect("prev is at or after the snapshot");
         let entries = self.log.slice_from(p.next, self.config.max_entries_per_append).to_vec();
-        debug_assert!(entries.first().is_none_or(|e| e.index == prev_log_index + 1), "an append starts right after prev");
-        debug_assert!(entries.iter().all(|e| e.term <= term), "a leader sends no entry of a later term");
+        assert!(entries.first().is_none_or(|e| e.index == prev_log_index + 1), "an append starts right after prev");
+        assert!(entries.iter().all(|e| e.term <= term), "a leader sends no entry of a later term");
         if p.replicating {
             p.next += entries.len() as u64;
         }

@@ -149,7 +149,7 @@ impl SimDisk {
                     file.durable = file.cache.clone();
                     file.unsynced.clear();
                 }
-                debug_assert_eq!(file.durable, file.cache);
+                assert_eq!(file.durable, file.cache);
                 Ok(None)
             }
             DiskOp::Rename { from, to } => {

@@ -123,7 +123,7 @@ impl<D: SimDesign> World<D> {
             let incarnation = n.incarnation;
             self.next_seq += 1;
             self.queue.push(Reverse(Queued { at: done, seq: self.next_seq, event: Box::new(Event::Disk { node, incarnation, request }) }));
-            debug_assert!(done >= self.now);
+            assert!(done >= self.now);
         }
         let mut armed = Vec::new();
         for (key, delay) in out.timers {
@@ -209,7 +209,7 @@ impl<D: SimDesign> World<D> {
 
     pub(super) fn restart(&mut self, node: NodeId) {
         let n = &mut self.nodes[node as usize];
-        debug_assert_eq!(n.status, NodeStatus::Down);
+        assert_eq!(n.status, NodeStatus::Down);
         // The host task boots the role; until then the node counts as up but has no role.
         n.status = NodeStatus::Up;
         if let Some(id) = n.madsim_id {

@@ -12,7 +12,7 @@ use crate::node::NodeStatus;
 
 impl<D: SimDesign> World<D> {
     pub(super) fn schedule(&mut self, at: SimTime, event: Event<D>) {
-        debug_assert!(at >= self.now, "an event in the past: {at} < {}", self.now);
+        assert!(at >= self.now, "an event in the past: {at} < {}", self.now);
         self.next_seq += 1;
         self.queue.push(Reverse(Queued { at, seq: self.next_seq, event: Box::new(event) }));
     }
@@ -43,7 +43,7 @@ impl<D: SimDesign> World<D> {
     /// Handles every event of the earliest time in the queue.
     pub(crate) fn dispatch_next_instant(&mut self) {
         let Some(at) = self.next_event_at() else { return };
-        debug_assert!(at >= self.now, "time never goes back");
+        assert!(at >= self.now, "time never goes back");
         self.now = at;
         while self.outcome.is_none() && self.next_event_at() == Some(at) {
             let Reverse(q) = self.queue.pop().expect("peeked");

@@ -48,14 +48,14 @@ impl Grouper {
     pub fn assign(&mut self, footprint: &[LockKey]) -> GroupId {
         let footprint = if self.ignore_table_scope { partitions_only(footprint) } else { footprint.to_vec() };
         let before = self.current;
-        debug_assert_eq!(self.members.is_empty(), before == 0, "members of group {before}");
+        assert_eq!(self.members.is_empty(), before == 0, "members of group {before}");
         if self.current == 0 || self.members.iter().any(|m| footprints_conflict(m, &footprint)) {
             self.current += 1;
             self.members.clear();
         }
         self.members.push(footprint);
-        debug_assert!(self.current == before || self.current == before + 1, "group ids go up one at a time");
-        debug_assert!(self.current >= 1 && !self.members.is_empty());
+        assert!(self.current == before || self.current == before + 1, "group ids go up one at a time");
+        assert!(self.current >= 1 && !self.members.is_empty());
         self.current
     }
 }

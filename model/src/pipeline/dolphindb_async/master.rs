@@ -167,7 +167,7 @@ impl MasterRepl {
         let group = self.grouper.assign(tx.footprint);
         // Tasks are grouped in id order: the group ids never decrease along the queue.
         let previous = self.queue.last_key_value().map(|(&last, t)| (last, t.group));
-        debug_assert!(previous.is_none_or(|(last, g)| last + 1 == id && g <= group), "task {id} of group {group} after {previous:?}");
+        assert!(previous.is_none_or(|(last, g)| last + 1 == id && g <= group), "task {id} of group {group} after {previous:?}");
         let payload = if carries_data(kind) { TaskPayload::AtSource } else { TaskPayload::Inline(tx.op.clone()) };
         let task = Task {
             id,
@@ -186,7 +186,7 @@ impl MasterRepl {
         };
         let fact = ReplFact::Enqueued { task: Box::new(task.clone()), op: tx.op.clone() };
         let earlier = self.queue.insert(id, task);
-        debug_assert!(earlier.is_none() && self.check_queue(), "task id {id} handed out twice");
+        assert!(earlier.is_none() && self.check_queue(), "task id {id} handed out twice");
         Some(fact)
     }
 
@@ -213,7 +213,7 @@ impl MasterRepl {
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
                     s.exec_set = *set;
-                    debug_assert!(s.exec_set <= 1, "execution set {}", s.exec_set);
+                    assert!(s.exec_set <= 1, "execution set {}", s.exec_set);
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
                     Ok(())
                 }
@@ -224,7 +224,7 @@ impl MasterRepl {
                     self.state = state;
                     facts.push(ReplFact::StateChanged { state });
                 }
-                debug_assert_eq!(self.state, state);
+                assert_eq!(self.state, state);
                 Ok(())
             }
             MasterCommand::SlaveReport { slave, finished_below, controller, controllers, now_ms } => {
@@ -237,7 +237,7 @@ impl MasterRepl {
                 // Reports may arrive out of order (a deposed slave leader's late message): keep the max.
                 let before = p.finished_below;
                 p.finished_below = p.finished_below.max(*finished_below);
-                debug_assert!(p.finished_below >= before && p.finished_below >= 1);
+                assert!(p.finished_below >= before && p.finished_below >= 1);
                 p.controller = *controller;
                 p.controllers = controllers.clone();
                 p.last_report_ms = *now_ms;
@@ -248,7 +248,7 @@ impl MasterRepl {
                 if below > self.truncated_below {
                     // The leader proposed it from `gc_target`: every slave reported, and each has
                     // finished every task below it (watermarks only grow since).
-                    debug_assert!(
+                    assert!(
                         self.config.bugs.any()
                             || (self.slaves.len() as u32 >= self.config.slave_num.max(1)
                                 && self.slaves.values().all(|p| p.finished_below >= below)),
@@ -272,9 +272,9 @@ impl MasterRepl {
                 Ok(())
             }
         };
-        debug_assert!(self.truncated_below >= truncated_before && self.truncated_below <= self.next_task, "truncation went back");
-        debug_assert!(self.next_task == next_before, "a command enqueued a task");
-        debug_assert!(self.check_queue());
+        assert!(self.truncated_below >= truncated_before && self.truncated_below <= self.next_task, "truncation went back");
+        assert!(self.next_task == next_before, "a command enqueued a task");
+        assert!(self.check_queue());
         (result, facts)
     }
 
@@ -298,7 +298,7 @@ impl MasterRepl {
         }
         let marks = self.slaves.values().map(|p| p.finished_below);
         let target = if self.config.bugs.gc_at_max_watermark { marks.max() } else { marks.min() }?;
-        debug_assert!(self.config.bugs.any() || self.slaves.values().all(|p| p.finished_below >= target));
+        assert!(self.config.bugs.any() || self.slaves.values().all(|p| p.finished_below >= target));
         (target > self.truncated_below).then_some(target)
     }
 
@@ -309,7 +309,7 @@ impl MasterRepl {
         }
         let tasks: Vec<Task> = self.queue.range(from..).take(max).map(|(_, t)| t.clone()).collect();
         // A slave takes only a batch without holes that starts where it asked.
-        debug_assert!(tasks.iter().enumerate().all(|(i, t)| t.id == from + i as u64), "a pull from {from} with a hole");
+        assert!(tasks.iter().enumerate().all(|(i, t)| t.id == from + i as u64), "a pull from {from} with a hole");
         Ok(tasks)
     }
 

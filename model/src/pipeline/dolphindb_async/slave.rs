@@ -257,7 +257,7 @@ impl SlaveRepl {
                     // A queue runs only the tasks of its lowest unfinished group (the barrier): the
                     // leader chose them from an earlier state, and a queue's lowest group only rises.
                     let lowest = self.unfinished.get(&(t.task.exec_set, t.queue)).and_then(|q| q.first()).map(|&(g, _)| g);
-                    debug_assert!(
+                    assert!(
                         self.config.bugs.any() || lowest == Some(t.task.group),
                         "task {id} of group {} dispatched while group {lowest:?} of its queue is unfinished",
                         t.task.group
@@ -284,7 +284,7 @@ impl SlaveRepl {
                 if !restarted.is_empty() {
                     facts.push(ReplFact::Restarted { tasks: restarted });
                 }
-                debug_assert!(self.tasks.values().all(|t| t.state != SlaveTaskState::Failed), "a failed task not restarted");
+                assert!(self.tasks.values().all(|t| t.state != SlaveTaskState::Failed), "a failed task not restarted");
                 self.set_state(ReplicationState::Enabled, &mut facts);
                 Ok(())
             }
@@ -293,9 +293,9 @@ impl SlaveRepl {
                 Ok(())
             }
         };
-        debug_assert!(self.offset >= offset_before, "offset went back from {offset_before} to {}", self.offset);
-        debug_assert!(self.finished_below >= finished_before, "watermark went back from {finished_before} to {}", self.finished_below);
-        debug_assert!(self.edit_log.len() >= committed_before, "an EditLog entry went");
+        assert!(self.offset >= offset_before, "offset went back from {offset_before} to {}", self.offset);
+        assert!(self.finished_below >= finished_before, "watermark went back from {finished_before} to {}", self.finished_below);
+        assert!(self.edit_log.len() >= committed_before, "an EditLog entry went");
         self.check_invariants();
         (result, facts)
     }
@@ -305,7 +305,7 @@ impl SlaveRepl {
             self.state = state;
             facts.push(ReplFact::StateChanged { state });
         }
-        debug_assert_eq!(self.state, state);
+        assert_eq!(self.state, state);
     }
 
     fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
@@ -319,7 +319,7 @@ impl SlaveRepl {
         }
         // The master groups its queue in id order and group ids never decrease along it.
         let last_group = self.tasks.get(&self.offset).map_or(0, |t| t.task.group);
-        debug_assert!(
+        assert!(
             self.config.bugs.any() || tasks.iter().try_fold(last_group, |g, t| (t.group >= g).then_some(t.group)).is_some(),
             "a batch from {from} with group ids going back (last held group {last_group})"
         );
@@ -329,7 +329,7 @@ impl SlaveRepl {
             self.databases.insert(t.db.clone());
             self.unfinished.entry((t.exec_set, queue)).or_default().insert((t.group, t.id));
             self.unfinished_by_db.entry(t.db.clone()).or_default().insert((t.group, t.id, t.exec_set));
-            debug_assert!(self.config.bugs.any() || !self.tasks.contains_key(&t.id), "task {} pulled twice", t.id);
+            assert!(self.config.bugs.any() || !self.tasks.contains_key(&t.id), "task {} pulled twice", t.id);
             self.tasks.insert(
                 t.id,
                 SlaveTask {
@@ -349,11 +349,7 @@ impl SlaveRepl {
         }
         let last = ids.last().copied().unwrap_or(self.offset);
         self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() { from + u64::from(requested) - 1 } else { last };
-        debug_assert!(
-            self.config.bugs.any() || self.offset == from - 1 + ids.len() as u64,
-            "offset {} after a batch of {ids:?}",
-            self.offset
-        );
+        assert!(self.config.bugs.any() || self.offset == from - 1 + ids.len() as u64, "offset {} after a batch of {ids:?}", self.offset);
         if !ids.is_empty() {
             facts.push(ReplFact::Pulled { from, tasks: tasks.iter().map(|t| (t.id, stable_hash(t))).collect(), offset: self.offset });
         }
@@ -370,7 +366,7 @@ impl SlaveRepl {
             return;
         }
         // Only an execution that did not commit fails: a committed task is FINISHED or about to be.
-        debug_assert!(t.state != SlaveTaskState::Finished && !self.edit_log.contains(&id));
+        assert!(t.state != SlaveTaskState::Finished && !self.edit_log.contains(&id));
         t.failures += 1;
         t.state = SlaveTaskState::Failed;
         t.details = reason.to_string();
@@ -401,29 +397,29 @@ impl SlaveRepl {
                 self.finish(*id, now_ms, true, facts);
             }
         }
-        debug_assert!(ids.iter().all(|id| self.tasks.get(id).is_none_or(|t| t.state == SlaveTaskState::Finished)));
+        assert!(ids.iter().all(|id| self.tasks.get(id).is_none_or(|t| t.state == SlaveTaskState::Finished)));
         Ok(())
     }
 
     /// Marks a task FINISHED and moves the watermark.
     fn finish(&mut self, id: TaskId, now_ms: Millis, skipped: bool, facts: &mut Vec<ReplFact>) {
         let t = self.tasks.get_mut(&id).expect("finishing a held task");
-        debug_assert!(t.state != SlaveTaskState::Finished, "task {id} finished twice");
-        debug_assert!(!skipped || !self.edit_log.contains(&id), "task {id} both committed and skipped");
+        assert!(t.state != SlaveTaskState::Finished, "task {id} finished twice");
+        assert!(!skipped || !self.edit_log.contains(&id), "task {id} both committed and skipped");
         t.state = SlaveTaskState::Finished;
         t.finish_ms = Some(now_ms);
         t.skipped = skipped;
         let (key, group, db, set) = ((t.task.exec_set, t.queue), t.task.group, t.task.db.clone(), t.task.exec_set);
         let queued = self.unfinished.get_mut(&key).is_some_and(|q| q.remove(&(group, id)));
         let by_db = self.unfinished_by_db.get_mut(&db).is_some_and(|d| d.remove(&(group, id, set)));
-        debug_assert!(queued && by_db, "unfinished task {id} missing from its indexes");
+        assert!(queued && by_db, "unfinished task {id} missing from its indexes");
         facts.push(ReplFact::TaskFinished { task: id, skipped });
         while self.finished_below <= self.offset
             && self.tasks.get(&self.finished_below).is_some_and(|t| t.state == SlaveTaskState::Finished)
         {
             self.finished_below += 1;
         }
-        debug_assert!(self.finished_below <= self.offset + 1, "watermark {} beyond the offset {}", self.finished_below, self.offset);
+        assert!(self.finished_below <= self.offset + 1, "watermark {} beyond the offset {}", self.finished_below, self.offset);
         // Old finished rows beyond the bound go (status shows the newest). Tasks below the
         // watermark are contiguous from the first one held, so their count is a difference.
         while self.tasks.first_key_value().is_some_and(|(&first, _)| first + (FINISHED_ROWS_KEPT as u64) < self.finished_below) {
@@ -446,10 +442,10 @@ impl SlaveRepl {
             return false;
         }
         // Only a pulled task is dispatched, so only a pulled task commits here.
-        debug_assert!(self.config.bugs.any() || task <= self.offset, "task {task} committed beyond the offset {}", self.offset);
-        debug_assert!(self.tasks.get(&task).is_none_or(|t| !t.skipped), "task {task} both skipped and committed");
+        assert!(self.config.bugs.any() || task <= self.offset, "task {task} committed beyond the offset {}", self.offset);
+        assert!(self.tasks.get(&task).is_none_or(|t| !t.skipped), "task {task} both skipped and committed");
         let new = self.edit_log.insert(task);
-        debug_assert!(new || self.config.bugs.skip_editlog_check, "task {task} committed twice");
+        assert!(new || self.config.bugs.skip_editlog_check, "task {task} committed twice");
         facts.push(ReplFact::TaskCommitted { task, tid });
         true
     }
@@ -457,12 +453,12 @@ impl SlaveRepl {
     /// A committed transaction of `task` completed: the task is FINISHED.
     pub fn on_complete(&mut self, task: TaskId, now_ms: Millis, facts: &mut Vec<ReplFact>) {
         // A task's transaction completes only after its commit wrote the task to the EditLog.
-        debug_assert!(self.edit_log.contains(&task), "task {task} completed without an EditLog entry");
+        assert!(self.edit_log.contains(&task), "task {task} completed without an EditLog entry");
         let finished_before = self.finished_below;
         if self.tasks.get(&task).is_some_and(|t| t.state != SlaveTaskState::Finished) {
             self.finish(task, now_ms, false, facts);
         }
-        debug_assert!(self.finished_below >= finished_before);
+        assert!(self.finished_below >= finished_before);
         self.check_invariants();
     }
 
@@ -498,7 +494,7 @@ impl SlaveRepl {
             }
         }
         due.sort_unstable();
-        debug_assert!(due.windows(2).all(|w| w[0] < w[1]), "a task due twice: {due:?}");
+        assert!(due.windows(2).all(|w| w[0] < w[1]), "a task due twice: {due:?}");
         due
     }
 
@@ -578,12 +574,8 @@ impl SlaveRepl {
             .collect()
     }
 
-    /// Index invariants, checked after every command where the simulation runs (builds with debug
-    /// assertions, which the release profile keeps on for the model).
+    /// Index invariants, checked after every command in every build.
     fn check_invariants(&self) {
-        if !cfg!(debug_assertions) {
-            return;
-        }
         let strict = !self.config.bugs.any();
         assert!(self.finished_below <= self.offset + 1, "watermark {} beyond the offset {}", self.finished_below, self.offset);
         if strict && let Some((&first, _)) = self.tasks.first_key_value() {

@@ -168,7 +168,7 @@ impl Watch {
         key: TimerKey,
         out: &mut Output<M, F>,
     ) -> Vec<Duty<DfsCommand, P>> {
-        debug_assert_eq!(key, TIMER_WATCH);
+        assert_eq!(key, TIMER_WATCH);
         out.set_timer(TIMER_WATCH, WATCH_TICK_MS);
         if !view.is_leader {
             return Vec::new();

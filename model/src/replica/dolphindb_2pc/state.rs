@@ -319,12 +319,12 @@ impl DfsState {
                 }
                 let (mut output, facts) = self.apply_command(cmd);
                 if let DfsOutput::Begun(begun) = &mut output {
-                    debug_assert!(self.txs.contains_key(&begun.tid), "BEGIN answered for transaction {} that is not open", begun.tid);
+                    assert!(self.txs.contains_key(&begun.tid), "BEGIN answered for transaction {} that is not open", begun.tid);
                     let tx = self.txs.get_mut(&begun.tid);
                     if let Some(tx) = tx {
                         tx.tag.captured |= hooks.captures(op);
                         // Invariant of PipelineTag: captured on a source, applying on a target.
-                        debug_assert!(!(tx.tag.captured && tx.tag.applies.is_some()), "transaction {} both captured and applying", tx.tid);
+                        assert!(!(tx.tag.captured && tx.tag.applies.is_some()), "transaction {} both captured and applying", tx.tid);
                     }
                     let captured = self.txs.get(&begun.tid).is_some_and(|t| t.tag.captured);
                     begun.task_data = captured && hooks.keeps_write_data(op.kind());
@@ -337,7 +337,7 @@ impl DfsState {
                     && !hooks.on_commit_decision(write, *tid, hook_facts)
                 {
                     let (output, facts) = self.apply_command(&DfsCommand::Rollback { tid: *tid });
-                    debug_assert_eq!(self.decision(*tid), Some(Decision::Rollback), "a duplicate pipeline write is rolled back");
+                    assert_eq!(self.decision(*tid), Some(Decision::Rollback), "a duplicate pipeline write is rolled back");
                     return (output, facts);
                 }
                 self.apply_command(cmd)
@@ -347,7 +347,7 @@ impl DfsState {
                 // every record would cost each COMPLETE of every cluster).
                 let before = self.txs.get(tid).filter(|t| hooks.follows(t.tag)).cloned();
                 let (output, facts) = self.apply_command(cmd);
-                debug_assert!(!self.txs.contains_key(tid) || !matches!(output, DfsOutput::Completed(_)), "COMPLETE left {tid} open");
+                assert!(!self.txs.contains_key(tid) || !matches!(output, DfsOutput::Completed(_)), "COMPLETE left {tid} open");
                 if let (Some(tx), DfsOutput::Completed(_)) = (before, &output)
                     && let TxState::Committed(cid) = tx.state
                 {
@@ -374,6 +374,7 @@ impl DfsState {
         let decided_before = self.decisions.len();
         let (tid_before, cid_before, chunk_before) = (self.next_tid, self.next_cid, self.next_chunk);
         let open_before: BTreeSet<Tid> = self.txs.keys().copied().collect();
+        let mut touched = self.chunks_named(cmd);
         let out = match cmd {
             DfsCommand::Begin { session, seq, below, op, online, now_ms, applies, .. } => {
                 self.begin(*session, *seq, *below, op, *applies, online, *now_ms)
@@ -406,14 +407,23 @@ impl DfsState {
             }
         };
         // Ids are handed out densely: one tid per new transaction, one cid per commit decision.
-        debug_assert!(self.next_tid - tid_before <= 1 && self.next_cid - cid_before <= 1 && self.next_chunk >= chunk_before);
-        debug_assert!(self.decisions.len() >= decided_before, "a decision went");
+        assert!(self.next_tid - tid_before <= 1 && self.next_cid - cid_before <= 1 && self.next_chunk >= chunk_before);
+        assert!(self.decisions.len() >= decided_before, "a decision went");
         if let DfsCommand::Commit { tid, .. } = cmd {
             let decided = self.decisions.len() - decided_before;
-            debug_assert_eq!(decided as u64, self.next_cid - cid_before, "the commit decision of {tid} and its cid go together");
+            assert_eq!(decided as u64, self.next_cid - cid_before, "the commit decision of {tid} and its cid go together");
         }
-        debug_assert!(self.next_tid == tid_before || self.txs.contains_key(&tid_before), "tid {tid_before} handed out, not open");
-        self.check_invariants();
+        assert!(self.next_tid == tid_before || self.txs.contains_key(&tid_before), "tid {tid_before} handed out, not open");
+        if let DfsOutput::Begun(b) = &out {
+            touched.extend(self.txs.get(&b.tid).into_iter().flat_map(|t| t.participations.iter().map(|p| p.chunk)));
+            touched.extend(chunk_before..self.next_chunk);
+            // Every chunk, now and then (deterministically: every 64th transaction); the chunks a
+            // command names after every command.
+            if b.tid % 64 == 0 {
+                touched = self.chunks.keys().copied().collect();
+            }
+        }
+        self.check_invariants(&touched);
         let mut facts = Vec::new();
         match (cmd, &out) {
             (DfsCommand::Begin { op, session, op_ref, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
@@ -476,7 +486,7 @@ impl DfsState {
                         Err(e) => return DfsOutput::Refused(e),
                     };
                     let id = self.next_chunk + new_chunks.len() as u64;
-                    debug_assert!(!self.chunks.contains_key(&id), "chunk id {id} handed out twice");
+                    assert!(!self.chunks.contains_key(&id), "chunk id {id} handed out twice");
                     let meta = ChunkMeta {
                         table: w.table,
                         partition: w.partition.clone(),
@@ -492,14 +502,14 @@ impl DfsState {
             if replicas.is_empty() {
                 return DfsOutput::Refused(OpError::new(ErrorCode::Unavailable, format!("no complete replica of chunk {chunk} is online")));
             }
-            debug_assert!(replicas.iter().all(|n| online.contains(n) && meta.replicas.contains_key(n)));
+            assert!(replicas.iter().all(|n| online.contains(n) && meta.replicas.contains_key(n)));
             participations.push(Participation { chunk, replicas, expected_version: meta.version, delta: Arc::new(w.delta.clone()) });
         }
         let tid = self.next_tid;
-        debug_assert!(!self.txs.contains_key(&tid) && !self.decisions.contains_key(&tid), "tid {tid} handed out twice");
+        assert!(!self.txs.contains_key(&tid) && !self.decisions.contains_key(&tid), "tid {tid} handed out twice");
         // One writer per partition: locks are only taken here and by `recovery_lock`, each past no
         // conflicting lock, so no two held locks of different owners ever conflict.
-        debug_assert!(
+        assert!(
             self.config.bugs.any() || plan.locks.iter().all(|k| self.locks.keys().all(|held| !held.conflicts(k))),
             "BEGIN of {tid} past a conflicting lock"
         );
@@ -525,7 +535,7 @@ impl DfsState {
             tag: PipelineTag { captured: false, applies },
         };
         self.txs.insert(tid, tx);
-        debug_assert!(self.txs[&tid].locks.iter().all(|k| self.locks.get(k) == Some(&LockOwner::Tx(tid))), "{tid} owns its locks");
+        assert!(self.txs[&tid].locks.iter().all(|k| self.locks.get(k) == Some(&LockOwner::Tx(tid))), "{tid} owns its locks");
         DfsOutput::Begun(begun)
     }
 
@@ -547,7 +557,7 @@ impl DfsState {
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
             return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
-        debug_assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
+        assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
         Ok((plan, online))
     }
 
@@ -599,8 +609,8 @@ impl DfsState {
             }
         }
         // `admit` let through only with `rf` data nodes online: every replica gets its own node.
-        debug_assert_eq!(chosen.len(), rf, "placement of {rf} replicas over {candidates:?}");
-        debug_assert!(chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)), "two replicas on one node: {chosen:?}");
+        assert_eq!(chosen.len(), rf, "placement of {rf} replicas over {candidates:?}");
+        assert!(chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)), "two replicas on one node: {chosen:?}");
         Ok(chosen)
     }
 
@@ -611,8 +621,8 @@ impl DfsState {
         if let TxState::Committed(cid) = tx.state {
             return DfsOutput::Decided(tid, Decision::Commit(cid));
         }
-        debug_assert_eq!(tx.state, TxState::Begun);
-        debug_assert!(!self.decisions.contains_key(&tid), "{tid} open and decided");
+        assert_eq!(tx.state, TxState::Begun);
+        assert!(!self.decisions.contains_key(&tid), "{tid} open and decided");
         let cid = self.next_cid;
         self.next_cid += 1;
         tx.state = TxState::Committed(cid);
@@ -620,13 +630,13 @@ impl DfsState {
         for p in &tx.participations {
             let chunk = self.chunks.get_mut(&p.chunk).expect("a participation's chunk exists until its transaction ends");
             // A chunk's version only grows (one writer per partition: nobody committed it since BEGIN).
-            debug_assert!(chunk.version < cid, "chunk {} at version {} before commit {cid}", p.chunk, chunk.version);
-            debug_assert!(self.config.bugs.any() || chunk.version == p.expected_version, "chunk {} written since BEGIN of {tid}", p.chunk);
+            assert!(chunk.version < cid, "chunk {} at version {} before commit {cid}", p.chunk, chunk.version);
+            assert!(self.config.bugs.any() || chunk.version == p.expected_version, "chunk {} written since BEGIN of {tid}", p.chunk);
             chunk.version = cid;
         }
         apply_catalog(&mut self.catalog, &tx.op);
         let earlier = self.decisions.insert(tid, Decision::Commit(cid));
-        debug_assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
+        assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
         DfsOutput::Decided(tid, Decision::Commit(cid))
     }
 
@@ -638,8 +648,8 @@ impl DfsState {
                 let tx = self.txs.remove(&tid).expect("present");
                 self.release(LockOwner::Tx(tid));
                 let earlier = self.decisions.insert(tid, Decision::Rollback);
-                debug_assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
-                debug_assert!(tx.participations.iter().all(|p| self.chunks.contains_key(&p.chunk)));
+                assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
+                assert!(tx.participations.iter().all(|p| self.chunks.contains_key(&p.chunk)));
                 DfsOutput::Decided(tid, Decision::Rollback)
             }
         }
@@ -650,7 +660,7 @@ impl DfsState {
             return if self.decisions.contains_key(&tid) { DfsOutput::Completed(tid) } else { DfsOutput::Done };
         };
         // COMPLETE only after the commit decision.
-        debug_assert_eq!(self.decisions.get(&tid), Some(&Decision::Commit(cid)), "COMPLETE of {tid} without its decision");
+        assert_eq!(self.decisions.get(&tid), Some(&Decision::Commit(cid)), "COMPLETE of {tid} without its decision");
         let tx = self.txs.remove(&tid).expect("present");
         let committed: BTreeSet<(ChunkId, NodeId)> = committed.iter().copied().collect();
         for p in &tx.participations {
@@ -660,7 +670,7 @@ impl DfsState {
                 continue;
             }
             let chunk = self.chunks.get_mut(&p.chunk).expect("exists");
-            debug_assert!(self.config.bugs.any() || chunk.version == cid, "chunk {} moved past {cid} before COMPLETE", p.chunk);
+            assert!(self.config.bugs.any() || chunk.version == cid, "chunk {} moved past {cid} before COMPLETE", p.chunk);
             for (node, r) in chunk.replicas.iter_mut() {
                 if committed.contains(&(p.chunk, *node)) {
                     *r = ReplicaMeta { version: cid, state: ReplicaState::Complete };
@@ -670,7 +680,7 @@ impl DfsState {
             }
         }
         self.release(LockOwner::Tx(tid));
-        debug_assert!(!self.txs.contains_key(&tid));
+        assert!(!self.txs.contains_key(&tid));
         DfsOutput::Completed(tid)
     }
 
@@ -687,7 +697,7 @@ impl DfsState {
             None => {
                 let version = meta.version;
                 let earlier = self.locks.insert(key, owner);
-                debug_assert!(earlier.is_none(), "a recovery lock replaced {earlier:?}");
+                assert!(earlier.is_none(), "a recovery lock replaced {earlier:?}");
                 DfsOutput::RecoveryLock(Some(version))
             }
         }
@@ -699,15 +709,31 @@ impl DfsState {
 
     fn release(&mut self, owner: LockOwner) {
         self.locks.retain(|_, o| *o != owner);
-        debug_assert!(self.locks.values().all(|o| *o != owner));
+        assert!(self.locks.values().all(|o| *o != owner));
     }
 
-    /// Structural invariants, checked after every command where the simulation runs (builds with
-    /// debug assertions, which the release profile keeps on for the model).
-    fn check_invariants(&self) {
-        if !cfg!(debug_assertions) {
-            return;
+    /// The chunks a command may change, named before it runs: those of the transaction it
+    /// decides or ends, or the one it recovers (a BEGIN's are known once it ran).
+    fn chunks_named(&self, cmd: &DfsCommand) -> Vec<ChunkId> {
+        match cmd {
+            DfsCommand::Commit { tid, .. }
+            | DfsCommand::Rollback { tid }
+            | DfsCommand::Complete { tid, .. }
+            | DfsCommand::CompleteForCoordinator { tid, .. } => {
+                self.txs.get(tid).map(|t| t.participations.iter().map(|p| p.chunk).collect()).unwrap_or_default()
+            }
+            DfsCommand::RecoveryLock { chunk, .. }
+            | DfsCommand::Recovered { chunk, .. }
+            | DfsCommand::RecoveryUnlock { chunk, .. }
+            | DfsCommand::ReplicaLost { chunk, .. } => vec![*chunk],
+            DfsCommand::Begin { .. } => Vec::new(),
         }
+    }
+
+    /// Structural invariants, checked after every command in every build: the transactions, the
+    /// locks and the indexes whole, and the chunks in `chunks` (a chunk changes only by a command
+    /// that names it or ends a transaction on it, so the others still hold what they held).
+    fn check_invariants(&self, chunks: &[ChunkId]) {
         for (key, owner) in &self.locks {
             if let LockOwner::Tx(tid) = owner {
                 assert!(self.txs.contains_key(tid), "lock {key:?} held by finished transaction {tid}");
@@ -729,11 +755,9 @@ impl DfsState {
         // `chunk_of` indexes exactly the chunks: as many entries, each naming a chunk of its key
         // (checked from the index's side: no key to clone, no search by key).
         assert_eq!(self.chunk_of.len(), self.chunks.len(), "chunk index out of step");
-        for ((table, partition), id) in &self.chunk_of {
-            let c = self.chunks.get(id);
-            assert!(c.is_some_and(|c| c.table == *table && c.partition == *partition), "chunk index out of step at chunk {id}");
-        }
-        for (id, c) in &self.chunks {
+        for (id, c) in chunks.iter().filter_map(|id| self.chunks.get(id).map(|c| (id, c))) {
+            let indexed = self.chunk_of.get(&(c.table, c.partition.clone()));
+            assert_eq!(indexed, Some(id), "chunk index out of step at chunk {id}");
             assert!(c.version < self.next_cid, "chunk {id} at version {} beyond next cid {}", c.version, self.next_cid);
             for (n, r) in &c.replicas {
                 assert!(r.version <= c.version, "replica {n} of chunk {id} ahead of the chunk");

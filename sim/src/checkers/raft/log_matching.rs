@@ -37,7 +37,7 @@ impl<V: ?Sized> Checker<GroupShadow, RaftFact, V> for LogMatching {
             RaftFact::Recovered { snapshot_index, snapshot_term, entries, .. } => {
                 let mut prev = Some(*snapshot_term);
                 for &(index, term, hash) in entries {
-                    debug_assert!(index > *snapshot_index);
+                    assert!(index > *snapshot_index);
                     self.see(node, index, term, hash, prev)?;
                     prev = Some(term);
                 }

@@ -21,7 +21,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         }
         let key = self.next_op;
         self.next_op += 1;
-        debug_assert!(!self.ops.contains_key(&key), "operation key {key} reused");
+        assert!(!self.ops.contains_key(&key), "operation key {key} reused");
         self.ops
             .insert(key, CoordOp { op_id, client, op, started: now, attempts: 0, phase: Phase::Begin, applies: None, keeps_data: false });
         self.begin(now, key, out);
@@ -30,7 +30,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn begin(&mut self, now: Millis, key: u64, out: &mut Output<M, F>) {
         let o = self.ops.get_mut(&key).expect("op");
         // A BEGIN is sent first, or again after a conflict's backoff: never for a transaction under way.
-        debug_assert!(matches!(o.phase, Phase::Begin | Phase::Backoff { .. }), "BEGIN again in {:?}", o.phase);
+        assert!(matches!(o.phase, Phase::Begin | Phase::Backoff { .. }), "BEGIN again in {:?}", o.phase);
         o.attempts += 1;
         o.phase = Phase::Begin;
         let (op, op_ref, applies) = (o.op.clone(), (o.client, o.op_id), o.applies);
@@ -53,7 +53,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 let waiting: BTreeSet<(ChunkId, NodeId)> =
                     parts.iter().flat_map(|p| p.replicas.iter().map(move |n| (p.chunk, *n))).collect();
                 // The controller gives every chunk written at least one complete replica.
-                debug_assert!(parts.iter().all(|p| !p.replicas.is_empty()), "a chunk of {} with no replica to prepare", begun.tid);
+                assert!(parts.iter().all(|p| !p.replicas.is_empty()), "a chunk of {} with no replica to prepare", begun.tid);
                 send_prepares(&parts, begun.tid, None, out);
                 let deadline = now + self.config.prepare_timeout_ms;
                 self.ops.get_mut(&key).expect("op").phase =
@@ -95,7 +95,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         }
                         let waiting: BTreeSet<(ChunkId, NodeId)> =
                             parts.iter().flat_map(|p| p.replicas.iter().map(move |n| (p.chunk, *n))).collect();
-                        debug_assert!(!waiting.is_empty() && cid > 0, "phase two of {tid} with nobody to tell");
+                        assert!(!waiting.is_empty() && cid > 0, "phase two of {tid} with nobody to tell");
                         send_decisions(&parts, tid, Decision::Commit(cid), None, out);
                         let deadline = now + self.config.commit_timeout_ms;
                         self.ops.get_mut(&key).expect("op").phase = Phase::Finish {
@@ -139,7 +139,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return;
         };
         let Phase::Prepare { waiting, parts, .. } = &mut o.phase else { unreachable!() };
-        debug_assert!(!waiting.is_empty(), "{tid} still in phase one with every replica prepared");
+        assert!(!waiting.is_empty(), "{tid} still in phase one with every replica prepared");
         if let Some(reason) = refusal {
             let parts = parts.clone();
             let error = OpError::new(ErrorCode::Aborted, format!("participant {from} refused chunk {chunk}: {reason}"));
@@ -151,7 +151,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         if waiting.is_empty() {
             let parts = parts.clone();
             // Phase one is over only when every replica of every chunk written said yes.
-            debug_assert!(parts.iter().all(|p| !p.replicas.is_empty()));
+            assert!(parts.iter().all(|p| !p.replicas.is_empty()));
             if self.config.bugs.ack_before_commit_decision {
                 send(out, o.client, DfsMessage::Outcome { op_id: o.op_id, result: Ok((tid, tid)) });
             }
@@ -169,7 +169,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             committed.push((chunk, from));
         }
         // Each replica that acknowledged counts once, and only a participant's acknowledgement counts.
-        debug_assert!(
+        assert!(
             committed.iter().all(|(c, n)| !waiting.contains(&(*c, *n)) && parts.iter().any(|p| p.chunk == *c && p.replicas.contains(n))),
             "{tid}: acknowledgements {committed:?} out of step with {waiting:?}"
         );
@@ -217,7 +217,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             }
         }
         // No phase is left past its deadline: phase one ends in a rollback, phase two in COMPLETE.
-        debug_assert!(
+        assert!(
             self.ops.values().all(|o| match &o.phase {
                 Phase::Prepare { deadline, .. } | Phase::Finish { deadline, .. } => now < *deadline,
                 _ => true,
@@ -232,7 +232,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn request_commit(&mut self, now: Millis, key: u64, tid: Tid, out: &mut Output<M, F>) {
         let o = &self.ops[&key];
         // The commit decision is asked for only after phase one, for the transaction begun.
-        debug_assert!(matches!(&o.phase, Phase::Commit { tid: t, .. } if *t == tid), "commit of {tid} asked in {:?}", o.phase);
+        assert!(matches!(&o.phase, Phase::Commit { tid: t, .. } if *t == tid), "commit of {tid} asked in {:?}", o.phase);
         if !o.keeps_data {
             self.request(now, DfsRequest::Commit { tid }, Purpose::Coord(key), out);
             return;
@@ -248,7 +248,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn submit(&mut self, now: Millis, write: PipelineWriteId, op: SharedOperation, out: &mut Output<M, F>) {
         let key = self.next_op;
         self.next_op += 1;
-        debug_assert!(!self.ops.contains_key(&key), "operation key {key} reused");
+        assert!(!self.ops.contains_key(&key), "operation key {key} reused");
         let coord = CoordOp {
             op_id: write,
             client: self.id,
@@ -266,8 +266,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn reply(&mut self, key: u64, result: Result<(Tid, Cid), OpError>, out: &mut Output<M, F>) {
         let o = self.ops.remove(&key).expect("op");
         // A pipeline write is this node's own operation; a client's operation is answered once.
-        debug_assert!(o.applies.is_none_or(|w| o.client == self.id && o.op_id == w));
-        debug_assert!(o.applies.is_some() || !self.answered.contains(&(o.client, o.op_id)), "{:?} answered twice", (o.client, o.op_id));
+        assert!(o.applies.is_none_or(|w| o.client == self.id && o.op_id == w));
+        assert!(o.applies.is_some() || !self.answered.contains(&(o.client, o.op_id)), "{:?} answered twice", (o.client, o.op_id));
         if let Some(write) = o.applies {
             P::node_write_ended(self, write, result, out);
             return;

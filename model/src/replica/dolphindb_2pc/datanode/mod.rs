@@ -229,13 +229,13 @@ impl<P: Guest2pc, M, F> DataNode<P, M, F> {
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     fn fresh_token(&mut self) -> IoToken {
         self.next_token += 1;
-        debug_assert!(self.next_token & SCRUB_TAG == 0, "disk tokens ran into the scrub tag");
+        assert!(self.next_token & SCRUB_TAG == 0, "disk tokens ran into the scrub tag");
         self.next_token
     }
 
     /// Queues a synced request in flight with what it releases: in issue order.
     fn push_pending(&mut self, token: IoToken, release: Vec<AfterSync<P>>) {
-        debug_assert!(self.pending.back().is_none_or(|(t, _)| *t < token), "pending token {token} out of issue order");
+        assert!(self.pending.back().is_none_or(|(t, _)| *t < token), "pending token {token} out of issue order");
         self.pending.push_back((token, release));
     }
 
@@ -302,7 +302,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             // Rewrite before appending: records after a torn one would never be read back.
             node.compaction_ops(chunk);
         }
-        debug_assert!(node.lost.iter().all(|c| !node.replicas.contains_key(c)), "a replica both loaded and lost");
+        assert!(node.lost.iter().all(|c| !node.replicas.contains_key(c)), "a replica both loaded and lost");
         node.boot_facts = facts;
         Ok(node)
     }
@@ -320,7 +320,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         }
         out.set_timer(TIMER_TICK, TICK_MS);
         self.finish(out);
-        debug_assert!(self.startup_ops.is_empty() && self.boot_facts.is_empty());
+        assert!(self.startup_ops.is_empty() && self.boot_facts.is_empty());
     }
 
     // ----- Inputs ------------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         _ => None,
                     };
                     // The acknowledgement vouches for a replica that holds the commit (once synced).
-                    debug_assert!(cid.is_none_or(|c| self.replicas[&chunk].version >= c), "{tid} acknowledged below {cid:?}");
+                    assert!(cid.is_none_or(|c| self.replicas[&chunk].version >= c), "{tid} acknowledged below {cid:?}");
                     self.held.push(AfterSync::Acknowledge { to: from, tid, chunk, cid });
                 }
             }
@@ -370,7 +370,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 let image =
                     self.replicas.get(&chunk).filter(|_| !self.recoveries.contains_key(&chunk)).map(|r| (r.version, r.data.clone()));
                 // A replica being recovered itself never serves as a source.
-                debug_assert!(image.is_none() || !self.recoveries.contains_key(&chunk));
+                assert!(image.is_none() || !self.recoveries.contains_key(&chunk));
                 send(out, from, DfsMessage::Image { chunk, image });
             }
             DfsMessage::Image { chunk, image } => self.on_image(now, from, chunk, image, out),
@@ -379,7 +379,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     let idle = self.replicas.get(&chunk).is_none_or(|r| r.prepared.is_empty()) && !self.recoveries.contains_key(&chunk);
                     if idle && (self.replicas.contains_key(&chunk) || self.lost.contains(&chunk)) {
                         self.drop_replica(chunk, out);
-                        debug_assert!(!self.replicas.contains_key(&chunk) && !self.lost.contains(&chunk));
+                        assert!(!self.replicas.contains_key(&chunk) && !self.lost.contains(&chunk));
                     }
                 }
             }
@@ -402,12 +402,12 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         out.set_timer(TIMER_TICK, TICK_MS);
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + self.config.heartbeat_ms;
-            debug_assert!(self.next_heartbeat > now, "a heartbeat period of zero");
+            assert!(self.next_heartbeat > now, "a heartbeat period of zero");
             let replicas = self.replicas.iter().filter(|(c, _)| !self.recoveries.contains_key(c)).map(|(c, r)| (*c, r.version)).collect();
             let prepared = self.open_prepares();
             let lost = self.lost.iter().copied().collect();
             let pipeline = P::node_beat(&self.guest);
-            debug_assert!(
+            assert!(
                 self.config.bugs.any() || prepared.iter().all(|(c, _)| self.replicas[c].prepared.len() == 1),
                 "a replica with more than one open prepare"
             );
@@ -456,7 +456,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return;
         }
         // Completions come in issue order: none passes the oldest synced request in flight.
-        debug_assert!(self.pending.front().is_none_or(|(t, _)| done.token <= *t), "completion {} passed a pending sync", done.token);
+        assert!(self.pending.front().is_none_or(|(t, _)| done.token <= *t), "completion {} passed a pending sync", done.token);
         if self.pending.front().is_some_and(|(t, _)| *t == done.token) {
             let (_, release) = self.pending.pop_front().expect("checked");
             for after in release {
@@ -485,7 +485,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         let to = self.config.controllers[self.leader % self.config.controllers.len()];
         send(out, to, DfsMessage::Request { req, request: request.clone() });
         let earlier = self.requests.insert(req, PendingRequest { request, purpose, sent_at: now, redirects: 0 });
-        debug_assert!(earlier.is_none(), "request number {req} reused");
+        assert!(earlier.is_none(), "request number {req} reused");
     }
 
     fn retry_requests(&mut self, now: Millis, out: &mut Output<M, F>) {
@@ -501,7 +501,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             p.redirects = 0;
             send(out, to, DfsMessage::Request { req, request: p.request.clone() });
         }
-        debug_assert!(self.requests.values().all(|p| now < p.sent_at + self.config.request_retry_ms), "a late request not resent");
+        assert!(self.requests.values().all(|p| now < p.sent_at + self.config.request_retry_ms), "a late request not resent");
     }
 
     fn on_response(&mut self, now: Millis, req: u64, result: Result<DfsOutput<P>, Option<NodeId>>, out: &mut Output<M, F>) {
@@ -515,7 +515,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 {
                     self.leader = i;
                     p.redirects += 1;
-                    debug_assert!(p.redirects <= 3 && req < self.next_req);
+                    assert!(p.redirects <= 3 && req < self.next_req);
                     p.sent_at = now;
                     send(out, hint.expect("checked"), DfsMessage::Request { req, request: p.request.clone() });
                 }
@@ -523,7 +523,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             }
         };
         let p = self.requests.remove(&req).expect("present");
-        debug_assert!(req < self.next_req && !self.requests.contains_key(&req));
+        assert!(req < self.next_req && !self.requests.contains_key(&req));
         match p.purpose {
             Purpose::Coord(key) => self.on_coord_output(now, key, output, out),
             Purpose::Resolve(chunk, tid) => {
@@ -552,7 +552,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     /// log holding only its open prepares.
     fn compaction_ops(&mut self, chunk: ChunkId) {
         let r = self.replicas.get_mut(&chunk).expect("replica");
-        debug_assert!(self.config.bugs.any() || r.prepared.len() <= 1, "chunk {chunk} compacted with {} open prepares", r.prepared.len());
+        assert!(self.config.bugs.any() || r.prepared.len() <= 1, "chunk {chunk} compacted with {} open prepares", r.prepared.len());
         r.records = r.prepared.len();
         let snapshot = storage::encode_snapshot(&ChunkSnapshot { version: r.version, data: r.data.clone() });
         let mut log = Vec::new();
@@ -598,17 +598,17 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             }
         }
         self.flush_startup(out);
-        debug_assert!(self.log_buffer.is_empty() && self.startup_ops.is_empty(), "disk work left behind a step");
+        assert!(self.log_buffer.is_empty() && self.startup_ops.is_empty(), "disk work left behind a step");
         let held = std::mem::take(&mut self.held);
         match self.pending.back_mut() {
             Some((_, release)) if !self.config.bugs.skip_fsync => release.extend(held),
             _ => {
                 // Nothing synced is in flight: what the replies vouch for is durable already.
-                debug_assert!(self.config.bugs.any() || self.pending.is_empty(), "held replies released before their sync");
+                assert!(self.config.bugs.any() || self.pending.is_empty(), "held replies released before their sync");
                 held.into_iter().for_each(|after| self.release(after, out))
             }
         }
-        debug_assert!(self.held.is_empty(), "a released reply held another");
+        assert!(self.held.is_empty(), "a released reply held another");
     }
 }
 

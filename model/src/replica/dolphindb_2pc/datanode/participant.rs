@@ -40,13 +40,13 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         if replica.version != expected {
             return refuse(out, format!("replica at version {}, transaction expects {expected}", replica.version));
         }
-        debug_assert!(replica.prepared.is_empty() && replica.version == expected);
+        assert!(replica.prepared.is_empty() && replica.version == expected);
         let record = ChunkRecord::Prepare { tid, expected_version: expected, delta: delta.clone() };
         storage::encode_record(replica.records as u64, &record, self.log_buffer.entry(chunk).or_default());
         replica.records += 1;
         replica.prepared.push(PreparedTx { tid, expected, delta, since: now });
         // One open prepare per replica: the partition is this transaction's until its decision.
-        debug_assert_eq!(replica.prepared.len(), 1);
+        assert_eq!(replica.prepared.len(), 1);
         out.fact_replica(DfsFact::Prepared { tid, chunk });
         self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
     }
@@ -62,13 +62,13 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return matches!(decision, Decision::Commit(cid) if replica.version >= cid) || decision == Decision::Rollback;
         };
         let bugs = self.config.bugs.any();
-        debug_assert!(bugs || replica.prepared.len() == 1, "chunk {chunk} holds {} open prepares", replica.prepared.len());
+        assert!(bugs || replica.prepared.len() == 1, "chunk {chunk} holds {} open prepares", replica.prepared.len());
         match decision {
             Decision::Commit(cid) => {
                 // The version only grows: the prepare expected the version the replica still holds
                 // (nothing commits past an open prepare), and the controller's cid is later.
-                debug_assert!(bugs || replica.prepared[i].expected == replica.version, "chunk {chunk} moved past prepare {tid}");
-                debug_assert!(bugs || cid > replica.version, "commit {cid} of {tid} at or below version {}", replica.version);
+                assert!(bugs || replica.prepared[i].expected == replica.version, "chunk {chunk} moved past prepare {tid}");
+                assert!(bugs || cid > replica.version, "commit {cid} of {tid} at or below version {}", replica.version);
                 let p = if self.config.bugs.commit_not_idempotent { replica.prepared[i].clone() } else { replica.prepared.remove(i) };
                 storage::encode_record(
                     replica.records as u64,
@@ -87,12 +87,12 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     delta => replica.data.apply(delta),
                 }
                 replica.version = cid;
-                debug_assert!(bugs || replica.prepared.iter().all(|p| p.tid != tid), "{tid} still prepared after its commit");
+                assert!(bugs || replica.prepared.iter().all(|p| p.tid != tid), "{tid} still prepared after its commit");
                 out.fact_replica(DfsFact::ReplicaCommitted { tid, chunk, cid, digest: replica.data.digest() });
             }
             Decision::Rollback => {
                 replica.prepared.remove(i);
-                debug_assert!(bugs || replica.prepared.is_empty(), "chunk {chunk} still prepared after rolling back {tid}");
+                assert!(bugs || replica.prepared.is_empty(), "chunk {chunk} still prepared after rolling back {tid}");
                 storage::encode_record(replica.records as u64, &ChunkRecord::Rollback { tid }, self.log_buffer.entry(chunk).or_default());
                 replica.records += 1;
                 out.fact_replica(DfsFact::ReplicaRolledBack { tid, chunk });
@@ -102,7 +102,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     }
 
     pub(super) fn drop_replica(&mut self, chunk: ChunkId, out: &mut Output<M, F>) {
-        debug_assert!(!self.recoveries.contains_key(&chunk), "chunk {chunk} dropped under recovery");
+        assert!(!self.recoveries.contains_key(&chunk), "chunk {chunk} dropped under recovery");
         self.replicas.remove(&chunk);
         self.lost.remove(&chunk);
         self.log_buffer.remove(&chunk);
@@ -144,7 +144,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn scrub(&mut self, out: &mut Output<M, F>) {
         let next = self.replicas.range(self.scrub_cursor + 1..).next().or_else(|| self.replicas.iter().next()).map(|(c, _)| *c);
         let Some(chunk) = next else { return };
-        debug_assert!(self.replicas.contains_key(&chunk));
+        assert!(self.replicas.contains_key(&chunk));
         self.scrub_cursor = chunk;
         for path in [storage::log_path(chunk), storage::snapshot_path(chunk)] {
             out.disk(SCRUB_TAG | chunk, DiskOp::Read { path });

@@ -22,7 +22,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         }
         // Recovery and writes exclude each other on a replica: no prepare is open, and none is
         // accepted while the recovery runs.
-        debug_assert!(self.replicas.get(&chunk).is_none_or(|r| r.prepared.is_empty()));
+        assert!(self.replicas.get(&chunk).is_none_or(|r| r.prepared.is_empty()));
         self.recoveries.insert(chunk, RecoveryTask { source, phase: RecoveryPhase::Copy, deadline: now + 5000 });
         send(out, source, DfsMessage::Fetch { chunk });
     }
@@ -40,7 +40,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             self.abandon_recovery(now, chunk, out);
             return;
         }
-        debug_assert!(task.source != self.id, "chunk {chunk} recovers from itself");
+        assert!(task.source != self.id, "chunk {chunk} recovers from itself");
         match task.phase {
             RecoveryPhase::Copy => {
                 self.install(chunk, version, data, out);
@@ -59,7 +59,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
 
     pub(super) fn on_recovery_lock(&mut self, now: Millis, chunk: ChunkId, output: DfsOutput<P>, out: &mut Output<M, F>) {
         let Some(task) = self.recoveries.get_mut(&chunk) else { return };
-        debug_assert!(task.source != self.id);
+        assert!(task.source != self.id);
         match output {
             DfsOutput::RecoveryLock(Some(locked_version)) => {
                 task.phase = RecoveryPhase::Sync { locked_version };
@@ -91,7 +91,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         {
             self.request(now, DfsRequest::RecoveryUnlock { chunk }, Purpose::Unlock, out);
         }
-        debug_assert!(!self.recoveries.contains_key(&chunk));
+        assert!(!self.recoveries.contains_key(&chunk));
     }
 
     /// Replaces a replica with a peer's image, durably (snapshot, then an empty log).
@@ -101,9 +101,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         self.lost.remove(&chunk);
         let earlier = self.replicas.insert(chunk, Replica { data, version, prepared: Vec::new(), records: 0 });
         // An image replaces only a replica with no open prepare (writes and recovery exclude each other).
-        debug_assert!(earlier.is_none_or(|r| r.prepared.is_empty()), "chunk {chunk} installed over an open prepare");
+        assert!(earlier.is_none_or(|r| r.prepared.is_empty()), "chunk {chunk} installed over an open prepare");
         self.compaction_ops(chunk);
         self.flush_startup(out);
-        debug_assert!(self.replicas[&chunk].records == 0 && !self.lost.contains(&chunk));
+        assert!(self.replicas[&chunk].records == 0 && !self.lost.contains(&chunk));
     }
 }
