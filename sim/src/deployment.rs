@@ -38,3 +38,5 @@ pub type CallResult<D> = <<D as Deployment>::P as Guest>::CallResult;
 pub type ReplicaFact<D> = <<D as Deployment>::R as ReplicaProtocol<<D as Deployment>::P>>::Fact;
 /// The pipeline's facts.
 pub type PipelineFact<D> = <<D as Deployment>::P as Guest>::Fact;
+/// The replica protocol's messages.
+pub type ReplicaMessage<D> = <<D as Deployment>::R as ReplicaProtocol<<D as Deployment>::P>>::Message;

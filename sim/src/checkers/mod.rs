@@ -17,6 +17,7 @@
 //! | | `one-writer-per-partition` | no conflicting locks, no two open prepares on a replica | DolphinDB transactions |
 //! | | `reference-model` | the committed history in cid order gives the final state | serializability |
 //! | | `client-history` | acknowledged operations happened, failed ones did not | Jepsen |
+//! | | `prepare-durability` | a reload holds every prepare its replica voted yes on and had not resolved | Gray & Lamport 2006; DolphinDB 2PC |
 //! | | `dfs-liveness` | after heal: decided, resolved, recovered, answered | DolphinDB HA |
 //! | `pipeline/` | `no-gaps` | every fetched batch continues the target's offset with the source's writes | replication |
 //! | | `exactly-once` | no write applies twice on a target; finished means applied once or skipped | replication |
@@ -54,7 +55,7 @@ use ccrsim_model::deployment::fact::Fact;
 use self::raft::RaftCheckers;
 use self::raft::acknowledged_writes::AcknowledgedWrites;
 use self::recovery_soundness::RecoverySoundness;
-use crate::deployment::{Call, CallResult, Deployment, PipelineFact, ReplicaFact};
+use crate::deployment::{Call, CallResult, Deployment, Message, PipelineFact, ReplicaFact, ReplicaMessage};
 use crate::env::time::SimTime;
 use crate::summary::{PipelineSummary, ReplicaSummary};
 use crate::topology::Topology;
@@ -140,6 +141,11 @@ pub trait DesignCheckers<D: Deployment>: std::fmt::Debug {
     /// The reason a replica protocol's fact gives for refusing part of a node's durable state, if
     /// it does (judged by `recovery-soundness`).
     fn refusal(fact: &ReplicaFact<D>) -> Option<&str>;
+    /// Judges a replica protocol's message as it leaves `from` for `to` (what a node answered is
+    /// what it sent, whatever facts it reported).
+    fn on_replica_send(&mut self, _at: SimTime, _from: NodeId, _to: NodeId, _msg: &ReplicaMessage<D>) -> Result<(), Violation> {
+        Ok(())
+    }
     /// Judges a pipeline's fact of `node`.
     fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &PipelineFact<D>) -> Result<(), Violation>;
     /// Judges the answer to a management call made on `node`.
@@ -193,6 +199,14 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
             }
             Fact::Pipeline(f) => self.design.on_pipeline_fact(at, node, f),
             Fact::Admin { call, result, .. } => self.design.on_answer(at, node, call, result),
+        }
+    }
+
+    /// Judges a message as it leaves `from` for `to`.
+    pub fn on_send(&mut self, at: SimTime, from: NodeId, to: NodeId, msg: &Message<D>) -> Result<(), Violation> {
+        match msg {
+            ccrsim_model::deployment::message::Message::Replica(m) => self.design.on_replica_send(at, from, to, m),
+            _ => Ok(()),
         }
     }
 

@@ -113,6 +113,10 @@ impl<D: SimDesign> World<D> {
             }
         }
         for (to, msg) in out.sends {
+            if let Err(v) = self.checkers.on_send(at, node, to, &msg) {
+                self.fail(v);
+                return;
+            }
             self.send(node, to, at, msg);
         }
         let n = &mut self.nodes[node as usize];

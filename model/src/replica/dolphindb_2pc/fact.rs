@@ -24,7 +24,8 @@ pub enum DfsFact {
     TxDecided { tid: Tid, decision: Decision, op: Option<SharedOperation> },
     /// A controller ended a committed transaction.
     TxCompleted { tid: Tid },
-    /// A participant durably prepared.
+    /// A participant wrote its prepare record (reported when written, before the fsync: the yes
+    /// vote, `DfsMessage::Prepared { ok: true }`, leaves only once the record is synced).
     Prepared { tid: Tid, chunk: ChunkId },
     /// A participant committed; `digest` is of its rows after the commit.
     ReplicaCommitted { tid: Tid, chunk: ChunkId, cid: Cid, digest: u64 },

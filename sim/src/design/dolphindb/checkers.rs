@@ -28,6 +28,7 @@ use crate::checkers::pipeline::no_gaps::NoGaps;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
+use crate::deployment::ReplicaMessage;
 use crate::design::DesignCheckers;
 use crate::env::time::SimTime;
 use crate::scenario::Scenario;
@@ -109,6 +110,11 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
             Some(r) => judge::<(), Seen<'_>, (), _>(&mut r.capture, &(), at, node, &Seen::Dfs(fact)),
             None => Ok(()),
         }
+    }
+
+    fn on_replica_send(&mut self, _: SimTime, from: NodeId, _: NodeId, msg: &ReplicaMessage<Dolphindb>) -> Result<(), Violation> {
+        self.dfs.on_send::<Dolphindb>(from, msg);
+        Ok(())
     }
 
     fn refusal(fact: &DfsFact) -> Option<&str> {

@@ -56,6 +56,9 @@ pub struct DataNodeBugs {
     pub ack_before_commit_decision: bool,
     /// The data node ignores the controller's orders to recover stale replicas.
     pub ignore_recover_orders: bool,
+    /// A participant answers `Prepared` as soon as it has written its prepare record, before the
+    /// fsync that makes it durable: a crash in between loses a prepare it voted yes on.
+    pub prepare_vote_before_fsync: bool,
 }
 
 impl DataNodeBugs {
@@ -69,6 +72,7 @@ impl DataNodeBugs {
             || self.report_failure_after_commit
             || self.ack_before_commit_decision
             || self.ignore_recover_orders
+            || self.prepare_vote_before_fsync
     }
 }
 

@@ -48,7 +48,14 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         // One open prepare per replica: the partition is this transaction's until its decision.
         assert_eq!(replica.prepared.len(), 1);
         out.fact_replica(DfsFact::Prepared { tid, chunk });
-        self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
+        let yes = DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() };
+        if self.config.bugs.prepare_vote_before_fsync {
+            // The bug: the vote leaves before the prepare record is durable.
+            send(out, from, yes);
+        } else {
+            // The vote vouches for a durable prepare: it leaves once the record is synced.
+            self.held.push(AfterSync::Send(from, yes));
+        }
     }
 
     /// Applies a decision to a replica; returns whether the replica has it now (so it may say so).

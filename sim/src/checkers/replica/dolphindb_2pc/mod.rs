@@ -7,6 +7,7 @@ pub mod commit_durability;
 pub mod ledger;
 pub mod liveness;
 pub mod one_writer;
+pub mod prepare_durability;
 pub mod reference_model;
 pub mod replica_convergence;
 #[cfg(test)]
@@ -15,13 +16,14 @@ pub mod tx_atomicity;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::guest::Guest2pc;
-use ccrsim_model::replica::dolphindb_2pc::{DfsFact, Dolphin2pc};
+use ccrsim_model::replica::dolphindb_2pc::{DfsFact, DfsMessage, Dolphin2pc};
 
 use self::client_history::ClientHistory;
 use self::commit_durability::CommitDurability;
 use self::ledger::DfsLedger;
 use self::liveness::DfsLiveness;
 use self::one_writer::OneWriter;
+use self::prepare_durability::PrepareDurability;
 use self::reference_model::ReferenceModel;
 use self::replica_convergence::ReplicaConvergence;
 use self::tx_atomicity::TxAtomicity;
@@ -55,6 +57,8 @@ pub struct Scope<'a, D: Deployment> {
 struct ClusterCheckers {
     cluster: ClusterId,
     ledger: DfsLedger,
+    /// `prepare-durability` keeps its own books.
+    prepare_durability: PrepareDurability,
     controllers: Vec<NodeId>,
     data_nodes: Vec<NodeId>,
     clients: Vec<NodeId>,
@@ -76,6 +80,7 @@ impl DfsCheckers {
             one_writer::NAME,
             replica_convergence::NAME,
             commit_durability::NAME,
+            prepare_durability::NAME,
             client_history::NAME,
             reference_model::NAME,
             liveness::NAME,
@@ -95,7 +100,14 @@ impl DfsCheckers {
             for &n in controllers.iter().chain(&data_nodes).chain(&clients) {
                 cluster_of[n as usize] = Some(clusters.len());
             }
-            clusters.push(ClusterCheckers { cluster, ledger: DfsLedger::default(), controllers, data_nodes, clients });
+            clusters.push(ClusterCheckers {
+                cluster,
+                ledger: DfsLedger::default(),
+                prepare_durability: PrepareDurability::default(),
+                controllers,
+                data_nodes,
+                clients,
+            });
         }
         Self { clusters, cluster_of }
     }
@@ -103,14 +115,23 @@ impl DfsCheckers {
     /// Judges a fact of `node` against its cluster's ledger before it, then has the ledger follow.
     pub fn on_fact<D: On2pc>(&mut self, at: SimTime, node: NodeId, fact: &DfsFact) -> Result<(), Violation> {
         let Some(c) = self.cluster_of[node as usize] else { return Ok(()) };
-        let l = &self.clusters[c].ledger;
+        let cluster = &mut self.clusters[c];
+        let l = &cluster.ledger;
         judge::<DfsLedger, DfsFact, (), _>(&mut TxAtomicity, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut OneWriter, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ReplicaConvergence, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, Scope<'_, D>, _>(&mut CommitDurability, l, at, node, fact)?;
+        judge::<(), DfsFact, (), _>(&mut cluster.prepare_durability, &(), at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ClientHistory, l, at, node, fact)?;
-        self.clusters[c].ledger.apply(node, fact);
+        cluster.ledger.apply(node, fact);
         Ok(())
+    }
+
+    /// A message of the protocol leaves `from`: a participant's yes vote binds it (`prepare-durability`).
+    pub fn on_send<D: On2pc>(&mut self, from: NodeId, msg: &DfsMessage<D::P>) {
+        let DfsMessage::Prepared { tid, chunk, ok: true, .. } = msg else { return };
+        let Some(c) = self.cluster_of[from as usize] else { return };
+        self.clusters[c].prepare_durability.on_vote(from, *tid, *chunk);
     }
 
     /// The reason a fact gives for refusing part of a node's durable state, if it does (judged by
