@@ -377,11 +377,8 @@ impl SlaveRepl {
         t.retry_at_ms = now_ms + retry_backoff_ms(t.failures);
         let failures = t.failures;
         facts.push(ReplFact::TaskFailed { task: id, reason: reason.to_string(), failures });
-        let reached = if self.config.bugs.stop_one_failure_late {
-            failures > self.config.max_failures
-        } else {
-            failures >= self.config.max_failures
-        };
+        let reached =
+            if self.config.bugs.stop_one_failure_late { failures > self.config.max_failures } else { failures >= self.config.max_failures };
         if reached {
             self.set_state(ReplicationState::Stopped, facts);
         }

@@ -95,7 +95,9 @@ impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for StopThreshold {
                     None => 1,
                 };
                 if count != *reported {
-                    return Err(format!("task {task} reported failed {reported} times in a row, its failures since the last restart are {count}"));
+                    return Err(format!(
+                        "task {task} reported failed {reported} times in a row, its failures since the last restart are {count}"
+                    ));
                 }
                 c.failures.insert(*task, Some(count));
                 if count >= max && c.state != ReplicationState::Stopped {
