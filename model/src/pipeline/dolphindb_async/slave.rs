@@ -26,7 +26,7 @@ pub use super::task::{QueueKey, SlaveTaskState};
 pub const FINISHED_ROWS_KEPT: usize = 1000;
 
 /// Bugs of the slave's replication that can be switched on to prove the checkers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SlaveReplBugs {
     /// A queue dispatches the tasks of every group at once, not group after group.
@@ -48,25 +48,6 @@ pub struct SlaveReplBugs {
     /// Replication goes STOPPED only after a task failed more than `max_failures` times in a row
     /// (`>` for `>=`): one failure late.
     pub stop_one_failure_late: bool,
-}
-
-impl std::hash::Hash for SlaveReplBugs {
-    /// The fields in order, as derived, except that `stop_one_failure_late` is hashed only when on:
-    /// states holding these settings (Raft snapshots, traced) hash as before it existed, so the
-    /// pinned trace hashes of bug-free runs stay.
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.skip_group_barrier.hash(h);
-        self.skip_editlog_check.hash(h);
-        self.offset_skips_ahead.hash(h);
-        self.hash_over_current_nodes.hash(h);
-        self.status_executing_as_finished.hash(h);
-        self.finish_failed_tasks.hash(h);
-        self.skip_while_running.hash(h);
-        self.never_redispatch.hash(h);
-        if self.stop_one_failure_late {
-            self.stop_one_failure_late.hash(h);
-        }
-    }
 }
 
 impl SlaveReplBugs {
