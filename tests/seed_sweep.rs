@@ -95,6 +95,11 @@ fn stop_start_skip() {
 }
 
 #[test]
+fn stop_threshold() {
+    sweep("stop-threshold");
+}
+
+#[test]
 fn slave_add_datanode() {
     sweep("slave-add-datanode");
 }

@@ -562,6 +562,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("slave-datanode-crash-mid-group", include_str!("../../../scenarios/slave-datanode-crash-mid-group.toml")),
     ("slave-leader-failover", include_str!("../../../scenarios/slave-leader-failover.toml")),
     ("stop-start-skip", include_str!("../../../scenarios/stop-start-skip.toml")),
+    ("stop-threshold", include_str!("../../../scenarios/stop-threshold.toml")),
     ("two-slaves", include_str!("../../../scenarios/two-slaves.toml")),
     ("wan-partition", include_str!("../../../scenarios/wan-partition.toml")),
 ];

@@ -45,6 +45,9 @@ pub struct SlaveReplBugs {
     pub skip_while_running: bool,
     /// A task dispatched to a data node is never dispatched again (a crashed node's task hangs).
     pub never_redispatch: bool,
+    /// Replication goes STOPPED only after a task failed more than `max_failures` times in a row
+    /// (`>` for `>=`): one failure late.
+    pub stop_one_failure_late: bool,
 }
 
 impl SlaveReplBugs {
@@ -59,6 +62,7 @@ impl SlaveReplBugs {
             || self.finish_failed_tasks
             || self.skip_while_running
             || self.never_redispatch
+            || self.stop_one_failure_late
     }
 }
 
@@ -373,7 +377,9 @@ impl SlaveRepl {
         t.retry_at_ms = now_ms + retry_backoff_ms(t.failures);
         let failures = t.failures;
         facts.push(ReplFact::TaskFailed { task: id, reason: reason.to_string(), failures });
-        if failures >= self.config.max_failures {
+        let reached =
+            if self.config.bugs.stop_one_failure_late { failures > self.config.max_failures } else { failures >= self.config.max_failures };
+        if reached {
             self.set_state(ReplicationState::Stopped, facts);
         }
     }

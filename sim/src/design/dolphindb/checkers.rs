@@ -17,6 +17,7 @@ use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
 use crate::checkers::pipeline::dolphindb_async::progress::AsyncProgress;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
+use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
 use crate::checkers::pipeline::dolphindb_async::task_data_durability::TaskDataDurability;
 use crate::checkers::pipeline::event::PipelineEvent;
 use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, Targets};
@@ -41,6 +42,7 @@ use crate::view::ClusterView;
 struct Replication {
     ledger: AsyncLedger,
     task_data_durability: TaskDataDurability,
+    stop_threshold: StopThreshold,
     /// Judges the master's controllers on both the 2PC and the replication facts.
     capture: CaptureCompleteness,
     /// Databases replicated from the start.
@@ -65,9 +67,18 @@ impl DolphindbCheckers {
                 ccrsim_model::pipeline::dolphindb_async::ReplConfig::Slave(s) => s.queues,
                 _ => 1,
             };
+            let max_failures = topology
+                .slaves()
+                .into_iter()
+                .filter_map(|c| match super::roles::repl_config(scenario, topology, c) {
+                    ccrsim_model::pipeline::dolphindb_async::ReplConfig::Slave(s) => Some((c, s.max_failures)),
+                    _ => None,
+                })
+                .collect();
             Replication {
                 ledger: AsyncLedger::new(topology, &scenario.replication.databases, queues),
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
+                stop_threshold: StopThreshold::new(max_failures),
                 capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
@@ -91,6 +102,7 @@ impl DolphindbCheckers {
             a::new_nodes_idle::NAME,
             a::task_data_durability::NAME,
             a::status_truthful::NAME,
+            a::stop_threshold::NAME,
             eventual_consistency::NAME,
             liveness::NAME,
         ]);
@@ -137,6 +149,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
+        judge::<AsyncLedger, ReplFact, (), _>(&mut r.stop_threshold, l, at, node, fact)?;
         r.ledger.apply(node, fact, event.as_ref());
         Ok(())
     }
@@ -166,6 +179,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         let (Some(r), Some(master)) = (&self.repl, self.dfs.ledger(ClusterId::Master)) else { return Ok(()) };
         at_end_of::<(), Seen<'_>, (), _>(&r.capture, &(), &(), at, "")?;
         at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&ExactlyOnce, &r.ledger.pipeline, &(), at, "")?;
+        at_end_of::<AsyncLedger, ReplFact, (), _>(&r.stop_threshold, &r.ledger, &(), at, "")?;
         let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
         let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);
         let targets = Targets { source_history, views: &views, scope: &r.scope };

@@ -11,6 +11,7 @@ pub mod progress;
 pub mod rules;
 pub mod slave_order;
 pub mod status_truthful;
+pub mod stop_threshold;
 pub mod task_data_durability;
 #[cfg(test)]
 mod test_support;
