@@ -42,6 +42,23 @@ struct SnapshotFile {
     state: Vec<u8>,
 }
 
+/// What [`SnapshotFile`] writes, borrowing the state's bytes instead of copying them.
+#[derive(Serialize)]
+struct SnapshotFileRef<'a> {
+    meta: SnapshotMeta,
+    state: Bytes<'a>,
+}
+
+/// Bytes written as postcard writes a `Vec<u8>` (a varint length, then the bytes) in one copy
+/// rather than one call per byte.
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Numbered<T> {
     seq: u64,
@@ -60,8 +77,8 @@ pub fn encode_entry<C: Serialize>(seq: u64, entry: &Entry<C>, out: &mut Vec<u8>)
 
 /// The bytes of a snapshot file.
 pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
-    let mut out = Vec::new();
-    let file = SnapshotFile { meta: snapshot.meta, state: snapshot.state.to_vec() };
+    let mut out = Vec::with_capacity(record::HEADER_BYTES + 64 + snapshot.state.len());
+    let file = SnapshotFileRef { meta: snapshot.meta, state: Bytes(&snapshot.state) };
     record::encode_value(KIND_SNAPSHOT, &file, &mut out);
     out
 }
@@ -211,6 +228,16 @@ mod tests {
     use super::*;
     use crate::core::io::MemoryDisk;
     use crate::raft::log::Payload;
+
+    #[test]
+    fn a_snapshot_file_is_written_as_its_owned_form_serialises() {
+        let state: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let meta = SnapshotMeta { index: 7, term: 3, digest: 0xfeed };
+        let mut owned = Vec::new();
+        let payload = postcard::to_stdvec(&SnapshotFile { meta, state: state.clone() }).unwrap();
+        record::encode_into(KIND_SNAPSHOT, &payload, &mut owned);
+        assert_eq!(encode_snapshot(&Snapshot { meta, state: state.into() }), owned);
+    }
 
     #[test]
     fn a_gap_in_the_record_positions_ends_the_wal_there() {
