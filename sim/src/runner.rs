@@ -1,11 +1,13 @@
 //! Running seeds: one seed in a fresh madsim runtime on a fresh thread, sweeps over many seeds on a
 //! pool of threads, determinism checks, and the reports.
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use ccrsim_model::core::marks;
 use serde::Serialize;
 
 use crate::checkers::{Class, DETERMINISM, MODEL_INVARIANT, Violation};
@@ -46,6 +48,8 @@ pub struct SeedReport {
     pub dfs: Option<crate::summary::ReplicaSummary>,
     /// What replication did (deployments with slaves).
     pub replication: Option<crate::summary::PipelineSummary>,
+    /// Coverage marks the model hit, with how often (`ccrsim_model::core::marks`).
+    pub marks: BTreeMap<String, u64>,
     /// The recorded trace, when asked for.
     #[serde(skip)]
     pub trace: Option<Vec<TraceLine>>,
@@ -84,6 +88,8 @@ pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> See
 
 fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> SeedReport {
     let wall = Instant::now();
+    // Marks are counted per thread: drop whatever this thread counted before the seed.
+    marks::take();
     let topology = crate::topology::Topology::from_scenario(scenario);
     let plan = nemesis::plan::<D>(scenario, &topology, seed);
     let world = SharedWorld::new(World::<D>::new(scenario.clone(), seed, plan.faults, options.record_trace));
@@ -121,6 +127,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
         network: w.net.stats,
         dfs: w.replica_summary(),
         replication: w.pipeline_summary(),
+        marks: marks::take().into_iter().map(|(name, hits)| (name.to_string(), hits)).collect(),
         trace: w.trace.take_lines(),
     }
 }
@@ -157,6 +164,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         network: NetStats::default(),
         dfs: None,
         replication: None,
+        marks: BTreeMap::new(),
         trace: None,
     }
 }
@@ -262,6 +270,30 @@ pub struct Summary {
     pub committed_per_sim_second: f64,
     /// Replication over all seeds and slaves (zero without slaves).
     pub replication: ReplTotals,
+    /// Each coverage mark hit in the sweep: hits over all seeds, and how many seeds hit it.
+    pub marks: BTreeMap<String, MarkCount>,
+}
+
+/// How often a sweep hit one coverage mark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MarkCount {
+    /// Hits over all seeds.
+    pub hits: u64,
+    /// Seeds that hit it at least once.
+    pub seeds: u64,
+}
+
+impl MarkCount {
+    /// The counts of every mark over `reports`.
+    pub fn of(reports: &[SeedReport]) -> BTreeMap<String, MarkCount> {
+        let mut counts: BTreeMap<String, MarkCount> = BTreeMap::new();
+        for (name, &hits) in reports.iter().flat_map(|r| &r.marks) {
+            let c = counts.entry(name.clone()).or_default();
+            c.hits += hits;
+            c.seeds += 1;
+        }
+        counts
+    }
 }
 
 /// Replication totals of a sweep.
@@ -325,6 +357,7 @@ impl Summary {
             committed_transactions,
             committed_per_sim_second: if sim_seconds > 0.0 { committed_transactions as f64 / sim_seconds } else { 0.0 },
             replication: ReplTotals::of(reports),
+            marks: MarkCount::of(reports),
         }
     }
 

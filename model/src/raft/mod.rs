@@ -243,9 +243,13 @@ impl<S: StateMachine> Raft<S> {
         let mut raft = Self::assemble(config, found.hard, found.log, found.snapshot, sm, entropy);
         raft.wal_records = found.wal_records;
         for path in found.stale_tmp {
+            crate::mark!("raft.recovery_found_stale_tmp_file");
             raft.startup_ops.push(DiskOp::Remove { path });
         }
         let stale_only = found.rewrite_wal.is_some() && !found.torn_tail;
+        if found.torn_tail {
+            crate::mark!("raft.recovery_cut_torn_wal_tail");
+        }
         if stale_only && config_bugs.keep_stale_wal_after_snapshot {
             raft.wal_records = found.records_in_file;
         }
@@ -474,7 +478,12 @@ impl<S: StateMachine> Raft<S> {
     /// Handles one of Raft's timers.
     pub fn on_timer(&mut self, key: TimerKey, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         match key {
-            TIMER_ELECTION if !self.is_leader() => self.campaign(out),
+            TIMER_ELECTION if !self.is_leader() => {
+                if matches!(self.role, RoleState::Candidate { .. }) {
+                    crate::mark!("raft.election_timed_out_as_candidate");
+                }
+                self.campaign(out)
+            }
             TIMER_HEARTBEAT if self.is_leader() => {
                 raft_assert!(self, self.progress.len() + 1 == self.config.members.len(), "a leader without progress for every peer");
                 for peer in self.peers() {
@@ -588,6 +597,11 @@ impl<S: StateMachine> Raft<S> {
         out: &mut Output<RaftMessage<S::Command>, RaftFact>,
     ) {
         let up_to_date = (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
+        if term < self.hard.term {
+            crate::mark!("raft.vote_request_from_older_term");
+        } else if !up_to_date {
+            crate::mark!("raft.vote_refused_to_a_shorter_log");
+        }
         let free = match self.hard.voted_for {
             None => true,
             Some(v) => v == from || self.config.bugs.vote_twice,
@@ -604,6 +618,9 @@ impl<S: StateMachine> Raft<S> {
     }
 
     fn on_vote_response(&mut self, from: NodeId, term: u64, granted: bool, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
+        if term < self.hard.term {
+            crate::mark!("raft.vote_response_of_older_term");
+        }
         if term != self.hard.term || !granted {
             return;
         }
@@ -676,6 +693,7 @@ impl<S: StateMachine> Raft<S> {
 
     fn leave_leadership(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         if self.is_leader() {
+            crate::mark!("raft.leader_stepped_down");
             out.fact(RaftFact::SteppedDown { term: self.hard.term });
             out.cancel_timer(TIMER_HEARTBEAT);
             self.progress.clear();
@@ -693,6 +711,7 @@ impl<S: StateMachine> Raft<S> {
         let p = self.progress.get_mut(&peer).expect("leader tracks every peer");
         if p.next <= self.log.snapshot_index() {
             let snapshot = self.snapshot.clone().expect("a compacted log has a durable snapshot");
+            crate::mark!("raft.leader_sent_snapshot_to_lagging_follower");
             out.send(peer, RaftMessage::InstallSnapshot { term, snapshot });
             return;
         }
@@ -720,6 +739,7 @@ impl<S: StateMachine> Raft<S> {
     ) {
         if term < self.hard.term {
             // A stale leader: tell it the newer term so that it steps down.
+            crate::mark!("raft.append_from_deposed_leader");
             out.send(from, RaftMessage::AppendEntriesResponse { term: self.hard.term, success: false, match_index: 0, conflict_index: 0 });
             return;
         }
@@ -728,6 +748,7 @@ impl<S: StateMachine> Raft<S> {
         let (mut prev_index, mut prev_term) = (prev_log_index, prev_log_term);
         if prev_index < self.log.snapshot_index() {
             // Entries up to our snapshot are committed and already here: skip them.
+            crate::mark!("raft.append_overlaps_own_snapshot");
             let skip = entries.iter().take_while(|e| e.index <= self.log.snapshot_index()).count();
             entries.drain(..skip);
             prev_index = self.log.snapshot_index();
@@ -738,6 +759,7 @@ impl<S: StateMachine> Raft<S> {
             Some(t) if t == prev_term => {}
             Some(_) if self.config.bugs.skip_prev_log_check => {}
             found => {
+                crate::mark!("raft.append_rejected_on_prev_log_mismatch");
                 let conflict_index = match found {
                     None => self.log.last_index() + 1,
                     Some(t) => self.log.first_index_of_term(t, prev_index),
@@ -755,6 +777,7 @@ impl<S: StateMachine> Raft<S> {
                     self.invariant(entry.index > self.commit_index, || {
                         format!("leader {from} overwrites committed entry {} (commit {})", entry.index, self.commit_index)
                     });
+                    crate::mark!("raft.follower_truncated_conflicting_tail");
                     self.truncate_from(entry.index, out);
                     self.append_entry(entry, out);
                 }
@@ -784,6 +807,9 @@ impl<S: StateMachine> Raft<S> {
         out: &mut Output<RaftMessage<S::Command>, RaftFact>,
     ) {
         if !self.is_leader() || term != self.hard.term {
+            if term < self.hard.term {
+                crate::mark!("raft.append_response_of_older_term");
+            }
             return;
         }
         let last_index = self.log.last_index();
@@ -849,6 +875,7 @@ impl<S: StateMachine> Raft<S> {
         let meta = snapshot.meta;
         if meta.index <= self.commit_index {
             // Nothing new: everything it covers is committed here already.
+            crate::mark!("raft.snapshot_received_already_committed");
             self.hold(from, RaftMessage::InstallSnapshotResponse { term, last_index: self.commit_index });
             return;
         }
@@ -858,8 +885,10 @@ impl<S: StateMachine> Raft<S> {
         };
         self.sm = sm;
         if self.log.term_at(meta.index) == Some(meta.term) {
+            crate::mark!("raft.snapshot_installed_keeping_log_suffix");
             self.log.compact_to(meta.index, meta.term);
         } else {
+            crate::mark!("raft.snapshot_installed_replacing_log");
             self.log = RaftLog::after_snapshot(meta.index, meta.term);
         }
         raft_assert!(
