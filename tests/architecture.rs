@@ -316,3 +316,67 @@ fn the_checks_find_planted_breakage() {
     assert!(wrong.iter().any(|w| w.contains("checkers imports design from a higher layer")), "{wrong:?}");
     assert_eq!(wrong.len(), 3, "the registry, a design's composition and a pipeline's use of a replica's are allowed: {wrong:?}");
 }
+
+/// What a model file must not use: each is a way for something other than the run's seed and its
+/// inputs to decide what a role does (an unordered map iterated, a clock, a thread, randomness of
+/// its own, the filesystem, the network, the environment, shared mutable state, async). The model
+/// is state machines, input in and output out (docs/architecture.md).
+const NOT_IN_THE_MODEL: &[&str] = &[
+    "HashMap",
+    "HashSet",
+    "Instant",
+    "SystemTime",
+    "thread_rng",
+    "std::thread",
+    "rand::",
+    "getrandom",
+    "async fn",
+    ".await",
+    "std::fs",
+    "std::net",
+    "std::env",
+    "std::io::",
+    "static mut",
+    "OnceLock",
+    "Mutex",
+    "RefCell",
+    "thread_local!",
+];
+
+/// The file of the model allowed a per-thread cell: coverage marks, which the model only writes and
+/// never reads (core/marks.rs says why that cannot change a run).
+const MARKS_FILE: &str = "core/marks.rs";
+
+/// Each use of something in [`NOT_IN_THE_MODEL`] in `code`.
+fn outside_inputs(code: &str) -> Vec<&'static str> {
+    NOT_IN_THE_MODEL.iter().copied().filter(|word| code.contains(word)).collect()
+}
+
+#[test]
+fn the_model_draws_on_nothing_but_its_inputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("model/src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files.sort();
+    let mut wrong = Vec::new();
+    for file in &files {
+        if file.ends_with(MARKS_FILE) {
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(file).expect("a source file"));
+        for word in outside_inputs(&code) {
+            wrong.push(format!("{} uses {word}", file.strip_prefix(&root).expect("under the root").display()));
+        }
+    }
+    assert!(files.len() > 20, "found only {} model files", files.len());
+    assert!(wrong.is_empty(), "the model reaches outside its inputs:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_purity_check_finds_planted_breakage() {
+    let code = code_of(
+        "use std::collections::HashMap;\nfn now() { let t = std::time::Instant::now(); }\n// HashSet in a comment\n#[cfg(test)]\nmod tests { use std::thread; }",
+    );
+    assert_eq!(outside_inputs(&code), vec!["HashMap", "Instant"]);
+    assert!(outside_inputs("let x = BTreeMap::new();").is_empty());
+}

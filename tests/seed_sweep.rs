@@ -1,12 +1,22 @@
 //! Every scenario shipped with ccrsim passes its CI seeds. `CCRSIM_SEED=S` replays one seed (and
-//! prints the end of its trace).
+//! prints the end of its trace). Over the whole sweep, every coverage mark of the model is hit.
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use ccrsim_sim::runner::{MarkCount, SeedReport};
 use ccrsim_sim::scenario::EMBEDDED;
+
+/// The marks hit so far by the sweep tests of this process, and the scenarios that reported.
+static SWEPT: Mutex<(BTreeSet<String>, BTreeMap<String, MarkCount>)> = Mutex::new((BTreeSet::new(), BTreeMap::new()));
 
 fn sweep(name: &str) {
     let (scenario, reports) = common::run_ci_seeds(name);
+    if common::replay_seed().is_none() {
+        count_marks(name, &reports);
+    }
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| !r.ok)
@@ -122,6 +132,51 @@ fn ddl_heavy() {
 #[test]
 fn deployment_chaos() {
     sweep("deployment-chaos");
+}
+
+/// Adds a scenario's marks to the sweep's; the test that completes the sweep (every embedded
+/// scenario reported) writes the table of marks and fails on a mark that no seed hit: a branch
+/// that no run reaches is a branch no checker ever judged. A run of some tests only (a filter, a
+/// replayed seed) never completes the sweep and judges nothing.
+fn count_marks(name: &str, reports: &[SeedReport]) {
+    let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+    swept.0.insert(name.to_string());
+    for (mark, count) in MarkCount::of(reports) {
+        let total = swept.1.entry(mark).or_default();
+        total.hits += count.hits;
+        total.seeds += count.seeds;
+    }
+    if swept.0.len() < EMBEDDED.len() {
+        return;
+    }
+    let declared: BTreeMap<String, String> = common::declared_marks().into_iter().collect();
+    let mut table = String::from("coverage marks over the CI sweep (hits, seeds that hit it):\n");
+    for mark in declared.keys() {
+        let c = swept.1.get(mark).copied().unwrap_or_default();
+        table.push_str(&format!("  {mark:55} {:>9} {:>5}\n", c.hits, c.seeds));
+    }
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("coverage-marks.txt");
+    std::fs::write(&path, &table).expect("the table of marks is written");
+    eprintln!("{table}(written to {})", path.display());
+    let never: Vec<&String> = declared.iter().filter(|(m, _)| !swept.1.contains_key(*m)).map(|(m, _)| m).collect();
+    assert!(never.is_empty(), "coverage marks that no seed of the CI sweep hit (declared in model/src): {never:?}");
+    let undeclared: Vec<&String> = swept.1.keys().filter(|m| !declared.contains_key(*m)).collect();
+    assert!(undeclared.is_empty(), "marks hit but not found in model/src (a name built at run time?): {undeclared:?}");
+}
+
+#[test]
+fn each_coverage_mark_names_one_branch() {
+    let mut sites: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (mark, file) in common::declared_marks() {
+        sites.entry(mark).or_default().push(file);
+    }
+    assert!(!sites.is_empty(), "no mark!(\"...\") found in model/src");
+    for (mark, files) in &sites {
+        assert_eq!(files.len(), 1, "mark {mark} is placed at {} sites: {files:?}", files.len());
+        let (area, what) = mark.split_once('.').unwrap_or_else(|| panic!("mark {mark} is not `area.what_happened`"));
+        let snake = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        assert!(snake(area) && snake(what), "mark {mark} is not `area.what_happened` in snake case");
+    }
 }
 
 #[test]

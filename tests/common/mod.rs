@@ -69,3 +69,26 @@ pub fn files_in(dir: &str) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// Every coverage mark declared in the model: the name of each `mark!("...")` in model/src, with
+/// the file that holds it (the marks' own unit test excepted).
+pub fn declared_marks() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("model/src is readable").map(|e| e.expect("entry").path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("core/marks.rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for piece in text.split("mark!(\"").skip(1) {
+                    let name = piece.split('"').next().expect("a closing quote");
+                    found.push((name.to_string(), path.display().to_string()));
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("model/src"), &mut found);
+    found
+}
