@@ -110,6 +110,16 @@ fn stop_threshold() {
 }
 
 #[test]
+fn rough_network() {
+    sweep("rough-network");
+}
+
+#[test]
+fn tight_timeouts() {
+    sweep("tight-timeouts");
+}
+
+#[test]
 fn slave_add_datanode() {
     sweep("slave-add-datanode");
 }

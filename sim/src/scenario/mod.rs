@@ -558,11 +558,13 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("master-leader-failover", include_str!("../../../scenarios/master-leader-failover.toml")),
     ("master-steady", include_str!("../../../scenarios/master-steady.toml")),
     ("replication-steady", include_str!("../../../scenarios/replication-steady.toml")),
+    ("rough-network", include_str!("../../../scenarios/rough-network.toml")),
     ("slave-add-datanode", include_str!("../../../scenarios/slave-add-datanode.toml")),
     ("slave-datanode-crash-mid-group", include_str!("../../../scenarios/slave-datanode-crash-mid-group.toml")),
     ("slave-leader-failover", include_str!("../../../scenarios/slave-leader-failover.toml")),
     ("stop-start-skip", include_str!("../../../scenarios/stop-start-skip.toml")),
     ("stop-threshold", include_str!("../../../scenarios/stop-threshold.toml")),
+    ("tight-timeouts", include_str!("../../../scenarios/tight-timeouts.toml")),
     ("two-slaves", include_str!("../../../scenarios/two-slaves.toml")),
     ("wan-partition", include_str!("../../../scenarios/wan-partition.toml")),
 ];

@@ -1,0 +1,135 @@
+//! Every setting of the scenario format is used by a shipped scenario, and docs/scenarios.md lists
+//! which: a knob that no scenario turns is behaviour no run has ever exercised.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ccrsim_sim::scenario::{EMBEDDED, Scenario};
+
+/// Sections that only negative scenarios set (tests/planted_bugs.rs proves them), and the fields
+/// that name or describe a scenario.
+const NOT_KNOBS: &[&str] = &["name", "description", "planted_bugs", "expect"];
+
+/// Whether a table's keys are field names (a section) rather than data (a map such as the
+/// operation mix or the replicated databases, which is one knob).
+fn is_section<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool {
+    keys.all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+}
+
+/// The dotted path of every leaf under `prefix` in `value` (an array or a map is one leaf: its
+/// elements are values of one knob).
+fn leaves(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() && is_section(map.keys()) => {
+            for (key, v) in map {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                leaves(&path, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+fn toml_leaves(prefix: &str, value: &toml::Value, out: &mut BTreeSet<String>) {
+    match value {
+        toml::Value::Table(map) if !map.is_empty() && is_section(map.keys()) => {
+            for (key, v) in map {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                toml_leaves(&path, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+fn is_knob(path: &str) -> bool {
+    !NOT_KNOBS.iter().any(|n| path == *n || path.starts_with(&format!("{n}.")))
+}
+
+/// Every knob of the format: the fields of a loaded scenario, all present once serialised.
+fn knobs() -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for (name, _) in EMBEDDED {
+        let s = Scenario::load(name).expect("an embedded scenario loads");
+        leaves("", &serde_json::to_value(&s).expect("a scenario serialises"), &mut all);
+    }
+    // An optional section absent from one scenario is a null leaf there; its fields are the knobs.
+    let sections: BTreeSet<String> = all.iter().filter_map(|k| k.rsplit_once('.').map(|(s, _)| s.to_string())).collect();
+    all.into_iter().filter(|k| is_knob(k) && !sections.contains(k)).collect()
+}
+
+/// For each knob, the shipped scenarios that set it in their file.
+fn used_by() -> BTreeMap<String, BTreeSet<&'static str>> {
+    let mut used: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    for (name, text) in EMBEDDED {
+        let value: toml::Value = toml::from_str(text).expect("a shipped scenario is TOML");
+        let mut set = BTreeSet::new();
+        toml_leaves("", &value, &mut set);
+        for k in set.into_iter().filter(|k| is_knob(k)) {
+            used.entry(k).or_default().insert(name);
+        }
+    }
+    used
+}
+
+/// The knobs that no scenario sets.
+fn unused<'a>(knobs: &'a BTreeSet<String>, used: &BTreeMap<String, BTreeSet<&str>>) -> Vec<&'a String> {
+    knobs.iter().filter(|k| used.get(*k).is_none_or(BTreeSet::is_empty)).collect()
+}
+
+#[test]
+fn every_knob_is_set_by_a_shipped_scenario() {
+    let (knobs, used) = (knobs(), used_by());
+    assert!(knobs.len() > 50, "found only {} knobs", knobs.len());
+    let never = unused(&knobs, &used);
+    assert!(never.is_empty(), "settings that no shipped scenario sets (add them to a scenario that exercises them): {never:?}");
+    let unknown: Vec<&String> = used.keys().filter(|k| !knobs.contains(*k)).collect();
+    assert!(unknown.is_empty(), "scenario keys that are not knobs of the format: {unknown:?}");
+}
+
+#[test]
+fn an_unused_knob_is_found() {
+    let knobs: BTreeSet<String> = ["a.x", "a.y", "b"].map(String::from).into();
+    let used = BTreeMap::from([("a.x".to_string(), BTreeSet::from(["s1"])), ("b".to_string(), BTreeSet::new())]);
+    assert_eq!(unused(&knobs, &used), vec!["a.y", "b"]);
+    assert!(is_section(["run", "seeds_ci"].map(String::from).iter()));
+    assert!(!is_section(["APPEND", "UPSERT"].map(String::from).iter()));
+    assert!(!is_section(["dfs://db0"].map(String::from).iter()));
+}
+
+/// The table of docs/scenarios.md between its markers: each knob and the scenarios that set it.
+fn knob_table() -> String {
+    let used = used_by();
+    let mut table = String::from("| Setting | Shipped scenarios that set it |\n|---|---|\n");
+    for k in knobs() {
+        let names: Vec<&str> = used.get(&k).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        table.push_str(&format!("| `{k}` | {} |\n", names.join(", ")));
+    }
+    table
+}
+
+const BEGIN: &str = "<!-- knobs: generated by tests/knobs.rs; CCRSIM_UPDATE_DOCS=1 rewrites it -->\n";
+const END: &str = "<!-- knobs: end -->";
+
+#[test]
+fn the_docs_list_every_knob_and_its_scenarios() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenarios.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/scenarios.md");
+    let (Some(start), Some(end)) = (doc.find(BEGIN), doc.find(END)) else {
+        panic!("docs/scenarios.md has no knob table between {BEGIN:?} and {END:?}");
+    };
+    let (start, expected) = (start + BEGIN.len(), knob_table());
+    if doc[start..end] == expected {
+        return;
+    }
+    if std::env::var_os("CCRSIM_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, format!("{}{expected}{}", &doc[..start], &doc[end..])).expect("docs/scenarios.md is written");
+        return;
+    }
+    panic!(
+        "the knob table of docs/scenarios.md is out of date; run CCRSIM_UPDATE_DOCS=1 cargo test --release --test knobs, or write:\n{expected}"
+    );
+}
