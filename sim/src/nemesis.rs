@@ -54,6 +54,10 @@ pub enum FaultAction {
     DiskSlow { id: u32, node: NodeId, factor: u64 },
     /// End disk fault `id` of the node (its other disk faults go on).
     DiskFaultEnd { id: u32, node: NodeId },
+    /// Hold `share` of what `node` sends for `delay_ms` more.
+    LateDelivery { id: u32, node: NodeId, share: f64, delay_ms: u64 },
+    /// End of late delivery `id` (what is held still arrives, late).
+    LateDeliveryEnd { id: u32 },
     /// End of the safety phase: heal everything, restart every crashed node, stop the workload.
     StartLiveness,
 }
@@ -184,6 +188,12 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
                     let max = f.clock_drift_ppm_max as i64;
                     rng.random_range(-max..=max)
                 },
+                // Drawn last and only for this kind, so that plans without it stay as they were.
+                late: if kind == FaultKind::LateDelivery {
+                    (rng.random_range(0.05..0.3), rng.random_range(2_000..=8_000))
+                } else {
+                    (0.0, 0)
+                },
             };
             planner.add(kind, target, t, length, strength);
         }
@@ -214,7 +224,7 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
                 (nodes, others)
             }
         };
-        let strength = Strength { extra_loss: 0.3, slow_factor: 50, drift_ppm: f.clock_drift_ppm_max as i64 };
+        let strength = Strength { extra_loss: 0.3, slow_factor: 50, drift_ppm: f.clock_drift_ppm_max as i64, late: (0.2, 5_000) };
         planner.add(fixed.fault, (nodes, others), fixed.at_s, fixed.duration_s, strength);
     }
     let mut faults = planner.faults;
@@ -229,6 +239,8 @@ struct Strength {
     extra_loss: f64,
     slow_factor: u64,
     drift_ppm: i64,
+    /// Late delivery: the share of a node's messages held, and for how many milliseconds.
+    late: (f64, u64),
 }
 
 /// Turns faults into timed actions, each with its end, inside the safety phase.
@@ -278,6 +290,12 @@ impl Planner {
                 self.push(end, FaultAction::PacketLossEnd { id });
             }
             FaultKind::Clock => self.push(start, FaultAction::ClockDrift { node, drift_ppm: strength.drift_ppm }),
+            FaultKind::LateDelivery => {
+                let id = self.id();
+                let (share, delay_ms) = strength.late;
+                self.push(start, FaultAction::LateDelivery { id, node, share, delay_ms });
+                self.push(end, FaultAction::LateDeliveryEnd { id });
+            }
             FaultKind::DiskCorruption => self.push(start, FaultAction::CorruptFile { node }),
             FaultKind::DiskReadError | FaultKind::DiskFull | FaultKind::DiskSlow => {
                 let id = self.id();

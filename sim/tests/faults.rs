@@ -709,6 +709,25 @@ fn overlapping_loss_bursts_each_last_their_own_time() {
     assert!(share > 0.2, "the first burst lasts until 10 s, but only {share:.3} of the messages were lost in 6.5..10 s");
 }
 
+#[test]
+fn late_delivery_holds_a_share_of_a_nodes_messages_for_seconds() {
+    let seed = 17;
+    // c0's messages from 4 s to 6 s: a fifth of them held 5 s (a fixed fault's strength). c0 is
+    // down from 6 s to 14 s, so whatever of it arrives in 7..11 s was sent before 6 s and held:
+    // its links deliver in under a few milliseconds otherwise.
+    let spec = Spec::new(16.0).fault(4.0, "late_delivery", &[C[0]], &[], 2.0).fault(6.0, "crash", &[C[0]], &[], 8.0);
+    let r = run(&spec, seed);
+    r.assert_passed();
+    let held = (1..3).map(|to| r.delivered(0, to, 7.0, 11.0)).sum::<usize>();
+    assert!(held > 0, "nothing c0 sent before its crash arrived seconds later");
+    assert!(r.report.network.held_late as usize >= held, "held_late counts {} of {held}", r.report.network.held_late);
+    // The control: the same crash without late delivery leaves nothing of c0 in flight that long.
+    let control = run(&Spec::new(16.0).fault(6.0, "crash", &[C[0]], &[], 8.0), seed);
+    control.assert_passed();
+    assert_eq!((1..3).map(|to| control.delivered(0, to, 7.0, 11.0)).sum::<usize>(), 0);
+    assert_eq!(control.report.network.held_late, 0);
+}
+
 // ----- The nemesis' plan ---------------------------------------------------------------------------
 
 /// The kind of fault an action belongs to (`None` for `StartLiveness` and for ends shared by kinds).
@@ -732,6 +751,7 @@ fn kind_of(action: &FaultAction, topology: &Topology, plan: &FaultPlan) -> Optio
             _ => None,
         })?,
         FaultAction::PacketLoss { .. } | FaultAction::PacketLossEnd { .. } => FaultKind::PacketLoss,
+        FaultAction::LateDelivery { .. } | FaultAction::LateDeliveryEnd { .. } => FaultKind::LateDelivery,
         FaultAction::ClockDrift { .. } => FaultKind::Clock,
         FaultAction::CorruptFile { .. } => FaultKind::DiskCorruption,
         FaultAction::ReadErrors { .. } => FaultKind::DiskReadError,

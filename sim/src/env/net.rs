@@ -92,6 +92,8 @@ pub struct NetStats {
     pub receiver_gone: u64,
     /// Extra copies made.
     pub duplicated: u64,
+    /// Messages held back by a late-delivery fault.
+    pub held_late: u64,
 }
 
 /// The network of one run.
@@ -108,6 +110,8 @@ pub struct Network {
     /// Active loss bursts by id: extra loss on every link (the largest one applies).
     loss_bursts: BTreeMap<u32, f64>,
     extra_loss: f64,
+    /// Late deliveries in force: id -> (sender, share of its messages held, extra delay in ns).
+    late: BTreeMap<u32, (NodeId, f64, u64)>,
     /// What happened so far.
     pub stats: NetStats,
 }
@@ -135,6 +139,7 @@ impl Network {
             drop_in_flight_on_partition,
             loss_bursts: BTreeMap::new(),
             extra_loss: 0.0,
+            late: BTreeMap::new(),
             stats: NetStats::default(),
         }
     }
@@ -164,7 +169,16 @@ impl Network {
         }
         let copies = if rng.random_bool(profile.duplicate.clamp(0.0, 1.0)) { 2 } else { 1 };
         self.stats.duplicated += copies - 1;
-        Ok((0..copies).map(|_| Self::latency_nanos(rng, &profile)).collect())
+        let mut delays: Vec<u64> = (0..copies).map(|_| Self::latency_nanos(rng, &profile)).collect();
+        // Only a sender under late delivery draws more, so runs without it keep their draws.
+        let held = self.late.values().filter(|(node, _, _)| *node == from).map(|&(_, share, delay)| (share, delay)).max_by_key(|&(_, d)| d);
+        if let Some((share, delay)) = held
+            && rng.random_bool(share.clamp(0.0, 1.0))
+        {
+            self.stats.held_late += 1;
+            delays.iter_mut().for_each(|d| *d = d.saturating_add(delay));
+        }
+        Ok(delays)
     }
 
     fn latency_nanos(rng: &mut ChaCha8Rng, profile: &LinkProfile) -> u64 {
@@ -237,6 +251,22 @@ impl Network {
     pub fn start_loss_burst(&mut self, id: u32, loss: f64) {
         self.loss_bursts.insert(id, loss);
         self.extra_loss = self.loss_bursts.values().copied().fold(0.0, f64::max);
+    }
+
+    /// Starts late delivery `id`: `share` of what `node` sends from now on arrives `delay_ms` later
+    /// than its link would deliver it.
+    pub fn start_late_delivery(&mut self, id: u32, node: NodeId, share: f64, delay_ms: u64) {
+        self.late.insert(id, (node, share, delay_ms.saturating_mul(1_000_000)));
+    }
+
+    /// Ends late delivery `id` (messages already held still arrive late).
+    pub fn end_late_delivery(&mut self, id: u32) {
+        self.late.remove(&id);
+    }
+
+    /// Ends every late delivery (the liveness phase).
+    pub fn end_late_deliveries(&mut self) {
+        self.late.clear();
     }
 
     /// Ends loss burst `id`.

@@ -377,6 +377,10 @@ pub enum FaultKind {
     DiskSlow,
     /// The master cluster is cut from a slave cluster (the WAN link down), both ways.
     WanPartition,
+    /// A share of the messages a node sends is held for seconds, past the protocols' election,
+    /// request and pull timeouts, then delivered: stale responses, stale vote grants and stale
+    /// batches arrive after their sender's world moved on.
+    LateDelivery,
 }
 
 impl FaultKind {

@@ -60,6 +60,8 @@ impl<D: SimDesign> World<D> {
             }
             FaultAction::PacketLoss { id, extra } => self.net.start_loss_burst(id, extra),
             FaultAction::PacketLossEnd { id } => self.net.end_loss_burst(id),
+            FaultAction::LateDelivery { id, node, share, delay_ms } => self.net.start_late_delivery(id, node, share, delay_ms),
+            FaultAction::LateDeliveryEnd { id } => self.net.end_late_delivery(id),
             FaultAction::ClockDrift { node, drift_ppm } => self.nodes[node as usize].clock.drift_ppm = drift_ppm,
             FaultAction::CorruptFile { node } => {
                 let paths: Vec<String> =

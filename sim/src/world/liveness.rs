@@ -20,6 +20,7 @@ impl<D: SimDesign> World<D> {
         self.partitions.clear();
         self.net.heal();
         self.net.end_loss_bursts();
+        self.net.end_late_deliveries();
         for node in 0..self.nodes.len() as NodeId {
             self.nodes[node as usize].disk.heal();
             match self.nodes[node as usize].status {
