@@ -99,7 +99,7 @@ fn the_expected_checker_with_another_message_is_no_catch() {
     // summary, the JSON report and the exit code all count no catch.
     let path = temp("other-message.toml");
     let base = format!("{}/scenarios/negative/raft-vote-twice.toml", env!("CARGO_MANIFEST_DIR"));
-    let expect = "[expect]\nviolation = \"election-safety\"\nmessage = \"two leaders in term\"\n";
+    let expect = "[expect]\nviolation = \"election-safety\"\nmessage = \"voted three times\"\n";
     std::fs::write(&path, format!("name = \"other-message\"\nbase = {base:?}\n[planted_bugs.raft]\nvote_twice = true\n{expect}")).unwrap();
     let json = temp("other-message.json");
     let out = ccrsim(&["run", path.to_str().unwrap(), "--seeds", "6", "--quiet", "--json", json.to_str().unwrap()]);
@@ -108,7 +108,7 @@ fn the_expected_checker_with_another_message_is_no_catch() {
     assert!(text(&out.stdout).contains("(caught in 0 seeds)"), "{}", text(&out.stdout));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["summary"]["caught_expected"], 0);
-    assert_eq!(report["summary"]["expected_message"], "two leaders in term");
+    assert_eq!(report["summary"]["expected_message"], "voted three times");
 }
 
 #[test]
