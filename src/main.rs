@@ -220,8 +220,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     );
     let failures = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
-    let injections =
-        Injections { divergence_at: args.inject_divergence_at.map(SimTime::from_secs_f64), panic_at: args.inject_panic.resolve(&scenario)? };
+    let injections = Injections {
+        divergence_at: args.inject_divergence_at.map(SimTime::from_secs_f64),
+        panic_at: args.inject_panic.resolve(&scenario)?,
+    };
     let options = SweepOptions {
         seeds,
         jobs,
