@@ -1,7 +1,8 @@
 //! `ccrsim`: run chaos scenarios of a replicated deployment over many seeds, and replay one seed.
 //!
-//! Exit codes: 0 when every seed passed (for a negative scenario: its expected violation was caught
-//! and nothing else failed), 1 when a seed failed, 2 on bad usage or a bad scenario file.
+//! Exit codes: 0 when every seed passed (for a negative scenario: some seed caught its expected
+//! violation with its expected message, and no seed's two runs differed), 1 when a seed failed, 2 on
+//! bad usage or a bad scenario file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use ccrsim_model::core::io::NodeId;
 use ccrsim_sim::env::time::SimTime;
 use ccrsim_sim::nemesis;
 use ccrsim_sim::runner::{self, Injections, JsonReport, RunOptions, SeedReport, Summary, SweepOptions};
@@ -90,7 +92,7 @@ struct InjectPanicArg {
 
 impl InjectPanicArg {
     /// The node and time, checked against `scenario`'s nodes.
-    fn resolve(&self, scenario: &Scenario) -> Result<Option<(u32, SimTime)>, String> {
+    fn resolve(&self, scenario: &Scenario) -> Result<Option<(NodeId, SimTime)>, String> {
         let Some((name, at)) = &self.inject_panic else { return Ok(None) };
         let topology = Topology::from_scenario(scenario);
         let node = topology

@@ -97,7 +97,9 @@ impl<D: SimDesign> World<D> {
             let Some(role) = n.role.as_mut() else { break };
             let local = n.clock.local_millis(at);
             let mut out = Output::default();
-            assert!(!injected_panic, "injected panic: node {node}'s role handed an input at {at} (a test of the harness's panic report)");
+            if injected_panic {
+                panic!("injected panic in node {node}'s role at {at} (Injections::panic_at, a test of the harness's panic report)");
+            }
             role.handle(local, input, &mut out);
             self.stats.steps += 1;
             self.apply_output(node, at, out);
