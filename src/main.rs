@@ -1,7 +1,8 @@
 //! `ccrsim`: run chaos scenarios of a replicated deployment over many seeds, and replay one seed.
 //!
-//! Exit codes: 0 when every seed passed (for a negative scenario: its expected violation was caught
-//! and nothing else failed), 1 when a seed failed, 2 on bad usage or a bad scenario file.
+//! Exit codes: 0 when every seed passed (for a negative scenario: some seed caught its expected
+//! violation with its expected message, and no seed's two runs differed), 1 when a seed failed, 2 on
+//! bad usage or a bad scenario file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,8 +12,10 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use ccrsim_model::core::io::NodeId;
+use ccrsim_sim::env::time::SimTime;
 use ccrsim_sim::nemesis;
-use ccrsim_sim::runner::{self, JsonReport, RunOptions, SeedReport, Summary, SweepOptions};
+use ccrsim_sim::runner::{self, Injections, JsonReport, RunOptions, SeedReport, Summary, SweepOptions};
 use ccrsim_sim::scenario::{DEFAULT_SCENARIO, EMBEDDED, Scenario};
 use ccrsim_sim::topology::Topology;
 
@@ -68,6 +71,40 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Test hook, hidden: under --check-determinism, the second run of each seed draws one number
+    /// more from its network generator at this simulated second, so that the determinism check has
+    /// a divergence to find (tests/cli.rs).
+    #[arg(long, hide = true, value_name = "SECONDS", value_parser = parse_sim_seconds)]
+    inject_divergence_at: Option<f64>,
+    #[command(flatten)]
+    inject_panic: InjectPanicArg,
+}
+
+/// Test hook, hidden: a node's role panics, as a broken model invariant would, so that the tests
+/// can see how a panic is reported (tests/cli.rs). `replay` takes it too, and the replay command a
+/// failure prints repeats it.
+#[derive(clap::Args, Default)]
+struct InjectPanicArg {
+    /// The role of node NODE (its name) panics when handed its first input at or after SECONDS.
+    #[arg(long, hide = true, value_name = "NODE@SECONDS", value_parser = parse_injected_panic)]
+    inject_panic: Option<(String, f64)>,
+}
+
+impl InjectPanicArg {
+    /// The node and time, checked against `scenario`'s nodes.
+    fn resolve(&self, scenario: &Scenario) -> Result<Option<(NodeId, SimTime)>, String> {
+        let Some((name, at)) = &self.inject_panic else { return Ok(None) };
+        let topology = Topology::from_scenario(scenario);
+        let node = topology
+            .by_name(name)
+            .ok_or_else(|| format!("--inject-panic: no node {name:?} in {} (nodes: {})", scenario.name, topology.names().join(", ")))?;
+        Ok(Some((node, SimTime::from_secs_f64(*at))))
+    }
+
+    /// The flag as given, for a replay command that injects the same.
+    fn flag(&self) -> String {
+        self.inject_panic.as_ref().map_or(String::new(), |(name, at)| format!(" --inject-panic {name}@{at}"))
+    }
 }
 
 #[derive(clap::Args)]
@@ -83,6 +120,8 @@ struct ReplayArgs {
     /// Lines of the trace's end to print.
     #[arg(long, default_value_t = 40)]
     tail: usize,
+    #[command(flatten)]
+    inject_panic: InjectPanicArg,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -93,6 +132,18 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         return Err(format!("need 1 <= K <= N, got {k}/{n}"));
     }
     Ok((k, n))
+}
+
+fn parse_sim_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("{s:?} is not a number of simulated seconds (0 or more)")),
+    }
+}
+
+fn parse_injected_panic(s: &str) -> Result<(String, f64), String> {
+    let (node, at) = s.split_once('@').ok_or("expected NODE@SECONDS, e.g. master.controller.1@2.5")?;
+    Ok((node.to_string(), parse_sim_seconds(at)?))
 }
 
 fn main() -> ExitCode {
@@ -115,6 +166,8 @@ fn main() -> ExitCode {
             json: None,
             wall_limit_s: 600,
             quiet: false,
+            inject_divergence_at: None,
+            inject_panic: InjectPanicArg::default(),
         }),
         Some(Command::Run(args)) => run(args),
         Some(Command::Replay(args)) => replay(args),
@@ -137,9 +190,9 @@ fn load(scenario: &str) -> Result<Arc<Scenario>, String> {
     Scenario::load(scenario).map(Arc::new).map_err(|e| e.to_string())
 }
 
-/// The command that replays `seed` of `scenario` exactly.
-fn replay_command(scenario: &str, seed: u64) -> String {
-    format!("cargo run --release -- replay {scenario} --seed {seed}")
+/// The command that replays `seed` of `scenario` exactly (with the same injected panic, if any).
+fn replay_command(scenario: &str, seed: u64, inject_panic: &InjectPanicArg) -> String {
+    format!("cargo run --release -- replay {scenario} --seed {seed}{}", inject_panic.flag())
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
@@ -169,13 +222,22 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     );
     let failures = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
-    let options =
-        SweepOptions { seeds, jobs, check_determinism: args.check_determinism, wall_limit: Duration::from_secs(args.wall_limit_s) };
+    let injections = Injections {
+        divergence_at: args.inject_divergence_at.map(SimTime::from_secs_f64),
+        panic_at: args.inject_panic.resolve(&scenario)?,
+    };
+    let options = SweepOptions {
+        seeds,
+        jobs,
+        check_determinism: args.check_determinism,
+        wall_limit: Duration::from_secs(args.wall_limit_s),
+        injections,
+    };
     let reports = runner::sweep(&scenario, &options, |r| {
         if !r.ok {
             let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             bar.set_message(format!("{n} failed"));
-            bar.suspend(|| report_failure(&args.scenario, r));
+            bar.suspend(|| report_failure(&args.scenario, r, &args.inject_panic));
         }
         bar.inc(1);
     });
@@ -190,12 +252,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     Ok(if summary.success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn report_failure(scenario: &str, r: &SeedReport) {
+fn report_failure(scenario: &str, r: &SeedReport, inject_panic: &InjectPanicArg) {
     let mut err = std::io::stderr().lock();
     for v in &r.violations {
         let _ = writeln!(err, "seed {} FAILED {v}", r.seed);
     }
-    let _ = writeln!(err, "  replay: {}", replay_command(scenario, r.seed));
+    let _ = writeln!(err, "  replay: {}", replay_command(scenario, r.seed, inject_panic));
 }
 
 fn print_summary(s: &Summary) {
@@ -204,7 +266,11 @@ fn print_summary(s: &Summary) {
     println!("passed        {}", s.passed);
     println!("failed        {}", s.failed);
     if let Some(v) = &s.expected_violation {
-        println!("expected      {v} (caught in {} seeds)", s.caught_expected);
+        let saying = s.expected_message.as_ref().map_or(String::new(), |m| format!(" saying {m:?}"));
+        println!("expected      {v}{saying} (caught in {} seeds)", s.caught_expected);
+    }
+    if s.diverged > 0 {
+        println!("diverged      {} seeds ran differently twice: the simulation is not deterministic", s.diverged);
     }
     println!("simulated     {:.1} s", s.sim_seconds);
     println!("wall          {:.2} s ({:.2} s of simulation over all threads)", s.wall_seconds, s.seed_wall_seconds);
@@ -233,7 +299,8 @@ fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
     for f in &plan.faults {
         println!("  {} {:?}", f.at, f.action);
     }
-    let report = runner::run_seed_isolated(&scenario, args.seed, RunOptions { record_trace: true }, Duration::from_secs(3600));
+    let injections = Injections { panic_at: args.inject_panic.resolve(&scenario)?, ..Injections::default() };
+    let report = runner::run_seed_isolated(&scenario, args.seed, RunOptions { record_trace: true, injections }, Duration::from_secs(3600));
     let lines = report.trace.as_deref().unwrap_or(&[]);
     if let Some(path) = &args.trace {
         let mut out = String::with_capacity(lines.len() * 80);

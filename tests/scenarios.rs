@@ -35,13 +35,15 @@ fn every_shipped_scenario_file_is_valid_and_embedded_ones_match_their_files() {
 }
 
 #[test]
-fn every_negative_scenario_plants_exactly_its_own_bug_and_expects_a_checker() {
+fn every_negative_scenario_plants_exactly_its_own_bug_and_expects_a_checker_and_its_message() {
     // Inheritance must not leak a base's bug or expectation into a negative scenario (they are not
-    // inherited); each file says itself what it plants and which checker must catch it.
+    // inherited); each file says itself what it plants, which checker must catch it and what that
+    // checker must say.
     for path in common::files_in("scenarios/negative") {
         let s = Scenario::load(&path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.planted_bugs.names().len(), 1, "{}: plants {:?}", path.display(), s.planted_bugs.names());
         assert!(s.expect.violation.is_some(), "{}: no expect.violation", path.display());
+        assert!(s.expect.message.is_some(), "{}: no expect.message", path.display());
     }
 }
 
@@ -109,6 +111,8 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
         (with("[faults.on_new_leader]\nprobability = 2.0"), "faults.on_new_leader.probability", "probability"),
         (with("[planted_bugs.raft]\nvote_thrice = true"), "planted_bugs.raft.vote_thrice", "unknown field"),
         (with("[expect]\nviolation = \"no-such-checker\""), "expect.violation", "unknown checker"),
+        (with("[expect]\nmessage = \"voted for\""), "expect.message", "needs `expect.violation`"),
+        (with("[expect]\nviolation = \"election-safety\"\nmessage = \" \""), "expect.message", "must not be blank"),
         (deploy("[replication]\ndatabases = { \"dfs://a\" = 2 }"), "replication.databases.dfs://a", "0..=1"),
         (deploy("[replication]\ndatabases = { \"a\" = 0 }"), "replication.databases.a", "dfs://name"),
         (with("[replication]\ndatabases = { \"dfs://a\" = 0 }"), "replication", "need slave clusters"),

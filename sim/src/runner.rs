@@ -17,8 +17,9 @@ use crate::env::time::SimTime;
 use crate::host::{SharedWorld, simulate};
 use crate::nemesis;
 use crate::registry::{DesignJob, with_design};
-use crate::scenario::Scenario;
+use crate::scenario::{ExpectSection, Scenario};
 use crate::trace::{TraceLine, first_difference};
+pub use crate::world::Injections;
 use crate::world::{Outcome, RunStats, World};
 
 /// The report of one seed.
@@ -60,6 +61,19 @@ impl SeedReport {
     pub fn failed_checker(&self) -> Option<&'static str> {
         self.violations.first().map(|v| v.checker)
     }
+
+    /// Whether this seed caught what a negative scenario expects: its first violation is the
+    /// expected checker's, with the expected text in its message if the scenario gives one. False
+    /// when the scenario expects nothing.
+    pub fn caught(&self, expect: &ExpectSection) -> bool {
+        let (Some(checker), Some(first)) = (&expect.violation, self.violations.first()) else { return false };
+        first.checker == checker && expect.message.as_ref().is_none_or(|text| first.message.contains(text.as_str()))
+    }
+
+    /// Whether the seed's two runs differed (a determinism check's verdict).
+    pub fn diverged(&self) -> bool {
+        self.violations.iter().any(|v| v.checker == DETERMINISM)
+    }
 }
 
 /// Options of one run.
@@ -67,6 +81,9 @@ impl SeedReport {
 pub struct RunOptions {
     /// Keep every trace line (for `replay` and determinism checks).
     pub record_trace: bool,
+    /// Faults of the harness itself, for the tests that prove its own checks; none by default.
+    #[doc(hidden)]
+    pub injections: Injections,
 }
 
 /// Runs one seed on the calling thread (which should be fresh: see `run_seed_isolated`), with the
@@ -92,7 +109,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
     marks::take();
     let topology = crate::topology::Topology::from_scenario(scenario);
     let plan = nemesis::plan::<D>(scenario, &topology, seed);
-    let world = SharedWorld::new(World::<D>::new(scenario.clone(), seed, plan.faults, options.record_trace));
+    let world = SharedWorld::new(World::<D>::new(scenario.clone(), seed, plan.faults, options.record_trace, options.injections));
     let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.set_time_limit(Duration::from_secs_f64(scenario.duration_max_s() + 60.0));
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(simulate(world.clone()))));
@@ -169,11 +186,14 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
     }
 }
 
-/// Runs a seed twice and compares the traces event by event.
-pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, wall_limit: Duration) -> SeedReport {
-    let options = RunOptions { record_trace: true };
-    let mut first = run_seed_isolated(scenario, seed, options, wall_limit);
-    let second = run_seed_isolated(scenario, seed, options, wall_limit);
+/// Runs a seed twice and compares the traces event by event. An injected divergence
+/// (`Injections::divergence_at`) goes into the second run only: it stands for whatever would make
+/// two runs of one seed differ.
+pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, injections: Injections, wall_limit: Duration) -> SeedReport {
+    let second_options = RunOptions { record_trace: true, injections };
+    let first_options = RunOptions { injections: Injections { divergence_at: None, ..injections }, ..second_options };
+    let mut first = run_seed_isolated(scenario, seed, first_options, wall_limit);
+    let second = run_seed_isolated(scenario, seed, second_options, wall_limit);
     if first.trace_hash != second.trace_hash {
         let (a, b) = (first.trace.as_deref().unwrap_or(&[]), second.trace.as_deref().unwrap_or(&[]));
         let message = match first_difference(a, b) {
@@ -206,6 +226,9 @@ pub struct SweepOptions {
     pub check_determinism: bool,
     /// Give up on a seed after this much wall time.
     pub wall_limit: Duration,
+    /// Faults of the harness itself, for the tests that prove its own checks; none by default.
+    #[doc(hidden)]
+    pub injections: Injections,
 }
 
 /// Runs every seed of `options` on `jobs` threads; `on_done` sees each report as it finishes.
@@ -220,9 +243,10 @@ pub fn sweep(scenario: &Arc<Scenario>, options: &SweepOptions, on_done: impl Fn(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = options.seeds.get(i) else { break };
                     let report = if options.check_determinism {
-                        run_seed_checked(scenario, seed, options.wall_limit)
+                        run_seed_checked(scenario, seed, options.injections, options.wall_limit)
                     } else {
-                        run_seed_isolated(scenario, seed, RunOptions::default(), options.wall_limit)
+                        let run = RunOptions { injections: options.injections, ..RunOptions::default() };
+                        run_seed_isolated(scenario, seed, run, options.wall_limit)
                     };
                     on_done(&report);
                     reports.lock().unwrap_or_else(|p| p.into_inner()).push((i, report));
@@ -248,8 +272,13 @@ pub struct Summary {
     pub failed: usize,
     /// The violation a negative scenario expects, if any.
     pub expected_violation: Option<String>,
-    /// Seeds that failed with exactly the expected violation.
+    /// Text the expected violation's message must contain, if the scenario gives one.
+    pub expected_message: Option<String>,
+    /// Seeds that caught the expected violation: its checker first, with the expected message.
     pub caught_expected: usize,
+    /// Seeds whose two runs differed (with `check_determinism`): the simulation is not a function
+    /// of its seed, and no verdict of the sweep can be trusted.
+    pub diverged: usize,
     /// Simulated seconds over all seeds.
     pub sim_seconds: f64,
     /// Wall seconds of the whole sweep.
@@ -334,19 +363,17 @@ impl Summary {
         let seed_wall_seconds: f64 = reports.iter().map(|r| r.wall_seconds).sum();
         let messages = reports.iter().map(|r| r.messages).sum();
         let committed_transactions = reports.iter().filter_map(|r| r.dfs.as_ref()).map(|d| d.committed_transactions).sum();
-        let expected = scenario.expect.violation.clone();
-        let caught_expected = match &expected {
-            Some(e) => reports.iter().filter(|r| r.failed_checker() == Some(e.as_str())).count(),
-            None => 0,
-        };
+        let caught_expected = reports.iter().filter(|r| r.caught(&scenario.expect)).count();
         let passed = reports.iter().filter(|r| r.ok).count();
         Self {
             scenario: scenario.name.clone(),
             seeds: reports.len(),
             passed,
             failed: reports.len() - passed,
-            expected_violation: expected,
+            expected_violation: scenario.expect.violation.clone(),
+            expected_message: scenario.expect.message.clone(),
             caught_expected,
+            diverged: reports.iter().filter(|r| r.diverged()).count(),
             sim_seconds,
             wall_seconds,
             seed_wall_seconds,
@@ -362,12 +389,13 @@ impl Summary {
     }
 
     /// Whether the sweep as a whole succeeded: every seed passed, or for a negative scenario (one
-    /// that plants a bug), its expected violation was caught at least once. A planted bug may break
-    /// other properties on other seeds too; those are reported but do not fail the sweep.
+    /// that plants a bug), its expected violation was caught at least once and no seed's two runs
+    /// differed. A planted bug may break other properties on other seeds too; those are reported
+    /// but do not fail the sweep. A divergence does: a catch that does not replay proves nothing.
     pub fn success(&self) -> bool {
         match &self.expected_violation {
             None => self.failed == 0,
-            Some(_) => self.caught_expected > 0,
+            Some(_) => self.caught_expected > 0 && self.diverged == 0,
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn replay_hint(reference: &str, test: &str, seed: u64) -> String {
 pub fn run_ci_seeds(reference: &str) -> (Arc<Scenario>, Vec<SeedReport>) {
     let s = scenario(reference);
     if let Some(seed) = replay_seed() {
-        let report = runner::run_seed_isolated(&s, seed, RunOptions { record_trace: true }, WALL_LIMIT);
+        let report = runner::run_seed_isolated(&s, seed, RunOptions { record_trace: true, ..RunOptions::default() }, WALL_LIMIT);
         let lines = report.trace.as_deref().unwrap_or(&[]);
         eprintln!("CCRSIM_SEED={seed}: {} events, trace hash {}; last events:", lines.len(), report.trace_hash);
         for l in &lines[lines.len().saturating_sub(30)..] {
@@ -54,7 +54,7 @@ pub fn run_ci_seeds(reference: &str) -> (Arc<Scenario>, Vec<SeedReport>) {
 
 /// Runs `seeds` of `scenario` on every core (each twice and compared, with `check_determinism`).
 pub fn sweep(scenario: &Arc<Scenario>, seeds: Vec<u64>, check_determinism: bool) -> Vec<SeedReport> {
-    let options = SweepOptions { seeds, jobs: jobs(), check_determinism, wall_limit: WALL_LIMIT };
+    let options = SweepOptions { seeds, jobs: jobs(), check_determinism, wall_limit: WALL_LIMIT, injections: Default::default() };
     runner::sweep(scenario, &options, |_| {})
 }
 

@@ -545,6 +545,10 @@ impl PlantedBugs {
 pub struct ExpectSection {
     /// The checker that must report a violation within the scenario's seeds.
     pub violation: Option<String>,
+    /// Text the violation's message must contain: a checker states several properties, and a
+    /// liveness or end-state checker reports whatever is still wrong, so its name alone does not
+    /// say that the planted bug is what it saw.
+    pub message: Option<String>,
 }
 
 /// Scenario files shipped with ccrsim, by name.
@@ -635,6 +639,7 @@ impl Scenario {
         validate_disk(&self.disk)?;
         self.clock.validate()?;
         self.faults.validate()?;
+        self.expect.validate()?;
         deployment(self)
     }
 }
@@ -837,5 +842,19 @@ impl FaultsSection {
         }
         range("faults.on_new_leader.duration_s", &t.duration_s)?;
         positive("faults.on_new_leader.duration_s", t.duration_s[0])
+    }
+}
+
+impl ExpectSection {
+    /// A message is expected of a checker's violation; whether that checker exists is checked
+    /// with the deployment (`crate::load`).
+    fn validate(&self) -> Checked {
+        match &self.message {
+            Some(_) if self.violation.is_none() => {
+                fail("expect.message", "needs `expect.violation`: the message is that of the expected checker's violation")
+            }
+            Some(m) if m.trim().is_empty() => fail("expect.message", "must not be blank: every message would contain it"),
+            _ => Ok(()),
+        }
     }
 }

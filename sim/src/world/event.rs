@@ -48,6 +48,8 @@ pub(super) enum Event<D: SimDesign> {
     },
     LivenessCheck,
     LivenessDeadline,
+    /// A test's injected divergence (`Injections::divergence_at`).
+    InjectedDivergence,
 }
 
 /// A queue entry: small, so that the heap moves 24 bytes, not a whole message.

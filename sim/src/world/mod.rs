@@ -74,6 +74,21 @@ pub(super) enum Phase {
     Liveness,
 }
 
+/// Faults of the harness itself, injected only by tests to prove that the harness's own checks see
+/// them: the determinism check a run that differs from its twin, the panic report a broken model
+/// invariant. No scenario file reaches them, and the command line only through hidden test flags;
+/// off (the default) they change nothing, not even the trace.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Injections {
+    /// At this simulated time the run draws one number more from its network generator, as a
+    /// stray source of randomness would: the fate of every later message changes.
+    pub divergence_at: Option<SimTime>,
+    /// This node's role panics when it is handed its first input at or after this time, as a
+    /// broken model invariant would.
+    pub panic_at: Option<(NodeId, SimTime)>,
+}
+
 /// The world of one run.
 pub struct World<D: SimDesign> {
     /// The run's seed.
@@ -107,11 +122,21 @@ pub struct World<D: SimDesign> {
     scheduler_waker: Option<Waker>,
     /// Management calls made and not answered yet.
     calls: calls::Calls<D>,
+    /// What a test injected (nothing, in any real run).
+    injections: Injections,
+    /// The node whose role is booting or handling inputs, so that a panic can name it.
+    stepping: Option<NodeId>,
 }
 
 impl<D: SimDesign> World<D> {
     /// A world for `scenario` and `seed`, with `faults` planned and nodes not yet booted.
-    pub fn new(scenario: Arc<Scenario>, seed: u64, faults: Vec<crate::nemesis::PlannedFault>, record_trace: bool) -> Self {
+    pub fn new(
+        scenario: Arc<Scenario>,
+        seed: u64,
+        faults: Vec<crate::nemesis::PlannedFault>,
+        record_trace: bool,
+        injections: Injections,
+    ) -> Self {
         let topology = Topology::from_scenario(&scenario);
         let specs = D::specs(&scenario, &topology);
         let mut clock_rng = ChaCha8Rng::seed_from_u64(stable_hash(&(seed, "clocks")));
@@ -168,6 +193,8 @@ impl<D: SimDesign> World<D> {
             stats: RunStats::default(),
             scheduler_waker: None,
             calls: calls::Calls::default(),
+            injections,
+            stepping: None,
             scenario,
         };
         for f in faults {
@@ -178,6 +205,9 @@ impl<D: SimDesign> World<D> {
             world.schedule(SimTime::from_secs_f64(at), Event::Join { node });
         }
         world.schedule_calls();
+        if let Some(at) = injections.divergence_at {
+            world.schedule(at, Event::InjectedDivergence);
+        }
         world
     }
 
@@ -258,6 +288,9 @@ impl<D: SimDesign> World<D> {
             Event::CallTimeout { call_id } => self.call_timed_out(call_id),
             Event::LivenessCheck => self.liveness_check(),
             Event::LivenessDeadline => self.liveness_deadline(),
+            Event::InjectedDivergence => {
+                let _: u64 = self.net_rng.random();
+            }
         }
     }
 
@@ -284,14 +317,15 @@ impl<D: SimDesign> World<D> {
         crate::view::ClusterView::new(&self.nodes, &self.topology)
     }
 
-    /// Records a panic caught by the runner as the run's outcome.
+    /// Records a panic caught by the runner as the run's outcome, on the node whose role was
+    /// stepping if one was.
     pub fn fail_with_panic(&mut self, message: String) {
         self.fail(Violation::of(
             crate::checkers::MODEL_INVARIANT,
             "an assertion inside the simulation (model invariant or harness bug)",
             crate::checkers::Class::Harness,
             self.now,
-            None,
+            self.stepping,
             message,
         ));
     }

@@ -40,6 +40,13 @@ impl<D: SimDesign> World<D> {
 
     /// Boots `node` from its disk; false if it could not start.
     pub(crate) fn boot(&mut self, node: NodeId) -> bool {
+        self.stepping = Some(node);
+        let booted = self.boot_role(node);
+        self.stepping = None;
+        booted
+    }
+
+    fn boot_role(&mut self, node: NodeId) -> bool {
         let now = self.now;
         let n = &mut self.nodes[node as usize];
         n.boots += 1;
@@ -82,16 +89,22 @@ impl<D: SimDesign> World<D> {
     /// handles them now: for a node that was paused, that is when it resumed.
     pub(crate) fn run_mailbox(&mut self, node: NodeId) {
         let at = self.now;
+        self.stepping = Some(node);
+        let injected_panic = self.injections.panic_at.is_some_and(|(n, t)| n == node && at >= t);
         while self.outcome.is_none() && self.nodes[node as usize].status == NodeStatus::Up {
             let n = &mut self.nodes[node as usize];
             let Some(input) = n.mailbox.pop_front() else { break };
             let Some(role) = n.role.as_mut() else { break };
             let local = n.clock.local_millis(at);
             let mut out = Output::default();
+            if injected_panic {
+                panic!("injected panic in node {node}'s role at {at} (Injections::panic_at, a test of the harness's panic report)");
+            }
             role.handle(local, input, &mut out);
             self.stats.steps += 1;
             self.apply_output(node, at, out);
         }
+        self.stepping = None;
     }
 
     /// Carries out what a role asked for.

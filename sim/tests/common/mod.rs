@@ -21,7 +21,7 @@ pub struct Run {
 
 /// Runs `seed` of `scenario` and keeps its trace.
 pub fn run_scenario(scenario: &Arc<Scenario>, seed: u64) -> Run {
-    let mut report = runner::run_seed_isolated(scenario, seed, RunOptions { record_trace: true }, WALL_LIMIT);
+    let mut report = runner::run_seed_isolated(scenario, seed, RunOptions { record_trace: true, ..RunOptions::default() }, WALL_LIMIT);
     let lines = report.trace.take().expect("the trace was recorded");
     Run { report, lines }
 }
