@@ -93,6 +93,7 @@ impl ReplLeader {
             ClusterRepl::None => {}
             ClusterRepl::Master(m) => {
                 if self.truncating.is_some_and(|(_, at)| now >= at + 2000) {
+                    crate::mark!("repl.truncation_proposal_given_up");
                     self.truncating = None;
                 }
                 if let (Some(below), None) = (m.gc_target(), self.truncating) {
@@ -103,12 +104,14 @@ impl ReplLeader {
             ClusterRepl::Slave(s) => {
                 let target = links.master_controllers[self.master_target % links.master_controllers.len()];
                 if self.proposed.is_some_and(|(from, at)| from <= s.offset() || now >= at + links.pull_timeout_ms) {
+                    crate::mark!("repl.batch_proposal_given_up");
                     self.proposed = None;
                 }
                 if let Some((_, sent)) = self.pull
                     && now >= sent + links.pull_timeout_ms
                 {
                     // No answer: the master leader may have changed or be cut off; try the next.
+                    crate::mark!("repl.pull_timed_out_next_master_controller");
                     self.pull = None;
                     self.master_target += 1;
                 }
@@ -159,6 +162,7 @@ impl ReplLeader {
         match (repl, msg) {
             (ClusterRepl::Master(m), ReplMessage::Pull { slave, from: first, max }) => {
                 let result = if !leader {
+                    crate::mark!("repl.pull_refused_by_master_follower");
                     Err(PullRefusal::NotLeader(hint))
                 } else {
                     self.last_pull_ms.insert(slave, now);
@@ -180,6 +184,7 @@ impl ReplLeader {
             }
             (ClusterRepl::Slave(s), ReplMessage::Tasks { from: first, max, result }) if leader => {
                 if self.pull.is_none_or(|(f, _)| f != first) {
+                    crate::mark!("repl.pull_answer_after_giving_up");
                     return proposals; // an answer to a pull given up on
                 }
                 self.pull = None;
@@ -193,10 +198,12 @@ impl ReplLeader {
                         }
                     }
                     Err(PullRefusal::NotLeader(hint)) => {
+                        crate::mark!("repl.pull_redirected_to_master_leader");
                         let i = hint.and_then(|h| links.master_controllers.iter().position(|c| *c == h));
                         self.master_target = i.unwrap_or(self.master_target + 1);
                     }
                     Err(PullRefusal::Truncated(_)) => {
+                        crate::mark!("repl.pull_found_offset_truncated");
                         // The master collected tasks this slave never finished: nothing can bring
                         // them back (the GC-safety checker reports how it happened).
                         self.next_pull_ms = now + links.pull_interval_ms;
@@ -277,6 +284,7 @@ impl ReplLeader {
             tids.iter().copied().filter(|t| replica.transaction_ended(*t) && !self.forgetting.contains_key(&(node, *t))).collect();
         let forget = m.truncated_tids_of(node, &candidates);
         if !forget.is_empty() {
+            crate::mark!("repl.task_data_deletion_ordered");
             for &t in &forget {
                 self.forgetting.insert((node, t), now);
             }

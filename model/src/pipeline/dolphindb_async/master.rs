@@ -160,6 +160,13 @@ impl MasterRepl {
     pub fn on_complete(&mut self, tx: CommittedWrite<'_>) -> Option<ReplFact> {
         let setting = *self.databases.get(tx.op.database())?;
         if !tx.tag.captured || !setting.enabled || self.state != ReplicationState::Enabled {
+            if self.state != ReplicationState::Enabled {
+                crate::mark!("repl.master_disabled_dropped_completed_write");
+            } else if !tx.tag.captured {
+                crate::mark!("repl.write_begun_before_replication_not_enqueued");
+            } else {
+                crate::mark!("repl.write_of_disabled_database_not_enqueued");
+            }
             return None;
         }
         let db = tx.op.database().to_string();
@@ -202,6 +209,9 @@ impl MasterRepl {
                     Err(AdminError::no_database(db))
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
+                    if s.enabled && !*enabled {
+                        crate::mark!("repl.database_replication_turned_off");
+                    }
                     s.enabled = *enabled;
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
                     Ok(())
@@ -214,6 +224,9 @@ impl MasterRepl {
                     Err(AdminError::no_database(db))
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
+                    if s.exec_set != *set {
+                        crate::mark!("repl.database_execution_set_changed");
+                    }
                     s.exec_set = *set;
                     assert!(s.exec_set <= 1, "execution set {}", s.exec_set);
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
@@ -223,6 +236,10 @@ impl MasterRepl {
             MasterCommand::Start | MasterCommand::Stop => {
                 let state = if *cmd == MasterCommand::Start { ReplicationState::Enabled } else { ReplicationState::Disabled };
                 if self.state != state {
+                    match state {
+                        ReplicationState::Enabled => crate::mark!("repl.master_started_by_admin"),
+                        _ => crate::mark!("repl.master_stopped_by_admin"),
+                    }
                     self.state = state;
                     facts.push(ReplFact::StateChanged { state });
                 }
@@ -238,6 +255,9 @@ impl MasterRepl {
                 });
                 // Reports may arrive out of order (a deposed slave leader's late message): keep the max.
                 let before = p.finished_below;
+                if *finished_below < before {
+                    crate::mark!("repl.slave_report_behind_recorded_watermark");
+                }
                 p.finished_below = p.finished_below.max(*finished_below);
                 assert!(p.finished_below >= before && p.finished_below >= 1);
                 p.controller = *controller;
@@ -248,6 +268,7 @@ impl MasterRepl {
             MasterCommand::Truncate { below } => {
                 let below = (*below).min(self.next_task);
                 if below > self.truncated_below {
+                    crate::mark!("repl.master_truncated_queue");
                     // The leader proposed it from `gc_target`: every slave reported, and each has
                     // finished every task below it (watermarks only grow since).
                     assert!(
@@ -267,6 +288,7 @@ impl MasterRepl {
                         .first_key_value()
                         .is_some_and(|(&first, _)| first + (TRUNCATED_ROWS_KEPT as u64) < self.truncated_below)
                     {
+                        crate::mark!("repl.master_dropped_old_truncated_row");
                         self.queue.pop_first();
                     }
                     facts.push(ReplFact::Truncated { below });
@@ -307,6 +329,7 @@ impl MasterRepl {
     /// Up to `max` tasks from `from` on, for a slave's pull; `Err(below)` if `from` was truncated.
     pub fn tasks_from(&self, from: TaskId, max: usize) -> Result<Vec<Task>, TaskId> {
         if from < self.truncated_below {
+            crate::mark!("repl.pull_from_truncated_offset");
             return Err(self.truncated_below);
         }
         let tasks: Vec<Task> = self.queue.range(from..).take(max).map(|(_, t)| t.clone()).collect();

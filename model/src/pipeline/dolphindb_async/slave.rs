@@ -19,6 +19,7 @@ use crate::core::io::{Millis, NodeId};
 use super::ReplicationState;
 use super::admin::{AdminError, QueueRow, SlaveTaskRow};
 use super::fact::ReplFact;
+use super::message::TaskDataError;
 use super::task::{GroupId, SlaveId, Task, TaskId};
 pub use super::task::{QueueKey, SlaveTaskState};
 
@@ -250,6 +251,7 @@ impl SlaveRepl {
                 for id in tasks {
                     let Some(t) = self.tasks.get_mut(id) else { continue };
                     if t.state == SlaveTaskState::Finished {
+                        crate::mark!("repl.dispatch_of_finished_task_ignored");
                         continue;
                     }
                     // A queue runs only the tasks of its lowest unfinished group (the barrier): the
@@ -260,6 +262,9 @@ impl SlaveRepl {
                         "task {id} of group {} dispatched while group {lowest:?} of its queue is unfinished",
                         t.task.group
                     );
+                    if t.state == SlaveTaskState::Executing {
+                        crate::mark!("repl.task_redispatched_while_executing");
+                    }
                     t.state = SlaveTaskState::Executing;
                     t.dispatched_ms = *now_ms;
                     facts.push(ReplFact::Dispatched { task: *id, node: t.node, queue: (t.task.exec_set, t.queue), group: t.task.group });
@@ -274,6 +279,7 @@ impl SlaveRepl {
             SlaveCommand::Start => {
                 let mut restarted = Vec::new();
                 for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
+                    crate::mark!("repl.start_restarted_failed_task");
                     t.state = SlaveTaskState::Waiting;
                     t.failures = 0;
                     t.retry_at_ms = 0;
@@ -287,6 +293,7 @@ impl SlaveRepl {
                 Ok(())
             }
             SlaveCommand::Stop => {
+                crate::mark!("repl.slave_stopped_by_admin");
                 self.set_state(ReplicationState::Disabled, &mut facts);
                 Ok(())
             }
@@ -308,6 +315,7 @@ impl SlaveRepl {
 
     fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
         if from != self.offset + 1 {
+            crate::mark!("repl.pulled_batch_not_continuing_offset");
             return; // a stale or repeated batch
         }
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
@@ -357,6 +365,7 @@ impl SlaveRepl {
         let bug = self.config.bugs.finish_failed_tasks;
         let Some(t) = self.tasks.get_mut(&id) else { return };
         if t.state == SlaveTaskState::Finished || self.edit_log.contains(&id) {
+            crate::mark!("repl.failure_of_task_committed_by_another_execution");
             return; // another execution committed it
         }
         if bug {
@@ -365,6 +374,11 @@ impl SlaveRepl {
         }
         // Only an execution that did not commit fails: a committed task is FINISHED or about to be.
         assert!(t.state != SlaveTaskState::Finished && !self.edit_log.contains(&id));
+        if TaskDataError::named_in(reason) == Some(TaskDataError::Missing) {
+            crate::mark!("repl.task_failed_missing_task_data");
+        } else {
+            crate::mark!("repl.task_failed_other_reason");
+        }
         t.failures += 1;
         t.state = SlaveTaskState::Failed;
         t.details = reason.to_string();
@@ -374,19 +388,25 @@ impl SlaveRepl {
         let reached =
             if self.config.bugs.stop_one_failure_late { failures > self.config.max_failures } else { failures >= self.config.max_failures };
         if reached {
+            crate::mark!("repl.slave_stopped_at_max_failures");
             self.set_state(ReplicationState::Stopped, facts);
         }
     }
 
     fn skip(&mut self, ids: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
         if self.state == ReplicationState::Enabled && !self.config.bugs.skip_while_running {
+            crate::mark!("repl.skip_refused_while_running");
             return Err(AdminError::not_stopped());
         }
         for id in ids {
             match self.tasks.get(id) {
                 None if *id <= self.offset && *id < self.finished_below => {}
-                None => return Err(AdminError::invalid(format!("task {id} has not been pulled"))),
+                None => {
+                    crate::mark!("repl.skip_refused_task_not_pulled");
+                    return Err(AdminError::invalid(format!("task {id} has not been pulled")));
+                }
                 Some(t) if t.state == SlaveTaskState::Executing => {
+                    crate::mark!("repl.skip_refused_task_executing");
                     return Err(AdminError::invalid(format!("task {id} is executing")));
                 }
                 Some(_) => {}
@@ -394,6 +414,7 @@ impl SlaveRepl {
         }
         for id in ids {
             if self.tasks.get(id).is_some_and(|t| t.state != SlaveTaskState::Finished) {
+                crate::mark!("repl.task_skipped");
                 self.finish(*id, now_ms, true, facts);
             }
         }
@@ -438,6 +459,7 @@ impl SlaveRepl {
     /// false for a duplicate (the task committed already), which must be rolled back instead.
     pub fn on_commit(&mut self, task: TaskId, tid: crate::replica::dolphindb_2pc::Tid, facts: &mut Vec<ReplFact>) -> bool {
         if self.edit_log.contains(&task) && !self.config.bugs.skip_editlog_check {
+            crate::mark!("repl.duplicate_task_rolled_back_by_edit_log");
             facts.push(ReplFact::DuplicateRolledBack { task, tid });
             return false;
         }
@@ -476,10 +498,12 @@ impl SlaveRepl {
             let Some(&(current, _)) = unfinished.first() else { continue };
             for &(group, id) in unfinished {
                 if group != current && !self.config.bugs.skip_group_barrier {
+                    crate::mark!("repl.group_barrier_held_back_task");
                     break;
                 }
                 let t = &self.tasks[&id];
                 if self.blocked_by_other_set(t) {
+                    crate::mark!("repl.task_held_back_by_other_execution_set");
                     continue;
                 }
                 let ready = match t.state {

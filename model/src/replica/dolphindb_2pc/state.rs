@@ -338,6 +338,7 @@ impl DfsState {
                 if let Some(write) = applies
                     && !hooks.on_commit_decision(write, *tid, hook_facts)
                 {
+                    crate::mark!("dfs.commit_turned_rollback_by_pipeline");
                     let (output, facts) = self.apply_command(&DfsCommand::Rollback { tid: *tid });
                     assert_eq!(self.decision(*tid), Some(Decision::Rollback), "a duplicate pipeline write is rolled back");
                     return (output, facts);
@@ -392,6 +393,7 @@ impl DfsState {
                     && let Some(r) = c.replicas.get_mut(node)
                     && *version == c.version
                 {
+                    crate::mark!("dfs.replica_recovered_complete");
                     *r = ReplicaMeta { version: *version, state: ReplicaState::Complete };
                 }
                 self.unlock_recovery(*chunk, *node);
@@ -403,6 +405,7 @@ impl DfsState {
             }
             DfsCommand::ReplicaLost { chunk, node } => {
                 if let Some(r) = self.chunks.get_mut(chunk).and_then(|c| c.replicas.get_mut(node)) {
+                    crate::mark!("dfs.replica_marked_lost");
                     *r = ReplicaMeta { version: 0, state: ReplicaState::Stale };
                 }
                 DfsOutput::Done
@@ -462,10 +465,12 @@ impl DfsState {
         let below = s.below;
         s.seen.retain(|&q, _| q >= below);
         if seq < below {
+            crate::mark!("dfs.begin_stale_session_request");
             return DfsOutput::Stale;
         }
         if let Some(&tid) = s.seen.get(&seq) {
             // A retried BEGIN: answer what the first one got.
+            crate::mark!("dfs.begin_retry_answered_from_session");
             return match self.txs.get(&tid) {
                 Some(tx) => DfsOutput::Begun(TxBegun { tid, participations: tx.participations.clone(), task_data: false }),
                 None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
@@ -502,6 +507,7 @@ impl DfsState {
             let replicas: Vec<NodeId> =
                 meta.replicas.iter().filter(|(n, r)| r.state == ReplicaState::Complete && online.contains(n)).map(|(n, _)| *n).collect();
             if replicas.is_empty() {
+                crate::mark!("dfs.begin_refused_no_complete_replica_online");
                 return DfsOutput::Refused(OpError::new(ErrorCode::Unavailable, format!("no complete replica of chunk {chunk} is online")));
             }
             assert!(replicas.iter().all(|n| online.contains(n) && meta.replicas.contains_key(n)));
@@ -546,6 +552,7 @@ impl DfsState {
     fn admit(&self, op: &Operation, online: &[NodeId]) -> Result<(crate::dfs::Plan, BTreeSet<NodeId>), OpError> {
         let online: BTreeSet<NodeId> = online.iter().copied().filter(|n| self.config.data_nodes.contains_key(n)).collect();
         if online.len() < self.config.replication_factor {
+            crate::mark!("dfs.begin_refused_too_few_nodes_online");
             return Err(OpError::new(
                 ErrorCode::Unavailable,
                 format!("{} data nodes online, dfsReplicationFactor is {}", online.len(), self.config.replication_factor),
@@ -557,6 +564,7 @@ impl DfsState {
         let plan = plan(&self.catalog, &existing, op)?;
         let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
+            crate::mark!("dfs.begin_refused_lock_conflict");
             return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
         assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
@@ -618,9 +626,11 @@ impl DfsState {
 
     fn commit<P: Guest>(&mut self, tid: Tid, now_ms: Millis) -> DfsOutput<P> {
         let Some(tx) = self.txs.get_mut(&tid) else {
+            crate::mark!("dfs.commit_of_ended_transaction");
             return DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback));
         };
         if let TxState::Committed(cid) = tx.state {
+            crate::mark!("dfs.commit_repeated");
             return DfsOutput::Decided(tid, Decision::Commit(cid));
         }
         assert_eq!(tx.state, TxState::Begun);
@@ -644,8 +654,14 @@ impl DfsState {
 
     fn rollback<P: Guest>(&mut self, tid: Tid) -> DfsOutput<P> {
         match self.txs.get(&tid).map(|t| t.state) {
-            None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
-            Some(TxState::Committed(cid)) => DfsOutput::Decided(tid, Decision::Commit(cid)),
+            None => {
+                crate::mark!("dfs.rollback_of_ended_transaction");
+                DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback))
+            }
+            Some(TxState::Committed(cid)) => {
+                crate::mark!("dfs.rollback_after_commit_decided");
+                DfsOutput::Decided(tid, Decision::Commit(cid))
+            }
             Some(TxState::Begun) => {
                 let tx = self.txs.remove(&tid).expect("present");
                 self.release(LockOwner::Tx(tid));
@@ -659,6 +675,7 @@ impl DfsState {
 
     fn complete<P: Guest>(&mut self, tid: Tid, committed: &[(ChunkId, NodeId)]) -> DfsOutput<P> {
         let Some(TxState::Committed(cid)) = self.txs.get(&tid).map(|t| t.state) else {
+            crate::mark!("dfs.complete_of_ended_transaction");
             return if self.decisions.contains_key(&tid) { DfsOutput::Completed(tid) } else { DfsOutput::Done };
         };
         // COMPLETE only after the commit decision.
@@ -677,6 +694,7 @@ impl DfsState {
                 if committed.contains(&(p.chunk, *node)) {
                     *r = ReplicaMeta { version: cid, state: ReplicaState::Complete };
                 } else {
+                    crate::mark!("dfs.complete_left_replica_stale");
                     r.state = ReplicaState::Stale;
                 }
             }
@@ -695,7 +713,10 @@ impl DfsState {
         let owner = LockOwner::Recovery(chunk, node);
         match self.locks.iter().find(|(held, _)| held.conflicts(&key)) {
             Some((_, o)) if *o == owner => DfsOutput::RecoveryLock(Some(meta.version)),
-            Some(_) => DfsOutput::RecoveryLock(None),
+            Some(_) => {
+                crate::mark!("dfs.recovery_lock_conflict");
+                DfsOutput::RecoveryLock(None)
+            }
             None => {
                 let version = meta.version;
                 let earlier = self.locks.insert(key, owner);

@@ -17,6 +17,7 @@ use crate::replica::dolphindb_2pc::state::{ChunkId, Cid, Decision, DfsOutput, Pa
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<M, F>) {
         if self.answered.contains(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
+            crate::mark!("dfs.duplicate_run_ignored");
             return; // a copy of an operation under way or answered
         }
         let key = self.next_op;
@@ -62,6 +63,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             (Phase::Begin, DfsOutput::Refused(e)) => {
                 let retry = e.code == ErrorCode::Conflict && matches!(*o.op, Operation::AppendChunkGranularity { .. }) && o.attempts < 50;
                 if retry {
+                    crate::mark!("dfs.begin_conflict_backed_off_for_retry");
                     let until = now + 10 + self.rng.range(0, 40);
                     self.ops.get_mut(&key).expect("op").phase = Phase::Backoff { until };
                 } else {
@@ -69,6 +71,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 }
             }
             (Phase::Begin, DfsOutput::Decided(tid, decision)) => {
+                crate::mark!("dfs.begin_answered_with_decision");
                 // The BEGIN was answered before and the transaction ended without us.
                 let result = match decision {
                     Decision::Commit(cid) => Ok((tid, cid)),
@@ -80,6 +83,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 let (tid, parts) = (*tid, parts.clone());
                 match decision {
                     Decision::Commit(cid) => {
+                        if matches!(self.ops[&key].phase, Phase::Abort { .. }) {
+                            crate::mark!("dfs.rollback_request_answered_commit");
+                        }
                         if self.config.bugs.report_failure_after_commit {
                             let o = self.ops.get(&key).expect("op");
                             send(
@@ -109,6 +115,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         };
                     }
                     Decision::Rollback => {
+                        if matches!(self.ops[&key].phase, Phase::Commit { .. }) {
+                            crate::mark!("dfs.commit_request_answered_rollback");
+                        }
                         send_decisions(&parts, tid, Decision::Rollback, None, out);
                         let error = match &self.ops[&key].phase {
                             Phase::Abort { error, .. } => error.clone(),
@@ -141,6 +150,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         let Phase::Prepare { waiting, parts, .. } = &mut o.phase else { unreachable!() };
         assert!(!waiting.is_empty(), "{tid} still in phase one with every replica prepared");
         if let Some(reason) = refusal {
+            crate::mark!("dfs.participant_voted_no");
             let parts = parts.clone();
             let error = OpError::new(ErrorCode::Aborted, format!("participant {from} refused chunk {chunk}: {reason}"));
             o.phase = Phase::Abort { tid, parts, error };
@@ -188,27 +198,32 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             match &mut o.phase {
                 Phase::Backoff { until } if now >= *until => self.begin(now, key, out),
                 Phase::Begin if now >= o.started + self.config.begin_timeout_ms => {
+                    crate::mark!("dfs.begin_timed_out_without_controller");
                     // No commit was ever asked for: if the BEGIN took effect, it will be rolled back.
                     self.reply(key, Err(OpError::new(ErrorCode::Unavailable, "no controller answered")), out);
                 }
                 Phase::Prepare { tid, parts, waiting, deadline, resend_at } => {
                     if now >= *deadline {
+                        crate::mark!("dfs.prepare_timed_out_rolled_back");
                         let (tid, parts) = (*tid, parts.clone());
                         let error = OpError::new(ErrorCode::Aborted, format!("phase one timed out waiting for {waiting:?}"));
                         o.phase = Phase::Abort { tid, parts, error };
                         self.request(now, DfsRequest::Rollback { tid }, Purpose::Coord(key), out);
                     } else if now >= *resend_at {
+                        crate::mark!("dfs.prepares_resent");
                         *resend_at = now + retry_ms;
                         send_prepares(parts, *tid, Some(waiting), out);
                     }
                 }
                 Phase::Finish { tid, cid, parts, waiting, committed, deadline, resend_at } => {
                     if now >= *deadline {
+                        crate::mark!("dfs.commit_stragglers_left_stale");
                         // Stragglers become stale replicas, recovered later.
                         let (tid, cid, committed) = (*tid, *cid, std::mem::take(committed));
                         o.phase = Phase::Complete { tid, cid };
                         self.request(now, DfsRequest::Complete { tid, committed }, Purpose::Coord(key), out);
                     } else if now >= *resend_at {
+                        crate::mark!("dfs.decisions_resent");
                         *resend_at = now + retry_ms;
                         send_decisions(parts, *tid, Decision::Commit(*cid), Some(waiting), out);
                     }

@@ -18,6 +18,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty())
             || source == self.id
         {
+            crate::mark!("dfs.recover_order_declined");
             return;
         }
         // Recovery and writes exclude each other on a replica: no prepare is open, and none is
@@ -33,10 +34,12 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return;
         }
         let Some((version, data)) = image else {
+            crate::mark!("dfs.recovery_source_had_no_image");
             self.abandon_recovery(now, chunk, out);
             return;
         };
         if self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty()) {
+            crate::mark!("dfs.recovery_met_open_prepare");
             self.abandon_recovery(now, chunk, out);
             return;
         }
@@ -48,6 +51,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 self.request(now, DfsRequest::RecoveryLock { chunk }, Purpose::RecoveryLock(chunk), out);
             }
             RecoveryPhase::Sync { .. } => {
+                crate::mark!("dfs.recovery_installed_image_under_lock");
                 self.install(chunk, version, data, out);
                 self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Reporting;
                 // The report vouches for the installed copy: it leaves once that is durable.
@@ -66,7 +70,10 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 let source = task.source;
                 send(out, source, DfsMessage::Fetch { chunk });
             }
-            _ => task.phase = RecoveryPhase::LockAgainAt(now + 200),
+            _ => {
+                crate::mark!("dfs.recovery_lock_refused");
+                task.phase = RecoveryPhase::LockAgainAt(now + 200);
+            }
         }
     }
 
@@ -75,6 +82,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         for chunk in chunks {
             let task = &self.recoveries[&chunk];
             if now >= task.deadline {
+                crate::mark!("dfs.recovery_abandoned_at_deadline");
                 self.abandon_recovery(now, chunk, out);
             } else if let RecoveryPhase::LockAgainAt(at) = task.phase
                 && now >= at
