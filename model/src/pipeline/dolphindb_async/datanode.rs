@@ -147,7 +147,6 @@ impl Guest2pc for DolphinAsync {
         let due: Vec<Tid> = node.guest().unwritten.iter().filter(|(_, (_, at))| now >= *at).map(|(t, _)| *t).collect();
         for tid in due {
             let (op, _) = node.guest_mut().unwritten.remove(&tid).expect("listed");
-            crate::mark!("repl.task_data_written_in_background");
             write_task_data(node, tid, &op, false, out);
         }
         let mut failed = Vec::new();
@@ -156,7 +155,6 @@ impl Guest2pc for DolphinAsync {
                 && now >= *next_ask
             {
                 if *tries >= FETCH_TRIES {
-                    crate::mark!("repl.task_data_fetch_gave_up");
                     failed.push(*id);
                     continue;
                 }
@@ -192,7 +190,6 @@ impl Guest2pc for DolphinAsync {
                     repl.reads.insert(token, (tid, from));
                     out.disk(token, DiskOp::Read { path: task_path(tid) });
                 } else {
-                    crate::mark!("repl.task_data_missing_at_source");
                     out.send_pipeline(from, ReplMessage::TaskData { tid, data: Err(TaskDataError::Missing) });
                 }
             }
@@ -200,7 +197,6 @@ impl Guest2pc for DolphinAsync {
                 for tid in tids {
                     node.guest_mut().unwritten.remove(&tid);
                     if node.guest_mut().files.remove(&tid) {
-                        crate::mark!("repl.task_data_deleted");
                         let t = node.token();
                         out.disk(t, DiskOp::Remove { path: task_path(tid) });
                     }
@@ -235,10 +231,7 @@ impl Guest2pc for DolphinAsync {
         let Some((tid, to)) = node.guest_mut().reads.remove(&done.token) else { return true };
         let data = match &done.result {
             // A failed read is a transient fault: the slave asks again later.
-            Err(_) => {
-                crate::mark!("repl.task_data_read_failed");
-                Err(TaskDataError::NotPersisted)
-            }
+            Err(_) => Err(TaskDataError::NotPersisted),
             Ok(None) => Err(TaskDataError::Missing),
             Ok(Some(bytes)) => match record::scan(bytes) {
                 (records, record::ScanEnd::Clean) if records.len() == 1 && records[0].kind == TASK_RECORD => {
@@ -248,10 +241,7 @@ impl Guest2pc for DolphinAsync {
                 }
                 // Empty or cut short by a crash before its fsync: never made durable (only
                 // asynchronous persistence gets here), so the data is lost, not damaged.
-                (records, record::ScanEnd::Clean | record::ScanEnd::TornTail { .. }) if records.is_empty() => {
-                    crate::mark!("repl.task_data_file_empty_after_crash");
-                    Err(TaskDataError::Missing)
-                }
+                (records, record::ScanEnd::Clean | record::ScanEnd::TornTail { .. }) if records.is_empty() => Err(TaskDataError::Missing),
                 _ => {
                     crate::mark!("repl.task_data_corrupt");
                     Err(TaskDataError::Corrupt)
@@ -286,8 +276,8 @@ impl Guest2pc for DolphinAsync {
         match result {
             // Committed: the controller marks the task FINISHED when the transaction completes.
             Ok(_) => {}
-            // Committed before by another execution: nothing to do.
-            Err(e) if e.code == ErrorCode::Duplicate => crate::mark!("repl.task_write_refused_as_duplicate"),
+            // Committed before by another execution (the EditLog check refused its BEGIN): nothing to do.
+            Err(e) if e.code == ErrorCode::Duplicate => crate::mark!("repl.task_begin_refused_as_committed_already"),
             Err(e) => {
                 let now = node.now();
                 report_task_failure(node, now, task, &e.to_string(), out);
@@ -340,7 +330,6 @@ fn on_execute<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<D
 ) {
     let repl = node.guest_mut();
     if repl.executions.contains_key(&task.id) {
-        crate::mark!("repl.execute_of_task_under_way_ignored");
         return; // already under way here (a repeated dispatch)
     }
     match &task.payload {
@@ -352,13 +341,11 @@ fn on_execute<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<D
         }
         TaskPayload::AtSource => {
             if let Some(op) = repl.prefetched.remove(&task.tid) {
-                crate::mark!("repl.task_data_prefetched");
                 let id = task.id;
                 repl.executions.insert(id, (task, Execution::Running));
                 start_task(node, now, id, op, out);
                 return;
             }
-            crate::mark!("repl.task_data_fetched_on_execute");
             out.send_pipeline(task.source, ReplMessage::FetchTaskData { tid: task.tid });
             let id = task.id;
             repl.executions.insert(id, (task, Execution::Fetching { next_ask: now + FETCH_TIMEOUT_MS, tries: 1 }));
@@ -384,7 +371,6 @@ fn on_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices
             // Over the bound, the data needed last goes (tids follow the master's order,
             // which the slave's queues follow too).
             while repl.prefetched.len() > PREFETCHED_MAX {
-                crate::mark!("repl.prefetched_data_evicted");
                 repl.prefetched.pop_last();
             }
         }
@@ -396,7 +382,6 @@ fn on_task_data<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices
             start_task(node, now, id, op, out);
         }
         Err(TaskDataError::NotPersisted) => {
-            crate::mark!("repl.task_data_not_persisted_retry_later");
             if let Some((_, Execution::Fetching { next_ask, tries })) = repl.executions.get_mut(&id) {
                 *next_ask = now + NOT_PERSISTED_RETRY_MS;
                 *tries = 0;

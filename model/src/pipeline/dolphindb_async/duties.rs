@@ -186,11 +186,9 @@ impl Pipeline<Dolphin2pc> for DolphinAsync {
 /// error), if any.
 fn call_now(duties: &ReplDuties, view: &View<'_>, call: &AdminCall) -> Option<AdminResult> {
     if let Err(e) = call.check_role(view.pipeline.controller_role()) {
-        crate::mark!("repl.admin_call_on_wrong_role");
         return Some(Err(e));
     }
     if !view.is_leader {
-        crate::mark!("repl.admin_call_on_non_leader_controller");
         return Some(Err(not_leader(view.leader_hint)));
     }
     let reply = match (view.pipeline, call) {
@@ -211,7 +209,6 @@ fn call_now(duties: &ReplDuties, view: &View<'_>, call: &AdminCall) -> Option<Ad
 fn node_call(view: &View<'_>, call: AdminCall) -> NodeRequestOutcome<ReplCommand, AdminResult> {
     let answer = |result: AdminResult| NodeRequestOutcome::Answer(Ok(result));
     if !view.is_leader {
-        crate::mark!("repl.node_request_to_non_leader_controller");
         return NodeRequestOutcome::Answer(Err(view.leader_hint));
     }
     let Some(m) = view.pipeline.master() else {

@@ -93,7 +93,6 @@ impl ReplLeader {
             ClusterRepl::None => {}
             ClusterRepl::Master(m) => {
                 if self.truncating.is_some_and(|(_, at)| now >= at + 2000) {
-                    crate::mark!("repl.truncation_proposal_given_up");
                     self.truncating = None;
                 }
                 if let (Some(below), None) = (m.gc_target(), self.truncating) {
@@ -104,7 +103,6 @@ impl ReplLeader {
             ClusterRepl::Slave(s) => {
                 let target = links.master_controllers[self.master_target % links.master_controllers.len()];
                 if self.proposed.is_some_and(|(from, at)| from <= s.offset() || now >= at + links.pull_timeout_ms) {
-                    crate::mark!("repl.batch_proposal_given_up");
                     self.proposed = None;
                 }
                 if let Some((_, sent)) = self.pull
@@ -184,7 +182,6 @@ impl ReplLeader {
             }
             (ClusterRepl::Slave(s), ReplMessage::Tasks { from: first, max, result }) if leader => {
                 if self.pull.is_none_or(|(f, _)| f != first) {
-                    crate::mark!("repl.pull_answer_after_giving_up");
                     return proposals; // an answer to a pull given up on
                 }
                 self.pull = None;
@@ -198,12 +195,10 @@ impl ReplLeader {
                         }
                     }
                     Err(PullRefusal::NotLeader(hint)) => {
-                        crate::mark!("repl.pull_redirected_to_master_leader");
                         let i = hint.and_then(|h| links.master_controllers.iter().position(|c| *c == h));
                         self.master_target = i.unwrap_or(self.master_target + 1);
                     }
                     Err(PullRefusal::Truncated(_)) => {
-                        crate::mark!("repl.pull_found_offset_truncated");
                         // The master collected tasks this slave never finished: nothing can bring
                         // them back (the GC-safety checker reports how it happened).
                         self.next_pull_ms = now + links.pull_interval_ms;

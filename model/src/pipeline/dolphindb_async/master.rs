@@ -160,13 +160,6 @@ impl MasterRepl {
     pub fn on_complete(&mut self, tx: CommittedWrite<'_>) -> Option<ReplFact> {
         let setting = *self.databases.get(tx.op.database())?;
         if !tx.tag.captured || !setting.enabled || self.state != ReplicationState::Enabled {
-            if self.state != ReplicationState::Enabled {
-                crate::mark!("repl.master_disabled_dropped_completed_write");
-            } else if !tx.tag.captured {
-                crate::mark!("repl.write_begun_before_replication_not_enqueued");
-            } else {
-                crate::mark!("repl.write_of_disabled_database_not_enqueued");
-            }
             return None;
         }
         let db = tx.op.database().to_string();
@@ -209,9 +202,6 @@ impl MasterRepl {
                     Err(AdminError::no_database(db))
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
-                    if s.enabled && !*enabled {
-                        crate::mark!("repl.database_replication_turned_off");
-                    }
                     s.enabled = *enabled;
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
                     Ok(())
@@ -236,10 +226,6 @@ impl MasterRepl {
             MasterCommand::Start | MasterCommand::Stop => {
                 let state = if *cmd == MasterCommand::Start { ReplicationState::Enabled } else { ReplicationState::Disabled };
                 if self.state != state {
-                    match state {
-                        ReplicationState::Enabled => crate::mark!("repl.master_started_by_admin"),
-                        _ => crate::mark!("repl.master_stopped_by_admin"),
-                    }
                     self.state = state;
                     facts.push(ReplFact::StateChanged { state });
                 }
@@ -255,9 +241,6 @@ impl MasterRepl {
                 });
                 // Reports may arrive out of order (a deposed slave leader's late message): keep the max.
                 let before = p.finished_below;
-                if *finished_below < before {
-                    crate::mark!("repl.slave_report_behind_recorded_watermark");
-                }
                 p.finished_below = p.finished_below.max(*finished_below);
                 assert!(p.finished_below >= before && p.finished_below >= 1);
                 p.controller = *controller;
@@ -288,7 +271,6 @@ impl MasterRepl {
                         .first_key_value()
                         .is_some_and(|(&first, _)| first + (TRUNCATED_ROWS_KEPT as u64) < self.truncated_below)
                     {
-                        crate::mark!("repl.master_dropped_old_truncated_row");
                         self.queue.pop_first();
                     }
                     facts.push(ReplFact::Truncated { below });
@@ -329,7 +311,6 @@ impl MasterRepl {
     /// Up to `max` tasks from `from` on, for a slave's pull; `Err(below)` if `from` was truncated.
     pub fn tasks_from(&self, from: TaskId, max: usize) -> Result<Vec<Task>, TaskId> {
         if from < self.truncated_below {
-            crate::mark!("repl.pull_from_truncated_offset");
             return Err(self.truncated_below);
         }
         let tasks: Vec<Task> = self.queue.range(from..).take(max).map(|(_, t)| t.clone()).collect();

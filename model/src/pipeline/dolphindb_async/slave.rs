@@ -251,7 +251,6 @@ impl SlaveRepl {
                 for id in tasks {
                     let Some(t) = self.tasks.get_mut(id) else { continue };
                     if t.state == SlaveTaskState::Finished {
-                        crate::mark!("repl.dispatch_of_finished_task_ignored");
                         continue;
                     }
                     // A queue runs only the tasks of its lowest unfinished group (the barrier): the
@@ -263,7 +262,7 @@ impl SlaveRepl {
                         t.task.group
                     );
                     if t.state == SlaveTaskState::Executing {
-                        crate::mark!("repl.task_redispatched_while_executing");
+                        crate::mark!("repl.executing_task_redispatched");
                     }
                     t.state = SlaveTaskState::Executing;
                     t.dispatched_ms = *now_ms;
@@ -277,9 +276,11 @@ impl SlaveRepl {
             }
             SlaveCommand::Skip { tasks, now_ms } => self.skip(tasks, *now_ms, &mut facts),
             SlaveCommand::Start => {
+                if self.state != ReplicationState::Enabled {
+                    crate::mark!("repl.slave_started_by_admin");
+                }
                 let mut restarted = Vec::new();
                 for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
-                    crate::mark!("repl.start_restarted_failed_task");
                     t.state = SlaveTaskState::Waiting;
                     t.failures = 0;
                     t.retry_at_ms = 0;
@@ -395,18 +396,13 @@ impl SlaveRepl {
 
     fn skip(&mut self, ids: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
         if self.state == ReplicationState::Enabled && !self.config.bugs.skip_while_running {
-            crate::mark!("repl.skip_refused_while_running");
             return Err(AdminError::not_stopped());
         }
         for id in ids {
             match self.tasks.get(id) {
                 None if *id <= self.offset && *id < self.finished_below => {}
-                None => {
-                    crate::mark!("repl.skip_refused_task_not_pulled");
-                    return Err(AdminError::invalid(format!("task {id} has not been pulled")));
-                }
+                None => return Err(AdminError::invalid(format!("task {id} has not been pulled"))),
                 Some(t) if t.state == SlaveTaskState::Executing => {
-                    crate::mark!("repl.skip_refused_task_executing");
                     return Err(AdminError::invalid(format!("task {id} is executing")));
                 }
                 Some(_) => {}
@@ -459,7 +455,6 @@ impl SlaveRepl {
     /// false for a duplicate (the task committed already), which must be rolled back instead.
     pub fn on_commit(&mut self, task: TaskId, tid: crate::replica::dolphindb_2pc::Tid, facts: &mut Vec<ReplFact>) -> bool {
         if self.edit_log.contains(&task) && !self.config.bugs.skip_editlog_check {
-            crate::mark!("repl.duplicate_task_rolled_back_by_edit_log");
             facts.push(ReplFact::DuplicateRolledBack { task, tid });
             return false;
         }

@@ -132,7 +132,6 @@ impl Watch {
                 if view.is_leader
                     && let Some(e) = dfs.refusal((from, session), seq, &op, applies, &online, view.pipeline)
                 {
-                    crate::mark!("dfs.begin_refused_by_leader_without_raft");
                     out.send_replica(from, DfsMessage::<P>::Response { req, result: Ok(DfsOutput::Refused(e)) });
                     return Vec::new();
                 }
@@ -150,7 +149,6 @@ impl Watch {
                     _ => None,
                 };
                 if let (Some(decision), true) = (known, view.is_leader) {
-                    crate::mark!("dfs.resolve_answered_from_applied_decision");
                     out.send_replica(from, DfsMessage::<P>::Response { req, result: Ok(DfsOutput::Decided(tid, decision)) });
                     return Vec::new();
                 }
@@ -234,7 +232,6 @@ impl Watch {
                 let complete =
                     dfs.chunks().get(&chunk).and_then(|c| c.replicas.get(&node)).is_some_and(|r| r.state == ReplicaState::Complete);
                 if complete && online.contains(&node) {
-                    crate::mark!("dfs.watch_reported_lost_replica");
                     proposals.push(DfsCommand::ReplicaLost { chunk, node });
                 }
             }
@@ -247,7 +244,6 @@ impl Watch {
                 .filter(|c| *c < dfs.next_chunk() && !dfs.chunks().contains_key(c))
                 .collect();
             if !orphans.is_empty() && online.contains(&node) {
-                crate::mark!("dfs.watch_told_node_to_forget_orphans");
                 out.send_replica(node, DfsMessage::<P>::Forget { chunks: orphans });
             }
         }
@@ -265,7 +261,6 @@ impl Watch {
                 let beat = self.beats.get(&node);
                 let current = beat.is_some_and(|b| b.replicas.get(&chunk) == Some(&meta.version) && !b.prepared.contains(&chunk));
                 if current {
-                    crate::mark!("dfs.watch_revalidated_stale_replica");
                     proposals.push(DfsCommand::Recovered { chunk, node, version: meta.version });
                     self.recovering.insert((chunk, node), now);
                     continue;
@@ -276,7 +271,6 @@ impl Watch {
                         && self.beats.get(n).and_then(|b| b.replicas.get(&chunk)).is_some_and(|v| *v == meta.version)
                 });
                 if let Some((&source, _)) = source {
-                    crate::mark!("dfs.watch_ordered_recovery");
                     out.send_replica(node, DfsMessage::<P>::Recover { chunk, source });
                     self.recovering.insert((chunk, node), now);
                 }
@@ -287,7 +281,6 @@ impl Watch {
             if let LockOwner::Recovery(chunk, node) = owner {
                 let since = *self.recovery_locks.entry((*chunk, *node)).or_insert(now);
                 if now >= since + self.config.recovery_lock_timeout_ms {
-                    crate::mark!("dfs.watch_released_expired_recovery_lock");
                     proposals.push(DfsCommand::RecoveryUnlock { chunk: *chunk, node: *node });
                 }
             }

@@ -338,7 +338,6 @@ impl DfsState {
                 if let Some(write) = applies
                     && !hooks.on_commit_decision(write, *tid, hook_facts)
                 {
-                    crate::mark!("dfs.commit_turned_rollback_by_pipeline");
                     let (output, facts) = self.apply_command(&DfsCommand::Rollback { tid: *tid });
                     assert_eq!(self.decision(*tid), Some(Decision::Rollback), "a duplicate pipeline write is rolled back");
                     return (output, facts);
@@ -393,7 +392,6 @@ impl DfsState {
                     && let Some(r) = c.replicas.get_mut(node)
                     && *version == c.version
                 {
-                    crate::mark!("dfs.replica_recovered_complete");
                     *r = ReplicaMeta { version: *version, state: ReplicaState::Complete };
                 }
                 self.unlock_recovery(*chunk, *node);
@@ -465,7 +463,6 @@ impl DfsState {
         let below = s.below;
         s.seen.retain(|&q, _| q >= below);
         if seq < below {
-            crate::mark!("dfs.begin_stale_session_request");
             return DfsOutput::Stale;
         }
         if let Some(&tid) = s.seen.get(&seq) {
@@ -507,7 +504,6 @@ impl DfsState {
             let replicas: Vec<NodeId> =
                 meta.replicas.iter().filter(|(n, r)| r.state == ReplicaState::Complete && online.contains(n)).map(|(n, _)| *n).collect();
             if replicas.is_empty() {
-                crate::mark!("dfs.begin_refused_no_complete_replica_online");
                 return DfsOutput::Refused(OpError::new(ErrorCode::Unavailable, format!("no complete replica of chunk {chunk} is online")));
             }
             assert!(replicas.iter().all(|n| online.contains(n) && meta.replicas.contains_key(n)));
@@ -626,11 +622,9 @@ impl DfsState {
 
     fn commit<P: Guest>(&mut self, tid: Tid, now_ms: Millis) -> DfsOutput<P> {
         let Some(tx) = self.txs.get_mut(&tid) else {
-            crate::mark!("dfs.commit_of_ended_transaction");
             return DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback));
         };
         if let TxState::Committed(cid) = tx.state {
-            crate::mark!("dfs.commit_repeated");
             return DfsOutput::Decided(tid, Decision::Commit(cid));
         }
         assert_eq!(tx.state, TxState::Begun);
@@ -654,10 +648,7 @@ impl DfsState {
 
     fn rollback<P: Guest>(&mut self, tid: Tid) -> DfsOutput<P> {
         match self.txs.get(&tid).map(|t| t.state) {
-            None => {
-                crate::mark!("dfs.rollback_of_ended_transaction");
-                DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback))
-            }
+            None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
             Some(TxState::Committed(cid)) => {
                 crate::mark!("dfs.rollback_after_commit_decided");
                 DfsOutput::Decided(tid, Decision::Commit(cid))
@@ -675,7 +666,6 @@ impl DfsState {
 
     fn complete<P: Guest>(&mut self, tid: Tid, committed: &[(ChunkId, NodeId)]) -> DfsOutput<P> {
         let Some(TxState::Committed(cid)) = self.txs.get(&tid).map(|t| t.state) else {
-            crate::mark!("dfs.complete_of_ended_transaction");
             return if self.decisions.contains_key(&tid) { DfsOutput::Completed(tid) } else { DfsOutput::Done };
         };
         // COMPLETE only after the commit decision.
@@ -694,7 +684,6 @@ impl DfsState {
                 if committed.contains(&(p.chunk, *node)) {
                     *r = ReplicaMeta { version: cid, state: ReplicaState::Complete };
                 } else {
-                    crate::mark!("dfs.complete_left_replica_stale");
                     r.state = ReplicaState::Stale;
                 }
             }
@@ -713,10 +702,7 @@ impl DfsState {
         let owner = LockOwner::Recovery(chunk, node);
         match self.locks.iter().find(|(held, _)| held.conflicts(&key)) {
             Some((_, o)) if *o == owner => DfsOutput::RecoveryLock(Some(meta.version)),
-            Some(_) => {
-                crate::mark!("dfs.recovery_lock_conflict");
-                DfsOutput::RecoveryLock(None)
-            }
+            Some(_) => DfsOutput::RecoveryLock(None),
             None => {
                 let version = meta.version;
                 let earlier = self.locks.insert(key, owner);

@@ -17,7 +17,6 @@ use crate::replica::dolphindb_2pc::state::{ChunkId, Cid, Decision, DfsOutput, Pa
 impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     pub(super) fn run(&mut self, now: Millis, client: NodeId, op_id: u64, op: crate::dfs::SharedOperation, out: &mut Output<M, F>) {
         if self.answered.contains(&(client, op_id)) || self.ops.values().any(|o| o.client == client && o.op_id == op_id) {
-            crate::mark!("dfs.duplicate_run_ignored");
             return; // a copy of an operation under way or answered
         }
         let key = self.next_op;
@@ -63,7 +62,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             (Phase::Begin, DfsOutput::Refused(e)) => {
                 let retry = e.code == ErrorCode::Conflict && matches!(*o.op, Operation::AppendChunkGranularity { .. }) && o.attempts < 50;
                 if retry {
-                    crate::mark!("dfs.begin_conflict_backed_off_for_retry");
                     let until = now + 10 + self.rng.range(0, 40);
                     self.ops.get_mut(&key).expect("op").phase = Phase::Backoff { until };
                 } else {
@@ -71,7 +69,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 }
             }
             (Phase::Begin, DfsOutput::Decided(tid, decision)) => {
-                crate::mark!("dfs.begin_answered_with_decision");
                 // The BEGIN was answered before and the transaction ended without us.
                 let result = match decision {
                     Decision::Commit(cid) => Ok((tid, cid)),
@@ -83,9 +80,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 let (tid, parts) = (*tid, parts.clone());
                 match decision {
                     Decision::Commit(cid) => {
-                        if matches!(self.ops[&key].phase, Phase::Abort { .. }) {
-                            crate::mark!("dfs.rollback_request_answered_commit");
-                        }
                         if self.config.bugs.report_failure_after_commit {
                             let o = self.ops.get(&key).expect("op");
                             send(
@@ -198,7 +192,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             match &mut o.phase {
                 Phase::Backoff { until } if now >= *until => self.begin(now, key, out),
                 Phase::Begin if now >= o.started + self.config.begin_timeout_ms => {
-                    crate::mark!("dfs.begin_timed_out_without_controller");
                     // No commit was ever asked for: if the BEGIN took effect, it will be rolled back.
                     self.reply(key, Err(OpError::new(ErrorCode::Unavailable, "no controller answered")), out);
                 }
@@ -210,7 +203,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         o.phase = Phase::Abort { tid, parts, error };
                         self.request(now, DfsRequest::Rollback { tid }, Purpose::Coord(key), out);
                     } else if now >= *resend_at {
-                        crate::mark!("dfs.prepares_resent");
                         *resend_at = now + retry_ms;
                         send_prepares(parts, *tid, Some(waiting), out);
                     }
@@ -223,7 +215,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         o.phase = Phase::Complete { tid, cid };
                         self.request(now, DfsRequest::Complete { tid, committed }, Purpose::Coord(key), out);
                     } else if now >= *resend_at {
-                        crate::mark!("dfs.decisions_resent");
                         *resend_at = now + retry_ms;
                         send_decisions(parts, *tid, Decision::Commit(*cid), Some(waiting), out);
                     }

@@ -282,7 +282,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         crate::mark!("dfs.prepare_in_doubt_at_boot");
                     }
                     if r.torn_log {
-                        crate::mark!("dfs.chunk_log_torn_at_boot");
                         torn.push(chunk);
                     }
                     facts.push(DfsFact::ReplicaLoaded {
@@ -296,7 +295,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     node.replicas.insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records });
                 }
                 Err(why) => {
-                    crate::mark!("dfs.replica_lost_at_boot");
                     facts.push(DfsFact::ReplicaLost { chunk, why });
                     node.lost.insert(chunk);
                 }
@@ -382,7 +380,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 for chunk in chunks {
                     let idle = self.replicas.get(&chunk).is_none_or(|r| r.prepared.is_empty()) && !self.recoveries.contains_key(&chunk);
                     if idle && (self.replicas.contains_key(&chunk) || self.lost.contains(&chunk)) {
-                        crate::mark!("dfs.orphan_replica_forgotten");
                         self.drop_replica(chunk, out);
                         assert!(!self.replicas.contains_key(&chunk) && !self.lost.contains(&chunk));
                     }

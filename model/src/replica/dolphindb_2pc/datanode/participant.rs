@@ -27,17 +27,14 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     ) {
         let refuse = |out: &mut Output<M, F>, reason: String| send(out, from, DfsMessage::Prepared { tid, chunk, ok: false, reason });
         if self.recoveries.contains_key(&chunk) || self.lost.contains(&chunk) {
-            crate::mark!("dfs.prepare_refused_replica_recovering_or_lost");
             return refuse(out, "replica under recovery or lost".into());
         }
         let replica = self.replicas.entry(chunk).or_default();
         if replica.prepared.iter().any(|p| p.tid == tid) {
-            crate::mark!("dfs.prepare_repeated");
             self.held.push(AfterSync::Send(from, DfsMessage::Prepared { tid, chunk, ok: true, reason: String::new() }));
             return;
         }
         if let Some(p) = replica.prepared.first() {
-            crate::mark!("dfs.prepare_refused_partition_held");
             return refuse(out, format!("partition held by open transaction {}", p.tid));
         }
         if replica.version != expected {
@@ -65,7 +62,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     /// Applies a decision to a replica; returns whether the replica has it now (so it may say so).
     pub(super) fn apply_decision(&mut self, tid: Tid, chunk: ChunkId, decision: Decision, out: &mut Output<M, F>) -> bool {
         let Some(replica) = self.replicas.get_mut(&chunk) else {
-            crate::mark!("dfs.decision_for_absent_replica");
             // A dropped chunk whose decision is repeated, or one never prepared here.
             return false;
         };
@@ -148,7 +144,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 // Presumed commit: the bug this knob plants.
                 self.apply_decision(tid, chunk, Decision::Commit(expected + 1), out);
             } else {
-                crate::mark!("dfs.in_doubt_prepare_asked_controller");
                 self.request(now, DfsRequest::Resolve { tid }, Purpose::Resolve(chunk, tid), out);
             }
         }

@@ -18,7 +18,6 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             || self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty())
             || source == self.id
         {
-            crate::mark!("dfs.recover_order_declined");
             return;
         }
         // Recovery and writes exclude each other on a replica: no prepare is open, and none is
@@ -34,12 +33,10 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return;
         }
         let Some((version, data)) = image else {
-            crate::mark!("dfs.recovery_source_had_no_image");
             self.abandon_recovery(now, chunk, out);
             return;
         };
         if self.replicas.get(&chunk).is_some_and(|r| !r.prepared.is_empty()) {
-            crate::mark!("dfs.recovery_met_open_prepare");
             self.abandon_recovery(now, chunk, out);
             return;
         }
@@ -70,10 +67,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 let source = task.source;
                 send(out, source, DfsMessage::Fetch { chunk });
             }
-            _ => {
-                crate::mark!("dfs.recovery_lock_refused");
-                task.phase = RecoveryPhase::LockAgainAt(now + 200);
-            }
+            _ => task.phase = RecoveryPhase::LockAgainAt(now + 200),
         }
     }
 
