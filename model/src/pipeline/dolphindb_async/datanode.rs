@@ -181,8 +181,10 @@ impl Guest2pc for DolphinAsync {
             ReplMessage::FetchTaskData { tid } => {
                 let repl = node.guest_mut();
                 if repl.unwritten.contains_key(&tid) {
+                    crate::mark!("repl.task_data_asked_before_persisted");
                     out.send_pipeline(from, ReplMessage::TaskData { tid, data: Err(TaskDataError::NotPersisted) });
                 } else if repl.files.contains(&tid) {
+                    crate::mark!("repl.task_data_read_from_disk");
                     repl.next_read += 1;
                     let token = TASK_READ_TAG | repl.next_read;
                     repl.reads.insert(token, (tid, from));
@@ -240,7 +242,10 @@ impl Guest2pc for DolphinAsync {
                 // Empty or cut short by a crash before its fsync: never made durable (only
                 // asynchronous persistence gets here), so the data is lost, not damaged.
                 (records, record::ScanEnd::Clean | record::ScanEnd::TornTail { .. }) if records.is_empty() => Err(TaskDataError::Missing),
-                _ => Err(TaskDataError::Corrupt),
+                _ => {
+                    crate::mark!("repl.task_data_corrupt");
+                    Err(TaskDataError::Corrupt)
+                }
             },
         };
         out.send_pipeline(to, ReplMessage::TaskData { tid, data });
@@ -271,8 +276,8 @@ impl Guest2pc for DolphinAsync {
         match result {
             // Committed: the controller marks the task FINISHED when the transaction completes.
             Ok(_) => {}
-            // Committed before by another execution: nothing to do.
-            Err(e) if e.code == ErrorCode::Duplicate => {}
+            // Committed before by another execution (the EditLog check refused its BEGIN): nothing to do.
+            Err(e) if e.code == ErrorCode::Duplicate => crate::mark!("repl.task_begin_refused_as_committed_already"),
             Err(e) => {
                 let now = node.now();
                 report_task_failure(node, now, task, &e.to_string(), out);
@@ -329,6 +334,7 @@ fn on_execute<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<D
     }
     match &task.payload {
         TaskPayload::Inline(op) => {
+            crate::mark!("repl.task_data_inline");
             let (id, op) = (task.id, op.clone());
             repl.executions.insert(id, (task, Execution::Running));
             start_task(node, now, id, op, out);

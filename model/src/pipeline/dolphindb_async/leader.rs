@@ -109,6 +109,7 @@ impl ReplLeader {
                     && now >= sent + links.pull_timeout_ms
                 {
                     // No answer: the master leader may have changed or be cut off; try the next.
+                    crate::mark!("repl.pull_timed_out_next_master_controller");
                     self.pull = None;
                     self.master_target += 1;
                 }
@@ -159,6 +160,7 @@ impl ReplLeader {
         match (repl, msg) {
             (ClusterRepl::Master(m), ReplMessage::Pull { slave, from: first, max }) => {
                 let result = if !leader {
+                    crate::mark!("repl.pull_refused_by_master_follower");
                     Err(PullRefusal::NotLeader(hint))
                 } else {
                     self.last_pull_ms.insert(slave, now);
@@ -277,6 +279,7 @@ impl ReplLeader {
             tids.iter().copied().filter(|t| replica.transaction_ended(*t) && !self.forgetting.contains_key(&(node, *t))).collect();
         let forget = m.truncated_tids_of(node, &candidates);
         if !forget.is_empty() {
+            crate::mark!("repl.task_data_deletion_ordered");
             for &t in &forget {
                 self.forgetting.insert((node, t), now);
             }

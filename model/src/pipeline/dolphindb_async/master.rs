@@ -214,6 +214,9 @@ impl MasterRepl {
                     Err(AdminError::no_database(db))
                 } else {
                     let s = self.databases.entry(db.clone()).or_default();
+                    if s.exec_set != *set {
+                        crate::mark!("repl.database_execution_set_changed");
+                    }
                     s.exec_set = *set;
                     assert!(s.exec_set <= 1, "execution set {}", s.exec_set);
                     facts.push(ReplFact::DatabaseSet { db: db.clone(), enabled: s.enabled, exec_set: s.exec_set });
@@ -248,6 +251,7 @@ impl MasterRepl {
             MasterCommand::Truncate { below } => {
                 let below = (*below).min(self.next_task);
                 if below > self.truncated_below {
+                    crate::mark!("repl.master_truncated_queue");
                     // The leader proposed it from `gc_target`: every slave reported, and each has
                     // finished every task below it (watermarks only grow since).
                     assert!(

@@ -19,6 +19,7 @@ use crate::core::io::{Millis, NodeId};
 use super::ReplicationState;
 use super::admin::{AdminError, QueueRow, SlaveTaskRow};
 use super::fact::ReplFact;
+use super::message::TaskDataError;
 use super::task::{GroupId, SlaveId, Task, TaskId};
 pub use super::task::{QueueKey, SlaveTaskState};
 
@@ -260,6 +261,9 @@ impl SlaveRepl {
                         "task {id} of group {} dispatched while group {lowest:?} of its queue is unfinished",
                         t.task.group
                     );
+                    if t.state == SlaveTaskState::Executing {
+                        crate::mark!("repl.executing_task_redispatched");
+                    }
                     t.state = SlaveTaskState::Executing;
                     t.dispatched_ms = *now_ms;
                     facts.push(ReplFact::Dispatched { task: *id, node: t.node, queue: (t.task.exec_set, t.queue), group: t.task.group });
@@ -272,6 +276,9 @@ impl SlaveRepl {
             }
             SlaveCommand::Skip { tasks, now_ms } => self.skip(tasks, *now_ms, &mut facts),
             SlaveCommand::Start => {
+                if self.state != ReplicationState::Enabled {
+                    crate::mark!("repl.slave_started_by_admin");
+                }
                 let mut restarted = Vec::new();
                 for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
                     t.state = SlaveTaskState::Waiting;
@@ -287,6 +294,7 @@ impl SlaveRepl {
                 Ok(())
             }
             SlaveCommand::Stop => {
+                crate::mark!("repl.slave_stopped_by_admin");
                 self.set_state(ReplicationState::Disabled, &mut facts);
                 Ok(())
             }
@@ -308,6 +316,7 @@ impl SlaveRepl {
 
     fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
         if from != self.offset + 1 {
+            crate::mark!("repl.pulled_batch_not_continuing_offset");
             return; // a stale or repeated batch
         }
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
@@ -357,6 +366,7 @@ impl SlaveRepl {
         let bug = self.config.bugs.finish_failed_tasks;
         let Some(t) = self.tasks.get_mut(&id) else { return };
         if t.state == SlaveTaskState::Finished || self.edit_log.contains(&id) {
+            crate::mark!("repl.failure_of_task_committed_by_another_execution");
             return; // another execution committed it
         }
         if bug {
@@ -365,6 +375,11 @@ impl SlaveRepl {
         }
         // Only an execution that did not commit fails: a committed task is FINISHED or about to be.
         assert!(t.state != SlaveTaskState::Finished && !self.edit_log.contains(&id));
+        if TaskDataError::named_in(reason) == Some(TaskDataError::Missing) {
+            crate::mark!("repl.task_failed_missing_task_data");
+        } else {
+            crate::mark!("repl.task_failed_other_reason");
+        }
         t.failures += 1;
         t.state = SlaveTaskState::Failed;
         t.details = reason.to_string();
@@ -374,6 +389,7 @@ impl SlaveRepl {
         let reached =
             if self.config.bugs.stop_one_failure_late { failures > self.config.max_failures } else { failures >= self.config.max_failures };
         if reached {
+            crate::mark!("repl.slave_stopped_at_max_failures");
             self.set_state(ReplicationState::Stopped, facts);
         }
     }
@@ -394,6 +410,7 @@ impl SlaveRepl {
         }
         for id in ids {
             if self.tasks.get(id).is_some_and(|t| t.state != SlaveTaskState::Finished) {
+                crate::mark!("repl.task_skipped");
                 self.finish(*id, now_ms, true, facts);
             }
         }
@@ -476,10 +493,12 @@ impl SlaveRepl {
             let Some(&(current, _)) = unfinished.first() else { continue };
             for &(group, id) in unfinished {
                 if group != current && !self.config.bugs.skip_group_barrier {
+                    crate::mark!("repl.group_barrier_held_back_task");
                     break;
                 }
                 let t = &self.tasks[&id];
                 if self.blocked_by_other_set(t) {
+                    crate::mark!("repl.task_held_back_by_other_execution_set");
                     continue;
                 }
                 let ready = match t.state {

@@ -197,7 +197,10 @@ impl Watch {
                 continue;
             }
             match tx.state {
-                TxState::Begun => proposals.push(DfsCommand::Rollback { tid: *tid }),
+                TxState::Begun => {
+                    crate::mark!("dfs.watch_rolled_back_abandoned_transaction");
+                    proposals.push(DfsCommand::Rollback { tid: *tid });
+                }
                 TxState::Committed(cid) => {
                     // Complete on the coordinator's behalf once every chunk has a replica at cid.
                     let mut committed = Vec::new();
@@ -215,6 +218,7 @@ impl Watch {
                     if ready && self.config.bugs.timeout_completion_skips_pipeline {
                         proposals.push(DfsCommand::CompleteForCoordinator { tid: *tid, committed, now_ms: now });
                     } else if ready {
+                        crate::mark!("dfs.watch_completed_for_quiet_coordinator");
                         proposals.push(DfsCommand::Complete { tid: *tid, committed, now_ms: now });
                     }
                 }

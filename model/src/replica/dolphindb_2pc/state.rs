@@ -403,6 +403,7 @@ impl DfsState {
             }
             DfsCommand::ReplicaLost { chunk, node } => {
                 if let Some(r) = self.chunks.get_mut(chunk).and_then(|c| c.replicas.get_mut(node)) {
+                    crate::mark!("dfs.replica_marked_lost");
                     *r = ReplicaMeta { version: 0, state: ReplicaState::Stale };
                 }
                 DfsOutput::Done
@@ -466,6 +467,7 @@ impl DfsState {
         }
         if let Some(&tid) = s.seen.get(&seq) {
             // A retried BEGIN: answer what the first one got.
+            crate::mark!("dfs.begin_retry_answered_from_session");
             return match self.txs.get(&tid) {
                 Some(tx) => DfsOutput::Begun(TxBegun { tid, participations: tx.participations.clone(), task_data: false }),
                 None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
@@ -546,6 +548,7 @@ impl DfsState {
     fn admit(&self, op: &Operation, online: &[NodeId]) -> Result<(crate::dfs::Plan, BTreeSet<NodeId>), OpError> {
         let online: BTreeSet<NodeId> = online.iter().copied().filter(|n| self.config.data_nodes.contains_key(n)).collect();
         if online.len() < self.config.replication_factor {
+            crate::mark!("dfs.begin_refused_too_few_nodes_online");
             return Err(OpError::new(
                 ErrorCode::Unavailable,
                 format!("{} data nodes online, dfsReplicationFactor is {}", online.len(), self.config.replication_factor),
@@ -557,6 +560,7 @@ impl DfsState {
         let plan = plan(&self.catalog, &existing, op)?;
         let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
+            crate::mark!("dfs.begin_refused_lock_conflict");
             return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
         assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
@@ -645,7 +649,10 @@ impl DfsState {
     fn rollback<P: Guest>(&mut self, tid: Tid) -> DfsOutput<P> {
         match self.txs.get(&tid).map(|t| t.state) {
             None => DfsOutput::Decided(tid, self.decisions.get(&tid).copied().unwrap_or(Decision::Rollback)),
-            Some(TxState::Committed(cid)) => DfsOutput::Decided(tid, Decision::Commit(cid)),
+            Some(TxState::Committed(cid)) => {
+                crate::mark!("dfs.rollback_after_commit_decided");
+                DfsOutput::Decided(tid, Decision::Commit(cid))
+            }
             Some(TxState::Begun) => {
                 let tx = self.txs.remove(&tid).expect("present");
                 self.release(LockOwner::Tx(tid));

@@ -109,6 +109,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                         };
                     }
                     Decision::Rollback => {
+                        if matches!(self.ops[&key].phase, Phase::Commit { .. }) {
+                            crate::mark!("dfs.commit_request_answered_rollback");
+                        }
                         send_decisions(&parts, tid, Decision::Rollback, None, out);
                         let error = match &self.ops[&key].phase {
                             Phase::Abort { error, .. } => error.clone(),
@@ -141,6 +144,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         let Phase::Prepare { waiting, parts, .. } = &mut o.phase else { unreachable!() };
         assert!(!waiting.is_empty(), "{tid} still in phase one with every replica prepared");
         if let Some(reason) = refusal {
+            crate::mark!("dfs.participant_voted_no");
             let parts = parts.clone();
             let error = OpError::new(ErrorCode::Aborted, format!("participant {from} refused chunk {chunk}: {reason}"));
             o.phase = Phase::Abort { tid, parts, error };
@@ -193,6 +197,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 }
                 Phase::Prepare { tid, parts, waiting, deadline, resend_at } => {
                     if now >= *deadline {
+                        crate::mark!("dfs.prepare_timed_out_rolled_back");
                         let (tid, parts) = (*tid, parts.clone());
                         let error = OpError::new(ErrorCode::Aborted, format!("phase one timed out waiting for {waiting:?}"));
                         o.phase = Phase::Abort { tid, parts, error };
@@ -204,6 +209,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 }
                 Phase::Finish { tid, cid, parts, waiting, committed, deadline, resend_at } => {
                     if now >= *deadline {
+                        crate::mark!("dfs.commit_stragglers_left_stale");
                         // Stragglers become stale replicas, recovered later.
                         let (tid, cid, committed) = (*tid, *cid, std::mem::take(committed));
                         o.phase = Phase::Complete { tid, cid };

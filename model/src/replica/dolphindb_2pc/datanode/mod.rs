@@ -278,6 +278,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         for (chunk, r) in found {
             match r {
                 Ok(r) => {
+                    if !r.prepared.is_empty() {
+                        crate::mark!("dfs.prepare_in_doubt_at_boot");
+                    }
                     if r.torn_log {
                         torn.push(chunk);
                     }
@@ -444,6 +447,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 && self.replicas.contains_key(&chunk)
                 && !self.recoveries.contains_key(&chunk)
             {
+                crate::mark!("dfs.scrub_found_corrupt_replica");
                 out.fact_replica(DfsFact::ReplicaRepaired { chunk });
                 self.compaction_ops(chunk);
             }
@@ -496,6 +500,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         for req in late {
             let to = self.config.controllers[self.leader % self.config.controllers.len()];
             let p = self.requests.get_mut(&req).expect("listed");
+            if matches!(p.request, DfsRequest::Commit { .. }) {
+                crate::mark!("dfs.commit_request_resent_after_timeout");
+            }
             p.sent_at = now;
             p.redirects = 0;
             send(out, to, DfsMessage::Request { req, request: p.request.clone() });
@@ -512,6 +519,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 if let Some(i) = hint.and_then(|h| self.config.controllers.iter().position(|c| *c == h))
                     && p.redirects < 3
                 {
+                    crate::mark!("dfs.request_redirected_by_follower");
                     self.leader = i;
                     p.redirects += 1;
                     assert!(p.redirects <= 3 && req < self.next_req);
@@ -529,6 +537,10 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 if let DfsOutput::Decided(t, decision) = output
                     && t == tid
                 {
+                    match decision {
+                        Decision::Commit(_) => crate::mark!("dfs.in_doubt_prepare_resolved_commit"),
+                        Decision::Rollback => crate::mark!("dfs.in_doubt_prepare_resolved_rollback"),
+                    }
                     self.apply_decision(tid, chunk, decision, out);
                 }
             }

@@ -38,6 +38,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return refuse(out, format!("partition held by open transaction {}", p.tid));
         }
         if replica.version != expected {
+            crate::mark!("dfs.prepare_refused_version_mismatch");
             return refuse(out, format!("replica at version {}, transaction expects {expected}", replica.version));
         }
         assert!(replica.prepared.is_empty() && replica.version == expected);
@@ -65,6 +66,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return false;
         };
         let Some(i) = replica.prepared.iter().position(|p| p.tid == tid) else {
+            crate::mark!("dfs.decision_without_open_prepare");
             // Already decided here (a repeated decision), or never prepared here.
             return matches!(decision, Decision::Commit(cid) if replica.version >= cid) || decision == Decision::Rollback;
         };

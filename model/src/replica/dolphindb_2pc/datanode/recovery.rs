@@ -48,6 +48,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 self.request(now, DfsRequest::RecoveryLock { chunk }, Purpose::RecoveryLock(chunk), out);
             }
             RecoveryPhase::Sync { .. } => {
+                crate::mark!("dfs.recovery_installed_image_under_lock");
                 self.install(chunk, version, data, out);
                 self.recoveries.get_mut(&chunk).expect("task").phase = RecoveryPhase::Reporting;
                 // The report vouches for the installed copy: it leaves once that is durable.
@@ -75,6 +76,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         for chunk in chunks {
             let task = &self.recoveries[&chunk];
             if now >= task.deadline {
+                crate::mark!("dfs.recovery_abandoned_at_deadline");
                 self.abandon_recovery(now, chunk, out);
             } else if let RecoveryPhase::LockAgainAt(at) = task.phase
                 && now >= at
