@@ -31,20 +31,6 @@ fn leaves(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
     }
 }
 
-fn toml_leaves(prefix: &str, value: &toml::Value, out: &mut BTreeSet<String>) {
-    match value {
-        toml::Value::Table(map) if !map.is_empty() && is_section(map.keys()) => {
-            for (key, v) in map {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                toml_leaves(&path, v, out);
-            }
-        }
-        _ => {
-            out.insert(prefix.to_string());
-        }
-    }
-}
-
 fn is_knob(path: &str) -> bool {
     !NOT_KNOBS.iter().any(|n| path == *n || path.starts_with(&format!("{n}.")))
 }
@@ -67,7 +53,7 @@ fn used_by() -> BTreeMap<String, BTreeSet<&'static str>> {
     for (name, text) in EMBEDDED {
         let value: toml::Value = toml::from_str(text).expect("a shipped scenario is TOML");
         let mut set = BTreeSet::new();
-        toml_leaves("", &value, &mut set);
+        leaves("", &serde_json::to_value(value).expect("TOML converts to JSON"), &mut set);
         for k in set.into_iter().filter(|k| is_knob(k)) {
             used.entry(k).or_default().insert(name);
         }
