@@ -152,9 +152,7 @@ fn count_marks(name: &str, reports: &[SeedReport]) {
     let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
     swept.0.insert(name.to_string());
     for (mark, count) in MarkCount::of(reports) {
-        let total = swept.1.entry(mark).or_default();
-        total.hits += count.hits;
-        total.seeds += count.seeds;
+        MarkCount::add_to(&mut swept.1, &mark, count);
     }
     if swept.0.len() < EMBEDDED.len() {
         return;

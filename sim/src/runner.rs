@@ -315,13 +315,18 @@ pub struct MarkCount {
 impl MarkCount {
     /// The counts of every mark over `reports`.
     pub fn of(reports: &[SeedReport]) -> BTreeMap<String, MarkCount> {
-        let mut counts: BTreeMap<String, MarkCount> = BTreeMap::new();
+        let mut counts = BTreeMap::new();
         for (name, &hits) in reports.iter().flat_map(|r| &r.marks) {
-            let c = counts.entry(name.clone()).or_default();
-            c.hits += hits;
-            c.seeds += 1;
+            Self::add_to(&mut counts, name, MarkCount { hits, seeds: 1 });
         }
         counts
+    }
+
+    /// Adds `count` to the total of mark `name` in `totals`.
+    pub fn add_to(totals: &mut BTreeMap<String, MarkCount>, name: &str, count: MarkCount) {
+        let total = totals.entry(name.to_string()).or_default();
+        total.hits += count.hits;
+        total.seeds += count.seeds;
     }
 }
 
