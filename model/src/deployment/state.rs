@@ -106,7 +106,11 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> StateMachine for ClusterState<R, P> 
     }
 
     fn encode(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).expect("the cluster state serialises")
+        // A snapshot is the whole state: start with room for a small one rather than growing
+        // (and copying) from nothing.
+        let mut out = Vec::with_capacity(64 * 1024);
+        crate::core::record::serialize_into(self, &mut out);
+        out
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, String> {

@@ -149,7 +149,10 @@ impl SimDisk {
                     file.durable = file.cache.clone();
                     file.unsynced.clear();
                 }
-                assert_eq!(file.durable, file.cache);
+                // The whole bytes compared on every fsync were a tenth of the disk's cost: the
+                // lengths here, the bytes in debug builds.
+                assert_eq!(file.durable.len(), file.cache.len(), "fsync left the durable bytes short of the cache");
+                debug_assert_eq!(file.durable, file.cache);
                 Ok(None)
             }
             DiskOp::Rename { from, to } => {
