@@ -49,6 +49,9 @@ pub struct SlaveReplBugs {
     /// Replication goes STOPPED only after a task failed more than `max_failures` times in a row
     /// (`>` for `>=`): one failure late.
     pub stop_one_failure_late: bool,
+    /// A batch starting at or below the offset (a stale or repeated one) is taken, its tasks
+    /// inserted again, instead of ignored.
+    pub accept_stale_batch: bool,
 }
 
 impl SlaveReplBugs {
@@ -315,7 +318,7 @@ impl SlaveRepl {
     }
 
     fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
-        if from != self.offset + 1 {
+        if from != self.offset + 1 && !(self.config.bugs.accept_stale_batch && from <= self.offset) {
             crate::mark!("repl.pulled_batch_not_continuing_offset");
             return; // a stale or repeated batch
         }
@@ -355,7 +358,14 @@ impl SlaveRepl {
             );
         }
         let last = ids.last().copied().unwrap_or(self.offset);
-        self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() { from + u64::from(requested) - 1 } else { last };
+        self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() {
+            from + u64::from(requested) - 1
+        } else if self.config.bugs.accept_stale_batch {
+            // The stale batch's tasks are in again; the offset never goes back.
+            last.max(self.offset)
+        } else {
+            last
+        };
         assert!(self.config.bugs.any() || self.offset == from - 1 + ids.len() as u64, "offset {} after a batch of {ids:?}", self.offset);
         if !ids.is_empty() {
             facts.push(ReplFact::Pulled { from, tasks: tasks.iter().map(|t| (t.id, stable_hash(t))).collect(), offset: self.offset });

@@ -43,6 +43,8 @@ struct Replication {
     ledger: AsyncLedger,
     task_data_durability: TaskDataDurability,
     stop_threshold: StopThreshold,
+    /// Keeps each slave controller's offset.
+    no_gaps: NoGaps,
     /// Judges the master's controllers on both the 2PC and the replication facts.
     capture: CaptureCompleteness,
     /// Databases replicated from the start.
@@ -79,6 +81,7 @@ impl DolphindbCheckers {
                 ledger: AsyncLedger::new(topology, &scenario.replication.databases, queues),
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
                 stop_threshold: StopThreshold::new(max_failures),
+                no_gaps: NoGaps::default(),
                 capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
@@ -140,7 +143,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         judge::<(), Seen<'_>, (), _>(&mut r.capture, &(), at, node, &Seen::Repl(fact))?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut Grouping, l, at, node, fact)?;
         if let Some(e) = &event {
-            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut NoGaps, p, at, node, e)?;
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut r.no_gaps, p, at, node, e)?;
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
         if let Some(e) = &event {
