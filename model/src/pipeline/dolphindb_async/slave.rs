@@ -52,6 +52,8 @@ pub struct SlaveReplBugs {
     /// A batch starting at or below the offset (a stale or repeated one) is taken, its tasks
     /// inserted again, instead of ignored.
     pub accept_stale_batch: bool,
+    /// `startClusterReplication` sets FAILED tasks WAITING but keeps their failure counts.
+    pub start_keeps_failure_counts: bool,
 }
 
 impl SlaveReplBugs {
@@ -285,7 +287,9 @@ impl SlaveRepl {
                 let mut restarted = Vec::new();
                 for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
                     t.state = SlaveTaskState::Waiting;
-                    t.failures = 0;
+                    if !self.config.bugs.start_keeps_failure_counts {
+                        t.failures = 0;
+                    }
                     t.retry_at_ms = 0;
                     restarted.push(t.task.id);
                 }

@@ -10,11 +10,16 @@
 //! had that answer sent); a yes vote is a participant's `Prepared { ok: true }` as it leaves the
 //! node. At the first report of a commit decision every participant must have voted yes, per
 //! participant and chunk.
+//!
+//! Commit ids are handed out through the controllers' Raft, one per commit decision: the first
+//! reports of commit decisions carry cids 1, 2, 3, ... in that order (a controller reports its
+//! decisions in log order, and any controller that reports a decision reported, or received in a
+//! snapshot from one that reported, every earlier one).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Decision, DfsFact, Tid};
+use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Cid, Decision, DfsFact, Tid};
 
 use crate::checkers::Checker;
 use crate::checkers::replica::dolphindb_2pc::ledger::DfsLedger;
@@ -32,6 +37,8 @@ pub struct TxAtomicity {
     participants: BTreeMap<Tid, BTreeSet<(ChunkId, NodeId)>>,
     /// Each transaction's yes votes `(chunk, replica)` that left their participant.
     votes: BTreeMap<Tid, BTreeSet<(ChunkId, NodeId)>>,
+    /// The cid of the last commit decision first reported (0 before any).
+    last_cid: Cid,
 }
 
 impl TxAtomicity {
@@ -73,8 +80,17 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for TxAtomicity {
                     Err(format!("controller {node} decided {decision:?} for transaction {tid}, controller {by} decided {first:?}"))
                 }
                 Some(_) => Ok(()),
-                None if matches!(decision, Decision::Commit(_)) => self.phase_one_done(node, *tid),
-                None => Ok(()),
+                None => match decision {
+                    Decision::Commit(cid) if *cid != self.last_cid + 1 => Err(format!(
+                        "controller {node} decided commit for transaction {tid} with cid {cid}, but the last cid decided is {}: cids are dense",
+                        self.last_cid
+                    )),
+                    Decision::Commit(cid) => {
+                        self.last_cid = *cid;
+                        self.phase_one_done(node, *tid)
+                    }
+                    Decision::Rollback => Ok(()),
+                },
             },
             DfsFact::ReplicaCommitted { tid, chunk, cid, .. } => match ledger.decisions.get(tid) {
                 Some((Decision::Commit(c), _)) if c == cid => Ok(()),
@@ -190,5 +206,13 @@ mod tests {
     fn a_commit_of_a_transaction_whose_begin_nobody_answered_is_refused() {
         let err = judged_after(&[], &[], &[begun(1, 1, vec![part(1)]), commit(1, 1)]).unwrap_err();
         assert!(err.contains("decided commit for transaction 1, whose BEGIN no controller answered"), "{err}");
+    }
+
+    #[test]
+    fn dense_cids_in_decision_order_pass_and_a_skipped_cid_is_refused() {
+        let two = |second: Cid| vec![begun(1, 1, vec![part(1)]), commit(1, 1), begun(2, 2, vec![part(2)]), commit(2, second)];
+        assert_eq!(judged(&two(2)), Ok(()));
+        let err = judged(&two(3)).unwrap_err();
+        assert!(err.contains("decided commit for transaction 2 with cid 3, but the last cid decided is 1: cids are dense"), "{err}");
     }
 }
