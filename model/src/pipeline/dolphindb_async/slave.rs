@@ -54,6 +54,9 @@ pub struct SlaveReplBugs {
     pub accept_stale_batch: bool,
     /// `startClusterReplication` sets FAILED tasks WAITING but keeps their failure counts.
     pub start_keeps_failure_counts: bool,
+    /// `skipClusterReplicationTask` skips every unfinished task (not executing) of the named tasks'
+    /// queues, not only the named ones.
+    pub skip_whole_queue: bool,
 }
 
 impl SlaveReplBugs {
@@ -408,11 +411,17 @@ impl SlaveRepl {
         }
     }
 
-    fn skip(&mut self, ids: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
+    fn skip(&mut self, named: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
+        let mut ids = named.to_vec();
+        if self.config.bugs.skip_whole_queue {
+            let queues: BTreeSet<(u8, u32)> = named.iter().filter_map(|id| self.tasks.get(id)).map(|t| (t.task.exec_set, t.queue)).collect();
+            let waiting = |t: &&SlaveTask| t.state != SlaveTaskState::Executing && queues.contains(&(t.task.exec_set, t.queue));
+            ids.extend(self.tasks.values().filter(waiting).map(|t| t.task.id).filter(|id| !named.contains(id)));
+        }
         if self.state == ReplicationState::Enabled && !self.config.bugs.skip_while_running {
             return Err(AdminError::not_stopped());
         }
-        for id in ids {
+        for id in &ids {
             match self.tasks.get(id) {
                 None if *id <= self.offset && *id < self.finished_below => {}
                 None => return Err(AdminError::invalid(format!("task {id} has not been pulled"))),
@@ -422,7 +431,7 @@ impl SlaveRepl {
                 Some(_) => {}
             }
         }
-        for id in ids {
+        for id in &ids {
             if self.tasks.get(id).is_some_and(|t| t.state != SlaveTaskState::Finished) {
                 crate::mark!("repl.task_skipped");
                 self.finish(*id, now_ms, true, facts);
