@@ -414,7 +414,8 @@ impl SlaveRepl {
     fn skip(&mut self, named: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
         let mut ids = named.to_vec();
         if self.config.bugs.skip_whole_queue {
-            let queues: BTreeSet<(u8, u32)> = named.iter().filter_map(|id| self.tasks.get(id)).map(|t| (t.task.exec_set, t.queue)).collect();
+            let queues: BTreeSet<(u8, u32)> =
+                named.iter().filter_map(|id| self.tasks.get(id)).map(|t| (t.task.exec_set, t.queue)).collect();
             let waiting = |t: &&SlaveTask| t.state != SlaveTaskState::Executing && queues.contains(&(t.task.exec_set, t.queue));
             ids.extend(self.tasks.values().filter(waiting).map(|t| t.task.id).filter(|id| !named.contains(id)));
         }

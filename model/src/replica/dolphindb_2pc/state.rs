@@ -413,7 +413,9 @@ impl DfsState {
         };
         // Ids are handed out densely: one tid per new transaction, one cid per commit decision.
         assert!(
-            self.next_tid - tid_before <= 1 && (self.config.bugs.any() || self.next_cid - cid_before <= 1) && self.next_chunk >= chunk_before
+            self.next_tid - tid_before <= 1
+                && (self.config.bugs.any() || self.next_cid - cid_before <= 1)
+                && self.next_chunk >= chunk_before
         );
         assert!(self.decisions.len() >= decided_before, "a decision went");
         if let DfsCommand::Commit { tid, .. } = cmd {
@@ -637,7 +639,7 @@ impl DfsState {
         assert_eq!(tx.state, TxState::Begun);
         assert!(!self.decisions.contains_key(&tid), "{tid} open and decided");
         let cid = self.next_cid;
-        self.next_cid += if self.config.bugs.skip_a_cid && cid % 25 == 0 { 2 } else { 1 };
+        self.next_cid += if self.config.bugs.skip_a_cid && cid.is_multiple_of(25) { 2 } else { 1 };
         tx.state = TxState::Committed(cid);
         tx.since_ms = now_ms;
         for p in &tx.participations {

@@ -87,8 +87,8 @@ impl<V: ?Sized> Checker<AsyncLedger, Step<'_>, V> for CallsTakeEffect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkers::pipeline::dolphindb_async::test_support::{enqueued, ledger, part, pulled, task};
     use crate::checkers::pipeline::dolphindb_async::ledger::event_of;
+    use crate::checkers::pipeline::dolphindb_async::test_support::{enqueued, ledger, part, pulled, task};
     use crate::checkers::pipeline::test_support::{master, slave};
 
     /// Judges `steps` in order, each against the ledger before it, which then follows its fact.

@@ -193,7 +193,10 @@ mod tests {
     fn a_commit_before_every_replica_voted_yes_is_refused() {
         let both = [(1, DATA[0]), (1, DATA[1])];
         let err = judged_after(&both, &both[..1], &[begun(1, 1, vec![part(1)]), commit(1, 1)]).unwrap_err();
-        assert!(err.contains("decided commit for transaction 1 before replica 4 of chunk 7 prepared (no yes vote from it; 1 of 2 voted)"), "{err}");
+        assert!(
+            err.contains("decided commit for transaction 1 before replica 4 of chunk 7 prepared (no yes vote from it; 1 of 2 voted)"),
+            "{err}"
+        );
     }
 
     #[test]
