@@ -28,6 +28,8 @@ pub struct MasterReplBugs {
     pub grouping_ignores_table_scope: bool,
     /// Garbage collection truncates below the highest slave watermark instead of the lowest.
     pub gc_at_max_watermark: bool,
+    /// `stopClusterReplication` is answered ok and changes nothing.
+    pub stop_is_noop: bool,
 }
 
 impl MasterReplBugs {
@@ -223,6 +225,7 @@ impl MasterRepl {
                     Ok(())
                 }
             }
+            MasterCommand::Stop if self.config.bugs.stop_is_noop => Ok(()),
             MasterCommand::Start | MasterCommand::Stop => {
                 let state = if *cmd == MasterCommand::Start { ReplicationState::Enabled } else { ReplicationState::Disabled };
                 if self.state != state {

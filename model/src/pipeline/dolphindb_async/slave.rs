@@ -49,6 +49,14 @@ pub struct SlaveReplBugs {
     /// Replication goes STOPPED only after a task failed more than `max_failures` times in a row
     /// (`>` for `>=`): one failure late.
     pub stop_one_failure_late: bool,
+    /// A batch starting at or below the offset (a stale or repeated one) is taken, its tasks
+    /// inserted again, instead of ignored.
+    pub accept_stale_batch: bool,
+    /// `startClusterReplication` sets FAILED tasks WAITING but keeps their failure counts.
+    pub start_keeps_failure_counts: bool,
+    /// `skipClusterReplicationTask` skips every unfinished task (not executing) of the named tasks'
+    /// queues, not only the named ones.
+    pub skip_whole_queue: bool,
 }
 
 impl SlaveReplBugs {
@@ -282,7 +290,9 @@ impl SlaveRepl {
                 let mut restarted = Vec::new();
                 for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
                     t.state = SlaveTaskState::Waiting;
-                    t.failures = 0;
+                    if !self.config.bugs.start_keeps_failure_counts {
+                        t.failures = 0;
+                    }
                     t.retry_at_ms = 0;
                     restarted.push(t.task.id);
                 }
@@ -315,7 +325,7 @@ impl SlaveRepl {
     }
 
     fn pulled(&mut self, from: TaskId, requested: u32, tasks: &[Task], now_ms: Millis, facts: &mut Vec<ReplFact>) {
-        if from != self.offset + 1 {
+        if from != self.offset + 1 && !(self.config.bugs.accept_stale_batch && from <= self.offset) {
             crate::mark!("repl.pulled_batch_not_continuing_offset");
             return; // a stale or repeated batch
         }
@@ -355,7 +365,14 @@ impl SlaveRepl {
             );
         }
         let last = ids.last().copied().unwrap_or(self.offset);
-        self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() { from + u64::from(requested) - 1 } else { last };
+        self.offset = if self.config.bugs.offset_skips_ahead && !ids.is_empty() {
+            from + u64::from(requested) - 1
+        } else if self.config.bugs.accept_stale_batch {
+            // The stale batch's tasks are in again; the offset never goes back.
+            last.max(self.offset)
+        } else {
+            last
+        };
         assert!(self.config.bugs.any() || self.offset == from - 1 + ids.len() as u64, "offset {} after a batch of {ids:?}", self.offset);
         if !ids.is_empty() {
             facts.push(ReplFact::Pulled { from, tasks: tasks.iter().map(|t| (t.id, stable_hash(t))).collect(), offset: self.offset });
@@ -394,11 +411,18 @@ impl SlaveRepl {
         }
     }
 
-    fn skip(&mut self, ids: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
+    fn skip(&mut self, named: &[TaskId], now_ms: Millis, facts: &mut Vec<ReplFact>) -> Result<(), AdminError> {
+        let mut ids = named.to_vec();
+        if self.config.bugs.skip_whole_queue {
+            let queues: BTreeSet<(u8, u32)> =
+                named.iter().filter_map(|id| self.tasks.get(id)).map(|t| (t.task.exec_set, t.queue)).collect();
+            let waiting = |t: &&SlaveTask| t.state != SlaveTaskState::Executing && queues.contains(&(t.task.exec_set, t.queue));
+            ids.extend(self.tasks.values().filter(waiting).map(|t| t.task.id).filter(|id| !named.contains(id)));
+        }
         if self.state == ReplicationState::Enabled && !self.config.bugs.skip_while_running {
             return Err(AdminError::not_stopped());
         }
-        for id in ids {
+        for id in &ids {
             match self.tasks.get(id) {
                 None if *id <= self.offset && *id < self.finished_below => {}
                 None => return Err(AdminError::invalid(format!("task {id} has not been pulled"))),
@@ -408,7 +432,7 @@ impl SlaveRepl {
                 Some(_) => {}
             }
         }
-        for id in ids {
+        for id in &ids {
             if self.tasks.get(id).is_some_and(|t| t.state != SlaveTaskState::Finished) {
                 crate::mark!("repl.task_skipped");
                 self.finish(*id, now_ms, true, facts);

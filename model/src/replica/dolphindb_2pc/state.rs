@@ -35,6 +35,8 @@ pub enum ReliabilityLevel {
 pub struct DfsStateBugs {
     /// BEGIN grants locks without checking the locks already held.
     pub skip_lock_check: bool,
+    /// Every 25th commit decision skips a cid (cids no longer dense).
+    pub skip_a_cid: bool,
 }
 
 impl DfsStateBugs {
@@ -410,11 +412,18 @@ impl DfsState {
             }
         };
         // Ids are handed out densely: one tid per new transaction, one cid per commit decision.
-        assert!(self.next_tid - tid_before <= 1 && self.next_cid - cid_before <= 1 && self.next_chunk >= chunk_before);
+        assert!(
+            self.next_tid - tid_before <= 1
+                && (self.config.bugs.any() || self.next_cid - cid_before <= 1)
+                && self.next_chunk >= chunk_before
+        );
         assert!(self.decisions.len() >= decided_before, "a decision went");
         if let DfsCommand::Commit { tid, .. } = cmd {
             let decided = self.decisions.len() - decided_before;
-            assert_eq!(decided as u64, self.next_cid - cid_before, "the commit decision of {tid} and its cid go together");
+            assert!(
+                self.config.bugs.any() || decided as u64 == self.next_cid - cid_before,
+                "the commit decision of {tid} and its cid go together"
+            );
         }
         assert!(self.next_tid == tid_before || self.txs.contains_key(&tid_before), "tid {tid_before} handed out, not open");
         if let DfsOutput::Begun(b) = &out {
@@ -630,7 +639,7 @@ impl DfsState {
         assert_eq!(tx.state, TxState::Begun);
         assert!(!self.decisions.contains_key(&tid), "{tid} open and decided");
         let cid = self.next_cid;
-        self.next_cid += 1;
+        self.next_cid += if self.config.bugs.skip_a_cid && cid.is_multiple_of(25) { 2 } else { 1 };
         tx.state = TxState::Committed(cid);
         tx.since_ms = now_ms;
         for p in &tx.participations {

@@ -66,6 +66,12 @@ pub enum PipelineEvent<'a> {
         /// The target's offset after the batch: the last id it took.
         offset: u64,
     },
+    /// Target: the reporting controller's state was replaced (a restart, an installed snapshot):
+    /// it holds the entries up to `offset` and fetches on from there.
+    Resumed {
+        /// The last entry it holds.
+        offset: u64,
+    },
     /// Target: entry `id` is being applied.
     Started {
         /// The entry.

@@ -145,6 +145,8 @@ impl PipelineLedger {
                     }
                 }
             }
+            // Each controller's offset is the checkers' own (`no-gaps`); the truth does not move.
+            PipelineEvent::Resumed { .. } => {}
             PipelineEvent::Started { id } => self.on_entry(node, id, |e| {
                 if e.state != EntryState::Finished {
                     e.state = EntryState::Running;

@@ -1,5 +1,5 @@
-//! What the pipeline checkers' tests share (the neutral ones and DolphinDB's): a master and two
-//! slaves, one controller and two data nodes each, every slave getting a third data node later;
+//! What the pipeline checkers' tests share (the neutral ones and DolphinDB's): a master (one
+//! controller, two data nodes) and two slaves (two controllers, two data nodes each), every slave getting a third data node later;
 //! a runner that judges each event against the ledger as it was before it and then has the ledger
 //! follow it (as the design's checkers do); and the operations of a small database.
 
@@ -27,7 +27,7 @@ pub fn scenario() -> Scenario {
         "name = \"pipeline-checkers\"\n\
          [run]\nsafety_s = 10.0\nliveness_bound_s = 10.0\nseeds_ci = 1\n\
          [cluster.master]\ncontrollers = 1\ndata_nodes = 2\nreplication_factor = 1\n\
-         [cluster.slave]\ncount = 2\ncontrollers = 1\ndata_nodes = 2\nreplication_factor = 1\nadded_data_nodes = 1\nadded_at_s = 5.0\n\
+         [cluster.slave]\ncount = 2\ncontrollers = 2\ndata_nodes = 2\nreplication_factor = 1\nadded_data_nodes = 1\nadded_at_s = 5.0\n\
          [replication]\ndatabases = {{ \"dfs://a\" = 0, \"dfs://b\" = 1 }}\nqueues = {QUEUES}\n\
          [dfs_workload]\nclients = 1\nops_per_s = 1.0\n"
     );
@@ -49,9 +49,14 @@ pub fn master() -> NodeId {
     node("master.controller.0")
 }
 
-/// Slave `k`'s controller.
+/// Slave `k`'s first controller.
 pub fn slave(k: u8) -> NodeId {
-    node(&format!("slave{k}.controller.0"))
+    slave_controller(k, 0)
+}
+
+/// Slave `k`'s controller `i` (each slave has two).
+pub fn slave_controller(k: u8, i: u8) -> NodeId {
+    node(&format!("slave{k}.controller.{i}"))
 }
 
 /// An empty ledger: the master is the source, the slaves the targets.

@@ -10,6 +10,7 @@ use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
+use crate::checkers::pipeline::dolphindb_async::calls_take_effect::{CallsTakeEffect, Step};
 use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCompleteness, Seen};
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
@@ -43,6 +44,10 @@ struct Replication {
     ledger: AsyncLedger,
     task_data_durability: TaskDataDurability,
     stop_threshold: StopThreshold,
+    /// Keeps each slave controller's offset.
+    no_gaps: NoGaps,
+    /// Keeps each controller's tasks skipped just before its answer.
+    calls: CallsTakeEffect,
     /// Judges the master's controllers on both the 2PC and the replication facts.
     capture: CaptureCompleteness,
     /// Databases replicated from the start.
@@ -79,6 +84,8 @@ impl DolphindbCheckers {
                 ledger: AsyncLedger::new(topology, &scenario.replication.databases, queues),
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
                 stop_threshold: StopThreshold::new(max_failures),
+                no_gaps: NoGaps::default(),
+                calls: CallsTakeEffect::default(),
                 capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
@@ -103,6 +110,7 @@ impl DolphindbCheckers {
             a::task_data_durability::NAME,
             a::status_truthful::NAME,
             a::stop_threshold::NAME,
+            a::calls_take_effect::NAME,
             eventual_consistency::NAME,
             liveness::NAME,
         ]);
@@ -140,7 +148,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         judge::<(), Seen<'_>, (), _>(&mut r.capture, &(), at, node, &Seen::Repl(fact))?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut Grouping, l, at, node, fact)?;
         if let Some(e) = &event {
-            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut NoGaps, p, at, node, e)?;
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut r.no_gaps, p, at, node, e)?;
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
         if let Some(e) = &event {
@@ -150,15 +158,15 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.stop_threshold, l, at, node, fact)?;
+        judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, l, at, node, &Step::Fact(fact))?;
         r.ledger.apply(node, fact, event.as_ref());
         Ok(())
     }
 
-    fn on_answer(&mut self, at: SimTime, node: NodeId, _: &AdminCall, result: &AdminResult) -> Result<(), Violation> {
-        match &self.repl {
-            Some(r) => judge::<AsyncLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result),
-            None => Ok(()),
-        }
+    fn on_answer(&mut self, at: SimTime, node: NodeId, call: &AdminCall, result: &AdminResult) -> Result<(), Violation> {
+        let Some(r) = self.repl.as_mut() else { return Ok(()) };
+        judge::<AsyncLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result)?;
+        judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, &r.ledger, at, node, &Step::Answer(call, result))
     }
 
     fn on_corruption(&mut self, node: NodeId) {

@@ -138,6 +138,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         refusal: Option<String>,
         out: &mut Output<M, F>,
     ) {
+        let first_vote_enough = self.config.bugs.commit_after_first_prepared;
         let Some((&key, o)) = self.ops.iter_mut().find(|(_, o)| matches!(&o.phase, Phase::Prepare { tid: t, .. } if *t == tid)) else {
             return;
         };
@@ -152,7 +153,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             return;
         }
         waiting.remove(&(chunk, from));
-        if waiting.is_empty() {
+        if waiting.is_empty() || first_vote_enough {
             let parts = parts.clone();
             // Phase one is over only when every replica of every chunk written said yes.
             assert!(parts.iter().all(|p| !p.replicas.is_empty()));

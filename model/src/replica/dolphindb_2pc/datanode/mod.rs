@@ -59,6 +59,8 @@ pub struct DataNodeBugs {
     /// A participant answers `Prepared` as soon as it has written its prepare record, before the
     /// fsync that makes it durable: a crash in between loses a prepare it voted yes on.
     pub prepare_vote_before_fsync: bool,
+    /// The coordinator asks for the commit decision after the first yes vote, not the last.
+    pub commit_after_first_prepared: bool,
 }
 
 impl DataNodeBugs {

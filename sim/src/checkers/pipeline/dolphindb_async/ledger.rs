@@ -27,13 +27,14 @@ pub fn event_of(fact: &ReplFact) -> Option<PipelineEvent<'_>> {
         ReplFact::Truncated { below } => PipelineEvent::Truncated { below: *below },
         ReplFact::StateChanged { state } => PipelineEvent::State { name: state.name() },
         ReplFact::Pulled { from, tasks, offset } => PipelineEvent::Fetched { from: *from, entries: tasks, offset: *offset },
+        ReplFact::Resynced { state: ReplSnapshot::Slave { offset, .. } } => PipelineEvent::Resumed { offset: *offset },
         ReplFact::Dispatched { task, .. } => PipelineEvent::Started { id: *task },
         ReplFact::TaskFailed { task, reason, .. } => PipelineEvent::Failed { id: *task, reason },
         ReplFact::Restarted { tasks } => PipelineEvent::Retried { ids: tasks },
         ReplFact::TaskCommitted { task, tid } => PipelineEvent::Applied { id: *task, tx: *tid },
         ReplFact::TaskFinished { task, skipped } => PipelineEvent::Finished { id: *task, skipped: *skipped },
         ReplFact::DatabaseSet { .. }
-        | ReplFact::Resynced { .. }
+        | ReplFact::Resynced { state: ReplSnapshot::Master { .. } }
         | ReplFact::DuplicateRolledBack { .. }
         | ReplFact::TaskDataWritten { .. }
         | ReplFact::TaskDataLoaded { .. }

@@ -3,6 +3,7 @@
 //! its ledger, the adapter to the pipeline-neutral checkers' events, its progress for their
 //! liveness, and its rules written from the docs.
 
+pub mod calls_take_effect;
 pub mod capture_completeness;
 pub mod grouping;
 pub mod ledger;

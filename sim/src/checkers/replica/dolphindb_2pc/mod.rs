@@ -16,7 +16,7 @@ pub mod tx_atomicity;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::guest::Guest2pc;
-use ccrsim_model::replica::dolphindb_2pc::{DfsFact, DfsMessage, Dolphin2pc};
+use ccrsim_model::replica::dolphindb_2pc::{DfsFact, DfsMessage, DfsOutput, Dolphin2pc};
 
 use self::client_history::ClientHistory;
 use self::commit_durability::CommitDurability;
@@ -59,6 +59,8 @@ struct ClusterCheckers {
     ledger: DfsLedger,
     /// `prepare-durability` keeps its own books.
     prepare_durability: PrepareDurability,
+    /// `2pc-atomicity` keeps each transaction's participants and yes votes.
+    tx_atomicity: TxAtomicity,
     controllers: Vec<NodeId>,
     data_nodes: Vec<NodeId>,
     clients: Vec<NodeId>,
@@ -104,6 +106,7 @@ impl DfsCheckers {
                 cluster,
                 ledger: DfsLedger::default(),
                 prepare_durability: PrepareDurability::default(),
+                tx_atomicity: TxAtomicity::default(),
                 controllers,
                 data_nodes,
                 clients,
@@ -117,7 +120,7 @@ impl DfsCheckers {
         let Some(c) = self.cluster_of[node as usize] else { return Ok(()) };
         let cluster = &mut self.clusters[c];
         let l = &cluster.ledger;
-        judge::<DfsLedger, DfsFact, (), _>(&mut TxAtomicity, l, at, node, fact)?;
+        judge::<DfsLedger, DfsFact, (), _>(&mut cluster.tx_atomicity, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut OneWriter, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ReplicaConvergence, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, Scope<'_, D>, _>(&mut CommitDurability, l, at, node, fact)?;
@@ -127,11 +130,23 @@ impl DfsCheckers {
         Ok(())
     }
 
-    /// A message of the protocol leaves `from`: a participant's yes vote binds it (`prepare-durability`).
+    /// A message of the protocol leaves `from`: a participant's yes vote binds it
+    /// (`prepare-durability`) and counts for phase one (`2pc-atomicity`); a controller's answer to
+    /// a BEGIN names the transaction's participants (`2pc-atomicity`).
     pub fn on_send<D: On2pc>(&mut self, from: NodeId, msg: &DfsMessage<D::P>) {
-        let DfsMessage::Prepared { tid, chunk, ok: true, .. } = msg else { return };
         let Some(c) = self.cluster_of[from as usize] else { return };
-        self.clusters[c].prepare_durability.on_vote(from, *tid, *chunk);
+        let cluster = &mut self.clusters[c];
+        match msg {
+            DfsMessage::Prepared { tid, chunk, ok: true, .. } => {
+                cluster.prepare_durability.on_vote(from, *tid, *chunk);
+                cluster.tx_atomicity.on_vote(from, *tid, *chunk);
+            }
+            DfsMessage::Response { result: Ok(DfsOutput::Begun(b)), .. } => {
+                let participants = b.participations.iter().flat_map(|p| p.replicas.iter().map(|&n| (p.chunk, n)));
+                cluster.tx_atomicity.on_begun(b.tid, participants);
+            }
+            _ => {}
+        }
     }
 
     /// The reason a fact gives for refusing part of a node's durable state, if it does (judged by

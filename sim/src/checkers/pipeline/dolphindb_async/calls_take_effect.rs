@@ -1,0 +1,168 @@
+//! Management calls take effect (DolphinDB's function reference: `stopClusterReplication` makes
+//! the cluster's replication DISABLED, `startClusterReplication` ENABLED; `skipClusterReplicationTask`
+//! finishes the tasks it names, and only those): a call answered ok did what it was asked.
+//!
+//! Judged per controller, at its answer. A controller answers a call in the step that applies it,
+//! right after the facts the call's command made true, so at the answer the controller's state (as
+//! its own facts tell it) is the one the call left, and the tasks it reported skipped just before
+//! are the ones the call skipped. An ok'd stop leaves that controller DISABLED, an ok'd start
+//! ENABLED (master and slave alike); an ok'd skip reported skipped only tasks it named, and left
+//! none of them unfinished.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ccrsim_model::core::io::NodeId;
+use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
+use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact, ReplicationState, TaskId};
+
+use super::ledger::AsyncLedger;
+use crate::checkers::Checker;
+
+/// The checker's name.
+pub const NAME: &str = "calls-take-effect";
+/// Where the property comes from.
+pub const SOURCE: &str = "DolphinDB cluster replication: stopClusterReplication disables, startClusterReplication enables, skipClusterReplicationTask finishes the tasks named (DolphinDB's function reference)";
+
+/// What the checker judges: a controller's replication fact, or its answer to a call.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// A replication fact.
+    Fact(&'a ReplFact),
+    /// The answer to a management call.
+    Answer(&'a AdminCall, &'a AdminResult),
+}
+
+/// Judges every answered start, stop and skip.
+#[derive(Debug, Default)]
+pub struct CallsTakeEffect {
+    /// Per controller: the tasks its facts just reported skipped, since its last other fact.
+    skipped_just_now: BTreeMap<NodeId, BTreeSet<TaskId>>,
+}
+
+impl<V: ?Sized> Checker<AsyncLedger, Step<'_>, V> for CallsTakeEffect {
+    const NAME: &'static str = NAME;
+    const SOURCE: &'static str = SOURCE;
+
+    fn on_fact(&mut self, ledger: &AsyncLedger, node: NodeId, step: &Step<'_>) -> Result<(), String> {
+        let (call, result) = match *step {
+            Step::Fact(ReplFact::TaskFinished { task, skipped: true }) => {
+                self.skipped_just_now.entry(node).or_default().insert(*task);
+                return Ok(());
+            }
+            Step::Fact(_) => {
+                self.skipped_just_now.remove(&node);
+                return Ok(());
+            }
+            Step::Answer(call, result) => (call, result),
+        };
+        let skipped = self.skipped_just_now.remove(&node).unwrap_or_default();
+        if result.is_err() {
+            return Ok(());
+        }
+        let view = ledger.views.get(&node);
+        // A controller that reported no state change is in the state every cluster starts in.
+        let state = view.and_then(|v| v.state).unwrap_or(ReplicationState::Enabled);
+        let asked = match call {
+            AdminCall::StopClusterReplication => ReplicationState::Disabled,
+            AdminCall::StartClusterReplication => ReplicationState::Enabled,
+            AdminCall::SkipClusterReplicationTask { tasks } => {
+                if let Some(other) = skipped.iter().find(|t| !tasks.contains(t)) {
+                    return Err(format!("controller {node} answered ok to skipping tasks {tasks:?} and skipped task {other} too"));
+                }
+                let left = tasks.iter().find(|t| view.and_then(|v| v.states.get(t)).is_some_and(|s| *s != SlaveTaskState::Finished));
+                return match left {
+                    Some(t) => Err(format!("controller {node} answered ok to skipping tasks {tasks:?} and left task {t} unfinished")),
+                    None => Ok(()),
+                };
+            }
+            _ => return Ok(()),
+        };
+        if state != asked {
+            return Err(format!("controller {node} answered ok to {call:?}, but its replication is {}", state.name()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkers::pipeline::dolphindb_async::ledger::event_of;
+    use crate::checkers::pipeline::dolphindb_async::test_support::{enqueued, ledger, part, pulled, task};
+    use crate::checkers::pipeline::test_support::{master, slave};
+
+    /// Judges `steps` in order, each against the ledger before it, which then follows its fact.
+    fn judged(steps: &[(NodeId, Step<'_>)]) -> Result<(), String> {
+        let (mut c, mut l) = (CallsTakeEffect::default(), ledger());
+        for (node, step) in steps {
+            Checker::<AsyncLedger, Step<'_>, ()>::on_fact(&mut c, &l, *node, step)?;
+            if let Step::Fact(f) = step {
+                l.apply(*node, f, event_of(f).as_ref());
+            }
+        }
+        Ok(())
+    }
+
+    const OK: AdminResult = Ok(ccrsim_model::pipeline::dolphindb_async::AdminReply::Done);
+
+    #[test]
+    fn a_stop_and_a_start_that_change_the_state_pass() {
+        let (disabled, enabled) =
+            (ReplFact::StateChanged { state: ReplicationState::Disabled }, ReplFact::StateChanged { state: ReplicationState::Enabled });
+        let steps = [
+            (master(), Step::Fact(&disabled)),
+            (master(), Step::Answer(&AdminCall::StopClusterReplication, &OK)),
+            (master(), Step::Fact(&enabled)),
+            (master(), Step::Answer(&AdminCall::StartClusterReplication, &OK)),
+            // A start of a running cluster changes nothing and is right.
+            (master(), Step::Answer(&AdminCall::StartClusterReplication, &OK)),
+        ];
+        assert_eq!(judged(&steps), Ok(()));
+    }
+
+    #[test]
+    fn a_stop_answered_ok_that_leaves_replication_enabled_is_refused() {
+        let err = judged(&[(master(), Step::Answer(&AdminCall::StopClusterReplication, &OK))]).unwrap_err();
+        assert!(err.contains("answered ok to StopClusterReplication, but its replication is ENABLED"), "{err}");
+    }
+
+    /// Slave 0 holds tasks 1 to 3 of one queue, unfinished, and is stopped.
+    fn held() -> Vec<ReplFact> {
+        let tasks: Vec<_> = (1..=3).map(|id| task(id, id, "dfs://a", vec![part("dfs://a", 1)])).collect();
+        let mut facts: Vec<ReplFact> = tasks.iter().map(|t| enqueued(t).1).collect();
+        facts.push(pulled(&tasks));
+        facts.push(ReplFact::StateChanged { state: ReplicationState::Disabled });
+        facts
+    }
+
+    fn skip_steps<'a>(held: &'a [ReplFact], skipped: &'a [ReplFact], call: &'a AdminCall) -> Vec<(NodeId, Step<'a>)> {
+        let mut steps: Vec<(NodeId, Step<'a>)> =
+            held.iter().map(|f| (if matches!(f, ReplFact::Enqueued { .. }) { master() } else { slave(0) }, Step::Fact(f))).collect();
+        steps.extend(skipped.iter().map(|f| (slave(0), Step::Fact(f))));
+        steps.push((slave(0), Step::Answer(call, &OK)));
+        steps
+    }
+
+    #[test]
+    fn a_skip_finishing_exactly_the_named_tasks_passes() {
+        let (held, call) = (held(), AdminCall::SkipClusterReplicationTask { tasks: vec![1] });
+        let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }];
+        assert_eq!(judged(&skip_steps(&held, &skipped, &call)), Ok(()));
+    }
+
+    #[test]
+    fn a_skip_finishing_tasks_not_named_is_refused() {
+        let (held, call) = (held(), AdminCall::SkipClusterReplicationTask { tasks: vec![1] });
+        let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }, ReplFact::TaskFinished { task: 2, skipped: true }];
+        let err = judged(&skip_steps(&held, &skipped, &call)).unwrap_err();
+        assert!(err.contains("answered ok to skipping tasks [1] and skipped task 2 too"), "{err}");
+    }
+
+    #[test]
+    fn a_skip_leaving_a_named_task_unfinished_is_refused() {
+        let (held, call) = (held(), AdminCall::SkipClusterReplicationTask { tasks: vec![1, 3] });
+        let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }];
+        let err = judged(&skip_steps(&held, &skipped, &call)).unwrap_err();
+        assert!(err.contains("answered ok to skipping tasks [1, 3] and left task 3 unfinished"), "{err}");
+    }
+}
