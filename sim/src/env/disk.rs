@@ -74,6 +74,9 @@ pub enum DiskFault {
 #[derive(Debug, Clone)]
 pub struct SimDisk {
     files: BTreeMap<String, SimFile>,
+    /// The bytes of every file's page cache together: kept as the files change, because summing
+    /// them before every write was 1.5% of a run.
+    cache_bytes: u64,
     profile: DiskProfile,
     /// Active transient faults, by the nemesis' id.
     faults: BTreeMap<u32, DiskFault>,
@@ -82,11 +85,12 @@ pub struct SimDisk {
 impl SimDisk {
     /// An empty disk.
     pub fn new(profile: DiskProfile) -> Self {
-        Self { files: BTreeMap::new(), profile, faults: BTreeMap::new() }
+        Self { files: BTreeMap::new(), cache_bytes: 0, profile, faults: BTreeMap::new() }
     }
 
     fn used_bytes(&self) -> u64 {
-        self.files.values().map(|f| f.cache.len() as u64).sum()
+        debug_assert_eq!(self.cache_bytes, self.files.values().map(|f| f.cache.len() as u64).sum::<u64>());
+        self.cache_bytes
     }
 
     fn capacity_bytes(&self) -> u64 {
@@ -126,6 +130,7 @@ impl SimDisk {
                 self.make_room(data.len() as u64)?;
                 let file = self.files.entry(path.clone()).or_default();
                 file.cache.extend_from_slice(data);
+                self.cache_bytes += data.len() as u64;
                 file.unsynced.push(Unsynced::Append(data.clone()));
                 Ok(None)
             }
@@ -134,6 +139,7 @@ impl SimDisk {
                 self.make_room((data.len() as u64).saturating_sub(old))?;
                 let file = self.files.entry(path.clone()).or_default();
                 file.cache = data.clone();
+                self.cache_bytes = self.cache_bytes - old + data.len() as u64;
                 file.unsynced.push(Unsynced::Replace(data.clone()));
                 Ok(None)
             }
@@ -157,11 +163,15 @@ impl SimDisk {
             }
             DiskOp::Rename { from, to } => {
                 let file = self.files.remove(from).ok_or(DiskError::NotFound)?;
-                self.files.insert(to.clone(), file);
+                if let Some(replaced) = self.files.insert(to.clone(), file) {
+                    self.cache_bytes -= replaced.cache.len() as u64;
+                }
                 Ok(None)
             }
             DiskOp::Remove { path } => {
-                self.files.remove(path);
+                if let Some(removed) = self.files.remove(path) {
+                    self.cache_bytes -= removed.cache.len() as u64;
+                }
                 Ok(None)
             }
             DiskOp::Read { path } => {
@@ -222,6 +232,7 @@ impl SimDisk {
             file.cache = content.clone();
             file.durable = content;
         }
+        self.cache_bytes = self.files.values().map(|f| f.cache.len() as u64).sum();
         losses
     }
 
@@ -301,6 +312,26 @@ mod tests {
 
     fn fsync(d: &mut SimDisk, path: &str) {
         d.execute(&DiskOp::Fsync { path: path.into() }).unwrap();
+    }
+
+    #[test]
+    fn the_bytes_in_use_follow_every_change_of_the_files() {
+        let summed = |d: &SimDisk| d.files.values().map(|f| f.cache.len() as u64).sum::<u64>();
+        for seed in 0..50 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut d = disk();
+            append(&mut d, "a", b"0123456789").unwrap();
+            d.execute(&DiskOp::WriteAll { path: "b".into(), data: vec![1; 700] }).unwrap();
+            fsync(&mut d, "b");
+            d.execute(&DiskOp::WriteAll { path: "b".into(), data: vec![2; 30] }).unwrap();
+            append(&mut d, "c", &[3; 900]).unwrap();
+            d.execute(&DiskOp::Rename { from: "c".into(), to: "a".into() }).unwrap();
+            assert_eq!(d.used_bytes(), summed(&d), "seed {seed}: after a rename over a file");
+            d.crash(&mut rng);
+            assert_eq!(d.used_bytes(), summed(&d), "seed {seed}: after a crash");
+            d.execute(&DiskOp::Remove { path: "b".into() }).unwrap();
+            assert_eq!(d.cache_bytes, summed(&d), "seed {seed}: after a remove");
+        }
     }
 
     #[test]
