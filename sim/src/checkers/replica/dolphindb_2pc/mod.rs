@@ -1,6 +1,6 @@
 //! DolphinDB's 2PC replica protocol: atomicity, durability, replica convergence, one writer per
-//! partition, the reference model, the client history and liveness, judged on a ledger of the
-//! protocol's facts.
+//! partition, the reference model, the client history, reads and liveness, judged on a ledger of
+//! the protocol's facts.
 
 pub mod client_history;
 pub mod commit_durability;
@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod liveness;
 pub mod one_writer;
 pub mod prepare_durability;
+pub mod reads;
 pub mod reference_model;
 pub mod replica_convergence;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use self::ledger::DfsLedger;
 use self::liveness::DfsLiveness;
 use self::one_writer::OneWriter;
 use self::prepare_durability::PrepareDurability;
+use self::reads::Reads;
 use self::reference_model::ReferenceModel;
 use self::replica_convergence::ReplicaConvergence;
 use self::tx_atomicity::TxAtomicity;
@@ -59,6 +61,8 @@ struct ClusterCheckers {
     ledger: DfsLedger,
     /// `prepare-durability` keeps its own books.
     prepare_durability: PrepareDurability,
+    /// So does `reads`.
+    reads: Reads,
     controllers: Vec<NodeId>,
     data_nodes: Vec<NodeId>,
     clients: Vec<NodeId>,
@@ -82,6 +86,7 @@ impl DfsCheckers {
             commit_durability::NAME,
             prepare_durability::NAME,
             client_history::NAME,
+            reads::NAME,
             reference_model::NAME,
             liveness::NAME,
         ]
@@ -104,6 +109,7 @@ impl DfsCheckers {
                 cluster,
                 ledger: DfsLedger::default(),
                 prepare_durability: PrepareDurability::default(),
+                reads: Reads::default(),
                 controllers,
                 data_nodes,
                 clients,
@@ -123,6 +129,7 @@ impl DfsCheckers {
         judge::<DfsLedger, DfsFact, Scope<'_, D>, _>(&mut CommitDurability, l, at, node, fact)?;
         judge::<(), DfsFact, (), _>(&mut cluster.prepare_durability, &(), at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ClientHistory, l, at, node, fact)?;
+        judge::<DfsLedger, DfsFact, (), _>(&mut cluster.reads, l, at, node, fact)?;
         cluster.ledger.apply(node, fact);
         Ok(())
     }
