@@ -1,13 +1,15 @@
-//! The controller's part of a query: a readable snapshot and the chunks to read at it.
+//! The controller's part of a query: a snapshot and the chunks to read at it.
 //!
 //! DolphinDB reads by MVCC: a commit makes a new version of each chunk it writes, replicas keep a
 //! few older versions, and a query picks a readable cid and reads every chunk at its version as of
-//! that cid. Here the readable cid is the highest cid below every transaction that is decided
-//! commit but not yet complete: every commit up to it is complete, so the replicas the chunk map
-//! calls complete hold the chunk's version at it (or a later one, with the older kept). The leader
-//! answers from its applied state, without a Raft round; a deposed leader that still answers gives
-//! an older snapshot, which is why a query carries its session's floor (the highest cid its client
-//! saw acknowledged or read) and no snapshot below the floor is handed out.
+//! that cid. Here the snapshot is the leader's last commit decision (its applied state: the
+//! catalog and every chunk's version are exactly those of that cid). A replica that has not
+//! applied a decision yet (phase two in flight: the controller's metadata runs ahead of the
+//! replica's disk) cannot serve that version: the reader tries another replica, and plans again
+//! when none can. The leader answers from its applied state, without a Raft round; a deposed
+//! leader that still answers gives an older snapshot, which is why a query carries its session's
+//! floor (the highest cid its client saw acknowledged or read) and no snapshot below the floor is
+//! handed out.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DfsState, ReplicaState, TxState};
 use crate::core::io::NodeId;
-use crate::dfs::{Condition, OpError, OperationKind, PartitionKey, Query, plan_query};
+use crate::dfs::{Condition, OpError, PartitionKey, Query, plan_query};
 use crate::replica::dolphindb_2pc::types::{ChunkId, Cid};
 
 /// One chunk a query reads.
@@ -25,7 +27,8 @@ pub struct ChunkRead {
     pub chunk: ChunkId,
     /// Its version at the snapshot (the cid of its last commit at or below it).
     pub version: Cid,
-    /// The replicas the chunk map holds complete, online ones first.
+    /// The replicas the chunk map holds complete (some may not have applied the version yet),
+    /// online ones first.
     pub replicas: Vec<NodeId>,
 }
 
@@ -45,38 +48,17 @@ pub struct ReadPlan {
 pub enum ReadAnswer {
     /// Read this.
     Plan(ReadPlan),
-    /// Nothing readable at or above the floor yet, or the queried database's catalog changes in
-    /// a commit not yet complete: ask again shortly.
+    /// Nothing readable at or above the floor yet (a deposed leader's older state): ask again
+    /// shortly.
     Later(String),
     /// The query is invalid for the catalog.
     Refused(OpError),
 }
 
-/// Whether a committed operation of this kind leaves the catalog's tables and columns as they
-/// were (it changes rows, or adds a partition no row at an earlier snapshot can fall in).
-fn keeps_tables_and_columns(kind: OperationKind) -> bool {
-    use OperationKind::*;
-    matches!(
-        kind,
-        APPEND
-            | APPEND_CHUNK_GRANULARITY
-            | SQL_DELETE
-            | SQL_UPDATE
-            | UPSERT
-            | TRUNCATE_TABLE
-            | DROP_PARTITION
-            | ADD_RANGE_PARTITION
-            | ADD_VALUE_PARTITION
-    )
-}
-
 impl DfsState {
-    /// The highest cid at or below which every commit is complete.
+    /// The snapshot a query planned now reads at: the last commit decision.
     pub fn readable_cid(&self) -> Cid {
-        let oldest_incomplete = self.txs.values().filter_map(|t| if let TxState::Committed(c) = t.state { Some(c) } else { None }).min();
-        let readable = oldest_incomplete.map_or(self.next_cid - 1, |c| c - 1);
-        assert!(readable < self.next_cid, "readable cid {readable} beyond next cid {}", self.next_cid);
-        readable
+        self.next_cid - 1
     }
 
     /// Plans query `q` for a session that has seen cid `floor`; `online` orders the replicas.
@@ -85,13 +67,6 @@ impl DfsState {
         if snapshot < floor {
             crate::mark!("dfs.read_waits_for_readable_cid");
             return ReadAnswer::Later(format!("readable cid {snapshot} is below the session's floor {floor}"));
-        }
-        // Commits above the snapshot, not complete yet: the catalog already holds their changes.
-        let above: Vec<_> =
-            self.txs.values().filter(|t| matches!(t.state, TxState::Committed(c) if c > snapshot)).collect();
-        if above.iter().any(|t| t.op.database() == q.db && !keeps_tables_and_columns(t.op.kind())) {
-            crate::mark!("dfs.read_waits_for_ddl_completion");
-            return ReadAnswer::Later(format!("a change of {}'s tables or columns above cid {snapshot} is not complete", q.db));
         }
         let plan = match plan_query(&self.catalog, q) {
             Ok(p) => p,
@@ -104,11 +79,12 @@ impl DfsState {
                 continue;
             }
             let meta = &self.chunks[&chunk];
-            // One writer per chunk: at most one open transaction writes it; if it committed above
-            // the snapshot, the chunk's version at the snapshot is the one that transaction expected.
-            let pending = above.iter().flat_map(|t| &t.participations).find(|p| p.chunk == chunk);
-            let version = pending.map_or(meta.version, |p| p.expected_version);
+            let version = meta.version;
             assert!(version <= snapshot, "chunk {chunk} at version {version} above the snapshot {snapshot}");
+            if self.txs.values().any(|t| matches!(t.state, TxState::Committed(_)) && t.participations.iter().any(|p| p.chunk == chunk)) {
+                // Decided, maybe not applied by every replica yet.
+                crate::mark!("dfs.read_plan_chunk_ahead_of_replicas");
+            }
             if version == 0 {
                 // Not written at the snapshot: no rows.
                 continue;
