@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 
 use super::fact::{DfsFact, OpOutcome, QueryOutcome};
 use super::message::DfsMessage;
+use super::types::Cid;
 use crate::core::io::{Carries, Millis, NodeId, Output, TimerKey, part};
 use crate::core::rng::SplitMix64;
 use crate::dfs::{
     Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Query, Row, SharedOperation, Value,
     apply_catalog, plan,
 };
-use super::types::Cid;
 use crate::replica::Guest;
 
 const TIMER_ISSUE: TimerKey = 400;

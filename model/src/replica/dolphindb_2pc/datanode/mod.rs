@@ -321,7 +321,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     });
                     let prepared =
                         r.prepared.into_iter().map(|(tid, expected, delta)| PreparedTx { tid, expected, delta, since: 0 }).collect();
-                    node.replicas.insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records, older: VecDeque::new() });
+                    node.replicas
+                        .insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records, older: VecDeque::new() });
                 }
                 Err(why) => {
                     facts.push(DfsFact::ReplicaLost { chunk, why });

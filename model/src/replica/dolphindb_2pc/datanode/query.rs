@@ -35,8 +35,14 @@ struct ChunkProgress {
 #[derive(Debug, Clone)]
 enum ReadPhase {
     /// Waiting for the plan; with `Some(at)`, asking again at `at`.
-    Planning { again_at: Option<Millis> },
-    Reading { snapshot: Cid, condition: Option<Condition>, chunks: BTreeMap<ChunkId, ChunkProgress> },
+    Planning {
+        again_at: Option<Millis>,
+    },
+    Reading {
+        snapshot: Cid,
+        condition: Option<Condition>,
+        chunks: BTreeMap<ChunkId, ChunkProgress>,
+    },
 }
 
 /// A query this node runs for a client.
@@ -148,7 +154,15 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     }
 
     /// A replica's answer to a chunk read.
-    pub(super) fn on_chunk_rows(&mut self, now: Millis, from: NodeId, key: u64, chunk: ChunkId, rows: Option<Vec<Row>>, out: &mut Output<M, F>) {
+    pub(super) fn on_chunk_rows(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        key: u64,
+        chunk: ChunkId,
+        rows: Option<Vec<Row>>,
+        out: &mut Output<M, F>,
+    ) {
         // Only the answer of the replica asked last counts (a late one was given up on).
         let awaited = |p: &ChunkProgress| p.rows.is_none() && p.asked.is_some_and(|(n, _)| n == from);
         let phase = self.reads.get(&key).map(|r| &r.phase);
@@ -163,7 +177,15 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     }
 
     /// A replica asked for rows of a chunk: serve them if this node holds that version.
-    pub(super) fn on_read_chunk(&mut self, from: NodeId, read: u64, chunk: ChunkId, version: Cid, condition: Option<Condition>, out: &mut Output<M, F>) {
+    pub(super) fn on_read_chunk(
+        &mut self,
+        from: NodeId,
+        read: u64,
+        chunk: ChunkId,
+        version: Cid,
+        condition: Option<Condition>,
+        out: &mut Output<M, F>,
+    ) {
         let rows = self.serve(chunk, version, condition.as_ref());
         send(out, from, DfsMessage::ChunkRows { read, chunk, rows });
     }

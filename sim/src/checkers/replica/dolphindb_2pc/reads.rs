@@ -113,7 +113,9 @@ impl Reads {
         let Some(table) = self.at(&query.db, &query.table, snapshot) else {
             return Err(format!("{what} was answered with {} rows at cid {snapshot}, where the table does not exist", got.count));
         };
-        let want = table.selected(query.filter.as_ref()).map_err(|e| format!("{what} was answered at cid {snapshot}, but it is invalid there: {e}"))?;
+        let want = table
+            .selected(query.filter.as_ref())
+            .map_err(|e| format!("{what} was answered at cid {snapshot}, but it is invalid there: {e}"))?;
         if *got != want {
             return Err(format!(
                 "{what} at snapshot cid {snapshot}: its {} rows differ from the committed state at that cid ({} rows)",
