@@ -137,7 +137,7 @@ mod tests {
         let b = vec![Value::Int(2), Value::Symbol("y".into())];
         assert_eq!(RowsDigest::of(&[a.clone(), b.clone()]), RowsDigest::of(&[b.clone(), a.clone()]));
         assert_ne!(RowsDigest::of(&[a.clone(), a.clone()]), RowsDigest::of(&[a.clone(), b.clone()]));
-        assert_ne!(RowsDigest::of(&[a.clone()]), RowsDigest::of(&[vec![Value::Long(1), Value::Symbol("x".into())]]));
+        assert_ne!(RowsDigest::of(std::slice::from_ref(&a)), RowsDigest::of(&[vec![Value::Long(1), Value::Symbol("x".into())]]));
     }
 
     #[test]
