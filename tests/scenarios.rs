@@ -95,6 +95,7 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
             "network.wan.loss",
             "probability",
         ),
+        (deploy("").replace("ops_per_s = 1.0", "ops_per_s = 1.0\nquery_weight = 2000000"), "dfs_workload.query_weight", "0..=1000000"),
         (with("[faults]\nswarm = true"), "faults.kinds", "at least one fault kind"),
         (with("[faults]\nkinds = [\"meteor\"]"), "faults.kinds[0]", "unknown variant `meteor`"),
         (

@@ -11,7 +11,7 @@ pub mod value;
 
 pub use catalog::{Catalog, Column, Database, DbId, PartitionKey, PartitionScheme, Table, TableId};
 pub use chunk::{ChunkData, ChunkDelta, Condition};
-pub use operation::{Cmp, ErrorCode, Filter, OpError, Operation, OperationKind, Row, SharedOperation};
-pub use plan::{ChunkWrite, LockKey, Plan, apply_catalog, plan};
+pub use operation::{Cmp, ErrorCode, Filter, OpError, Operation, OperationKind, Query, Row, SharedOperation, SharedQuery};
+pub use plan::{ChunkWrite, LockKey, Plan, QueryPlan, apply_catalog, plan, plan_query};
 pub use reference::{DatabaseView, ReferenceDb, TableView, database_views};
 pub use value::{ColumnType, Value};

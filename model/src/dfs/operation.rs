@@ -81,6 +81,24 @@ pub enum Operation {
     RenameColumn { db: String, table: String, column: String, new_name: String },
 }
 
+/// `select * from table [where filter]`: a read. It takes no lock and writes nothing, so no
+/// transaction runs it and it is not one of the 20 operation types: a data node asks the controller
+/// for a readable snapshot (a cid) and the chunks to read, and reads each chunk's version at that
+/// snapshot from a replica. A filter compares the partitioning column (an equality prunes the read
+/// to one partition, as it prunes UPDATE and DELETE); rows are returned in no particular order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Query {
+    /// Database name.
+    pub db: String,
+    /// Table name.
+    pub table: String,
+    /// `WHERE partition_column <cmp> value`, if any.
+    pub filter: Option<Filter>,
+}
+
+/// A query as it travels (client, data node, controller, facts).
+pub type SharedQuery = std::sync::Arc<Query>;
+
 /// The type of an operation, as DolphinDB's `operationType` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[allow(clippy::upper_case_acronyms, non_camel_case_types, missing_docs)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, Column, Database, PartitionKey, Table, TableId};
 use super::chunk::{ChunkDelta, Condition};
-use super::operation::{Cmp, Filter, OpError, Operation, OperationKind, Row};
+use super::operation::{Cmp, Filter, OpError, Operation, OperationKind, Query, Row};
 use super::value::Value;
 
 /// A lock a transaction holds until it ends. Locks nest: a database lock conflicts with every lock
@@ -349,6 +349,33 @@ pub fn apply_catalog(catalog: &mut Catalog, op: &Operation) {
             t.columns[i].name = new_name.clone();
         }
     }
+}
+
+/// What a query reads, decided from the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QueryPlan {
+    /// The table.
+    pub table: TableId,
+    /// The one partition an equality filter prunes the read to; `None`: every partition.
+    pub pruned: Option<PartitionKey>,
+    /// The filter, with its column resolved (replicas never consult the catalog).
+    pub condition: Option<Condition>,
+}
+
+/// Plans a query against `catalog`: the table exists, and a filter compares its partitioning
+/// column with a non-NULL value of the column's type.
+pub fn plan_query(catalog: &Catalog, q: &Query) -> Result<QueryPlan, OpError> {
+    let d = catalog.database(&q.db).ok_or_else(|| OpError::invalid(format!("database {} does not exist", q.db)))?;
+    let t = d.tables.get(&q.table).ok_or_else(|| OpError::invalid(format!("table {} does not exist in {}", q.table, q.db)))?;
+    if let Some(f) = &q.filter
+        && t.partition_column.as_deref() != Some(f.column.as_str())
+    {
+        return Err(OpError::invalid(format!("a query filters on the partitioning column of {}, not on {}", t.name, f.column)));
+    }
+    let condition = q.filter.as_ref().map(|f| condition(t, f)).transpose()?;
+    let plan = QueryPlan { table: t.id, pruned: prune(d, t, q.filter.as_ref()), condition };
+    assert!(plan.pruned.is_none() || plan.condition.is_some(), "pruned without a filter");
+    Ok(plan)
 }
 
 /// Splits rows by partition after checking them against the table's columns.

@@ -17,6 +17,7 @@
 //! | | `one-writer-per-partition` | no conflicting locks, no two open prepares on a replica | DolphinDB transactions |
 //! | | `reference-model` | the committed history in cid order gives the final state | serializability |
 //! | | `client-history` | acknowledged operations happened, failed ones did not | Jepsen |
+//! | | `reads` | a query's rows are the committed state at its snapshot, not below its session's floor | DolphinDB MVCC |
 //! | | `prepare-durability` | a reload holds every prepare its replica voted yes on and had not resolved | Gray & Lamport 2006; DolphinDB 2PC |
 //! | | `dfs-liveness` | after heal: decided, resolved, recovered, answered | DolphinDB HA |
 //! | `pipeline/` | `no-gaps` | every fetched batch continues the target's offset with the source's writes | replication |

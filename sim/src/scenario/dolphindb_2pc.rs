@@ -35,6 +35,9 @@ pub struct DfsWorkloadSection {
     pub catalog_refresh_ms: u64,
     /// Weight of each operation type (DolphinDB's operationType names).
     pub mix: BTreeMap<String, u32>,
+    /// Weight of queries (selects over a table's partitions, judged by `reads`), on the scale of
+    /// the mix's weights (0: no reads).
+    pub query_weight: u32,
 }
 
 impl Default for DfsWorkloadSection {
@@ -75,6 +78,7 @@ impl Default for DfsWorkloadSection {
             invalid_share: 0.05,
             catalog_refresh_ms: 2000,
             mix,
+            query_weight: 0,
         }
     }
 }
@@ -110,6 +114,7 @@ impl DfsWorkloadSection {
                 return fail(&format!("dfs_workload.mix.{name}"), format!("unknown operation type (types: {})", names.join(", ")));
             }
         }
+        within("dfs_workload.query_weight", self.query_weight.into(), 0, 1_000_000)?;
         if self.mix.values().all(|w| *w == 0) {
             return fail("dfs_workload.mix", "needs at least one positive weight");
         }

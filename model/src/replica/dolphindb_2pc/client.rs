@@ -1,18 +1,25 @@
 //! A DFS client: sends the scenario's mix of operations to data nodes, against the catalog it has
 //! seen, and records a history (operation, outcome ok / failed / unknown, times) for the checkers.
 //!
+//! Queries (`query_weight`) share the lanes: a select over a table's partitions, pruned by an
+//! equality on the partitioning column most of the time. The client sends with each query its
+//! session's floor, the highest cid it was told committed or read, so that it never reads older
+//! than what it saw.
+//!
 //! Each lane has one operation in flight. An operation that gets no answer in time ends "unknown"
 //! (it may or may not have happened) and is never resent; the lane moves to another data node,
 //! like DolphinDB's API failing over when its node dies.
 
 use std::collections::BTreeMap;
 
-use super::fact::{DfsFact, OpOutcome};
+use super::fact::{DfsFact, OpOutcome, QueryOutcome};
 use super::message::DfsMessage;
+use super::types::Cid;
 use crate::core::io::{Carries, Millis, NodeId, Output, TimerKey, part};
 use crate::core::rng::SplitMix64;
 use crate::dfs::{
-    Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Row, Value, apply_catalog, plan,
+    Catalog, Cmp, Column, ColumnType, ErrorCode, Filter, Operation, OperationKind, PartitionScheme, Query, Row, SharedOperation, Value,
+    apply_catalog, plan,
 };
 use crate::replica::Guest;
 
@@ -35,6 +42,8 @@ pub struct DfsClientConfig {
     pub op_timeout_ms: Millis,
     /// Weight of each operation type.
     pub mix: Vec<(OperationKind, u32)>,
+    /// Weight of queries, on the scale of the mix's weights.
+    pub query_weight: u32,
     /// Names of the databases it works with.
     pub databases: Vec<String>,
     /// Table names it uses per database.
@@ -47,10 +56,17 @@ pub struct DfsClientConfig {
     pub catalog_refresh_ms: Millis,
 }
 
+/// What a lane waits for.
+#[derive(Debug, Clone)]
+enum Work {
+    Write(SharedOperation),
+    Read,
+}
+
 #[derive(Debug, Clone)]
 struct InFlight {
     op_id: u64,
-    op: crate::dfs::SharedOperation,
+    work: Work,
     target: NodeId,
     deadline: Millis,
 }
@@ -69,6 +85,8 @@ pub struct DfsClient {
     stopped: bool,
     rng: SplitMix64,
     names: u64,
+    /// The highest cid this client was told committed, or read at.
+    floor: Cid,
 }
 
 impl DfsClient {
@@ -90,6 +108,7 @@ impl DfsClient {
             stopped: false,
             rng: SplitMix64::new(entropy),
             names: 0,
+            floor: 0,
         }
     }
 
@@ -109,14 +128,16 @@ impl DfsClient {
         match msg {
             DfsMessage::Outcome { op_id, result } => {
                 let Some(i) = self.lanes.iter().position(|l| l.as_ref().is_some_and(|f| f.op_id == op_id)) else { return };
-                let flight = self.lanes[i].take().expect("found");
+                let Some(flight) = self.lanes[i].take_if(|f| matches!(f.work, Work::Write(_))) else { return };
+                let Work::Write(op) = &flight.work else { unreachable!("taken as a write") };
                 let outcome = match result {
                     Ok((tid, cid)) => {
                         // Keep our view of the catalog current with our own DDL.
                         let existing = |_| Vec::new();
-                        if plan(&self.catalog, &existing, &flight.op).is_ok() {
-                            apply_catalog(&mut self.catalog, &flight.op);
+                        if plan(&self.catalog, &existing, op).is_ok() {
+                            apply_catalog(&mut self.catalog, op);
                         }
+                        self.floor = self.floor.max(cid);
                         OpOutcome::Ok { tid, cid }
                     }
                     Err(e) => {
@@ -127,6 +148,21 @@ impl DfsClient {
                     }
                 };
                 out.fact_replica(DfsFact::OpEnded { op_id, outcome, at: now });
+            }
+            DfsMessage::QueryAnswer { op_id, result } => {
+                let Some(i) = self.lanes.iter().position(|l| l.as_ref().is_some_and(|f| f.op_id == op_id && matches!(f.work, Work::Read)))
+                else {
+                    return;
+                };
+                self.lanes[i] = None;
+                let outcome = match result {
+                    Ok((snapshot, rows)) => {
+                        self.floor = self.floor.max(snapshot);
+                        QueryOutcome::Rows { snapshot, rows }
+                    }
+                    Err(e) => QueryOutcome::Failed(e),
+                };
+                out.fact_replica(DfsFact::QueryEnded { op_id, outcome, at: now });
             }
             DfsMessage::CatalogReply { req, catalog } if req == self.catalog_req => match catalog {
                 Ok(c) => self.catalog = *c,
@@ -164,7 +200,11 @@ impl DfsClient {
                 for lane in &mut self.lanes {
                     if lane.as_ref().is_some_and(|f| now >= f.deadline) {
                         let flight = lane.take().expect("checked");
-                        out.fact_replica(DfsFact::OpEnded { op_id: flight.op_id, outcome: OpOutcome::Unknown, at: now });
+                        let op_id = flight.op_id;
+                        out.fact_replica(match flight.work {
+                            Work::Write(_) => DfsFact::OpEnded { op_id, outcome: OpOutcome::Unknown, at: now },
+                            Work::Read => DfsFact::QueryEnded { op_id, outcome: QueryOutcome::Unknown, at: now },
+                        });
                         // Fail over: that node may be dead.
                         if self.config.data_nodes[self.target % self.config.data_nodes.len()] == flight.target {
                             self.target += 1;
@@ -188,13 +228,24 @@ impl DfsClient {
         out: &mut Output<M, F>,
     ) {
         let Some(lane) = self.lanes.iter().position(|l| l.is_none()) else { return };
-        let op: crate::dfs::SharedOperation = self.generate().into();
         let op_id = self.next_op;
         self.next_op += 1;
         let target = self.config.data_nodes[self.target % self.config.data_nodes.len()];
-        out.fact_replica(DfsFact::OpInvoked { op_id, op: op.clone(), at: now });
-        out.send_replica(target, DfsMessage::<P>::Run { op_id, op: op.clone() });
-        self.lanes[lane] = Some(InFlight { op_id, op, target, deadline: now + self.config.op_timeout_ms });
+        let work = match self.generate() {
+            Generated::Write(op) => {
+                let op: SharedOperation = op.into();
+                out.fact_replica(DfsFact::OpInvoked { op_id, op: op.clone(), at: now });
+                out.send_replica(target, DfsMessage::<P>::Run { op_id, op: op.clone() });
+                Work::Write(op)
+            }
+            Generated::Read(query) => {
+                let query: crate::dfs::SharedQuery = query.into();
+                out.fact_replica(DfsFact::QueryInvoked { op_id, query: query.clone(), at: now });
+                out.send_replica(target, DfsMessage::<P>::Query { op_id, query, floor: self.floor });
+                Work::Read
+            }
+        };
+        self.lanes[lane] = Some(InFlight { op_id, work, target, deadline: now + self.config.op_timeout_ms });
     }
 
     // ----- Generating operations ------------------------------------------------------------------
@@ -208,7 +259,7 @@ impl DfsClient {
         format!("{prefix}{}", self.names)
     }
 
-    fn generate(&mut self) -> Operation {
+    fn generate(&mut self) -> Generated {
         // Generating reads the catalog while drawing from the rng: move it out for the duration
         // rather than clone it.
         let catalog = std::mem::take(&mut self.catalog);
@@ -217,7 +268,7 @@ impl DfsClient {
         op
     }
 
-    fn generate_from(&mut self, catalog: &Catalog) -> Operation {
+    fn generate_from(&mut self, catalog: &Catalog) -> Generated {
         let existing_dbs: Vec<String> = self.config.databases.iter().filter(|d| catalog.database(d).is_some()).cloned().collect();
         let tables: Vec<(String, String)> = catalog
             .tables()
@@ -230,8 +281,11 @@ impl DfsClient {
         } else if tables.len() < existing_dbs.len() {
             if self.rng.chance(0.7) { OperationKind::CREATE_PARTITIONED_TABLE } else { OperationKind::CREATE_TABLE }
         } else {
-            let total: u64 = self.config.mix.iter().map(|(_, w)| u64::from(*w)).sum();
-            let mut x = self.rng.range(0, total);
+            let writes: u64 = self.config.mix.iter().map(|(_, w)| u64::from(*w)).sum();
+            let mut x = self.rng.range(0, writes + u64::from(self.config.query_weight));
+            if x >= writes {
+                return Generated::Read(self.query(catalog, &tables));
+            }
             let mut chosen = self.config.mix[0].0;
             for &(k, w) in &self.config.mix {
                 if x < u64::from(w) {
@@ -246,7 +300,20 @@ impl DfsClient {
         if self.rng.chance(self.config.invalid_share) {
             self.spoil(&mut op);
         }
-        op
+        Generated::Write(op)
+    }
+
+    /// A select over one of `tables`: pruned to one partition by an equality on the partitioning
+    /// column seven times in ten, the whole table otherwise (and always for a dimension table).
+    fn query(&mut self, catalog: &Catalog, tables: &[(String, String)]) -> Query {
+        let (db, table) = self.pick(tables).cloned().expect("queries are generated once tables exist");
+        let t = catalog.table(&db, &table);
+        let keys = catalog.database(&db).map(|d| d.scheme.keys()).unwrap_or_default();
+        let filter = match t.and_then(|t| t.partition_column.clone()) {
+            Some(column) if self.rng.chance(0.7) => self.pick(&keys).cloned().map(|value| Filter { column, cmp: Cmp::Eq, value }),
+            _ => None,
+        };
+        Query { db, table, filter }
     }
 
     fn build(&mut self, catalog: &Catalog, kind: OperationKind, dbs: &[String], tables: &[(String, String)]) -> Operation {
@@ -432,6 +499,12 @@ impl DfsClient {
             _ => {}
         }
     }
+}
+
+/// What the client sends next.
+enum Generated {
+    Write(Operation),
+    Read(Query),
 }
 
 /// The operation mix a scenario gives, as `(kind, weight)`.

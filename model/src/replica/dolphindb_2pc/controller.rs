@@ -154,6 +154,18 @@ impl Watch {
                 }
                 DfsCommand::Rollback { tid }
             }
+            DfsRequest::ReadPlan { query, floor } => {
+                // Answered from the applied state, by the leader only (the floor keeps a deposed
+                // leader's older state from going below what the session saw).
+                let result = if view.is_leader {
+                    let online: BTreeSet<NodeId> = self.online(now).into_iter().collect();
+                    Ok(DfsOutput::Read(dfs.read_plan(&query, floor, &online)))
+                } else {
+                    Err(view.leader_hint)
+                };
+                out.send_replica(from, DfsMessage::<P>::Response { req, result });
+                return Vec::new();
+            }
             DfsRequest::RecoveryLock { chunk } => DfsCommand::RecoveryLock { chunk, node: from, now_ms: now },
             DfsRequest::Recovered { chunk, version } => DfsCommand::Recovered { chunk, node: from, version },
             DfsRequest::RecoveryUnlock { chunk } => DfsCommand::RecoveryUnlock { chunk, node: from },

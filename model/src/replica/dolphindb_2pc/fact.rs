@@ -1,6 +1,6 @@
 //! What the DFS roles tell the checkers.
 
-use crate::dfs::{LockKey, OpError, OperationKind, SharedOperation};
+use crate::dfs::{LockKey, OpError, OperationKind, Row, SharedOperation, SharedQuery};
 
 use super::types::{ChunkId, Cid, Decision, Tid};
 
@@ -12,6 +12,17 @@ pub enum OpOutcome {
     /// Refused or aborted: it did not happen.
     Failed(OpError),
     /// No answer in time: it may or may not have happened.
+    Unknown,
+}
+
+/// How a query ended, as the client saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum QueryOutcome {
+    /// The rows the query selects at the readable cid `snapshot`.
+    Rows { snapshot: Cid, rows: Vec<Row> },
+    /// No rows: the query was invalid, or nothing could be read.
+    Failed(OpError),
+    /// No answer in time.
     Unknown,
 }
 
@@ -50,4 +61,8 @@ pub enum DfsFact {
     OpInvoked { op_id: u64, op: SharedOperation, at: crate::core::io::Millis },
     /// A client saw how it ended, at `at` on its clock.
     OpEnded { op_id: u64, outcome: OpOutcome, at: crate::core::io::Millis },
+    /// A client sent a query, at `at` on its clock.
+    QueryInvoked { op_id: u64, query: SharedQuery, at: crate::core::io::Millis },
+    /// A client got the query's answer (or gave up), at `at` on its clock.
+    QueryEnded { op_id: u64, outcome: QueryOutcome, at: crate::core::io::Millis },
 }

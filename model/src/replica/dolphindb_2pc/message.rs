@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::core::io::NodeId;
-use crate::dfs::{Catalog, ChunkData, ChunkDelta, OpError, SharedOperation};
+use crate::dfs::{Catalog, ChunkData, ChunkDelta, Condition, OpError, Row, SharedOperation, SharedQuery};
 use crate::replica::{Guest, MessageKind, PipelineWriteId};
 
 use super::state::{ChunkId, Cid, Decision, DfsOutput, Tid};
@@ -32,6 +32,8 @@ pub enum DfsRequest<P: Guest> {
     RecoveryUnlock { chunk: ChunkId },
     /// A request of the pipeline's part of the data node, for the pipeline's leader duties.
     Pipeline(P::NodeRequest),
+    /// Plan a query for a session that has seen cid `floor` (answered from the applied state).
+    ReadPlan { query: SharedQuery, floor: Cid },
 }
 
 /// One message of the DFS (`P`: the pipeline whose payloads it carries).
@@ -41,6 +43,14 @@ pub enum DfsMessage<P: Guest> {
     Run { op_id: u64, op: SharedOperation },
     /// Data node -> client: its outcome (`Ok((tid, cid))`).
     Outcome { op_id: u64, result: Result<(Tid, Cid), OpError> },
+    /// Client -> data node: run a query; its session has seen cid `floor` (acknowledged or read).
+    Query { op_id: u64, query: SharedQuery, floor: Cid },
+    /// Data node -> client: the query's rows at snapshot `Ok((cid, rows))`, or why not.
+    QueryAnswer { op_id: u64, result: Result<(Cid, Vec<Row>), OpError> },
+    /// Reading node -> replica: the rows of `chunk` at `version` that `condition` selects.
+    ReadChunk { read: u64, chunk: ChunkId, version: Cid, condition: Option<Condition> },
+    /// Replica -> reading node: those rows, or `None` if it holds no such version.
+    ChunkRows { read: u64, chunk: ChunkId, rows: Option<Vec<Row>> },
     /// Data node -> controller.
     Request { req: u64, request: DfsRequest<P> },
     /// Controller -> data node: the answer, or the leader to ask instead.
@@ -77,6 +87,10 @@ impl<P: Guest> MessageKind for DfsMessage<P> {
         match self {
             DfsMessage::Run { .. } => "Run",
             DfsMessage::Outcome { .. } => "Outcome",
+            DfsMessage::Query { .. } => "Query",
+            DfsMessage::QueryAnswer { .. } => "QueryAnswer",
+            DfsMessage::ReadChunk { .. } => "ReadChunk",
+            DfsMessage::ChunkRows { .. } => "ChunkRows",
             DfsMessage::Request { .. } => "Request",
             DfsMessage::Response { .. } => "Response",
             DfsMessage::Heartbeat { .. } => "Heartbeat",

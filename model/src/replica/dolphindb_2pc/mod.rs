@@ -19,7 +19,7 @@ pub mod state;
 pub mod storage;
 pub mod types;
 
-pub use fact::{DfsFact, OpOutcome};
+pub use fact::{DfsFact, OpOutcome, QueryOutcome};
 pub use message::{DfsMessage, DfsRequest};
 pub use state::{ChunkId, Cid, Decision, DfsCommand, DfsConfig, DfsOutput, DfsState, ReliabilityLevel, Tid};
 

@@ -3,6 +3,8 @@
 //! commands, so every controller holds the same state and the leader's decision is the outcome
 //! (DolphinDB: the controller is the last participant of phase one; its state decides).
 
+mod read;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,7 @@ use crate::dfs::{
 use crate::replica::{CommittedWrite, Guest, PipelineTag, PipelineWriteId, ReplicaView, WriteHooks};
 
 pub use super::types::{ChunkId, Cid, Decision, Tid};
+pub use read::{ChunkRead, ReadAnswer, ReadPlan};
 
 /// How replicas are spread (dfsReplicaReliabilityLevel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -227,6 +230,8 @@ pub enum DfsOutput<P: Guest> {
     Done,
     /// The pipeline's answer to a request of the pipeline's part of a data node.
     Pipeline(P::NodeReply),
+    /// The answer to a query's request for a read plan.
+    Read(ReadAnswer),
 }
 
 /// The replicated DFS state of a cluster.

@@ -12,6 +12,7 @@
 
 mod difference;
 mod locks;
+mod selection;
 mod sequential_db;
 mod values;
 
@@ -24,6 +25,7 @@ use ccrsim_model::dfs::{Catalog, ColumnType, PartitionScheme, Row, TableId, Valu
 
 pub use difference::first_difference;
 pub use locks::{footprints_overlap, locks_overlap};
+pub use selection::{RowsDigest, TableDigest};
 pub use sequential_db::SequentialDb;
 
 /// A database's partition scheme as a user sees it (`schema(db).partitionSchema`), in a canonical

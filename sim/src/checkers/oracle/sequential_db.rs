@@ -232,6 +232,16 @@ impl SequentialDb {
         self.databases.iter().filter(|(name, _)| keep(name)).map(|(name, d)| (name.clone(), d.clone().into_canonical())).collect()
     }
 
+    /// A table as it stands (rows in insertion order), if it exists.
+    pub fn table(&self, db: &str, table: &str) -> Option<&TableView> {
+        self.databases.get(db)?.tables.get(table)
+    }
+
+    /// The names of the tables of `db` (none if it does not exist).
+    pub fn table_names(&self, db: &str) -> Vec<String> {
+        self.databases.get(db).map(|d| d.tables.keys().cloned().collect()).unwrap_or_default()
+    }
+
     /// CREATE_TABLE and CREATE_PARTITIONED_TABLE: the database exists; the table name is valid and
     /// free; at least one column, each with a valid name that no other column has; a partitioning
     /// column, if any, is one of the columns and has the domain's type. The table starts empty.

@@ -174,6 +174,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec<Dolphindb
                     lanes: w.lanes_per_client,
                     op_timeout_ms: w.op_timeout_ms,
                     mix: w.mix_kinds(),
+                    query_weight: w.query_weight,
                     databases: (0..w.databases).map(|i| format!("dfs://db{i}")).collect(),
                     tables_per_db: w.tables_per_db,
                     rows: (w.rows[0], w.rows[1]),

@@ -12,6 +12,7 @@
 
 mod coordinator;
 mod participant;
+mod query;
 mod recovery;
 mod work;
 
@@ -61,6 +62,12 @@ pub struct DataNodeBugs {
     pub prepare_vote_before_fsync: bool,
     /// The coordinator asks for the commit decision after the first yes vote, not the last.
     pub commit_after_first_prepared: bool,
+    /// A replica asked for a chunk's rows while a transaction on it is prepared serves them with
+    /// the prepared (undecided) change applied.
+    pub read_uncommitted_version: bool,
+    /// A replica asked for a chunk's rows at a version serves its current rows whatever version
+    /// it holds (behind the snapshot, or past it).
+    pub read_any_version: bool,
 }
 
 impl DataNodeBugs {
@@ -122,6 +129,21 @@ pub(super) struct Replica {
     prepared: Vec<PreparedTx>,
     /// Records in the chunk's log (the next one's position).
     records: usize,
+    /// Older committed versions kept for queries (in memory only), oldest first.
+    ///
+    /// Invariant: at most `query::OLD_VERSIONS_KEPT`, versions increasing, all below `version`.
+    older: VecDeque<(Cid, ChunkData)>,
+}
+
+impl Replica {
+    /// Keeps the current version for queries before a commit replaces it.
+    fn keep_current_version(&mut self) {
+        self.older.push_back((self.version, self.data.clone()));
+        if self.older.len() > query::OLD_VERSIONS_KEPT {
+            self.older.pop_front();
+        }
+        assert!(self.older.len() <= query::OLD_VERSIONS_KEPT && self.older.iter().all(|(v, _)| *v <= self.version));
+    }
 }
 
 /// What a request to the controller leader is for: where its answer goes.
@@ -131,6 +153,8 @@ enum Purpose {
     Resolve(ChunkId, Tid),
     RecoveryLock(ChunkId),
     Recovered(ChunkId),
+    /// A query's read plan.
+    Read(u64),
     Unlock,
     /// The pipeline part's request, with the correlation it chose.
     Pipeline(u64),
@@ -163,6 +187,9 @@ pub struct DataNode<P: Guest2pc, M, F> {
     replicas: BTreeMap<ChunkId, Replica>,
     ops: BTreeMap<u64, CoordOp>,
     next_op: u64,
+    /// Queries it runs for clients.
+    reads: BTreeMap<u64, query::ReadOp>,
+    next_read: u64,
     /// Operations answered within the last minute, `(client, op_id)`: a copy of a request that the
     /// network duplicated or delayed must not run the operation a second time.
     answered: BTreeSet<(NodeId, u64)>,
@@ -253,6 +280,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             replicas: BTreeMap::new(),
             ops: BTreeMap::new(),
             next_op: 0,
+            reads: BTreeMap::new(),
+            next_read: 0,
             answered: BTreeSet::new(),
             answered_at: VecDeque::new(),
             session: rng.next_u64(),
@@ -294,7 +323,8 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     });
                     let prepared =
                         r.prepared.into_iter().map(|(tid, expected, delta)| PreparedTx { tid, expected, delta, since: 0 }).collect();
-                    node.replicas.insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records });
+                    node.replicas
+                        .insert(chunk, Replica { data: r.data, version: r.version, prepared, records: r.records, older: VecDeque::new() });
                 }
                 Err(why) => {
                     facts.push(DfsFact::ReplicaLost { chunk, why });
@@ -349,6 +379,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         self.now = now;
         match msg {
             DfsMessage::Run { op_id, op } => self.run(now, from, op_id, op, out),
+            DfsMessage::Query { op_id, query, floor } => self.on_query(now, from, op_id, query, floor, out),
+            DfsMessage::ReadChunk { read, chunk, version, condition } => self.on_read_chunk(from, read, chunk, version, condition, out),
+            DfsMessage::ChunkRows { read, chunk, rows } => self.on_chunk_rows(now, from, read, chunk, rows, out),
             DfsMessage::Response { req, result } => self.on_response(now, req, result, out),
             DfsMessage::Prepare { tid, chunk, expected_version, delta } => {
                 self.on_prepare(now, from, tid, chunk, expected_version, delta, out)
@@ -388,6 +421,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 }
             }
             DfsMessage::Outcome { .. }
+            | DfsMessage::QueryAnswer { .. }
             | DfsMessage::Request { .. }
             | DfsMessage::Heartbeat { .. }
             | DfsMessage::CatalogQuery { .. }
@@ -427,6 +461,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         }
         self.retry_requests(now, out);
         self.tick_coordinator(now, out);
+        self.tick_reads(now, out);
         self.tick_in_doubt(now, out);
         self.tick_recoveries(now, out);
         P::node_tick(self, now, out);
@@ -551,6 +586,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                 self.recoveries.remove(&chunk);
             }
             Purpose::Unlock => {}
+            Purpose::Read(key) => self.on_read_plan(now, key, output, out),
             Purpose::Pipeline(correlation) => {
                 let reply = match output {
                     DfsOutput::Pipeline(reply) => Ok(reply),

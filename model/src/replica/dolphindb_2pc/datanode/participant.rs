@@ -89,6 +89,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     self.drop_replica(chunk, out);
                     return true;
                 }
+                replica.keep_current_version();
                 match &*p.delta {
                     ChunkDelta::Update { column, value, .. } if self.config.bugs.update_ignores_filter => {
                         replica.data.apply(&ChunkDelta::Update { column: *column, value: value.clone(), condition: None })

@@ -101,7 +101,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         out.fact_replica(DfsFact::ReplicaInstalled { chunk, version, digest: data.digest() });
         self.log_buffer.remove(&chunk);
         self.lost.remove(&chunk);
-        let earlier = self.replicas.insert(chunk, Replica { data, version, prepared: Vec::new(), records: 0 });
+        let earlier = self
+            .replicas
+            .insert(chunk, Replica { data, version, prepared: Vec::new(), records: 0, older: std::collections::VecDeque::new() });
         // An image replaces only a replica with no open prepare (writes and recovery exclude each other).
         assert!(earlier.is_none_or(|r| r.prepared.is_empty()), "chunk {chunk} installed over an open prepare");
         self.compaction_ops(chunk);

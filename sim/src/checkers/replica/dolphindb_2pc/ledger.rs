@@ -12,7 +12,7 @@ use crate::summary::{OpCounts, ReplicaSummary};
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{LockKey, SharedOperation};
-use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
+use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Cid, Decision, DfsFact, OpOutcome, QueryOutcome, Tid};
 
 /// A transaction as the controllers reported it.
 #[derive(Debug, Clone)]
@@ -59,6 +59,8 @@ pub struct DfsLedger {
     pub versions: BTreeMap<(ChunkId, Cid), (u64, NodeId)>,
     /// The highest cid each replica acknowledged as durably committed.
     pub acknowledged: BTreeMap<(NodeId, ChunkId), Cid>,
+    /// How the queries ended (answered with rows, failed, unknown), for reports; `reads` judges them.
+    pub queries: OpCounts,
 }
 
 impl DfsLedger {
@@ -76,6 +78,9 @@ impl DfsLedger {
                 }
                 Some(OpOutcome::Unknown) | None => c.unknown += 1,
             }
+        }
+        if self.queries != OpCounts::default() {
+            operations.insert("SELECT".into(), self.queries);
         }
         let mut reference = ccrsim_model::dfs::ReferenceDb::default();
         for (_, op) in self.committed.values() {
@@ -160,6 +165,12 @@ impl DfsLedger {
             DfsFact::OpInvoked { op_id, op, at } => {
                 self.ops.insert(*op_id, LedgerOp { client: node, op: op.clone(), outcome: None, times: (*at, None) });
             }
+            DfsFact::QueryInvoked { .. } => {}
+            DfsFact::QueryEnded { outcome, .. } => match outcome {
+                QueryOutcome::Rows { .. } => self.queries.ok += 1,
+                QueryOutcome::Failed(_) => self.queries.failed += 1,
+                QueryOutcome::Unknown => self.queries.unknown += 1,
+            },
             DfsFact::OpEnded { op_id, outcome, at } => {
                 if let Some(o) = self.ops.get_mut(op_id) {
                     o.outcome = Some(outcome.clone());

@@ -1,6 +1,6 @@
 //! DolphinDB's 2PC replica protocol: atomicity, durability, replica convergence, one writer per
-//! partition, the reference model, the client history and liveness, judged on a ledger of the
-//! protocol's facts.
+//! partition, the reference model, the client history, reads and liveness, judged on a ledger of
+//! the protocol's facts.
 
 pub mod client_history;
 pub mod commit_durability;
@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod liveness;
 pub mod one_writer;
 pub mod prepare_durability;
+pub mod reads;
 pub mod reference_model;
 pub mod replica_convergence;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use self::ledger::DfsLedger;
 use self::liveness::DfsLiveness;
 use self::one_writer::OneWriter;
 use self::prepare_durability::PrepareDurability;
+use self::reads::Reads;
 use self::reference_model::ReferenceModel;
 use self::replica_convergence::ReplicaConvergence;
 use self::tx_atomicity::TxAtomicity;
@@ -61,6 +63,8 @@ struct ClusterCheckers {
     prepare_durability: PrepareDurability,
     /// `2pc-atomicity` keeps each transaction's participants and yes votes.
     tx_atomicity: TxAtomicity,
+    /// `reads` keeps the committed history it judges answers against.
+    reads: Reads,
     controllers: Vec<NodeId>,
     data_nodes: Vec<NodeId>,
     clients: Vec<NodeId>,
@@ -84,6 +88,7 @@ impl DfsCheckers {
             commit_durability::NAME,
             prepare_durability::NAME,
             client_history::NAME,
+            reads::NAME,
             reference_model::NAME,
             liveness::NAME,
         ]
@@ -107,6 +112,7 @@ impl DfsCheckers {
                 ledger: DfsLedger::default(),
                 prepare_durability: PrepareDurability::default(),
                 tx_atomicity: TxAtomicity::default(),
+                reads: Reads::default(),
                 controllers,
                 data_nodes,
                 clients,
@@ -126,6 +132,7 @@ impl DfsCheckers {
         judge::<DfsLedger, DfsFact, Scope<'_, D>, _>(&mut CommitDurability, l, at, node, fact)?;
         judge::<(), DfsFact, (), _>(&mut cluster.prepare_durability, &(), at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ClientHistory, l, at, node, fact)?;
+        judge::<DfsLedger, DfsFact, (), _>(&mut cluster.reads, l, at, node, fact)?;
         cluster.ledger.apply(node, fact);
         Ok(())
     }
