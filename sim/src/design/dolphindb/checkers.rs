@@ -26,6 +26,7 @@ use crate::checkers::pipeline::gc_safety::GcSafety;
 use crate::checkers::pipeline::ledger::PipelineLedger;
 use crate::checkers::pipeline::liveness::ReplicationLiveness;
 use crate::checkers::pipeline::no_gaps::NoGaps;
+use crate::checkers::availability::Answer;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
@@ -131,6 +132,25 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
 
     fn refusal(fact: &DfsFact) -> Option<&str> {
         DfsCheckers::refusal(fact)
+    }
+
+    fn client_operation(fact: &DfsFact) -> Option<(u64, Option<Answer>)> {
+        use ccrsim_model::dfs::ErrorCode;
+        use ccrsim_model::replica::dolphindb_2pc::fact::OpOutcome;
+        match fact {
+            DfsFact::OpInvoked { op_id, .. } => Some((*op_id, None)),
+            DfsFact::OpEnded { op_id, outcome, .. } => {
+                let answer = match outcome {
+                    OpOutcome::Ok { .. } => Answer::Committed,
+                    OpOutcome::Failed(e) if e.code == ErrorCode::Aborted => Answer::Aborted,
+                    OpOutcome::Failed(e) if e.code == ErrorCode::Unavailable => Answer::Unavailable,
+                    OpOutcome::Failed(_) => Answer::Refused,
+                    OpOutcome::Unknown => Answer::Unknown,
+                };
+                Some((*op_id, Some(answer)))
+            }
+            _ => None,
+        }
     }
 
     fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &ReplFact) -> Result<(), Violation> {

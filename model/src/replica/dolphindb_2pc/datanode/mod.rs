@@ -59,6 +59,9 @@ pub struct DataNodeBugs {
     /// A participant answers `Prepared` as soon as it has written its prepare record, before the
     /// fsync that makes it durable: a crash in between loses a prepare it voted yes on.
     pub prepare_vote_before_fsync: bool,
+    /// A participant refuses the prepare of every transaction whose tid is a multiple of 5, as if
+    /// its partition were held by another transaction: a fifth of the writes abort for nothing.
+    pub refuse_some_prepares: bool,
 }
 
 impl DataNodeBugs {
