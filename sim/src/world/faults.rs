@@ -102,7 +102,9 @@ impl<D: SimDesign> World<D> {
         let now = self.now;
         let c = &mut self.checkers;
         match action {
-            FaultAction::Partition { id, a, b, .. } => c.on_disruption(now, &Disruption::Cut { id: *id, a: a.clone(), b: b.clone() }),
+            FaultAction::Partition { id, a, b, one_way } => {
+                c.on_disruption(now, &Disruption::Cut { id: *id, a: a.clone(), b: b.clone(), one_way: *one_way })
+            }
             FaultAction::PartitionEnd { id } => c.on_disruption_end(now, DisruptionKey::Cut(*id)),
             FaultAction::PacketLoss { id, .. } => c.on_disruption(now, &Disruption::Loss(*id)),
             FaultAction::PacketLossEnd { id } => c.on_disruption_end(now, DisruptionKey::Loss(*id)),

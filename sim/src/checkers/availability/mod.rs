@@ -18,8 +18,10 @@
 //!   leader while a member that reported `BecameLeader` (and not `SteppedDown`, a crash or a
 //!   restart since) is neither down, nor paused, nor on the smaller side of a partition that splits
 //!   the group. A leaderless stretch is measured while a majority of the group is up and on one
-//!   side (a quorum could elect) and no loss burst, late delivery or disk fault touches a member
-//!   (they may legitimately stall an election); so after a heal the clock starts at the heal. The
+//!   side of a clean two-way split (a quorum could elect) and no loss burst, late delivery, disk
+//!   fault, one-way partition or partition leaving a member on neither side touches the group
+//!   (they may legitimately stall an election or make leadership churn: the model's Raft has no
+//!   pre-vote); so after a heal the clock starts at the heal. The
 //!   longest stretch is judged against `expect.leaderless_ms_max`.
 //!
 //! Judged at the end of the run (`at_end`): each bound exceeded is a violation naming the
@@ -71,8 +73,8 @@ pub enum Disruption {
     Down(NodeId),
     /// A node is paused.
     Paused(NodeId),
-    /// Partition `id` cuts `a` from `b` (one way or both).
-    Cut { id: u32, a: Vec<NodeId>, b: Vec<NodeId> },
+    /// Partition `id` cuts `a` from `b` (only `a -> b` when `one_way`).
+    Cut { id: u32, a: Vec<NodeId>, b: Vec<NodeId>, one_way: bool },
     /// Loss burst `id` on every link.
     Loss(u32),
     /// Late delivery `id` of what `node` sends.
@@ -321,10 +323,15 @@ impl Availability {
                 Disruption::Down(n) | Disruption::Paused(n) if g.members.contains(n) => {
                     removed.insert(*n);
                 }
-                Disruption::Cut { a, b, .. } => {
+                Disruption::Cut { a, b, one_way, .. } => {
                     let side = |s: &Vec<NodeId>| s.iter().copied().filter(|n| g.members.contains(n)).collect::<BTreeSet<_>>();
                     let (in_a, in_b) = (side(a), side(b));
-                    if !in_a.is_empty() && !in_b.is_empty() {
+                    let splits = !in_a.is_empty() && !in_b.is_empty();
+                    if splits && (*one_way || in_a.len() + in_b.len() < g.members.len()) {
+                        // Members that hear but are not heard, or a member on neither side that
+                        // hears both: Raft without pre-vote may legitimately churn.
+                        disturbed = true;
+                    } else if splits {
                         removed.extend(if in_a.len() <= in_b.len() { in_a } else { in_b });
                     }
                 }

@@ -121,7 +121,7 @@ fn an_isolated_leader_counts_as_lost_and_a_loss_burst_stops_the_clock() {
     let e = expect(|e| e.leaderless_ms_max = Some(1000.0));
     let mut c = checker(&e);
     lead(&mut c, 400, 0);
-    c.observe(at(2000), 0, Seen::Begins(&Disruption::Cut { id: 1, a: vec![0], b: vec![1, 2, 10] }));
+    c.observe(at(2000), 0, Seen::Begins(&Disruption::Cut { id: 1, a: vec![0], b: vec![1, 2, 10], one_way: false }));
     // 900 ms without a leader on the majority's side, then a loss burst for 10 s.
     c.observe(at(2900), WORLD_NODE, Seen::Begins(&Disruption::Loss(2)));
     c.observe(at(12_900), WORLD_NODE, Seen::Ends(DisruptionKey::Loss(2)));
@@ -131,20 +131,33 @@ fn an_isolated_leader_counts_as_lost_and_a_loss_burst_stops_the_clock() {
 }
 
 #[test]
+fn a_one_way_cut_through_the_group_stops_the_clock() {
+    let e = expect(|e| e.leaderless_ms_max = Some(1000.0));
+    let mut c = checker(&e);
+    lead(&mut c, 400, 0);
+    c.observe(at(2000), 0, Seen::Begins(&Disruption::Cut { id: 1, a: vec![0, 1], b: vec![2], one_way: true }));
+    c.observe(at(2000), 0, Seen::Raft(&RaftFact::SteppedDown { term: 1 }));
+    c.observe(at(9000), WORLD_NODE, Seen::Ends(DisruptionKey::Cut(1)));
+    lead(&mut c, 9500, 1);
+    assert_eq!(c.at_end(&at(10_000), &()), Ok(()));
+    assert_eq!(c.summary(at(10_000)).leaderless_ms["master"], 500.0);
+}
+
+#[test]
 fn the_commit_rate_is_judged_over_the_fault_free_windows() {
     let e = expect(|e| e.commits_per_s_min = Some(40.0));
     let mut c = checker(&e);
     // 1 s settling, then 20 s at 50 committed per second.
-    operations(&mut c, 1000, 1000, |i| if i % 2 == 0 { Answer::Committed } else { Answer::Refused });
+    operations(&mut c, 1000, 2000, |i| if i % 2 == 0 { Answer::Committed } else { Answer::Refused });
     c.observe(at(21_000), WORLD_NODE, Seen::SafetyEnds);
     assert_eq!(c.at_end(&at(25_000), &()), Ok(()));
     let e = expect(|e| e.commits_per_s_min = Some(60.0));
     let mut c = checker(&e);
-    operations(&mut c, 1000, 1000, |i| if i % 2 == 0 { Answer::Committed } else { Answer::Refused });
+    operations(&mut c, 1000, 2000, |i| if i % 2 == 0 { Answer::Committed } else { Answer::Refused });
     c.observe(at(21_000), WORLD_NODE, Seen::SafetyEnds);
     let message = c.at_end(&at(25_000), &()).unwrap_err();
-    assert!(message.starts_with("expect.commits_per_s_min = 60 not met: 500 operations committed"), "{message}");
-    assert!(message.contains("25.0 per second"), "{message}");
+    assert!(message.starts_with("expect.commits_per_s_min = 60 not met: 1000 operations committed"), "{message}");
+    assert!(message.contains("50.0 per second"), "{message}");
 }
 
 #[test]
