@@ -897,7 +897,9 @@ impl ExpectSection {
             Some(m) if m.trim().is_empty() => fail("expect.message", "must not be blank: every message would contain it"),
             _ => Ok(()),
         }?;
-        for (field, share) in [("expect.aborted_share_max", self.aborted_share_max), ("expect.unavailable_share_max", self.unavailable_share_max)] {
+        for (field, share) in
+            [("expect.aborted_share_max", self.aborted_share_max), ("expect.unavailable_share_max", self.unavailable_share_max)]
+        {
             if let Some(v) = share {
                 probability(field, v)?;
             }

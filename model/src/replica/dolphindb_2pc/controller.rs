@@ -83,7 +83,14 @@ pub struct Watch {
 impl Watch {
     /// The duties of a controller that just booted.
     pub fn new(config: WatchConfig) -> Self {
-        Self { config, beats: BTreeMap::new(), recovering: BTreeMap::new(), recovery_locks: BTreeMap::new(), nudged: BTreeMap::new(), leader_since: None }
+        Self {
+            config,
+            beats: BTreeMap::new(),
+            recovering: BTreeMap::new(),
+            recovery_locks: BTreeMap::new(),
+            nudged: BTreeMap::new(),
+            leader_since: None,
+        }
     }
 
     /// Data nodes online at `now` by this controller's heartbeats.

@@ -405,7 +405,11 @@ impl Availability {
             Some((a, b)) => format!(", the longest {:.1} s to {:.1} s", a.as_secs_f64(), b.as_secs_f64()),
             None => String::new(),
         };
-        format!("{windows} fault-free windows of {:.1} s in all{longest}, each opening {} ms after a heal", ns as f64 / 1e9, self.expect.settle_ms)
+        format!(
+            "{windows} fault-free windows of {:.1} s in all{longest}, each opening {} ms after a heal",
+            ns as f64 / 1e9,
+            self.expect.settle_ms
+        )
     }
 }
 

@@ -10,6 +10,7 @@ use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
+use crate::checkers::availability::Answer;
 use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCompleteness, Seen};
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
@@ -26,7 +27,6 @@ use crate::checkers::pipeline::gc_safety::GcSafety;
 use crate::checkers::pipeline::ledger::PipelineLedger;
 use crate::checkers::pipeline::liveness::ReplicationLiveness;
 use crate::checkers::pipeline::no_gaps::NoGaps;
-use crate::checkers::availability::Answer;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
