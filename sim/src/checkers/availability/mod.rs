@@ -281,13 +281,13 @@ impl Availability {
 
     /// The window open since the last heal, if any, ends at `at`.
     fn close_window(&mut self, at: SimTime) {
-        if let Some(start) = self.window_start() {
-            if at > start {
-                self.windows += 1;
-                self.fault_free_ns += at.as_nanos() - start.as_nanos();
-                if self.longest_window.is_none_or(|(a, b)| b.as_nanos() - a.as_nanos() < at.as_nanos() - start.as_nanos()) {
-                    self.longest_window = Some((start, at));
-                }
+        if let Some(start) = self.window_start()
+            && at > start
+        {
+            self.windows += 1;
+            self.fault_free_ns += at.as_nanos() - start.as_nanos();
+            if self.longest_window.is_none_or(|(a, b)| b.as_nanos() - a.as_nanos() < at.as_nanos() - start.as_nanos()) {
+                self.longest_window = Some((start, at));
             }
         }
         self.quiet_since = None;

@@ -37,7 +37,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         if let Some(p) = replica.prepared.first() {
             return refuse(out, format!("partition held by open transaction {}", p.tid));
         }
-        if self.config.bugs.refuse_some_prepares && tid % 5 == 0 {
+        if self.config.bugs.refuse_some_prepares && tid.is_multiple_of(5) {
             return refuse(out, "partition held by another transaction".into());
         }
         if replica.version != expected {
