@@ -174,3 +174,21 @@ fn an_instant_fault_restarts_the_settling_time_and_a_paused_node_that_crashes_is
     assert_eq!(s.windows, 3);
     assert!((s.fault_free_s - 5.0).abs() < 1e-9, "{s:?}");
 }
+
+#[test]
+fn bounds_out_of_range_are_refused_naming_the_field() {
+    let base = "name = \"x\"\n[run]\nsafety_s = 1.0\nliveness_bound_s = 1.0\nseeds_ci = 1\n\
+                [cluster.master]\ncontrollers = 3\n[workload]\nclients = 1\nproposals_per_s = 1.0\n[expect]\n";
+    for (line, field) in [
+        ("aborted_share_max = 1.5", "expect.aborted_share_max"),
+        ("unavailable_share_max = -0.1", "expect.unavailable_share_max"),
+        ("leaderless_ms_max = 0.0", "expect.leaderless_ms_max"),
+        ("commits_per_s_min = nan", "expect.commits_per_s_min"),
+        ("settle_ms = -1.0", "expect.settle_ms"),
+    ] {
+        let e = crate::scenario::Scenario::parse("x.toml", &format!("{base}{line}\n")).unwrap_err();
+        assert_eq!(e.field, field, "{e}");
+    }
+    let ok = crate::scenario::Scenario::parse("x.toml", &format!("{base}leaderless_ms_max = 900.0\n")).expect("valid");
+    assert_eq!((ok.expect.leaderless_ms_max, ok.expect.settle_ms), (Some(900.0), crate::scenario::DEFAULT_SETTLE_MS));
+}
