@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_sim::scenario::{EMBEDDED, Scenario};
 
-/// Sections that only negative scenarios set (tests/planted_bugs.rs proves them), and the fields
+/// Sections and fields that only negative scenarios set (tests/planted_bugs.rs proves them: the
+/// availability bounds of `[expect]` are knobs), and the fields
 /// that name or describe a scenario.
-const NOT_KNOBS: &[&str] = &["name", "description", "planted_bugs", "expect"];
+const NOT_KNOBS: &[&str] = &["name", "description", "planted_bugs", "expect.violation", "expect.message"];
 
 /// Whether a table's keys are field names (a section) rather than data (a map such as the
 /// operation mix or the replicated databases, which is one knob).

@@ -49,6 +49,9 @@ pub struct SeedReport {
     pub dfs: Option<crate::summary::ReplicaSummary>,
     /// What replication did (deployments with slaves).
     pub replication: Option<crate::summary::PipelineSummary>,
+    /// What availability measured: fault-free windows, the client operations counted in them,
+    /// the longest leaderless stretch of each controller group (`availability`).
+    pub availability: Option<crate::checkers::availability::AvailabilitySummary>,
     /// Coverage marks the model hit, with how often (`ccrsim_model::core::marks`).
     pub marks: BTreeMap<String, u64>,
     /// The recorded trace, when asked for.
@@ -144,6 +147,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
         network: w.net.stats,
         dfs: w.replica_summary(),
         replication: w.pipeline_summary(),
+        availability: Some(w.availability_summary()),
         marks: marks::take().into_iter().map(|(name, hits)| (name.to_string(), hits)).collect(),
         trace: w.trace.take_lines(),
     }
@@ -181,6 +185,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         network: NetStats::default(),
         dfs: None,
         replication: None,
+        availability: None,
         marks: BTreeMap::new(),
         trace: None,
     }

@@ -80,6 +80,9 @@ pub struct RaftBugs {
     /// Recovery keeps a WAL whose entries the snapshot made obsolete (or that do not join it)
     /// instead of rewriting it, so later appends leave a gap that the next recovery refuses.
     pub keep_stale_wal_after_snapshot: bool,
+    /// Once the member's term passed the first (after the first election), its election timer runs
+    /// ten times its setting: a group that loses its leader stays without one ten times longer.
+    pub election_timer_x10: bool,
 }
 
 impl RaftBugs {
@@ -564,7 +567,13 @@ impl<S: StateMachine> Raft<S> {
 
     fn arm_election_timer(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         let (low, high) = self.config.election_timeout_ms;
-        out.set_timer(TIMER_ELECTION, self.rng.range(low, high));
+        let timeout = self.rng.range(low, high);
+        if self.config.bugs.election_timer_x10 && self.hard.term > 1 {
+            // The bug: a setting read in seconds where it is given in tenths, say.
+            out.set_timer(TIMER_ELECTION, timeout * 10);
+        } else {
+            out.set_timer(TIMER_ELECTION, timeout);
+        }
     }
 
     fn campaign(&mut self, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {

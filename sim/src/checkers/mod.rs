@@ -30,6 +30,7 @@
 //! | | `new-nodes-idle` | added data nodes never get tasks | DolphinDB replication |
 //! | | `status-truthful` | status functions show what the controller applied | DolphinDB replication |
 //! | | `task-data-durability` | synchronously persisted task data is never missing | clusterReplicationSyncPersistence |
+//! | (any) | `availability` | as available as the scenario's `[expect]` bounds say, in fault-free windows | DolphinDB HA; the scenario |
 //! | (harness) | `management-calls` | each scenario call gets the outcome the scenario expects | the design's function reference |
 //!
 //! Safety checkers run after every fact and stop the run at the first violation. Liveness checkers
@@ -40,6 +41,7 @@
 //! Oracles are the checkers' own code (`oracle/`): no checker calls the model to compute what
 //! should have happened.
 
+pub mod availability;
 pub mod oracle;
 pub mod pipeline;
 pub mod raft;
@@ -53,11 +55,13 @@ pub use crate::violation::{Class, Violation};
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::deployment::fact::Fact;
 
+use self::availability::{Answer, Availability, AvailabilitySummary, Disruption, DisruptionKey, Seen};
 use self::raft::RaftCheckers;
 use self::raft::acknowledged_writes::AcknowledgedWrites;
 use self::recovery_soundness::RecoverySoundness;
 use crate::deployment::{Call, CallResult, Deployment, Message, PipelineFact, ReplicaFact, ReplicaMessage};
 use crate::env::time::SimTime;
+use crate::scenario::Scenario;
 use crate::summary::{PipelineSummary, ReplicaSummary};
 use crate::topology::Topology;
 use crate::view::ClusterView;
@@ -130,7 +134,7 @@ pub fn at_end_of<K: ?Sized, F: ?Sized, V: ?Sized, C: Checker<K, F, V>>(
 /// categories.
 pub fn neutral_checker_names() -> Vec<&'static str> {
     let mut names = RaftCheckers::names();
-    names.extend([recovery_soundness::NAME, MODEL_INVARIANT, DETERMINISM, MANAGEMENT_CALLS]);
+    names.extend([recovery_soundness::NAME, availability::NAME, MODEL_INVARIANT, DETERMINISM, MANAGEMENT_CALLS]);
     names
 }
 
@@ -142,6 +146,9 @@ pub trait DesignCheckers<D: Deployment>: std::fmt::Debug {
     /// The reason a replica protocol's fact gives for refusing part of a node's durable state, if
     /// it does (judged by `recovery-soundness`).
     fn refusal(fact: &ReplicaFact<D>) -> Option<&str>;
+    /// The client operation a replica protocol's fact reports sent (`None` answer) or answered,
+    /// by the client's own operation number, for `availability`.
+    fn client_operation(fact: &ReplicaFact<D>) -> Option<(u64, Option<Answer>)>;
     /// Judges a replica protocol's message as it leaves `from` for `to` (what a node answered is
     /// what it sent, whatever facts it reported).
     fn on_replica_send(&mut self, _at: SimTime, _from: NodeId, _to: NodeId, _msg: &ReplicaMessage<D>) -> Result<(), Violation> {
@@ -170,17 +177,20 @@ pub struct Checkers<D: Deployment, X: DesignCheckers<D>> {
     raft: RaftCheckers,
     acknowledged_writes: AcknowledgedWrites,
     recovery_soundness: RecoverySoundness,
+    availability: Availability,
     design: X,
     deployment: std::marker::PhantomData<fn() -> D>,
 }
 
 impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     /// The checkers for a deployment, with the design's own.
-    pub fn new(topology: &Topology, design: X) -> Self {
+    pub fn new(scenario: &Scenario, topology: &Topology, design: X) -> Self {
+        let groups = topology.clusters().into_iter().map(|c| (c.name(), topology.controllers(c))).collect();
         Self {
             raft: RaftCheckers::new(topology),
             acknowledged_writes: AcknowledgedWrites::default(),
             recovery_soundness: RecoverySoundness::default(),
+            availability: Availability::new(groups, &scenario.expect),
             design,
             deployment: std::marker::PhantomData,
         }
@@ -188,6 +198,7 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
 
     /// Judges one fact reported by `node` at `at`.
     pub fn on_fact(&mut self, at: SimTime, node: NodeId, fact: &Fact<D::R, D::P>) -> Result<(), Violation> {
+        self.observe_for_availability(at, node, fact);
         match fact {
             Fact::Raft(f) => self.raft.on_fact(at, node, f),
             Fact::Client(f) => judge::<[NodeId], _, ClusterView<'_, D>, _>(&mut self.acknowledged_writes, &[], at, node, f),
@@ -201,6 +212,49 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
             Fact::Pipeline(f) => self.design.on_pipeline_fact(at, node, f),
             Fact::Admin { call, result, .. } => self.design.on_answer(at, node, call, result),
         }
+    }
+
+    fn observe_for_availability(&mut self, at: SimTime, node: NodeId, fact: &Fact<D::R, D::P>) {
+        use ccrsim_model::deployment::fact::ClientFact;
+        let seen = match fact {
+            Fact::Raft(f) => Seen::Raft(f),
+            Fact::Client(ClientFact::Invoked { lane, seq, .. }) => Seen::Sent { op: (u64::from(*lane), *seq) },
+            Fact::Client(ClientFact::Acknowledged { lane, seq, .. }) => {
+                Seen::Answered { op: (u64::from(*lane), *seq), answer: Answer::Committed }
+            }
+            Fact::Replica(f) => match X::client_operation(f) {
+                Some((op, None)) => Seen::Sent { op: (u64::MAX, op) },
+                Some((op, Some(answer))) => Seen::Answered { op: (u64::MAX, op), answer },
+                None => return,
+            },
+            _ => return,
+        };
+        self.availability.observe(at, node, seen);
+    }
+
+    /// A disruption began at `at` (a node went down, a partition, ...).
+    pub fn on_disruption(&mut self, at: SimTime, disruption: &Disruption) {
+        self.availability.observe(at, crate::trace::WORLD, Seen::Begins(disruption));
+    }
+
+    /// A disruption ended at `at`.
+    pub fn on_disruption_end(&mut self, at: SimTime, key: DisruptionKey) {
+        self.availability.observe(at, crate::trace::WORLD, Seen::Ends(key));
+    }
+
+    /// A fault without duration happened at `at` (a clock set drifting, a bit flipped).
+    pub fn on_instant_fault(&mut self, at: SimTime) {
+        self.availability.observe(at, crate::trace::WORLD, Seen::Instant);
+    }
+
+    /// The safety phase ended at `at`: every fault is healed.
+    pub fn on_safety_end(&mut self, at: SimTime) {
+        self.availability.observe(at, crate::trace::WORLD, Seen::SafetyEnds);
+    }
+
+    /// What availability measured, up to `end`.
+    pub fn availability_summary(&self, end: SimTime) -> AvailabilitySummary {
+        self.availability.summary(end)
     }
 
     /// Judges a message as it leaves `from` for `to`.
@@ -222,9 +276,10 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
         judge::<(), str, (), _>(&mut self.recovery_soundness, &(), at, node, reason)
     }
 
-    /// `node` went down (crash, halt or failed recovery).
-    pub fn on_down(&mut self, node: NodeId) {
+    /// `node` went down at `at` (crash, halt or failed recovery).
+    pub fn on_down(&mut self, at: SimTime, node: NodeId) {
         self.raft.on_down(node);
+        self.on_disruption(at, &Disruption::Down(node));
     }
 
     /// Why the deployment has not converged yet: `(checker, source, reason)`, or `None`.
@@ -235,7 +290,8 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     /// Checks that need the final state.
     pub fn at_end(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
         self.raft.at_end(at, view)?;
-        self.design.at_end(at, view)
+        self.design.at_end(at, view)?;
+        at_end_of::<SimTime, (), (), _>(&self.availability, &at, &(), at, "")
     }
 
     /// The design's checkers (for summaries).

@@ -539,8 +539,10 @@ impl PlantedBugs {
     }
 }
 
-/// What a negative scenario must catch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a scenario expects: of a negative scenario, the violation that catches its bug; of any
+/// scenario, how available the deployment stays (judged by the checker `availability`; a bound
+/// left out is not judged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExpectSection {
     /// The checker that must report a violation within the scenario's seeds.
@@ -549,6 +551,45 @@ pub struct ExpectSection {
     /// liveness or end-state checker reports whatever is still wrong, so its name alone does not
     /// say that the planted bug is what it saw.
     pub message: Option<String>,
+    /// Largest share of the client operations sent and answered in fault-free windows that may be
+    /// answered `Aborted`.
+    pub aborted_share_max: Option<f64>,
+    /// Largest share of those operations that may be answered `Unavailable`.
+    pub unavailable_share_max: Option<f64>,
+    /// Longest a controller group may be without a leader, per leader loss, while a majority of
+    /// it is up and reachable and no other fault disturbs it (after a heal, from the heal).
+    pub leaderless_ms_max: Option<f64>,
+    /// Fewest operations committed per simulated second over the fault-free windows.
+    pub commits_per_s_min: Option<f64>,
+    /// A fault-free window opens this long after the last fault ended (and after the start).
+    pub settle_ms: f64,
+}
+
+impl Default for ExpectSection {
+    fn default() -> Self {
+        Self {
+            violation: None,
+            message: None,
+            aborted_share_max: None,
+            unavailable_share_max: None,
+            leaderless_ms_max: None,
+            commits_per_s_min: None,
+            settle_ms: DEFAULT_SETTLE_MS,
+        }
+    }
+}
+
+/// The default of `expect.settle_ms`: a data node's online window (3 s) and a new election.
+pub const DEFAULT_SETTLE_MS: f64 = 4000.0;
+
+impl ExpectSection {
+    /// Whether any availability bound is given.
+    pub fn bounds_availability(&self) -> bool {
+        self.aborted_share_max.is_some()
+            || self.unavailable_share_max.is_some()
+            || self.leaderless_ms_max.is_some()
+            || self.commits_per_s_min.is_some()
+    }
 }
 
 /// Scenario files shipped with ccrsim, by name.
@@ -855,6 +896,23 @@ impl ExpectSection {
             }
             Some(m) if m.trim().is_empty() => fail("expect.message", "must not be blank: every message would contain it"),
             _ => Ok(()),
+        }?;
+        for (field, share) in
+            [("expect.aborted_share_max", self.aborted_share_max), ("expect.unavailable_share_max", self.unavailable_share_max)]
+        {
+            if let Some(v) = share {
+                probability(field, v)?;
+            }
         }
+        if let Some(v) = self.leaderless_ms_max {
+            positive("expect.leaderless_ms_max", v)?;
+        }
+        if let Some(v) = self.commits_per_s_min {
+            positive("expect.commits_per_s_min", v)?;
+        }
+        if !(self.settle_ms.is_finite() && self.settle_ms >= 0.0) {
+            return fail("expect.settle_ms", format!("must be a number of milliseconds >= 0, got {}", self.settle_ms));
+        }
+        Ok(())
     }
 }

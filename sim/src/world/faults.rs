@@ -5,6 +5,7 @@ use rand::RngExt;
 
 use super::event::Event;
 use super::{Phase, World};
+use crate::checkers::availability::{Disruption, DisruptionKey};
 use crate::design::SimDesign;
 use crate::env::time::SimTime;
 use crate::nemesis::FaultAction;
@@ -20,6 +21,7 @@ impl<D: SimDesign> World<D> {
             return; // the nemesis is done
         }
         self.stats.faults += 1;
+        self.report_disruption(&action);
         let text = format!("{action:?}");
         self.trace.emit(now, WORLD, EventKind::Fault, stable_hash(&text), || format!("fault {text}"));
         match action {
@@ -40,6 +42,7 @@ impl<D: SimDesign> World<D> {
                     if let Some(id) = n.madsim_id {
                         madsim::runtime::Handle::current().pause(id);
                     }
+                    self.checkers.on_disruption(now, &Disruption::Paused(node));
                 }
             }
             FaultAction::Resume { node } => self.resume(node),
@@ -90,6 +93,30 @@ impl<D: SimDesign> World<D> {
                 self.nodes[node as usize].disk.end_fault(id);
             }
             FaultAction::StartLiveness => self.start_liveness(),
+        }
+    }
+
+    /// Tells the checkers what a fault disrupts, as it begins or ends (crashes and pauses are told
+    /// where they take effect: a crash of a node already down changes nothing).
+    fn report_disruption(&mut self, action: &FaultAction) {
+        let now = self.now;
+        let c = &mut self.checkers;
+        match action {
+            FaultAction::Partition { id, a, b, one_way } => {
+                c.on_disruption(now, &Disruption::Cut { id: *id, a: a.clone(), b: b.clone(), one_way: *one_way })
+            }
+            FaultAction::PartitionEnd { id } => c.on_disruption_end(now, DisruptionKey::Cut(*id)),
+            FaultAction::PacketLoss { id, .. } => c.on_disruption(now, &Disruption::Loss(*id)),
+            FaultAction::PacketLossEnd { id } => c.on_disruption_end(now, DisruptionKey::Loss(*id)),
+            FaultAction::LateDelivery { id, node, .. } => c.on_disruption(now, &Disruption::Late { id: *id, node: *node }),
+            FaultAction::LateDeliveryEnd { id } => c.on_disruption_end(now, DisruptionKey::Late(*id)),
+            FaultAction::ReadErrors { id, node } | FaultAction::DiskFull { id, node } | FaultAction::DiskSlow { id, node, .. } => {
+                c.on_disruption(now, &Disruption::Disk { id: *id, node: *node })
+            }
+            FaultAction::DiskFaultEnd { id, .. } => c.on_disruption_end(now, DisruptionKey::Disk(*id)),
+            FaultAction::ClockDrift { .. } | FaultAction::CorruptFile { .. } => c.on_instant_fault(now),
+            FaultAction::StartLiveness => c.on_safety_end(now),
+            FaultAction::Crash { .. } | FaultAction::Restart { .. } | FaultAction::Pause { .. } | FaultAction::Resume { .. } => {}
         }
     }
 

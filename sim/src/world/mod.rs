@@ -172,7 +172,7 @@ impl<D: SimDesign> World<D> {
             scenario.network.drop_in_flight_on_partition,
             |a, b| topology.class(a, b),
         );
-        let checkers = Checkers::new(&topology, D::checkers(&scenario, &topology));
+        let checkers = Checkers::new(&scenario, &topology, D::checkers(&scenario, &topology));
         let mut world = Self {
             seed,
             topology,
@@ -305,6 +305,11 @@ impl<D: SimDesign> World<D> {
     /// What the replica protocol did, for reports.
     pub fn replica_summary(&self) -> Option<crate::summary::ReplicaSummary> {
         self.checkers.design().replica_summary()
+    }
+
+    /// What availability measured, for reports.
+    pub fn availability_summary(&self) -> crate::checkers::availability::AvailabilitySummary {
+        self.checkers.availability_summary(self.now)
     }
 
     /// What the pipeline did, for reports.

@@ -8,6 +8,7 @@ use std::task::Waker;
 
 use super::World;
 use super::event::{Event, Queued};
+use crate::checkers::availability::DisruptionKey;
 use crate::design::{Call, Fact, Message, Role, SimDesign};
 use crate::env::time::SimTime;
 use crate::node::NodeStatus;
@@ -67,7 +68,7 @@ impl<D: SimDesign> World<D> {
                 let reason = e.to_string();
                 let transient = matches!(e, ccrsim_model::raft::RecoveryError::Disk(_));
                 self.trace.emit(now, node, EventKind::Process, stable_hash(&reason), || format!("boot failed: {reason}"));
-                self.checkers.on_down(node);
+                self.checkers.on_down(now, node);
                 if transient {
                     // Like a service manager: try again a little later.
                     self.nodes[node as usize].status = NodeStatus::Down;
@@ -193,7 +194,7 @@ impl<D: SimDesign> World<D> {
         n.timers.clear();
         n.waker = None;
         n.disk_free_at = SimTime::ZERO;
-        self.checkers.on_down(node);
+        self.checkers.on_down(self.now, node);
         if let Some(id) = n.madsim_id {
             madsim::runtime::Handle::current().kill(id);
         }
@@ -232,6 +233,7 @@ impl<D: SimDesign> World<D> {
         if let Some(id) = n.madsim_id {
             madsim::runtime::Handle::current().restart(id);
         }
+        self.checkers.on_disruption_end(self.now, DisruptionKey::Down(node));
     }
 
     pub(super) fn resume(&mut self, node: NodeId) {
@@ -241,6 +243,7 @@ impl<D: SimDesign> World<D> {
             if let Some(id) = n.madsim_id {
                 madsim::runtime::Handle::current().resume(id);
             }
+            self.checkers.on_disruption_end(self.now, DisruptionKey::Paused(node));
         }
     }
 }

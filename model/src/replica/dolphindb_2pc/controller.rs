@@ -34,7 +34,14 @@ pub struct WatchBugs {
     /// (its task data stays on the dead coordinator's disk until garbage collection deletes it); on
     /// a slave, a task's transaction completed this way never makes the task FINISHED.
     pub timeout_completion_skips_pipeline: bool,
+    /// A new leader refuses every BEGIN (`Unavailable`, "no leader yet") for
+    /// `REFUSE_AFTER_LEADER_CHANGE_MS` after it took over, as if it waited for every data node to
+    /// report before serving: each leader change makes the cluster refuse writes for 20 s.
+    pub refuse_begins_after_leader_change: bool,
 }
+
+/// How long a new leader refuses BEGINs under `WatchBugs::refuse_begins_after_leader_change`.
+const REFUSE_AFTER_LEADER_CHANGE_MS: Millis = 20_000;
 
 /// Settings of the controller's watch over the data nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +76,21 @@ pub struct Watch {
     recovery_locks: BTreeMap<(ChunkId, NodeId), Millis>,
     /// Abandoned transactions acted on lately, with when: not again for 1 s.
     nudged: BTreeMap<Tid, Millis>,
+    /// When this controller was first seen leading, in its current leadership.
+    leader_since: Option<Millis>,
 }
 
 impl Watch {
     /// The duties of a controller that just booted.
     pub fn new(config: WatchConfig) -> Self {
-        Self { config, beats: BTreeMap::new(), recovering: BTreeMap::new(), recovery_locks: BTreeMap::new(), nudged: BTreeMap::new() }
+        Self {
+            config,
+            beats: BTreeMap::new(),
+            recovering: BTreeMap::new(),
+            recovery_locks: BTreeMap::new(),
+            nudged: BTreeMap::new(),
+            leader_since: None,
+        }
     }
 
     /// Data nodes online at `now` by this controller's heartbeats.
@@ -129,6 +145,14 @@ impl Watch {
         let cmd = match request {
             DfsRequest::Begin { session, seq, below, op, op_ref, applies } => {
                 let online = self.online(now);
+                if view.is_leader && self.config.bugs.refuse_begins_after_leader_change {
+                    let since = *self.leader_since.get_or_insert(now);
+                    if now < since + REFUSE_AFTER_LEADER_CHANGE_MS {
+                        let e = crate::dfs::OpError::new(crate::dfs::ErrorCode::Unavailable, "the new leader is not serving yet");
+                        out.send_replica(from, DfsMessage::<P>::Response { req, result: Ok(DfsOutput::Refused(e)) });
+                        return Vec::new();
+                    }
+                }
                 if view.is_leader
                     && let Some(e) = dfs.refusal((from, session), seq, &op, applies, &online, view.pipeline)
                 {
@@ -185,12 +209,14 @@ impl Watch {
         if !view.is_leader {
             return Vec::new();
         }
+        self.leader_since.get_or_insert(view.now);
         self.watch(view.now, view.replica, out).into_iter().map(|cmd| Duty::Propose { origin: None, cmd }).collect()
     }
 
     /// Leadership lost: recoveries ordered are forgotten (a new leader orders its own).
     pub fn on_leadership_lost(&mut self) {
         self.recovering.clear();
+        self.leader_since = None;
     }
 
     /// The leader's periodic watch: abandoned transactions, lost replicas, orphans, recoveries.

@@ -11,6 +11,7 @@ use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
 use crate::checkers::pipeline::dolphindb_async::calls_take_effect::{CallsTakeEffect, Step};
+use crate::checkers::availability::Answer;
 use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCompleteness, Seen};
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
@@ -139,6 +140,25 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
 
     fn refusal(fact: &DfsFact) -> Option<&str> {
         DfsCheckers::refusal(fact)
+    }
+
+    fn client_operation(fact: &DfsFact) -> Option<(u64, Option<Answer>)> {
+        use ccrsim_model::dfs::ErrorCode;
+        use ccrsim_model::replica::dolphindb_2pc::fact::OpOutcome;
+        match fact {
+            DfsFact::OpInvoked { op_id, .. } => Some((*op_id, None)),
+            DfsFact::OpEnded { op_id, outcome, .. } => {
+                let answer = match outcome {
+                    OpOutcome::Ok { .. } => Answer::Committed,
+                    OpOutcome::Failed(e) if e.code == ErrorCode::Aborted => Answer::Aborted,
+                    OpOutcome::Failed(e) if e.code == ErrorCode::Unavailable => Answer::Unavailable,
+                    OpOutcome::Failed(_) => Answer::Refused,
+                    OpOutcome::Unknown => Answer::Unknown,
+                };
+                Some((*op_id, Some(answer)))
+            }
+            _ => None,
+        }
     }
 
     fn on_pipeline_fact(&mut self, at: SimTime, node: NodeId, fact: &ReplFact) -> Result<(), Violation> {

@@ -68,6 +68,9 @@ pub struct DataNodeBugs {
     /// A replica asked for a chunk's rows at a version serves its current rows whatever version
     /// it holds (behind the snapshot, or past it).
     pub read_any_version: bool,
+    /// A participant refuses the prepare of every transaction whose tid is a multiple of 5, as if
+    /// its partition were held by another transaction: a fifth of the writes abort for nothing.
+    pub refuse_some_prepares: bool,
 }
 
 impl DataNodeBugs {

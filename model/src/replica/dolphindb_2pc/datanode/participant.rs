@@ -37,6 +37,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         if let Some(p) = replica.prepared.first() {
             return refuse(out, format!("partition held by open transaction {}", p.tid));
         }
+        if self.config.bugs.refuse_some_prepares && tid.is_multiple_of(5) {
+            return refuse(out, "partition held by another transaction".into());
+        }
         if replica.version != expected {
             crate::mark!("dfs.prepare_refused_version_mismatch");
             return refuse(out, format!("replica at version {}, transaction expects {expected}", replica.version));
