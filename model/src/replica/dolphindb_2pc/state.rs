@@ -35,6 +35,12 @@ pub enum ReliabilityLevel {
 pub struct DfsStateBugs {
     /// BEGIN grants locks without checking the locks already held.
     pub skip_lock_check: bool,
+    /// A new chunk's replicas are the least loaded online data nodes, whatever machines they run
+    /// on (the reliability level ignored).
+    pub place_ignores_machines: bool,
+    /// A new chunk's second replica goes to the node of its first (one copy where the map says
+    /// `replication_factor`).
+    pub place_two_on_one_node: bool,
 }
 
 impl DfsStateBugs {
@@ -429,9 +435,13 @@ impl DfsState {
         self.check_invariants(&touched);
         let mut facts = Vec::new();
         match (cmd, &out) {
-            (DfsCommand::Begin { op, session, op_ref, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
+            (DfsCommand::Begin { op, session, op_ref, online, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
                 let locks = self.txs[&b.tid].locks.clone();
-                facts.push(DfsFact::TxBegun { tid: b.tid, kind: op.kind(), coordinator: session.0, op_ref: *op_ref, locks })
+                facts.push(DfsFact::TxBegun { tid: b.tid, kind: op.kind(), coordinator: session.0, op_ref: *op_ref, locks });
+                for chunk in chunk_before..self.next_chunk {
+                    let replicas = self.chunks[&chunk].replicas.keys().copied().collect();
+                    facts.push(DfsFact::ChunkPlaced { chunk, replicas, online: online.clone() });
+                }
             }
             (_, DfsOutput::Decided(tid, decision)) if self.decisions.len() > decided_before => {
                 let op = matches!(decision, Decision::Commit(_)).then(|| self.txs[tid].op.clone());
@@ -501,6 +511,14 @@ impl DfsState {
                     (id, meta)
                 }
             };
+            let machine_offline = |n: &NodeId| {
+                let m = self.config.data_nodes.get(n);
+                !online.iter().any(|o| self.config.data_nodes.get(o) == m)
+            };
+            if meta.replicas.keys().any(|n| !online.contains(n) && machine_offline(n)) {
+                // A replica whose whole machine is offline: every data node of it missed heartbeats.
+                crate::mark!("dfs.begin_replica_on_machine_offline");
+            }
             let replicas: Vec<NodeId> =
                 meta.replicas.iter().filter(|(n, r)| r.state == ReplicaState::Complete && online.contains(n)).map(|(n, _)| *n).collect();
             if replicas.is_empty() {
@@ -599,6 +617,9 @@ impl DfsState {
         let rf = self.config.replication_factor;
         let machine = |n: NodeId| self.config.data_nodes[&n];
         let mut chosen: Vec<NodeId> = Vec::new();
+        if self.config.bugs.place_ignores_machines {
+            chosen.extend(candidates.iter().take(rf));
+        }
         for &n in &candidates {
             if chosen.len() < rf && !chosen.iter().any(|&c| machine(c) == machine(n)) {
                 chosen.push(n);
@@ -606,7 +627,11 @@ impl DfsState {
         }
         if chosen.len() < rf {
             if self.config.reliability == ReliabilityLevel::Machines {
+                crate::mark!("dfs.placement_refused_too_few_machines");
                 return Err(OpError::new(ErrorCode::Unavailable, format!("fewer than {rf} machines online for a new chunk")));
+            }
+            if self.config.reliability == ReliabilityLevel::PreferMachines {
+                crate::mark!("dfs.placement_shared_a_machine");
             }
             for &n in &candidates {
                 if chosen.len() < rf && !chosen.contains(&n) {
@@ -614,9 +639,15 @@ impl DfsState {
                 }
             }
         }
+        if self.config.bugs.place_two_on_one_node && rf >= 2 {
+            chosen[1] = chosen[0];
+        }
         // `admit` let through only with `rf` data nodes online: every replica gets its own node.
         assert_eq!(chosen.len(), rf, "placement of {rf} replicas over {candidates:?}");
-        assert!(chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)), "two replicas on one node: {chosen:?}");
+        assert!(
+            self.config.bugs.any() || chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)),
+            "two replicas on one node: {chosen:?}"
+        );
         Ok(chosen)
     }
 
