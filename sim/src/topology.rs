@@ -122,10 +122,20 @@ impl Topology {
         let master = &scenario.cluster.master;
         let m = ClusterId::Master;
         for i in 0..master.controllers {
-            add(format!("master.controller.{i}"), NodeKind::Controller(m), None, on(m, master.machines, master.controllers, master.data_nodes, i));
+            add(
+                format!("master.controller.{i}"),
+                NodeKind::Controller(m),
+                None,
+                on(m, master.machines, master.controllers, master.data_nodes, i),
+            );
         }
         for i in 0..master.data_nodes {
-            add(format!("master.datanode.{i}"), NodeKind::DataNode(m), None, on(m, master.machines, master.controllers, master.data_nodes, i));
+            add(
+                format!("master.datanode.{i}"),
+                NodeKind::DataNode(m),
+                None,
+                on(m, master.machines, master.controllers, master.data_nodes, i),
+            );
         }
         if let Some(shape) = &scenario.cluster.slave {
             let all_data_nodes = shape.data_nodes + shape.added_data_nodes;

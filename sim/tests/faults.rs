@@ -821,7 +821,9 @@ fn a_machine_crash_kills_every_process_of_the_machine_at_once_keeps_their_page_c
 fn a_machine_power_loss_crashes_every_node_of_the_machine_at_the_same_instant_and_boots_them_together() {
     let r = run_scenario(&machines_scenario(&machine_fault("machine_power_loss", "master.controller.1")), 4);
     r.assert_passed();
-    assert!(r.faults().iter().any(|(at, text)| *at == ns(5.0) && text.starts_with("fault MachineDown { nodes: [1, 4, 6], power_loss: true")));
+    assert!(
+        r.faults().iter().any(|(at, text)| *at == ns(5.0) && text.starts_with("fault MachineDown { nodes: [1, 4, 6], power_loss: true"))
+    );
     for n in MACHINE_1 {
         assert_eq!(r.find(n, 5.0, 5.0 + 1e-9, "crash (power loss)").len(), 1, "node {n} loses power at 5 s");
         let boots: Vec<u64> = r.find(n, 0.0, 100.0, "boot").iter().map(|l| t(l)).collect();
@@ -840,10 +842,15 @@ fn a_machine_isolation_cuts_its_nodes_from_other_machines_and_clients_but_not_fr
     let outside: Vec<NodeId> = MACHINE_1.iter().chain(&DFS_CLIENTS).copied().collect();
     // Messages sent before the cut may still arrive just after it: look from 5.1 s.
     let across = |a: f64, b: f64| {
-        MACHINE_0.iter().flat_map(|&m| outside.iter().map(move |&o| (m, o))).map(|(m, o)| r.delivered(m, o, a, b) + r.delivered(o, m, a, b)).sum::<usize>()
+        MACHINE_0
+            .iter()
+            .flat_map(|&m| outside.iter().map(move |&o| (m, o)))
+            .map(|(m, o)| r.delivered(m, o, a, b) + r.delivered(o, m, a, b))
+            .sum::<usize>()
     };
     assert_eq!(across(5.1, 8.0), 0, "a delivery crossed the isolated machine's link");
-    let inside: usize = MACHINE_0.iter().flat_map(|&a| MACHINE_0.iter().map(move |&b| (a, b))).map(|(a, b)| r.delivered(a, b, 5.1, 8.0)).sum();
+    let inside: usize =
+        MACHINE_0.iter().flat_map(|&a| MACHINE_0.iter().map(move |&b| (a, b))).map(|(a, b)| r.delivered(a, b, 5.1, 8.0)).sum();
     assert!(inside > 20, "the nodes of the isolated machine still talk to each other: {inside}");
     assert!(r.dropped(0, 1, "partition", 5.0, 8.0) + r.dropped(1, 0, "partition", 5.0, 8.0) > 0, "the cut drops controller traffic");
     assert!(across(8.1, 12.0) > 50, "the link is back after the isolation");
@@ -851,7 +858,8 @@ fn a_machine_isolation_cuts_its_nodes_from_other_machines_and_clients_but_not_fr
 
 #[test]
 fn machine_faults_are_planned_on_every_node_of_one_machine() {
-    let s = machines_scenario("[faults]\nkinds = [\"machine_crash\", \"machine_power_loss\", \"machine_isolation\"]\nmean_interval_s = 2.0\n");
+    let s =
+        machines_scenario("[faults]\nkinds = [\"machine_crash\", \"machine_power_loss\", \"machine_isolation\"]\nmean_interval_s = 2.0\n");
     let topology = Topology::from_scenario(&s);
     let machines: Vec<Vec<NodeId>> = topology.machines().into_iter().map(|(_, nodes)| nodes).collect();
     let every: Vec<NodeId> = topology.nodes.iter().map(|n| n.id).collect();
@@ -879,7 +887,8 @@ fn machine_faults_are_planned_on_every_node_of_one_machine() {
     }
     assert_eq!(seen.len(), 3, "{seen:?}");
     // A scheduled machine fault names a node of its machine; a client runs on none.
-    let bad = std::panic::catch_unwind(|| machines_scenario(&machine_fault("machine_crash", "dfsclient.0"))).expect_err("a client has no machine");
+    let bad = std::panic::catch_unwind(|| machines_scenario(&machine_fault("machine_crash", "dfsclient.0")))
+        .expect_err("a client has no machine");
     let text = bad.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(text.contains("faults.schedule[0].nodes") && text.contains("names a node of the machine it hits"), "{text}");
 }
