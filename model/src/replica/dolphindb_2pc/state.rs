@@ -41,6 +41,8 @@ pub struct DfsStateBugs {
     /// A new chunk's second replica goes to the node of its first (one copy where the map says
     /// `replication_factor`).
     pub place_two_on_one_node: bool,
+    /// BEGIN is admitted whatever the number of data nodes online (dfsReplicationFactor ignored).
+    pub admit_ignores_online_count: bool,
 }
 
 impl DfsStateBugs {
@@ -437,7 +439,7 @@ impl DfsState {
         match (cmd, &out) {
             (DfsCommand::Begin { op, session, op_ref, online, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
                 let locks = self.txs[&b.tid].locks.clone();
-                facts.push(DfsFact::TxBegun { tid: b.tid, kind: op.kind(), coordinator: session.0, op_ref: *op_ref, locks });
+                facts.push(DfsFact::TxBegun { tid: b.tid, kind: op.kind(), coordinator: session.0, op_ref: *op_ref, locks, online: online.clone() });
                 for chunk in chunk_before..self.next_chunk {
                     let replicas = self.chunks[&chunk].replicas.keys().copied().collect();
                     facts.push(DfsFact::ChunkPlaced { chunk, replicas, online: online.clone() });
@@ -565,7 +567,7 @@ impl DfsState {
     /// a valid plan, no conflicting lock. Returns the plan and the online data nodes.
     fn admit(&self, op: &Operation, online: &[NodeId]) -> Result<(crate::dfs::Plan, BTreeSet<NodeId>), OpError> {
         let online: BTreeSet<NodeId> = online.iter().copied().filter(|n| self.config.data_nodes.contains_key(n)).collect();
-        if online.len() < self.config.replication_factor {
+        if online.len() < self.config.replication_factor && !self.config.bugs.admit_ignores_online_count {
             crate::mark!("dfs.begin_refused_too_few_nodes_online");
             return Err(OpError::new(
                 ErrorCode::Unavailable,
@@ -581,7 +583,10 @@ impl DfsState {
             crate::mark!("dfs.begin_refused_lock_conflict");
             return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
-        assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
+        assert!(
+            (self.config.bugs.any() || online.len() >= self.config.replication_factor)
+                && online.iter().all(|n| self.config.data_nodes.contains_key(n))
+        );
         Ok((plan, online))
     }
 

@@ -1,5 +1,6 @@
-//! Replica placement (DolphinDB's dfsReplicationFactor and dfsReplicaReliabilityLevel): every new
-//! chunk gets `replication_factor` replicas on distinct online data nodes of its cluster; at
+//! Replica placement (DolphinDB's dfsReplicationFactor and dfsReplicaReliabilityLevel): a
+//! transaction begins only while `replication_factor` data nodes of its cluster are online (the
+//! data nodes its BEGIN counted online, which `TxBegun` carries); every new chunk gets `replication_factor` replicas on distinct online data nodes of its cluster; at
 //! reliability level 1 on distinct machines (a write that cannot have them fails `Unavailable`, so
 //! no chunk is placed otherwise); at level 2 on distinct machines whenever the data nodes online at
 //! its BEGIN span that many machines. Judged on each controller's `ChunkPlaced` report, with the
@@ -55,9 +56,18 @@ impl<V: ?Sized> Checker<(), DfsFact, V> for ReplicaPlacement {
     const SOURCE: &'static str = SOURCE;
 
     fn on_fact(&mut self, _: &(), node: NodeId, fact: &DfsFact) -> Result<(), String> {
-        let DfsFact::ChunkPlaced { chunk, replicas, online } = fact else { return Ok(()) };
         let rules = &self.rules;
         let rf = rules.replication_factor;
+        if let DfsFact::TxBegun { tid, online, .. } = fact {
+            let counted = online.iter().filter(|n| rules.machines.contains_key(n)).count();
+            if counted < rf {
+                return Err(format!(
+                    "controller {node} began transaction {tid} with {counted} data nodes online (replication_factor {rf}): it must be refused Unavailable"
+                ));
+            }
+            return Ok(());
+        }
+        let DfsFact::ChunkPlaced { chunk, replicas, online } = fact else { return Ok(()) };
         let nodes: BTreeSet<NodeId> = replicas.iter().copied().collect();
         let said = format!("controller {node} placed chunk {chunk} on {replicas:?}");
         if let Some(n) = nodes.iter().find(|n| !rules.machines.contains_key(n)) {
@@ -142,6 +152,24 @@ mod tests {
         assert!(err.contains("1 distinct machines at reliability level 1"), "{err}");
         let err = judged(1, &[placed(1, &[10, 12], &[10, 12])]).unwrap_err();
         assert!(err.contains("must fail Unavailable"), "{err}");
+    }
+
+    #[test]
+    fn a_transaction_begun_with_fewer_data_nodes_online_than_the_replication_factor_is_refused() {
+        let begun = |online: &[NodeId]| DfsFact::TxBegun {
+            tid: 5,
+            kind: ccrsim_model::dfs::OperationKind::APPEND,
+            coordinator: 10,
+            op_ref: (9, 1),
+            locks: Vec::new(),
+            online: online.to_vec(),
+        };
+        assert_eq!(judged(1, &[begun(&[10, 11]), begun(&[10, 11, 12, 13])]), Ok(()));
+        let err = judged(1, &[begun(&[10, 11]), begun(&[12])]).unwrap_err();
+        assert!(err.contains("began transaction 5 with 1 data nodes online (replication_factor 2)"), "{err}");
+        // Only the cluster's data nodes count.
+        let err = judged(0, &[begun(&[10, 99])]).unwrap_err();
+        assert!(err.contains("with 1 data nodes online"), "{err}");
     }
 
     #[test]
