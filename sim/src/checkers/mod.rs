@@ -15,7 +15,7 @@
 //! | | `commit-durability` | an acknowledged commit is decided commit, and stays so | ACID; DolphinDB 2PC |
 //! | | `replica-convergence` | replicas of a chunk at one version hold the same rows | DolphinDB HA |
 //! | | `one-writer-per-partition` | no conflicting locks, no two open prepares on a replica | DolphinDB transactions |
-//! | | `replica-placement` | replication_factor replicas on distinct online nodes; distinct machines as the reliability level asks | DolphinDB HA |
+//! | | `replica-placement` | BEGIN only with replication_factor data nodes online; that many replicas on distinct online nodes, on distinct machines as the reliability level asks | DolphinDB HA |
 //! | | `reference-model` | the committed history in cid order gives the final state | serializability |
 //! | | `client-history` | acknowledged operations happened, failed ones did not | Jepsen |
 //! | | `prepare-durability` | a reload holds every prepare its replica voted yes on and had not resolved | Gray & Lamport 2006; DolphinDB 2PC |
