@@ -439,7 +439,14 @@ impl DfsState {
         match (cmd, &out) {
             (DfsCommand::Begin { op, session, op_ref, online, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
                 let locks = self.txs[&b.tid].locks.clone();
-                facts.push(DfsFact::TxBegun { tid: b.tid, kind: op.kind(), coordinator: session.0, op_ref: *op_ref, locks, online: online.clone() });
+                facts.push(DfsFact::TxBegun {
+                    tid: b.tid,
+                    kind: op.kind(),
+                    coordinator: session.0,
+                    op_ref: *op_ref,
+                    locks,
+                    online: online.clone(),
+                });
                 for chunk in chunk_before..self.next_chunk {
                     let replicas = self.chunks[&chunk].replicas.keys().copied().collect();
                     facts.push(DfsFact::ChunkPlaced { chunk, replicas, online: online.clone() });
