@@ -144,6 +144,21 @@ fn deployment_chaos() {
     sweep("deployment-chaos");
 }
 
+#[test]
+fn machines_master() {
+    sweep("machines-master");
+}
+
+#[test]
+fn machines_slave() {
+    sweep("machines-slave");
+}
+
+#[test]
+fn long_haul() {
+    sweep("long-haul");
+}
+
 /// Adds a scenario's marks to the sweep's; the test that completes the sweep (every embedded
 /// scenario reported) writes the table of marks and fails on a mark that no seed hit: a branch
 /// that no run reaches is a branch no checker ever judged. A run of some tests only (a filter, a

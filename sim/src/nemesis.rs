@@ -58,6 +58,11 @@ pub enum FaultAction {
     LateDelivery { id: u32, node: NodeId, share: f64, delay_ms: u64 },
     /// End of late delivery `id` (what is held still arrives, late).
     LateDeliveryEnd { id: u32 },
+    /// Every node of a machine goes down at once: with `power_loss` each disk loses its unsynced
+    /// writes (a node's crash); without, the processes die and the page cache survives.
+    MachineDown { nodes: Vec<NodeId>, power_loss: bool },
+    /// Boot the nodes of a machine that are down, together.
+    MachineUp { nodes: Vec<NodeId> },
     /// End of the safety phase: heal everything, restart every crashed node, stop the workload.
     StartLiveness,
 }
@@ -157,7 +162,9 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
             }
             let node = faultable[rng.random_range(0..faultable.len())];
             let length = match kind {
-                FaultKind::Crash => rng.random_range(f.crash_downtime_s[0]..=f.crash_downtime_s[1]),
+                FaultKind::Crash | FaultKind::MachineCrash | FaultKind::MachinePowerLoss => {
+                    rng.random_range(f.crash_downtime_s[0]..=f.crash_downtime_s[1])
+                }
                 _ => rng.random_range(f.duration_s[0]..=f.duration_s[1]),
             };
             let target = match kind {
@@ -171,6 +178,8 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
                 }
                 FaultKind::Partition | FaultKind::OneWayPartition => split(&mut rng, &faultable),
                 FaultKind::Isolate => (vec![node], topology.nodes.iter().map(|n| n.id).filter(|&n| n != node).collect()),
+                // The machine the drawn node runs on (a machine with more nodes is hit more often).
+                kind if kind.is_machine() => machine_target(topology, kind, node),
                 _ => (vec![node], Vec::new()),
             };
             if kind == FaultKind::DiskCorruption {
@@ -214,6 +223,7 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
                 let slaves = topology.slaves().into_iter().flat_map(|s| topology.cluster_nodes(s)).collect();
                 (topology.cluster_nodes(crate::topology::ClusterId::Master), slaves)
             }
+            (kind, _) if kind.is_machine() => machine_target(topology, kind, ids(&fixed.nodes)[0]),
             _ => {
                 let nodes = ids(&fixed.nodes);
                 let others = if fixed.others.is_empty() {
@@ -278,7 +288,18 @@ impl Planner {
                 self.push(start, FaultAction::Pause { node });
                 self.push(end, FaultAction::Resume { node });
             }
-            FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::Isolate | FaultKind::WanPartition => {
+            FaultKind::MachineCrash | FaultKind::MachinePowerLoss => {
+                let power_loss = kind == FaultKind::MachinePowerLoss;
+                self.push(start, FaultAction::MachineDown { nodes: a.clone(), power_loss });
+                if start + length < self.safety {
+                    self.push(start + length, FaultAction::MachineUp { nodes: a });
+                }
+            }
+            FaultKind::Partition
+            | FaultKind::OneWayPartition
+            | FaultKind::Isolate
+            | FaultKind::WanPartition
+            | FaultKind::MachineIsolation => {
                 let id = self.id();
                 let one_way = kind == FaultKind::OneWayPartition;
                 self.push(start, FaultAction::Partition { id, a, b, one_way });
@@ -309,6 +330,17 @@ impl Planner {
             }
         }
     }
+}
+
+/// The nodes a machine fault hits, the machine `node` runs on: every node of it the nemesis may
+/// fault, and for an isolation, on the other side, every node not on it (clients included).
+fn machine_target(topology: &Topology, kind: FaultKind, node: NodeId) -> (Vec<NodeId>, Vec<NodeId>) {
+    let nodes = topology.machine_of(node).map(|(_, nodes)| nodes).unwrap_or_default();
+    let others = match kind {
+        FaultKind::MachineIsolation => topology.nodes.iter().map(|n| n.id).filter(|n| !nodes.contains(n)).collect(),
+        _ => Vec::new(),
+    };
+    (nodes, others)
 }
 
 /// Splits `nodes` into two non-empty sides at random.

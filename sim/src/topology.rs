@@ -3,6 +3,14 @@
 //! Ids are dense, in this order: the master's controllers and data nodes, then each slave's
 //! controllers and data nodes (the original ones, then the ones added later), then the metadata
 //! clients, the master's DFS clients and the slaves' DFS clients.
+//!
+//! Machines: each cluster's controllers and data nodes run on its machines (`machines` in
+//! `[cluster.master]` and `[cluster.slave]`; by default as many as its data nodes or controllers,
+//! whichever is more). Data node i runs on machine i mod machines, and so does controller i: a
+//! machine hosts a controller and data nodes, as in DolphinDB's high-availability deployment (seed
+//! 004 §3: servers P1, P2 and P3 each run a controller and the data nodes their agent starts).
+//! Clients run on no machine of the deployment. Machine faults (`sim/src/nemesis.rs`) take every
+//! node of one machine at once; the replica protocol's placement reads the same machines.
 
 use ccrsim_model::core::io::NodeId;
 
@@ -25,6 +33,22 @@ impl ClusterId {
             ClusterId::Master => "master".into(),
             ClusterId::Slave(i) => format!("slave{i}"),
         }
+    }
+}
+
+/// One machine of a cluster: its nodes share its power, its processes' fate and its network link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Machine {
+    /// The cluster it serves.
+    pub cluster: ClusterId,
+    /// Its number in the cluster, from 0.
+    pub index: u32,
+}
+
+impl Machine {
+    /// Its name: `master.machine.0`, `slave0.machine.1`, ...
+    pub fn name(self) -> String {
+        format!("{}.machine.{}", self.cluster.name(), self.index)
     }
 }
 
@@ -60,6 +84,8 @@ pub struct NodeInfo {
     /// When a data node added to a running cluster joins (simulated seconds); `None` for the
     /// nodes the deployment starts with.
     pub joins_at_s: Option<f64>,
+    /// The machine it runs on (controllers and data nodes; clients none).
+    pub machine: Option<Machine>,
 }
 
 impl NodeInfo {
@@ -83,38 +109,57 @@ impl Topology {
     /// The nodes a scenario asks for.
     pub fn from_scenario(scenario: &Scenario) -> Self {
         let mut nodes = Vec::new();
-        let mut add = |name: String, kind, joins_at_s| {
+        let mut add = |name: String, kind, joins_at_s, machine| {
             let id = nodes.len() as NodeId;
-            nodes.push(NodeInfo { id, name, kind, joins_at_s });
+            nodes.push(NodeInfo { id, name, kind, joins_at_s, machine });
+        };
+        // Node i of a kind on machine i mod machines; by default every node has a machine of its
+        // own index (data node i on machine i, as placement always had it).
+        let on = |cluster: ClusterId, machines: Option<u32>, controllers: u32, data_nodes: u32, i: u32| {
+            let machines = machines.unwrap_or(controllers.max(data_nodes).max(1));
+            Some(Machine { cluster, index: i % machines })
         };
         let master = &scenario.cluster.master;
+        let m = ClusterId::Master;
         for i in 0..master.controllers {
-            add(format!("master.controller.{i}"), NodeKind::Controller(ClusterId::Master), None);
+            add(
+                format!("master.controller.{i}"),
+                NodeKind::Controller(m),
+                None,
+                on(m, master.machines, master.controllers, master.data_nodes, i),
+            );
         }
         for i in 0..master.data_nodes {
-            add(format!("master.datanode.{i}"), NodeKind::DataNode(ClusterId::Master), None);
+            add(
+                format!("master.datanode.{i}"),
+                NodeKind::DataNode(m),
+                None,
+                on(m, master.machines, master.controllers, master.data_nodes, i),
+            );
         }
         if let Some(shape) = &scenario.cluster.slave {
+            let all_data_nodes = shape.data_nodes + shape.added_data_nodes;
             for k in 0..shape.count as u8 {
                 let c = ClusterId::Slave(k);
+                let machine = |i| on(c, shape.machines, shape.controllers, all_data_nodes, i);
                 for i in 0..shape.controllers {
-                    add(format!("{}.controller.{i}", c.name()), NodeKind::Controller(c), None);
+                    add(format!("{}.controller.{i}", c.name()), NodeKind::Controller(c), None, machine(i));
                 }
-                for i in 0..shape.data_nodes + shape.added_data_nodes {
+                for i in 0..all_data_nodes {
                     let joins = (i >= shape.data_nodes).then_some(shape.added_at_s);
-                    add(format!("{}.datanode.{i}", c.name()), NodeKind::DataNode(c), joins);
+                    add(format!("{}.datanode.{i}", c.name()), NodeKind::DataNode(c), joins, machine(i));
                 }
             }
         }
         for i in 0..scenario.workload.clients {
-            add(format!("client.{i}"), NodeKind::Client, None);
+            add(format!("client.{i}"), NodeKind::Client, None, None);
         }
         for i in 0..scenario.dfs_workload.clients {
-            add(format!("dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Master), None);
+            add(format!("dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Master), None, None);
         }
         if scenario.cluster.slave.is_some() {
             for i in 0..scenario.replication.slave_clients {
-                add(format!("slave0.dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Slave(0)), None);
+                add(format!("slave0.dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Slave(0)), None, None);
             }
         }
         Self { nodes }
@@ -188,6 +233,23 @@ impl Topology {
     /// and are left alone; added data nodes are not there yet when faults are planned).
     pub fn faultable(&self) -> Vec<NodeId> {
         self.nodes.iter().filter(|n| !n.kind.is_client() && n.joins_at_s.is_none()).map(|n| n.id).collect()
+    }
+
+    /// Every machine that hosts a node the nemesis may fault, with those nodes (by id), in order.
+    pub fn machines(&self) -> Vec<(Machine, Vec<NodeId>)> {
+        let mut machines: std::collections::BTreeMap<Machine, Vec<NodeId>> = std::collections::BTreeMap::new();
+        for id in self.faultable() {
+            if let Some(m) = self.nodes[id as usize].machine {
+                machines.entry(m).or_default().push(id);
+            }
+        }
+        machines.into_iter().collect()
+    }
+
+    /// The nodes the nemesis may fault on the machine `node` runs on (none for a client).
+    pub fn machine_of(&self, node: NodeId) -> Option<(Machine, Vec<NodeId>)> {
+        let machine = self.nodes[node as usize].machine?;
+        self.machines().into_iter().find(|(m, _)| *m == machine)
     }
 
     /// The link class between two nodes.

@@ -728,6 +728,171 @@ fn late_delivery_holds_a_share_of_a_nodes_messages_for_seconds() {
     assert_eq!(control.report.network.held_late, 0);
 }
 
+// ----- Whole machines ------------------------------------------------------------------------------
+
+/// Three controllers and four data nodes on two machines: machine 0 runs controllers 0 and 2 and
+/// data nodes 3 and 5 (`master.datanode.0` and `.2`), machine 1 controller 1 and data nodes 4 and 6.
+/// Two DFS clients (7, 8) write at reliability level 1. `schedule` is appended as written.
+fn machines_scenario(schedule: &str) -> Arc<Scenario> {
+    let text = format!(
+        r#"name = "machines-test"
+[run]
+safety_s = 12.0
+liveness_bound_s = 30.0
+seeds_ci = 1
+
+[cluster.master]
+controllers = 3
+data_nodes = 4
+replication_factor = 2
+reliability_level = 1
+machines = 2
+
+[dfs_workload]
+clients = 2
+lanes_per_client = 16
+ops_per_s = 40.0
+databases = 2
+tables_per_db = 2
+
+{schedule}"#
+    );
+    Arc::new(Scenario::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}")))
+}
+
+const MACHINE_0: [NodeId; 4] = [0, 2, 3, 5];
+const MACHINE_1: [NodeId; 3] = [1, 4, 6];
+const DFS_CLIENTS: [NodeId; 2] = [7, 8];
+
+fn machine_fault(fault: &str, node: &str) -> String {
+    format!("[[faults.schedule]]\nat_s = 5.0\nfault = {fault:?}\nnodes = [{node:?}]\nduration_s = 3.0\n")
+}
+
+#[test]
+fn the_topology_puts_controllers_and_data_nodes_on_machines_and_clients_on_none() {
+    let s = machines_scenario("");
+    let topology = Topology::from_scenario(&s);
+    let machines: Vec<Vec<NodeId>> = topology.machines().into_iter().map(|(_, nodes)| nodes).collect();
+    assert_eq!(machines, vec![MACHINE_0.to_vec(), MACHINE_1.to_vec()]);
+    assert!(DFS_CLIENTS.iter().all(|&c| topology.nodes[c as usize].machine.is_none()));
+    assert_eq!(topology.machine_of(5).map(|(m, _)| m.name()), Some("master.machine.0".to_string()));
+    // By default every node has a machine of its own index: data node i on machine i.
+    let default = Topology::from_scenario(&Scenario::embedded("master-chaos").expect("embedded"));
+    let index = |n: NodeId| default.nodes[n as usize].machine.map(|m| m.index);
+    assert_eq!((3..7).map(index).collect::<Vec<_>>(), vec![Some(0), Some(1), Some(2), Some(3)]);
+    assert_eq!((0..3).map(index).collect::<Vec<_>>(), vec![Some(0), Some(1), Some(2)]);
+}
+
+#[test]
+fn a_machine_crash_kills_every_process_of_the_machine_at_once_keeps_their_page_cache_and_boots_them_together() {
+    let r = run_scenario(&machines_scenario(&machine_fault("machine_crash", "master.datanode.2")), 3);
+    r.assert_passed();
+    for n in MACHINE_0 {
+        assert_eq!(r.find(n, 5.0, 5.0 + 1e-9, "killed (machine crash)").len(), 1, "node {n} killed at 5 s");
+        let boots: Vec<u64> = r.find(n, 0.0, 100.0, "boot").iter().map(|l| t(l)).collect();
+        assert_eq!(boots, vec![0, ns(8.0)], "node {n} boots again with its machine at 8 s");
+    }
+    for n in MACHINE_1 {
+        assert!(r.find(n, 0.0, 100.0, "killed").is_empty() && r.find(n, 0.0, 100.0, "boot").len() == 1, "node {n} is on the other machine");
+    }
+    assert!(r.lines.iter().all(|l| !l.text.starts_with("crash (power loss)")), "a machine crash loses no page cache");
+    // Nothing written was lost: each controller of the machine reboots with every entry its log
+    // held when it was killed, synced or not.
+    for c in [0, 2] {
+        let mut log: BTreeMap<u64, EntryId> = BTreeMap::new();
+        for l in r.of(c, 0.0, 5.0) {
+            if let Some(rest) = l.text.strip_prefix("fact Raft(Appended") {
+                let n = numbers(rest);
+                log.insert(n[0], (n[0], n[1], n[2]));
+            } else if let Some(from) = fact_num(l, "Truncated", "from_index: ") {
+                log.retain(|&i, _| i < from);
+            }
+        }
+        let (_, entries) = r.of(c, 7.9, 8.0 + 1e-9).find_map(recovered).expect("a Recovered fact at the reboot");
+        // The log after the snapshot it boots from: the entries it held from there to its end.
+        let first = entries.first().map_or(u64::MAX, |e| e.0);
+        let held: Vec<EntryId> = log.range(first..).map(|(_, e)| *e).collect();
+        assert!(held.len() > 5, "controller {c} held entries past its snapshot: {held:?}");
+        assert_eq!(entries, held, "controller {c} rebooted without part of its page cache");
+    }
+}
+
+#[test]
+fn a_machine_power_loss_crashes_every_node_of_the_machine_at_the_same_instant_and_boots_them_together() {
+    let r = run_scenario(&machines_scenario(&machine_fault("machine_power_loss", "master.controller.1")), 4);
+    r.assert_passed();
+    assert!(
+        r.faults().iter().any(|(at, text)| *at == ns(5.0) && text.starts_with("fault MachineDown { nodes: [1, 4, 6], power_loss: true"))
+    );
+    for n in MACHINE_1 {
+        assert_eq!(r.find(n, 5.0, 5.0 + 1e-9, "crash (power loss)").len(), 1, "node {n} loses power at 5 s");
+        let boots: Vec<u64> = r.find(n, 0.0, 100.0, "boot").iter().map(|l| t(l)).collect();
+        assert_eq!(boots, vec![0, ns(8.0)], "node {n} boots again with its machine at 8 s");
+    }
+    for n in MACHINE_0 {
+        assert!(r.find(n, 0.0, 100.0, "crash").is_empty(), "node {n} is on the other machine");
+    }
+    assert_eq!(r.report.stats.crashes, 3);
+}
+
+#[test]
+fn a_machine_isolation_cuts_its_nodes_from_other_machines_and_clients_but_not_from_each_other() {
+    let r = run_scenario(&machines_scenario(&machine_fault("machine_isolation", "master.datanode.0")), 5);
+    r.assert_passed();
+    let outside: Vec<NodeId> = MACHINE_1.iter().chain(&DFS_CLIENTS).copied().collect();
+    // Messages sent before the cut may still arrive just after it: look from 5.1 s.
+    let across = |a: f64, b: f64| {
+        MACHINE_0
+            .iter()
+            .flat_map(|&m| outside.iter().map(move |&o| (m, o)))
+            .map(|(m, o)| r.delivered(m, o, a, b) + r.delivered(o, m, a, b))
+            .sum::<usize>()
+    };
+    assert_eq!(across(5.1, 8.0), 0, "a delivery crossed the isolated machine's link");
+    let inside: usize =
+        MACHINE_0.iter().flat_map(|&a| MACHINE_0.iter().map(move |&b| (a, b))).map(|(a, b)| r.delivered(a, b, 5.1, 8.0)).sum();
+    assert!(inside > 20, "the nodes of the isolated machine still talk to each other: {inside}");
+    assert!(r.dropped(0, 1, "partition", 5.0, 8.0) + r.dropped(1, 0, "partition", 5.0, 8.0) > 0, "the cut drops controller traffic");
+    assert!(across(8.1, 12.0) > 50, "the link is back after the isolation");
+}
+
+#[test]
+fn machine_faults_are_planned_on_every_node_of_one_machine() {
+    let s =
+        machines_scenario("[faults]\nkinds = [\"machine_crash\", \"machine_power_loss\", \"machine_isolation\"]\nmean_interval_s = 2.0\n");
+    let topology = Topology::from_scenario(&s);
+    let machines: Vec<Vec<NodeId>> = topology.machines().into_iter().map(|(_, nodes)| nodes).collect();
+    let every: Vec<NodeId> = topology.nodes.iter().map(|n| n.id).collect();
+    let mut seen = BTreeSet::new();
+    for seed in 0..10 {
+        let plan = nemesis::plan_for(&s, &topology, seed);
+        for f in &plan.faults {
+            match &f.action {
+                FaultAction::MachineDown { nodes, power_loss } => {
+                    assert!(machines.contains(nodes), "seed {seed}: {nodes:?} is not one machine's nodes");
+                    seen.insert(if *power_loss { "power loss" } else { "crash" });
+                }
+                FaultAction::MachineUp { nodes } => assert!(machines.contains(nodes), "seed {seed}: {nodes:?}"),
+                FaultAction::Partition { a, b, one_way, .. } => {
+                    assert!(machines.contains(a) && !one_way, "seed {seed}: {a:?}");
+                    let mut both: Vec<NodeId> = a.iter().chain(b).copied().collect();
+                    both.sort();
+                    assert_eq!(both, every, "seed {seed}: the machine against every other node, clients included");
+                    seen.insert("isolation");
+                }
+                FaultAction::StartLiveness | FaultAction::PartitionEnd { .. } => {}
+                other => panic!("seed {seed}: {other:?} is no machine fault"),
+            }
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // A scheduled machine fault names a node of its machine; a client runs on none.
+    let bad = std::panic::catch_unwind(|| machines_scenario(&machine_fault("machine_crash", "dfsclient.0")))
+        .expect_err("a client has no machine");
+    let text = bad.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains("faults.schedule[0].nodes") && text.contains("names a node of the machine it hits"), "{text}");
+}
+
 // ----- The nemesis' plan ---------------------------------------------------------------------------
 
 /// The kind of fault an action belongs to (`None` for `StartLiveness` and for ends shared by kinds).
@@ -757,7 +922,9 @@ fn kind_of(action: &FaultAction, topology: &Topology, plan: &FaultPlan) -> Optio
         FaultAction::ReadErrors { .. } => FaultKind::DiskReadError,
         FaultAction::DiskFull { .. } => FaultKind::DiskFull,
         FaultAction::DiskSlow { .. } => FaultKind::DiskSlow,
-        FaultAction::DiskFaultEnd { .. } | FaultAction::StartLiveness => return None,
+        FaultAction::MachineDown { power_loss: true, .. } => FaultKind::MachinePowerLoss,
+        FaultAction::MachineDown { power_loss: false, .. } => FaultKind::MachineCrash,
+        FaultAction::DiskFaultEnd { .. } | FaultAction::MachineUp { .. } | FaultAction::StartLiveness => return None,
     })
 }
 

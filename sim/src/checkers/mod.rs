@@ -15,6 +15,7 @@
 //! | | `commit-durability` | an acknowledged commit is decided commit, and stays so | ACID; DolphinDB 2PC |
 //! | | `replica-convergence` | replicas of a chunk at one version hold the same rows | DolphinDB HA |
 //! | | `one-writer-per-partition` | no conflicting locks, no two open prepares on a replica | DolphinDB transactions |
+//! | | `replica-placement` | BEGIN only with replication_factor data nodes online; that many replicas on distinct online nodes, on distinct machines as the reliability level asks | DolphinDB HA |
 //! | | `reference-model` | the committed history in cid order gives the final state | serializability |
 //! | | `client-history` | acknowledged operations happened, failed ones did not | Jepsen |
 //! | | `reads` | a query's rows are the committed state at its snapshot, not below its session's floor | DolphinDB MVCC |

@@ -381,12 +381,29 @@ pub enum FaultKind {
     /// request and pull timeouts, then delivered: stale responses, stale vote grants and stale
     /// batches arrive after their sender's world moved on.
     LateDelivery,
+    /// Every process of one machine dies at the same instant while the machine's operating system
+    /// stays up (an out-of-memory kill of its services, a crashed container runtime): the page
+    /// cache survives, so nothing any of them wrote is lost; they boot again together after one
+    /// downtime (`crash_downtime_s`).
+    MachineCrash,
+    /// One machine loses power: every node on it crashes at the same instant, each disk keeping its
+    /// synced bytes and a random prefix of its unsynced writes (the next one possibly torn), as a
+    /// node's `crash` does; they boot again together after one downtime (`crash_downtime_s`).
+    MachinePowerLoss,
+    /// One machine's network link goes down: every link between its nodes and the nodes of other
+    /// machines (clients included) is cut both ways; links inside the machine stay up.
+    MachineIsolation,
 }
 
 impl FaultKind {
     /// True for faults aimed at one node.
     pub fn needs_node(self) -> bool {
         !matches!(self, FaultKind::Partition | FaultKind::OneWayPartition | FaultKind::PacketLoss | FaultKind::WanPartition)
+    }
+
+    /// True for faults that hit every node of a machine (a scheduled one names a node of it).
+    pub fn is_machine(self) -> bool {
+        matches!(self, FaultKind::MachineCrash | FaultKind::MachinePowerLoss | FaultKind::MachineIsolation)
     }
 
     /// True for faults that split the network into sides.
@@ -602,6 +619,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("deployment-chaos", include_str!("../../../scenarios/deployment-chaos.toml")),
     ("disk-corruption", include_str!("../../../scenarios/disk-corruption.toml")),
     ("execution-sets", include_str!("../../../scenarios/execution-sets.toml")),
+    ("long-haul", include_str!("../../../scenarios/long-haul.toml")),
+    ("machines-master", include_str!("../../../scenarios/machines-master.toml")),
+    ("machines-slave", include_str!("../../../scenarios/machines-slave.toml")),
     ("master-chaos", include_str!("../../../scenarios/master-chaos.toml")),
     ("master-datanode-crash-async-persistence", include_str!("../../../scenarios/master-datanode-crash-async-persistence.toml")),
     ("master-leader-failover", include_str!("../../../scenarios/master-leader-failover.toml")),

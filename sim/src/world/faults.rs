@@ -1,5 +1,5 @@
 //! The nemesis's actions carried out: crashes, pauses, partitions, loss bursts, clock drift, disk
-//! faults, and the leader trigger (a controller that just won an election is hit at once).
+//! faults, machines going down and up, and the leader trigger (a controller that just won an election is hit at once).
 
 use rand::RngExt;
 
@@ -33,6 +33,20 @@ impl<D: SimDesign> World<D> {
             FaultAction::Restart { node } => {
                 if self.nodes[node as usize].status == NodeStatus::Down {
                     self.restart(node);
+                }
+            }
+            FaultAction::MachineDown { nodes, power_loss } => {
+                for node in nodes {
+                    if matches!(self.nodes[node as usize].status, NodeStatus::Up | NodeStatus::Paused) {
+                        if power_loss { self.crash(node) } else { self.kill(node) }
+                    }
+                }
+            }
+            FaultAction::MachineUp { nodes } => {
+                for node in nodes {
+                    if self.nodes[node as usize].status == NodeStatus::Down {
+                        self.restart(node);
+                    }
                 }
             }
             FaultAction::Pause { node } => {

@@ -210,6 +210,14 @@ impl<D: SimDesign> World<D> {
         self.trace.emit(now, node, EventKind::Process, detail, || format!("crash (power loss), unsynced: {losses:?}"));
     }
 
+    /// The process is killed from outside (its machine's processes die together) while the
+    /// operating system stays up: the page cache survives, nothing written is lost.
+    pub(super) fn kill(&mut self, node: NodeId) {
+        let now = self.now;
+        self.take_down(node);
+        self.trace.emit(now, node, EventKind::Process, 4, || "killed (machine crash): the page cache survives".into());
+    }
+
     /// The role stopped itself: the process exits; the page cache survives (the machine is fine).
     pub(super) fn halt(&mut self, node: NodeId, reason: String) {
         let now = self.now;

@@ -29,8 +29,13 @@ pub enum QueryOutcome {
 /// A DFS fact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DfsFact {
-    /// A controller applied a BEGIN: the transaction runs client operation `op_ref` under `locks`.
-    TxBegun { tid: Tid, kind: OperationKind, coordinator: u32, op_ref: (u32, u64), locks: Vec<LockKey> },
+    /// A controller applied a BEGIN: the transaction runs client operation `op_ref` under `locks`;
+    /// `online` are the data nodes the BEGIN counted online (the leader's heartbeats, carried in the
+    /// command).
+    TxBegun { tid: Tid, kind: OperationKind, coordinator: u32, op_ref: (u32, u64), locks: Vec<LockKey>, online: Vec<u32> },
+    /// A controller applied a BEGIN that created `chunk`: the data nodes its replicas went to, and
+    /// the data nodes the BEGIN counted online (the leader's heartbeats, carried in the command).
+    ChunkPlaced { chunk: ChunkId, replicas: Vec<crate::core::io::NodeId>, online: Vec<crate::core::io::NodeId> },
     /// A controller applied a decision (commits carry their operation, for the reference model).
     TxDecided { tid: Tid, decision: Decision, op: Option<SharedOperation> },
     /// A controller ended a committed transaction.

@@ -40,6 +40,14 @@ pub struct DfsStateBugs {
     pub skip_lock_check: bool,
     /// Every 25th commit decision skips a cid (cids no longer dense).
     pub skip_a_cid: bool,
+    /// A new chunk's replicas are the least loaded online data nodes, whatever machines they run
+    /// on (the reliability level ignored).
+    pub place_ignores_machines: bool,
+    /// A new chunk's second replica goes to the node of its first (one copy where the map says
+    /// `replication_factor`).
+    pub place_two_on_one_node: bool,
+    /// BEGIN is admitted whatever the number of data nodes online (dfsReplicationFactor ignored).
+    pub admit_ignores_online_count: bool,
 }
 
 impl DfsStateBugs {
@@ -443,9 +451,20 @@ impl DfsState {
         self.check_invariants(&touched);
         let mut facts = Vec::new();
         match (cmd, &out) {
-            (DfsCommand::Begin { op, session, op_ref, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
+            (DfsCommand::Begin { op, session, op_ref, online, .. }, DfsOutput::Begun(b)) if !open_before.contains(&b.tid) => {
                 let locks = self.txs[&b.tid].locks.clone();
-                facts.push(DfsFact::TxBegun { tid: b.tid, kind: op.kind(), coordinator: session.0, op_ref: *op_ref, locks })
+                facts.push(DfsFact::TxBegun {
+                    tid: b.tid,
+                    kind: op.kind(),
+                    coordinator: session.0,
+                    op_ref: *op_ref,
+                    locks,
+                    online: online.clone(),
+                });
+                for chunk in chunk_before..self.next_chunk {
+                    let replicas = self.chunks[&chunk].replicas.keys().copied().collect();
+                    facts.push(DfsFact::ChunkPlaced { chunk, replicas, online: online.clone() });
+                }
             }
             (_, DfsOutput::Decided(tid, decision)) if self.decisions.len() > decided_before => {
                 let op = matches!(decision, Decision::Commit(_)).then(|| self.txs[tid].op.clone());
@@ -515,6 +534,14 @@ impl DfsState {
                     (id, meta)
                 }
             };
+            let machine_offline = |n: &NodeId| {
+                let m = self.config.data_nodes.get(n);
+                !online.iter().any(|o| self.config.data_nodes.get(o) == m)
+            };
+            if meta.replicas.keys().any(|n| !online.contains(n) && machine_offline(n)) {
+                // A replica whose whole machine is offline: every data node of it missed heartbeats.
+                crate::mark!("dfs.begin_replica_on_machine_offline");
+            }
             let replicas: Vec<NodeId> =
                 meta.replicas.iter().filter(|(n, r)| r.state == ReplicaState::Complete && online.contains(n)).map(|(n, _)| *n).collect();
             if replicas.is_empty() {
@@ -561,7 +588,7 @@ impl DfsState {
     /// a valid plan, no conflicting lock. Returns the plan and the online data nodes.
     fn admit(&self, op: &Operation, online: &[NodeId]) -> Result<(crate::dfs::Plan, BTreeSet<NodeId>), OpError> {
         let online: BTreeSet<NodeId> = online.iter().copied().filter(|n| self.config.data_nodes.contains_key(n)).collect();
-        if online.len() < self.config.replication_factor {
+        if online.len() < self.config.replication_factor && !self.config.bugs.admit_ignores_online_count {
             crate::mark!("dfs.begin_refused_too_few_nodes_online");
             return Err(OpError::new(
                 ErrorCode::Unavailable,
@@ -577,7 +604,10 @@ impl DfsState {
             crate::mark!("dfs.begin_refused_lock_conflict");
             return Err(OpError::new(ErrorCode::Conflict, format!("{key:?} is held by {owner:?}")));
         }
-        assert!(online.len() >= self.config.replication_factor && online.iter().all(|n| self.config.data_nodes.contains_key(n)));
+        assert!(
+            (self.config.bugs.any() || online.len() >= self.config.replication_factor)
+                && online.iter().all(|n| self.config.data_nodes.contains_key(n))
+        );
         Ok((plan, online))
     }
 
@@ -613,6 +643,9 @@ impl DfsState {
         let rf = self.config.replication_factor;
         let machine = |n: NodeId| self.config.data_nodes[&n];
         let mut chosen: Vec<NodeId> = Vec::new();
+        if self.config.bugs.place_ignores_machines {
+            chosen.extend(candidates.iter().take(rf));
+        }
         for &n in &candidates {
             if chosen.len() < rf && !chosen.iter().any(|&c| machine(c) == machine(n)) {
                 chosen.push(n);
@@ -620,7 +653,11 @@ impl DfsState {
         }
         if chosen.len() < rf {
             if self.config.reliability == ReliabilityLevel::Machines {
+                crate::mark!("dfs.placement_refused_too_few_machines");
                 return Err(OpError::new(ErrorCode::Unavailable, format!("fewer than {rf} machines online for a new chunk")));
+            }
+            if self.config.reliability == ReliabilityLevel::PreferMachines {
+                crate::mark!("dfs.placement_shared_a_machine");
             }
             for &n in &candidates {
                 if chosen.len() < rf && !chosen.contains(&n) {
@@ -628,9 +665,15 @@ impl DfsState {
                 }
             }
         }
+        if self.config.bugs.place_two_on_one_node && rf >= 2 {
+            chosen[1] = chosen[0];
+        }
         // `admit` let through only with `rf` data nodes online: every replica gets its own node.
         assert_eq!(chosen.len(), rf, "placement of {rf} replicas over {candidates:?}");
-        assert!(chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)), "two replicas on one node: {chosen:?}");
+        assert!(
+            self.config.bugs.any() || chosen.iter().enumerate().all(|(i, n)| !chosen[..i].contains(n)),
+            "two replicas on one node: {chosen:?}"
+        );
         Ok(chosen)
     }
 

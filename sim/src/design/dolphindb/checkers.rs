@@ -92,7 +92,11 @@ impl DolphindbCheckers {
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
             }
         });
-        Self { dfs: DfsCheckers::new(topology), repl }
+        let placement = |c: ClusterId| {
+            let (replication_factor, reliability_level) = super::roles::shape(scenario, c);
+            (replication_factor as usize, reliability_level)
+        };
+        Self { dfs: DfsCheckers::new(topology, placement), repl }
     }
 
     /// The names of every checker of this design.

@@ -49,7 +49,7 @@ impl SimDesign for Dolphindb {
     /// A data node recovers a corrupt replica from a peer, so at most replication factor - 1 data
     /// nodes may get corruption: every chunk keeps an intact copy.
     fn data_node_corruption_budget(scenario: &Scenario, cluster: ClusterId) -> usize {
-        let (rf, _, _) = roles::shape(scenario, cluster);
+        let (rf, _) = roles::shape(scenario, cluster);
         rf.saturating_sub(1) as usize
     }
 

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use ccrsim_model::core::io::NodeId;
+
 use super::Dolphindb;
 use crate::design::RoleSpec;
 use ccrsim_model::deployment::client::ClientConfig;
@@ -18,24 +20,23 @@ use ccrsim_model::replica::dolphindb_2pc::{DfsConfig, ReliabilityLevel};
 use crate::scenario::Scenario;
 use crate::topology::{ClusterId, NodeKind, Topology};
 
-/// The shape of a cluster: `(replication factor, reliability level, machines)`.
-pub(crate) fn shape(scenario: &Scenario, cluster: ClusterId) -> (u32, u8, Option<u32>) {
+/// The placement settings of a cluster: `(replication factor, reliability level)`.
+pub(crate) fn shape(scenario: &Scenario, cluster: ClusterId) -> (u32, u8) {
     match (cluster, &scenario.cluster.slave) {
-        (ClusterId::Slave(_), Some(s)) => (s.replication_factor, s.reliability_level, s.machines),
+        (ClusterId::Slave(_), Some(s)) => (s.replication_factor, s.reliability_level),
         _ => {
             let m = &scenario.cluster.master;
-            (m.replication_factor, m.reliability_level, m.machines)
+            (m.replication_factor, m.reliability_level)
         }
     }
 }
 
 /// The DFS configuration of a cluster.
 pub fn dfs_config(scenario: &Scenario, topology: &Topology, cluster: ClusterId) -> DfsConfig {
-    let (replication_factor, reliability_level, machines) = shape(scenario, cluster);
-    let nodes = topology.data_nodes(cluster);
-    let machines = machines.unwrap_or(nodes.len().max(1) as u32);
+    let (replication_factor, reliability_level) = shape(scenario, cluster);
+    let machine = |n: NodeId| topology.nodes[n as usize].machine.expect("a data node runs on a machine").index;
     DfsConfig {
-        data_nodes: nodes.iter().enumerate().map(|(i, &n)| (n, i as u32 % machines)).collect::<BTreeMap<_, _>>(),
+        data_nodes: topology.data_nodes(cluster).into_iter().map(|n| (n, machine(n))).collect::<BTreeMap<_, _>>(),
         replication_factor: replication_factor as usize,
         reliability: match reliability_level {
             0 => ReliabilityLevel::Nodes,

@@ -490,7 +490,7 @@ mod tests {
     }
     fn begun(tid: Tid, db: &str) -> F {
         let locks = vec![LockKey::Partition(db.into(), "t".into(), PartitionKey::Int(tid as i32))];
-        F::D(DfsFact::TxBegun { tid, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, tid), locks })
+        F::D(DfsFact::TxBegun { tid, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, tid), locks, online: Vec::new() })
     }
     fn commit(tid: Tid, db: &str) -> F {
         F::D(DfsFact::TxDecided { tid, decision: Decision::Commit(tid), op: Some(op(db)) })
@@ -794,7 +794,8 @@ mod tests {
 
     #[test]
     fn a_transaction_without_locks_takes_its_database_from_its_commit() {
-        let lockless = F::D(DfsFact::TxBegun { tid: 1, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, 1), locks: vec![] });
+        let lockless =
+            F::D(DfsFact::TxBegun { tid: 1, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, 1), locks: vec![], online: vec![] });
         everyone(&[lockless.clone(), commit(1, A), completed(1), enqueued(1, 1, A)]).unwrap();
         let e = everyone(&[lockless, commit(1, A), completed(1)]).unwrap_err();
         assert!(e.contains("completed transaction 1, which must become a task"), "{e}");

@@ -156,7 +156,7 @@ impl DfsLedger {
                 self.versions.entry((*chunk, *version)).or_insert((*digest, node));
             }
             DfsFact::DataNodeBooted => self.prepared.retain(|(n, _), _| *n != node),
-            DfsFact::ReplicaRepaired { .. } => {}
+            DfsFact::ReplicaRepaired { .. } | DfsFact::ChunkPlaced { .. } => {}
             DfsFact::ReplicaDropped { chunk } | DfsFact::ReplicaLost { chunk, .. } => {
                 self.prepared.remove(&(node, *chunk));
                 // A dropped chunk is gone for good; a lost one was corrupted by the nemesis.

@@ -1,6 +1,6 @@
 //! DolphinDB's 2PC replica protocol: atomicity, durability, replica convergence, one writer per
-//! partition, the reference model, the client history, reads and liveness, judged on a ledger of
-//! the protocol's facts.
+//! partition, replica placement, the reference model, the client history, reads and liveness,
+//! judged on a ledger of the protocol's facts.
 
 pub mod client_history;
 pub mod commit_durability;
@@ -11,6 +11,7 @@ pub mod prepare_durability;
 pub mod reads;
 pub mod reference_model;
 pub mod replica_convergence;
+pub mod replica_placement;
 #[cfg(test)]
 mod test_support;
 pub mod tx_atomicity;
@@ -28,6 +29,7 @@ use self::prepare_durability::PrepareDurability;
 use self::reads::Reads;
 use self::reference_model::ReferenceModel;
 use self::replica_convergence::ReplicaConvergence;
+use self::replica_placement::{PlacementRules, ReplicaPlacement};
 use self::tx_atomicity::TxAtomicity;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
 use crate::deployment::Deployment;
@@ -65,6 +67,8 @@ struct ClusterCheckers {
     tx_atomicity: TxAtomicity,
     /// `reads` keeps the committed history it judges answers against.
     reads: Reads,
+    /// `replica-placement` judges by the cluster's placement rules.
+    placement: ReplicaPlacement,
     controllers: Vec<NodeId>,
     data_nodes: Vec<NodeId>,
     clients: Vec<NodeId>,
@@ -85,6 +89,7 @@ impl DfsCheckers {
             tx_atomicity::NAME,
             one_writer::NAME,
             replica_convergence::NAME,
+            replica_placement::NAME,
             commit_durability::NAME,
             prepare_durability::NAME,
             client_history::NAME,
@@ -94,8 +99,9 @@ impl DfsCheckers {
         ]
     }
 
-    /// The checkers of every cluster of `topology` that has data nodes.
-    pub fn new(topology: &Topology) -> Self {
+    /// The checkers of every cluster of `topology` that has data nodes; `placement` gives a
+    /// cluster's replication factor and reliability level.
+    pub fn new(topology: &Topology, placement: impl Fn(ClusterId) -> (usize, u8)) -> Self {
         let mut clusters = Vec::new();
         let mut cluster_of = vec![None; topology.nodes.len()];
         for cluster in topology.clusters() {
@@ -113,6 +119,12 @@ impl DfsCheckers {
                 prepare_durability: PrepareDurability::default(),
                 tx_atomicity: TxAtomicity::default(),
                 reads: Reads::default(),
+                placement: ReplicaPlacement {
+                    rules: {
+                        let (replication_factor, reliability_level) = placement(cluster);
+                        PlacementRules::of(topology, cluster, replication_factor, reliability_level)
+                    },
+                },
                 controllers,
                 data_nodes,
                 clients,
@@ -129,6 +141,7 @@ impl DfsCheckers {
         judge::<DfsLedger, DfsFact, (), _>(&mut cluster.tx_atomicity, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut OneWriter, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ReplicaConvergence, l, at, node, fact)?;
+        judge::<(), DfsFact, (), _>(&mut cluster.placement, &(), at, node, fact)?;
         judge::<DfsLedger, DfsFact, Scope<'_, D>, _>(&mut CommitDurability, l, at, node, fact)?;
         judge::<(), DfsFact, (), _>(&mut cluster.prepare_durability, &(), at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ClientHistory, l, at, node, fact)?;

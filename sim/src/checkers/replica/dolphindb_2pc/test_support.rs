@@ -48,7 +48,8 @@ pub fn append() -> SharedOperation {
 
 /// The controller began `tid` for the client's operation `op_id` under `locks`.
 pub fn begun(tid: Tid, op_id: u64, locks: Vec<LockKey>) -> (NodeId, DfsFact) {
-    let fact = DfsFact::TxBegun { tid, kind: OperationKind::APPEND, coordinator: DATA[0], op_ref: (CLIENT, op_id), locks };
+    let fact =
+        DfsFact::TxBegun { tid, kind: OperationKind::APPEND, coordinator: DATA[0], op_ref: (CLIENT, op_id), locks, online: DATA.to_vec() };
     (CONTROLLER, fact)
 }
 
