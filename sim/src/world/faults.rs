@@ -130,7 +130,14 @@ impl<D: SimDesign> World<D> {
             FaultAction::DiskFaultEnd { id, .. } => c.on_disruption_end(now, DisruptionKey::Disk(*id)),
             FaultAction::ClockDrift { .. } | FaultAction::CorruptFile { .. } => c.on_instant_fault(now),
             FaultAction::StartLiveness => c.on_safety_end(now),
-            FaultAction::Crash { .. } | FaultAction::Restart { .. } | FaultAction::Pause { .. } | FaultAction::Resume { .. } => {}
+            // Told node by node where they take effect (a machine's nodes go down through the
+            // same path as a crashed node's).
+            FaultAction::Crash { .. }
+            | FaultAction::Restart { .. }
+            | FaultAction::Pause { .. }
+            | FaultAction::Resume { .. }
+            | FaultAction::MachineDown { .. }
+            | FaultAction::MachineUp { .. } => {}
         }
     }
 
