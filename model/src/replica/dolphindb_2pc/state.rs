@@ -37,6 +37,8 @@ pub struct DfsStateBugs {
     pub skip_lock_check: bool,
     /// Every 25th commit decision skips a cid (cids no longer dense).
     pub skip_a_cid: bool,
+    /// A rolled-back transaction keeps its locks (leaked: later writes of the partition conflict).
+    pub keep_locks_after_rollback: bool,
 }
 
 impl DfsStateBugs {
@@ -664,7 +666,9 @@ impl DfsState {
             }
             Some(TxState::Begun) => {
                 let tx = self.txs.remove(&tid).expect("present");
-                self.release(LockOwner::Tx(tid));
+                if !self.config.bugs.keep_locks_after_rollback {
+                    self.release(LockOwner::Tx(tid));
+                }
                 let earlier = self.decisions.insert(tid, Decision::Rollback);
                 assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
                 assert!(tx.participations.iter().all(|p| self.chunks.contains_key(&p.chunk)));
@@ -766,7 +770,7 @@ impl DfsState {
         if moved.is_multiple_of(8) {
             for (key, owner) in &self.locks {
                 if let LockOwner::Tx(tid) = owner {
-                    assert!(self.txs.contains_key(tid), "lock {key:?} held by finished transaction {tid}");
+                    assert!(self.config.bugs.any() || self.txs.contains_key(tid), "lock {key:?} held by finished transaction {tid}");
                 }
             }
             for (tid, tx) in &self.txs {
