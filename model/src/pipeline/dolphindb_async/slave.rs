@@ -57,6 +57,10 @@ pub struct SlaveReplBugs {
     /// `skipClusterReplicationTask` skips every unfinished task (not executing) of the named tasks'
     /// queues, not only the named ones.
     pub skip_whole_queue: bool,
+    /// A failed task holds back its own group: while a task of the group that failed is unfinished,
+    /// its group-mates that never failed are neither dispatched nor re-dispatched (the failed ones are
+    /// retried), so a task that can never run strands the tasks beside it, not only later groups.
+    pub failed_task_blocks_its_group: bool,
 }
 
 impl SlaveReplBugs {
@@ -515,6 +519,8 @@ impl SlaveRepl {
         let mut due = Vec::new();
         for unfinished in self.unfinished.values() {
             let Some(&(current, _)) = unfinished.first() else { continue };
+            let group_has_failed = self.config.bugs.failed_task_blocks_its_group
+                && unfinished.iter().take_while(|&&(g, _)| g == current).any(|(_, id)| self.tasks[id].failures > 0);
             for &(group, id) in unfinished {
                 if group != current && !self.config.bugs.skip_group_barrier {
                     crate::mark!("repl.group_barrier_held_back_task");
@@ -523,6 +529,9 @@ impl SlaveRepl {
                 let t = &self.tasks[&id];
                 if self.blocked_by_other_set(t) {
                     crate::mark!("repl.task_held_back_by_other_execution_set");
+                    continue;
+                }
+                if group_has_failed && t.failures == 0 {
                     continue;
                 }
                 let ready = match t.state {

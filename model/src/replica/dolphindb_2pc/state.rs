@@ -48,6 +48,8 @@ pub struct DfsStateBugs {
     pub place_two_on_one_node: bool,
     /// BEGIN is admitted whatever the number of data nodes online (dfsReplicationFactor ignored).
     pub admit_ignores_online_count: bool,
+    /// A rolled-back transaction keeps its locks (leaked: later writes of the partition conflict).
+    pub keep_locks_after_rollback: bool,
 }
 
 impl DfsStateBugs {
@@ -712,7 +714,9 @@ impl DfsState {
             }
             Some(TxState::Begun) => {
                 let tx = self.txs.remove(&tid).expect("present");
-                self.release(LockOwner::Tx(tid));
+                if !self.config.bugs.keep_locks_after_rollback {
+                    self.release(LockOwner::Tx(tid));
+                }
                 let earlier = self.decisions.insert(tid, Decision::Rollback);
                 assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
                 assert!(tx.participations.iter().all(|p| self.chunks.contains_key(&p.chunk)));
@@ -814,7 +818,7 @@ impl DfsState {
         if moved.is_multiple_of(8) {
             for (key, owner) in &self.locks {
                 if let LockOwner::Tx(tid) = owner {
-                    assert!(self.txs.contains_key(tid), "lock {key:?} held by finished transaction {tid}");
+                    assert!(self.config.bugs.any() || self.txs.contains_key(tid), "lock {key:?} held by finished transaction {tid}");
                 }
             }
             for (tid, tx) in &self.txs {

@@ -1,8 +1,8 @@
 //! Exactly once: a target applies each entry once (DolphinDB: before executing, the controller
 //! checks the EditLog; a task already finished is never applied twice, duplicates are rolled back;
 //! Doris CCR: a binlog at or below a table's recorded commit sequence is skipped). No
-//! entry commits under two transactions on a target, and at the end every committed entry is
-//! FINISHED. (An entry FINISHED without ever committing is silent divergence: the
+//! entry commits under two transactions on a target, none commits on a target that never fetched
+//! it, and at the end every committed entry is FINISHED. (An entry FINISHED without ever committing is silent divergence: the
 //! eventual-consistency checker's.)
 
 use ccrsim_model::core::io::NodeId;
@@ -26,11 +26,14 @@ impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for ExactlyOnce {
 
     fn on_fact(&mut self, ledger: &PipelineLedger, node: NodeId, event: &PipelineEvent<'_>) -> Result<(), String> {
         let PipelineEvent::Applied { id, tx } = *event else { return Ok(()) };
-        let Some(e) = ledger.target_truth(node).and_then(|t| t.entries.get(&id)) else { return Ok(()) };
-        match e.applied_by.iter().find(|&&other| other != tx) {
-            Some(other) => Err(format!("entry {id} committed by transaction {tx} after transaction {other} committed it")),
-            None => Ok(()),
+        let Some(target) = ledger.target_truth(node) else { return Ok(()) };
+        if let Some(other) = ledger.applied_by(node, id).and_then(|by| by.iter().find(|&&other| other != tx)) {
+            return Err(format!("entry {id} committed by transaction {tx} after transaction {other} committed it"));
         }
+        if !target.fetched.contains_key(&id) {
+            return Err(format!("entry {id} committed by transaction {tx} on a target that never fetched it"));
+        }
+        Ok(())
     }
 
     /// At the end: committed means FINISHED.
@@ -84,14 +87,26 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "finding: exactly-once keeps no record of commits of an entry the target never reported fetching, so a second commit of it under another transaction passes"]
+    fn a_commit_of_an_entry_never_reported_fetched_is_refused() {
+        // Slave 1 fetched nothing, yet reports entry 1 committed: it ran a task it never pulled.
+        let err = judged(&[(slave(1), PipelineEvent::Applied { id: 1, tx: 501 })]).unwrap_err();
+        assert!(err.contains("entry 1 committed by transaction 501 on a target that never fetched it"), "{err}");
+    }
+
+    #[test]
     fn a_second_commit_of_an_entry_never_reported_fetched_is_refused() {
-        // Slave 1 fetched nothing, yet reports entry 1 committed twice. Low severity in DolphinDB's
-        // design, where the leader reports a pull before any commit of its tasks; a pipeline whose
-        // target may report a commit first would get no exactly-once verdict at all.
+        // The first commit, refused above, is still recorded: a second one under another
+        // transaction is a double apply, whether or not the target fetched the entry.
         let s1 = slave(1);
-        let err = judged(&[(s1, PipelineEvent::Applied { id: 1, tx: 501 }), (s1, PipelineEvent::Applied { id: 1, tx: 777 })]).unwrap_err();
+        let mut l = judged(&[]).expect("fetched by slave 0 only");
+        l.apply(s1, &PipelineEvent::Applied { id: 1, tx: 501 });
+        let judge =
+            |tx| Checker::<PipelineLedger, PipelineEvent<'_>, ()>::on_fact(&mut ExactlyOnce, &l, s1, &PipelineEvent::Applied { id: 1, tx });
+        let err = judge(777).unwrap_err();
         assert!(err.contains("entry 1 committed by transaction 777 after transaction 501 committed it"), "{err}");
+        // The same transaction reported again is only refused for the missing fetch.
+        let err = judge(501).unwrap_err();
+        assert!(err.contains("never fetched"), "{err}");
     }
 
     #[test]

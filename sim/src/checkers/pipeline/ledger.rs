@@ -56,6 +56,9 @@ pub struct TargetTruth {
     pub fetched: BTreeMap<u64, u64>,
     /// Each fetched entry's fate.
     pub entries: BTreeMap<u64, EntryTruth>,
+    /// The transactions that committed an entry never reported fetched, by entry (none in a
+    /// design that applies its pull before it runs an entry: `exactly-once` refuses each).
+    pub applied_unfetched: BTreeMap<u64, BTreeSet<u64>>,
     /// The replication state's name, once one was reported.
     pub state: Option<&'static str>,
     /// Every entry below this finished (0 before the first one; FINISHED is final in the truth,
@@ -117,6 +120,12 @@ impl PipelineLedger {
         self.target_of(node).and_then(|c| self.targets.get(&c))
     }
 
+    /// The transactions that committed entry `id` on `node`'s target so far, fetched or not.
+    pub fn applied_by(&self, node: NodeId, id: u64) -> Option<&BTreeSet<u64>> {
+        let t = self.target_truth(node)?;
+        t.entries.get(&id).map(|e| &e.applied_by).or_else(|| t.applied_unfetched.get(&id))
+    }
+
     /// The hash a fetched entry must have: the source's entry as logged.
     pub fn logged_hash(&self, id: u64) -> Option<u64> {
         self.source.entries.get(&id).map(|e| e.hash)
@@ -167,9 +176,13 @@ impl PipelineLedger {
                     });
                 }
             }
-            PipelineEvent::Applied { id, tx } => self.on_entry(node, id, |e| {
-                e.applied_by.insert(tx);
-            }),
+            PipelineEvent::Applied { id, tx } => {
+                let Some(t) = self.target_mut(node) else { return };
+                match t.entries.get_mut(&id) {
+                    Some(e) => e.applied_by.insert(tx),
+                    None => t.applied_unfetched.entry(id).or_default().insert(tx),
+                };
+            }
             PipelineEvent::Finished { id, skipped } => {
                 self.on_entry(node, id, |e| {
                     e.state = EntryState::Finished;

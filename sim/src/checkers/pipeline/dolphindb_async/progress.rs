@@ -54,6 +54,7 @@ impl<D: Deployment<R = Dolphin2pc, P = DolphinAsync>> Progress for AsyncProgress
                     SlaveTaskState::Finished => EntryState::Finished,
                 },
                 lane: u64::from(t.task.exec_set) << 32 | u64::from(t.queue),
+                group: t.task.group,
                 never_runs: never_runs(&t.details),
                 details: &t.details,
             })

@@ -1,12 +1,17 @@
 //! DFS liveness after heal (DolphinDB HA: transaction resolution and online recovery): once every
 //! fault is healed, every data node runs, every transaction is decided and ended, no participant is
 //! left in doubt (no open prepare), every stale replica has been recovered and every complete one is
-//! at its chunk's version, and every operation got its answer.
+//! at its chunk's version, every operation got its answer, and the controllers hold no lock of a
+//! transaction that ended (a leaked lock fails every later write of its partition with Conflict,
+//! an answer no other checker questions).
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::ReplicaClient;
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
-use ccrsim_model::replica::dolphindb_2pc::state::ReplicaState;
+use std::collections::BTreeMap;
+
+use ccrsim_model::dfs::plan::LockKey;
+use ccrsim_model::replica::dolphindb_2pc::state::{LockOwner, ReplicaState, Tid};
 
 use super::{On2pc, Scope};
 use crate::checkers::Checker;
@@ -59,6 +64,9 @@ fn pending<D: On2pc>(scope: &Scope<'_, D>) -> Option<String> {
     if let Some(tid) = dfs.open_transactions().keys().next() {
         return Some(format!("transaction {tid} is still open at the controller"));
     }
+    if let Some(leak) = leaked_lock(dfs.locks(), dfs.open_transactions()) {
+        return Some(leak);
+    }
     for (chunk, meta) in dfs.chunks() {
         for (&node, r) in &meta.replicas {
             if r.state == ReplicaState::Stale {
@@ -74,6 +82,15 @@ fn pending<D: On2pc>(scope: &Scope<'_, D>) -> Option<String> {
         }
     }
     None
+}
+
+/// A lock the controllers' table gives to a transaction that is not open (recovery locks are
+/// released when their recovery ends, which the stale replicas above wait for).
+fn leaked_lock<T>(locks: &BTreeMap<LockKey, LockOwner>, open: &BTreeMap<Tid, T>) -> Option<String> {
+    locks.iter().find_map(|(key, owner)| match owner {
+        LockOwner::Tx(tid) if !open.contains_key(tid) => Some(format!("lock {key:?} still held by transaction {tid}, which ended")),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -95,6 +112,16 @@ mod tests {
     #[test]
     fn an_idle_cluster_with_every_data_node_up_settled() {
         assert_eq!(pending_after(|_, _| {}), None);
+    }
+
+    #[test]
+    fn a_lock_of_a_transaction_that_ended_is_leaked() {
+        let key = |t: &str| LockKey::Table("dfs://a".to_string(), t.to_string());
+        let locks = BTreeMap::from([(key("t"), LockOwner::Tx(7)), (key("u"), LockOwner::Recovery(3, 1))]);
+        // Transaction 7 still open: its lock is its own; the recovery lock is not a transaction's.
+        assert_eq!(leaked_lock(&locks, &BTreeMap::from([(7, ())])), None);
+        let leak = leaked_lock(&locks, &BTreeMap::<Tid, ()>::new()).expect("leaked");
+        assert!(leak.contains("still held by transaction 7, which ended"), "{leak}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One writer per partition (DolphinDB: one writing transaction per partition at a time): the
 //! controller never lets two open transactions hold conflicting locks, and no replica holds two
-//! open prepares of one chunk.
+//! open prepares of one chunk. Every controller decides a BEGIN again on apply, so each report of a
+//! transaction's BEGIN names the operation and the locks of the first.
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
@@ -24,8 +25,18 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for OneWriter {
 
     fn on_fact(&mut self, ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {
         match fact {
-            // A controller replaying its log after a restart reports old transactions again: old news.
-            DfsFact::TxBegun { tid, .. } if ledger.txs.contains_key(tid) => Ok(()),
+            // Another controller, or one replaying its log after a restart, reports the BEGIN again:
+            // the same decision, or the controllers disagree on what the transaction locks.
+            DfsFact::TxBegun { tid, op_ref, locks, .. } if ledger.txs.contains_key(tid) => {
+                let first = &ledger.txs[tid];
+                if first.op_ref != *op_ref || first.locks != *locks {
+                    return Err(format!(
+                        "transaction {tid} begun again for operation {op_ref:?} with locks {locks:?}; first begun for {:?} with {:?}",
+                        first.op_ref, first.locks
+                    ));
+                }
+                Ok(())
+            }
             DfsFact::TxBegun { tid, locks, .. } => {
                 for (other, t) in ledger.open.iter().filter(|t| *t != tid).map(|t| (t, &ledger.txs[t])) {
                     if let Some((a, b)) = locks.iter().find_map(|a| t.locks.iter().find(|b| locks_overlap(a, b)).map(|b| (a, b))) {
@@ -69,6 +80,15 @@ mod tests {
             begun(3, 3, vec![part(1), part(2)]),
         ];
         assert_eq!(judged(&facts), Ok(()));
+    }
+
+    #[test]
+    fn a_begin_reported_again_with_other_locks_or_another_operation_is_refused() {
+        let err = judged(&[begun(1, 1, vec![part(1)]), begun(1, 1, vec![part(2)])]).unwrap_err();
+        assert!(err.contains("transaction 1 begun again for operation") && err.contains("first begun for"), "{err}");
+        // After it ended too: the controllers' logs hold one BEGIN per tid.
+        let err = judged(&[begun(1, 1, vec![part(1)]), rollback(1), begun(1, 2, vec![part(1)])]).unwrap_err();
+        assert!(err.contains("transaction 1 begun again"), "{err}");
     }
 
     #[test]
