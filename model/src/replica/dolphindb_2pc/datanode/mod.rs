@@ -288,7 +288,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             answered: BTreeSet::new(),
             answered_at: VecDeque::new(),
             session: rng.next_u64(),
-            next_req: 1,
+            next_req: 0,
             requests: BTreeMap::new(),
             leader: 0,
             recoveries: BTreeMap::new(),
@@ -307,6 +307,11 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             boot_facts: Vec::new(),
             wire: PhantomData,
         };
+        // Request numbers start where this life's session puts them, not at 1: a controller may
+        // answer a request of the node's earlier life after the reboot, and that answer must not
+        // match a request of this life (it did: a BEGIN took another operation's transaction as
+        // its own). The session is drawn per boot, so the lives' ranges do not meet.
+        node.next_req = (node.session >> 2) | 1;
         let mut facts = vec![DfsFact::DataNodeBooted];
         let mut torn = Vec::new();
         for (chunk, r) in found {
