@@ -10,8 +10,8 @@ use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
-use crate::checkers::pipeline::dolphindb_async::calls_take_effect::{CallsTakeEffect, Step};
 use crate::checkers::availability::Answer;
+use crate::checkers::pipeline::dolphindb_async::calls_take_effect::{CallsTakeEffect, Step};
 use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCompleteness, Seen};
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
