@@ -315,10 +315,10 @@ impl Availability {
 
     /// Members of `g` that cannot take part now (down, paused, on the smaller side of a split),
     /// and whether anything else disturbs the group.
-    fn removed_and_disturbed(&self, g: &Group) -> (BTreeSet<NodeId>, bool) {
+    fn removed_and_disturbed(active: &BTreeMap<DisruptionKey, Disruption>, g: &Group) -> (BTreeSet<NodeId>, bool) {
         let mut removed = BTreeSet::new();
         let mut disturbed = false;
-        for d in self.active.values() {
+        for d in active.values() {
             match d {
                 Disruption::Down(n) | Disruption::Paused(n) if g.members.contains(n) => {
                     removed.insert(*n);
@@ -345,10 +345,8 @@ impl Availability {
 
     /// After anything changed at `at`: starts or ends each group's measured leaderless stretch.
     fn follow_leadership(&mut self, at: SimTime) {
-        let names: Vec<String> = self.groups.keys().cloned().collect();
-        for name in names {
-            let (removed, disturbed) = self.removed_and_disturbed(&self.groups[&name]);
-            let g = self.groups.get_mut(&name).expect("a known group");
+        for g in self.groups.values_mut() {
+            let (removed, disturbed) = Self::removed_and_disturbed(&self.active, g);
             let has_leader = g.leading.iter().any(|n| !removed.contains(n));
             let can_elect = removed.len() * 2 < g.members.len() && !disturbed;
             match (g.leaderless_since, !has_leader && can_elect) {
