@@ -53,6 +53,8 @@ pub struct DfsStateBugs {
     /// A BEGIN after the newest transaction was rolled back takes that transaction's tid again (as
     /// if the rollback had undone its BEGIN): one tid, two transactions.
     pub reuse_a_tid: bool,
+    /// Every 25th BEGIN skips a tid (tids no longer dense).
+    pub skip_a_tid: bool,
     /// An unpruned SQL_UPDATE locks the first partition it writes instead of its table (a planner
     /// slip: the other partitions it writes are left to concurrent writers).
     pub update_locks_one_partition: bool,
@@ -434,8 +436,7 @@ impl DfsState {
         };
         // Ids are handed out densely: one tid per new transaction, one cid per commit decision.
         assert!(
-            self.next_tid - tid_before <= 1
-                && (self.config.bugs.any() || self.next_cid - cid_before <= 1)
+            (self.config.bugs.any() || (self.next_tid - tid_before <= 1 && self.next_cid - cid_before <= 1))
                 && self.next_chunk >= chunk_before
         );
         assert!(self.decisions.len() >= decided_before, "a decision went");
@@ -446,7 +447,10 @@ impl DfsState {
                 "the commit decision of {tid} and its cid go together"
             );
         }
-        assert!(self.next_tid == tid_before || self.txs.contains_key(&tid_before), "tid {tid_before} handed out, not open");
+        assert!(
+            self.config.bugs.any() || self.next_tid == tid_before || self.txs.contains_key(&tid_before),
+            "tid {tid_before} handed out, not open"
+        );
         if let DfsOutput::Begun(b) = &out {
             touched.extend(self.txs.get(&b.tid).into_iter().flat_map(|t| t.participations.iter().map(|p| p.chunk)));
             touched.extend(chunk_before..self.next_chunk);
@@ -596,11 +600,14 @@ impl DfsState {
     }
 
     /// The tid a new transaction gets: the next one (the planted `reuse_a_tid` hands out the
-    /// newest tid again when that transaction was rolled back).
+    /// newest tid again when that transaction was rolled back, `skip_a_tid` skips every 25th).
     fn tid_for_new_transaction(&self) -> Tid {
         let newest = self.next_tid - 1;
         if self.config.bugs.reuse_a_tid && self.decisions.get(&newest) == Some(&Decision::Rollback) {
             return newest;
+        }
+        if self.config.bugs.skip_a_tid && self.next_tid.is_multiple_of(25) {
+            return self.next_tid + 1;
         }
         self.next_tid
     }
