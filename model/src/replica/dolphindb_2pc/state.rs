@@ -58,6 +58,8 @@ pub struct DfsStateBugs {
     /// An unpruned SQL_UPDATE locks the first partition it writes instead of its table (a planner
     /// slip: the other partitions it writes are left to concurrent writers).
     pub update_locks_one_partition: bool,
+    /// An APPEND whose rows fall in several partitions locks only the first of them.
+    pub append_locks_first_partition: bool,
 }
 
 impl DfsStateBugs {
@@ -626,7 +628,7 @@ impl DfsState {
         let existing = |t: TableId| {
             self.chunk_of.range((t, PartitionKey::Null)..).take_while(|((id, _), _)| *id == t).map(|((_, p), _)| p.clone()).collect()
         };
-        let plan = self.planted_update_lock(op, plan(&self.catalog, &existing, op)?);
+        let plan = self.planted_lock_slips(op, plan(&self.catalog, &existing, op)?);
         let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
             crate::mark!("dfs.begin_refused_lock_conflict");
@@ -639,9 +641,13 @@ impl DfsState {
         Ok((plan, online))
     }
 
-    /// The plan as the planted `update_locks_one_partition` leaves it: an unpruned SQL_UPDATE's table
-    /// lock narrowed to the first partition it writes.
-    fn planted_update_lock(&self, op: &Operation, mut plan: crate::dfs::Plan) -> crate::dfs::Plan {
+    /// The plan as the planted lock slips leave it: an unpruned SQL_UPDATE's table lock narrowed to
+    /// the first partition it writes (`update_locks_one_partition`), an APPEND's partition locks to
+    /// the first (`append_locks_first_partition`).
+    fn planted_lock_slips(&self, op: &Operation, mut plan: crate::dfs::Plan) -> crate::dfs::Plan {
+        if self.config.bugs.append_locks_first_partition && matches!(op, Operation::Append { .. }) {
+            plan.locks.truncate(1);
+        }
         if self.config.bugs.update_locks_one_partition
             && matches!(op, Operation::SqlUpdate { .. })
             && let [LockKey::Table(db, table)] = plan.locks.as_slice()

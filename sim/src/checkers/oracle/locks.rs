@@ -20,30 +20,42 @@ pub enum LockScope {
     Table(String, String),
     /// This partition of the table.
     Partition(String, String, Value),
-    /// Some partition of the table: a write to the partitions its rows or its filter select (which
-    /// ones is not judged here, only that the lock is no wider a miss than the table).
+    /// Some partition of the table: a write whose partitions the oracle cannot route (the
+    /// operation is invalid on the state its BEGIN saw, which `reference-model` judges).
     PartitionsOf(String, String),
 }
 
-/// The scopes `op` must lock, judged on `db`, the committed state its BEGIN saw (the partitioning
-/// column of its table decides whether a filter prunes). A SQL_DELETE or SQL_UPDATE is pruned when
-/// its filter is an equality on the table's partitioning column: it writes one partition; any other
-/// filter, or none, may write every partition, and chunks can appear in partitions it did not see,
-/// so it locks the table.
+/// The scopes `op` must lock, judged on `db`, the committed state its BEGIN saw. An APPEND or
+/// UPSERT writes the partitions its rows fall in. A SQL_DELETE or SQL_UPDATE is pruned when its
+/// filter is an equality on the table's partitioning column whose value falls in a partition: it
+/// writes that partition; any other filter, or none, may write every partition, and chunks can
+/// appear in partitions it did not see, so it locks the table.
 pub fn lock_scopes(op: &Operation, db: &SequentialDb) -> Vec<LockScope> {
     let table = |d: &String, t: &String| LockScope::Table(d.clone(), t.clone());
-    let partitions = |d: &String, t: &String| LockScope::PartitionsOf(d.clone(), t.clone());
+    let partitions = |d: &String, t: &String, keys: Vec<Value>| -> Vec<LockScope> {
+        keys.into_iter().map(|k| LockScope::Partition(d.clone(), t.clone(), k)).collect()
+    };
     match op {
         Operation::Append { db: d, table: t, rows }
         | Operation::AppendChunkGranularity { db: d, table: t, rows }
         | Operation::Upsert { db: d, table: t, rows, .. } => {
-            // No row, no partition written.
-            if rows.is_empty() { vec![] } else { vec![partitions(d, t)] }
+            let at = db.partition_index(d, t);
+            let values = rows.iter().map(|row| at.and_then(|i| row.get(i)));
+            match db.partitions_holding(d, t, values) {
+                Some(keys) => partitions(d, t, keys),
+                None => vec![LockScope::PartitionsOf(d.clone(), t.clone())],
+            }
         }
         Operation::SqlDelete { db: d, table: t, filter } | Operation::SqlUpdate { db: d, table: t, filter, .. } => {
             let partitioning = db.table(d, t).and_then(|view| view.partition_column.as_deref());
-            let pruned = filter.as_ref().is_some_and(|f| f.cmp == Cmp::Eq && partitioning == Some(f.column.as_str()));
-            vec![if pruned { partitions(d, t) } else { table(d, t) }]
+            let pruned = filter
+                .as_ref()
+                .filter(|f| f.cmp == Cmp::Eq && partitioning == Some(f.column.as_str()))
+                .and_then(|f| db.partitions_holding(d, t, [Some(&f.value)]));
+            match pruned {
+                Some(keys) => partitions(d, t, keys),
+                None => vec![table(d, t)],
+            }
         }
         Operation::DropPartition { db: d, table: t, partition } => vec![LockScope::Partition(d.clone(), t.clone(), partition.clone())],
         Operation::DropDb { db: d }
@@ -149,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unpruned_delete_or_update_locks_its_table_and_a_pruned_one_a_partition() {
+    fn writes_lock_the_partitions_they_route_to_and_unpruned_deletes_and_updates_their_table() {
         use ccrsim_model::dfs::{Column, ColumnType, Filter, PartitionScheme};
         let mut db = SequentialDb::new();
         let scheme = PartitionScheme::Value { column_type: ColumnType::Long, values: [Value::Long(1), Value::Long(2)].into() };
@@ -165,10 +177,18 @@ mod tests {
             filter: Some(Filter { column: column.into(), cmp, value: Value::Long(1) }),
         };
         let table = vec![LockScope::Table("a".into(), "t".into())];
-        assert_eq!(lock_scopes(&update("p", Cmp::Eq), &db), vec![LockScope::PartitionsOf("a".into(), "t".into())]);
+        assert_eq!(lock_scopes(&update("p", Cmp::Eq), &db), vec![LockScope::Partition("a".into(), "t".into(), Value::Long(1))]);
         assert_eq!(lock_scopes(&update("p", Cmp::Lt), &db), table, "a range filter does not prune");
         assert_eq!(lock_scopes(&update("v", Cmp::Eq), &db), table, "a filter on another column does not prune");
         assert_eq!(lock_scopes(&Operation::SqlDelete { db: "a".into(), table: "t".into(), filter: None }, &db), table);
+        let append = |ps: &[i64]| Operation::Append {
+            db: "a".into(),
+            table: "t".into(),
+            rows: ps.iter().map(|&p| vec![Value::Long(p), Value::Long(0)]).collect(),
+        };
+        let part = |p: i64| LockScope::Partition("a".into(), "t".into(), Value::Long(p));
+        assert_eq!(lock_scopes(&append(&[2, 1, 2]), &db), vec![part(2), part(1)], "each partition its rows fall in, once");
+        assert_eq!(lock_scopes(&append(&[3]), &db), vec![LockScope::PartitionsOf("a".into(), "t".into())], "a row in no partition");
         let rename = Operation::RenameTable { db: "a".into(), table: "t".into(), new_name: "u".into() };
         assert_eq!(lock_scopes(&rename, &db), vec![LockScope::Table("a".into(), "t".into()), LockScope::Table("a".into(), "u".into())]);
         assert_eq!(lock_scopes(&Operation::DropDb { db: "a".into() }, &db), vec![LockScope::Database("a".into())]);

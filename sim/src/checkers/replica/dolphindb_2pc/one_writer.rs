@@ -3,13 +3,11 @@
 //! open prepares of one chunk. Each transaction's locks cover what its operation writes, as the
 //! checkers' own rule (`oracle::lock_scopes`) says on the committed state its BEGIN saw: the
 //! partitions it writes, the table for table DDL and an unpruned SQL_DELETE or SQL_UPDATE, the
-//! database for a database-level operation. That every report of a BEGIN names the locks of the first (every
-//! controller decides a BEGIN again on apply) is `2pc-atomicity`'s, with the tids.
+//! database for a database-level operation. That every report of a BEGIN names the locks of the
+//! first (every controller decides a BEGIN again on apply) is `2pc-atomicity`'s, with the tids.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::replica::dolphindb_2pc::DfsFact;
-
-use ccrsim_model::replica::dolphindb_2pc::Cid;
+use ccrsim_model::replica::dolphindb_2pc::{Cid, DfsFact};
 
 use crate::checkers::Checker;
 use crate::checkers::oracle::{SequentialDb, lock_scopes, locks_overlap, scope_covered};
