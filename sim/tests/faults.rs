@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ccrsim_sim::nemesis::{self, FaultAction, FaultKind, FaultPlan};
 use ccrsim_sim::scenario::Scenario;
-use ccrsim_sim::topology::{NodeKind, Topology};
+use ccrsim_sim::topology::{ClusterId, NodeKind, Topology};
 use ccrsim_sim::trace::{TraceLine, WORLD};
 
 use common::{Run, ns, num_after, run_scenario, t};
@@ -1003,6 +1003,38 @@ fn corruption_hits_at_most_a_minority_of_the_controllers() {
         seeds_with_corruption += usize::from(!hit.is_empty());
     }
     assert!(seeds_with_corruption > 50, "corruption is planned at all: {seeds_with_corruption} seeds");
+}
+
+#[test]
+fn corruption_hits_at_most_replication_factor_minus_one_data_nodes_and_a_minority_of_controllers_per_cluster() {
+    // Every chunk keeps an intact replica to recover from; every controller group a quorum.
+    let s = Scenario::embedded("disk-corruption").expect("embedded");
+    let topology = Topology::from_scenario(&s);
+    let replication_factor = |c: ClusterId| match c {
+        ClusterId::Master => s.cluster.master.replication_factor,
+        ClusterId::Slave(_) => s.cluster.slave.as_ref().expect("a slave").replication_factor,
+    } as usize;
+    let mut data_nodes_hit_in = 0;
+    for seed in 0..300 {
+        let plan = nemesis::plan_for(&s, &topology, seed);
+        let hit: BTreeSet<NodeId> = plan
+            .faults
+            .iter()
+            .filter_map(|f| match f.action {
+                FaultAction::CorruptFile { node } => Some(node),
+                _ => None,
+            })
+            .collect();
+        for cluster in topology.clusters() {
+            let data_nodes = topology.data_nodes(cluster).into_iter().filter(|n| hit.contains(n)).count();
+            assert!(data_nodes < replication_factor(cluster), "seed {seed}: corruption on {data_nodes} data nodes of {cluster:?}");
+            let group = topology.controllers(cluster);
+            let controllers = group.iter().filter(|n| hit.contains(n)).count();
+            assert!(controllers <= (group.len() - 1) / 2, "seed {seed}: corruption on {controllers} controllers of {cluster:?}");
+            data_nodes_hit_in += usize::from(data_nodes > 0);
+        }
+    }
+    assert!(data_nodes_hit_in > 50, "data nodes are corrupted at all: {data_nodes_hit_in} cluster-seeds");
 }
 
 #[test]

@@ -285,12 +285,12 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
 
     /// Why the deployment has not converged yet: `(checker, source, reason)`, or `None`.
     pub fn pending(&self, view: &ClusterView<'_, D>) -> Option<(&'static str, &'static str, String)> {
-        self.raft.pending(view, &self.acknowledged_writes).or_else(|| self.design.pending(view))
+        self.raft.pending(view).or_else(|| self.design.pending(view))
     }
 
     /// Checks that need the final state.
     pub fn at_end(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
-        self.raft.at_end(at, view)?;
+        self.raft.at_end(at, view, &self.acknowledged_writes)?;
         self.design.at_end(at, view)?;
         at_end_of::<SimTime, (), (), _>(&self.availability, &at, &(), at, "")
     }

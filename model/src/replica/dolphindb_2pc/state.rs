@@ -50,6 +50,16 @@ pub struct DfsStateBugs {
     pub admit_ignores_online_count: bool,
     /// A rolled-back transaction keeps its locks (leaked: later writes of the partition conflict).
     pub keep_locks_after_rollback: bool,
+    /// A BEGIN after the newest transaction was rolled back takes that transaction's tid again (as
+    /// if the rollback had undone its BEGIN): one tid, two transactions.
+    pub reuse_a_tid: bool,
+    /// Every 25th BEGIN skips a tid (tids no longer dense).
+    pub skip_a_tid: bool,
+    /// An unpruned SQL_UPDATE locks the first partition it writes instead of its table (a planner
+    /// slip: the other partitions it writes are left to concurrent writers).
+    pub update_locks_one_partition: bool,
+    /// An APPEND whose rows fall in several partitions locks only the first of them.
+    pub append_locks_first_partition: bool,
 }
 
 impl DfsStateBugs {
@@ -428,8 +438,7 @@ impl DfsState {
         };
         // Ids are handed out densely: one tid per new transaction, one cid per commit decision.
         assert!(
-            self.next_tid - tid_before <= 1
-                && (self.config.bugs.any() || self.next_cid - cid_before <= 1)
+            (self.config.bugs.any() || (self.next_tid - tid_before <= 1 && self.next_cid - cid_before <= 1))
                 && self.next_chunk >= chunk_before
         );
         assert!(self.decisions.len() >= decided_before, "a decision went");
@@ -440,7 +449,10 @@ impl DfsState {
                 "the commit decision of {tid} and its cid go together"
             );
         }
-        assert!(self.next_tid == tid_before || self.txs.contains_key(&tid_before), "tid {tid_before} handed out, not open");
+        assert!(
+            self.config.bugs.any() || self.next_tid == tid_before || self.txs.contains_key(&tid_before),
+            "tid {tid_before} handed out, not open"
+        );
         if let DfsOutput::Begun(b) = &out {
             touched.extend(self.txs.get(&b.tid).into_iter().flat_map(|t| t.participations.iter().map(|p| p.chunk)));
             touched.extend(chunk_before..self.next_chunk);
@@ -552,15 +564,18 @@ impl DfsState {
             assert!(replicas.iter().all(|n| online.contains(n) && meta.replicas.contains_key(n)));
             participations.push(Participation { chunk, replicas, expected_version: meta.version, delta: Arc::new(w.delta.clone()) });
         }
-        let tid = self.next_tid;
-        assert!(!self.txs.contains_key(&tid) && !self.decisions.contains_key(&tid), "tid {tid} handed out twice");
+        let tid = self.tid_for_new_transaction();
+        assert!(
+            self.config.bugs.any() || (!self.txs.contains_key(&tid) && !self.decisions.contains_key(&tid)),
+            "tid {tid} handed out twice"
+        );
         // One writer per partition: locks are only taken here and by `recovery_lock`, each past no
         // conflicting lock, so no two held locks of different owners ever conflict.
         assert!(
             self.config.bugs.any() || plan.locks.iter().all(|k| self.locks.keys().all(|held| !held.conflicts(k))),
             "BEGIN of {tid} past a conflicting lock"
         );
-        self.next_tid += 1;
+        self.next_tid = tid + 1;
         self.next_chunk += new_chunks.len() as u64;
         for (id, meta) in new_chunks {
             self.chunk_of.insert((meta.table, meta.partition.clone()), id);
@@ -586,6 +601,19 @@ impl DfsState {
         DfsOutput::Begun(begun)
     }
 
+    /// The tid a new transaction gets: the next one (the planted `reuse_a_tid` hands out the
+    /// newest tid again when that transaction was rolled back, `skip_a_tid` skips every 25th).
+    fn tid_for_new_transaction(&self) -> Tid {
+        let newest = self.next_tid - 1;
+        if self.config.bugs.reuse_a_tid && self.decisions.get(&newest) == Some(&Decision::Rollback) {
+            return newest;
+        }
+        if self.config.bugs.skip_a_tid && self.next_tid.is_multiple_of(25) {
+            return self.next_tid + 1;
+        }
+        self.next_tid
+    }
+
     /// Whether BEGIN of `op` gets past the checks that need no new state: enough data nodes online,
     /// a valid plan, no conflicting lock. Returns the plan and the online data nodes.
     fn admit(&self, op: &Operation, online: &[NodeId]) -> Result<(crate::dfs::Plan, BTreeSet<NodeId>), OpError> {
@@ -600,7 +628,7 @@ impl DfsState {
         let existing = |t: TableId| {
             self.chunk_of.range((t, PartitionKey::Null)..).take_while(|((id, _), _)| *id == t).map(|((_, p), _)| p.clone()).collect()
         };
-        let plan = plan(&self.catalog, &existing, op)?;
+        let plan = self.planted_lock_slips(op, plan(&self.catalog, &existing, op)?);
         let conflict = plan.locks.iter().find_map(|k| self.locks.iter().find(|(held, _)| held.conflicts(k)));
         if let Some((key, owner)) = conflict.filter(|_| !self.config.bugs.skip_lock_check) {
             crate::mark!("dfs.begin_refused_lock_conflict");
@@ -611,6 +639,23 @@ impl DfsState {
                 && online.iter().all(|n| self.config.data_nodes.contains_key(n))
         );
         Ok((plan, online))
+    }
+
+    /// The plan as the planted lock slips leave it: an unpruned SQL_UPDATE's table lock narrowed to
+    /// the first partition it writes (`update_locks_one_partition`), an APPEND's partition locks to
+    /// the first (`append_locks_first_partition`).
+    fn planted_lock_slips(&self, op: &Operation, mut plan: crate::dfs::Plan) -> crate::dfs::Plan {
+        if self.config.bugs.append_locks_first_partition && matches!(op, Operation::Append { .. }) {
+            plan.locks.truncate(1);
+        }
+        if self.config.bugs.update_locks_one_partition
+            && matches!(op, Operation::SqlUpdate { .. })
+            && let [LockKey::Table(db, table)] = plan.locks.as_slice()
+            && let Some(first) = plan.writes.first()
+        {
+            plan.locks = vec![LockKey::Partition(db.clone(), table.clone(), first.partition.clone())];
+        }
+        plan
     }
 
     /// The refusal a new BEGIN would get from this state, if any: the leader answers such a BEGIN
@@ -701,7 +746,7 @@ impl DfsState {
         }
         apply_catalog(&mut self.catalog, &tx.op);
         let earlier = self.decisions.insert(tid, Decision::Commit(cid));
-        assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
+        assert!(self.config.bugs.any() || earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
         DfsOutput::Decided(tid, Decision::Commit(cid))
     }
 
@@ -718,7 +763,7 @@ impl DfsState {
                     self.release(LockOwner::Tx(tid));
                 }
                 let earlier = self.decisions.insert(tid, Decision::Rollback);
-                assert!(earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
+                assert!(self.config.bugs.any() || earlier.is_none(), "the decision of {tid} changed from {earlier:?}");
                 assert!(tx.participations.iter().all(|p| self.chunks.contains_key(&p.chunk)));
                 DfsOutput::Decided(tid, Decision::Rollback)
             }
@@ -824,7 +869,7 @@ impl DfsState {
             for (tid, tx) in &self.txs {
                 let decision = self.decisions.get(tid);
                 match tx.state {
-                    TxState::Begun => assert!(decision.is_none(), "open transaction {tid} decided {decision:?}"),
+                    TxState::Begun => assert!(self.config.bugs.any() || decision.is_none(), "open transaction {tid} decided {decision:?}"),
                     TxState::Committed(cid) => {
                         assert_eq!(decision, Some(&Decision::Commit(cid)), "committed transaction {tid} without its decision");
                         assert!(cid < self.next_cid, "cid {cid} of {tid} beyond next cid {}", self.next_cid);

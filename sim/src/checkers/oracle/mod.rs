@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use ccrsim_model::dfs::{Catalog, ColumnType, PartitionScheme, Row, TableId, Value};
 
 pub use difference::first_difference;
-pub use locks::{footprints_overlap, locks_overlap};
+pub use locks::{LockScope, footprints_overlap, lock_scopes, locks_overlap, scope_covered};
 pub use selection::{RowsDigest, TableDigest};
 pub use sequential_db::SequentialDb;
 

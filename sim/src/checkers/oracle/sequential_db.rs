@@ -237,6 +237,31 @@ impl SequentialDb {
         self.databases.get(db)?.tables.get(table)
     }
 
+    /// The partitions of `db`'s `table` that `values` (partitioning values) fall in, each once, in
+    /// order: what a write of rows with these partitioning values, or a filter equal to one,
+    /// writes. A table without a partitioning column has one partition, NULL. `None` if the table
+    /// does not exist or a value falls in no partition (the write is invalid here).
+    pub fn partitions_holding<'a>(&self, db: &str, table: &str, values: impl IntoIterator<Item = Option<&'a Value>>) -> Option<Vec<Value>> {
+        let database = self.databases.get(db)?;
+        let t = database.tables.get(table)?;
+        if t.partition_column.is_none() {
+            return Some(vec![Value::Null]);
+        }
+        let mut keys: Vec<Value> = Vec::new();
+        for v in values {
+            let key = partition_holding(&database.scheme, v?)?;
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        Some(keys)
+    }
+
+    /// The position of `db`'s `table`'s partitioning column, if it has one.
+    pub fn partition_index(&self, db: &str, table: &str) -> Option<usize> {
+        partition_index(self.table(db, table)?)
+    }
+
     /// The names of the tables of `db` (none if it does not exist).
     pub fn table_names(&self, db: &str) -> Vec<String> {
         self.databases.get(db).map(|d| d.tables.keys().cloned().collect()).unwrap_or_default()

@@ -2,6 +2,10 @@
 //! controllers acknowledged to a client is in the state machine of every live controller once the
 //! system has converged, whatever crashed or was cut off in between. A lost acknowledged write is a
 //! durability bug (an acknowledgement that ran ahead of an fsync, a committed entry overwritten).
+//!
+//! The verdict is an end-state one: it is given once every group converged (`raft-liveness`: a
+//! leader every live member follows, each of them applied up to its commit index), when a write
+//! a live controller lacks can no longer arrive. Before that, a lagging member is not a loss.
 
 use std::collections::BTreeMap;
 
@@ -38,14 +42,14 @@ impl<'a, D: Deployment> Checker<[NodeId], ClientFact, ClusterView<'a, D>> for Ac
         Ok(())
     }
 
-    /// The first acknowledged write that some live controller of `members` lacks.
-    fn pending(&self, members: &[NodeId], view: &ClusterView<'a, D>) -> Option<String> {
+    /// Once the group of `members` converged: no live controller of it lacks an acknowledged write.
+    fn at_end(&self, members: &[NodeId], view: &ClusterView<'a, D>) -> Result<(), String> {
         for &id in members {
             let Some(controller) = view.controller(id) else { continue };
             let sm = controller.raft().state_machine();
             for (key, (value, index, client)) in &self.acked {
                 if sm.get(key) != Some(value.as_str()) {
-                    return Some(format!(
+                    return Err(format!(
                         "controller {id} lacks {key}={value}, acknowledged to client {client} at index {index} (it holds {:?}, applied up to {})",
                         sm.get(key),
                         controller.raft().last_applied()
@@ -53,7 +57,7 @@ impl<'a, D: Deployment> Checker<[NodeId], ClientFact, ClusterView<'a, D>> for Ac
                 }
             }
         }
-        None
+        Ok(())
     }
 }
 
@@ -96,25 +100,25 @@ mod tests {
     }
 
     /// A lone controller that leads and applied `k=v` for client 0, and the checker's verdict
-    /// after the client was told `key=value`.
-    fn pending_after(key: &str, value: &str) -> Option<String> {
+    /// on that end state after the client was told `key=value`.
+    fn verdict_after(key: &str, value: &str) -> Result<(), String> {
         let mut bench = Bench::master(1, 0);
         let (c, client) = (bench.node("master.controller.0"), bench.node("client.0"));
         bench.elect(c);
         bench.put(c, client, "k", "v");
         let mut acks = AcknowledgedWrites::default();
         judge(&mut acks, client, &ack(key, value, 2)).expect("one acknowledgement");
-        acks.pending(&[c][..], &bench.view())
+        acks.at_end(&[c][..], &bench.view())
     }
 
     #[test]
-    fn a_write_every_live_controller_applied_converged() {
-        assert_eq!(pending_after("k", "v"), None);
+    fn a_write_every_live_controller_applied_passes() {
+        assert_eq!(verdict_after("k", "v"), Ok(()));
     }
 
     #[test]
-    fn an_acknowledged_write_a_live_controller_lacks_is_pending() {
-        let reason = pending_after("k", "w").expect("pending");
-        assert!(reason.contains("lacks k=w"), "{reason}");
+    fn an_acknowledged_write_a_live_controller_lacks_is_refused() {
+        let err = verdict_after("k", "w").unwrap_err();
+        assert!(err.contains("controller 0 lacks k=w, acknowledged to client"), "{err}");
     }
 }

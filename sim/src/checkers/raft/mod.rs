@@ -126,27 +126,22 @@ impl RaftCheckers {
         }
     }
 
-    /// The first group (and the acknowledged writes of metadata clients) that has not converged.
-    pub fn pending<D: Deployment>(
-        &self,
-        view: &ClusterView<'_, D>,
-        acknowledged: &AcknowledgedWrites,
-    ) -> Option<(&'static str, &'static str, String)> {
-        for g in &self.groups {
-            if let Some(p) = pending_of(&RaftLiveness, &g.shadow, view) {
-                return Some(p);
-            }
-            if let Some(p) = pending_of(acknowledged, &g.members[..], view) {
-                return Some(p);
-            }
-        }
-        None
+    /// The first group that has not converged.
+    pub fn pending<D: Deployment>(&self, view: &ClusterView<'_, D>) -> Option<(&'static str, &'static str, String)> {
+        self.groups.iter().find_map(|g| pending_of(&RaftLiveness, &g.shadow, view))
     }
 
-    /// Each live member's real state equals what its facts said.
-    pub fn at_end<D: Deployment>(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
+    /// Each live member's real state equals what its facts said, and holds every write acknowledged
+    /// to a metadata client.
+    pub fn at_end<D: Deployment>(
+        &self,
+        at: SimTime,
+        view: &ClusterView<'_, D>,
+        acknowledged: &AcknowledgedWrites,
+    ) -> Result<(), Violation> {
         for g in &self.groups {
             at_end_of(&FactConsistency, &g.shadow, view, at, "")?;
+            at_end_of(acknowledged, &g.members[..], view, at, "")?;
         }
         Ok(())
     }

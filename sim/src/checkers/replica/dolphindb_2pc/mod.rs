@@ -65,6 +65,8 @@ struct ClusterCheckers {
     prepare_durability: PrepareDurability,
     /// `2pc-atomicity` keeps each transaction's participants and yes votes.
     tx_atomicity: TxAtomicity,
+    /// `one-writer-per-partition` keeps the committed state BEGINs see.
+    one_writer: OneWriter,
     /// `reads` keeps the committed history it judges answers against.
     reads: Reads,
     /// `replica-placement` judges by the cluster's placement rules.
@@ -118,6 +120,7 @@ impl DfsCheckers {
                 ledger: DfsLedger::default(),
                 prepare_durability: PrepareDurability::default(),
                 tx_atomicity: TxAtomicity::default(),
+                one_writer: OneWriter::default(),
                 reads: Reads::default(),
                 placement: ReplicaPlacement {
                     rules: {
@@ -139,7 +142,7 @@ impl DfsCheckers {
         let cluster = &mut self.clusters[c];
         let l = &cluster.ledger;
         judge::<DfsLedger, DfsFact, (), _>(&mut cluster.tx_atomicity, l, at, node, fact)?;
-        judge::<DfsLedger, DfsFact, (), _>(&mut OneWriter, l, at, node, fact)?;
+        judge::<DfsLedger, DfsFact, (), _>(&mut cluster.one_writer, l, at, node, fact)?;
         judge::<DfsLedger, DfsFact, (), _>(&mut ReplicaConvergence, l, at, node, fact)?;
         judge::<(), DfsFact, (), _>(&mut cluster.placement, &(), at, node, fact)?;
         judge::<DfsLedger, DfsFact, Scope<'_, D>, _>(&mut CommitDurability, l, at, node, fact)?;

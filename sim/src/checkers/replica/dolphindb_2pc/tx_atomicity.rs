@@ -15,10 +15,17 @@
 //! reports of commit decisions carry cids 1, 2, 3, ... in that order (a controller reports its
 //! decisions in log order, and any controller that reports a decision reported, or received in a
 //! snapshot from one that reported, every earlier one).
+//!
+//! Transaction ids are handed out the same way, one per BEGIN that passes: the first reports of
+//! BEGINs carry tids 1, 2, 3, ... in that order, and every controller decides a BEGIN again on
+//! apply, so every later report of a tid (another controller, or one replaying its log) names the
+//! client operation and the locks of the first. A tid is never reused: a report of an ended
+//! transaction's tid for another operation is a second transaction under one id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
+use ccrsim_model::dfs::LockKey;
 use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Cid, Decision, DfsFact, Tid};
 
 use crate::checkers::Checker;
@@ -39,6 +46,8 @@ pub struct TxAtomicity {
     votes: BTreeMap<Tid, BTreeSet<(ChunkId, NodeId)>>,
     /// The cid of the last commit decision first reported (0 before any).
     last_cid: Cid,
+    /// The tid of the last BEGIN first reported (0 before any).
+    last_tid: Tid,
 }
 
 impl TxAtomicity {
@@ -67,6 +76,24 @@ impl TxAtomicity {
             None => Ok(()),
         }
     }
+
+    /// A BEGIN of `tid` reported by `node`: the next tid, or a repeat of the first report.
+    fn begun(&mut self, ledger: &DfsLedger, node: NodeId, tid: Tid, op_ref: (NodeId, u64), locks: &[LockKey]) -> Result<(), String> {
+        match ledger.txs.get(&tid) {
+            Some(first) if first.op_ref != op_ref || first.locks != locks => Err(format!(
+                "controller {node} began transaction {tid} again for operation {op_ref:?} with locks {locks:?}; first begun for {:?} with {:?}",
+                first.op_ref, first.locks
+            )),
+            Some(_) => Ok(()),
+            None if tid != self.last_tid + 1 => {
+                Err(format!("controller {node} began transaction {tid}, but the last tid begun is {}: tids are dense", self.last_tid))
+            }
+            None => {
+                self.last_tid = tid;
+                Ok(())
+            }
+        }
+    }
 }
 
 impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for TxAtomicity {
@@ -75,6 +102,7 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for TxAtomicity {
 
     fn on_fact(&mut self, ledger: &DfsLedger, node: NodeId, fact: &DfsFact) -> Result<(), String> {
         match fact {
+            DfsFact::TxBegun { tid, op_ref, locks, .. } => self.begun(ledger, node, *tid, *op_ref, locks),
             DfsFact::TxDecided { tid, decision, .. } => match ledger.decisions.get(tid) {
                 Some((first, by)) if first != decision => {
                     Err(format!("controller {node} decided {decision:?} for transaction {tid}, controller {by} decided {first:?}"))
@@ -209,6 +237,38 @@ mod tests {
     fn a_commit_of_a_transaction_whose_begin_nobody_answered_is_refused() {
         let err = judged_after(&[], &[], &[begun(1, 1, vec![part(1)]), commit(1, 1)]).unwrap_err();
         assert!(err.contains("decided commit for transaction 1, whose BEGIN no controller answered"), "{err}");
+    }
+
+    #[test]
+    fn dense_tids_in_begin_order_pass_and_a_skipped_tid_is_refused() {
+        let facts = |second: Tid| vec![begun(1, 1, vec![part(1)]), begun(second, 2, vec![part(2)])];
+        assert_eq!(judged(&facts(2)), Ok(()));
+        let err = judged(&facts(3)).unwrap_err();
+        assert!(err.contains("began transaction 3, but the last tid begun is 1: tids are dense"), "{err}");
+    }
+
+    #[test]
+    fn a_begin_reported_again_alike_passes() {
+        // Another controller, or one replaying its log after a restart, reports the BEGIN again.
+        let again = (OTHER_CONTROLLER, begun(1, 1, vec![part(1)]).1);
+        assert_eq!(judged(&[begun(1, 1, vec![part(1)]), again.clone(), rollback(1), again]), Ok(()));
+    }
+
+    #[test]
+    fn a_begin_reported_again_with_other_locks_is_refused() {
+        let err = judged(&[begun(1, 1, vec![part(1)]), (OTHER_CONTROLLER, begun(1, 1, vec![part(2)]).1)]).unwrap_err();
+        assert!(
+            err.contains("controller 1 began transaction 1 again for operation (9, 1) with locks")
+                && err.contains("first begun for (9, 1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_tid_reused_for_another_operation_after_its_transaction_ended_is_refused() {
+        // The controllers' logs hold one BEGIN per tid, whatever became of it.
+        let err = judged(&[begun(1, 1, vec![part(1)]), rollback(1), begun(1, 2, vec![part(1)])]).unwrap_err();
+        assert!(err.contains("began transaction 1 again for operation (9, 2)") && err.contains("first begun for (9, 1)"), "{err}");
     }
 
     #[test]
