@@ -8,6 +8,11 @@
 //! are the ones the call skipped. An ok'd stop leaves that controller DISABLED, an ok'd start
 //! ENABLED (master and slave alike); an ok'd skip reported skipped only tasks it named, and left
 //! none of them unfinished.
+//!
+//! A skip drops a task for good: a controller never dispatches, nor commits, a task it reported
+//! skipped (DolphinDB's manual: a skipped task is not executed). Judged on the controller's own
+//! facts since its last `Resynced` (a controller replaying its log from an older snapshot reports
+//! the dispatches from before the skip again, in their order).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,7 +26,7 @@ use crate::checkers::Checker;
 /// The checker's name.
 pub const NAME: &str = "calls-take-effect";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: stopClusterReplication disables, startClusterReplication enables, skipClusterReplicationTask finishes the tasks named (DolphinDB's function reference)";
+pub const SOURCE: &str = "DolphinDB cluster replication: stopClusterReplication disables, startClusterReplication enables, skipClusterReplicationTask finishes the tasks named, which never run afterwards (DolphinDB's function reference)";
 
 /// What the checker judges: a controller's replication fact, or its answer to a call.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +42,32 @@ pub enum Step<'a> {
 pub struct CallsTakeEffect {
     /// Per controller: the tasks its facts just reported skipped, since its last other fact.
     skipped_just_now: BTreeMap<NodeId, BTreeSet<TaskId>>,
+    /// Per controller: every task its facts reported skipped since its last `Resynced`.
+    skipped: BTreeMap<NodeId, BTreeSet<TaskId>>,
+}
+
+impl CallsTakeEffect {
+    /// Follows a fact of controller `node` for the skips it reports; refuses a dispatch or a
+    /// commit of a task the controller skipped.
+    fn follow_skips(&mut self, node: NodeId, fact: &ReplFact) -> Result<(), String> {
+        let (task, what) = match fact {
+            ReplFact::TaskFinished { task, skipped: true } => {
+                self.skipped.entry(node).or_default().insert(*task);
+                return Ok(());
+            }
+            ReplFact::Resynced { .. } => {
+                self.skipped.remove(&node);
+                return Ok(());
+            }
+            ReplFact::Dispatched { task, .. } => (task, "dispatched"),
+            ReplFact::TaskCommitted { task, .. } => (task, "committed"),
+            _ => return Ok(()),
+        };
+        match self.skipped.get(&node).is_some_and(|s| s.contains(task)) {
+            true => Err(format!("controller {node} {what} task {task} after it skipped the task")),
+            false => Ok(()),
+        }
+    }
 }
 
 impl<V: ?Sized> Checker<AsyncLedger, Step<'_>, V> for CallsTakeEffect {
@@ -44,6 +75,9 @@ impl<V: ?Sized> Checker<AsyncLedger, Step<'_>, V> for CallsTakeEffect {
     const SOURCE: &'static str = SOURCE;
 
     fn on_fact(&mut self, ledger: &AsyncLedger, node: NodeId, step: &Step<'_>) -> Result<(), String> {
+        if let Step::Fact(fact) = *step {
+            self.follow_skips(node, fact)?;
+        }
         let (call, result) = match *step {
             Step::Fact(ReplFact::TaskFinished { task, skipped: true }) => {
                 self.skipped_just_now.entry(node).or_default().insert(*task);
@@ -88,8 +122,8 @@ impl<V: ?Sized> Checker<AsyncLedger, Step<'_>, V> for CallsTakeEffect {
 mod tests {
     use super::*;
     use crate::checkers::pipeline::dolphindb_async::ledger::event_of;
-    use crate::checkers::pipeline::dolphindb_async::test_support::{enqueued, ledger, part, pulled, task};
-    use crate::checkers::pipeline::test_support::{master, slave};
+    use crate::checkers::pipeline::dolphindb_async::test_support::{dispatched, enqueued, ledger, part, pulled, task};
+    use crate::checkers::pipeline::test_support::{master, node, slave, slave_controller};
 
     /// Judges `steps` in order, each against the ledger before it, which then follows its fact.
     fn judged(steps: &[(NodeId, Step<'_>)]) -> Result<(), String> {
@@ -156,6 +190,59 @@ mod tests {
         let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }, ReplFact::TaskFinished { task: 2, skipped: true }];
         let err = judged(&skip_steps(&held, &skipped, &call)).unwrap_err();
         assert!(err.contains("answered ok to skipping tasks [1] and skipped task 2 too"), "{err}");
+    }
+
+    #[test]
+    fn a_skipped_task_dispatched_again_is_refused() {
+        let (held, call) = (held(), AdminCall::SkipClusterReplicationTask { tasks: vec![1] });
+        let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }];
+        let t1 = task(1, 1, "dfs://a", vec![part("dfs://a", 1)]);
+        let mut steps = skip_steps(&held, &skipped, &call);
+        let again = [ReplFact::StateChanged { state: ReplicationState::Enabled }, dispatched(&t1, node("slave0.datanode.0"))];
+        steps.extend(again.iter().map(|f| (slave(0), Step::Fact(f))));
+        let err = judged(&steps).unwrap_err();
+        assert!(err.contains("dispatched task 1 after it skipped the task"), "{err}");
+    }
+
+    #[test]
+    fn a_skipped_task_committed_is_refused() {
+        let (held, call) = (held(), AdminCall::SkipClusterReplicationTask { tasks: vec![1] });
+        let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }];
+        let mut steps = skip_steps(&held, &skipped, &call);
+        let commit = ReplFact::TaskCommitted { task: 1, tid: 501 };
+        steps.push((slave(0), Step::Fact(&commit)));
+        let err = judged(&steps).unwrap_err();
+        assert!(err.contains("committed task 1 after it skipped the task"), "{err}");
+    }
+
+    #[test]
+    fn dispatches_replayed_after_a_resync_and_other_tasks_pass() {
+        // Task 2 runs after task 1 was skipped; then the controller restarts from a snapshot
+        // taken before the skip and replays the dispatch of task 1 from its log.
+        let (held, call) = (held(), AdminCall::SkipClusterReplicationTask { tasks: vec![1] });
+        let skipped = [ReplFact::TaskFinished { task: 1, skipped: true }];
+        let [t1, t2] = [1, 2].map(|id| task(id, id, "dfs://a", vec![part("dfs://a", 1)]));
+        let resynced = ReplFact::Resynced {
+            state: ccrsim_model::pipeline::dolphindb_async::fact::ReplSnapshot::Slave {
+                offset: 3,
+                tasks: vec![(1, SlaveTaskState::Waiting)],
+                state: ReplicationState::Enabled,
+            },
+        };
+        let later = [
+            ReplFact::StateChanged { state: ReplicationState::Enabled },
+            dispatched(&t2, node("slave0.datanode.0")),
+            resynced,
+            dispatched(&t1, node("slave0.datanode.0")),
+        ];
+        let mut steps = skip_steps(&held, &skipped, &call);
+        steps.extend(later.iter().map(|f| (slave(0), Step::Fact(f))));
+        assert_eq!(judged(&steps), Ok(()));
+        // Another controller of the slave never skipped task 1 itself.
+        let other = dispatched(&t1, node("slave0.datanode.0"));
+        let mut steps = skip_steps(&held, &skipped, &call);
+        steps.push((slave_controller(0, 1), Step::Fact(&other)));
+        assert_eq!(judged(&steps), Ok(()));
     }
 
     #[test]
