@@ -47,6 +47,8 @@ struct Replication {
     stop_threshold: StopThreshold,
     /// Keeps each slave controller's offset.
     no_gaps: NoGaps,
+    /// Keeps each slave controller's commits.
+    exactly_once: ExactlyOnce,
     /// Keeps each controller's tasks skipped just before its answer.
     calls: CallsTakeEffect,
     /// Judges the master's controllers on both the 2PC and the replication facts.
@@ -86,6 +88,7 @@ impl DolphindbCheckers {
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
                 stop_threshold: StopThreshold::new(max_failures),
                 no_gaps: NoGaps::default(),
+                exactly_once: ExactlyOnce::default(),
                 calls: CallsTakeEffect::default(),
                 capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
                 scope: scenario.replication.databases.keys().cloned().collect(),
@@ -176,7 +179,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
         if let Some(e) = &event {
-            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut ExactlyOnce, p, at, node, e)?;
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut r.exactly_once, p, at, node, e)?;
             judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut GcSafety, p, at, node, e)?;
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
@@ -210,7 +213,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         self.dfs.at_end(at, view)?;
         let (Some(r), Some(master)) = (&self.repl, self.dfs.ledger(ClusterId::Master)) else { return Ok(()) };
         at_end_of::<(), Seen<'_>, (), _>(&r.capture, &(), &(), at, "")?;
-        at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&ExactlyOnce, &r.ledger.pipeline, &(), at, "")?;
+        at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&r.exactly_once, &r.ledger.pipeline, &(), at, "")?;
         at_end_of::<AsyncLedger, ReplFact, (), _>(&r.stop_threshold, &r.ledger, &(), at, "")?;
         let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
         let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);

@@ -178,7 +178,7 @@ impl AsyncLedger {
                     }
                 }
                 // Finished (applied or skipped) no longer holds later tasks back; whether a
-                // finished task really was applied is the eventual-consistency checker's question.
+                // finished task committed first is exactly-once's question.
                 self.close(node, *task);
             }
             ReplFact::Resynced { state } => {
