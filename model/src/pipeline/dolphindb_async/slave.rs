@@ -64,6 +64,10 @@ pub struct SlaveReplBugs {
     /// A task skipped by hand is dispatched once more when replication runs again (its skip marks
     /// it FINISHED, but the leader still counts it due until it was dispatched after the skip).
     pub dispatch_skipped_tasks: bool,
+    /// A task runs on the original data node its database hashes to, not on its queue's node
+    /// (`original[hash(db) mod count]` for `original[queue mod count]`: the same only when the
+    /// count divides the queue count).
+    pub node_by_db_hash: bool,
 }
 
 impl SlaveReplBugs {
@@ -355,7 +359,12 @@ impl SlaveRepl {
         );
         for t in tasks {
             let queue = self.queue_of(&t.db);
-            let node = self.node_of(queue);
+            let node = if self.config.bugs.node_by_db_hash {
+                let original = &self.config.original_nodes;
+                original[(stable_hash(&t.db) % original.len() as u64) as usize]
+            } else {
+                self.node_of(queue)
+            };
             self.databases.insert(t.db.clone());
             self.unfinished.entry((t.exec_set, queue)).or_default().insert((t.group, t.id));
             self.unfinished_by_db.entry(t.db.clone()).or_default().insert((t.group, t.id, t.exec_set));
