@@ -262,6 +262,10 @@ impl SlaveRepl {
         let (offset_before, finished_before, committed_before) = (self.offset, self.finished_below, self.edit_log.len());
         let mut facts = Vec::new();
         let result = match cmd {
+            // A batch or a dispatch the leader proposed while replication ran may be applied after
+            // a stop or the failure that stopped it: a slave not ENABLED takes and sends nothing
+            // (the batch is pulled again, the tasks are due again, once it is started).
+            SlaveCommand::Pulled { .. } | SlaveCommand::Dispatch { .. } if self.state != ReplicationState::Enabled => Ok(()),
             SlaveCommand::Pulled { from, requested, tasks, now_ms } => {
                 self.pulled(*from, *requested, tasks, *now_ms, &mut facts);
                 Ok(())
@@ -800,6 +804,22 @@ mod tests {
         assert_eq!(s.task(1).unwrap().state, SlaveTaskState::Waiting);
         assert_eq!(s.task(1).unwrap().failures, 0);
         assert_eq!(s.due(0, 5000), [1]);
+    }
+
+    #[test]
+    fn a_slave_not_enabled_takes_no_batch_and_dispatches_nothing_proposed_before() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0)]);
+        assert_eq!(s.due(10, 5000), [1]);
+        s.apply(&SlaveCommand::Stop).0.unwrap();
+        // Proposed while the slave was ENABLED, applied after the stop.
+        let (r, facts) = s.apply(&SlaveCommand::Dispatch { tasks: vec![1], now_ms: 10 });
+        assert!(r.is_ok() && facts.is_empty(), "a stopped slave dispatches nothing: {facts:?}");
+        let (r, facts) = s.apply(&SlaveCommand::Pulled { from: 2, requested: 10, tasks: vec![task(2, 1, "a", 0)], now_ms: 10 });
+        assert!(r.is_ok() && facts.is_empty(), "a stopped slave takes no batch: {facts:?}");
+        assert_eq!((s.offset(), s.task(1).unwrap().state), (1, SlaveTaskState::Waiting));
+        s.apply(&SlaveCommand::Start).0.unwrap();
+        assert_eq!(s.due(20, 5000), [1], "due again once started");
     }
 
     #[test]
