@@ -17,6 +17,7 @@ use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
 use crate::checkers::pipeline::dolphindb_async::progress::AsyncProgress;
+use crate::checkers::pipeline::dolphindb_async::replication_states::ReplicationStates;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
@@ -118,6 +119,7 @@ impl DolphindbCheckers {
             a::task_data_durability::NAME,
             a::status_truthful::NAME,
             a::stop_threshold::NAME,
+            a::replication_states::NAME,
             a::calls_take_effect::NAME,
             eventual_consistency::NAME,
             liveness::NAME,
@@ -185,6 +187,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.stop_threshold, l, at, node, fact)?;
+        judge::<AsyncLedger, ReplFact, (), _>(&mut ReplicationStates, l, at, node, fact)?;
         judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, l, at, node, &Step::Fact(fact))?;
         r.ledger.apply(node, fact, event.as_ref());
         Ok(())
