@@ -6,7 +6,8 @@
 //! right after the facts the call's command made true, so at the answer the controller's state (as
 //! its own facts tell it) is the one the call left, and the tasks it reported skipped just before
 //! are the ones the call skipped. An ok'd stop leaves that controller DISABLED, an ok'd start
-//! ENABLED (master and slave alike); an ok'd skip reported skipped only tasks it named, and left
+//! ENABLED (master and slave alike) and, on a slave, no task FAILED (every FAILED task runs again
+//! from scratch: its `Restarted` fact names it); an ok'd skip reported skipped only tasks it named, and left
 //! none of them unfinished.
 //!
 //! A skip drops a task for good: a controller never dispatches, nor commits, a task it reported
@@ -114,6 +115,10 @@ impl<V: ?Sized> Checker<AsyncLedger, Step<'_>, V> for CallsTakeEffect {
         if state != asked {
             return Err(format!("controller {node} answered ok to {call:?}, but its replication is {}", state.name()));
         }
+        let still_failed = view.and_then(|v| v.states.iter().find(|(_, s)| **s == SlaveTaskState::Failed));
+        if let (ReplicationState::Enabled, Some((task, _))) = (asked, still_failed) {
+            return Err(format!("controller {node} answered ok to {call:?} and left task {task} FAILED"));
+        }
         Ok(())
     }
 }
@@ -152,6 +157,33 @@ mod tests {
             (master(), Step::Answer(&AdminCall::StartClusterReplication, &OK)),
         ];
         assert_eq!(judged(&steps), Ok(()));
+    }
+
+    /// Slave 0 holds task 1 FAILED and is STOPPED; then `restarted` and the answer to a start.
+    fn start_after_a_failure(restarted: &[TaskId]) -> Result<(), String> {
+        let t1 = task(1, 1, "dfs://a", vec![part("dfs://a", 1)]);
+        let mut facts = vec![enqueued(&t1).1, pulled(std::slice::from_ref(&t1))];
+        facts.push(ReplFact::TaskFailed { task: 1, reason: "Missing TaskData".into(), failures: 1 });
+        facts.push(ReplFact::StateChanged { state: ReplicationState::Stopped });
+        if !restarted.is_empty() {
+            facts.push(ReplFact::Restarted { tasks: restarted.to_vec() });
+        }
+        facts.push(ReplFact::StateChanged { state: ReplicationState::Enabled });
+        let mut steps: Vec<(NodeId, Step<'_>)> =
+            facts.iter().map(|f| (if matches!(f, ReplFact::Enqueued { .. }) { master() } else { slave(0) }, Step::Fact(f))).collect();
+        steps.push((slave(0), Step::Answer(&AdminCall::StartClusterReplication, &OK)));
+        judged(&steps)
+    }
+
+    #[test]
+    fn a_start_that_restarts_every_failed_task_passes() {
+        assert_eq!(start_after_a_failure(&[1]), Ok(()));
+    }
+
+    #[test]
+    fn a_start_answered_ok_that_leaves_a_task_failed_is_refused() {
+        let err = start_after_a_failure(&[]).unwrap_err();
+        assert!(err.contains("answered ok to StartClusterReplication and left task 1 FAILED"), "{err}");
     }
 
     #[test]
