@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::io::{DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output};
 use crate::core::record;
-use crate::dfs::{ErrorCode, OpError, SharedOperation};
+use crate::dfs::{ErrorCode, OpError, Operation, SharedOperation};
 use crate::replica::dolphindb_2pc::guest::{Carry, CommitGate, Guest2pc, NodeServices, Report};
 use crate::replica::dolphindb_2pc::{Cid, Tid};
 use crate::replica::{CallAnswered, PipelineWriteId};
@@ -45,6 +45,9 @@ const TASK_REPORT: u64 = u64::MAX;
 pub struct NodeReplBugs {
     /// Task data is written without an fsync even with synchronous persistence.
     pub task_data_without_fsync: bool,
+    /// A slave data node replays an `append!` of several rows without its last row: the task
+    /// commits, and the slave differs from the master.
+    pub replay_drops_last_row: bool,
 }
 
 /// A data node's replication settings.
@@ -402,7 +405,18 @@ fn start_task<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<D
     out: &mut Output<M, F>,
 ) {
     out.fact_pipeline(ReplFact::TaskStarted { task });
+    let op = if node.guest_config().bugs.replay_drops_last_row { without_last_appended_row(op) } else { op };
     node.submit_write(now, task, op, out);
+}
+
+/// `op` without its last row, if it appends several (the planted `replay_drops_last_row`).
+fn without_last_appended_row(op: SharedOperation) -> SharedOperation {
+    match &*op {
+        Operation::Append { db, table, rows } if rows.len() > 1 => {
+            Operation::Append { db: db.clone(), table: table.clone(), rows: rows[..rows.len() - 1].to_vec() }.into()
+        }
+        _ => op,
+    }
 }
 
 fn report_task_failure<M: Carry<DolphinAsync>, F: Report<DolphinAsync>, N: NodeServices<DolphinAsync, M, F>>(

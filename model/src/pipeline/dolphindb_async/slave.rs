@@ -61,6 +61,18 @@ pub struct SlaveReplBugs {
     /// its group-mates that never failed are neither dispatched nor re-dispatched (the failed ones are
     /// retried), so a task that can never run strands the tasks beside it, not only later groups.
     pub failed_task_blocks_its_group: bool,
+    /// A task skipped by hand is dispatched once more when replication runs again (its skip marks
+    /// it FINISHED, but the leader still counts it due until it was dispatched after the skip).
+    pub dispatch_skipped_tasks: bool,
+    /// A task runs on the original data node its database hashes to, not on its queue's node
+    /// (`original[hash(db) mod count]` for `original[queue mod count]`: the same only when the
+    /// count divides the queue count).
+    pub node_by_db_hash: bool,
+    /// A slave that is not ENABLED (stopped by hand or after failures) goes on dispatching.
+    pub dispatch_while_stopped: bool,
+    /// `startClusterReplication` leaves the FAILED task of the highest id FAILED (it stays
+    /// stranded until its retry, and STOPPED again if the threshold is reached).
+    pub start_leaves_a_failed_task: bool,
 }
 
 impl SlaveReplBugs {
@@ -255,6 +267,11 @@ impl SlaveRepl {
         let (offset_before, finished_before, committed_before) = (self.offset, self.finished_below, self.edit_log.len());
         let mut facts = Vec::new();
         let result = match cmd {
+            // A batch or a dispatch the leader proposed while replication ran may be applied after
+            // a stop or the failure that stopped it: a slave not ENABLED takes and sends nothing
+            // (the batch is pulled again, the tasks are due again, once it is started).
+            SlaveCommand::Pulled { .. } if self.state != ReplicationState::Enabled => Ok(()),
+            SlaveCommand::Dispatch { .. } if self.state != ReplicationState::Enabled && !self.config.bugs.dispatch_while_stopped => Ok(()),
             SlaveCommand::Pulled { from, requested, tasks, now_ms } => {
                 self.pulled(*from, *requested, tasks, *now_ms, &mut facts);
                 Ok(())
@@ -263,6 +280,12 @@ impl SlaveRepl {
                 for id in tasks {
                     let Some(t) = self.tasks.get_mut(id) else { continue };
                     if t.state == SlaveTaskState::Finished {
+                        if self.config.bugs.dispatch_skipped_tasks && t.skipped {
+                            // FINISHED stays FINISHED (the indexes hold unfinished tasks only).
+                            t.dispatched_ms = *now_ms;
+                            let queue = (t.task.exec_set, t.queue);
+                            facts.push(ReplFact::Dispatched { task: *id, node: t.node, queue, group: t.task.group });
+                        }
                         continue;
                     }
                     // A queue runs only the tasks of its lowest unfinished group (the barrier): the
@@ -292,7 +315,12 @@ impl SlaveRepl {
                     crate::mark!("repl.slave_started_by_admin");
                 }
                 let mut restarted = Vec::new();
-                for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed) {
+                let left = if self.config.bugs.start_leaves_a_failed_task {
+                    self.tasks.values().rev().find(|t| t.state == SlaveTaskState::Failed).map(|t| t.task.id)
+                } else {
+                    None
+                };
+                for t in self.tasks.values_mut().filter(|t| t.state == SlaveTaskState::Failed && Some(t.task.id) != left) {
                     t.state = SlaveTaskState::Waiting;
                     if !self.config.bugs.start_keeps_failure_counts {
                         t.failures = 0;
@@ -303,7 +331,10 @@ impl SlaveRepl {
                 if !restarted.is_empty() {
                     facts.push(ReplFact::Restarted { tasks: restarted });
                 }
-                assert!(self.tasks.values().all(|t| t.state != SlaveTaskState::Failed), "a failed task not restarted");
+                assert!(
+                    self.config.bugs.any() || self.tasks.values().all(|t| t.state != SlaveTaskState::Failed),
+                    "a failed task not restarted"
+                );
                 self.set_state(ReplicationState::Enabled, &mut facts);
                 Ok(())
             }
@@ -346,7 +377,12 @@ impl SlaveRepl {
         );
         for t in tasks {
             let queue = self.queue_of(&t.db);
-            let node = self.node_of(queue);
+            let node = if self.config.bugs.node_by_db_hash {
+                let original = &self.config.original_nodes;
+                original[(stable_hash(&t.db) % original.len() as u64) as usize]
+            } else {
+                self.node_of(queue)
+            };
             self.databases.insert(t.db.clone());
             self.unfinished.entry((t.exec_set, queue)).or_default().insert((t.group, t.id));
             self.unfinished_by_db.entry(t.db.clone()).or_default().insert((t.group, t.id, t.exec_set));
@@ -488,7 +524,7 @@ impl SlaveRepl {
         }
         // Only a pulled task is dispatched, so only a pulled task commits here.
         assert!(self.config.bugs.any() || task <= self.offset, "task {task} committed beyond the offset {}", self.offset);
-        assert!(self.tasks.get(&task).is_none_or(|t| !t.skipped), "task {task} both skipped and committed");
+        assert!(self.config.bugs.any() || self.tasks.get(&task).is_none_or(|t| !t.skipped), "task {task} both skipped and committed");
         let new = self.edit_log.insert(task);
         assert!(new || self.config.bugs.skip_editlog_check, "task {task} committed twice");
         facts.push(ReplFact::TaskCommitted { task, tid });
@@ -513,7 +549,7 @@ impl SlaveRepl {
     /// lowest unfinished group that are waiting, due for a retry, or executing for longer than
     /// `redispatch_after_ms` (their node may have died). Nothing while not ENABLED.
     pub fn due(&self, now_ms: Millis, redispatch_after_ms: Millis) -> Vec<TaskId> {
-        if self.state != ReplicationState::Enabled {
+        if self.state != ReplicationState::Enabled && !self.config.bugs.dispatch_while_stopped {
             return Vec::new();
         }
         let mut due = Vec::new();
@@ -544,6 +580,10 @@ impl SlaveRepl {
                     due.push(id);
                 }
             }
+        }
+        if self.config.bugs.dispatch_skipped_tasks {
+            let skipped_not_dispatched_since = |t: &&SlaveTask| t.skipped && t.finish_ms.is_some_and(|f| t.dispatched_ms <= f);
+            due.extend(self.tasks.values().filter(skipped_not_dispatched_since).map(|t| t.task.id));
         }
         due.sort_unstable();
         assert!(due.windows(2).all(|w| w[0] < w[1]), "a task due twice: {due:?}");
@@ -657,7 +697,7 @@ impl SlaveRepl {
             while committed.next_if(|&&c| c < *id).is_some() {}
             let in_edit_log = committed.next_if_eq(&id).is_some();
             if in_edit_log && t.state == SlaveTaskState::Finished {
-                assert!(!t.skipped, "task {id} both committed and skipped");
+                assert!(!strict || !t.skipped, "task {id} both committed and skipped");
             }
             counted += usize::from(t.state != SlaveTaskState::Finished);
         }
@@ -778,6 +818,22 @@ mod tests {
         assert_eq!(s.task(1).unwrap().state, SlaveTaskState::Waiting);
         assert_eq!(s.task(1).unwrap().failures, 0);
         assert_eq!(s.due(0, 5000), [1]);
+    }
+
+    #[test]
+    fn a_slave_not_enabled_takes_no_batch_and_dispatches_nothing_proposed_before() {
+        let mut s = SlaveRepl::new(config());
+        pulled(&mut s, vec![task(1, 1, "a", 0)]);
+        assert_eq!(s.due(10, 5000), [1]);
+        s.apply(&SlaveCommand::Stop).0.unwrap();
+        // Proposed while the slave was ENABLED, applied after the stop.
+        let (r, facts) = s.apply(&SlaveCommand::Dispatch { tasks: vec![1], now_ms: 10 });
+        assert!(r.is_ok() && facts.is_empty(), "a stopped slave dispatches nothing: {facts:?}");
+        let (r, facts) = s.apply(&SlaveCommand::Pulled { from: 2, requested: 10, tasks: vec![task(2, 1, "a", 0)], now_ms: 10 });
+        assert!(r.is_ok() && facts.is_empty(), "a stopped slave takes no batch: {facts:?}");
+        assert_eq!((s.offset(), s.task(1).unwrap().state), (1, SlaveTaskState::Waiting));
+        s.apply(&SlaveCommand::Start).0.unwrap();
+        assert_eq!(s.due(20, 5000), [1], "due again once started");
     }
 
     #[test]

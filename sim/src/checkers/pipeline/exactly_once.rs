@@ -2,8 +2,16 @@
 //! checks the EditLog; a task already finished is never applied twice, duplicates are rolled back;
 //! Doris CCR: a binlog at or below a table's recorded commit sequence is skipped). No
 //! entry commits under two transactions on a target, none commits on a target that never fetched
-//! it, and at the end every committed entry is FINISHED. (An entry FINISHED without ever committing is silent divergence: the
-//! eventual-consistency checker's.)
+//! it, and at the end every committed entry is FINISHED.
+//!
+//! Finished means committed (DolphinDB: COMPLETE of the task's transaction marks it FINISHED): an
+//! entry a target controller reports finished without a skip was committed in that controller's
+//! history before. The controller reported the commit itself since its last `Resumed`, or, when
+//! its history since then begins at a snapshot (which carries no commits), some controller of the
+//! target reported it (every controller applies the same replicated log, so the commit is before
+//! the finish in it). (Whether what was committed is what the source wrote is eventual-consistency's.)
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
 
@@ -16,17 +24,46 @@ pub const NAME: &str = "exactly-once";
 /// Where the property comes from.
 pub const SOURCE: &str = "exactly-once apply: DolphinDB checks the EditLog before execution and rolls back duplicates (S01025/S01039); Doris CCR skips binlogs at or below a table's recorded commit seq (ccr-syncer)";
 
-/// Judges every commit of an entry on a target, and every entry at the end.
+/// Judges every commit and every finish of an entry on a target, and every entry at the end.
 #[derive(Debug, Default)]
-pub struct ExactlyOnce;
+pub struct ExactlyOnce {
+    /// Per target controller: the entries it reported committed since its last `Resumed`.
+    committed_here: BTreeMap<NodeId, BTreeSet<u64>>,
+    /// Target controllers whose history since their last `Resumed` begins at a snapshot.
+    resumed: BTreeSet<NodeId>,
+}
+
+impl ExactlyOnce {
+    /// An entry finished without a skip: it committed in `node`'s history before.
+    fn finished(&self, ledger: &PipelineLedger, node: NodeId, id: u64) -> Result<(), String> {
+        if self.committed_here.get(&node).is_some_and(|c| c.contains(&id)) {
+            return Ok(());
+        }
+        let committed_by_any = ledger.applied_by(node, id).is_some_and(|by| !by.is_empty());
+        if self.resumed.contains(&node) && committed_by_any {
+            return Ok(());
+        }
+        Err(format!("entry {id} FINISHED without a skip on controller {node}, which saw no transaction commit it"))
+    }
+}
 
 impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for ExactlyOnce {
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
     fn on_fact(&mut self, ledger: &PipelineLedger, node: NodeId, event: &PipelineEvent<'_>) -> Result<(), String> {
-        let PipelineEvent::Applied { id, tx } = *event else { return Ok(()) };
         let Some(target) = ledger.target_truth(node) else { return Ok(()) };
+        let (id, tx) = match *event {
+            PipelineEvent::Applied { id, tx } => (id, tx),
+            PipelineEvent::Finished { id, skipped: false } => return self.finished(ledger, node, id),
+            PipelineEvent::Resumed { .. } => {
+                self.committed_here.remove(&node);
+                self.resumed.insert(node);
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        self.committed_here.entry(node).or_default().insert(id);
         if let Some(other) = ledger.applied_by(node, id).and_then(|by| by.iter().find(|&&other| other != tx)) {
             return Err(format!("entry {id} committed by transaction {tx} after transaction {other} committed it"));
         }
@@ -50,20 +87,21 @@ impl<V: ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for ExactlyOnce {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkers::pipeline::test_support::{batch, create_db, done, ledger, logged, run, slave};
+    use crate::checkers::pipeline::test_support::{batch, create_db, done, ledger, logged, run, slave, slave_controller};
 
     /// The source logged two entries and slave 0 fetched them; then `events`, and the ledger.
     fn judged(events: &[(NodeId, PipelineEvent<'_>)]) -> Result<PipelineLedger, String> {
         let ops = [create_db("dfs://a"), create_db("dfs://b")];
         let b = batch(1..=2);
         let mut l = ledger();
-        run(&mut ExactlyOnce, &mut l, &logged(&ops)).expect("logged");
-        run(&mut ExactlyOnce, &mut l, &[(slave(0), PipelineEvent::Fetched { from: 1, entries: &b, offset: 2 })]).expect("fetched");
-        run(&mut ExactlyOnce, &mut l, events).map(|()| l)
+        let mut c = ExactlyOnce::default();
+        run(&mut c, &mut l, &logged(&ops)).expect("logged");
+        run(&mut c, &mut l, &[(slave(0), PipelineEvent::Fetched { from: 1, entries: &b, offset: 2 })]).expect("fetched");
+        run(&mut c, &mut l, events).map(|()| l)
     }
 
     fn at_end(l: &PipelineLedger) -> Result<(), String> {
-        Checker::<PipelineLedger, PipelineEvent<'_>, ()>::at_end(&ExactlyOnce, l, &())
+        Checker::<PipelineLedger, PipelineEvent<'_>, ()>::at_end(&ExactlyOnce::default(), l, &())
     }
 
     #[test]
@@ -100,13 +138,45 @@ mod tests {
         let s1 = slave(1);
         let mut l = judged(&[]).expect("fetched by slave 0 only");
         l.apply(s1, &PipelineEvent::Applied { id: 1, tx: 501 });
-        let judge =
-            |tx| Checker::<PipelineLedger, PipelineEvent<'_>, ()>::on_fact(&mut ExactlyOnce, &l, s1, &PipelineEvent::Applied { id: 1, tx });
+        let judge = |tx| {
+            Checker::<PipelineLedger, PipelineEvent<'_>, ()>::on_fact(
+                &mut ExactlyOnce::default(),
+                &l,
+                s1,
+                &PipelineEvent::Applied { id: 1, tx },
+            )
+        };
         let err = judge(777).unwrap_err();
         assert!(err.contains("entry 1 committed by transaction 777 after transaction 501 committed it"), "{err}");
         // The same transaction reported again is only refused for the missing fetch.
         let err = judge(501).unwrap_err();
         assert!(err.contains("never fetched"), "{err}");
+    }
+
+    #[test]
+    fn an_entry_finished_without_a_commit_is_refused() {
+        let err = judged(&[(slave(0), PipelineEvent::Started { id: 1 }), (slave(0), PipelineEvent::Finished { id: 1, skipped: false })])
+            .unwrap_err();
+        assert!(err.contains("entry 1 FINISHED without a skip on controller"), "{err}");
+    }
+
+    #[test]
+    fn a_finish_needs_the_commit_in_the_reporting_controllers_history() {
+        // Controller 0 of slave 0 committed entry 1; controller 1, which never resumed from a
+        // snapshot, reports it finished without having applied the commit itself.
+        let (s0, s0b) = (slave(0), slave_controller(0, 1));
+        let err = judged(&[(s0, PipelineEvent::Applied { id: 1, tx: 501 }), (s0b, PipelineEvent::Finished { id: 1, skipped: false })])
+            .unwrap_err();
+        assert!(err.contains(&format!("entry 1 FINISHED without a skip on controller {s0b}")), "{err}");
+        // Its commit before a restart does not count after it, unless the restart resumed from a
+        // snapshot: then any controller's commit before the finish does.
+        let events = [
+            (s0, PipelineEvent::Applied { id: 1, tx: 501 }),
+            (s0b, PipelineEvent::Resumed { offset: 2 }),
+            (s0b, PipelineEvent::Finished { id: 1, skipped: false }),
+            (s0, PipelineEvent::Finished { id: 1, skipped: false }),
+        ];
+        assert!(judged(&events).is_ok());
     }
 
     #[test]

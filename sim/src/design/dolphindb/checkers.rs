@@ -17,6 +17,7 @@ use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
 use crate::checkers::pipeline::dolphindb_async::progress::AsyncProgress;
+use crate::checkers::pipeline::dolphindb_async::replication_states::ReplicationStates;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
@@ -47,6 +48,8 @@ struct Replication {
     stop_threshold: StopThreshold,
     /// Keeps each slave controller's offset.
     no_gaps: NoGaps,
+    /// Keeps each slave controller's commits.
+    exactly_once: ExactlyOnce,
     /// Keeps each controller's tasks skipped just before its answer.
     calls: CallsTakeEffect,
     /// Judges the master's controllers on both the 2PC and the replication facts.
@@ -86,6 +89,7 @@ impl DolphindbCheckers {
                 task_data_durability: TaskDataDurability { sync: scenario.replication.sync_persistence },
                 stop_threshold: StopThreshold::new(max_failures),
                 no_gaps: NoGaps::default(),
+                exactly_once: ExactlyOnce::default(),
                 calls: CallsTakeEffect::default(),
                 capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
                 scope: scenario.replication.databases.keys().cloned().collect(),
@@ -115,6 +119,7 @@ impl DolphindbCheckers {
             a::task_data_durability::NAME,
             a::status_truthful::NAME,
             a::stop_threshold::NAME,
+            a::replication_states::NAME,
             a::calls_take_effect::NAME,
             eventual_consistency::NAME,
             liveness::NAME,
@@ -176,12 +181,13 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut SlaveOrder, l, at, node, fact)?;
         if let Some(e) = &event {
-            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut ExactlyOnce, p, at, node, e)?;
+            judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut r.exactly_once, p, at, node, e)?;
             judge::<PipelineLedger, PipelineEvent<'_>, (), _>(&mut GcSafety, p, at, node, e)?;
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.stop_threshold, l, at, node, fact)?;
+        judge::<AsyncLedger, ReplFact, (), _>(&mut ReplicationStates, l, at, node, fact)?;
         judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, l, at, node, &Step::Fact(fact))?;
         r.ledger.apply(node, fact, event.as_ref());
         Ok(())
@@ -210,7 +216,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         self.dfs.at_end(at, view)?;
         let (Some(r), Some(master)) = (&self.repl, self.dfs.ledger(ClusterId::Master)) else { return Ok(()) };
         at_end_of::<(), Seen<'_>, (), _>(&r.capture, &(), &(), at, "")?;
-        at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&ExactlyOnce, &r.ledger.pipeline, &(), at, "")?;
+        at_end_of::<PipelineLedger, PipelineEvent<'_>, (), _>(&r.exactly_once, &r.ledger.pipeline, &(), at, "")?;
         at_end_of::<AsyncLedger, ReplFact, (), _>(&r.stop_threshold, &r.ledger, &(), at, "")?;
         let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
         let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);

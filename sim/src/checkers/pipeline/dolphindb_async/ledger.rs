@@ -84,8 +84,9 @@ pub struct AsyncLedger {
     pub slaves: BTreeMap<ClusterId, SlaveOrderTruth>,
     /// Each controller's own view.
     pub views: BTreeMap<NodeId, NodeView>,
-    /// Each slave's original data nodes (the only ones that may get tasks).
-    pub original_nodes: BTreeMap<ClusterId, BTreeSet<NodeId>>,
+    /// Each slave's original data nodes (the only ones that may get tasks), in the order the
+    /// cluster lists them (queues map onto them in that order).
+    pub original_nodes: BTreeMap<ClusterId, Vec<NodeId>>,
     /// Each slave's execution queues per set (clusterReplicationQueue).
     pub queues: BTreeMap<ClusterId, u32>,
     /// Nodes whose disk the nemesis corrupted.
@@ -103,7 +104,7 @@ impl AsyncLedger {
             settings: databases.iter().map(|(db, set)| (db.clone(), BTreeSet::from([(true, *set)]))).collect(),
             slaves: slaves.iter().map(|&s| (s, SlaveOrderTruth::default())).collect(),
             views: BTreeMap::new(),
-            original_nodes: slaves.iter().map(|&s| (s, topology.original_data_nodes(s).into_iter().collect())).collect(),
+            original_nodes: slaves.iter().map(|&s| (s, topology.original_data_nodes(s))).collect(),
             queues: slaves.iter().map(|&s| (s, queues(s))).collect(),
             corrupted: BTreeSet::new(),
         }
@@ -178,7 +179,7 @@ impl AsyncLedger {
                     }
                 }
                 // Finished (applied or skipped) no longer holds later tasks back; whether a
-                // finished task really was applied is the eventual-consistency checker's question.
+                // finished task committed first is exactly-once's question.
                 self.close(node, *task);
             }
             ReplFact::Resynced { state } => {

@@ -9,6 +9,7 @@ pub mod grouping;
 pub mod ledger;
 pub mod new_nodes_idle;
 pub mod progress;
+pub mod replication_states;
 pub mod rules;
 pub mod slave_order;
 pub mod status_truthful;

@@ -4,6 +4,7 @@
 //! is the data model's: `checkers::oracle::footprints_overlap`.)
 
 use ccrsim_model::core::digest::stable_hash;
+use ccrsim_model::core::io::NodeId;
 
 /// The failure reason of a task whose data is not on the master node that should hold it
 /// (DolphinDB S01040).
@@ -17,6 +18,15 @@ pub const CORRUPT_TASK_DATA: &str = "Corrupt TaskData";
 pub fn queue_of(db: &str, queues: u32) -> u32 {
     assert!(queues > 0, "a slave has at least one execution queue");
     (stable_hash(db) % u64::from(queues)) as u32
+}
+
+/// The data node that runs an execution queue: the queue's number modulo the count of the data
+/// nodes the slave started with, into those nodes in the order the cluster lists them (DolphinDB's
+/// manual: queues map to data nodes by the original node count, so added nodes never get tasks;
+/// docs/replication.md, step 8).
+pub fn node_of_queue(queue: u32, original_nodes: &[NodeId]) -> NodeId {
+    assert!(!original_nodes.is_empty(), "a slave starts with data nodes");
+    original_nodes[queue as usize % original_nodes.len()]
 }
 
 /// Whether a failure reason says the task can never run until an operator skips it: its data is
@@ -41,6 +51,12 @@ mod tests {
         for queues in 1..9 {
             assert!(dbs.iter().all(|d| queue_of(d, queues) == queue_of_database(d, queues)));
         }
+    }
+
+    #[test]
+    fn queues_map_onto_the_original_nodes_in_order() {
+        assert_eq!((0..5).map(|q| node_of_queue(q, &[10, 11])).collect::<Vec<_>>(), [10, 11, 10, 11, 10]);
+        assert_eq!(node_of_queue(7, &[3]), 3);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! FINISHED; conflicting tasks keep their master order): a task is dispatched only when every
 //! task of an earlier group in its execution queue finished, and a task commits on the slave only
 //! after every earlier task it conflicts with committed or finished (skipped by hand, or, in a
-//! broken system, marked FINISHED without running: that divergence is eventual-consistency's).
+//! broken system, marked FINISHED without running: exactly-once refuses that).
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::ReplFact;
