@@ -87,7 +87,10 @@ impl DolphindbCheckers {
                 stop_threshold: StopThreshold::new(max_failures),
                 no_gaps: NoGaps::default(),
                 calls: CallsTakeEffect::default(),
-                capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
+                capture: CaptureCompleteness::new(
+                    topology.controllers(ClusterId::Master),
+                    scenario.replication.databases.iter().map(|(db, &set)| (db.clone(), set)),
+                ),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
             }
