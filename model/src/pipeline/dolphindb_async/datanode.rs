@@ -99,6 +99,13 @@ pub struct NodeRepl {
     admin_calls: BTreeMap<u64, AdminCall>,
 }
 
+impl NodeRepl {
+    /// The transactions whose task data this node keeps, on disk or waiting for its write.
+    pub fn task_data_kept(&self) -> impl Iterator<Item = Tid> + '_ {
+        self.files.iter().chain(self.unwritten.keys()).copied()
+    }
+}
+
 impl Guest2pc for DolphinAsync {
     type NodeConfig = ReplicationSettings;
     type NodeState = NodeRepl;

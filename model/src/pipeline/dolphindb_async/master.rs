@@ -39,6 +39,9 @@ pub struct MasterReplBugs {
     /// Garbage collection never truncates the queue (nor deletes task data), whatever the slaves
     /// finished.
     pub never_truncate: bool,
+    /// Garbage collection truncates the queue but never orders the task data of truncated tasks
+    /// deleted.
+    pub keep_task_data: bool,
 }
 
 impl MasterReplBugs {

@@ -16,7 +16,7 @@ use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCo
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
-use crate::checkers::pipeline::dolphindb_async::progress::AsyncProgress;
+use crate::checkers::pipeline::dolphindb_async::progress::{AsyncProgress, AsyncSource};
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
@@ -55,6 +55,11 @@ struct Replication {
     scope: BTreeSet<String>,
     /// Controllers of every cluster.
     controllers: BTreeMap<ClusterId, Vec<NodeId>>,
+    /// The master's data nodes.
+    master_data_nodes: Vec<NodeId>,
+    /// Whether the master collects at all: it waits for `slave_num` slaves' reports, so a
+    /// `slave_num` above the slaves there are means it never truncates.
+    collects: bool,
 }
 
 /// Every checker of DolphinDB's deployment.
@@ -93,6 +98,8 @@ impl DolphindbCheckers {
                 ),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
+                master_data_nodes: topology.data_nodes(ClusterId::Master),
+                collects: scenario.replication.slave_num.is_none_or(|n| n as usize <= topology.slaves().len()),
             }
         });
         let placement = |c: ClusterId| {
@@ -205,7 +212,16 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn pending(&self, view: &ClusterView<'_, Dolphindb>) -> Option<(&'static str, &'static str, String)> {
         self.dfs.pending(view).or_else(|| {
             let r = self.repl.as_ref()?;
-            pending_of(&ReplicationLiveness, &r.ledger.pipeline, &AsyncProgress { view: *view, controllers: &r.controllers })
+            let progress = AsyncProgress { view: *view, controllers: &r.controllers };
+            pending_of(&ReplicationLiveness, &r.ledger.pipeline, &progress).or_else(|| {
+                let source = AsyncSource {
+                    view: *view,
+                    controllers: &r.controllers[&ClusterId::Master],
+                    data_nodes: &r.master_data_nodes,
+                    tasks: &r.ledger.tasks,
+                };
+                r.collects.then(|| pending_of(&GcSafety, &r.ledger.pipeline, &source)).flatten()
+            })
         })
     }
 
