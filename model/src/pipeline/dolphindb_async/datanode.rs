@@ -201,12 +201,20 @@ impl Guest2pc for DolphinAsync {
                 }
             }
             ReplMessage::ForgetTaskData { tids } => {
+                let mut forgotten = Vec::new();
                 for tid in tids {
-                    node.guest_mut().unwritten.remove(&tid);
-                    if node.guest_mut().files.remove(&tid) {
+                    let unwritten = node.guest_mut().unwritten.remove(&tid).is_some();
+                    let on_disk = node.guest_mut().files.remove(&tid);
+                    if on_disk {
                         let t = node.token();
                         out.disk(t, DiskOp::Remove { path: task_path(tid) });
                     }
+                    if unwritten || on_disk {
+                        forgotten.push(tid);
+                    }
+                }
+                if !forgotten.is_empty() {
+                    out.fact_pipeline(ReplFact::TaskDataForgotten { tids: forgotten });
                 }
             }
             ReplMessage::Execute { task } => on_execute(node, now, *task, out),

@@ -42,6 +42,9 @@ pub struct MasterReplBugs {
     /// Garbage collection truncates the queue but never orders the task data of truncated tasks
     /// deleted.
     pub keep_task_data: bool,
+    /// Garbage collection orders the task data of every ended transaction deleted, its task
+    /// truncated or not.
+    pub forget_untruncated_task_data: bool,
 }
 
 impl MasterReplBugs {
@@ -344,6 +347,9 @@ impl MasterRepl {
 
     /// Tasks whose data `source` may delete: truncated ones, by tid.
     pub fn truncated_tids_of(&self, source: NodeId, tids: &[Tid]) -> Vec<Tid> {
+        if self.config.bugs.forget_untruncated_task_data {
+            return tids.to_vec();
+        }
         let live: std::collections::BTreeSet<Tid> =
             self.queue.range(self.truncated_below..).filter(|(_, t)| t.source == source).map(|(_, t)| t.tid).collect();
         tids.iter().copied().filter(|t| !live.contains(t)).collect()

@@ -20,7 +20,7 @@ use crate::checkers::pipeline::dolphindb_async::progress::{AsyncProgress, AsyncS
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
-use crate::checkers::pipeline::dolphindb_async::task_data_durability::TaskDataDurability;
+use crate::checkers::pipeline::dolphindb_async::task_data_durability::{Forgetting, TaskDataDurability};
 use crate::checkers::pipeline::event::PipelineEvent;
 use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, Targets};
 use crate::checkers::pipeline::exactly_once::ExactlyOnce;
@@ -191,6 +191,10 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
+        if let Some(dfs) = self.dfs.ledger(ClusterId::Master) {
+            let known = Forgetting { repl: l, dfs };
+            judge::<Forgetting<'_>, ReplFact, (), _>(&mut r.task_data_durability, &known, at, node, fact)?;
+        }
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.stop_threshold, l, at, node, fact)?;
         judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, l, at, node, &Step::Fact(fact))?;
         r.ledger.apply(node, fact, event.as_ref());

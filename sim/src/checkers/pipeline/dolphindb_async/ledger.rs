@@ -38,6 +38,7 @@ pub fn event_of(fact: &ReplFact) -> Option<PipelineEvent<'_>> {
         | ReplFact::DuplicateRolledBack { .. }
         | ReplFact::TaskDataWritten { .. }
         | ReplFact::TaskDataLoaded { .. }
+        | ReplFact::TaskDataForgotten { .. }
         | ReplFact::TaskStarted { .. } => return None,
     })
 }
@@ -198,6 +199,7 @@ impl AsyncLedger {
             ReplFact::DuplicateRolledBack { .. }
             | ReplFact::TaskDataWritten { .. }
             | ReplFact::TaskDataLoaded { .. }
+            | ReplFact::TaskDataForgotten { .. }
             | ReplFact::TaskStarted { .. } => {}
         }
     }
