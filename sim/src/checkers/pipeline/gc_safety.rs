@@ -43,8 +43,15 @@ impl<V: SourceGc + ?Sized> Checker<PipelineLedger, PipelineEvent<'_>, V> for GcS
     const NAME: &'static str = NAME;
     const SOURCE: &'static str = SOURCE;
 
-    /// Per source controller and per source node: what every target finished is collected.
+    /// Per source controller and per source node: what every target finished is collected. Not
+    /// asked while a target is out of the state it starts in (DolphinDB: STOPPED or DISABLED): such
+    /// a DolphinDB slave stops pulling and then keeps reporting its watermark to the master
+    /// controller it last pulled from, which, if no longer the leader, drops the reports
+    /// (docs/promise-gaps.txt, GC3).
     fn pending(&self, ledger: &PipelineLedger, source: &V) -> Option<String> {
+        if !ledger.targets.values().all(|t| ledger.in_initial_state(t)) {
+            return None;
+        }
         let finished_below = ledger.targets.values().map(|t| t.finished_below()).min()?;
         if let Some((node, below)) = source.truncated_below().into_iter().find(|&(_, below)| below < finished_below) {
             return Some(format!(
@@ -129,6 +136,16 @@ mod tests {
         assert_eq!(pending(&[1], &[2, 2], &[2]), None);
         // A target that finished nothing holds everything back.
         assert_eq!(pending(&[], &[1, 1], &[1, 2]), None);
+    }
+
+    #[test]
+    fn nothing_is_pending_while_a_target_is_stopped() {
+        let mut l = ledger();
+        judged(&[1, 2], None, &mut l).unwrap();
+        let source = Source { truncated: vec![(0, 1)], kept: vec![] };
+        assert!(Checker::<PipelineLedger, PipelineEvent<'_>, Source>::pending(&GcSafety, &l, &source).is_some());
+        l.apply(slave(1), &PipelineEvent::State { name: "STOPPED" });
+        assert_eq!(Checker::<PipelineLedger, PipelineEvent<'_>, Source>::pending(&GcSafety, &l, &source), None);
     }
 
     #[test]
