@@ -102,6 +102,13 @@ pub struct NodeRepl {
     admin_calls: BTreeMap<u64, AdminCall>,
 }
 
+impl NodeRepl {
+    /// The transactions whose task data this node keeps, on disk or waiting for its write.
+    pub fn task_data_kept(&self) -> impl Iterator<Item = Tid> + '_ {
+        self.files.iter().chain(self.unwritten.keys()).copied()
+    }
+}
+
 impl Guest2pc for DolphinAsync {
     type NodeConfig = ReplicationSettings;
     type NodeState = NodeRepl;
@@ -197,12 +204,20 @@ impl Guest2pc for DolphinAsync {
                 }
             }
             ReplMessage::ForgetTaskData { tids } => {
+                let mut forgotten = Vec::new();
                 for tid in tids {
-                    node.guest_mut().unwritten.remove(&tid);
-                    if node.guest_mut().files.remove(&tid) {
+                    let unwritten = node.guest_mut().unwritten.remove(&tid).is_some();
+                    let on_disk = node.guest_mut().files.remove(&tid);
+                    if on_disk {
                         let t = node.token();
                         out.disk(t, DiskOp::Remove { path: task_path(tid) });
                     }
+                    if unwritten || on_disk {
+                        forgotten.push(tid);
+                    }
+                }
+                if !forgotten.is_empty() {
+                    out.fact_pipeline(ReplFact::TaskDataForgotten { tids: forgotten });
                 }
             }
             ReplMessage::Execute { task } => on_execute(node, now, *task, out),

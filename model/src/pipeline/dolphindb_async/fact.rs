@@ -54,6 +54,8 @@ pub enum ReplFact {
     TaskDataWritten { tid: Tid, durable: bool },
     /// A data node booted holding the data of these transactions.
     TaskDataLoaded { tids: Vec<Tid> },
+    /// A data node deleted the data of these transactions, as garbage collection ordered.
+    TaskDataForgotten { tids: Vec<Tid> },
     // ----- slave data nodes -----
     /// A task execution begins on this node (its data fetched if it had to be).
     TaskStarted { task: TaskId },

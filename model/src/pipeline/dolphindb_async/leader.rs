@@ -273,7 +273,7 @@ impl ReplLeader {
         replica: &dyn ReplicaView,
         out: &mut Output<M, F>,
     ) {
-        let Some(m) = repl.master() else { return };
+        let Some(m) = repl.master().filter(|m| !m.config.bugs.keep_task_data) else { return };
         self.forgetting.retain(|_, at| now < *at + 5000);
         let candidates: Vec<Tid> =
             tids.iter().copied().filter(|t| replica.transaction_ended(*t) && !self.forgetting.contains_key(&(node, *t))).collect();

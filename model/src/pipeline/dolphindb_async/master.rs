@@ -30,6 +30,21 @@ pub struct MasterReplBugs {
     pub gc_at_max_watermark: bool,
     /// `stopClusterReplication` is answered ok and changes nothing.
     pub stop_is_noop: bool,
+    /// A task of a database replicated from the start takes the execution set the database had
+    /// when replication was enabled (`initial_databases`), whatever
+    /// `setDatabaseClusterReplicationExecutionSet` changed since.
+    pub exec_set_at_enable: bool,
+    /// A task takes the footprint of the task enqueued before it (its own for the first task).
+    pub footprint_of_previous_task: bool,
+    /// Garbage collection never truncates the queue (nor deletes task data), whatever the slaves
+    /// finished.
+    pub never_truncate: bool,
+    /// Garbage collection truncates the queue but never orders the task data of truncated tasks
+    /// deleted.
+    pub keep_task_data: bool,
+    /// Garbage collection orders the task data of every ended transaction deleted, its task
+    /// truncated or not.
+    pub forget_untruncated_task_data: bool,
 }
 
 impl MasterReplBugs {
@@ -173,6 +188,14 @@ impl MasterRepl {
         let previous = self.queue.last_key_value().map(|(&last, t)| (last, t.group));
         assert!(previous.is_none_or(|(last, g)| last + 1 == id && g <= group), "task {id} of group {group} after {previous:?}");
         let payload = if carries_data(kind) { TaskPayload::AtSource } else { TaskPayload::Inline(tx.op.clone()) };
+        let exec_set = match self.config.initial_databases.get(&db) {
+            Some(&at_enable) if self.config.bugs.exec_set_at_enable => at_enable,
+            _ => setting.exec_set,
+        };
+        let footprint = match self.queue.last_key_value() {
+            Some((_, previous)) if self.config.bugs.footprint_of_previous_task => previous.footprint.clone(),
+            _ => tx.footprint.to_vec(),
+        };
         let task = Task {
             id,
             tid: tx.tid,
@@ -181,11 +204,11 @@ impl MasterRepl {
             kind,
             db,
             table: tx.op.table().map(str::to_string),
-            footprint: tx.footprint.to_vec(),
+            footprint,
             chunks: tx.chunks,
             source: tx.coordinator,
             submit_ms: tx.decided_ms,
-            exec_set: setting.exec_set,
+            exec_set,
             payload,
         };
         let fact = ReplFact::Enqueued { task: Box::new(task.clone()), op: tx.op.clone() };
@@ -302,7 +325,7 @@ impl MasterRepl {
     /// Where garbage collection may truncate to now, if further than done: below every slave's
     /// finished watermark, once all `slave_num` slaves reported.
     pub fn gc_target(&self) -> Option<TaskId> {
-        if (self.slaves.len() as u32) < self.config.slave_num.max(1) {
+        if (self.slaves.len() as u32) < self.config.slave_num.max(1) || self.config.bugs.never_truncate {
             return None;
         }
         let marks = self.slaves.values().map(|p| p.finished_below);
@@ -324,6 +347,9 @@ impl MasterRepl {
 
     /// Tasks whose data `source` may delete: truncated ones, by tid.
     pub fn truncated_tids_of(&self, source: NodeId, tids: &[Tid]) -> Vec<Tid> {
+        if self.config.bugs.forget_untruncated_task_data {
+            return tids.to_vec();
+        }
         let live: std::collections::BTreeSet<Tid> =
             self.queue.range(self.truncated_below..).filter(|(_, t)| t.source == source).map(|(_, t)| t.tid).collect();
         tids.iter().copied().filter(|t| !live.contains(t)).collect()

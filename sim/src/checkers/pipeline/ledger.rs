@@ -110,6 +110,11 @@ impl PipelineLedger {
         PipelineLedger { source: SourceTruth { entries: BTreeMap::new(), truncated_below: 1 }, targets, cluster_of, initial_state }
     }
 
+    /// Whether `target` is in the state it starts in (DolphinDB: ENABLED), as far as its events tell.
+    pub fn in_initial_state(&self, target: &TargetTruth) -> bool {
+        target.state.is_none_or(|s| s == self.initial_state)
+    }
+
     /// The target whose events `node` reports, if it is a target's node.
     pub fn target_of(&self, node: NodeId) -> Option<ClusterId> {
         self.cluster_of.get(&node).copied().filter(|c| self.targets.contains_key(c))

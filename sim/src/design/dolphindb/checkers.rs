@@ -16,12 +16,12 @@ use crate::checkers::pipeline::dolphindb_async::capture_completeness::{CaptureCo
 use crate::checkers::pipeline::dolphindb_async::grouping::Grouping;
 use crate::checkers::pipeline::dolphindb_async::ledger::{AsyncLedger, event_of};
 use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
-use crate::checkers::pipeline::dolphindb_async::progress::AsyncProgress;
+use crate::checkers::pipeline::dolphindb_async::progress::{AsyncProgress, AsyncSource};
 use crate::checkers::pipeline::dolphindb_async::replication_states::ReplicationStates;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
-use crate::checkers::pipeline::dolphindb_async::task_data_durability::TaskDataDurability;
+use crate::checkers::pipeline::dolphindb_async::task_data_durability::{Forgetting, TaskDataDurability};
 use crate::checkers::pipeline::event::PipelineEvent;
 use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, Targets};
 use crate::checkers::pipeline::exactly_once::ExactlyOnce;
@@ -58,6 +58,11 @@ struct Replication {
     scope: BTreeSet<String>,
     /// Controllers of every cluster.
     controllers: BTreeMap<ClusterId, Vec<NodeId>>,
+    /// The master's data nodes.
+    master_data_nodes: Vec<NodeId>,
+    /// Whether the master collects at all: it waits for `slave_num` slaves' reports, so a
+    /// `slave_num` above the slaves there are means it never truncates.
+    collects: bool,
 }
 
 /// Every checker of DolphinDB's deployment.
@@ -91,9 +96,14 @@ impl DolphindbCheckers {
                 no_gaps: NoGaps::default(),
                 exactly_once: ExactlyOnce::default(),
                 calls: CallsTakeEffect::default(),
-                capture: CaptureCompleteness::new(topology.controllers(ClusterId::Master), scenario.replication.databases.keys().cloned()),
+                capture: CaptureCompleteness::new(
+                    topology.controllers(ClusterId::Master),
+                    scenario.replication.databases.iter().map(|(db, &set)| (db.clone(), set)),
+                ),
                 scope: scenario.replication.databases.keys().cloned().collect(),
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
+                master_data_nodes: topology.data_nodes(ClusterId::Master),
+                collects: scenario.replication.slave_num.is_none_or(|n| n as usize <= topology.slaves().len()),
             }
         });
         let placement = |c: ClusterId| {
@@ -186,6 +196,10 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         }
         judge::<AsyncLedger, ReplFact, (), _>(&mut NewNodesIdle, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.task_data_durability, l, at, node, fact)?;
+        if let Some(dfs) = self.dfs.ledger(ClusterId::Master) {
+            let known = Forgetting { repl: l, dfs };
+            judge::<Forgetting<'_>, ReplFact, (), _>(&mut r.task_data_durability, &known, at, node, fact)?;
+        }
         judge::<AsyncLedger, ReplFact, (), _>(&mut r.stop_threshold, l, at, node, fact)?;
         judge::<AsyncLedger, ReplFact, (), _>(&mut ReplicationStates, l, at, node, fact)?;
         judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, l, at, node, &Step::Fact(fact))?;
@@ -208,7 +222,16 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn pending(&self, view: &ClusterView<'_, Dolphindb>) -> Option<(&'static str, &'static str, String)> {
         self.dfs.pending(view).or_else(|| {
             let r = self.repl.as_ref()?;
-            pending_of(&ReplicationLiveness, &r.ledger.pipeline, &AsyncProgress { view: *view, controllers: &r.controllers })
+            let progress = AsyncProgress { view: *view, controllers: &r.controllers };
+            pending_of(&ReplicationLiveness, &r.ledger.pipeline, &progress).or_else(|| {
+                let source = AsyncSource {
+                    view: *view,
+                    controllers: &r.controllers[&ClusterId::Master],
+                    data_nodes: &r.master_data_nodes,
+                    tasks: &r.ledger.tasks,
+                };
+                r.collects.then(|| pending_of(&GcSafety, &r.ledger.pipeline, &source)).flatten()
+            })
         })
     }
 

@@ -3,7 +3,10 @@
 //! afterwards are never enqueued): a master transaction on a database enabled for replication when
 //! it begins is captured; a captured transaction decided commit that completes while its database
 //! is still enabled and the master is ENABLED becomes exactly one task, enqueued in the apply step
-//! of its completion; no other transaction becomes a task.
+//! of its completion; no other transaction becomes a task. A task carries its transaction's tid,
+//! kind, footprint (its locks), source node (its coordinator), cid and operation (with its database
+//! and table), and the execution set its database has when it is enqueued
+//! (`setDatabaseClusterReplicationExecutionSet`).
 //!
 //! Judged per master controller, on the facts alone and with the checker's own reading of them (no
 //! model code decides what is captured): `TxBegun` (its locks name the database; `TxDecided`'s
@@ -30,6 +33,11 @@
 //! is the history's, so a controller replaying after a snapshot is judged exactly as the first
 //! reporter was: a replay that leaves out the task is caught too.
 //!
+//! What a task carries is judged when it is first reported, against the history before it: the
+//! first `TxBegun` and the `TxDecided` of its transaction, and its database's setting as the
+//! `DatabaseSet` facts left it there. A report again of the same task is `grouping`'s to compare
+//! with the first.
+//!
 //! Not judged: whether a transaction whose database was not enabled at its BEGIN, but is at its
 //! completion, becomes a task. Its database was enabled while it was open, and the model captures
 //! an open transaction also when a retried BEGIN of it is applied (`tx.tag.captured |=` in
@@ -40,17 +48,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::dfs::LockKey;
+use ccrsim_model::dfs::{LockKey, OperationKind, SharedOperation};
 use ccrsim_model::pipeline::dolphindb_async::fact::ReplSnapshot;
-use ccrsim_model::pipeline::dolphindb_async::{ReplFact, ReplicationState, TaskId};
-use ccrsim_model::replica::dolphindb_2pc::{Decision, DfsFact, Tid};
+use ccrsim_model::pipeline::dolphindb_async::{ReplFact, ReplicationState, Task, TaskId};
+use ccrsim_model::replica::dolphindb_2pc::{Cid, Decision, DfsFact, Tid};
 
 use crate::checkers::Checker;
 
 /// The checker's name.
 pub const NAME: &str = "capture-completeness";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: setDatabaseForClusterReplication (a replicated database's transactions become tasks of the send queue), stopClusterReplication (DISABLED: tasks created afterwards are never enqueued)";
+pub const SOURCE: &str = "DolphinDB cluster replication: setDatabaseForClusterReplication (a replicated database's transactions become tasks of the send queue), stopClusterReplication (DISABLED: tasks created afterwards are never enqueued), setDatabaseClusterReplicationExecutionSet (a task runs in its database's set of when it was enqueued)";
 
 /// A fact the checker judges: the 2PC protocol's or the pipeline's.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +104,45 @@ impl Step {
     }
 }
 
+/// What a fact tells beyond its step: what the task of a transaction must carry is judged against
+/// it when the task is first reported.
+#[derive(Debug, Clone)]
+enum Detail {
+    /// Nothing beyond the step.
+    None,
+    /// A BEGIN: the database its locks name (if one), and what the transaction is.
+    Begun { db: Option<String>, begun: Begun },
+    /// A decision: the database its operation names (commits carry their operation), and the cid.
+    Decided { db: Option<String>, commit: Option<(Cid, SharedOperation)> },
+    /// A task entered the queue, with the operation it carries.
+    Enqueued { task: Box<Task>, op: SharedOperation },
+}
+
+impl Detail {
+    /// The database the fact names, if it names one.
+    fn db(&self) -> Option<String> {
+        match self {
+            Detail::Begun { db, .. } | Detail::Decided { db, .. } => db.clone(),
+            Detail::None | Detail::Enqueued { .. } => None,
+        }
+    }
+}
+
+/// A transaction as its first BEGIN reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Begun {
+    kind: OperationKind,
+    coordinator: NodeId,
+    locks: Vec<LockKey>,
+}
+
+/// A database's replication setting, as the `DatabaseSet` facts (and the initial scope) tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Setting {
+    enabled: bool,
+    exec_set: u8,
+}
+
 /// The master's replication state as a snapshot shows it: what `Resynced` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Mark {
@@ -124,6 +171,10 @@ struct Tx {
     enabled_then: BTreeSet<String>,
     /// Decided commit (true) or rollback (false).
     commit: Option<bool>,
+    /// What its first BEGIN reported.
+    begun: Option<Begun>,
+    /// Its cid and operation, once decided commit.
+    committed: Option<(Cid, SharedOperation)>,
 }
 
 impl Tx {
@@ -140,20 +191,20 @@ struct History {
     marks: Vec<Mark>,
     /// Where each step that occurs once stands.
     at: BTreeMap<Key, usize>,
-    /// Each database's setting at the end: enabled or not.
-    enabled: BTreeMap<String, bool>,
+    /// Each database's setting at the end.
+    settings: BTreeMap<String, Setting>,
     txs: BTreeMap<Tid, Tx>,
     verdicts: BTreeMap<Tid, Verdict>,
     task_of: BTreeMap<Tid, TaskId>,
 }
 
 impl History {
-    fn new(databases: impl IntoIterator<Item = String>) -> Self {
+    fn new(databases: impl IntoIterator<Item = (String, u8)>) -> Self {
         History {
             steps: Vec::new(),
             marks: vec![Mark { next_task: 1, truncated_below: 1, enabled: true }],
             at: BTreeMap::new(),
-            enabled: databases.into_iter().map(|db| (db, true)).collect(),
+            settings: databases.into_iter().map(|(db, exec_set)| (db, Setting { enabled: true, exec_set })).collect(),
             txs: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             task_of: BTreeMap::new(),
@@ -165,7 +216,26 @@ impl History {
     }
 
     fn enabled_now(&self, db: &str) -> bool {
-        self.enabled.get(db).copied().unwrap_or(false)
+        self.settings.get(db).is_some_and(|s| s.enabled)
+    }
+
+    /// What is wrong with a task first reported now, at the end of the history, if anything: it
+    /// must carry its transaction's identity and shape, and its database's execution set now.
+    fn task_mismatch(&self, task: &Task, op: &SharedOperation) -> Option<String> {
+        let tx = self.txs.get(&task.tid);
+        let mut wrong = Vec::new();
+        // The database's setting at this place in the log (a database never set is in set 0).
+        let exec_set = self.settings.get(&task.db).map_or(0, |s| s.exec_set);
+        if task.exec_set != exec_set {
+            wrong.push(format!("execution set {}, but {} is in set {exec_set} when it is enqueued", task.exec_set, task.db));
+        }
+        if let Some(begun) = tx.and_then(|t| t.begun.as_ref()) {
+            wrong.extend(begun_mismatch(task, begun));
+        }
+        if let Some((cid, decided_op)) = tx.and_then(|t| t.committed.as_ref()) {
+            wrong.extend(decided_mismatch(task, op, *cid, decided_op));
+        }
+        (!wrong.is_empty()).then(|| format!("task {} for transaction {} carries {}", task.id, task.tid, wrong.join("; ")))
     }
 
     /// What the completion of `tid`, now, must do.
@@ -191,23 +261,32 @@ impl History {
         }
     }
 
-    /// Extends the history with a fact first reported now; `db` is the database the fact names,
-    /// if it names one (a BEGIN's locks, a commit's operation).
-    fn append(&mut self, step: Step, db: Option<String>) -> Result<(), String> {
+    /// Extends the history with a fact first reported now, with what it tells beyond its step.
+    fn append(&mut self, step: Step, detail: Detail) -> Result<(), String> {
         let mut mark = self.marks[self.end()];
+        let db = detail.db();
         match &step {
             Step::Begun(tid) => {
                 let enabled_then = match &db {
                     Some(d) => self.enabled_now(d).then(|| d.clone()).into_iter().collect(),
-                    None => self.enabled.iter().filter(|(_, on)| **on).map(|(d, _)| d.clone()).collect(),
+                    None => self.settings.iter().filter(|(_, s)| s.enabled).map(|(d, _)| d.clone()).collect(),
                 };
-                self.txs.insert(*tid, Tx { db, enabled_then, commit: None });
+                // A retried BEGIN reports the transaction again: what it is stays the first's.
+                let first = self.txs.get(tid).and_then(|t| t.begun.clone());
+                let begun = match detail {
+                    Detail::Begun { begun, .. } => first.or(Some(begun)),
+                    _ => first,
+                };
+                self.txs.insert(*tid, Tx { db, enabled_then, commit: None, begun, committed: None });
             }
             Step::Decided { tid, commit } => {
                 if let Some(tx) = self.txs.get_mut(tid) {
                     tx.commit = Some(*commit);
                     if tx.db.is_none() {
                         tx.db = db;
+                    }
+                    if let Detail::Decided { commit: Some(c), .. } = detail {
+                        tx.committed = Some(c);
                     }
                 }
             }
@@ -222,8 +301,8 @@ impl History {
                 mark.next_task = task + 1;
             }
             Step::Truncated(below) => mark.truncated_below = *below,
-            Step::DatabaseSet { db, enabled, .. } => {
-                self.enabled.insert(db.clone(), *enabled);
+            Step::DatabaseSet { db, enabled, exec_set } => {
+                self.settings.insert(db.clone(), Setting { enabled: *enabled, exec_set: *exec_set });
             }
             Step::StateChanged { enabled } => mark.enabled = *enabled,
         }
@@ -243,7 +322,7 @@ impl History {
     }
 
     /// Whether a controller that resumed at place `p` could have reported `held` since.
-    fn agrees(&self, p: usize, held: &[(Step, Option<String>)]) -> bool {
+    fn agrees(&self, p: usize, held: &[(Step, Detail)]) -> bool {
         held.iter().enumerate().all(|(i, (step, _))| match self.steps.get(p + i) {
             Some(known) => known == step,
             None => step.key().is_none_or(|k| !self.at.contains_key(&k)),
@@ -257,7 +336,7 @@ enum Place {
     /// It reported every step before this place (since it resumed).
     At(usize),
     /// It resumed from a snapshot at one of `candidates`; its facts since are held.
-    Finding { candidates: Vec<usize>, held: Vec<(Step, Option<String>)> },
+    Finding { candidates: Vec<usize>, held: Vec<(Step, Detail)> },
     /// Its facts agree with no place: not judged until it resumes again.
     Lost,
 }
@@ -281,8 +360,8 @@ pub struct CaptureCompleteness {
 
 impl CaptureCompleteness {
     /// The checker for a master with these controllers and these databases replicated from the
-    /// start.
-    pub fn new(controllers: impl IntoIterator<Item = NodeId>, databases: impl IntoIterator<Item = String>) -> Self {
+    /// start, with their execution sets.
+    pub fn new(controllers: impl IntoIterator<Item = NodeId>, databases: impl IntoIterator<Item = (String, u8)>) -> Self {
         let controllers: BTreeSet<NodeId> = controllers.into_iter().collect();
         let followers = controllers.iter().map(|&c| (c, Follower { place: Place::At(0), completed: None })).collect();
         CaptureCompleteness { controllers, history: History::new(databases), followers, lost: 0 }
@@ -316,16 +395,16 @@ impl CaptureCompleteness {
         Ok(())
     }
 
-    fn on_step(&mut self, node: NodeId, step: Step, db: Option<String>) -> Result<(), String> {
+    fn on_step(&mut self, node: NodeId, step: Step, detail: Detail) -> Result<(), String> {
         let f = self.followers.get_mut(&node).expect("a master controller");
         match &mut f.place {
             Place::Lost => Ok(()),
             Place::At(p) => {
                 let p = *p;
-                self.advance(node, p, step, db)
+                self.advance(node, p, step, detail)
             }
             Place::Finding { candidates, held } => {
-                held.push((step, db));
+                held.push((step, detail));
                 let history = &self.history;
                 candidates.retain(|&p| history.agrees(p, held));
                 match candidates.as_slice() {
@@ -337,9 +416,9 @@ impl CaptureCompleteness {
                     [p] => {
                         let (p, held) = (*p, std::mem::take(held));
                         f.place = Place::At(p);
-                        for (step, db) in held {
+                        for (step, detail) in held {
                             match self.followers[&node].place {
-                                Place::At(p) => self.advance(node, p, step, db)?,
+                                Place::At(p) => self.advance(node, p, step, detail)?,
                                 _ => break,
                             }
                         }
@@ -352,7 +431,7 @@ impl CaptureCompleteness {
     }
 
     /// `node`, at place `p`, reported `step`.
-    fn advance(&mut self, node: NodeId, p: usize, step: Step, db: Option<String>) -> Result<(), String> {
+    fn advance(&mut self, node: NodeId, p: usize, step: Step, detail: Detail) -> Result<(), String> {
         let completed = self.followers.get_mut(&node).expect("a master controller").completed.take();
         match (completed, &step) {
             (Some((tid, Verdict::MustNot(why))), Step::Enqueued { task, tid: t }) if *t == tid => {
@@ -379,7 +458,14 @@ impl CaptureCompleteness {
             }
             p + 1
         } else {
-            history.append(step.clone(), db)?;
+            // A task first reported: judged against the history before it (a report again is
+            // judged against the first by `grouping`).
+            if let Detail::Enqueued { task, op } = &detail
+                && let Some(wrong) = history.task_mismatch(task, op)
+            {
+                return Err(format!("controller {node} enqueued {wrong}"));
+            }
+            history.append(step.clone(), detail)?;
             history.end()
         };
         let f = self.followers.get_mut(&node).expect("a master controller");
@@ -415,23 +501,74 @@ fn database_of(locks: &[LockKey]) -> Option<String> {
     }
 }
 
-/// The step a fact of a master controller is, with the database it names.
-fn step_of(fact: Seen<'_>) -> Option<(Step, Option<String>)> {
+/// The step a fact of a master controller is, with what it tells beyond it.
+fn step_of(fact: Seen<'_>) -> Option<(Step, Detail)> {
     Some(match fact {
-        Seen::Dfs(DfsFact::TxBegun { tid, locks, .. }) => (Step::Begun(*tid), database_of(locks)),
+        Seen::Dfs(DfsFact::TxBegun { tid, kind, coordinator, locks, .. }) => {
+            let begun = Begun { kind: *kind, coordinator: *coordinator, locks: locks.clone() };
+            (Step::Begun(*tid), Detail::Begun { db: database_of(locks), begun })
+        }
         Seen::Dfs(DfsFact::TxDecided { tid, decision, op }) => {
-            let commit = matches!(decision, Decision::Commit(_));
-            (Step::Decided { tid: *tid, commit }, op.as_ref().map(|o| o.database().to_string()))
+            let db = op.as_ref().map(|o| o.database().to_string());
+            let commit = match (decision, op) {
+                (Decision::Commit(cid), Some(op)) => Some((*cid, op.clone())),
+                _ => None,
+            };
+            (Step::Decided { tid: *tid, commit: matches!(decision, Decision::Commit(_)) }, Detail::Decided { db, commit })
         }
-        Seen::Dfs(DfsFact::TxCompleted { tid }) => (Step::Completed(*tid), None),
-        Seen::Repl(ReplFact::Enqueued { task, .. }) => (Step::Enqueued { task: task.id, tid: task.tid }, None),
-        Seen::Repl(ReplFact::Truncated { below }) => (Step::Truncated(*below), None),
+        Seen::Dfs(DfsFact::TxCompleted { tid }) => (Step::Completed(*tid), Detail::None),
+        Seen::Repl(ReplFact::Enqueued { task, op }) => {
+            (Step::Enqueued { task: task.id, tid: task.tid }, Detail::Enqueued { task: task.clone(), op: op.clone() })
+        }
+        Seen::Repl(ReplFact::Truncated { below }) => (Step::Truncated(*below), Detail::None),
         Seen::Repl(ReplFact::DatabaseSet { db, enabled, exec_set }) => {
-            (Step::DatabaseSet { db: db.clone(), enabled: *enabled, exec_set: *exec_set }, None)
+            (Step::DatabaseSet { db: db.clone(), enabled: *enabled, exec_set: *exec_set }, Detail::None)
         }
-        Seen::Repl(ReplFact::StateChanged { state }) => (Step::StateChanged { enabled: *state == ReplicationState::Enabled }, None),
+        Seen::Repl(ReplFact::StateChanged { state }) => (Step::StateChanged { enabled: *state == ReplicationState::Enabled }, Detail::None),
         _ => return None,
     })
+}
+
+/// How a task differs from what its transaction's first BEGIN reported: its kind, its footprint
+/// (the transaction's locks: a partition lock is the chunk it writes, a table or database lock
+/// every chunk inside it; compared as sets, the order of locks meaning nothing) and its source
+/// (the coordinator, which holds its data).
+fn begun_mismatch(task: &Task, begun: &Begun) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if task.kind != begun.kind {
+        wrong.push(format!("kind {}, but the transaction is a {}", task.kind, begun.kind));
+    }
+    let footprint: BTreeSet<&LockKey> = task.footprint.iter().collect();
+    let locks: BTreeSet<&LockKey> = begun.locks.iter().collect();
+    if footprint != locks {
+        wrong.push(format!("footprint {:?}, but the transaction locked {:?}", task.footprint, begun.locks));
+    }
+    if task.source != begun.coordinator {
+        wrong.push(format!("source node {}, but data node {} coordinated the transaction", task.source, begun.coordinator));
+    }
+    wrong
+}
+
+/// How a task differs from its transaction's commit decision: the cid, and the operation with the
+/// database and table it names.
+fn decided_mismatch(task: &Task, op: &SharedOperation, cid: Cid, decided: &SharedOperation) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if task.cid != cid {
+        wrong.push(format!("cid {}, but the transaction committed with cid {cid}", task.cid));
+    }
+    if **op != **decided {
+        wrong.push(format!("operation {op:?}, but the transaction committed {decided:?}"));
+    }
+    if task.db != decided.database() || task.table.as_deref() != decided.table() {
+        wrong.push(format!(
+            "database {} table {:?}, but the transaction wrote {} table {:?}",
+            task.db,
+            task.table,
+            decided.database(),
+            decided.table()
+        ));
+    }
+    wrong
 }
 
 impl<V: ?Sized> Checker<(), Seen<'_>, V> for CaptureCompleteness {
@@ -452,7 +589,7 @@ impl<V: ?Sized> Checker<(), Seen<'_>, V> for CaptureCompleteness {
             return self.resynced(node, mark);
         }
         match step_of(*fact) {
-            Some((step, db)) => self.on_step(node, step, db),
+            Some((step, detail)) => self.on_step(node, step, detail),
             None => Ok(()),
         }
     }
@@ -488,9 +625,19 @@ mod tests {
     fn op(db: &str) -> SharedOperation {
         Arc::new(Operation::Append { db: db.into(), table: "t".into(), rows: vec![] })
     }
+    /// The locks of transaction `tid`: one partition of table t.
+    fn locks(tid: Tid, db: &str) -> Vec<LockKey> {
+        vec![LockKey::Partition(db.into(), "t".into(), PartitionKey::Int(tid as i32))]
+    }
     fn begun(tid: Tid, db: &str) -> F {
-        let locks = vec![LockKey::Partition(db.into(), "t".into(), PartitionKey::Int(tid as i32))];
-        F::D(DfsFact::TxBegun { tid, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, tid), locks, online: Vec::new() })
+        F::D(DfsFact::TxBegun {
+            tid,
+            kind: OperationKind::APPEND,
+            coordinator: DN,
+            op_ref: (20, tid),
+            locks: locks(tid, db),
+            online: Vec::new(),
+        })
     }
     fn commit(tid: Tid, db: &str) -> F {
         F::D(DfsFact::TxDecided { tid, decision: Decision::Commit(tid), op: Some(op(db)) })
@@ -501,8 +648,9 @@ mod tests {
     fn completed(tid: Tid) -> F {
         F::D(DfsFact::TxCompleted { tid })
     }
-    fn enqueued(id: TaskId, tid: Tid, db: &str) -> F {
-        let task = Task {
+    /// The task of transaction `tid` (as `begun` and `commit` report it) in execution set 0.
+    fn task(id: TaskId, tid: Tid, db: &str) -> Task {
+        Task {
             id,
             tid,
             cid: tid,
@@ -510,14 +658,24 @@ mod tests {
             kind: OperationKind::APPEND,
             db: db.into(),
             table: Some("t".into()),
-            footprint: vec![],
+            footprint: locks(tid, db),
             chunks: vec![],
             source: DN,
             submit_ms: 0,
             exec_set: 0,
             payload: TaskPayload::AtSource,
-        };
-        F::R(ReplFact::Enqueued { task: Box::new(task), op: op(db) })
+        }
+    }
+    fn enqueue(task: Task) -> F {
+        let op = op(&task.db);
+        F::R(ReplFact::Enqueued { task: Box::new(task), op })
+    }
+    fn enqueued(id: TaskId, tid: Tid, db: &str) -> F {
+        enqueue(task(id, tid, db))
+    }
+    /// The task of transaction `tid` in execution set 1.
+    fn enqueued_in_set_1(id: TaskId, tid: Tid, db: &str) -> F {
+        enqueue(Task { exec_set: 1, ..task(id, tid, db) })
     }
     fn set(db: &str, enabled: bool) -> F {
         F::R(ReplFact::DatabaseSet { db: db.into(), enabled, exec_set: 0 })
@@ -548,7 +706,7 @@ mod tests {
     }
 
     fn checker() -> CaptureCompleteness {
-        CaptureCompleteness::new([C0, C1, C2], [A.to_string(), B.to_string()])
+        CaptureCompleteness::new([C0, C1, C2], [(A.to_string(), 0), (B.to_string(), 0)])
     }
 
     fn feed(c: &mut CaptureCompleteness, node: NodeId, facts: &[F]) -> Result<(), String> {
@@ -599,7 +757,7 @@ mod tests {
         log.extend([commit(7, B), completed(7), enqueued(4, 7, B)]);
         log.push(truncated(3));
         log.push(set_exec(B, 1));
-        log.extend(tx(8, B, Some(5)));
+        log.extend([begun(8, B), commit(8, B), completed(8), enqueued_in_set_1(5, 8, B)]);
         log
     }
 
@@ -758,18 +916,18 @@ mod tests {
         feed(&mut c, C0, &[resynced(1, 1, true)]).unwrap();
         feed(&mut c, C0, &tx(1, A, Some(1))).unwrap();
         feed(&mut c, C0, &[resynced(2, 1, true), set_exec(A, 1)]).unwrap();
-        feed(&mut c, C0, &tx(2, A, Some(2))).unwrap();
+        feed(&mut c, C0, &[begun(2, A), commit(2, A), completed(2), enqueued_in_set_1(2, 2, A)]).unwrap();
         feed(&mut c, C0, &tx(3, A, None)).unwrap();
         assert!(end(&c).unwrap_err().contains("completed transaction 3"));
         // The others replay it all, the new setting included.
         let mut log = tx(1, A, Some(1));
         log.push(set_exec(A, 1));
-        log.extend(tx(2, A, Some(2)));
+        log.extend([begun(2, A), commit(2, A), completed(2), enqueued_in_set_1(2, 2, A)]);
         let mut c = checker();
         feed(&mut c, C0, &[resynced(1, 1, true)]).unwrap();
         feed(&mut c, C0, &tx(1, A, Some(1))).unwrap();
         feed(&mut c, C0, &[resynced(2, 1, true), set_exec(A, 1)]).unwrap();
-        feed(&mut c, C0, &tx(2, A, Some(2))).unwrap();
+        feed(&mut c, C0, &log[5..]).unwrap();
         feed(&mut c, C1, &[resynced(1, 1, true)]).unwrap();
         feed(&mut c, C1, &log).unwrap();
         end(&c).unwrap();
@@ -796,7 +954,7 @@ mod tests {
     fn a_transaction_without_locks_takes_its_database_from_its_commit() {
         let lockless =
             F::D(DfsFact::TxBegun { tid: 1, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, 1), locks: vec![], online: vec![] });
-        everyone(&[lockless.clone(), commit(1, A), completed(1), enqueued(1, 1, A)]).unwrap();
+        everyone(&[lockless.clone(), commit(1, A), completed(1), enqueue(Task { footprint: vec![], ..task(1, 1, A) })]).unwrap();
         let e = everyone(&[lockless, commit(1, A), completed(1)]).unwrap_err();
         assert!(e.contains("completed transaction 1, which must become a task"), "{e}");
     }
@@ -807,5 +965,51 @@ mod tests {
         let mut c = checker();
         feed(&mut c, 30, &tx(1, A, None)).unwrap();
         end(&c).unwrap();
+    }
+
+    #[test]
+    fn a_task_in_the_set_its_database_had_before_the_change_fails() {
+        // dfs://a moves to set 1 while transaction 2 is open: its task takes the set of when it is
+        // enqueued, not of when the transaction began.
+        let mut log = tx(1, A, Some(1));
+        log.extend([begun(2, A), set_exec(A, 1), commit(2, A), completed(2), enqueued_in_set_1(2, 2, A)]);
+        everyone(&log).unwrap();
+        let mut log = tx(1, A, Some(1));
+        log.extend([begun(2, A), set_exec(A, 1), commit(2, A), completed(2), enqueued(2, 2, A)]);
+        let e = everyone(&log).unwrap_err();
+        assert!(e.contains("controller 0 enqueued task 2 for transaction 2 carries execution set 0, but dfs://a is in set 1"), "{e}");
+        // A database enabled at run time, in the set its DatabaseSet fact names.
+        let c = CaptureCompleteness::new([C0, C1, C2], [(A.to_string(), 1)]);
+        let mut log = vec![F::R(ReplFact::DatabaseSet { db: B.into(), enabled: true, exec_set: 1 })];
+        log.extend([begun(1, B), commit(1, B), completed(1), enqueued(1, 1, B)]);
+        let mut c = c;
+        feed(&mut c, C0, &[resynced(1, 1, true)]).unwrap();
+        let e = feed(&mut c, C0, &log).unwrap_err();
+        assert!(e.contains("carries execution set 0, but dfs://b is in set 1"), "{e}");
+    }
+
+    #[test]
+    fn a_task_that_is_not_its_transactions_fails() {
+        let wrong = |t: Task, says: &str| {
+            let mut log = tx(1, A, Some(1));
+            log.extend([begun(2, A), commit(2, A), completed(2), enqueue(t)]);
+            let e = everyone(&log).unwrap_err();
+            assert!(e.contains("controller 0 enqueued task 2 for transaction 2 carries") && e.contains(says), "{e}");
+        };
+        // The footprint of the previous task (transaction 1's locks).
+        wrong(Task { footprint: locks(1, A), ..task(2, 2, A) }, "but the transaction locked");
+        wrong(Task { cid: 7, ..task(2, 2, A) }, "cid 7, but the transaction committed with cid 2");
+        wrong(Task { source: 11, ..task(2, 2, A) }, "source node 11, but data node 10 coordinated");
+        wrong(Task { kind: OperationKind::UPSERT, ..task(2, 2, A) }, "kind UPSERT, but the transaction is a APPEND");
+        wrong(Task { table: Some("u".into()), ..task(2, 2, A) }, "table Some(\"u\"), but the transaction wrote dfs://a table Some(\"t\")");
+        // The same locks in another order are the same footprint.
+        let two = vec![LockKey::Table(A.into(), "t".into()), LockKey::Table(A.into(), "u".into())];
+        let mut reversed = two.clone();
+        reversed.reverse();
+        let begun2 =
+            F::D(DfsFact::TxBegun { tid: 2, kind: OperationKind::APPEND, coordinator: DN, op_ref: (20, 2), locks: two, online: vec![] });
+        let mut log = tx(1, A, Some(1));
+        log.extend([begun2, commit(2, A), completed(2), enqueue(Task { footprint: reversed, ..task(2, 2, A) })]);
+        everyone(&log).unwrap();
     }
 }

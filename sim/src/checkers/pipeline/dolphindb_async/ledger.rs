@@ -38,6 +38,7 @@ pub fn event_of(fact: &ReplFact) -> Option<PipelineEvent<'_>> {
         | ReplFact::DuplicateRolledBack { .. }
         | ReplFact::TaskDataWritten { .. }
         | ReplFact::TaskDataLoaded { .. }
+        | ReplFact::TaskDataForgotten { .. }
         | ReplFact::TaskStarted { .. } => return None,
     })
 }
@@ -199,6 +200,7 @@ impl AsyncLedger {
             ReplFact::DuplicateRolledBack { .. }
             | ReplFact::TaskDataWritten { .. }
             | ReplFact::TaskDataLoaded { .. }
+            | ReplFact::TaskDataForgotten { .. }
             | ReplFact::TaskStarted { .. } => {}
         }
     }

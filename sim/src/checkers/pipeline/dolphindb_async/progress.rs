@@ -1,16 +1,19 @@
 //! DolphinDB's progress as the pipeline-neutral `replication-liveness` reads it: the master
 //! controller leader's last task, and each slave controller leader's offset and tasks (an entry's
-//! lane is its execution queue; lost or damaged task data never runs until skipped).
+//! lane is its execution queue; lost or damaged task data never runs until skipped); and what
+//! garbage collection left on the master, as `gc-safety` reads it.
 
 use std::collections::BTreeMap;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
-use ccrsim_model::pipeline::dolphindb_async::{ClusterRepl, DolphinAsync, ReplicationState};
+use ccrsim_model::pipeline::dolphindb_async::{ClusterRepl, DolphinAsync, ReplicationState, Task, TaskId};
 use ccrsim_model::replica::dolphindb_2pc::Dolphin2pc;
+use ccrsim_model::replica::dolphindb_2pc::guest::NodeServices;
 
 use super::rules::never_runs;
 use crate::checkers::pipeline::event::EntryState;
+use crate::checkers::pipeline::gc_safety::SourceGc;
 use crate::checkers::pipeline::liveness::{EntryProgress, Progress, TargetProgress};
 use crate::deployment::Deployment;
 use crate::topology::ClusterId;
@@ -60,5 +63,36 @@ impl<D: Deployment<R = Dolphin2pc, P = DolphinAsync>> Progress for AsyncProgress
             })
             .collect();
         TargetProgress::Running { offset: s.offset(), entries }
+    }
+}
+
+/// The master as garbage collection left it: its running controllers' truncation, and the task
+/// data its running data nodes keep, named by task (the tasks as the facts enqueued them).
+pub struct AsyncSource<'a, D: Deployment> {
+    /// The deployment.
+    pub view: ClusterView<'a, D>,
+    /// The master's controllers.
+    pub controllers: &'a [NodeId],
+    /// The master's data nodes.
+    pub data_nodes: &'a [NodeId],
+    /// Every task, as first enqueued.
+    pub tasks: &'a BTreeMap<TaskId, Task>,
+}
+
+impl<D: Deployment<R = Dolphin2pc, P = DolphinAsync>> SourceGc for AsyncSource<'_, D> {
+    fn truncated_below(&self) -> Vec<(NodeId, u64)> {
+        let master = |&c: &NodeId| Some((c, self.view.controller(c)?.raft().state_machine().pipeline.master()?.truncated_below()));
+        self.controllers.iter().filter_map(master).collect()
+    }
+
+    fn data_kept(&self) -> Vec<(NodeId, Vec<u64>)> {
+        let task_of: BTreeMap<u64, TaskId> = self.tasks.values().map(|t| (t.tid, t.id)).collect();
+        self.data_nodes
+            .iter()
+            .filter_map(|&n| {
+                let kept = self.view.data_node(n)?.guest().task_data_kept().filter_map(|tid| task_of.get(&tid).copied());
+                Some((n, kept.collect()))
+            })
+            .collect()
     }
 }

@@ -3,6 +3,8 @@
 //! so a slave never finds it missing or damaged unless the nemesis corrupted that disk. (With
 //! asynchronous persistence a crash may lose it: then the task must fail with "Missing TaskData",
 //! visible in the status, never diverge silently; the eventual-consistency checker sees to that.)
+//! And, per master data node, whatever the persistence: it deletes task data only as garbage
+//! collection allows, of a truncated task or of a transaction that ended without a task.
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::pipeline::dolphindb_async::ReplFact;
@@ -10,11 +12,12 @@ use ccrsim_model::pipeline::dolphindb_async::ReplFact;
 use super::ledger::AsyncLedger;
 use super::rules::{CORRUPT_TASK_DATA, MISSING_TASK_DATA};
 use crate::checkers::Checker;
+use crate::checkers::replica::dolphindb_2pc::ledger::DfsLedger;
 
 /// The checker's name.
 pub const NAME: &str = "task-data-durability";
 /// Where the property comes from.
-pub const SOURCE: &str = "DolphinDB cluster replication: clusterReplicationSyncPersistence, Missing TaskData (S01040)";
+pub const SOURCE: &str = "DolphinDB cluster replication: clusterReplicationSyncPersistence, Missing TaskData (S01040); task data of truncated tasks deleted (isTruncated)";
 
 /// Judges every failed task.
 #[derive(Debug, Default)]
@@ -29,6 +32,41 @@ impl<V: ?Sized> Checker<AsyncLedger, ReplFact, V> for TaskDataDurability {
 
     fn on_fact(&mut self, ledger: &AsyncLedger, _: NodeId, fact: &ReplFact) -> Result<(), String> {
         check(ledger, fact, self.sync)
+    }
+}
+
+/// What judging a deletion of task data needs: the replication ledger (tasks, truncation) and the
+/// master's DFS ledger (which transactions ended).
+pub struct Forgetting<'a> {
+    /// The replication ledger.
+    pub repl: &'a AsyncLedger,
+    /// The master's DFS ledger.
+    pub dfs: &'a DfsLedger,
+}
+
+impl<V: ?Sized> Checker<Forgetting<'_>, ReplFact, V> for TaskDataDurability {
+    const NAME: &'static str = NAME;
+    const SOURCE: &'static str = SOURCE;
+
+    fn on_fact(&mut self, known: &Forgetting<'_>, node: NodeId, fact: &ReplFact) -> Result<(), String> {
+        let ReplFact::TaskDataForgotten { tids } = fact else { return Ok(()) };
+        let truncated_below = known.repl.pipeline.source.truncated_below;
+        for &tid in tids {
+            match known.repl.tasks.values().find(|t| t.tid == tid) {
+                Some(t) if t.id >= truncated_below => {
+                    return Err(format!(
+                        "data node {node} deleted the data of transaction {tid}, whose task {} is not truncated (truncated below {truncated_below})",
+                        t.id
+                    ));
+                }
+                Some(_) => {}
+                None if known.dfs.txs.get(&tid).is_none_or(|t| t.open) => {
+                    return Err(format!("data node {node} deleted the data of transaction {tid}, which has not ended"));
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -93,5 +131,47 @@ mod tests {
     fn task_data_damaged_on_a_disk_the_nemesis_spared_is_refused() {
         let err = failed(CORRUPT_TASK_DATA, false, false).unwrap_err();
         assert!(err.contains("is damaged, and the nemesis never corrupted that disk"), "{err}");
+    }
+
+    /// Tasks 1 and 2 (transactions 101, 102) enqueued and completed, the queue truncated below
+    /// 2; transaction 7 rolled back and transaction 8 still open, neither a task; then master data
+    /// node 0 reports deleting the data of `tids`.
+    fn forgotten(tids: &[u64]) -> Result<(), String> {
+        use crate::checkers::replica::dolphindb_2pc::test_support::{begun, commit, rollback};
+        let (t1, t2) = (task(1, 1, "dfs://a", vec![part("dfs://a", 1)]), task(2, 1, "dfs://a", vec![part("dfs://a", 2)]));
+        let mut repl = ledger();
+        let facts = [enqueued(&t1), enqueued(&t2), (crate::checkers::pipeline::test_support::master(), ReplFact::Truncated { below: 2 })];
+        crate::checkers::pipeline::dolphindb_async::test_support::follow(&mut repl, &facts);
+        let mut dfs = DfsLedger::default();
+        for (tid, p) in [(101, 1), (102, 2), (7, 3), (8, 4)] {
+            let (n, f) = begun(tid, tid, vec![part("dfs://a", p)]);
+            dfs.apply(n, &f);
+        }
+        for (n, f) in [commit(101, 1), commit(102, 2), rollback(7)] {
+            dfs.apply(n, &f);
+        }
+        for tid in [101, 102] {
+            dfs.apply(0, &ccrsim_model::replica::dolphindb_2pc::DfsFact::TxCompleted { tid });
+        }
+        let fact = ReplFact::TaskDataForgotten { tids: tids.to_vec() };
+        Checker::<Forgetting<'_>, ReplFact, ()>::on_fact(
+            &mut TaskDataDurability { sync: true },
+            &Forgetting { repl: &repl, dfs: &dfs },
+            node("master.datanode.0"),
+            &fact,
+        )
+    }
+
+    #[test]
+    fn deleting_the_data_of_a_truncated_task_or_of_an_ended_transaction_without_a_task_passes() {
+        assert_eq!(forgotten(&[101, 7]), Ok(()));
+    }
+
+    #[test]
+    fn deleting_the_data_of_an_untruncated_task_or_of_an_open_transaction_is_refused() {
+        let e = forgotten(&[101, 102]).unwrap_err();
+        assert!(e.contains("deleted the data of transaction 102, whose task 2 is not truncated (truncated below 2)"), "{e}");
+        let e = forgotten(&[8]).unwrap_err();
+        assert!(e.contains("deleted the data of transaction 8, which has not ended"), "{e}");
     }
 }

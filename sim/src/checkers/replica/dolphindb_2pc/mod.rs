@@ -13,7 +13,7 @@ pub mod reference_model;
 pub mod replica_convergence;
 pub mod replica_placement;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod tx_atomicity;
 
 use ccrsim_model::core::io::NodeId;
