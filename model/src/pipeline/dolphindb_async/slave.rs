@@ -61,6 +61,9 @@ pub struct SlaveReplBugs {
     /// its group-mates that never failed are neither dispatched nor re-dispatched (the failed ones are
     /// retried), so a task that can never run strands the tasks beside it, not only later groups.
     pub failed_task_blocks_its_group: bool,
+    /// When a task fails, the next unfinished task of its database (not executing) is marked
+    /// FINISHED without running: a silent divergence beside a FAILED task.
+    pub finish_next_after_failed: bool,
 }
 
 impl SlaveReplBugs {
@@ -412,6 +415,23 @@ impl SlaveRepl {
         if reached {
             crate::mark!("repl.slave_stopped_at_max_failures");
             self.set_state(ReplicationState::Stopped, facts);
+        }
+        if self.config.bugs.finish_next_after_failed {
+            self.finish_next_of_database(id, now_ms, facts);
+        }
+    }
+
+    /// The planted bug `finish_next_after_failed`: the next task of failed task `id`'s database,
+    /// neither finished nor executing, is marked FINISHED as if it ran.
+    fn finish_next_of_database(&mut self, id: TaskId, now_ms: Millis, facts: &mut Vec<ReplFact>) {
+        let db = &self.tasks[&id].task.db;
+        let next = self
+            .tasks
+            .range(id + 1..)
+            .find(|(_, t)| t.task.db == *db && t.state != SlaveTaskState::Finished && t.state != SlaveTaskState::Executing)
+            .map(|(&next, _)| next);
+        if let Some(next) = next {
+            self.finish(next, now_ms, false, facts);
         }
     }
 
