@@ -64,6 +64,9 @@ pub struct SlaveReplBugs {
     /// When a task fails, the next unfinished task of its database (not executing) is marked
     /// FINISHED without running: a silent divergence beside a FAILED task.
     pub finish_next_after_failed: bool,
+    /// `getSlaveReplicationStatus` leaves out the tasks skipped by hand: an operator no longer
+    /// sees what was dropped.
+    pub status_drops_skipped_rows: bool,
 }
 
 impl SlaveReplBugs {
@@ -587,6 +590,7 @@ impl SlaveRepl {
             .tasks
             .values()
             .rev()
+            .filter(|t| !(t.skipped && self.config.bugs.status_drops_skipped_rows))
             .take(limit.unwrap_or(usize::MAX))
             .map(|t| {
                 let state = match t.state {

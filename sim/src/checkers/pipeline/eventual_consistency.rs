@@ -48,6 +48,32 @@ pub struct Targets<'a> {
     pub views: &'a TargetViews<'a>,
     /// Databases replicated from the start.
     pub scope: &'a BTreeSet<String>,
+    /// Each target's last status answer, if its status was asked.
+    pub status: &'a BTreeMap<ClusterId, ShownStatus>,
+}
+
+/// How a target's status answer shows an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// Waiting or being applied.
+    Unfinished,
+    /// FAILED, with the reason the answer gives.
+    Failed(String),
+    /// Finished by an operator's skip.
+    Skipped,
+    /// Finished as applied.
+    Finished,
+}
+
+/// A target's last status answer, in the neutral checkers' words: what an operator sees when the
+/// target differs from the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownStatus {
+    /// Each entry the answer shows.
+    pub rows: BTreeMap<u64, Shown>,
+    /// The entries the answer must show if they explain a difference: those the answering
+    /// controller held, less the old finished ones a status may age out.
+    pub must_show: std::ops::RangeInclusive<u64>,
 }
 
 /// Judges every target at the end (stateless).
@@ -127,6 +153,9 @@ fn at_end(ledger: &PipelineLedger, targets: &Targets<'_>) -> Result<(), String> 
                 }
             }
         }
+        if let Some(shown) = targets.status.get(&slave) {
+            status_explains(truth, shown).map_err(|e| format!("{name}: {e}"))?;
+        }
     }
     Ok(())
 }
@@ -140,6 +169,29 @@ fn explains(state: Option<&EntryTruth>) -> bool {
         Some(t) => t.state != EntryState::Finished || t.skipped,
         None => true,
     }
+}
+
+/// Whether the last status answer of a target shows why each entry that explains a difference
+/// there was not applied (SPEC: a divergence is "explained by FAILED or skipped tasks that the
+/// status API reports"): unfinished, FAILED with its reason, or skipped. Entries fetched after
+/// the answer, or old enough to have aged out of it, are not judged.
+fn status_explains(truth: &TargetTruth, shown: &ShownStatus) -> Result<(), String> {
+    if shown.must_show.is_empty() {
+        return Ok(()); // asked before the target held any entry
+    }
+    let judged = truth.entries.range(shown.must_show.clone()).filter(|(_, t)| explains(Some(t)));
+    for (id, t) in judged {
+        let state = if t.skipped { "skipped" } else { t.state.name() };
+        let why = match shown.rows.get(id) {
+            Some(Shown::Unfinished | Shown::Skipped) => continue,
+            Some(Shown::Failed(reason)) if !reason.is_empty() => continue,
+            Some(Shown::Failed(_)) => "shows it FAILED without a reason",
+            Some(Shown::Finished) => "shows it FINISHED as applied",
+            None => "does not show it",
+        };
+        return Err(format!("entry {id} is {state} there and explains a difference from the source, but the last status answer {why}"));
+    }
+    Ok(())
 }
 
 /// The entries of `db` FINISHED on a target without a skip and without ever committing there.
@@ -217,6 +269,17 @@ mod tests {
         events: &[(NodeId, PipelineEvent<'_>)],
         holds: [&[SharedOperation]; 2],
     ) -> Result<(), String> {
+        verdict_with_status(ops, unlogged, events, holds, &BTreeMap::new())
+    }
+
+    /// [`verdict`], with the targets' last status answers `status`.
+    fn verdict_with_status(
+        ops: &[SharedOperation],
+        unlogged: &[SharedOperation],
+        events: &[(NodeId, PipelineEvent<'_>)],
+        holds: [&[SharedOperation]; 2],
+        status: &BTreeMap<ClusterId, ShownStatus>,
+    ) -> Result<(), String> {
         let all = batch(1..=ops.len() as u64);
         let mut l = ledger();
         let mut setup = logged(ops);
@@ -236,7 +299,7 @@ mod tests {
             Ok(db.views(keep))
         };
         let scope = BTreeSet::from(["dfs://a".to_string()]);
-        EventualConsistency.at_end(&l, &Targets { source_history, views: &views, scope: &scope })
+        EventualConsistency.at_end(&l, &Targets { source_history, views: &views, scope: &scope, status })
     }
 
     /// A database, a table and a row.
@@ -340,6 +403,35 @@ mod tests {
             let err = fifth_finished_unapplied(delete(filter.clone())).unwrap_err();
             assert!(err.contains("entries FINISHED there without ever committing: [5]"), "{filter:?}: {err}");
         }
+    }
+
+    #[test]
+    fn an_explaining_entry_must_be_shown_in_the_last_status_answer() {
+        // Entry 3 FAILED on slave 0 (partition 1), explaining why it lacks that row.
+        let ops = partitioned(&[]);
+        let events = beside_a_failure(4, &done(slave(0), 4));
+        let holds = [ops[0].clone(), ops[1].clone(), ops[3].clone()];
+        let answer = |third: Option<Shown>| {
+            let mut rows: BTreeMap<u64, Shown> = (1..=4).filter(|&id| id != 3).map(|id| (id, Shown::Finished)).collect();
+            rows.extend(third.map(|s| (3, s)));
+            BTreeMap::from([(ClusterId::Slave(0), ShownStatus { rows, must_show: 1..=4 })])
+        };
+        let judged = |third| verdict_with_status(&ops, &[], &events, [&holds, &ops], &answer(third));
+        for shown in [Shown::Failed("Missing TaskData".into()), Shown::Unfinished, Shown::Skipped] {
+            assert_eq!(judged(Some(shown.clone())), Ok(()), "{shown:?}");
+        }
+        for (shown, why) in [
+            (None, "does not show it"),
+            (Some(Shown::Failed(String::new())), "shows it FAILED without a reason"),
+            (Some(Shown::Finished), "shows it FINISHED as applied"),
+        ] {
+            let err = judged(shown).unwrap_err();
+            assert!(err.contains("slave0: entry 3 is FAILED there and explains a difference"), "{err}");
+            assert!(err.contains(why), "{err}");
+        }
+        // An answer given before the slave held entry 3, or after it aged out, is not judged on it.
+        let before = BTreeMap::from([(ClusterId::Slave(0), ShownStatus { rows: BTreeMap::new(), must_show: 1..=2 })]);
+        assert_eq!(verdict_with_status(&ops, &[], &events, [&holds, &ops], &before), Ok(()));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
 use ccrsim_model::pipeline::dolphindb_async::{AdminReply, AdminResult, ReplicationState};
 
 use super::ledger::{AsyncLedger, NodeView};
+use super::rules::{FINISHED_ROWS_SHOWN, SKIPPED_DETAILS};
 use crate::checkers::Checker;
+use crate::checkers::pipeline::eventual_consistency::{Shown, ShownStatus};
 use crate::topology::ClusterId;
 
 /// The checker's name.
@@ -65,6 +67,29 @@ fn check(ledger: &AsyncLedger, node: NodeId, result: &AdminResult) -> Result<(),
             Ok(())
         }
     }
+}
+
+/// A slave controller's getSlaveReplicationStatus answer as the end-state check reads it (what the
+/// operator last saw), if `node` is a slave's: each row's task as unfinished, FAILED with its
+/// details, skipped (details "skipped") or FINISHED; the tasks it must show are those the
+/// controller held when it answered, less the finished ones that may have aged out of it.
+pub fn shown_status(ledger: &AsyncLedger, node: NodeId, rows: &[SlaveTaskRow]) -> Option<(ClusterId, ShownStatus)> {
+    let slave = ledger.slave_of(node)?;
+    let shown = rows
+        .iter()
+        .map(|r| {
+            let how = match r.state {
+                SlaveTaskState::Waiting | SlaveTaskState::Executing => Shown::Unfinished,
+                SlaveTaskState::Failed => Shown::Failed(r.details.clone()),
+                SlaveTaskState::Finished if r.details == SKIPPED_DETAILS => Shown::Skipped,
+                SlaveTaskState::Finished => Shown::Finished,
+            };
+            (r.task, how)
+        })
+        .collect();
+    let held_up_to = ledger.views.get(&node).and_then(|v| v.states.last_key_value()).map_or(0, |(&id, _)| id);
+    let must_show = held_up_to.saturating_sub(FINISHED_ROWS_SHOWN - 1).max(1)..=held_up_to;
+    Some((slave, ShownStatus { rows: shown, must_show }))
 }
 
 fn master_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[MasterTaskRow]) -> Result<(), String> {
@@ -301,5 +326,21 @@ mod tests {
     fn a_database_setting_it_never_had_is_refused() {
         let err = answered(master(), db_row("dfs://a", true, 1)).unwrap_err();
         assert!(err.contains("dfs://a shown enabled=true set=1, a setting it never had"), "{err}");
+    }
+
+    #[test]
+    fn a_slave_answer_is_read_as_what_explains_a_difference() {
+        let [t1, t2] = tasks();
+        let mut skipped = slave_row(&t1, SlaveTaskState::Finished);
+        skipped.details = SKIPPED_DETAILS.into();
+        let mut failed = slave_row(&t2, SlaveTaskState::Failed);
+        failed.details = "Missing TaskData".into();
+        let (slave0, shown) = shown_status(&history(), slave(0), &[skipped, failed]).expect("a slave controller's answer");
+        assert_eq!(slave0, ClusterId::Slave(0));
+        assert_eq!(shown.rows, [(1, Shown::Skipped), (2, Shown::Failed("Missing TaskData".into()))].into());
+        assert_eq!(shown.must_show, 1..=2, "the tasks slave 0's controller held");
+        let applied = slave_row(&t1, SlaveTaskState::Finished);
+        assert_eq!(shown_status(&history(), slave(0), &[applied]).expect("read").1.rows, [(1, Shown::Finished)].into());
+        assert!(shown_status(&history(), master(), &[]).is_none(), "not a slave's answer");
     }
 }
