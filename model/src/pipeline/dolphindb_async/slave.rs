@@ -67,6 +67,9 @@ pub struct SlaveReplBugs {
     /// `getSlaveReplicationStatus` leaves out the tasks skipped by hand: an operator no longer
     /// sees what was dropped.
     pub status_drops_skipped_rows: bool,
+    /// A failure does not update the task's `details`: the status shows what they said before
+    /// (nothing, after a first failure) instead of the last failure's reason.
+    pub status_details_stale: bool,
 }
 
 impl SlaveReplBugs {
@@ -409,7 +412,9 @@ impl SlaveRepl {
         }
         t.failures += 1;
         t.state = SlaveTaskState::Failed;
-        t.details = reason.to_string();
+        if !self.config.bugs.status_details_stale {
+            t.details = reason.to_string();
+        }
         t.retry_at_ms = now_ms + retry_backoff_ms(t.failures);
         let failures = t.failures;
         facts.push(ReplFact::TaskFailed { task: id, reason: reason.to_string(), failures });

@@ -43,7 +43,7 @@ fn check(ledger: &AsyncLedger, node: NodeId, result: &AdminResult) -> Result<(),
     match reply {
         AdminReply::Done => Ok(()),
         AdminReply::MasterTasks(rows) => master_rows(ledger, view, rows),
-        AdminReply::SlaveTasks(rows) => slave_rows(ledger, view, rows),
+        AdminReply::SlaveTasks(rows) => slave_rows(ledger, ledger.slave_of(node), view, rows),
         AdminReply::Queues(rows) => queue_rows(ledger, node, view, rows),
         AdminReply::Slaves(rows) => {
             for r in rows {
@@ -108,7 +108,7 @@ fn master_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[MasterTaskRow]) ->
     Ok(())
 }
 
-fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> Result<(), String> {
+fn slave_rows(ledger: &AsyncLedger, slave: Option<ClusterId>, view: &NodeView, rows: &[SlaveTaskRow]) -> Result<(), String> {
     for r in rows {
         let Some(&state) = view.states.get(&r.task) else { return Err(format!("task {} shown, never pulled by this controller", r.task)) };
         if r.state != state {
@@ -118,8 +118,20 @@ fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> R
         if (r.master_tid, r.group, r.kind, &r.db, r.exec_set) != (t.tid, t.group, t.kind, &t.db, t.exec_set) {
             return Err(format!("task {} shown as {r:?}, enqueued as {t:?}", r.task));
         }
+        if (&r.table, r.source) != (&t.table, t.source) {
+            return Err(format!(
+                "task {} shown on table {:?} from {:?}, enqueued on {:?} from {:?}",
+                r.task, r.table, r.source, t.table, t.source
+            ));
+        }
+        if let Some(queue) = slave.map(|c| ledger.queue_of(c, t).1).filter(|&q| q != r.queue) {
+            return Err(format!("task {} shown in queue {}, its database's queue is {queue}", r.task, r.queue));
+        }
         if r.finish_ms.is_some() != (state == SlaveTaskState::Finished) {
             return Err(format!("task {} shown {} with finishTime {:?}", r.task, state.name(), r.finish_ms));
+        }
+        if let Some(details) = expected_details(view, r.task, state).filter(|d| *d != r.details) {
+            return Err(format!("task {} shown {} with details {:?}, expected {details:?}", r.task, state.name(), r.details));
         }
     }
     let shown: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.task).collect();
@@ -127,6 +139,17 @@ fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> R
         return Err(format!("task {id} is {} on this controller but missing from the status", s.name()));
     }
     Ok(())
+}
+
+/// What a slave row's `details` must say, where this controller's facts tell it: a FAILED task's
+/// last failure reason, "skipped" for a task skipped by hand. (Other rows, and tasks whose last
+/// failure or skip came before the controller's last `Resynced`, are not judged.)
+fn expected_details(view: &NodeView, task: u64, state: SlaveTaskState) -> Option<&str> {
+    match state {
+        SlaveTaskState::Failed => view.reasons.get(&task).map(String::as_str),
+        SlaveTaskState::Finished if view.skipped.contains(&task) => Some(SKIPPED_DETAILS),
+        _ => None,
+    }
 }
 
 fn queue_rows(ledger: &AsyncLedger, node: NodeId, view: &NodeView, rows: &[QueueRow]) -> Result<(), String> {
@@ -342,5 +365,38 @@ mod tests {
         let applied = slave_row(&t1, SlaveTaskState::Finished);
         assert_eq!(shown_status(&history(), slave(0), &[applied]).expect("read").1.rows, [(1, Shown::Finished)].into());
         assert!(shown_status(&history(), master(), &[]).is_none(), "not a slave's answer");
+    }
+
+    #[test]
+    fn slave_rows_show_the_tasks_table_source_queue_and_failure_reason() {
+        let [t1, t2] = tasks();
+        let mut l = history();
+        let failed = ReplFact::TaskFailed { task: 2, reason: "Missing TaskData: gone".into(), failures: 1 };
+        follow(&mut l, &[(slave(0), failed)]);
+        let judged = |rows: Vec<SlaveTaskRow>| {
+            Checker::<AsyncLedger, AdminResult, ()>::on_fact(&mut StatusTruthful, &l, slave(0), &Ok(AdminReply::SlaveTasks(rows)))
+        };
+        let row2 = |details: &str| SlaveTaskRow { details: details.into(), ..slave_row(&t2, SlaveTaskState::Failed) };
+        let row1 = slave_row(&t1, SlaveTaskState::Finished);
+        assert_eq!(judged(vec![row1.clone(), row2("Missing TaskData: gone")]), Ok(()));
+        let err = judged(vec![row1.clone(), row2("")]).unwrap_err();
+        assert!(err.contains("task 2 shown FAILED with details \"\", expected \"Missing TaskData: gone\""), "{err}");
+        let other_queue = SlaveTaskRow { queue: row1.queue + 1, ..row1.clone() };
+        let err = judged(vec![other_queue, row2("Missing TaskData: gone")]).unwrap_err();
+        assert!(err.contains("task 1 shown in queue"), "{err}");
+        let other_table = SlaveTaskRow { table: Some("elsewhere".into()), ..row1.clone() };
+        let err = judged(vec![other_table, row2("Missing TaskData: gone")]).unwrap_err();
+        assert!(err.contains("task 1 shown on table Some(\"elsewhere\")"), "{err}");
+        // Skipped by hand: "skipped".
+        follow(&mut l, &[(slave(0), ReplFact::TaskFinished { task: 2, skipped: true })]);
+        let judged = |details: &str| {
+            let rows = vec![
+                row1.clone(),
+                SlaveTaskRow { details: details.into(), finish_ms: Some(9), ..slave_row(&t2, SlaveTaskState::Finished) },
+            ];
+            Checker::<AsyncLedger, AdminResult, ()>::on_fact(&mut StatusTruthful, &l, slave(0), &Ok(AdminReply::SlaveTasks(rows)))
+        };
+        assert_eq!(judged(SKIPPED_DETAILS), Ok(()));
+        assert!(judged("Missing TaskData: gone").unwrap_err().contains("expected \"skipped\""));
     }
 }
