@@ -30,6 +30,8 @@ pub struct MasterReplBugs {
     pub gc_at_max_watermark: bool,
     /// `stopClusterReplication` is answered ok and changes nothing.
     pub stop_is_noop: bool,
+    /// `getMasterReplicationStatus` leaves out the newest task.
+    pub status_omits_latest_task: bool,
 }
 
 impl MasterReplBugs {
@@ -345,7 +347,8 @@ impl MasterRepl {
 
     /// `getMasterReplicationStatus(limit)`: the newest `limit` tasks (all kept ones without one).
     pub fn task_status(&self, limit: Option<usize>) -> Vec<MasterTaskRow> {
-        let rows = self.queue.values().rev().take(limit.unwrap_or(usize::MAX)).map(|t| MasterTaskRow {
+        let omitted = usize::from(self.config.bugs.status_omits_latest_task);
+        let rows = self.queue.values().rev().skip(omitted).take(limit.unwrap_or(usize::MAX)).map(|t| MasterTaskRow {
             task: t.id,
             tid: t.tid,
             group: t.group,

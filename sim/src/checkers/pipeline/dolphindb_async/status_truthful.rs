@@ -105,6 +105,17 @@ fn master_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[MasterTaskRow]) ->
             return Err(format!("task {} shown isTruncated={}, truncated below {}", r.task, r.truncated, view.truncated_below));
         }
     }
+    // Every task held, or the newest `limit`: dense, up to the newest this controller enqueued
+    // (the master drops only truncated rows, oldest first). An empty answer is not judged (a
+    // `limit` of 0 asks for none).
+    if let Some(last) = rows.last()
+        && last.task + 1 != view.next_task
+    {
+        return Err(format!("the newest task shown is {}, this controller enqueued up to task {}", last.task, view.next_task - 1));
+    }
+    if let Some(w) = rows.windows(2).find(|w| w[1].task != w[0].task + 1) {
+        return Err(format!("tasks {} and {} shown next to each other: the tasks between are left out", w[0].task, w[1].task));
+    }
     Ok(())
 }
 
@@ -398,5 +409,17 @@ mod tests {
         };
         assert_eq!(judged(SKIPPED_DETAILS), Ok(()));
         assert!(judged("Missing TaskData: gone").unwrap_err().contains("expected \"skipped\""));
+    }
+
+    #[test]
+    fn a_master_answer_leaving_out_its_newest_task_or_one_between_is_refused() {
+        let [t1, t2] = tasks();
+        let err = answered(master(), AdminReply::MasterTasks(vec![master_row(&t1, true)])).unwrap_err();
+        assert!(err.contains("the newest task shown is 1, this controller enqueued up to task 2"), "{err}");
+        let err = answered(master(), AdminReply::MasterTasks(vec![master_row(&t2, false), master_row(&t2, false)])).unwrap_err();
+        assert!(err.contains("tasks 2 and 2 shown next to each other"), "{err}");
+        // The newest `limit`, or none.
+        assert_eq!(answered(master(), AdminReply::MasterTasks(vec![master_row(&t2, false)])), Ok(()));
+        assert_eq!(answered(master(), AdminReply::MasterTasks(vec![])), Ok(()));
     }
 }
