@@ -45,6 +45,8 @@ pub struct MasterReplBugs {
     /// Garbage collection orders the task data of every ended transaction deleted, its task
     /// truncated or not.
     pub forget_untruncated_task_data: bool,
+    /// `getMasterReplicationStatus` leaves out the newest task.
+    pub status_omits_latest_task: bool,
 }
 
 impl MasterReplBugs {
@@ -371,7 +373,8 @@ impl MasterRepl {
 
     /// `getMasterReplicationStatus(limit)`: the newest `limit` tasks (all kept ones without one).
     pub fn task_status(&self, limit: Option<usize>) -> Vec<MasterTaskRow> {
-        let rows = self.queue.values().rev().take(limit.unwrap_or(usize::MAX)).map(|t| MasterTaskRow {
+        let omitted = usize::from(self.config.bugs.status_omits_latest_task);
+        let rows = self.queue.values().rev().skip(omitted).take(limit.unwrap_or(usize::MAX)).map(|t| MasterTaskRow {
             task: t.id,
             tid: t.tid,
             group: t.group,

@@ -73,6 +73,15 @@ pub struct SlaveReplBugs {
     /// `startClusterReplication` leaves the FAILED task of the highest id FAILED (it stays
     /// stranded until its retry, and STOPPED again if the threshold is reached).
     pub start_leaves_a_failed_task: bool,
+    /// When a task fails, the next unfinished task of its database (not executing) is marked
+    /// FINISHED without running: a silent divergence beside a FAILED task.
+    pub finish_next_after_failed: bool,
+    /// `getSlaveReplicationStatus` leaves out the tasks skipped by hand: an operator no longer
+    /// sees what was dropped.
+    pub status_drops_skipped_rows: bool,
+    /// A failure does not update the task's `details`: the status shows what they said before
+    /// (nothing, after a first failure) instead of the last failure's reason.
+    pub status_details_stale: bool,
 }
 
 impl SlaveReplBugs {
@@ -439,7 +448,9 @@ impl SlaveRepl {
         }
         t.failures += 1;
         t.state = SlaveTaskState::Failed;
-        t.details = reason.to_string();
+        if !self.config.bugs.status_details_stale {
+            t.details = reason.to_string();
+        }
         t.retry_at_ms = now_ms + retry_backoff_ms(t.failures);
         let failures = t.failures;
         facts.push(ReplFact::TaskFailed { task: id, reason: reason.to_string(), failures });
@@ -448,6 +459,23 @@ impl SlaveRepl {
         if reached {
             crate::mark!("repl.slave_stopped_at_max_failures");
             self.set_state(ReplicationState::Stopped, facts);
+        }
+        if self.config.bugs.finish_next_after_failed {
+            self.finish_next_of_database(id, now_ms, facts);
+        }
+    }
+
+    /// The planted bug `finish_next_after_failed`: the next task of failed task `id`'s database,
+    /// neither finished nor executing, is marked FINISHED as if it ran.
+    fn finish_next_of_database(&mut self, id: TaskId, now_ms: Millis, facts: &mut Vec<ReplFact>) {
+        let db = &self.tasks[&id].task.db;
+        let next = self
+            .tasks
+            .range(id + 1..)
+            .find(|(_, t)| t.task.db == *db && t.state != SlaveTaskState::Finished && t.state != SlaveTaskState::Executing)
+            .map(|(&next, _)| next);
+        if let Some(next) = next {
+            self.finish(next, now_ms, false, facts);
         }
     }
 
@@ -607,6 +635,7 @@ impl SlaveRepl {
             .tasks
             .values()
             .rev()
+            .filter(|t| !(t.skipped && self.config.bugs.status_drops_skipped_rows))
             .take(limit.unwrap_or(usize::MAX))
             .map(|t| {
                 let state = match t.state {

@@ -11,6 +11,7 @@
 //! random histories, so a difference is either a finding or a documented exception.
 
 mod difference;
+mod footprint;
 mod locks;
 mod selection;
 mod sequential_db;
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use ccrsim_model::dfs::{Catalog, ColumnType, PartitionScheme, Row, TableId, Value};
 
 pub use difference::first_difference;
+pub use footprint::{footprint, partition_local, row_partition};
 pub use locks::{LockScope, footprints_overlap, lock_scopes, locks_overlap, scope_covered};
 pub use selection::{RowsDigest, TableDigest};
 pub use sequential_db::SequentialDb;

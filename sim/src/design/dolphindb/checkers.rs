@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::SharedOperation;
-use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminResult, ReplFact};
+use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminReply, AdminResult, ReplFact};
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
@@ -19,11 +19,11 @@ use crate::checkers::pipeline::dolphindb_async::new_nodes_idle::NewNodesIdle;
 use crate::checkers::pipeline::dolphindb_async::progress::{AsyncProgress, AsyncSource};
 use crate::checkers::pipeline::dolphindb_async::replication_states::ReplicationStates;
 use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
-use crate::checkers::pipeline::dolphindb_async::status_truthful::StatusTruthful;
+use crate::checkers::pipeline::dolphindb_async::status_truthful::{StatusTruthful, shown_status};
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
 use crate::checkers::pipeline::dolphindb_async::task_data_durability::{Forgetting, TaskDataDurability};
 use crate::checkers::pipeline::event::PipelineEvent;
-use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, Targets};
+use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, ShownStatus, Targets};
 use crate::checkers::pipeline::exactly_once::ExactlyOnce;
 use crate::checkers::pipeline::gc_safety::GcSafety;
 use crate::checkers::pipeline::ledger::PipelineLedger;
@@ -63,6 +63,9 @@ struct Replication {
     /// Whether the master collects at all: it waits for `slave_num` slaves' reports, so a
     /// `slave_num` above the slaves there are means it never truncates.
     collects: bool,
+    /// Each slave's last getSlaveReplicationStatus answer (`eventual-consistency` asks it to show
+    /// what explains a difference).
+    last_status: BTreeMap<ClusterId, ShownStatus>,
 }
 
 /// Every checker of DolphinDB's deployment.
@@ -104,6 +107,7 @@ impl DolphindbCheckers {
                 controllers: topology.clusters().into_iter().map(|c| (c, topology.controllers(c))).collect(),
                 master_data_nodes: topology.data_nodes(ClusterId::Master),
                 collects: scenario.replication.slave_num.is_none_or(|n| n as usize <= topology.slaves().len()),
+                last_status: BTreeMap::new(),
             }
         });
         let placement = |c: ClusterId| {
@@ -210,6 +214,11 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
     fn on_answer(&mut self, at: SimTime, node: NodeId, call: &AdminCall, result: &AdminResult) -> Result<(), Violation> {
         let Some(r) = self.repl.as_mut() else { return Ok(()) };
         judge::<AsyncLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result)?;
+        if let Ok(AdminReply::SlaveTasks(rows)) = result
+            && let Some((slave, shown)) = shown_status(&r.ledger, node, rows)
+        {
+            r.last_status.insert(slave, shown);
+        }
         judge::<AsyncLedger, Step<'_>, (), _>(&mut r.calls, &r.ledger, at, node, &Step::Answer(call, result))
     }
 
@@ -243,7 +252,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         at_end_of::<AsyncLedger, ReplFact, (), _>(&r.stop_threshold, &r.ledger, &(), at, "")?;
         let source_history: Vec<(u64, &SharedOperation)> = master.committed.values().map(|(tid, op)| (*tid, op)).collect();
         let views = |cluster: ClusterId, keep: &dyn Fn(&str) -> bool| cluster_views(view, &r.controllers[&cluster], keep);
-        let targets = Targets { source_history, views: &views, scope: &r.scope };
+        let targets = Targets { source_history, views: &views, scope: &r.scope, status: &r.last_status };
         at_end_of(&EventualConsistency, &r.ledger.pipeline, &targets, at, "")
     }
 

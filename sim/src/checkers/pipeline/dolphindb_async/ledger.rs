@@ -54,6 +54,11 @@ pub struct NodeView {
     pub states: BTreeMap<TaskId, SlaveTaskState>,
     /// Slave: the replication state.
     pub state: Option<ReplicationState>,
+    /// Slave: each task's last failure reason since this controller's last `Resynced` (what
+    /// its status shows in `details` while the task is FAILED).
+    pub reasons: BTreeMap<TaskId, String>,
+    /// Slave: the tasks skipped by hand since this controller's last `Resynced`.
+    pub skipped: BTreeSet<TaskId>,
 }
 
 impl NodeView {
@@ -161,8 +166,9 @@ impl AsyncLedger {
             ReplFact::Dispatched { task, .. } => {
                 view.states.insert(*task, SlaveTaskState::Executing);
             }
-            ReplFact::TaskFailed { task, .. } => {
+            ReplFact::TaskFailed { task, reason, .. } => {
                 view.states.insert(*task, SlaveTaskState::Failed);
+                view.reasons.insert(*task, reason.clone());
             }
             ReplFact::Restarted { tasks } => {
                 for id in tasks {
@@ -170,8 +176,11 @@ impl AsyncLedger {
                 }
             }
             ReplFact::TaskCommitted { task, .. } => self.close(node, *task),
-            ReplFact::TaskFinished { task, .. } => {
+            ReplFact::TaskFinished { task, skipped } => {
                 view.states.insert(*task, SlaveTaskState::Finished);
+                if *skipped {
+                    view.skipped.insert(*task);
+                }
                 if let (Some(c), Some(t)) = (self.slave_of(node), self.tasks.get(task)) {
                     let queue = self.queue_of(c, t);
                     let entry = (t.group, *task);

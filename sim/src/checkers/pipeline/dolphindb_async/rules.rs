@@ -13,6 +13,13 @@ pub const MISSING_TASK_DATA: &str = "Missing TaskData";
 /// deserialisation failure).
 pub const CORRUPT_TASK_DATA: &str = "Corrupt TaskData";
 
+/// Finished tasks a slave's getSlaveReplicationStatus keeps showing below its finished watermark
+/// (the newest ones; older rows age out).
+pub const FINISHED_ROWS_SHOWN: u64 = 1000;
+
+/// The text getSlaveReplicationStatus shows in `details` for a task skipped by hand.
+pub const SKIPPED_DETAILS: &str = "skipped";
+
 /// The execution queue of a database's tasks within their execution set: the stable hash of the
 /// database's name modulo the slave's queue count (docs/replication.md, step 8).
 pub fn queue_of(db: &str, queues: u32) -> u32 {

@@ -11,7 +11,9 @@ use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
 use ccrsim_model::pipeline::dolphindb_async::{AdminReply, AdminResult, ReplicationState};
 
 use super::ledger::{AsyncLedger, NodeView};
+use super::rules::{FINISHED_ROWS_SHOWN, SKIPPED_DETAILS};
 use crate::checkers::Checker;
+use crate::checkers::pipeline::eventual_consistency::{Shown, ShownStatus};
 use crate::topology::ClusterId;
 
 /// The checker's name.
@@ -41,7 +43,7 @@ fn check(ledger: &AsyncLedger, node: NodeId, result: &AdminResult) -> Result<(),
     match reply {
         AdminReply::Done => Ok(()),
         AdminReply::MasterTasks(rows) => master_rows(ledger, view, rows),
-        AdminReply::SlaveTasks(rows) => slave_rows(ledger, view, rows),
+        AdminReply::SlaveTasks(rows) => slave_rows(ledger, ledger.slave_of(node), view, rows),
         AdminReply::Queues(rows) => queue_rows(ledger, node, view, rows),
         AdminReply::Slaves(rows) => {
             for r in rows {
@@ -67,6 +69,29 @@ fn check(ledger: &AsyncLedger, node: NodeId, result: &AdminResult) -> Result<(),
     }
 }
 
+/// A slave controller's getSlaveReplicationStatus answer as the end-state check reads it (what the
+/// operator last saw), if `node` is a slave's: each row's task as unfinished, FAILED with its
+/// details, skipped (details "skipped") or FINISHED; the tasks it must show are those the
+/// controller held when it answered, less the finished ones that may have aged out of it.
+pub fn shown_status(ledger: &AsyncLedger, node: NodeId, rows: &[SlaveTaskRow]) -> Option<(ClusterId, ShownStatus)> {
+    let slave = ledger.slave_of(node)?;
+    let shown = rows
+        .iter()
+        .map(|r| {
+            let how = match r.state {
+                SlaveTaskState::Waiting | SlaveTaskState::Executing => Shown::Unfinished,
+                SlaveTaskState::Failed => Shown::Failed(r.details.clone()),
+                SlaveTaskState::Finished if r.details == SKIPPED_DETAILS => Shown::Skipped,
+                SlaveTaskState::Finished => Shown::Finished,
+            };
+            (r.task, how)
+        })
+        .collect();
+    let held_up_to = ledger.views.get(&node).and_then(|v| v.states.last_key_value()).map_or(0, |(&id, _)| id);
+    let must_show = held_up_to.saturating_sub(FINISHED_ROWS_SHOWN - 1).max(1)..=held_up_to;
+    Some((slave, ShownStatus { rows: shown, must_show }))
+}
+
 fn master_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[MasterTaskRow]) -> Result<(), String> {
     for r in rows {
         let Some(t) = ledger.tasks.get(&r.task).filter(|_| r.task < view.next_task) else {
@@ -80,10 +105,21 @@ fn master_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[MasterTaskRow]) ->
             return Err(format!("task {} shown isTruncated={}, truncated below {}", r.task, r.truncated, view.truncated_below));
         }
     }
+    // Every task held, or the newest `limit`: dense, up to the newest this controller enqueued
+    // (the master drops only truncated rows, oldest first). An empty answer is not judged (a
+    // `limit` of 0 asks for none).
+    if let Some(last) = rows.last()
+        && last.task + 1 != view.next_task
+    {
+        return Err(format!("the newest task shown is {}, this controller enqueued up to task {}", last.task, view.next_task - 1));
+    }
+    if let Some(w) = rows.windows(2).find(|w| w[1].task != w[0].task + 1) {
+        return Err(format!("tasks {} and {} shown next to each other: the tasks between are left out", w[0].task, w[1].task));
+    }
     Ok(())
 }
 
-fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> Result<(), String> {
+fn slave_rows(ledger: &AsyncLedger, slave: Option<ClusterId>, view: &NodeView, rows: &[SlaveTaskRow]) -> Result<(), String> {
     for r in rows {
         let Some(&state) = view.states.get(&r.task) else { return Err(format!("task {} shown, never pulled by this controller", r.task)) };
         if r.state != state {
@@ -93,8 +129,20 @@ fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> R
         if (r.master_tid, r.group, r.kind, &r.db, r.exec_set) != (t.tid, t.group, t.kind, &t.db, t.exec_set) {
             return Err(format!("task {} shown as {r:?}, enqueued as {t:?}", r.task));
         }
+        if (&r.table, r.source) != (&t.table, t.source) {
+            return Err(format!(
+                "task {} shown on table {:?} from {:?}, enqueued on {:?} from {:?}",
+                r.task, r.table, r.source, t.table, t.source
+            ));
+        }
+        if let Some(queue) = slave.map(|c| ledger.queue_of(c, t).1).filter(|&q| q != r.queue) {
+            return Err(format!("task {} shown in queue {}, its database's queue is {queue}", r.task, r.queue));
+        }
         if r.finish_ms.is_some() != (state == SlaveTaskState::Finished) {
             return Err(format!("task {} shown {} with finishTime {:?}", r.task, state.name(), r.finish_ms));
+        }
+        if let Some(details) = expected_details(view, r.task, state).filter(|d| *d != r.details) {
+            return Err(format!("task {} shown {} with details {:?}, expected {details:?}", r.task, state.name(), r.details));
         }
     }
     let shown: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.task).collect();
@@ -102,6 +150,17 @@ fn slave_rows(ledger: &AsyncLedger, view: &NodeView, rows: &[SlaveTaskRow]) -> R
         return Err(format!("task {id} is {} on this controller but missing from the status", s.name()));
     }
     Ok(())
+}
+
+/// What a slave row's `details` must say, where this controller's facts tell it: a FAILED task's
+/// last failure reason, "skipped" for a task skipped by hand. (Other rows, and tasks whose last
+/// failure or skip came before the controller's last `Resynced`, are not judged.)
+fn expected_details(view: &NodeView, task: u64, state: SlaveTaskState) -> Option<&str> {
+    match state {
+        SlaveTaskState::Failed => view.reasons.get(&task).map(String::as_str),
+        SlaveTaskState::Finished if view.skipped.contains(&task) => Some(SKIPPED_DETAILS),
+        _ => None,
+    }
 }
 
 fn queue_rows(ledger: &AsyncLedger, node: NodeId, view: &NodeView, rows: &[QueueRow]) -> Result<(), String> {
@@ -301,5 +360,66 @@ mod tests {
     fn a_database_setting_it_never_had_is_refused() {
         let err = answered(master(), db_row("dfs://a", true, 1)).unwrap_err();
         assert!(err.contains("dfs://a shown enabled=true set=1, a setting it never had"), "{err}");
+    }
+
+    #[test]
+    fn a_slave_answer_is_read_as_what_explains_a_difference() {
+        let [t1, t2] = tasks();
+        let mut skipped = slave_row(&t1, SlaveTaskState::Finished);
+        skipped.details = SKIPPED_DETAILS.into();
+        let mut failed = slave_row(&t2, SlaveTaskState::Failed);
+        failed.details = "Missing TaskData".into();
+        let (slave0, shown) = shown_status(&history(), slave(0), &[skipped, failed]).expect("a slave controller's answer");
+        assert_eq!(slave0, ClusterId::Slave(0));
+        assert_eq!(shown.rows, [(1, Shown::Skipped), (2, Shown::Failed("Missing TaskData".into()))].into());
+        assert_eq!(shown.must_show, 1..=2, "the tasks slave 0's controller held");
+        let applied = slave_row(&t1, SlaveTaskState::Finished);
+        assert_eq!(shown_status(&history(), slave(0), &[applied]).expect("read").1.rows, [(1, Shown::Finished)].into());
+        assert!(shown_status(&history(), master(), &[]).is_none(), "not a slave's answer");
+    }
+
+    #[test]
+    fn slave_rows_show_the_tasks_table_source_queue_and_failure_reason() {
+        let [t1, t2] = tasks();
+        let mut l = history();
+        let failed = ReplFact::TaskFailed { task: 2, reason: "Missing TaskData: gone".into(), failures: 1 };
+        follow(&mut l, &[(slave(0), failed)]);
+        let judged = |rows: Vec<SlaveTaskRow>| {
+            Checker::<AsyncLedger, AdminResult, ()>::on_fact(&mut StatusTruthful, &l, slave(0), &Ok(AdminReply::SlaveTasks(rows)))
+        };
+        let row2 = |details: &str| SlaveTaskRow { details: details.into(), ..slave_row(&t2, SlaveTaskState::Failed) };
+        let row1 = slave_row(&t1, SlaveTaskState::Finished);
+        assert_eq!(judged(vec![row1.clone(), row2("Missing TaskData: gone")]), Ok(()));
+        let err = judged(vec![row1.clone(), row2("")]).unwrap_err();
+        assert!(err.contains("task 2 shown FAILED with details \"\", expected \"Missing TaskData: gone\""), "{err}");
+        let other_queue = SlaveTaskRow { queue: row1.queue + 1, ..row1.clone() };
+        let err = judged(vec![other_queue, row2("Missing TaskData: gone")]).unwrap_err();
+        assert!(err.contains("task 1 shown in queue"), "{err}");
+        let other_table = SlaveTaskRow { table: Some("elsewhere".into()), ..row1.clone() };
+        let err = judged(vec![other_table, row2("Missing TaskData: gone")]).unwrap_err();
+        assert!(err.contains("task 1 shown on table Some(\"elsewhere\")"), "{err}");
+        // Skipped by hand: "skipped".
+        follow(&mut l, &[(slave(0), ReplFact::TaskFinished { task: 2, skipped: true })]);
+        let judged = |details: &str| {
+            let rows = vec![
+                row1.clone(),
+                SlaveTaskRow { details: details.into(), finish_ms: Some(9), ..slave_row(&t2, SlaveTaskState::Finished) },
+            ];
+            Checker::<AsyncLedger, AdminResult, ()>::on_fact(&mut StatusTruthful, &l, slave(0), &Ok(AdminReply::SlaveTasks(rows)))
+        };
+        assert_eq!(judged(SKIPPED_DETAILS), Ok(()));
+        assert!(judged("Missing TaskData: gone").unwrap_err().contains("expected \"skipped\""));
+    }
+
+    #[test]
+    fn a_master_answer_leaving_out_its_newest_task_or_one_between_is_refused() {
+        let [t1, t2] = tasks();
+        let err = answered(master(), AdminReply::MasterTasks(vec![master_row(&t1, true)])).unwrap_err();
+        assert!(err.contains("the newest task shown is 1, this controller enqueued up to task 2"), "{err}");
+        let err = answered(master(), AdminReply::MasterTasks(vec![master_row(&t2, false), master_row(&t2, false)])).unwrap_err();
+        assert!(err.contains("tasks 2 and 2 shown next to each other"), "{err}");
+        // The newest `limit`, or none.
+        assert_eq!(answered(master(), AdminReply::MasterTasks(vec![master_row(&t2, false)])), Ok(()));
+        assert_eq!(answered(master(), AdminReply::MasterTasks(vec![])), Ok(()));
     }
 }
