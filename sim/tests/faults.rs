@@ -984,6 +984,17 @@ fn without_swarm_every_kind_is_on_at_the_base_rate() {
     assert!(plan.swarm.enabled.iter().all(|&(_, mean)| mean == s.faults.mean_interval_s));
 }
 
+/// The nodes whose files `plan` corrupts.
+fn corrupted_nodes(plan: &nemesis::FaultPlan) -> BTreeSet<NodeId> {
+    plan.faults
+        .iter()
+        .filter_map(|f| match f.action {
+            FaultAction::CorruptFile { node } => Some(node),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn corruption_hits_at_most_a_minority_of_the_controllers() {
     let (s, topology) = chaos();
@@ -991,14 +1002,7 @@ fn corruption_hits_at_most_a_minority_of_the_controllers() {
     let mut seeds_with_corruption = 0;
     for seed in 0..300 {
         let plan = nemesis::plan_for(&s, &topology, seed);
-        let hit: BTreeSet<NodeId> = plan
-            .faults
-            .iter()
-            .filter_map(|f| match f.action {
-                FaultAction::CorruptFile { node } => Some(node),
-                _ => None,
-            })
-            .collect();
+        let hit = corrupted_nodes(&plan);
         assert!(hit.len() <= (controllers - 1) / 2, "seed {seed}: corruption on {hit:?}");
         seeds_with_corruption += usize::from(!hit.is_empty());
     }
@@ -1017,14 +1021,7 @@ fn corruption_hits_at_most_replication_factor_minus_one_data_nodes_and_a_minorit
     let mut data_nodes_hit_in = 0;
     for seed in 0..300 {
         let plan = nemesis::plan_for(&s, &topology, seed);
-        let hit: BTreeSet<NodeId> = plan
-            .faults
-            .iter()
-            .filter_map(|f| match f.action {
-                FaultAction::CorruptFile { node } => Some(node),
-                _ => None,
-            })
-            .collect();
+        let hit = corrupted_nodes(&plan);
         for cluster in topology.clusters() {
             let data_nodes = topology.data_nodes(cluster).into_iter().filter(|n| hit.contains(n)).count();
             assert!(data_nodes < replication_factor(cluster), "seed {seed}: corruption on {data_nodes} data nodes of {cluster:?}");
