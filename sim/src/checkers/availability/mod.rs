@@ -229,13 +229,17 @@ impl Availability {
     /// Takes in one thing seen at `at` on `node`.
     pub fn observe(&mut self, at: SimTime, node: NodeId, seen: Seen<'_>) {
         match seen {
+            // Operations and instants change neither leadership nor the disruptions, so who can
+            // lead stays as the last event left it (`follow_leadership` would change nothing).
             Seen::Sent { op } => {
                 self.sent.insert((node, op.0, op.1), at);
+                return;
             }
             Seen::Answered { op, answer } => {
                 if let Some(sent) = self.sent.remove(&(node, op.0, op.1)) {
                     self.count(sent, at, answer);
                 }
+                return;
             }
             Seen::Raft(RaftFact::BecameLeader { .. }) => self.lead(node, true),
             Seen::Raft(RaftFact::SteppedDown { .. } | RaftFact::Recovered { .. }) => self.lead(node, false),
@@ -259,6 +263,7 @@ impl Availability {
                 if self.active.is_empty() && !self.safety_over {
                     self.quiet_since = Some(at);
                 }
+                return;
             }
             Seen::SafetyEnds => {
                 self.close_window(at);

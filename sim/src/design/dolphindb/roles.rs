@@ -144,6 +144,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec<Dolphindb
                 begin_timeout_ms: t.begin_timeout_ms,
                 compaction_records: t.compaction_records as usize,
                 scrub_interval_ms: t.scrub_interval_ms,
+                serves_queries: scenario.dfs_workload.query_weight > 0,
                 pipeline: ReplicationSettings {
                     role: node_role(scenario, node.kind),
                     sync_persistence: scenario.replication.sync_persistence,

@@ -104,6 +104,10 @@ pub struct DataNodeConfig<G> {
     pub compaction_records: usize,
     /// Read back one chunk's files this often to find latent corruption (0: never).
     pub scrub_interval_ms: Millis,
+    /// Whether any client of the deployment sends queries. Only then does a replica keep older
+    /// versions (`query::OLD_VERSIONS_KEPT`): nothing else reads them, and copying a chunk's rows
+    /// at every commit is wasted in a run without them.
+    pub serves_queries: bool,
     /// The pipeline part's settings.
     pub pipeline: G,
     /// Planted bugs.
@@ -225,6 +229,11 @@ pub struct DataNode<P: Guest2pc, M, F> {
     startup_ops: Vec<DiskOp>,
     next_heartbeat: Millis,
     next_scrub: Millis,
+    /// No open prepare is in doubt before this time, so the in-doubt walk over every replica on
+    /// each tick waits for it (a prepare already due keeps it at or below every later tick).
+    ///
+    /// Invariant: at most the smallest `since + in_doubt_ms` of the open prepares.
+    in_doubt_walk_at: Millis,
     /// The chunk the next scrub reads (round robin over the replicas).
     scrub_cursor: ChunkId,
     rng: SplitMix64,
@@ -301,6 +310,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             startup_ops: Vec::new(),
             next_heartbeat: 0,
             next_scrub: 0,
+            in_doubt_walk_at: 0,
             scrub_cursor: 0,
             rng,
             guest,

@@ -49,6 +49,7 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
         storage::encode_record(replica.records as u64, &record, self.log_buffer.entry(chunk).or_default());
         replica.records += 1;
         replica.prepared.push(PreparedTx { tid, expected, delta, since: now });
+        self.in_doubt_walk_at = self.in_doubt_walk_at.min(now + self.config.in_doubt_ms);
         // One open prepare per replica: the partition is this transaction's until its decision.
         assert_eq!(replica.prepared.len(), 1);
         out.fact_replica(DfsFact::Prepared { tid, chunk });
@@ -92,7 +93,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
                     self.drop_replica(chunk, out);
                     return true;
                 }
-                replica.keep_current_version();
+                if self.config.serves_queries {
+                    replica.keep_current_version();
+                }
                 match &*p.delta {
                     ChunkDelta::Update { column, value, .. } if self.config.bugs.update_ignores_filter => {
                         replica.data.apply(&ChunkDelta::Update { column: *column, value: value.clone(), condition: None })
@@ -127,6 +130,9 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
     }
 
     pub(super) fn tick_in_doubt(&mut self, now: Millis, out: &mut Output<M, F>) {
+        if now < self.in_doubt_walk_at {
+            return;
+        }
         let asked: BTreeSet<Tid> = self
             .requests
             .values()
@@ -136,13 +142,17 @@ impl<P: Guest2pc, M: Carry<P>, F: Report<P>> DataNode<P, M, F> {
             })
             .collect();
         let mut doubts = Vec::new();
+        let mut next_walk = Millis::MAX;
         for (&chunk, r) in &self.replicas {
             for p in &r.prepared {
-                if now >= p.since + self.config.in_doubt_ms && !asked.contains(&p.tid) {
+                let due = p.since + self.config.in_doubt_ms;
+                if now >= due && !asked.contains(&p.tid) {
                     doubts.push((chunk, p.tid, p.expected));
                 }
+                next_walk = next_walk.min(due);
             }
         }
+        self.in_doubt_walk_at = next_walk;
         for (chunk, tid, expected) in doubts {
             if self.config.bugs.commit_without_decision {
                 // Presumed commit: the bug this knob plants.
