@@ -268,12 +268,22 @@ impl<M, F> Output<M, F> {
     /// Moves everything into `outer`, wrapping each message with `wrap` and each fact with `Into`.
     pub fn drain_into<N, G: From<F>>(&mut self, outer: &mut Output<N, G>, wrap: impl Fn(M) -> N) {
         outer.sends.extend(self.sends.drain(..).map(|(to, m)| (to, wrap(m))));
-        outer.disk.append(&mut self.disk);
-        outer.timers.append(&mut self.timers);
+        move_all(&mut self.disk, &mut outer.disk);
+        move_all(&mut self.timers, &mut outer.timers);
         outer.facts.extend(self.facts.drain(..).map(G::from));
         if let Some(reason) = self.halt.take() {
             outer.halt(reason);
         }
+    }
+}
+
+/// Moves every element of `from` to the end of `to`, in order: by handing over the buffer when `to`
+/// is empty (the usual case: a layer's output drained into a fresh outer one), with no allocation.
+fn move_all<T>(from: &mut Vec<T>, to: &mut Vec<T>) {
+    if to.is_empty() {
+        std::mem::swap(from, to);
+    } else {
+        to.append(from);
     }
 }
 
