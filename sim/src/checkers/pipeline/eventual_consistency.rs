@@ -252,7 +252,6 @@ impl HeldBack {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use ccrsim_model::core::io::NodeId;
     use ccrsim_model::dfs::{Filter, Operation};
@@ -342,7 +341,7 @@ mod tests {
     fn partitioned(more: &[SharedOperation]) -> Vec<SharedOperation> {
         let columns = vec![ccrsim_model::dfs::Column::new("k", ccrsim_model::dfs::ColumnType::Long)];
         let table = Operation::CreatePartitionedTable { db: "dfs://a".into(), table: "t".into(), columns, partition_column: "k".into() };
-        let mut ops = vec![create_db("dfs://a"), Arc::new(table), insert("dfs://a", "t", 1), insert("dfs://a", "t", 2)];
+        let mut ops = vec![create_db("dfs://a"), SharedOperation::new(table), insert("dfs://a", "t", 1), insert("dfs://a", "t", 2)];
         ops.extend_from_slice(more);
         ops
     }
@@ -379,7 +378,7 @@ mod tests {
     /// Entry 5 is `op`, FINISHED on slave 0 without committing, beside entry 3 FAILED there
     /// (partition 1); slave 0 holds the rows of entries 1, 2 and 4. The verdict.
     fn fifth_finished_unapplied(op: Operation) -> Result<(), String> {
-        let ops = partitioned(&[Arc::new(op)]);
+        let ops = partitioned(&[SharedOperation::new(op)]);
         let mut tail = Vec::from(done(slave(0), 4));
         tail.push((slave(0), PipelineEvent::Finished { id: 5, skipped: false }));
         let holds = [ops[0].clone(), ops[1].clone(), ops[3].clone()];
@@ -455,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_target_keeping_a_database_the_source_dropped_is_refused() {
-        let ops = [create_db("dfs://a"), Arc::new(Operation::DropDb { db: "dfs://a".into() })];
+        let ops = [create_db("dfs://a"), SharedOperation::new(Operation::DropDb { db: "dfs://a".into() })];
         let mut events = Vec::from(done(slave(0), 1));
         events.push((slave(0), PipelineEvent::Finished { id: 2, skipped: false }));
         events.extend(done(slave(1), 1));

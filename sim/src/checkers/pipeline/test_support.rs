@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
-use std::sync::Arc;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{Column, ColumnType, Operation, PartitionScheme, SharedOperation, Value};
@@ -118,15 +117,15 @@ pub fn done(node: NodeId, id: u64) -> [(NodeId, PipelineEvent<'static>); 3] {
 /// `database(db)`, VALUE-partitioned on a LONG in {1, 2}.
 pub fn create_db(db: &str) -> SharedOperation {
     let scheme = PartitionScheme::Value { column_type: ColumnType::Long, values: BTreeSet::from([Value::Long(1), Value::Long(2)]) };
-    Arc::new(Operation::CreateDomain { db: db.into(), scheme })
+    SharedOperation::new(Operation::CreateDomain { db: db.into(), scheme })
 }
 
 /// A dimension table of one LONG column `k`.
 pub fn create_table(db: &str, table: &str) -> SharedOperation {
-    Arc::new(Operation::CreateTable { db: db.into(), table: table.into(), columns: vec![Column::new("k", ColumnType::Long)] })
+    SharedOperation::new(Operation::CreateTable { db: db.into(), table: table.into(), columns: vec![Column::new("k", ColumnType::Long)] })
 }
 
 /// One row `k` appended.
 pub fn insert(db: &str, table: &str, k: i64) -> SharedOperation {
-    Arc::new(Operation::Append { db: db.into(), table: table.into(), rows: vec![vec![Value::Long(k)]] })
+    SharedOperation::new(Operation::Append { db: db.into(), table: table.into(), rows: vec![vec![Value::Long(k)]] })
 }

@@ -601,7 +601,6 @@ impl<V: ?Sized> Checker<(), Seen<'_>, V> for CaptureCompleteness {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use ccrsim_model::dfs::{Operation, OperationKind, PartitionKey, SharedOperation};
     use ccrsim_model::pipeline::dolphindb_async::{Task, TaskPayload};
@@ -623,7 +622,7 @@ mod tests {
     }
 
     fn op(db: &str) -> SharedOperation {
-        Arc::new(Operation::Append { db: db.into(), table: "t".into(), rows: vec![] })
+        SharedOperation::new(Operation::Append { db: db.into(), table: "t".into(), rows: vec![] })
     }
     /// The locks of transaction `tid`: one partition of table t.
     fn locks(tid: Tid, db: &str) -> Vec<LockKey> {

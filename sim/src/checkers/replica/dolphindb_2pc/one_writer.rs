@@ -83,7 +83,7 @@ impl<V: ?Sized> Checker<DfsLedger, DfsFact, V> for OneWriter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use ccrsim_model::dfs::SharedOperation;
 
     use ccrsim_model::dfs::{LockKey, Operation, Value};
 
@@ -111,7 +111,7 @@ mod tests {
 
     /// The client sent `op` as operation 1.
     fn invoked_as_1(op: Operation) -> (NodeId, DfsFact) {
-        (CLIENT, DfsFact::OpInvoked { op_id: 1, op: Arc::new(op), at: 0 })
+        (CLIENT, DfsFact::OpInvoked { op_id: 1, op: SharedOperation::new(op), at: 0 })
     }
 
     fn update_of_every_row() -> Operation {

@@ -174,7 +174,7 @@ mod tests {
     const DB: &str = "dfs://a";
 
     fn committed(cid: Cid, op: Operation) -> (NodeId, DfsFact) {
-        let op: SharedOperation = Arc::new(op);
+        let op: SharedOperation = SharedOperation::new(op);
         (CONTROLLER, DfsFact::TxDecided { tid: cid, decision: Decision::Commit(cid), op: Some(op) })
     }
 

@@ -103,7 +103,6 @@ fn at_end<D: On2pc>(ledger: &DfsLedger, view: &ClusterView<'_, D>, controllers: 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::sync::Arc;
 
     use ccrsim_model::dfs::{ColumnType, Operation, PartitionScheme, SharedOperation, Value};
     use ccrsim_model::replica::dolphindb_2pc::Decision;
@@ -140,7 +139,7 @@ mod tests {
     #[test]
     fn a_cluster_missing_a_committed_operation_is_refused() {
         let scheme = PartitionScheme::Value { column_type: ColumnType::Long, values: BTreeSet::from([Value::Long(1)]) };
-        let ledger = committed(vec![Arc::new(Operation::CreateDomain { db: "dfs://a".into(), scheme })]);
+        let ledger = committed(vec![SharedOperation::new(Operation::CreateDomain { db: "dfs://a".into(), scheme })]);
         let err = verdict(&ledger).unwrap_err();
         assert!(err.contains("the cluster differs from the reference"), "{err}");
     }

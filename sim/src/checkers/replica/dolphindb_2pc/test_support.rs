@@ -5,8 +5,6 @@
 
 #![cfg(test)]
 
-use std::sync::Arc;
-
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::dfs::{LockKey, Operation, OperationKind, SharedOperation, Value};
 use ccrsim_model::replica::dolphindb_2pc::{ChunkId, Cid, Decision, DfsFact, OpOutcome, Tid};
@@ -43,7 +41,7 @@ pub fn part(p: i64) -> LockKey {
 
 /// The operation every transaction runs.
 pub fn append() -> SharedOperation {
-    Arc::new(Operation::Append { db: "dfs://a".into(), table: "t".into(), rows: vec![vec![Value::Long(1)]] })
+    SharedOperation::new(Operation::Append { db: "dfs://a".into(), table: "t".into(), rows: vec![vec![Value::Long(1)]] })
 }
 
 /// The controller began `tid` for the client's operation `op_id` under `locks`.
