@@ -88,9 +88,6 @@ impl ReplicationSection {
         if let Some(q) = self.queues {
             within("replication.queues", q.into(), 1, 4096)?;
         }
-        if let Some(n) = self.slave_num {
-            within("replication.slave_num", n.into(), 1, 64)?;
-        }
         if self.status_probe_interval_s != 0.0 {
             number("replication.status_probe_interval_s", self.status_probe_interval_s, 0.01, RUN_S_MAX)
                 .map_err(|(field, reason)| (field, format!("0 (off) or {reason}")))?;
@@ -103,6 +100,9 @@ impl ReplicationSection {
                 "replication.slave_num",
                 format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"),
             );
+        }
+        if let Some(n) = self.slave_num {
+            within("replication.slave_num", n.into(), 1, 64)?;
         }
         if slaves == 0 && (!self.databases.is_empty() || self.slave_clients > 0) {
             return fail("replication", "replication settings need slave clusters (cluster.slave)");

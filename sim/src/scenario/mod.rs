@@ -748,9 +748,13 @@ fn number_in(field: &str, v: f64, low: f64, high: f64, low_open: bool) -> Checke
     if v.is_finite() && above_low && v <= high {
         return Ok(());
     }
-    let bounds = if low_open { format!("({low}, {high}]") } else { format!("[{low}, {high}]") };
+    let bounds = match (low_open, low == 0.0) {
+        (true, true) => format!("positive number in (0, {high}]"),
+        (true, false) => format!("number in ({low}, {high}]"),
+        (false, _) => format!("number in [{low}, {high}]"),
+    };
     let what = if v.is_finite() { "out of range" } else { "not a finite number" };
-    fail(field, format!("must be a number in {bounds}, got {v} ({what})"))
+    fail(field, format!("must be a {bounds}, got {v:?} ({what})"))
 }
 
 /// A finite number in `(0, high]`.
