@@ -204,7 +204,7 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
         (
             deploy("[replication]\nstatus_probe_interval_s = 1e-9"),
             "replication.status_probe_interval_s",
-            "0 (off) or must be a number in [0.01, 86400]",
+            "must be 0 (off) or a number in [0.01, 86400], got 1e-9",
         ),
         // Fault kinds that cannot apply to the topology.
         (with("[faults]\nkinds = [\"crash\", \"wan_partition\"]"), "faults.kinds[1]", "this scenario has no slaves"),

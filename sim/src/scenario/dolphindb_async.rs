@@ -88,9 +88,12 @@ impl ReplicationSection {
         if let Some(q) = self.queues {
             within("replication.queues", q.into(), 1, 4096)?;
         }
-        if self.status_probe_interval_s != 0.0 {
-            number("replication.status_probe_interval_s", self.status_probe_interval_s, 0.01, RUN_S_MAX)
-                .map_err(|(field, reason)| (field, format!("0 (off) or {reason}")))?;
+        let probe = self.status_probe_interval_s;
+        if probe != 0.0 && number("replication.status_probe_interval_s", probe, 0.01, RUN_S_MAX).is_err() {
+            return fail(
+                "replication.status_probe_interval_s",
+                format!("must be 0 (off) or a number in [0.01, {RUN_S_MAX}], got {probe:?}"),
+            );
         }
         let slaves = scenario.cluster.slave.as_ref().map_or(0, |s| s.count);
         if let Some(n) = self.slave_num
