@@ -146,6 +146,79 @@ fn bad_cases() -> Vec<(String, &'static str, &'static str)> {
             "cluster.slave.added_at_s",
             "inside the safety phase",
         ),
+        // Non-finite numbers and absurd magnitudes, refused before they reach a run's arithmetic.
+        (MINIMAL.replace("safety_s = 10.0", "safety_s = inf"), "run.safety_s", "got inf (not a finite number)"),
+        (with("[faults]\nmean_interval_s = nan"), "faults.mean_interval_s", "got NaN (not a finite number)"),
+        (MINIMAL.replace("proposals_per_s = 1.0", "proposals_per_s = 1e300"), "workload.proposals_per_s", "in [0, 64000], got 1e300"),
+        (
+            with("[network.lan]\nlatency_ms = [0.1, -inf]\nloss = 0.0\nduplicate = 0.0\nreorder = 0.0\nreorder_delay_ms_max = 0.0"),
+            "network.lan.latency_ms",
+            "not a finite number",
+        ),
+        (with("[expect]\nsettle_ms = 1e300"), "expect.settle_ms", "out of range"),
+        // Extreme timings that would end as liveness failures blamed on the system under test.
+        (with("[raft]\nelection_timeout_ms = [300, 9223372036854775807]"), "raft.election_timeout_ms", "elements must be 1..=60000"),
+        (with("[raft]\nelection_timeout_ms = [300, 6000]"), "raft.election_timeout_ms", "exceeds run.liveness_bound_s (5 s)"),
+        (with("[clock]\nskew_ms_max = 9223372036854775807"), "clock.skew_ms_max", "must be 0..=3600000"),
+        (
+            with("[disk]\ncapacity_mb = 64\nwrite_latency_us = [10, 100]\nfsync_latency_us = [200, 9223372036854775807]"),
+            "disk.fsync_latency_us",
+            "1000000",
+        ),
+        (deploy("[dfs]\nbegin_timeout_ms = 9223372036854775807"), "dfs.begin_timeout_ms", "1..=3600000"),
+        (deploy("[dfs]\nscrub_interval_ms = 9223372036854775807"), "dfs.scrub_interval_ms", "0 (off) or 1..=3600000"),
+        // Negative numbers.
+        (MINIMAL.replace("seeds_ci = 1", "seeds_ci = -1"), "run.seeds_ci", "invalid value: integer `-1`"),
+        (
+            with("[faults.on_new_leader]\ndelay_ms = [-1.0, 2.0]"),
+            "faults.on_new_leader.delay_ms",
+            "[min, max]: must be a number in [0, 60000]",
+        ),
+        // Pairs of another length than two.
+        (with("[raft]\nelection_timeout_ms = [300, 600, 900]"), "raft.election_timeout_ms", "invalid length 3, expected a [min, max] pair"),
+        (with("[faults]\nduration_s = [1.0]"), "faults.duration_s", "invalid length 1"),
+        (deploy("").replace("ops_per_s = 1.0", "ops_per_s = 1.0\nrows = []"), "dfs_workload.rows", "invalid length 0"),
+        // Sizes and rates that would make a run's memory or event count unbounded.
+        (MINIMAL.replace("controllers = 3", "controllers = 100000"), "cluster.master.controllers", "1..=9"),
+        (
+            deploy("").replace("ops_per_s = 1.0", "ops_per_s = 1.0\nrows = [1, 4294967295]"),
+            "dfs_workload.rows",
+            "elements must be 1..=10000",
+        ),
+        (
+            deploy("").replace("ops_per_s = 1.0", "ops_per_s = 1000.0\nrows = [1, 10000]"),
+            "dfs_workload.rows",
+            "more than the 20000000 one run may write",
+        ),
+        (with("[faults]\nkinds = [\"crash\"]\nmean_interval_s = 1e-9"), "faults.mean_interval_s", "in [0.01, 86400]"),
+        (
+            MINIMAL.replace("safety_s = 10.0", "safety_s = 80000.0") + "[faults]\nkinds = [\"crash\", \"pause\"]\nmean_interval_s = 0.1\n",
+            "faults.mean_interval_s",
+            "more than the 1000000 one run may plan",
+        ),
+        (
+            MINIMAL.replace("safety_s = 10.0", "safety_s = 80000.0").replace("proposals_per_s = 1.0", "proposals_per_s = 100.0"),
+            "workload.proposals_per_s",
+            "more than the 2000000 one run may issue",
+        ),
+        (
+            deploy("[replication]\nstatus_probe_interval_s = 1e-9"),
+            "replication.status_probe_interval_s",
+            "must be 0 (off) or a number in [0.01, 86400], got 1e-9",
+        ),
+        // Fault kinds that cannot apply to the topology.
+        (with("[faults]\nkinds = [\"crash\", \"wan_partition\"]"), "faults.kinds[1]", "this scenario has no slaves"),
+        (
+            MINIMAL.replace("controllers = 3", "controllers = 1") + "[faults]\nkinds = [\"partition\"]\n",
+            "faults.kinds[0]",
+            "needs at least 2",
+        ),
+        (
+            with("[[faults.schedule]]\nat_s = 1.0\nfault = \"crash\"\nnodes = [\"client.0\"]"),
+            "faults.schedule[0].nodes",
+            "clients are never faulted",
+        ),
+        (with("[[faults.schedule]]\nat_s = 1.0\nfault = \"pause\"\nnodes = [\"master\"]"), "faults.schedule[0].nodes", "not \"master\""),
     ]
 }
 
@@ -158,6 +231,21 @@ fn bad_input_names_the_file_the_field_and_the_reason() {
         assert!(e.reason.contains(reason), "reason {:?} lacks {reason:?} for input:\n{text}", e.reason);
         assert!(e.to_string().starts_with("bad.toml: "), "{e}");
     }
+}
+
+#[test]
+fn a_name_that_is_not_the_file_name_is_refused() {
+    let dir = std::env::temp_dir().join(format!("ccrsim-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("other-name.toml").display().to_string();
+    std::fs::write(&path, MINIMAL).expect("written");
+    let e = Scenario::load(&path).expect_err("name \"minimal\" in other-name.toml");
+    assert_eq!((e.file.as_str(), e.field.as_str()), (path.as_str(), "name"), "{e}");
+    assert!(e.reason.contains("must be the file's name without .toml, \"other-name\", got \"minimal\""), "{e}");
+    let path = dir.join("minimal.toml").display().to_string();
+    std::fs::write(&path, MINIMAL).expect("written");
+    assert_eq!(Scenario::load(&path).expect("named as its file").name, "minimal");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

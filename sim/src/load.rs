@@ -40,11 +40,49 @@ impl Scenario {
             field: "-".into(),
             reason: format!("cannot read: {e}"),
         })?;
-        Scenario::parse(name_or_path, &text)
+        let scenario = Scenario::parse(name_or_path, &text)?;
+        name_is_file_stem(name_or_path, &scenario)?;
+        Ok(scenario)
     }
 }
 
+/// A scenario file's `name` is its file's name without `.toml` (as every shipped one is): runs,
+/// reports and replay commands name the scenario by `name`, and a `name` that differs sends a
+/// reader of a failure to the wrong file.
+fn name_is_file_stem(path: &str, scenario: &Scenario) -> Result<(), ScenarioError> {
+    let stem = std::path::Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if scenario.name == stem {
+        return Ok(());
+    }
+    Err(ScenarioError {
+        file: path.to_string(),
+        field: "name".into(),
+        reason: format!(
+            "must be the file's name without .toml, {stem:?}, got {:?}: reports and replay commands name a scenario by it",
+            scenario.name
+        ),
+    })
+}
+
 type Checked = Result<(), (String, String)>;
+
+/// Every kind the random nemesis may draw can hit this topology: a kind that cannot would be
+/// planned as nothing, and the file would claim faults its runs never see.
+fn kinds_apply(kinds: &[FaultKind], topology: &Topology) -> Checked {
+    for (i, kind) in kinds.iter().enumerate() {
+        let field = format!("faults.kinds[{i}]");
+        if *kind == FaultKind::WanPartition && topology.slaves().is_empty() {
+            return fail(&field, "wan_partition cuts the master from a slave cluster: this scenario has no slaves (cluster.slave)");
+        }
+        if matches!(kind, FaultKind::Partition | FaultKind::OneWayPartition) && topology.faultable().len() < 2 {
+            return fail(
+                &field,
+                format!("{kind:?} splits the cluster nodes into two sides: it needs at least 2 controllers and data nodes"),
+            );
+        }
+    }
+    Ok(())
+}
 
 fn fail(field: &str, reason: impl Into<String>) -> Checked {
     Err((field.to_string(), reason.into()))
@@ -76,9 +114,6 @@ fn validate_deployment(s: &Scenario) -> Checked {
         if !(fixed.at_s >= 0.0 && fixed.at_s < s.run.safety_s) {
             return fail(&field("at_s"), format!("{} is outside the safety phase [0, {})", fixed.at_s, s.run.safety_s));
         }
-        if !(fixed.duration_s.is_finite() && fixed.duration_s > 0.0) {
-            return fail(&field("duration_s"), format!("must be a positive number, got {}", fixed.duration_s));
-        }
         for name in fixed.nodes.iter().chain(&fixed.others) {
             if !names.contains(name) && topology.cluster_by_name(name).is_none() {
                 return fail(&field("nodes"), format!("unknown node or cluster {name:?} (nodes: {})", names.join(", ")));
@@ -90,13 +125,22 @@ fn validate_deployment(s: &Scenario) -> Checked {
         if fixed.fault.needs_node() && fixed.nodes.len() != 1 {
             return fail(&field("nodes"), format!("{:?} hits exactly one node, got {}", fixed.fault, fixed.nodes.len()));
         }
-        if fixed.fault.is_machine() && topology.by_name(&fixed.nodes[0]).is_none_or(|n| topology.nodes[n as usize].machine.is_none()) {
-            return fail(&field("nodes"), format!("{:?} names a node of the machine it hits: a controller or a data node", fixed.fault));
+        // A machine fault names a node of the machine it hits: every controller and data node runs
+        // on one (topology.rs), so this also tells a machine fault which machine.
+        if fixed.fault.needs_node() && topology.by_name(&fixed.nodes[0]).is_none_or(|n| topology.nodes[n as usize].kind.is_client()) {
+            return fail(
+                &field("nodes"),
+                format!(
+                    "{:?} hits one controller or data node, not {:?} (clusters stand for several nodes, clients are never faulted)",
+                    fixed.fault, fixed.nodes[0]
+                ),
+            );
         }
         if fixed.fault.is_partition() && fixed.nodes.is_empty() && fixed.fault != FaultKind::WanPartition {
             return fail(&field("nodes"), format!("{:?} needs the nodes of one side", fixed.fault));
         }
     }
+    kinds_apply(&f.kinds, &topology)?;
     scenario::validate_calls(&s.calls, s.duration_max_s(), |on| topology.resolve_target(on).is_some() || topology.by_name(on).is_some())?;
     if let Some(v) = &s.expect.violation {
         let checkers = registry::checker_names();

@@ -261,6 +261,9 @@ struct Planner {
 }
 
 impl Planner {
+    /// `at` is at most the safety phase (a validated scenario's is at most a day), so the checked
+    /// conversion of `SimTime::from_secs_f64` never panics here; a NaN or an infinity that got past
+    /// validation would panic as a harness failure instead of planning a fault at time 0 or never.
     fn push(&mut self, at: f64, action: FaultAction) {
         self.faults.push(PlannedFault { at: SimTime::from_secs_f64(at), action });
     }

@@ -15,18 +15,22 @@ pub struct NodeClock {
 }
 
 impl NodeClock {
-    /// The local time a role reads at global time `now` (never below zero).
+    /// The local time a role reads at global time `now` (never below zero). In i128, which the
+    /// product of any u64 time and i64 drift fits; a result past `Millis` is a harness panic
+    /// (validated skews and drifts keep it within a day of `now`).
     pub fn local_millis(&self, now: SimTime) -> Millis {
-        let global_ms = now.as_nanos() as i128 / 1_000_000;
+        let global_ms = i128::from(now.as_nanos()) / 1_000_000;
         let local = global_ms + global_ms * i128::from(self.drift_ppm) / 1_000_000 + i128::from(self.skew_ms);
-        local.max(0) as Millis
+        Millis::try_from(local.max(0)).unwrap_or_else(|_| panic!("harness: a node's local clock overflowed: {local} ms at {now}"))
     }
 
-    /// How long, in global nanoseconds, a timer of `delay_ms` local milliseconds takes.
+    /// How long, in global nanoseconds, a timer of `delay_ms` local milliseconds takes; a timer
+    /// past `u64::MAX` nanoseconds is a harness panic, never a truncated (early) timer.
     pub fn timer_nanos(&self, delay_ms: Millis) -> u64 {
-        let rate = 1_000_000 + self.drift_ppm; // local ticks per 1e6 global ticks
-        assert!(rate > 0, "a clock must move forward");
-        (u128::from(delay_ms) * 1_000_000 * 1_000_000 / rate as u128) as u64
+        let rate = 1_000_000 + i128::from(self.drift_ppm); // local ticks per 1e6 global ticks
+        assert!(rate > 0, "harness: a clock must move forward (drift {} ppm)", self.drift_ppm);
+        let nanos = i128::from(delay_ms) * 1_000_000 * 1_000_000 / rate;
+        u64::try_from(nanos).unwrap_or_else(|_| panic!("harness: a timer of {delay_ms} local ms overflows simulated time"))
     }
 }
 
@@ -43,5 +47,11 @@ mod tests {
         assert_eq!(exact.timer_nanos(7), 7_000_000);
         let behind = NodeClock { skew_ms: -5000, drift_ppm: 0 };
         assert_eq!(behind.local_millis(SimTime::from_millis(10)), 0, "never below zero");
+    }
+
+    #[test]
+    #[should_panic(expected = "harness: a timer of")]
+    fn a_timer_past_simulated_time_is_a_harness_panic_not_a_truncation() {
+        NodeClock { skew_ms: 0, drift_ppm: -500_000 }.timer_nanos(u64::MAX / 1_000_000);
     }
 }

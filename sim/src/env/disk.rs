@@ -25,8 +25,10 @@ pub struct DiskProfile {
     /// Size of the device.
     pub capacity_mb: u64,
     /// Latency of a write, append, read, rename or remove: uniform in `[min, max]` microseconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub write_latency_us: [u64; 2],
     /// Latency of an fsync: uniform in `[min, max]` microseconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub fsync_latency_us: [u64; 2],
 }
 
@@ -98,7 +100,9 @@ impl SimDisk {
             DiskFault::Full { capacity_bytes } => Some(*capacity_bytes),
             _ => None,
         });
-        full.min().unwrap_or(self.profile.capacity_mb * 1024 * 1024)
+        full.min().unwrap_or_else(|| {
+            self.profile.capacity_mb.checked_mul(1024 * 1024).unwrap_or_else(|| panic!("harness: a disk capacity overflows u64 bytes"))
+        })
     }
 
     fn slow_factor(&self) -> u64 {
@@ -120,7 +124,12 @@ impl SimDisk {
             _ => self.profile.write_latency_us,
         };
         let us = if high > low { rng.random_range(low..=high) } else { low };
-        us.max(1) * 1000 * self.slow_factor()
+        // Checked: validated latencies (at most 1 s) times a slow fault's factor (at most 100)
+        // stay far below u64::MAX nanoseconds; an overflow is ccrsim's bug, not the disk's.
+        us.max(1)
+            .checked_mul(1000)
+            .and_then(|ns| ns.checked_mul(self.slow_factor()))
+            .unwrap_or_else(|| panic!("harness: a disk latency of {us} us overflows simulated time"))
     }
 
     /// Carries out a request now (it completes now). `Ok(Some(bytes))` for a read.

@@ -12,7 +12,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::env::time::SimTime;
+use crate::env::time::{SimTime, millis_to_nanos};
 use ccrsim_model::core::io::NodeId;
 
 /// Which kind of link a message travels on.
@@ -41,6 +41,7 @@ impl LinkClass {
 #[serde(deny_unknown_fields)]
 pub struct LinkProfile {
     /// One-way latency, uniform in `[min, max]` milliseconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub latency_ms: [f64; 2],
     /// Probability that a message is lost.
     pub loss: f64,
@@ -176,7 +177,9 @@ impl Network {
             && rng.random_bool(share.clamp(0.0, 1.0))
         {
             self.stats.held_late += 1;
-            delays.iter_mut().for_each(|d| *d = d.saturating_add(delay));
+            delays.iter_mut().for_each(|d| {
+                *d = d.checked_add(delay).unwrap_or_else(|| panic!("harness: a late delivery's delay overflows simulated time"))
+            });
         }
         Ok(delays)
     }
@@ -187,7 +190,7 @@ impl Network {
         if profile.reorder > 0.0 && rng.random_bool(profile.reorder.clamp(0.0, 1.0)) && profile.reorder_delay_ms_max > 0.0 {
             ms += rng.random_range(0.0..=profile.reorder_delay_ms_max);
         }
-        (ms * 1e6).round().max(1.0) as u64
+        millis_to_nanos(ms).max(1)
     }
 
     /// Whether a message sent at `sent_at` on `from -> to` may be delivered now.
@@ -256,7 +259,8 @@ impl Network {
     /// Starts late delivery `id`: `share` of what `node` sends from now on arrives `delay_ms` later
     /// than its link would deliver it.
     pub fn start_late_delivery(&mut self, id: u32, node: NodeId, share: f64, delay_ms: u64) {
-        self.late.insert(id, (node, share, delay_ms.saturating_mul(1_000_000)));
+        let delay = SimTime::from_millis(delay_ms).as_nanos();
+        self.late.insert(id, (node, share, delay));
     }
 
     /// Ends late delivery `id` (messages already held still arrive late).

@@ -1,4 +1,11 @@
 //! Simulated time: nanoseconds since the start of the run.
+//!
+//! Every conversion and addition here is checked: an overflow panics with a message starting
+//! `harness:` (ccrsim itself broke, not the system under test), in debug and release builds alike,
+//! instead of wrapping or saturating into an event scheduled at the wrong time. A validated
+//! scenario cannot reach these panics: it runs at most one simulated day (`run.safety_s` plus
+//! `run.liveness_bound_s`, docs/scenarios.md), and every duration it sets is bounded far below
+//! `u64::MAX` nanoseconds (about 584 years).
 
 use std::fmt;
 
@@ -17,12 +24,15 @@ impl SimTime {
 
     /// From milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
-        SimTime(ms * 1_000_000)
+        match ms.checked_mul(1_000_000) {
+            Some(ns) => SimTime(ns),
+            None => panic!("harness: simulated time overflow: milliseconds past u64::MAX nanoseconds"),
+        }
     }
 
-    /// From seconds (fractional).
+    /// From seconds (fractional): finite, not negative, and below `u64::MAX` nanoseconds.
     pub fn from_secs_f64(s: f64) -> Self {
-        SimTime((s * 1e9).round() as u64)
+        SimTime(secs_to_nanos(s))
     }
 
     /// Nanoseconds since start.
@@ -42,8 +52,31 @@ impl SimTime {
 
     /// `self + ns`.
     pub const fn plus_nanos(self, ns: u64) -> Self {
-        SimTime(self.0 + ns)
+        match self.0.checked_add(ns) {
+            Some(t) => SimTime(t),
+            None => panic!("harness: simulated time overflow: a deadline past u64::MAX nanoseconds"),
+        }
     }
+}
+
+/// Nanoseconds in `s` seconds, rounded; panics (`harness:`) on a NaN, a negative number or one
+/// past `u64::MAX` nanoseconds, where `as` would saturate silently.
+pub fn secs_to_nanos(s: f64) -> u64 {
+    nanos_of(s * 1e9, s, "seconds")
+}
+
+/// Nanoseconds in `ms` milliseconds, rounded; panics (`harness:`) as [`secs_to_nanos`] does.
+pub fn millis_to_nanos(ms: f64) -> u64 {
+    nanos_of(ms * 1e6, ms, "milliseconds")
+}
+
+fn nanos_of(ns: f64, given: f64, unit: &str) -> u64 {
+    let ns = ns.round();
+    // 2^64 is exact in f64; every f64 below it converts without saturating.
+    if !(0.0..18_446_744_073_709_551_616.0).contains(&ns) {
+        panic!("harness: simulated time out of range: {given} {unit} is not a duration in [0, u64::MAX] nanoseconds");
+    }
+    ns as u64
 }
 
 impl serde::Serialize for SimTime {
@@ -56,5 +89,36 @@ impl serde::Serialize for SimTime {
 impl fmt::Display for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:>10.6}s", self.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_round_and_add() {
+        assert_eq!(SimTime::from_secs_f64(1.5).as_nanos(), 1_500_000_000);
+        assert_eq!(SimTime::from_millis(7).plus_nanos(3).as_nanos(), 7_000_003);
+        assert_eq!(millis_to_nanos(0.0000004), 0);
+        assert_eq!(millis_to_nanos(2.5), 2_500_000);
+    }
+
+    #[test]
+    fn overflow_is_a_harness_panic_never_a_wrap_or_a_saturation() {
+        let overflows: [fn() -> u64; 7] = [
+            || SimTime::from_nanos(u64::MAX).plus_nanos(1).as_nanos(),
+            || SimTime::from_millis(u64::MAX / 1000).as_nanos(),
+            || SimTime::from_secs_f64(f64::INFINITY).as_nanos(),
+            || SimTime::from_secs_f64(f64::NAN).as_nanos(),
+            || SimTime::from_secs_f64(-1.0).as_nanos(),
+            || SimTime::from_secs_f64(1e300).as_nanos(),
+            || millis_to_nanos(1e20),
+        ];
+        for overflow in overflows {
+            let payload = std::panic::catch_unwind(overflow).expect_err("must panic");
+            let message = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+            assert!(message.as_deref().is_some_and(|m| m.starts_with("harness: simulated time")), "{message:?}");
+        }
     }
 }

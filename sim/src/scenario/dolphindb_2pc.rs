@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use ccrsim_model::dfs::OperationKind;
 
-use super::{Scenario, fail, positive, probability, range, within};
+use super::{HOUR_MS, ROWS_MAX, Scenario, fail, number, off_or_within, operations_bounded, positive, probability, within};
 
 /// Clients that run the DFS operation mix through the data nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,7 @@ pub struct DfsWorkloadSection {
     /// Tables per database.
     pub tables_per_db: u32,
     /// Rows per APPEND or UPSERT, uniform in `[min, max]`.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub rows: [u32; 2],
     /// Share of operations made invalid on purpose.
     pub invalid_share: f64,
@@ -89,32 +90,48 @@ impl DfsWorkloadSection {
         self.mix.iter().filter_map(|(k, w)| OperationKind::from_name(k).map(|k| (k, *w))).collect()
     }
 
-    /// Checks `[dfs_workload]`; of the rest of `scenario` it reads the master's data nodes.
-    /// The rest of the section is checked only when there are clients.
+    /// Checks `[dfs_workload]`; of the rest of `scenario` it reads the master's data nodes and the
+    /// safety phase (what the clients issue in it is bounded). Every field is checked, with or
+    /// without clients; the rate must be positive only with them.
     pub(super) fn validate(&self, scenario: &Scenario) -> Result<(), (String, String)> {
         within("dfs_workload.clients", self.clients.into(), 0, 64)?;
-        if self.clients == 0 {
-            return Ok(());
-        }
-        if scenario.cluster.master.data_nodes == 0 {
+        if self.clients > 0 && scenario.cluster.master.data_nodes == 0 {
             return fail("dfs_workload.clients", "DFS clients need data nodes (cluster.master.data_nodes)");
         }
         within("dfs_workload.lanes_per_client", self.lanes_per_client.into(), 1, 1024)?;
-        positive("dfs_workload.ops_per_s", self.ops_per_s)?;
-        within("dfs_workload.op_timeout_ms", self.op_timeout_ms, 1, 3_600_000)?;
+        number("dfs_workload.ops_per_s", self.ops_per_s, 0.0, 64_000.0)?;
+        within("dfs_workload.op_timeout_ms", self.op_timeout_ms, 1, HOUR_MS)?;
         within("dfs_workload.databases", self.databases.into(), 1, 64)?;
         within("dfs_workload.tables_per_db", self.tables_per_db.into(), 1, 64)?;
-        range("dfs_workload.rows", &self.rows)?;
-        within("dfs_workload.rows", self.rows[0].into(), 1, 10_000)?;
+        super::pair_within("dfs_workload.rows", &self.rows, 1, 10_000)?;
         probability("dfs_workload.invalid_share", self.invalid_share)?;
-        within("dfs_workload.catalog_refresh_ms", self.catalog_refresh_ms, 1, 3_600_000)?;
-        for name in self.mix.keys() {
+        within("dfs_workload.catalog_refresh_ms", self.catalog_refresh_ms, 1, HOUR_MS)?;
+        for (name, weight) in &self.mix {
             if OperationKind::from_name(name).is_none() {
                 let names: Vec<&str> = OperationKind::ALL.iter().map(|k| k.name()).collect();
                 return fail(&format!("dfs_workload.mix.{name}"), format!("unknown operation type (types: {})", names.join(", ")));
             }
+            within(&format!("dfs_workload.mix.{name}"), (*weight).into(), 0, 1_000_000)?;
         }
         within("dfs_workload.query_weight", self.query_weight.into(), 0, 1_000_000)?;
+        if self.clients == 0 {
+            return Ok(());
+        }
+        positive("dfs_workload.ops_per_s", self.ops_per_s, 64_000.0)?;
+        if self.ops_per_s / f64::from(self.clients) > 1000.0 {
+            return fail("dfs_workload.ops_per_s", "more than 1000 per client per second");
+        }
+        operations_bounded("dfs_workload.ops_per_s", self.ops_per_s, &scenario.run)?;
+        let rows = self.ops_per_s * scenario.run.safety_s * f64::from(self.rows[1]);
+        if rows > ROWS_MAX {
+            return fail(
+                "dfs_workload.rows",
+                format!(
+                    "up to {} rows per operation at dfs_workload.ops_per_s over run.safety_s write up to {rows:.0} rows, more than the {ROWS_MAX} one run may write",
+                    self.rows[1]
+                ),
+            );
+        }
         if self.mix.values().all(|w| *w == 0) {
             return fail("dfs_workload.mix", "needs at least one positive weight");
         }
@@ -183,9 +200,10 @@ impl DfsSection {
             ("dfs.transaction_timeout_ms", self.transaction_timeout_ms),
             ("dfs.recovery_lock_timeout_ms", self.recovery_lock_timeout_ms),
         ] {
-            within(field, v, 1, 3_600_000)?;
+            within(field, v, 1, HOUR_MS)?;
         }
         within("dfs.compaction_records", self.compaction_records.into(), 1, 1_000_000)?;
+        off_or_within("dfs.scrub_interval_ms", self.scrub_interval_ms, 1, HOUR_MS)?;
         if self.online_window_ms <= self.heartbeat_ms {
             return fail("dfs.online_window_ms", "must exceed dfs.heartbeat_ms, or live nodes look offline between heartbeats");
         }

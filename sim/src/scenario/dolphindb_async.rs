@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use ccrsim_model::pipeline::dolphindb_async::AdminCall;
 
-use super::{Scenario, fail, within};
+use super::{HOUR_MS, LIST_MAX, RUN_S_MAX, Scenario, fail, number, within};
 
 /// Replication settings (DolphinDB configuration parameters where they exist).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,21 +77,22 @@ impl ReplicationSection {
             }
             within(&format!("replication.databases.{db}"), (*set).into(), 0, 1)?;
         }
-        within("replication.async_delay_ms", self.async_delay_ms, 0, 3_600_000)?;
-        within("replication.pull_interval_ms", self.pull_interval_ms, 1, 3_600_000)?;
+        within("replication.async_delay_ms", self.async_delay_ms, 0, HOUR_MS)?;
+        within("replication.pull_interval_ms", self.pull_interval_ms, 1, HOUR_MS)?;
         within("replication.pull_batch", self.pull_batch.into(), 1, 100_000)?;
-        within("replication.pull_timeout_ms", self.pull_timeout_ms, 1, 3_600_000)?;
-        within("replication.report_interval_ms", self.report_interval_ms, 1, 3_600_000)?;
-        within("replication.redispatch_after_ms", self.redispatch_after_ms, 1, 3_600_000)?;
+        within("replication.pull_timeout_ms", self.pull_timeout_ms, 1, HOUR_MS)?;
+        within("replication.report_interval_ms", self.report_interval_ms, 1, HOUR_MS)?;
+        within("replication.redispatch_after_ms", self.redispatch_after_ms, 1, HOUR_MS)?;
         within("replication.max_failures", self.max_failures.into(), 1, 1_000_000)?;
         within("replication.slave_clients", self.slave_clients.into(), 0, 16)?;
         if let Some(q) = self.queues {
             within("replication.queues", q.into(), 1, 4096)?;
         }
-        if !(self.status_probe_interval_s >= 0.0 && self.status_probe_interval_s.is_finite()) {
+        let probe = self.status_probe_interval_s;
+        if probe != 0.0 && number("replication.status_probe_interval_s", probe, 0.01, RUN_S_MAX).is_err() {
             return fail(
                 "replication.status_probe_interval_s",
-                format!("must be 0 or a positive number, got {}", self.status_probe_interval_s),
+                format!("must be 0 (off) or a number in [0.01, {RUN_S_MAX}], got {probe:?}"),
             );
         }
         let slaves = scenario.cluster.slave.as_ref().map_or(0, |s| s.count);
@@ -102,6 +103,9 @@ impl ReplicationSection {
                 "replication.slave_num",
                 format!("clusterReplicationSlaveNum {n} is below the {slaves} slaves of cluster.slave.count"),
             );
+        }
+        if let Some(n) = self.slave_num {
+            within("replication.slave_num", n.into(), 1, 64)?;
         }
         if slaves == 0 && (!self.databases.is_empty() || self.slave_clients > 0) {
             return fail("replication", "replication settings need slave clusters (cluster.slave)");
@@ -198,6 +202,9 @@ impl CallSpec {
 /// its arguments, a target for which `target_exists`, and an expected outcome that is `ok` or an
 /// error code.
 pub(crate) fn validate_calls(calls: &[CallSpec], run_end_s: f64, target_exists: impl Fn(&str) -> bool) -> Result<(), (String, String)> {
+    if calls.len() > LIST_MAX {
+        return fail("calls", format!("{} calls, more than {LIST_MAX}", calls.len()));
+    }
     for (i, c) in calls.iter().enumerate() {
         let field = |name: &str| format!("calls[{i}].{name}");
         if !(c.at_s >= 0.0 && c.at_s < run_end_s) {

@@ -257,6 +257,7 @@ impl Default for SlaveShape {
 #[serde(deny_unknown_fields, default)]
 pub struct RaftSection {
     /// Election timeout, uniform in `[min, max)` milliseconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub election_timeout_ms: [u64; 2],
     /// Leader heartbeat interval.
     pub heartbeat_ms: u64,
@@ -423,8 +424,10 @@ pub struct FaultsSection {
     /// Mean simulated seconds between two faults of one kind (before swarm scaling).
     pub mean_interval_s: f64,
     /// How long a transient fault lasts: uniform in `[min, max]` seconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub duration_s: [f64; 2],
     /// How long a crashed node stays down: uniform in `[min, max]` seconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub crash_downtime_s: [f64; 2],
     /// Faults aimed at a controller the moment it becomes leader (Jepsen-style targeting).
     pub on_new_leader: LeaderTrigger,
@@ -459,8 +462,10 @@ pub struct LeaderTrigger {
     pub action: LeaderAction,
     /// Delay after the election, uniform in `[min, max]` milliseconds (0 hits it before its first
     /// AppendEntries leaves).
+    #[serde(deserialize_with = "crate::env::pair")]
     pub delay_ms: [f64; 2],
     /// How long the isolation or the downtime lasts, uniform in `[min, max]` seconds.
+    #[serde(deserialize_with = "crate::env::pair")]
     pub duration_s: [f64; 2],
     /// Only leaders of these clusters (`master`, `slave0`, ...); empty: every cluster.
     pub clusters: Vec<String>,
@@ -691,15 +696,15 @@ impl Scenario {
         self.run.validate()?;
         self.cluster.validate(&self.run)?;
         self.replication.validate(self)?; // dolphindb-async
-        self.raft.validate()?;
-        self.workload.validate()?;
+        self.raft.validate(&self.run)?;
+        self.workload.validate(&self.run)?;
         validate_clients(self)?;
         self.dfs_workload.validate(self)?; // dolphindb-2pc
         self.dfs.validate(self)?; // dolphindb-2pc
         self.network.validate()?;
         validate_disk(&self.disk)?;
         self.clock.validate()?;
-        self.faults.validate()?;
+        self.faults.validate(&self.run)?;
         self.expect.validate()?;
         deployment(self)
     }
@@ -707,45 +712,116 @@ impl Scenario {
 
 // The checks of the neutral sections, in the order `Scenario::validate` runs them, and the helpers
 // every section's checks (the design sections' too) are written with.
+//
+// Every number of a scenario goes through one of the helpers below, which refuse a NaN, an
+// infinity and anything outside the field's range; docs/scenarios.md lists each range and why it
+// is what it is (tests/validation.rs reads that table back and holds accepted scenarios to it).
+// The ranges bound what a run costs: at most one simulated day, at most a few hundred nodes,
+// and the consistency checks below bound the operations, the rows and the faults it plans, so
+// that a validated run's memory and event count are bounded by what its file declares.
 
 /// What a check gives: `Err((dotted field path, reason))` for the first thing wrong.
 type Checked = Result<(), (String, String)>;
+
+/// The longest run: safety phase plus liveness bound, in simulated seconds (one day).
+pub const RUN_S_MAX: f64 = 86_400.0;
+/// The longest timeout or period in milliseconds (one hour).
+const HOUR_MS: u64 = 3_600_000;
+/// Operations (or metadata proposals) one run may issue at most: a run's histories grow with them.
+const OPERATIONS_MAX: f64 = 2_000_000.0;
+/// Rows one run's DFS clients may write at most (operations times `rows` max): the tables, their
+/// replicas and the checkers' reference database grow with them.
+const ROWS_MAX: f64 = 20_000_000.0;
+/// Faults the nemesis may plan for one run, as expected from the rate (swarm mode may double it).
+const PLANNED_FAULTS_MAX: f64 = 1_000_000.0;
+/// Entries of `faults.schedule` and of `[[calls]]` at most.
+pub(crate) const LIST_MAX: usize = 10_000;
 
 fn fail(field: &str, reason: impl Into<String>) -> Checked {
     Err((field.to_string(), reason.into()))
 }
 
-fn positive(field: &str, v: f64) -> Checked {
-    if v.is_finite() && v > 0.0 { Ok(()) } else { fail(field, format!("must be a positive number, got {v}")) }
+/// A finite number in `[low, high]` (`low_open`: `(low, high]`). NaN, infinities and magnitudes
+/// such as 1e300 fail here, before any of them reaches the run's arithmetic.
+fn number_in(field: &str, v: f64, low: f64, high: f64, low_open: bool) -> Checked {
+    let above_low = if low_open { v > low } else { v >= low };
+    if v.is_finite() && above_low && v <= high {
+        return Ok(());
+    }
+    let bounds = match (low_open, low == 0.0) {
+        (true, true) => format!("positive number in (0, {high}]"),
+        (true, false) => format!("number in ({low}, {high}]"),
+        (false, _) => format!("number in [{low}, {high}]"),
+    };
+    let what = if v.is_finite() { "out of range" } else { "not a finite number" };
+    fail(field, format!("must be a {bounds}, got {v:?} ({what})"))
+}
+
+/// A finite number in `(0, high]`.
+fn positive(field: &str, v: f64, high: f64) -> Checked {
+    number_in(field, v, 0.0, high, true)
+}
+
+/// A finite number in `[low, high]`.
+fn number(field: &str, v: f64, low: f64, high: f64) -> Checked {
+    number_in(field, v, low, high, false)
 }
 
 fn probability(field: &str, v: f64) -> Checked {
     if (0.0..=1.0).contains(&v) { Ok(()) } else { fail(field, format!("must be a probability in [0, 1], got {v}")) }
 }
 
-fn range<T: PartialOrd + fmt::Debug>(field: &str, r: &[T; 2]) -> Checked {
-    if r[0] <= r[1] { Ok(()) } else { fail(field, format!("[min, max] with min > max: {r:?}")) }
-}
-
+/// An integer in `[low, high]`.
 fn within(field: &str, v: u64, low: u64, high: u64) -> Checked {
     if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
 }
 
+/// `0` (off) or an integer in `[low, high]`.
+fn off_or_within(field: &str, v: u64, low: u64, high: u64) -> Checked {
+    if v == 0 || (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be 0 (off) or {low}..={high}, got {v}")) }
+}
+
+/// `[min, max]` with `min <= max`.
+fn ordered<T: PartialOrd + fmt::Debug>(field: &str, r: &[T; 2]) -> Checked {
+    if r[0] <= r[1] { Ok(()) } else { fail(field, format!("[min, max] with min > max: {r:?}")) }
+}
+
+/// A `[min, max]` pair of integers, each in `[low, high]`, with `min <= max`.
+fn pair_within<T: Copy + Into<u64> + PartialOrd + fmt::Debug>(field: &str, r: &[T; 2], low: u64, high: u64) -> Checked {
+    for v in r {
+        let v: u64 = (*v).into();
+        if !(low..=high).contains(&v) {
+            return fail(field, format!("[min, max] elements must be {low}..={high}, got {r:?}"));
+        }
+    }
+    ordered(field, r)
+}
+
+/// A `[min, max]` pair of finite numbers, each in `[low, high]` (`low_open`: `(low, high]`), with
+/// `min <= max`.
+fn pair_of_numbers(field: &str, r: &[f64; 2], low: f64, high: f64, low_open: bool) -> Checked {
+    for v in r {
+        number_in(field, *v, low, high, low_open).map_err(|(f, reason)| (f, format!("[min, max]: {reason}")))?;
+    }
+    ordered(field, r)
+}
+
 fn validate_name(name: &str) -> Checked {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return fail("name", format!("must be non-empty letters, digits, '-' or '_', got {name:?}"));
+    if name.is_empty() || name.len() > 100 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return fail("name", format!("must be 1 to 100 letters, digits, '-' or '_', got {name:?}"));
     }
     Ok(())
 }
 
 impl RunSection {
     fn validate(&self) -> Checked {
-        positive("run.safety_s", self.safety_s)?;
-        positive("run.liveness_bound_s", self.liveness_bound_s)?;
-        if self.safety_s + self.liveness_bound_s > 86_400.0 {
-            return fail("run.safety_s", "a run is limited to one simulated day");
+        positive("run.safety_s", self.safety_s, RUN_S_MAX)?;
+        positive("run.liveness_bound_s", self.liveness_bound_s, RUN_S_MAX)?;
+        if self.safety_s + self.liveness_bound_s > RUN_S_MAX {
+            return fail("run.safety_s", "a run is limited to one simulated day (run.safety_s + run.liveness_bound_s <= 86400)");
         }
-        Ok(())
+        within("run.seeds_ci", self.seeds_ci, 1, 1_000_000)?;
+        within("run.seeds_default", self.seeds_default, 1, 1_000_000)
     }
 }
 
@@ -759,6 +835,7 @@ impl ClusterSection {
             within("cluster.slave.count", s.count.into(), 1, 4)?;
             cluster_shape("cluster.slave", s.controllers, s.data_nodes, 1, s.replication_factor, s.reliability_level, s.machines)?;
             within("cluster.slave.added_data_nodes", s.added_data_nodes.into(), 0, 16)?;
+            number("cluster.slave.added_at_s", s.added_at_s, 0.0, RUN_S_MAX)?;
             if s.added_data_nodes > 0 && !(s.added_at_s > 0.0 && s.added_at_s < run.safety_s) {
                 return fail(
                     "cluster.slave.added_at_s",
@@ -804,8 +881,19 @@ fn cluster_shape(
 }
 
 impl RaftSection {
-    fn validate(&self) -> Checked {
-        range("raft.election_timeout_ms", &self.election_timeout_ms)?;
+    /// The election timeout is bounded by the liveness bound too: a group that cannot elect a
+    /// leader within it fails liveness whatever the system under test does.
+    fn validate(&self, run: &RunSection) -> Checked {
+        pair_within("raft.election_timeout_ms", &self.election_timeout_ms, 1, 60_000)?;
+        if self.election_timeout_ms[1] as f64 > run.liveness_bound_s * 1000.0 {
+            return fail(
+                "raft.election_timeout_ms",
+                format!(
+                    "the largest election timeout ({} ms) exceeds run.liveness_bound_s ({} s): no leader could be elected within the bound",
+                    self.election_timeout_ms[1], run.liveness_bound_s
+                ),
+            );
+        }
         if self.heartbeat_ms == 0 || self.heartbeat_ms >= self.election_timeout_ms[0] {
             return fail(
                 "raft.heartbeat_ms",
@@ -813,25 +901,42 @@ impl RaftSection {
             );
         }
         within("raft.max_entries_per_append", self.max_entries_per_append as u64, 1, 100_000)?;
-        within("raft.snapshot_threshold_entries", self.snapshot_threshold_entries, 1, u64::MAX)?;
+        within("raft.snapshot_threshold_entries", self.snapshot_threshold_entries, 1, 1_000_000)?;
         Ok(())
     }
 }
 
 impl WorkloadSection {
-    /// The rest of the section is checked only when there are clients.
-    fn validate(&self) -> Checked {
+    /// Every field is checked, with or without clients; the rate must be positive only with them.
+    fn validate(&self, run: &RunSection) -> Checked {
         within("workload.clients", self.clients.into(), 0, 64)?;
+        within("workload.lanes_per_client", self.lanes_per_client.into(), 1, 64)?;
+        number("workload.proposals_per_s", self.proposals_per_s, 0.0, 64_000.0)?;
+        within("workload.retry_timeout_ms", self.retry_timeout_ms, 1, HOUR_MS)?;
         if self.clients > 0 {
-            within("workload.lanes_per_client", self.lanes_per_client.into(), 1, 64)?;
-            positive("workload.proposals_per_s", self.proposals_per_s)?;
+            positive("workload.proposals_per_s", self.proposals_per_s, 64_000.0)?;
             if self.proposals_per_s / f64::from(self.clients) > 1000.0 {
                 return fail("workload.proposals_per_s", "more than 1000 per client per second");
             }
-            within("workload.retry_timeout_ms", self.retry_timeout_ms, 1, 3_600_000)?;
+            operations_bounded("workload.proposals_per_s", self.proposals_per_s, run)?;
         }
         Ok(())
     }
+}
+
+/// `per_s` operations a second over the safety phase stay within [`OPERATIONS_MAX`].
+fn operations_bounded(field: &str, per_s: f64, run: &RunSection) -> Checked {
+    if per_s * run.safety_s > OPERATIONS_MAX {
+        return fail(
+            field,
+            format!(
+                "{per_s} per second over run.safety_s = {} s is {:.0} operations, more than the {OPERATIONS_MAX} one run may issue",
+                run.safety_s,
+                per_s * run.safety_s
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// A scenario needs clients: the metadata map's (`[workload]`) or the replica protocol's DFS
@@ -854,55 +959,63 @@ impl NetworkSection {
 
 fn link(prefix: &str, l: &LinkProfile) -> Checked {
     let field = |name: &str| format!("{prefix}.{name}");
-    range(&field("latency_ms"), &l.latency_ms)?;
-    if l.latency_ms[0] < 0.0 {
-        return fail(&field("latency_ms"), "latency cannot be negative");
-    }
+    pair_of_numbers(&field("latency_ms"), &l.latency_ms, 0.0, 10_000.0, false)?;
     probability(&field("loss"), l.loss)?;
     if l.loss >= 1.0 {
         return fail(&field("loss"), "a link that loses everything can never converge; use a partition");
     }
     probability(&field("duplicate"), l.duplicate)?;
     probability(&field("reorder"), l.reorder)?;
-    if l.reorder_delay_ms_max.is_nan() || l.reorder_delay_ms_max < 0.0 {
-        return fail(&field("reorder_delay_ms_max"), "cannot be negative");
-    }
-    Ok(())
+    number(&field("reorder_delay_ms_max"), l.reorder_delay_ms_max, 0.0, 10_000.0)
 }
 
 fn validate_disk(disk: &DiskProfile) -> Checked {
-    within("disk.capacity_mb", disk.capacity_mb, 1, 1 << 20)?;
-    range("disk.write_latency_us", &disk.write_latency_us)?;
-    range("disk.fsync_latency_us", &disk.fsync_latency_us)
+    within("disk.capacity_mb", disk.capacity_mb, 1, 16_384)?;
+    pair_within("disk.write_latency_us", &disk.write_latency_us, 0, 1_000_000)?;
+    pair_within("disk.fsync_latency_us", &disk.fsync_latency_us, 0, 1_000_000)
 }
 
 impl ClockSection {
     fn validate(&self) -> Checked {
+        within("clock.skew_ms_max", self.skew_ms_max, 0, HOUR_MS)?;
         within("clock.drift_ppm_max", self.drift_ppm_max, 0, 499_999)
     }
 }
 
 impl FaultsSection {
-    /// The nemesis's settings; the nodes and clusters its faults name are checked with the
-    /// deployment (`crate::load`).
-    fn validate(&self) -> Checked {
-        positive("faults.mean_interval_s", self.mean_interval_s)?;
-        range("faults.duration_s", &self.duration_s)?;
-        positive("faults.duration_s", self.duration_s[0])?;
-        range("faults.crash_downtime_s", &self.crash_downtime_s)?;
-        positive("faults.crash_downtime_s", self.crash_downtime_s[0])?;
+    /// The nemesis's settings; the nodes and clusters its faults name, and whether its kinds
+    /// apply to the topology, are checked with the deployment (`crate::load`).
+    fn validate(&self, run: &RunSection) -> Checked {
+        number("faults.mean_interval_s", self.mean_interval_s, 0.01, RUN_S_MAX)?;
+        let kinds = self.kinds.iter().collect::<std::collections::BTreeSet<_>>().len() as f64;
+        // Swarm mode scales a kind's interval down to half: twice the faults at most.
+        let planned = kinds * 2.0 * run.safety_s / self.mean_interval_s;
+        if planned > PLANNED_FAULTS_MAX {
+            return fail(
+                "faults.mean_interval_s",
+                format!(
+                    "{kinds} kinds every {} s over run.safety_s = {} s plan up to {planned:.0} faults, more than the {PLANNED_FAULTS_MAX} one run may plan",
+                    self.mean_interval_s, run.safety_s
+                ),
+            );
+        }
+        pair_of_numbers("faults.duration_s", &self.duration_s, 0.0, RUN_S_MAX, true)?;
+        pair_of_numbers("faults.crash_downtime_s", &self.crash_downtime_s, 0.0, RUN_S_MAX, true)?;
         within("faults.clock_drift_ppm_max", self.clock_drift_ppm_max, 0, 499_999)?;
         if self.swarm && self.kinds.is_empty() {
             return fail("faults.kinds", "swarm mode needs at least one fault kind");
         }
         let t = &self.on_new_leader;
         probability("faults.on_new_leader.probability", t.probability)?;
-        range("faults.on_new_leader.delay_ms", &t.delay_ms)?;
-        if t.delay_ms[0] < 0.0 {
-            return fail("faults.on_new_leader.delay_ms", "cannot be negative");
+        pair_of_numbers("faults.on_new_leader.delay_ms", &t.delay_ms, 0.0, 60_000.0, false)?;
+        pair_of_numbers("faults.on_new_leader.duration_s", &t.duration_s, 0.0, RUN_S_MAX, true)?;
+        if self.schedule.len() > LIST_MAX {
+            return fail("faults.schedule", format!("{} entries, more than {LIST_MAX}", self.schedule.len()));
         }
-        range("faults.on_new_leader.duration_s", &t.duration_s)?;
-        positive("faults.on_new_leader.duration_s", t.duration_s[0])
+        for (i, fixed) in self.schedule.iter().enumerate() {
+            positive(&format!("faults.schedule[{i}].duration_s"), fixed.duration_s, RUN_S_MAX)?;
+        }
+        Ok(())
     }
 }
 
@@ -925,14 +1038,11 @@ impl ExpectSection {
             }
         }
         if let Some(v) = self.leaderless_ms_max {
-            positive("expect.leaderless_ms_max", v)?;
+            positive("expect.leaderless_ms_max", v, RUN_S_MAX * 1000.0)?;
         }
         if let Some(v) = self.commits_per_s_min {
-            positive("expect.commits_per_s_min", v)?;
+            positive("expect.commits_per_s_min", v, 1_000_000.0)?;
         }
-        if !(self.settle_ms.is_finite() && self.settle_ms >= 0.0) {
-            return fail("expect.settle_ms", format!("must be a number of milliseconds >= 0, got {}", self.settle_ms));
-        }
-        Ok(())
+        number("expect.settle_ms", self.settle_ms, 0.0, RUN_S_MAX * 1000.0)
     }
 }
