@@ -383,7 +383,7 @@ impl SeedRange {
             ));
         }
         let range = SeedRange { start, count, shard: (k - 1, n) };
-        if range.len() == 0 {
+        if range.is_empty() {
             return Err(format!("--shard {k}/{n} of {count} seeds leaves no seed: shard K runs only when K <= the number of seeds"));
         }
         Ok(range)
