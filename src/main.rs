@@ -67,13 +67,13 @@ struct RunArgs {
     #[arg(default_value = DEFAULT_SCENARIO)]
     scenario: String,
     /// How many seeds, 1 or more (default: the scenario's `run.seeds_default`).
-    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--seeds", 1, "runs no seed"))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--seeds", Some("runs no seed")))]
     seeds: Option<u64>,
     /// First seed (the last one run may be at most 18446744073709551615).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = whole_number("--seed-start", 0, ""))]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = whole_number("--seed-start", None))]
     seed_start: u64,
     /// Threads, 1 to 1024, never more than the seeds to run (default: every core).
-    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--jobs", 1, "runs no thread"))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--jobs", Some("runs no thread")))]
     jobs: Option<u64>,
     /// Run only shard K of N (1-based), e.g. `--shard 2/8`: seeds whose position modulo N is K-1.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_shard)]
@@ -85,7 +85,7 @@ struct RunArgs {
     #[arg(long)]
     json: Option<PathBuf>,
     /// Give up on a seed after this many wall seconds, 1 or more: a harness failure (exit 3).
-    #[arg(long, default_value_t = 600, allow_negative_numbers = true, value_parser = whole_number("--wall-limit-s", 1, "gives up on every seed before it runs"))]
+    #[arg(long, default_value_t = 600, allow_negative_numbers = true, value_parser = whole_number("--wall-limit-s", Some("gives up on every seed before it runs")))]
     wall_limit_s: u64,
     /// No progress bar.
     #[arg(long)]
@@ -141,31 +141,29 @@ struct ReplayArgs {
     /// An embedded scenario's name or a path to a scenario file.
     scenario: String,
     /// The seed.
-    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--seed", 0, ""))]
+    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--seed", None))]
     seed: u64,
     /// Write every trace line to this file (created before the seed runs).
     #[arg(long)]
     trace: Option<PathBuf>,
     /// Lines of the trace's end to print.
-    #[arg(long, default_value_t = 40, allow_negative_numbers = true, value_parser = whole_number("--tail", 0, ""))]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true, value_parser = whole_number("--tail", None))]
     tail: u64,
     #[command(flatten)]
     inject_panic: InjectPanicArg,
 }
 
-/// A parser of a flag's whole number of at least `min`, whose refusals name the flag: clap's own
-/// would call `-1` an unexpected argument.
-/// `too_small` says what a number below `min` would do.
+/// A parser of a flag's whole number whose refusals name the flag (clap's own would call `-1` an
+/// unexpected argument). `zero_would` says what 0 would do, for a flag that refuses it.
 fn whole_number(
     flag: &'static str,
-    min: u64,
-    too_small: &'static str,
+    zero_would: Option<&'static str>,
 ) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
-    move |s: &str| match s.parse::<u64>() {
-        Ok(n) if n >= min => Ok(n),
-        Ok(n) => Err(format!("{flag} {n} {too_small}: give {min} or more")),
-        Err(_) if s.starts_with('-') => Err(format!("{flag} must be a non-negative whole number, not {s}")),
-        Err(e) => Err(format!("{flag} must be a whole number from {min} to {} ({e})", u64::MAX)),
+    move |s: &str| match (s.parse::<u64>(), zero_would) {
+        (Ok(0), Some(what)) => Err(format!("{flag} 0 {what}: give 1 or more")),
+        (Ok(n), _) => Ok(n),
+        (Err(_), _) if s.starts_with('-') => Err(format!("{flag} must be a non-negative whole number, not {s}")),
+        (Err(e), _) => Err(format!("{flag} must be a whole number up to {} ({e})", u64::MAX)),
     }
 }
 
