@@ -1,4 +1,7 @@
-//! The command line, run as a user runs it: exit codes, reports, replay, sharding, bad input.
+//! The command line, run as a user runs it: exit codes, reports, replay, sharding, bad input, and
+//! the docs that describe it.
+
+mod common;
 
 use std::process::{Command, Output};
 
@@ -89,8 +92,26 @@ fn a_failing_seed_exits_1_and_prints_its_replay_command() {
 fn a_negative_scenario_succeeds_when_its_bug_is_caught() {
     let out = ccrsim(&["run", "scenarios/negative/raft-vote-twice.toml", "--seeds", "6", "--quiet"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("expected      election-safety saying \"and then for\" (caught in"), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains("plants bugs on purpose"));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("expected      election-safety saying \"and then for\""), "{stdout}");
+    // Its catches are what it is for: counted as catches, not as failures.
+    assert!(stdout.contains("caught        planted bug caught in 1 of 6 seeds"), "{stdout}");
+    assert!(!stdout.contains("failed"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("plants bugs on purpose"));
+    assert!(stderr.contains("seed 1 caught the planted bug: [election-safety]"), "{stderr}");
+}
+
+#[test]
+fn replaying_a_seed_of_a_negative_scenario_exits_as_running_it_does() {
+    // Seed 1 catches the planted bug, seed 0 does not: a run of either seed and its replay agree.
+    for (seed, code, verdict) in [("1", 0, "planted bug caught"), ("0", 1, "planted bug not caught")] {
+        let run = ccrsim(&["run", "scenarios/negative/raft-vote-twice.toml", "--seed-start", seed, "--seeds", "1", "--quiet"]);
+        let replay = ccrsim(&["replay", "scenarios/negative/raft-vote-twice.toml", "--seed", seed, "--tail", "1"]);
+        assert_eq!(run.status.code(), Some(code), "run of seed {seed}: {}", text(&run.stdout));
+        assert_eq!(replay.status.code(), Some(code), "replay of seed {seed}: {}", text(&replay.stdout));
+        assert!(text(&replay.stdout).contains(verdict), "{}", text(&replay.stdout));
+    }
 }
 
 #[test]
@@ -105,7 +126,7 @@ fn the_expected_checker_with_another_message_is_no_catch() {
     let out = ccrsim(&["run", path.to_str().unwrap(), "--seeds", "6", "--quiet", "--json", json.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "stdout {}\nstderr {}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stderr).contains("FAILED [election-safety]"), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("(caught in 0 seeds)"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("planted bug caught in 0 of 6 seeds"), "{}", text(&out.stdout));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["summary"]["caught_expected"], 0);
     assert_eq!(report["summary"]["expected_message"], "voted three times");
@@ -147,15 +168,33 @@ fn a_divergence_fails_a_negative_scenario_even_where_its_bug_is_caught() {
         "--quiet",
     ]);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("(caught in 1 seeds)") && stdout.contains("diverged      1 seeds"), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("planted bug caught in 1 of 2 seeds") && stdout.contains("diverged      1 seeds"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{stdout}");
 }
 
 #[test]
 fn a_panic_in_a_role_is_reported_as_a_model_panic_with_its_replay_command() {
     // A hidden test hook makes controller 1's role panic at its first input from 2 s on.
-    let out = ccrsim(&["run", "controllers-chaos", "--seeds", "1", "--inject-panic", "master.controller.1@2", "--quiet"]);
+    let json = temp("model-panic.json");
+    let out = ccrsim(&[
+        "run",
+        "controllers-chaos",
+        "--seeds",
+        "1",
+        "--inject-panic",
+        "master.controller.1@2",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "stdout {}\nstderr {}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["seeds"][0]["verdict"], "violation");
+    assert_eq!((&report["summary"]["failed"], &report["summary"]["harness_failures"]), (&1.into(), &0.into()));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("seed 0 FAILED [model-invariant] at "), "{stderr}");
     assert!(stderr.contains(" on node 1: injected panic"), "{stderr}");
@@ -192,6 +231,22 @@ fn bad_usage_and_bad_scenarios_exit_2_with_a_clear_message() {
         (vec!["run", "no-such-scenario"], "no embedded scenario"),
         (vec!["run", "--seeds", "many"], "invalid value 'many'"),
         (vec!["run", "--shard", "4/3"], "need 1 <= K <= N"),
+        // Runs that would do nothing.
+        (vec!["run", "--seeds", "0"], "--seeds 0 runs no seed"),
+        (vec!["run", "--jobs", "0"], "--jobs 0 runs no thread"),
+        (vec!["run", "controllers-chaos", "--seeds", "3", "--shard", "5/8"], "--shard 5/8 of 3 seeds leaves no seed"),
+        (vec!["run", "--wall-limit-s", "0"], "--wall-limit-s 0 gives up on every seed"),
+        // Bounds.
+        (vec!["run", "--jobs", "100000"], "--jobs 100000 is more than the 1024 threads"),
+        (vec!["run", "--seed-start", "18446744073709551615", "--seeds", "2"], "goes past the last seed, 18446744073709551615"),
+        // Negative numbers, named by their flag.
+        (vec!["run", "--seeds", "-1"], "--seeds must be a non-negative whole number, not -1"),
+        (vec!["run", "--seed-start", "-3"], "--seed-start must be a non-negative whole number, not -3"),
+        (vec!["run", "--jobs", "-2"], "--jobs must be a non-negative whole number, not -2"),
+        (vec!["run", "--wall-limit-s", "-1"], "--wall-limit-s must be a non-negative whole number, not -1"),
+        (vec!["run", "--shard", "-1/3"], "K in \"-1/3\" is not a whole number"),
+        (vec!["replay", "controllers-chaos", "--seed", "-1"], "--seed must be a non-negative whole number, not -1"),
+        (vec!["replay", "controllers-chaos", "--seed", "1", "--tail", "-5"], "--tail must be a non-negative whole number, not -5"),
         (vec!["replay", "controllers-chaos"], "--seed"),
         (vec!["frobnicate"], "unrecognized subcommand"),
     ];
@@ -210,5 +265,208 @@ fn list_names_every_embedded_scenario() {
     assert!(out.status.success());
     for (name, _) in ccrsim_sim::scenario::EMBEDDED {
         assert!(text(&out.stdout).contains(name));
+    }
+    assert!(text(&out.stdout).contains("negative scenarios") && text(&out.stdout).contains("`list --all`"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn list_all_names_every_negative_scenario_with_what_it_expects() {
+    let out = ccrsim(&["list", "--all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let files = common::files_in("scenarios/negative");
+    assert!(!files.is_empty());
+    for file in files {
+        let shown = format!("scenarios/negative/{}", file.file_name().unwrap().to_string_lossy());
+        assert!(stdout.contains(&format!("{shown}  expects ")), "list --all lacks {shown}:\n{stdout}");
+    }
+    assert!(stdout.contains("scenarios/negative/raft-vote-twice.toml  expects election-safety: "), "{stdout}");
+}
+
+/// A scenario file in the temp dir that builds on `base` with `extra` lines.
+fn scenario_file(name: &str, base: &str, extra: &str) -> std::path::PathBuf {
+    let path = temp(&format!("{name}.toml"));
+    std::fs::write(&path, format!("name = \"{name}\"\nbase = {base:?}\n{extra}")).unwrap();
+    path
+}
+
+#[test]
+fn a_panic_outside_the_model_is_a_harness_failure_with_exit_3() {
+    // A hidden test hook makes the world itself (sim/) panic before controller 1's input at 2 s.
+    let json = temp("harness-panic.json");
+    let out = ccrsim(&[
+        "run",
+        "controllers-chaos",
+        "--seeds",
+        "1",
+        "--inject-harness-panic",
+        "master.controller.1@2",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "stdout {}\nstderr {}", text(&out.stdout), text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("seed 0 HARNESS FAILURE (ccrsim itself broke"), "{stderr}");
+    assert!(stderr.contains("panic at sim/src/world/node.rs:"), "the failure names the panic's location: {stderr}");
+    assert!(!stderr.contains("FAILED"), "a harness failure is no violation: {stderr}");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("failed        0") && stdout.contains("HARNESS       1 seeds"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let seed = &report["seeds"][0];
+    assert_eq!((&seed["verdict"], &seed["ok"]), (&"harness-failure".into(), &false.into()), "{seed}");
+    assert!(seed["harness_failure"].as_str().unwrap().contains("injected panic in the harness"), "{seed}");
+    assert_eq!(seed["violations"].as_array().unwrap().len(), 0, "{seed}");
+    assert_eq!((&report["summary"]["harness_failures"], &report["summary"]["failed"]), (&1.into(), &0.into()));
+}
+
+#[test]
+fn a_seed_past_its_wall_limit_is_a_harness_failure_with_exit_3() {
+    // 2000 simulated seconds of the busiest scenario take far more than one wall second.
+    let path = scenario_file("slow", "deployment-chaos", "[run]\nsafety_s = 2000.0\n");
+    let out = ccrsim(&["run", path.to_str().unwrap(), "--seeds", "1", "--wall-limit-s", "1", "--quiet"]);
+    assert_eq!(out.status.code(), Some(3), "stdout {}\nstderr {}", text(&out.stdout), text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("seed 0 HARNESS FAILURE") && stderr.contains("past its wall limit"), "{stderr}");
+    assert!(text(&out.stdout).contains("HARNESS       1 seeds"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_exits_2_before_any_seed() {
+    // A failing scenario: were the sweep run first, its exit 1 would be hidden by the path's exit 2.
+    let base = format!("{}/scenarios/negative/raft-vote-twice.toml", env!("CARGO_MANIFEST_DIR"));
+    let failing = scenario_file("failing-for-json", &base, "[planted_bugs.raft]\nvote_twice = true\n");
+    let unwritable = temp("no-such-dir/report.json");
+    let out = ccrsim(&["run", failing.to_str().unwrap(), "--seeds", "6", "--quiet", "--json", unwritable.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("--json {}: cannot write there", unwritable.display())), "{stderr}");
+    assert!(!stderr.contains("seed ") && text(&out.stdout).is_empty(), "a seed ran before the path was checked: {stderr}");
+    // replay's --trace too: refused before the plan is even printed.
+    let out = ccrsim(&["replay", "controllers-chaos", "--seed", "1", "--trace", temp("no-such-dir/t.txt").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--trace ") && text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn seeds_are_made_as_the_sweep_needs_them() {
+    // The last shard of u64::MAX seeds holds one seed: a list of all of them would abort the process.
+    let max = u64::MAX.to_string();
+    let shard = format!("{max}/{max}");
+    let json = temp("huge.json");
+    let out = ccrsim(&["run", "controllers-chaos", "--seeds", &max, "--shard", &shard, "--quiet", "--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["seeds"][0]["seed"].as_u64(), Some(u64::MAX - 1));
+    // The last seed there is: u64::MAX itself runs, and nothing wraps to seed 0.
+    let out = ccrsim(&["run", "controllers-chaos", "--seed-start", &max, "--seeds", "1", "--quiet", "--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["seeds"][0]["seed"].as_u64(), Some(u64::MAX));
+}
+
+#[test]
+fn jobs_never_outnumber_the_seeds() {
+    let out = ccrsim(&["run", "controllers-chaos", "--seeds", "2", "--jobs", "1000", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("2 seeds from 0, 2 jobs"), "{}", text(&out.stderr));
+}
+
+#[test]
+#[should_panic(expected = "over no seed proves nothing")]
+fn a_test_sweep_of_no_seed_fails() {
+    common::sweep(&common::scenario("controllers-chaos"), Vec::new(), false);
+}
+
+#[test]
+fn ci_clears_the_replay_variable() {
+    let ci = std::fs::read_to_string(format!("{}/.ci/run", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let unset = ci.find("\nunset CCRSIM_SEED\n").expect(".ci/run unsets CCRSIM_SEED");
+    assert!(unset < ci.find("cargo test").unwrap(), "CCRSIM_SEED is unset before the tests run");
+}
+
+fn read_doc(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The docs of the command line: the README and docs/*.md.
+fn docs() -> Vec<(String, String)> {
+    let mut docs = vec![("README.md".to_string(), read_doc("README.md"))];
+    let dir = format!("{}/docs", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for name in names.into_iter().filter(|n| n.ends_with(".md")) {
+        let path = format!("docs/{name}");
+        docs.push((path.clone(), read_doc(&path)));
+    }
+    docs
+}
+
+#[test]
+fn the_docs_replay_examples_fail_today_as_shown() {
+    // Each `replay:` line of the README and docs/replay.md follows the failure it replays: replaying
+    // it must report that failure, at the same time on the same node.
+    let mut examples = 0;
+    for path in ["README.md", "docs/replay.md"] {
+        let doc = read_doc(path);
+        let lines: Vec<&str> = doc.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(command) = line.trim().strip_prefix("replay: cargo run --release -- ") else { continue };
+            let failure = lines[i - 1];
+            let start = failure.find('[').unwrap_or_else(|| panic!("{path}: no failure above {line:?}"));
+            let end = start + failure[start..].find(": ").unwrap();
+            let shown = &failure[start..end];
+            let out = ccrsim(&command.split_whitespace().collect::<Vec<_>>());
+            let stdout = text(&out.stdout);
+            assert!(stdout.contains(&format!("FAILED {shown}")), "{path}: `{command}` does not report {shown:?}:\n{stdout}");
+            examples += 1;
+        }
+    }
+    assert!(examples >= 2, "no replay example found");
+}
+
+#[test]
+fn the_readme_names_every_option_and_exit_code() {
+    let readme = read_doc("README.md");
+    for command in ["run", "replay", "list"] {
+        let help = text(&ccrsim(&[command, "--help"]).stdout);
+        let options: Vec<&str> = help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+            .filter(|w| *w != "--help")
+            .collect();
+        assert!(!options.is_empty(), "{command} --help lists no option");
+        for option in options {
+            assert!(readme.contains(&format!("`{option}")), "README does not describe `{command} {option}`");
+        }
+    }
+    for code in ["| `0` |", "| `1` |", "| `2` |", "| `3` |"] {
+        assert!(readme.contains(code), "README's exit codes lack {code}");
+    }
+}
+
+#[test]
+fn the_docs_link_and_name_only_files_of_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (path, doc) in docs() {
+        let dir = root.join(path.rsplit_once('/').map_or("", |(d, _)| d));
+        // Markdown links: a file of the repository (an anchor aside), never a URL.
+        for piece in doc.split("](").skip(1) {
+            let target = piece.split(')').next().unwrap().split('#').next().unwrap();
+            if target.is_empty() {
+                continue;
+            }
+            assert!(!target.contains("://"), "{path} links outside the repository: {target}");
+            assert!(dir.join(target).exists(), "{path} links to {target}, which is not in the repository");
+        }
+        // A `.md` file named in the text is one of the repository's too.
+        for word in doc.split(|c: char| c.is_whitespace() || "`()[],;:".contains(c)) {
+            let name = word.trim_end_matches('.');
+            if name.ends_with(".md") && !name.starts_with("http") {
+                let found = [root, &root.join("docs"), &dir].iter().any(|d| d.join(name).exists());
+                assert!(found, "{path} names {name}, which is not in the repository");
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ fn each_seed_twice_gives_identical_traces_and_seeds_differ() {
     let scenario = common::scenario("controllers-chaos");
     let reports = common::sweep(&scenario, (100..124).collect(), true);
     for r in &reports {
-        assert!(r.ok, "seed {}: {}", r.seed, r.violations[0]);
+        assert!(r.ok, "seed {}: {}", r.seed, r.failure().unwrap_or_default());
     }
     let hashes: BTreeSet<&str> = reports.iter().map(|r| r.trace_hash.as_str()).collect();
     assert_eq!(hashes.len(), reports.len(), "two seeds produced the same trace");
@@ -94,6 +94,6 @@ fn pinned_deployment_chaos_summaries() {
 fn deployment_seeds_replay_identically() {
     let scenario = common::scenario("deployment-chaos");
     for r in common::sweep(&scenario, (300..304).collect(), true) {
-        assert!(r.ok, "seed {}: {}", r.seed, r.violations[0]);
+        assert!(r.ok, "seed {}: {}", r.seed, r.failure().unwrap_or_default());
     }
 }

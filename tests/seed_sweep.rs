@@ -1,5 +1,7 @@
-//! Every scenario shipped with ccrsim passes its CI seeds. `CCRSIM_SEED=S` replays one seed (and
-//! prints the end of its trace). Over the whole sweep, every coverage mark of the model is hit.
+//! Every scenario shipped with ccrsim passes its CI seeds. `CCRSIM_SEED=S` replays one seed of each
+//! test it runs and prints the end of its trace: name one scenario's test and show its output,
+//! `CCRSIM_SEED=S cargo test --release --test seed_sweep -- controllers_chaos --exact --nocapture`.
+//! Over the whole sweep, every coverage mark of the model is hit.
 
 mod common;
 
@@ -19,9 +21,14 @@ fn sweep(name: &str) {
     }
     let failed: Vec<String> = reports
         .iter()
-        .filter(|r| !r.ok)
-        .map(|r| format!("seed {} FAILED {}\n  {}", r.seed, r.violations[0], common::replay_hint(name, "seed_sweep", r.seed)))
+        .filter_map(|r| r.failure().map(|failure| (r.seed, failure)))
+        .map(|(seed, failure)| {
+            format!("seed {seed} FAILED {failure}\n  {}", common::replay_hint(name, "seed_sweep", &name.replace('-', "_"), seed))
+        })
         .collect();
+    let expected = if common::replay_seed().is_some() { 1 } else { scenario.run.seeds_ci };
+    assert!(expected > 0, "{name}: run.seeds_ci is 0, so its sweep would prove nothing");
+    assert_eq!(reports.len() as u64, expected, "{name}: the sweep ran {} seeds, not {expected}", reports.len());
     let sim: f64 = reports.iter().map(|r| r.sim_seconds).sum();
     let wall: f64 = reports.iter().map(|r| r.wall_seconds).sum();
     eprintln!(

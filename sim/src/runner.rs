@@ -1,16 +1,17 @@
 //! Running seeds: one seed in a fresh madsim runtime on a fresh thread, sweeps over many seeds on a
 //! pool of threads, determinism checks, and the reports.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, mpsc};
 use std::time::{Duration, Instant};
 
 use ccrsim_model::core::marks;
 use serde::Serialize;
 
-use crate::checkers::{Class, DETERMINISM, MODEL_INVARIANT, Violation};
+use crate::checkers::{Class, DETERMINISM, Violation};
 use crate::design::SimDesign;
 use crate::env::net::NetStats;
 use crate::env::time::SimTime;
@@ -19,7 +20,7 @@ use crate::nemesis;
 use crate::registry::{DesignJob, with_design};
 use crate::scenario::{ExpectSection, Scenario};
 use crate::trace::{TraceLine, first_difference};
-pub use crate::world::Injections;
+pub use crate::world::{InjectedRolePanic, Injections};
 use crate::world::{Outcome, RunStats, World};
 
 /// The report of one seed.
@@ -27,8 +28,15 @@ use crate::world::{Outcome, RunStats, World};
 pub struct SeedReport {
     /// The seed.
     pub seed: u64,
-    /// True when no checker reported.
+    /// True when no checker reported and the harness did not fail (`verdict` is `passed`).
     pub ok: bool,
+    /// What the seed's run came to: passed, a violation of the system under test, or a failure of
+    /// ccrsim itself.
+    pub verdict: Verdict,
+    /// What broke in ccrsim itself, when `verdict` is `harness-failure`: a panic outside the
+    /// model (with its location), a seed past its wall limit, a run that ended without an outcome.
+    /// Never a violation of the system under test.
+    pub harness_failure: Option<String>,
     /// The trace hash, as 16 hex digits.
     pub trace_hash: String,
     /// Simulated seconds the run took.
@@ -59,7 +67,39 @@ pub struct SeedReport {
     pub trace: Option<Vec<TraceLine>>,
 }
 
+/// What one seed's run came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No checker reported.
+    Passed,
+    /// A checker reported a violation of the system under test (a panic in `model/`, a broken
+    /// model invariant, included).
+    Violation,
+    /// ccrsim itself broke: the seed says nothing about the system under test.
+    HarnessFailure,
+}
+
+impl Verdict {
+    fn of(violations: &[Violation], harness_failure: &Option<String>) -> Self {
+        match (harness_failure, violations.is_empty()) {
+            (Some(_), _) => Verdict::HarnessFailure,
+            (None, true) => Verdict::Passed,
+            (None, false) => Verdict::Violation,
+        }
+    }
+}
+
 impl SeedReport {
+    /// What failed, in one line: the harness failure, or the first violation; `None` for a seed
+    /// that passed.
+    pub fn failure(&self) -> Option<String> {
+        match &self.harness_failure {
+            Some(failure) => Some(format!("[harness failure] {failure}")),
+            None => self.violations.first().map(|v| v.to_string()),
+        }
+    }
+
     /// The first violation's checker.
     pub fn failed_checker(&self) -> Option<&'static str> {
         self.violations.first().map(|v| v.checker)
@@ -89,6 +129,58 @@ pub struct RunOptions {
     pub injections: Injections,
 }
 
+/// Where a panic came from, which decides whose failure it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PanicSite {
+    /// `file:line:column` of the panic.
+    location: String,
+    /// True for a panic in the model (`model/`): a broken invariant of the system under test.
+    /// False for one in the simulator, the command line or a dependency: ccrsim itself broke.
+    in_model: bool,
+}
+
+thread_local! {
+    /// The site of the last panic on this thread, recorded by the panic hook.
+    static LAST_PANIC: RefCell<Option<PanicSite>> = const { RefCell::new(None) };
+}
+
+/// The model crate's sources as an absolute path, for a build whose panic locations are absolute.
+const MODEL_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../model/");
+
+/// Whether a panic location (`Location::file`) is in the model crate. Cargo names a workspace
+/// member's files relative to the workspace root (`model/src/raft/node.rs`); a dependency's are
+/// absolute, under the registry.
+fn in_model(file: &str) -> bool {
+    let file = file.replace('\\', "/");
+    file.starts_with("model/") || file.starts_with(MODEL_SOURCES)
+}
+
+/// Installs, once per process, a panic hook that records where each panic happened (then reports it
+/// as before): a seed's panic is the model's or the harness's by its location.
+fn record_panic_sites() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let location = info.location().map_or_else(|| "an unknown location".to_string(), |l| l.to_string());
+            let stands_in_for_model = info.payload().is::<InjectedRolePanic>();
+            let in_model = stands_in_for_model || info.location().is_some_and(|l| in_model(l.file()));
+            LAST_PANIC.with(|last| *last.borrow_mut() = Some(PanicSite { location, in_model }));
+            previous(info);
+        }));
+    });
+}
+
+/// The text of a panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| panic.downcast_ref::<InjectedRolePanic>().map(|p| p.0.clone()))
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// Runs one seed on the calling thread (which should be fresh: see `run_seed_isolated`), with the
 /// design the scenario names.
 pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> SeedReport {
@@ -108,6 +200,8 @@ pub fn run_seed(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> See
 
 fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: RunOptions) -> SeedReport {
     let wall = Instant::now();
+    record_panic_sites();
+    LAST_PANIC.with(|last| last.borrow_mut().take());
     // Marks are counted per thread: drop whatever this thread counted before the seed.
     marks::take();
     let topology = crate::topology::Topology::from_scenario(scenario);
@@ -117,26 +211,32 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
     runtime.set_time_limit(Duration::from_secs_f64(scenario.duration_max_s() + 60.0));
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(simulate(world.clone()))));
     drop(runtime);
+    let mut harness_failure = None;
     if let Err(panic) = result {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic without a message".into());
-        world.lock().fail_with_panic(message);
+        let message = panic_message(&*panic);
+        let site = LAST_PANIC.with(|last| last.borrow_mut().take());
+        match site {
+            // A panic in the model is a broken invariant of the system under test.
+            Some(PanicSite { in_model: true, .. }) => world.lock().fail_with_panic(message),
+            Some(PanicSite { location, .. }) => harness_failure = Some(format!("panic at {location}: {message}")),
+            None => harness_failure = Some(format!("panic at an unrecorded location: {message}")),
+        }
     }
     // After a panic madsim may still hold node closures that share the world: read it through the lock.
     let mut w = world.lock();
     let violations = match &w.outcome {
         Some(Outcome::Failed(v)) => vec![v.clone()],
-        Some(Outcome::Passed) => Vec::new(),
-        None => {
-            vec![Violation::of(MODEL_INVARIANT, "the harness", Class::Harness, w.now(), None, "the run ended without an outcome".into())]
-        }
+        Some(Outcome::Passed) | None => Vec::new(),
     };
+    if w.outcome.is_none() && harness_failure.is_none() {
+        harness_failure = Some(format!("the run ended at {} without an outcome", w.now()));
+    }
+    let verdict = Verdict::of(&violations, &harness_failure);
     SeedReport {
         seed,
-        ok: violations.is_empty(),
+        ok: verdict == Verdict::Passed,
+        verdict,
+        harness_failure,
         trace_hash: format!("{:016x}", w.trace.hash()),
         sim_seconds: w.now().as_secs_f64(),
         wall_seconds: wall.elapsed().as_secs_f64(),
@@ -168,19 +268,21 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
     let failure = match rx.recv_timeout(wall_limit) {
         Ok(report) => return report,
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            format!("no result after {wall_limit:?} of wall time: a loop that never yields to the simulation")
+            format!("seed past its wall limit: no result after {wall_limit:?} of wall time (a loop that never yields to the simulation)")
         }
-        Err(mpsc::RecvTimeoutError::Disconnected) => "the seed's thread died outside the simulation (a harness bug)".to_string(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => "the seed's thread died outside the simulation".to_string(),
     };
     SeedReport {
         seed,
         ok: false,
+        verdict: Verdict::HarnessFailure,
+        harness_failure: Some(failure),
         trace_hash: "0".repeat(16),
         sim_seconds: 0.0,
         wall_seconds: wall_limit.as_secs_f64(),
         messages: 0,
         events: 0,
-        violations: vec![Violation::of(MODEL_INVARIANT, "the wall-clock watchdog", Class::Harness, SimTime::ZERO, None, failure)],
+        violations: Vec::new(),
         stats: RunStats::default(),
         network: NetStats::default(),
         dfs: None,
@@ -211,21 +313,107 @@ pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, injections: Injecti
             ),
             None => format!("two runs of seed {seed} differ in trace hash only ({} vs {})", first.trace_hash, second.trace_hash),
         };
-        first.ok = false;
         first
             .violations
             .insert(0, Violation::of(DETERMINISM, "ccrsim: one seed decides everything", Class::Harness, SimTime::ZERO, None, message));
+        first.verdict = Verdict::of(&first.violations, &first.harness_failure);
+        first.ok = false;
     }
     first.trace = None;
     first
+}
+
+/// The seeds of a sweep. A range is never built up as a list: the sweep asks for each seed as it
+/// reaches it, so a sweep of 2^60 seeds costs no more memory up front than one of ten.
+#[derive(Debug, Clone)]
+pub enum Seeds {
+    /// These seeds, in this order.
+    List(Vec<u64>),
+    /// A range of seeds, or one shard of it.
+    Range(SeedRange),
+}
+
+impl Seeds {
+    /// How many seeds.
+    pub fn len(&self) -> u64 {
+        match self {
+            Seeds::List(seeds) => seeds.len() as u64,
+            Seeds::Range(range) => range.len(),
+        }
+    }
+
+    /// Whether there is no seed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The seed at `position` (0-based), if there is one.
+    pub fn get(&self, position: u64) -> Option<u64> {
+        match self {
+            Seeds::List(seeds) => usize::try_from(position).ok().and_then(|i| seeds.get(i).copied()),
+            Seeds::Range(range) => range.get(position),
+        }
+    }
+}
+
+/// `count` seeds from `start`, or of those only shard K of N: the seeds whose position in the
+/// range is K-1 modulo N. Never empty, and never past `u64::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedRange {
+    start: u64,
+    count: u64,
+    /// 0-based shard index and shard count.
+    shard: (u64, u64),
+}
+
+impl SeedRange {
+    /// The range, or why it is refused (in terms of the command line's `--seeds`, `--seed-start`
+    /// and `--shard K/N`, with 1 <= K <= N).
+    pub fn new(start: u64, count: u64, shard: Option<(u64, u64)>) -> Result<Self, String> {
+        let (k, n) = shard.unwrap_or((1, 1));
+        assert!(1 <= k && k <= n, "shard {k}/{n}: need 1 <= K <= N");
+        if count == 0 {
+            return Err("--seeds 0 runs no seed: give 1 or more".into());
+        }
+        if start.checked_add(count - 1).is_none() {
+            return Err(format!(
+                "--seed-start {start} with --seeds {count} goes past the last seed, {} (u64::MAX): at most {} seeds from there",
+                u64::MAX,
+                u64::MAX - start + 1
+            ));
+        }
+        let range = SeedRange { start, count, shard: (k - 1, n) };
+        if range.is_empty() {
+            return Err(format!("--shard {k}/{n} of {count} seeds leaves no seed: shard K runs only when K <= the number of seeds"));
+        }
+        Ok(range)
+    }
+
+    /// How many seeds (in the shard).
+    pub fn len(&self) -> u64 {
+        let (index, shards) = self.shard;
+        if index >= self.count { 0 } else { (self.count - 1 - index) / shards + 1 }
+    }
+
+    /// Whether the shard holds no seed (never, for a range `new` accepted).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The seed at `position` (0-based) of the shard, if there is one.
+    pub fn get(&self, position: u64) -> Option<u64> {
+        let (index, shards) = self.shard;
+        // Below `len`, the position in the range is below `count`, so the seed is in range.
+        (position < self.len()).then(|| self.start + index + position * shards)
+    }
 }
 
 /// Options of a sweep.
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
     /// Seeds to run.
-    pub seeds: Vec<u64>,
-    /// Threads.
+    pub seeds: Seeds,
+    /// Threads (never more than the seeds to run).
     pub jobs: usize,
     /// Run each seed twice and compare.
     pub check_determinism: bool,
@@ -239,14 +427,15 @@ pub struct SweepOptions {
 /// Runs every seed of `options` on `jobs` threads; `on_done` sees each report as it finishes.
 /// Reports come back in seed order.
 pub fn sweep(scenario: &Arc<Scenario>, options: &SweepOptions, on_done: impl Fn(&SeedReport) + Sync) -> Vec<SeedReport> {
-    let next = AtomicUsize::new(0);
-    let reports = Mutex::new(Vec::with_capacity(options.seeds.len()));
+    let next = AtomicU64::new(0);
+    let reports = Mutex::new(Vec::new());
+    let jobs = u64::try_from(options.jobs).unwrap_or(u64::MAX).clamp(1, options.seeds.len().max(1));
     std::thread::scope(|scope| {
-        for _ in 0..options.jobs.max(1) {
+        for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = options.seeds.get(i) else { break };
+                    let Some(seed) = options.seeds.get(i) else { break };
                     let report = if options.check_determinism {
                         run_seed_checked(scenario, seed, options.injections, options.wall_limit)
                     } else {
@@ -273,8 +462,11 @@ pub struct Summary {
     pub seeds: usize,
     /// Seeds without violations.
     pub passed: usize,
-    /// Seeds with violations.
+    /// Seeds with violations of the system under test.
     pub failed: usize,
+    /// Seeds on which ccrsim itself broke (`Verdict::HarnessFailure`): counted apart from `failed`,
+    /// as they say nothing about the system under test.
+    pub harness_failures: usize,
     /// The violation a negative scenario expects, if any.
     pub expected_violation: Option<String>,
     /// Text the expected violation's message must contain, if the scenario gives one.
@@ -374,12 +566,13 @@ impl Summary {
         let messages = reports.iter().map(|r| r.messages).sum();
         let committed_transactions = reports.iter().filter_map(|r| r.dfs.as_ref()).map(|d| d.committed_transactions).sum();
         let caught_expected = reports.iter().filter(|r| r.caught(&scenario.expect)).count();
-        let passed = reports.iter().filter(|r| r.ok).count();
+        let with_verdict = |verdict| reports.iter().filter(|r| r.verdict == verdict).count();
         Self {
             scenario: scenario.name.clone(),
             seeds: reports.len(),
-            passed,
-            failed: reports.len() - passed,
+            passed: with_verdict(Verdict::Passed),
+            failed: with_verdict(Verdict::Violation),
+            harness_failures: with_verdict(Verdict::HarnessFailure),
             expected_violation: scenario.expect.violation.clone(),
             expected_message: scenario.expect.message.clone(),
             caught_expected,
@@ -403,9 +596,22 @@ impl Summary {
     /// differed. A planted bug may break other properties on other seeds too; those are reported
     /// but do not fail the sweep. A divergence does: a catch that does not replay proves nothing.
     pub fn success(&self) -> bool {
-        match &self.expected_violation {
+        let verdict = match &self.expected_violation {
             None => self.failed == 0,
             Some(_) => self.caught_expected > 0 && self.diverged == 0,
+        };
+        verdict && self.harness_failures == 0
+    }
+
+    /// The exit code of the sweep: 3 when ccrsim itself broke on any seed (whatever the others
+    /// found: the sweep cannot be trusted), else 0 on success, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.harness_failures > 0 {
+            3
+        } else if self.success() {
+            0
+        } else {
+            1
         }
     }
 }
@@ -417,4 +623,38 @@ pub struct JsonReport<'a> {
     pub summary: &'a Summary,
     /// Every seed.
     pub seeds: &'a [SeedReport],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_the_models_only_when_its_location_is_in_model() {
+        assert!(in_model("model/src/raft/node.rs"));
+        assert!(in_model(&format!("{MODEL_SOURCES}src/dfs/catalog.rs")));
+        assert!(!in_model("sim/src/world/node.rs"));
+        assert!(!in_model("src/main.rs"));
+        assert!(!in_model("/home/u/.cargo/registry/src/index.crates.io-0/madsim-0.2.34/src/sim/time/mod.rs"));
+    }
+
+    #[test]
+    fn a_range_yields_its_seeds_one_by_one_without_a_list() {
+        let all = SeedRange::new(5, 7, None).unwrap();
+        assert_eq!((0..all.len()).map(|i| all.get(i).unwrap()).collect::<Vec<_>>(), vec![5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(all.get(7), None);
+        let shard = SeedRange::new(0, 7, Some((2, 3))).unwrap();
+        assert_eq!((0..shard.len()).map(|i| shard.get(i).unwrap()).collect::<Vec<_>>(), vec![1, 4]);
+        // A huge range costs nothing up front, and its last seed is u64::MAX.
+        let huge = SeedRange::new(1, u64::MAX, None).unwrap();
+        assert_eq!((huge.len(), huge.get(u64::MAX - 1)), (u64::MAX, Some(u64::MAX)));
+    }
+
+    #[test]
+    fn an_empty_or_overflowing_range_is_refused() {
+        assert!(SeedRange::new(0, 0, None).unwrap_err().contains("--seeds 0"));
+        assert!(SeedRange::new(u64::MAX, 2, None).unwrap_err().contains("past the last seed"));
+        assert!(SeedRange::new(u64::MAX, 1, None).is_ok());
+        assert!(SeedRange::new(0, 3, Some((5, 8))).unwrap_err().contains("leaves no seed"));
+    }
 }

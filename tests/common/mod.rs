@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccrsim_sim::runner::{self, RunOptions, SeedReport, SweepOptions};
+use ccrsim_sim::runner::{self, RunOptions, SeedReport, Seeds, SweepOptions};
 use ccrsim_sim::scenario::Scenario;
 
 /// Wall-clock limit of one seed in tests: far above any healthy run.
@@ -29,10 +29,11 @@ pub fn scenario(name_or_path: &str) -> Arc<Scenario> {
     Arc::new(Scenario::load(target).unwrap_or_else(|e| panic!("{e}")))
 }
 
-/// How to replay `seed` of the scenario `reference` from the command line and from this test.
-pub fn replay_hint(reference: &str, test: &str, seed: u64) -> String {
+/// How to replay `seed` of the scenario `reference` from the command line and from the test
+/// function `test_fn` of the test binary `test` (only that function, with its trace shown).
+pub fn replay_hint(reference: &str, test: &str, test_fn: &str, seed: u64) -> String {
     format!(
-        "replay: cargo run --release -- replay {reference} --seed {seed}\n    or: CCRSIM_SEED={seed} cargo test --release --test {test}"
+        "replay: cargo run --release -- replay {reference} --seed {seed}\n    or: CCRSIM_SEED={seed} cargo test --release --test {test} -- {test_fn} --exact --nocapture"
     )
 }
 
@@ -53,9 +54,16 @@ pub fn run_ci_seeds(reference: &str) -> (Arc<Scenario>, Vec<SeedReport>) {
 }
 
 /// Runs `seeds` of `scenario` on every core (each twice and compared, with `check_determinism`).
+/// A sweep of no seed, or one that reports another number of seeds than it was given, fails: a test
+/// that ran nothing must not pass.
 pub fn sweep(scenario: &Arc<Scenario>, seeds: Vec<u64>, check_determinism: bool) -> Vec<SeedReport> {
-    let options = SweepOptions { seeds, jobs: jobs(), check_determinism, wall_limit: WALL_LIMIT, injections: Default::default() };
-    runner::sweep(scenario, &options, |_| {})
+    let asked = seeds.len();
+    assert!(asked > 0, "a sweep of {} over no seed proves nothing (run.seeds_ci = {})", scenario.name, scenario.run.seeds_ci);
+    let options =
+        SweepOptions { seeds: Seeds::List(seeds), jobs: jobs(), check_determinism, wall_limit: WALL_LIMIT, injections: Default::default() };
+    let reports = runner::sweep(scenario, &options, |_| {});
+    assert_eq!(reports.len(), asked, "the sweep of {} ran {} of its {asked} seeds", scenario.name, reports.len());
+    reports
 }
 
 /// The scenario files (`*.toml`) in `dir`, relative to the repository root, sorted.

@@ -85,9 +85,19 @@ pub struct Injections {
     /// stray source of randomness would: the fate of every later message changes.
     pub divergence_at: Option<SimTime>,
     /// This node's role panics when it is handed its first input at or after this time, as a
-    /// broken model invariant would.
+    /// broken model invariant would (its payload is an `InjectedRolePanic`, which the runner counts
+    /// as a panic in the model).
     pub panic_at: Option<(NodeId, SimTime)>,
+    /// The harness itself panics when it is about to hand this node its first input at or after
+    /// this time, as a bug in ccrsim would: a harness failure, not a violation.
+    pub harness_panic_at: Option<(NodeId, SimTime)>,
 }
+
+/// The payload of the panic `Injections::panic_at` raises: it stands for a panic in the model, so
+/// the runner classifies it as one, though it is raised in the world.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct InjectedRolePanic(pub String);
 
 /// The world of one run.
 pub struct World<D: SimDesign> {

@@ -92,6 +92,7 @@ impl<D: SimDesign> World<D> {
         let at = self.now;
         self.stepping = Some(node);
         let injected_panic = self.injections.panic_at.is_some_and(|(n, t)| n == node && at >= t);
+        let injected_harness_panic = self.injections.harness_panic_at.is_some_and(|(n, t)| n == node && at >= t);
         while self.outcome.is_none() && self.nodes[node as usize].status == NodeStatus::Up {
             let n = &mut self.nodes[node as usize];
             let Some(input) = n.mailbox.pop_front() else { break };
@@ -99,7 +100,12 @@ impl<D: SimDesign> World<D> {
             let local = n.clock.local_millis(at);
             let mut out = Output::default();
             if injected_panic {
-                panic!("injected panic in node {node}'s role at {at} (Injections::panic_at, a test of the harness's panic report)");
+                let message =
+                    format!("injected panic in node {node}'s role at {at} (Injections::panic_at, a test of the harness's panic report)");
+                std::panic::panic_any(super::InjectedRolePanic(message));
+            }
+            if injected_harness_panic {
+                panic!("injected panic in the harness before node {node}'s input at {at} (Injections::harness_panic_at)");
             }
             role.handle(local, input, &mut out);
             self.stats.steps += 1;
