@@ -11,6 +11,7 @@
 
 use ccrsim_model::dfs::{Cmp, LockKey, Operation, Row, Value};
 
+use super::locks::{WholeScope, whole_scope};
 use super::values::sql_order;
 use super::{DbView, SchemeView, TableView};
 
@@ -55,20 +56,11 @@ pub fn footprint(op: &Operation, db: Option<&DbView>) -> Vec<LockKey> {
             partitions(d, t, pruned.map(|k| vec![k]))
         }
         Operation::DropPartition { db: d, table: t, partition } => partitions(d, t, Some(vec![partition.clone()])),
-        Operation::RenameTable { db: d, table: t, new_name } => vec![table_key(d, t), table_key(d, new_name)],
-        Operation::DropTable { db: d, table: t }
-        | Operation::TruncateTable { db: d, table: t }
-        | Operation::CreateTable { db: d, table: t, .. }
-        | Operation::CreatePartitionedTable { db: d, table: t, .. }
-        | Operation::AddColumn { db: d, table: t, .. }
-        | Operation::DropColumn { db: d, table: t, .. }
-        | Operation::ReplaceColumn { db: d, table: t, .. }
-        | Operation::SetColumnComment { db: d, table: t, .. }
-        | Operation::RenameColumn { db: d, table: t, .. } => vec![table_key(d, t)],
-        Operation::DropDb { db: d }
-        | Operation::AddRangePartition { db: d, .. }
-        | Operation::AddValuePartition { db: d, .. }
-        | Operation::CreateDomain { db: d, .. } => vec![LockKey::Db(d.clone())],
+        _ => match whole_scope(op) {
+            WholeScope::Database(d) => vec![LockKey::Db(d.to_string())],
+            WholeScope::Tables(d, tables) => tables.into_iter().map(|t| table_key(d, t)).collect(),
+            WholeScope::Data => unreachable!("every data operation is matched above"),
+        },
     }
 }
 

@@ -58,11 +58,40 @@ pub fn lock_scopes(op: &Operation, db: &SequentialDb) -> Vec<LockScope> {
             }
         }
         Operation::DropPartition { db: d, table: t, partition } => vec![LockScope::Partition(d.clone(), t.clone(), partition.clone())],
+        _ => match whole_scope(op) {
+            WholeScope::Database(d) => vec![LockScope::Database(d.to_string())],
+            WholeScope::Tables(d, tables) => tables.into_iter().map(|t| LockScope::Table(d.to_string(), t.to_string())).collect(),
+            WholeScope::Data => unreachable!("every data operation is matched above"),
+        },
+    }
+}
+
+/// What an operation locks whole, by its type alone: shared by [`lock_scopes`] and the footprint,
+/// which differ only in how they place the partitions of a data operation.
+pub enum WholeScope<'a> {
+    /// A database-level operation: the database.
+    Database(&'a str),
+    /// Table DDL: these tables of the database (a rename locks the old name and the new).
+    Tables(&'a str, Vec<&'a str>),
+    /// A data operation (APPEND, UPSERT, SQL_DELETE, SQL_UPDATE, dropPartition): its partitions
+    /// or its table, decided by the state it runs on.
+    Data,
+}
+
+/// The [`WholeScope`] of `op`.
+pub fn whole_scope(op: &Operation) -> WholeScope<'_> {
+    match op {
+        Operation::Append { .. }
+        | Operation::AppendChunkGranularity { .. }
+        | Operation::Upsert { .. }
+        | Operation::SqlDelete { .. }
+        | Operation::SqlUpdate { .. }
+        | Operation::DropPartition { .. } => WholeScope::Data,
         Operation::DropDb { db: d }
         | Operation::AddRangePartition { db: d, .. }
         | Operation::AddValuePartition { db: d, .. }
-        | Operation::CreateDomain { db: d, .. } => vec![LockScope::Database(d.clone())],
-        Operation::RenameTable { db: d, table: t, new_name } => vec![table(d, t), table(d, new_name)],
+        | Operation::CreateDomain { db: d, .. } => WholeScope::Database(d),
+        Operation::RenameTable { db: d, table: t, new_name } => WholeScope::Tables(d, vec![t, new_name]),
         Operation::DropTable { db: d, table: t }
         | Operation::TruncateTable { db: d, table: t }
         | Operation::CreateTable { db: d, table: t, .. }
@@ -71,7 +100,7 @@ pub fn lock_scopes(op: &Operation, db: &SequentialDb) -> Vec<LockScope> {
         | Operation::DropColumn { db: d, table: t, .. }
         | Operation::ReplaceColumn { db: d, table: t, .. }
         | Operation::SetColumnComment { db: d, table: t, .. }
-        | Operation::RenameColumn { db: d, table: t, .. } => vec![table(d, t)],
+        | Operation::RenameColumn { db: d, table: t, .. } => WholeScope::Tables(d, vec![t]),
     }
 }
 
