@@ -18,6 +18,7 @@
 //! design.
 
 pub mod dolphindb_2pc;
+pub mod sequoiadb;
 
 use std::fmt::Debug;
 use std::hash::Hash;
