@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::core::io::{Carries, NodeId, Output, TimerKey, part};
+pub use crate::replica::CallOutcome;
 use crate::replica::{Guest, LeaderView, ReplicaProtocol, WriteHooks};
 
 /// Who waits for a pipeline command's outcome.
@@ -36,15 +37,6 @@ pub enum NodeRequestOutcome<C, R> {
     /// At once: the answer, or `Err(leader hint)` when this controller does not lead.
     Answer(Result<R, Option<NodeId>>),
     /// Once `cmd` is applied (its answer goes back to the node then).
-    Propose(C),
-}
-
-/// How a controller answers a management call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallOutcome<C, R> {
-    /// At once (a status function, or an error).
-    Answer(R),
-    /// Once `cmd` is applied.
     Propose(C),
 }
 

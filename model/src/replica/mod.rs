@@ -211,6 +211,20 @@ pub enum Duty<C, P: Guest> {
     Beat { from: NodeId, beat: P::Beat },
 }
 
+/// How a controller answers a management call (of the replica protocol or of the pipeline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome<C, R> {
+    /// At once (a status function, or an error).
+    Answer(R),
+    /// Once `cmd` is applied.
+    Propose(C),
+}
+
+/// The call type of a replica protocol that has no management calls of its own (DolphinDB's 2PC:
+/// its management calls are the pipeline's). It has no values, so no such call is ever made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoCall {}
+
 /// A replica protocol, for pipeline `P`: its controllers' replicated state and volatile duties, its
 /// data node and workload client, its messages and facts.
 pub trait ReplicaProtocol<P: Guest>: Sized + Clone + Debug + PartialEq + Eq + Hash + 'static {
@@ -240,6 +254,11 @@ pub trait ReplicaProtocol<P: Guest>: Sized + Clone + Debug + PartialEq + Eq + Ha
     type ClientConfig: Clone + Debug + Send + Sync;
     /// The workload client.
     type Client: ReplicaClient<Self, P> + Send + Sync;
+    /// A management call of the protocol itself (SequoiaDB: add or remove a node, change a
+    /// weight, force a step-down); [`NoCall`] for a protocol without any.
+    type Call: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
+    /// A management call's answer.
+    type CallResult: Clone + Debug + PartialEq + Eq + Hash + Send + Sync;
 
     /// The state of a fresh cluster.
     fn new_state(config: Self::Config) -> Self::State;
@@ -276,6 +295,22 @@ pub trait ReplicaProtocol<P: Guest>: Sized + Clone + Debug + PartialEq + Eq + Ha
     ) -> Vec<Duty<Self::Command, P>>;
     /// The controller does not lead (any more): volatile leader state goes.
     fn on_leadership_lost(duties: &mut Self::Duties);
+    /// A management call of the protocol made on a controller.
+    fn on_call<H: WriteHooks>(
+        duties: &mut Self::Duties,
+        view: &LeaderView<'_, Self::State, H>,
+        call: &Self::Call,
+    ) -> CallOutcome<Self::Command, Self::CallResult>;
+    /// The answer a call gets once the command it proposed was applied with `output`.
+    fn call_answer(output: Self::Output) -> Self::CallResult;
+    /// The answer to a call whose proposal was lost with this controller's leadership (it may or
+    /// may not take effect).
+    fn call_leadership_lost() -> Self::CallResult;
+    /// The answer to a call made on a controller that does not lead.
+    fn call_not_leader(hint: Option<NodeId>) -> Self::CallResult;
+    /// The answer to a call made on a node that plays no part in the protocol (a client of the
+    /// controllers).
+    fn call_no_part(call: &Self::Call) -> Self::CallResult;
     /// The message that answers data node request `req` with `output`.
     fn answer(req: u64, output: Self::Output) -> Self::Message;
     /// The message that answers data node request `req` for the pipeline, or tells the node this
@@ -299,8 +334,10 @@ pub trait ReplicaNode<R: ReplicaProtocol<P>, P: Guest, W: Wire<R, P>>: Sized + D
     fn on_timer(&mut self, now: Millis, key: TimerKey, out: &mut Output<W::Message, W::Fact>);
     /// A disk request finished.
     fn on_disk(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<W::Message, W::Fact>);
-    /// A management call made on this node.
+    /// A management call of the pipeline made on this node.
     fn on_call(&mut self, now: Millis, call_id: u64, call: P::Call, out: &mut Output<W::Message, W::Fact>);
+    /// A management call of the protocol made on this node.
+    fn on_replica_call(&mut self, now: Millis, call_id: u64, call: R::Call, out: &mut Output<W::Message, W::Fact>);
 }
 
 /// A replica protocol's workload client (an observer: never faulted).

@@ -28,7 +28,7 @@ use self::controller::{TIMER_WATCH, Watch, WatchConfig};
 use self::datanode::{DataNode, DataNodeConfig};
 use self::guest::Guest2pc;
 use crate::core::io::{Carries, DiskCompletion, DiskView, Millis, NodeId, Output, RecoveryError, TimerKey, part};
-use crate::replica::{Duty, LeaderView, ReplicaClient, ReplicaNode, ReplicaProtocol, Wire, WriteHooks};
+use crate::replica::{CallOutcome, Duty, LeaderView, NoCall, ReplicaClient, ReplicaNode, ReplicaProtocol, Wire, WriteHooks};
 
 /// The design: DolphinDB's 2PC replica protocol.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -48,6 +48,8 @@ impl<P: Guest2pc> ReplicaProtocol<P> for Dolphin2pc {
     type DataNode<W: Wire<Self, P>> = DataNode<P, W::Message, W::Fact>;
     type ClientConfig = DfsClientConfig;
     type Client = DfsClient;
+    type Call = NoCall;
+    type CallResult = NoCall;
 
     fn new_state(config: DfsConfig) -> DfsState {
         DfsState::new(config)
@@ -97,6 +99,26 @@ impl<P: Guest2pc> ReplicaProtocol<P> for Dolphin2pc {
         duties.on_leadership_lost();
     }
 
+    fn on_call<H: WriteHooks>(_: &mut Watch, _: &LeaderView<'_, DfsState, H>, call: &NoCall) -> CallOutcome<DfsCommand, NoCall> {
+        match *call {}
+    }
+
+    fn call_answer(_: DfsOutput<P>) -> NoCall {
+        unreachable!("2PC has no management calls of its own, so no command answers one")
+    }
+
+    fn call_leadership_lost() -> NoCall {
+        unreachable!("2PC has no management calls of its own, so none is waiting")
+    }
+
+    fn call_not_leader(_: Option<NodeId>) -> NoCall {
+        unreachable!("2PC has no management calls of its own, so none is made")
+    }
+
+    fn call_no_part(call: &NoCall) -> NoCall {
+        match *call {}
+    }
+
     fn answer(req: u64, output: DfsOutput<P>) -> DfsMessage<P> {
         DfsMessage::Response { req, result: Ok(output) }
     }
@@ -137,6 +159,10 @@ impl<P: Guest2pc, W: Wire<Dolphin2pc, P>> ReplicaNode<Dolphin2pc, P, W> for Data
 
     fn on_call(&mut self, now: Millis, call_id: u64, call: P::Call, out: &mut Output<W::Message, W::Fact>) {
         DataNode::on_call(self, now, call_id, call, out);
+    }
+
+    fn on_replica_call(&mut self, _: Millis, _: u64, call: NoCall, _: &mut Output<W::Message, W::Fact>) {
+        match call {}
     }
 }
 
