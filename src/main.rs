@@ -297,6 +297,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     bar.finish_and_clear();
     let summary = Summary::of(&scenario, &reports, started.elapsed().as_secs_f64());
     print_summary(&summary);
+    print_signatures(&summary, &args.scenario, &args.inject_panic);
     if let (Some(file), Some(path)) = (json, &args.json) {
         let mut out = BufWriter::new(file);
         serde_json::to_writer_pretty(&mut out, &JsonReport { summary: &summary, seeds: &reports })
@@ -359,6 +360,19 @@ fn print_summary(s: &Summary) {
             "replication   {} tasks enqueued; on slaves {} applied, {} skipped, {} FAILED, {} unfinished",
             r.enqueued, r.applied, r.skipped, r.failed, r.unfinished
         );
+    }
+}
+
+/// One line per failure signature: how many seeds, and the seed that failed soonest with the command
+/// that replays it (the one to debug first).
+fn print_signatures(s: &Summary, reference: &str, inject_panic: &InjectPanicArg) {
+    if s.signatures.is_empty() {
+        return;
+    }
+    println!("signatures    {} (checker, promise, faults in effect when it broke; the seed that broke it soonest)", s.signatures.len());
+    for c in &s.signatures {
+        let replay = replay_command(reference, c.fastest_seed, inject_panic);
+        println!("  {:>6} seeds  {}; soonest: seed {} at {:.3} s: {replay}", c.seeds, c.signature, c.fastest_seed, c.fastest_at_s);
     }
 }
 

@@ -89,6 +89,37 @@ fn a_failing_seed_exits_1_and_prints_its_replay_command() {
 }
 
 #[test]
+fn a_sweep_groups_its_failing_seeds_by_signature_with_the_soonest_seed_to_replay() {
+    let path = temp("signatures.toml");
+    let base = format!("{}/scenarios/negative/data-node-skip-fsync.toml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(&path, format!("name = \"signatures\"\nbase = {base:?}\n[planted_bugs.data_node]\nskip_fsync = true\n")).unwrap();
+    let json = temp("signatures.json");
+    let out = ccrsim(&["run", path.to_str().unwrap(), "--seeds", "8", "--quiet", "--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "stdout {}\nstderr {}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let seeds = report["seeds"].as_array().unwrap();
+    let signatures = report["summary"]["signatures"].as_array().unwrap();
+    assert!(!signatures.is_empty());
+    // Recount from the seeds: each failing seed in exactly one group, the soonest failure named.
+    let failing: Vec<&serde_json::Value> = seeds.iter().filter(|s| s["verdict"] == "violation").collect();
+    let grouped: u64 = signatures.iter().map(|g| g["seeds"].as_u64().unwrap()).sum();
+    assert_eq!(grouped, failing.len() as u64);
+    let stdout = text(&out.stdout);
+    for g in signatures {
+        let members: Vec<&&serde_json::Value> = failing.iter().filter(|s| s["signature"] == g["signature"]).collect();
+        assert_eq!(members.len() as u64, g["seeds"].as_u64().unwrap());
+        for m in &members {
+            assert_eq!(m["signature"]["checker"], m["violations"][0]["checker"]);
+        }
+        let soonest = members.iter().map(|m| m["violations"][0]["at"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+        assert_eq!(g["fastest_at_s"].as_f64().unwrap(), soonest);
+        let replay = format!("soonest: seed {} at", g["fastest_seed"]);
+        assert!(stdout.contains(&replay), "{replay} not in:\n{stdout}");
+    }
+    assert!(stdout.contains(&format!("cargo run --release -- replay {} --seed", path.display())), "{stdout}");
+}
+
+#[test]
 fn a_negative_scenario_succeeds_when_its_bug_is_caught() {
     let out = ccrsim(&["run", "scenarios/negative/raft-vote-twice.toml", "--seeds", "6", "--quiet"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

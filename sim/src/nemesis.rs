@@ -72,6 +72,8 @@ pub enum FaultAction {
 pub struct PlannedFault {
     /// When.
     pub at: SimTime,
+    /// The kind of fault the action begins or ends (none for the end of the safety phase).
+    pub kind: Option<FaultKind>,
     /// What.
     pub action: FaultAction,
 }
@@ -134,7 +136,7 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
         let kind = disabled.remove(rng.random_range(0..disabled.len()));
         enabled.push((kind, f.mean_interval_s));
     }
-    let mut planner = Planner { faults: Vec::new(), next_id: 0, safety };
+    let mut planner = Planner { faults: Vec::new(), kind: None, next_id: 0, safety };
     // Corruption stops a controller for good (it will not run on damaged state), so at most a
     // minority of each controller group may get it; otherwise the group could never recover. A
     // data node recovers a corrupt replica from a peer, so at most replication factor - 1 data
@@ -238,7 +240,7 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
         planner.add(fixed.fault, (nodes, others), fixed.at_s, fixed.duration_s, strength);
     }
     let mut faults = planner.faults;
-    faults.push(PlannedFault { at: SimTime::from_secs_f64(safety), action: FaultAction::StartLiveness });
+    faults.push(PlannedFault { at: SimTime::from_secs_f64(safety), kind: None, action: FaultAction::StartLiveness });
     // Stable sort: faults at the same instant keep their planning order.
     faults.sort_by_key(|f| f.at);
     FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults }
@@ -256,6 +258,8 @@ struct Strength {
 /// Turns faults into timed actions, each with its end, inside the safety phase.
 struct Planner {
     faults: Vec<PlannedFault>,
+    /// The kind being planned (each action pushed belongs to it).
+    kind: Option<FaultKind>,
     next_id: u32,
     safety: f64,
 }
@@ -265,7 +269,7 @@ impl Planner {
     /// conversion of `SimTime::from_secs_f64` never panics here; a NaN or an infinity that got past
     /// validation would panic as a harness failure instead of planning a fault at time 0 or never.
     fn push(&mut self, at: f64, action: FaultAction) {
-        self.faults.push(PlannedFault { at: SimTime::from_secs_f64(at), action });
+        self.faults.push(PlannedFault { at: SimTime::from_secs_f64(at), kind: self.kind, action });
     }
 
     /// Every fault with an end gets an id, so that overlapping faults end one by one.
@@ -277,6 +281,7 @@ impl Planner {
     /// Plans `kind` at `start` for `length` seconds (a crash: its downtime). `target.0` holds the node
     /// hit (or one side of a partition), `target.1` the other side.
     fn add(&mut self, kind: FaultKind, target: (Vec<NodeId>, Vec<NodeId>), start: f64, length: f64, strength: Strength) {
+        self.kind = Some(kind);
         let end = (start + length).min(self.safety);
         let (a, b) = target;
         let node = a.first().copied().unwrap_or(0);

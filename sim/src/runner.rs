@@ -16,7 +16,7 @@ use crate::design::SimDesign;
 use crate::env::net::NetStats;
 use crate::env::time::SimTime;
 use crate::host::{SharedWorld, simulate};
-use crate::nemesis;
+use crate::nemesis::{self, FaultKind};
 use crate::registry::{DesignJob, with_design};
 use crate::scenario::{ExpectSection, Scenario};
 use crate::trace::{TraceLine, first_difference};
@@ -49,6 +49,8 @@ pub struct SeedReport {
     pub events: u64,
     /// What the checkers reported (the first violation ends a run).
     pub violations: Vec<Violation>,
+    /// How the seed failed, for grouping failing seeds: `None` for a seed that passed.
+    pub signature: Option<Signature>,
     /// Counters.
     pub stats: RunStats,
     /// Network counters.
@@ -116,6 +118,91 @@ impl SeedReport {
     /// Whether the seed's two runs differed (a determinism check's verdict).
     pub fn diverged(&self) -> bool {
         self.violations.iter().any(|v| v.checker == DETERMINISM)
+    }
+}
+
+/// How a seed failed, coarsely enough that seeds failing for one cause share it: the checker that
+/// reported first, the kind of promise it broke, and the kinds of fault in effect when it broke
+/// (what healed before is not in it: a fault that ended earlier may still be the cause, which the
+/// replay shows).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Signature {
+    /// The checker (`harness` for a failure of ccrsim itself).
+    pub checker: String,
+    /// The kind of promise broken.
+    pub class: Class,
+    /// The kinds of fault in effect, each once, in the scenario format's order.
+    pub faults: Vec<FaultKind>,
+}
+
+impl Signature {
+    /// The signature of a seed that ended with `violations` (the first one counts) or a harness
+    /// failure, with `faults` in effect; `None` for a seed that passed.
+    fn of(violations: &[Violation], harness_failure: &Option<String>, faults: &[FaultKind]) -> Option<Self> {
+        let (checker, class) = match (harness_failure, violations.first()) {
+            (Some(_), _) => ("harness".to_string(), Class::Harness),
+            (None, Some(v)) => (v.checker.to_string(), v.class),
+            (None, None) => return None,
+        };
+        Some(Signature { checker, class, faults: faults.to_vec() })
+    }
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.checker, format_name(&self.class))?;
+        if self.faults.is_empty() {
+            return write!(f, ", no fault in effect");
+        }
+        let kinds: Vec<String> = self.faults.iter().map(format_name).collect();
+        write!(f, " during {}", kinds.join(" + "))
+    }
+}
+
+/// A unit variant's name as the report and the scenario format spell it (its serde name).
+fn format_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => unreachable!("a unit variant serialises as its name, not {other:?}"),
+    }
+}
+
+/// The failing seeds of a sweep that share one signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureCount {
+    /// The signature.
+    pub signature: Signature,
+    /// Seeds that failed with it.
+    pub seeds: usize,
+    /// The seed that failed soonest in simulated time: the one to debug first.
+    pub fastest_seed: u64,
+    /// When it failed, in simulated seconds.
+    pub fastest_at_s: f64,
+}
+
+impl SignatureCount {
+    /// The signatures of `reports`' failing seeds, the most frequent first.
+    pub fn of(reports: &[SeedReport]) -> Vec<SignatureCount> {
+        let mut by: BTreeMap<&Signature, SignatureCount> = BTreeMap::new();
+        for r in reports {
+            let Some(signature) = &r.signature else { continue };
+            // A violation says when it broke; a harness failure only when the run stopped.
+            let at_s = r.violations.first().map_or(r.sim_seconds, |v| v.at.as_secs_f64());
+            let entry = by.entry(signature).or_insert_with(|| SignatureCount {
+                signature: signature.clone(),
+                seeds: 0,
+                fastest_seed: r.seed,
+                fastest_at_s: at_s,
+            });
+            entry.seeds += 1;
+            if (at_s, r.seed) < (entry.fastest_at_s, entry.fastest_seed) {
+                entry.fastest_seed = r.seed;
+                entry.fastest_at_s = at_s;
+            }
+        }
+        let mut counts: Vec<SignatureCount> = by.into_values().collect();
+        counts.sort_by(|a, b| b.seeds.cmp(&a.seeds).then_with(|| a.signature.cmp(&b.signature)));
+        counts
     }
 }
 
@@ -232,6 +319,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
         harness_failure = Some(format!("the run ended at {} without an outcome", w.now()));
     }
     let verdict = Verdict::of(&violations, &harness_failure);
+    let signature = Signature::of(&violations, &harness_failure, w.faults_at_failure.as_deref().unwrap_or_default());
     SeedReport {
         seed,
         ok: verdict == Verdict::Passed,
@@ -243,6 +331,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
         messages: w.net.stats.delivered,
         events: w.trace.events(),
         violations,
+        signature,
         stats: w.stats,
         network: w.net.stats,
         dfs: w.replica_summary(),
@@ -272,11 +361,13 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => "the seed's thread died outside the simulation".to_string(),
     };
+    let harness_failure = Some(failure);
     SeedReport {
         seed,
         ok: false,
         verdict: Verdict::HarnessFailure,
-        harness_failure: Some(failure),
+        signature: Signature::of(&[], &harness_failure, &[]),
+        harness_failure,
         trace_hash: "0".repeat(16),
         sim_seconds: 0.0,
         wall_seconds: wall_limit.as_secs_f64(),
@@ -317,6 +408,8 @@ pub fn run_seed_checked(scenario: &Arc<Scenario>, seed: u64, injections: Injecti
             .violations
             .insert(0, Violation::of(DETERMINISM, "ccrsim: one seed decides everything", Class::Harness, SimTime::ZERO, None, message));
         first.verdict = Verdict::of(&first.violations, &first.harness_failure);
+        // Two runs that differ say nothing about faults: the signature is the divergence alone.
+        first.signature = Signature::of(&first.violations, &first.harness_failure, &[]);
         first.ok = false;
     }
     first.trace = None;
@@ -498,6 +591,8 @@ pub struct Summary {
     pub replication: ReplTotals,
     /// Each coverage mark hit in the sweep: hits over all seeds, and how many seeds hit it.
     pub marks: BTreeMap<String, MarkCount>,
+    /// The failing seeds grouped by signature, the most frequent first.
+    pub signatures: Vec<SignatureCount>,
 }
 
 /// How often a sweep hit one coverage mark.
@@ -588,6 +683,7 @@ impl Summary {
             committed_per_sim_second: if sim_seconds > 0.0 { committed_transactions as f64 / sim_seconds } else { 0.0 },
             replication: ReplTotals::of(reports),
             marks: MarkCount::of(reports),
+            signatures: SignatureCount::of(reports),
         }
     }
 

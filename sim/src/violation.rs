@@ -9,7 +9,7 @@ use ccrsim_model::core::io::NodeId;
 use crate::env::time::SimTime;
 
 /// What kind of promise a violation breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
     /// Something that must never happen happened (judged fact by fact).

@@ -22,6 +22,7 @@ impl<D: SimDesign> World<D> {
         }
         self.stats.faults += 1;
         self.report_disruption(&action);
+        self.open_faults.on_action(&action);
         let text = format!("{action:?}");
         self.trace.emit(now, WORLD, EventKind::Fault, stable_hash(&text), || format!("fault {text}"));
         match action {
@@ -161,6 +162,7 @@ impl<D: SimDesign> World<D> {
                     self.nodes.iter().filter(|n| n.info.kind == cluster && n.info.id != leader).map(|n| n.info.id).collect();
                 let id = self.next_partition_id;
                 self.next_partition_id += 1;
+                self.open_faults.name_id(id, crate::nemesis::FaultKind::Isolate);
                 (FaultAction::Partition { id, a: vec![leader], b: others, one_way: false }, FaultAction::PartitionEnd { id })
             }
             crate::scenario::LeaderAction::Crash => (FaultAction::Crash { node: leader }, FaultAction::Restart { node: leader }),

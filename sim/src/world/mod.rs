@@ -11,6 +11,7 @@ mod event;
 mod faults;
 mod liveness;
 mod node;
+mod open_faults;
 mod queue;
 
 use crate::node::{Node, NodeStatus};
@@ -136,6 +137,10 @@ pub struct World<D: SimDesign> {
     injections: Injections,
     /// The node whose role is booting or handling inputs, so that a panic can name it.
     stepping: Option<NodeId>,
+    /// The faults in effect, for a failure's signature.
+    open_faults: open_faults::OpenFaults,
+    /// The kinds of fault in effect when the run failed.
+    pub faults_at_failure: Option<Vec<crate::nemesis::FaultKind>>,
 }
 
 impl<D: SimDesign> World<D> {
@@ -205,6 +210,8 @@ impl<D: SimDesign> World<D> {
             calls: calls::Calls::default(),
             injections,
             stepping: None,
+            open_faults: open_faults::OpenFaults::new(&faults),
+            faults_at_failure: None,
             scenario,
         };
         for f in faults {
@@ -306,6 +313,7 @@ impl<D: SimDesign> World<D> {
 
     pub(super) fn fail(&mut self, violation: Violation) {
         if self.outcome.is_none() {
+            self.faults_at_failure = Some(self.open_faults.kinds());
             let text = violation.to_string();
             self.trace.emit(self.now, WORLD, EventKind::Run, stable_hash(&text), || format!("VIOLATION {text}"));
             self.outcome = Some(Outcome::Failed(violation));
