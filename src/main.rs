@@ -26,6 +26,7 @@ use ccrsim_sim::env::time::SimTime;
 use ccrsim_sim::nemesis;
 use ccrsim_sim::runner::{self, Injections, JsonReport, RunOptions, SeedRange, SeedReport, Seeds, Summary, SweepOptions, Verdict};
 use ccrsim_sim::scenario::{DEFAULT_SCENARIO, EMBEDDED, Scenario};
+use ccrsim_sim::shrink::Refusal;
 use ccrsim_sim::topology::Topology;
 
 // The simulation allocates and frees small objects at a high rate (messages, events, log entries);
@@ -49,6 +50,30 @@ enum Command {
     Replay(ReplayArgs),
     /// List the scenarios shipped with ccrsim.
     List(ListArgs),
+    /// From a failing seed, a smaller run that fails the same way, written as a scenario file.
+    Shrink(ShrinkArgs),
+}
+
+#[derive(clap::Args)]
+struct ShrinkArgs {
+    /// An embedded scenario's name or a path to a scenario file.
+    scenario: String,
+    /// The failing seed.
+    #[arg(long, allow_negative_numbers = true, value_parser = whole_number("--seed", None))]
+    seed: u64,
+    /// Where to write the shrunk scenario (default: SCENARIO-seedS-shrunk.toml here); its file
+    /// name without `.toml` becomes the scenario's name.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop after this many wall seconds with the smallest failing run found so far.
+    #[arg(long, default_value_t = 600, allow_negative_numbers = true, value_parser = whole_number("--budget-s", Some("stop before the first run")))]
+    budget_s: u64,
+    /// Give up on one run after this many wall seconds.
+    #[arg(long, default_value_t = 600, allow_negative_numbers = true, value_parser = whole_number("--wall-limit-s", Some("give up on every run at once")))]
+    wall_limit_s: u64,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// The most threads `--jobs` may ask for.
@@ -216,6 +241,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Replay(args)) => replay(args),
         Some(Command::List(args)) => list(&args),
+        Some(Command::Shrink(args)) => shrink(args),
     };
     result.unwrap_or_else(|message| {
         eprintln!("error: {message}");
@@ -374,6 +400,87 @@ fn print_signatures(s: &Summary, reference: &str, inject_panic: &InjectPanicArg)
         let replay = replay_command(reference, c.fastest_seed, inject_panic);
         println!("  {:>6} seeds  {}; soonest: seed {} at {:.3} s: {replay}", c.seeds, c.signature, c.fastest_seed, c.fastest_at_s);
     }
+}
+
+fn shrink(args: ShrinkArgs) -> Result<ExitCode, String> {
+    let scenario = load(&args.scenario)?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-seed{}-shrunk.toml", scenario.name, args.seed)));
+    if out.extension().and_then(|e| e.to_str()) != Some("toml") {
+        return Err(format!("--out {}: a scenario file's name ends in .toml", out.display()));
+    }
+    let name = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    // Created before the first run: a path that cannot be written is bad usage, found at once.
+    create_output("--out", &out)?;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let options =
+        ccrsim_sim::shrink::Options { budget: Duration::from_secs(args.budget_s), wall_limit: Duration::from_secs(args.wall_limit_s) };
+    let file = out.display().to_string();
+    let result = ccrsim_sim::shrink::shrink(&scenario, args.seed, &file, &name, options, &mut |p| {
+        bar.set_message(format!("run {}: {} faults left; trying {}", p.runs, p.faults, p.step));
+    });
+    bar.finish_and_clear();
+    let shrunk = match result {
+        Ok(shrunk) => shrunk,
+        Err(refusal) => {
+            let _ = std::fs::remove_file(&out);
+            return match refusal {
+                Refusal::Passes => Err(format!("seed {} of {} passes: there is no failure to shrink", args.seed, scenario.name)),
+                Refusal::HarnessFailure(f) => {
+                    eprintln!("HARNESS FAILURE on seed {} (ccrsim itself broke, nothing to shrink): {f}", args.seed);
+                    Ok(ExitCode::from(3))
+                }
+                Refusal::NotReproduced(why) => {
+                    eprintln!("HARNESS FAILURE: the seed's faults written as a schedule are not the same run: {why}");
+                    Ok(ExitCode::from(3))
+                }
+            };
+        }
+    };
+    let cause = ccrsim_sim::shrink::cause(&shrunk);
+    let mut written = shrunk.scenario.clone();
+    written.description = format!("Shrunk by `ccrsim shrink` from {} seed {}. {cause}", scenario.name, args.seed);
+    std::fs::write(&out, ccrsim_sim::shrink::schedule::to_toml(&written))
+        .map_err(|e| format!("--out {}: cannot write: {e}", out.display()))?;
+    let (b, a) = (shrunk.before, shrunk.after);
+    println!(
+        "shrunk        {} seed {}: [{}] {}",
+        scenario.name,
+        args.seed,
+        shrunk.target.checker,
+        ccrsim_sim::runner::format_name(&shrunk.target.class)
+    );
+    println!("{cause}");
+    println!("faults        {} -> {}", b.faults, a.faults);
+    println!("operations    {} -> {}", b.operations, a.operations);
+    println!("simulated     {:.1} s -> {:.1} s", b.sim_seconds, a.sim_seconds);
+    let stopped = if shrunk.budget_ran_out {
+        " (the budget ran out: a smaller run may exist)"
+    } else {
+        " (each fault left is needed: without any one of them the seed passes or fails another way)"
+    };
+    println!("runs          {}{stopped}", shrunk.runs);
+    println!("written       {}", out.display());
+    println!("replay        {}", replay_command(&file, args.seed, &InjectPanicArg::default()));
+    // A candidate that failed another way is a scenario a user could have written that fails: a
+    // finding of its own, written beside the shrunk file.
+    for (i, (other, report)) in shrunk.other_failures.iter().enumerate() {
+        let path = out.with_file_name(format!("{name}-other{}.toml", i + 1));
+        let mut other = other.clone();
+        other.name = format!("{name}-other{}", i + 1);
+        other.description = format!(
+            "Met by `ccrsim shrink` while shrinking {} seed {}: {}",
+            scenario.name,
+            args.seed,
+            report.failure().unwrap_or_default()
+        );
+        std::fs::write(&path, ccrsim_sim::shrink::schedule::to_toml(&other))
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        let signature = report.signature.as_ref().map(ToString::to_string).unwrap_or_default();
+        println!("also failed   {signature}: {}", replay_command(&path.display().to_string(), args.seed, &InjectPanicArg::default()));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode, String> {

@@ -16,6 +16,7 @@ use ccrsim_sim::checkers::{Class, DETERMINISM, MODEL_INVARIANT};
 use ccrsim_sim::env::time::SimTime;
 use ccrsim_sim::registry::checker_names;
 use ccrsim_sim::runner::{self, Injections, RunOptions, SeedReport};
+use ccrsim_sim::shrink;
 use ccrsim_sim::topology::Topology;
 
 fn negative_scenarios() -> Vec<String> {
@@ -105,6 +106,67 @@ fn the_same_scenarios_pass_without_their_bug() {
             let which = if r.seed == catch.seed { " (the seed that caught the bug)" } else { "" };
             assert!(r.ok, "{reference} without its bug fails at seed {}{which}: {}", r.seed, r.failure().unwrap_or_default());
         }
+    }
+}
+
+#[test]
+fn every_planted_bug_shrinks_to_a_few_faults_in_a_file_that_fails_the_same_way() {
+    // The shrinker on each catch: at most 3 faults left, or each fault left needed (delta debugging
+    // ran to its end). The shrunk file, loaded as a user would, fails the same seed with the same
+    // checker, and still catches the planted bug.
+    let catches: Vec<(&String, &SeedReport)> = catches().iter().collect();
+    let budget = std::time::Duration::from_secs(30);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..common::jobs() {
+            scope.spawn(|| {
+                while let Some((reference, catch)) = catches.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    let scenario = common::scenario(reference);
+                    let options = shrink::Options { budget, wall_limit: common::WALL_LIMIT };
+                    let shrunk = shrink::shrink(&scenario, catch.seed, "shrunk.toml", "shrunk", options, &mut |_| {})
+                        .unwrap_or_else(|e| panic!("{reference} seed {}: {e:?}", catch.seed));
+                    let text = shrink::schedule::to_toml(&shrunk.scenario);
+                    let reloaded =
+                        std::sync::Arc::new(ccrsim_sim::scenario::Scenario::parse("shrunk.toml", &text).expect("a shrunk file loads"));
+                    let again = runner::run_seed_isolated(&reloaded, catch.seed, RunOptions::default(), common::WALL_LIMIT);
+                    results.lock().unwrap().push(((*reference).clone(), catch.seed, shrunk, again));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    for (reference, seed, shrunk, again) in &results {
+        eprintln!(
+            "{reference} seed {seed}: faults {} -> {}, operations {} -> {}, {:.1} s -> {:.1} s, {} runs{}: {}",
+            shrunk.before.faults,
+            shrunk.after.faults,
+            shrunk.before.operations,
+            shrunk.after.operations,
+            shrunk.before.sim_seconds,
+            shrunk.after.sim_seconds,
+            shrunk.runs,
+            if shrunk.budget_ran_out { " (budget ran out)" } else { "" },
+            shrink::cause(shrunk)
+        );
+        for (_, other) in &shrunk.other_failures {
+            eprintln!("  also met while shrinking: {}", other.failure().unwrap_or_default());
+        }
+        assert!(
+            shrunk.after.faults <= 3 || shrunk.faults_each_needed(),
+            "{reference} seed {seed}: {} faults left and the budget ran out",
+            shrunk.after.faults
+        );
+        assert!(shrunk.after.faults <= shrunk.before.faults);
+        assert_eq!(
+            again.failed_checker(),
+            Some(shrunk.target.checker.as_str()),
+            "{reference} seed {seed}: the shrunk file fails otherwise"
+        );
+        assert_eq!(again.trace_hash, shrunk.report.trace_hash, "{reference} seed {seed}: the shrunk file is not the shrunk run");
+        let scenario = common::scenario(reference);
+        assert!(again.caught(&scenario.expect), "{reference} seed {seed}: the shrunk file no longer catches the bug");
     }
 }
 

@@ -27,6 +27,7 @@ pub mod node;
 pub mod registry;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod summary;
 pub mod topology;
 pub mod trace;

@@ -20,7 +20,7 @@ use crate::env::time::SimTime;
 use crate::scenario::Scenario;
 use crate::topology::{NodeKind, Topology};
 
-pub use crate::scenario::FaultKind;
+pub use crate::scenario::{FaultKind, FixedFault};
 
 /// One thing the nemesis does at one time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +94,10 @@ pub struct FaultPlan {
     pub swarm: SwarmChoice,
     /// Every fault, in time order.
     pub faults: Vec<PlannedFault>,
+    /// The same faults as a scenario's fixed schedule, in the order they were planned: a scenario
+    /// with swarm off, no random kinds and this schedule plans exactly these actions, in the same
+    /// order (`ccrsim shrink` edits it).
+    pub schedule: Vec<FixedFault>,
 }
 
 /// The seed of the nemesis' own random stream (so that changing the workload keeps the faults).
@@ -136,7 +140,7 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
         let kind = disabled.remove(rng.random_range(0..disabled.len()));
         enabled.push((kind, f.mean_interval_s));
     }
-    let mut planner = Planner { faults: Vec::new(), kind: None, next_id: 0, safety };
+    let mut planner = Planner { faults: Vec::new(), schedule: Vec::new(), kind: None, next_id: 0, safety };
     // Corruption stops a controller for good (it will not run on damaged state), so at most a
     // minority of each controller group may get it; otherwise the group could never recover. A
     // data node recovers a corrupt replica from a peer, so at most replication factor - 1 data
@@ -236,17 +240,24 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
                 (nodes, others)
             }
         };
-        let strength = Strength { extra_loss: 0.3, slow_factor: 50, drift_ppm: f.clock_drift_ppm_max as i64, late: (0.2, 5_000) };
+        let strength = Strength {
+            extra_loss: fixed.extra_loss.unwrap_or(0.3),
+            slow_factor: fixed.slow_factor.unwrap_or(50),
+            drift_ppm: fixed.drift_ppm.unwrap_or(f.clock_drift_ppm_max as i64),
+            late: (fixed.late_share.unwrap_or(0.2), fixed.late_delay_ms.unwrap_or(5_000)),
+        };
         planner.add(fixed.fault, (nodes, others), fixed.at_s, fixed.duration_s, strength);
     }
     let mut faults = planner.faults;
     faults.push(PlannedFault { at: SimTime::from_secs_f64(safety), kind: None, action: FaultAction::StartLiveness });
     // Stable sort: faults at the same instant keep their planning order.
     faults.sort_by_key(|f| f.at);
-    FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults }
+    let schedule = planner.schedule.into_iter().map(|p| p.written(topology)).collect();
+    FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults, schedule }
 }
 
 /// How hard a fault hits, where its kind has a strength.
+#[derive(Debug, Clone, Copy)]
 struct Strength {
     extra_loss: f64,
     slow_factor: u64,
@@ -258,6 +269,8 @@ struct Strength {
 /// Turns faults into timed actions, each with its end, inside the safety phase.
 struct Planner {
     faults: Vec<PlannedFault>,
+    /// Each fault as planned, in planning order (for the plan's schedule).
+    schedule: Vec<Planned>,
     /// The kind being planned (each action pushed belongs to it).
     kind: Option<FaultKind>,
     next_id: u32,
@@ -282,6 +295,7 @@ impl Planner {
     /// hit (or one side of a partition), `target.1` the other side.
     fn add(&mut self, kind: FaultKind, target: (Vec<NodeId>, Vec<NodeId>), start: f64, length: f64, strength: Strength) {
         self.kind = Some(kind);
+        self.schedule.push(Planned { kind, target: target.clone(), start, length, strength });
         let end = (start + length).min(self.safety);
         let (a, b) = target;
         let node = a.first().copied().unwrap_or(0);
@@ -336,6 +350,45 @@ impl Planner {
                 self.push(start, action);
                 self.push(end, FaultAction::DiskFaultEnd { id, node });
             }
+        }
+    }
+}
+
+/// One fault as the planner took it.
+struct Planned {
+    kind: FaultKind,
+    target: (Vec<NodeId>, Vec<NodeId>),
+    start: f64,
+    length: f64,
+    strength: Strength,
+}
+
+impl Planned {
+    /// The fault as a scheduled fault of a scenario file, which plans the same actions: every
+    /// side named node by node, the strength its kind uses as drawn.
+    fn written(self, topology: &Topology) -> FixedFault {
+        let names = |ids: &[NodeId]| ids.iter().map(|&id| topology.nodes[id as usize].name.clone()).collect::<Vec<_>>();
+        let (a, b) = &self.target;
+        // A machine fault names one node of the machine (the planner hits the whole machine).
+        let nodes = if self.kind.is_machine() { names(&a[..1]) } else { names(a) };
+        let s = self.strength;
+        FixedFault {
+            at_s: self.start,
+            fault: self.kind,
+            nodes,
+            // Only a cut has another side (a fixed crash or pause is planned with every other
+            // node there, which it does not use).
+            others: if self.kind.is_partition() || matches!(self.kind, FaultKind::Isolate | FaultKind::MachineIsolation) {
+                names(b)
+            } else {
+                Vec::new()
+            },
+            duration_s: self.length,
+            extra_loss: (self.kind == FaultKind::PacketLoss).then_some(s.extra_loss),
+            slow_factor: (self.kind == FaultKind::DiskSlow).then_some(s.slow_factor),
+            drift_ppm: (self.kind == FaultKind::Clock).then_some(s.drift_ppm),
+            late_share: (self.kind == FaultKind::LateDelivery).then_some(s.late.0),
+            late_delay_ms: (self.kind == FaultKind::LateDelivery).then_some(s.late.1),
         }
     }
 }

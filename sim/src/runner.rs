@@ -160,7 +160,7 @@ impl std::fmt::Display for Signature {
 }
 
 /// A unit variant's name as the report and the scenario format spell it (its serde name).
-fn format_name<T: Serialize>(value: &T) -> String {
+pub fn format_name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         other => unreachable!("a unit variant serialises as its name, not {other:?}"),

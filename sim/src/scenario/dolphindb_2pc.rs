@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use ccrsim_model::dfs::OperationKind;
 
-use super::{HOUR_MS, ROWS_MAX, Scenario, fail, number, off_or_within, operations_bounded, positive, probability, within};
+use super::{HOUR_MS, ROWS_MAX, Scenario, fail, number, off_or_within, operations_bounded, per_client_rate, positive, probability, within};
 
 /// Clients that run the DFS operation mix through the data nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,9 +118,7 @@ impl DfsWorkloadSection {
             return Ok(());
         }
         positive("dfs_workload.ops_per_s", self.ops_per_s, 64_000.0)?;
-        if self.ops_per_s / f64::from(self.clients) > 1000.0 {
-            return fail("dfs_workload.ops_per_s", "more than 1000 per client per second");
-        }
+        per_client_rate("dfs_workload.ops_per_s", self.ops_per_s, self.clients)?;
         operations_bounded("dfs_workload.ops_per_s", self.ops_per_s, &scenario.run)?;
         let rows = self.ops_per_s * scenario.run.safety_s * f64::from(self.rows[1]);
         if rows > ROWS_MAX {

@@ -504,6 +504,25 @@ pub struct FixedFault {
     /// How long it lasts (crash: downtime).
     #[serde(default = "default_fixed_duration")]
     pub duration_s: f64,
+    // How hard it hits, where its kind has a strength; each unset field takes a fixed default
+    // (packet loss 0.3, a slow disk 50x, the largest clock drift, late delivery of 0.2 of the
+    // messages by 5 s). A seed's swarm plan written out as a schedule (`ccrsim shrink`) sets each
+    // to what the nemesis drew.
+    /// `packet_loss`: the extra share of messages lost on every link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_loss: Option<f64>,
+    /// `disk_slow`: how many times slower the disk gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_factor: Option<u64>,
+    /// `clock`: the drift the node's clock takes, in parts per million (negative: slow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_ppm: Option<i64>,
+    /// `late_delivery`: the share of the node's messages held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_share: Option<f64>,
+    /// `late_delivery`: how long a held message is held, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_delay_ms: Option<u64>,
 }
 
 fn default_fixed_duration() -> f64 {
@@ -771,6 +790,23 @@ fn probability(field: &str, v: f64) -> Checked {
     if (0.0..=1.0).contains(&v) { Ok(()) } else { fail(field, format!("must be a probability in [0, 1], got {v}")) }
 }
 
+/// A workload's rate over `clients` clients: at most 1000 operations per client per second, and
+/// at least one per client per simulated day (a client's interval between operations must be a
+/// time a run can hold: a slower one would overflow its timer; 0 clients turn a workload off).
+pub(crate) fn per_client_rate(field: &str, rate: f64, clients: u32) -> Checked {
+    let per_client = rate / f64::from(clients);
+    if per_client > 1000.0 {
+        return fail(field, "more than 1000 per client per second");
+    }
+    if per_client < 1.0 / RUN_S_MAX {
+        return fail(
+            field,
+            format!("{rate} over {clients} clients is less than one operation per client per day (no clients turn the workload off)"),
+        );
+    }
+    Ok(())
+}
+
 /// An integer in `[low, high]`.
 fn within(field: &str, v: u64, low: u64, high: u64) -> Checked {
     if (low..=high).contains(&v) { Ok(()) } else { fail(field, format!("must be {low}..={high}, got {v}")) }
@@ -915,9 +951,7 @@ impl WorkloadSection {
         within("workload.retry_timeout_ms", self.retry_timeout_ms, 1, HOUR_MS)?;
         if self.clients > 0 {
             positive("workload.proposals_per_s", self.proposals_per_s, 64_000.0)?;
-            if self.proposals_per_s / f64::from(self.clients) > 1000.0 {
-                return fail("workload.proposals_per_s", "more than 1000 per client per second");
-            }
+            per_client_rate("workload.proposals_per_s", self.proposals_per_s, self.clients)?;
             operations_bounded("workload.proposals_per_s", self.proposals_per_s, run)?;
         }
         Ok(())
@@ -1013,7 +1047,24 @@ impl FaultsSection {
             return fail("faults.schedule", format!("{} entries, more than {LIST_MAX}", self.schedule.len()));
         }
         for (i, fixed) in self.schedule.iter().enumerate() {
-            positive(&format!("faults.schedule[{i}].duration_s"), fixed.duration_s, RUN_S_MAX)?;
+            let field = |name: &str| format!("faults.schedule[{i}].{name}");
+            positive(&field("duration_s"), fixed.duration_s, RUN_S_MAX)?;
+            let strength = fixed;
+            if let Some(loss) = strength.extra_loss {
+                probability(&field("extra_loss"), loss)?;
+            }
+            if let Some(factor) = strength.slow_factor {
+                within(&field("slow_factor"), factor, 1, 100)?;
+            }
+            if let Some(drift) = strength.drift_ppm {
+                within(&field("drift_ppm"), drift.unsigned_abs(), 0, 499_999)?;
+            }
+            if let Some(share) = strength.late_share {
+                probability(&field("late_share"), share)?;
+            }
+            if let Some(delay) = strength.late_delay_ms {
+                within(&field("late_delay_ms"), delay, 0, 600_000)?;
+            }
         }
         Ok(())
     }
