@@ -18,7 +18,9 @@
 //! - `dolphindb_2pc.rs`, the replica protocol `dolphindb-2pc`: `[dfs]` (its protocol timing) and
 //!   `[dfs_workload]` (DFS clients of the data nodes);
 //! - `dolphindb_async.rs`, the pipeline `dolphindb-async`: `[replication]` and `[[calls]]`
-//!   (management calls at fixed times).
+//!   (management calls at fixed times);
+//! - `sequoiadb.rs`, the replica protocol `sequoiadb-synclog`: `[sequoiadb]` (its replica groups
+//!   and options) and `[sequoiadb_workload]` (coordinator sessions).
 //!
 //! Every section, neutral or not, has its defaults, so a file gives only the sections its designs
 //! need. A new design adds its section with a file here (the section's type with
@@ -35,10 +37,12 @@
 mod dolphindb_2pc;
 mod dolphindb_async;
 mod inherit;
+mod sequoiadb;
 
 pub use dolphindb_2pc::{DfsSection, DfsWorkloadSection};
 pub(crate) use dolphindb_async::validate_calls;
 pub use dolphindb_async::{CallSpec, ReplicationSection, TaskSelection};
+pub use sequoiadb::{CollectionSpec, SEQUOIADB, SequoiadbSection, SequoiadbWorkloadSection};
 
 use std::fmt;
 
@@ -113,6 +117,12 @@ pub struct Scenario {
     /// Design section of `dolphindb-async`: management calls at fixed times.
     #[serde(default)]
     pub calls: Vec<CallSpec>,
+    /// Design section of `sequoiadb-synclog`: the replica groups and their options.
+    #[serde(default)]
+    pub sequoiadb: SequoiadbSection,
+    /// Design section of `sequoiadb-synclog`: coordinator sessions writing and reading documents.
+    #[serde(default)]
+    pub sequoiadb_workload: SequoiadbWorkloadSection,
     /// Link classes and partition semantics.
     #[serde(default)]
     pub network: NetworkSection,
@@ -701,6 +711,8 @@ impl Scenario {
         validate_clients(self)?;
         self.dfs_workload.validate(self)?; // dolphindb-2pc
         self.dfs.validate(self)?; // dolphindb-2pc
+        self.sequoiadb.validate(self)?; // sequoiadb-synclog
+        self.sequoiadb_workload.validate(self)?; // sequoiadb-synclog
         self.network.validate()?;
         validate_disk(&self.disk)?;
         self.clock.validate()?;
@@ -939,12 +951,13 @@ fn operations_bounded(field: &str, per_s: f64, run: &RunSection) -> Checked {
     Ok(())
 }
 
-/// A scenario needs clients: the metadata map's (`[workload]`) or the replica protocol's DFS
-/// clients (`[dfs_workload]`). This runs before `[dfs_workload]`'s own check, which finds nothing
-/// wrong in a section without clients, so a file's first error is the same in either order.
+/// A scenario needs clients: the metadata map's (`[workload]`) or the replica protocol's (DFS
+/// clients, `[dfs_workload]`; SequoiaDB sessions, `[sequoiadb_workload]`). This runs before the
+/// workload sections' own checks, which find nothing wrong in a section without clients, so a
+/// file's first error is the same in either order.
 fn validate_clients(s: &Scenario) -> Checked {
-    if s.workload.clients == 0 && s.dfs_workload.clients == 0 {
-        return fail("workload.clients", "a scenario needs clients: workload.clients or dfs_workload.clients");
+    if s.workload.clients == 0 && s.dfs_workload.clients == 0 && s.sequoiadb_workload.clients == 0 {
+        return fail("workload.clients", "a scenario needs clients: workload.clients, dfs_workload.clients or sequoiadb_workload.clients");
     }
     Ok(())
 }
