@@ -1,0 +1,113 @@
+//! The controllers' light duties (SequoiaDB's catalog node, outside its replicated state): answer
+//! nodes' and clients' catalog requests from the applied catalog, remember which node last said it
+//! is a group's primary (MSG_CAT_PRIMARY_CHANGE), and have the plan of a fresh cluster applied.
+
+use std::collections::BTreeMap;
+
+use super::call::{SeqCall, SeqCallResult};
+use super::catalog::{Catalog, CatalogCommand, DEFAULT_WEIGHT};
+use super::message::{CatalogInfo, SeqMessage};
+use super::types::GroupId;
+use crate::core::io::{Carries, Millis, NodeId, Output, TimerKey, part};
+use crate::replica::{CallOutcome, Duty, Guest, LeaderView, WriteHooks};
+
+/// The duties' timer.
+pub const TIMER_CATALOG: TimerKey = 30;
+const CATALOG_TICK_MS: Millis = 500;
+/// A bootstrap proposal not applied after this long is proposed again.
+const BOOTSTRAP_RETRY_MS: Millis = 2_000;
+
+/// Settings of the catalog duties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogDutiesConfig {}
+
+/// A controller's volatile catalog duties.
+#[derive(Debug)]
+pub struct CatalogDuties {
+    /// The primary each group last reported, with its version.
+    primaries: BTreeMap<GroupId, (NodeId, u32)>,
+    /// When this leader last proposed the bootstrap.
+    bootstrap_proposed: Option<Millis>,
+}
+
+impl CatalogDuties {
+    /// The duties of a controller that just booted.
+    pub fn new(_: CatalogDutiesConfig) -> Self {
+        Self { primaries: BTreeMap::new(), bootstrap_proposed: None }
+    }
+
+    /// Arms the timer.
+    pub fn start<M, F>(&mut self, out: &mut Output<M, F>) {
+        out.set_timer(TIMER_CATALOG, CATALOG_TICK_MS);
+    }
+
+    /// A catalog request from a node or a client.
+    pub fn on_message<P: Guest, H: WriteHooks, M: Carries<SeqMessage, part::Replica>, F>(
+        &mut self,
+        view: &LeaderView<'_, Catalog, H>,
+        from: NodeId,
+        msg: SeqMessage,
+        out: &mut Output<M, F>,
+    ) -> Vec<Duty<CatalogCommand, P>> {
+        let SeqMessage::CatalogQuery { req, primary_of } = msg else { return Vec::new() };
+        if !view.is_leader {
+            out.send_replica(from, SeqMessage::CatalogNotLeader { req, hint: view.leader_hint });
+            return Vec::new();
+        }
+        if let Some((group, version)) = primary_of {
+            let newer = self.primaries.get(&group).is_none_or(|&(_, v)| v <= version);
+            if newer {
+                self.primaries.insert(group, (from, version));
+            }
+        }
+        let catalog = view.replica;
+        let info = CatalogInfo {
+            version: catalog.version,
+            groups: catalog.groups.clone(),
+            collections: catalog.collections.clone(),
+            primaries: self.primaries.clone(),
+        };
+        out.send_replica(from, SeqMessage::CatalogReply { req, info: Box::new(info) });
+        Vec::new()
+    }
+
+    /// The tick: a leader of a fresh cluster has the plan applied.
+    pub fn on_timer<P: Guest, H: WriteHooks, M, F>(
+        &mut self,
+        view: &LeaderView<'_, Catalog, H>,
+        out: &mut Output<M, F>,
+    ) -> Vec<Duty<CatalogCommand, P>> {
+        out.set_timer(TIMER_CATALOG, CATALOG_TICK_MS);
+        if !view.is_leader || view.replica.bootstrapped {
+            return Vec::new();
+        }
+        if self.bootstrap_proposed.is_some_and(|at| view.now < at + BOOTSTRAP_RETRY_MS) {
+            return Vec::new();
+        }
+        self.bootstrap_proposed = Some(view.now);
+        vec![Duty::Propose { origin: None, cmd: CatalogCommand::Bootstrap }]
+    }
+
+    /// Leadership lost: what a leader heard goes.
+    pub fn on_leadership_lost(&mut self) {
+        self.primaries.clear();
+        self.bootstrap_proposed = None;
+    }
+
+    /// A management call made on this controller.
+    pub fn on_call<H: WriteHooks>(
+        &mut self,
+        view: &LeaderView<'_, Catalog, H>,
+        call: &SeqCall,
+    ) -> CallOutcome<CatalogCommand, SeqCallResult> {
+        if !view.is_leader {
+            return CallOutcome::Answer(SeqCallResult::NotLeader(view.leader_hint));
+        }
+        match *call {
+            SeqCall::AddNode { group, node } => CallOutcome::Propose(CatalogCommand::AddMember { group, node, weight: DEFAULT_WEIGHT }),
+            SeqCall::RemoveNode { group, node } => CallOutcome::Propose(CatalogCommand::RemoveMember { group, node }),
+            SeqCall::SetWeight { group, node, weight } => CallOutcome::Propose(CatalogCommand::SetWeight { group, node, weight }),
+            SeqCall::StepDown { .. } => CallOutcome::Answer(SeqCallResult::NoPart),
+        }
+    }
+}
