@@ -67,6 +67,11 @@ fn master_chaos() {
 }
 
 #[test]
+fn sequoiadb_chaos() {
+    sweep("sequoiadb-chaos");
+}
+
+#[test]
 fn master_steady() {
     sweep("master-steady");
 }

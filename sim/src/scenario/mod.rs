@@ -42,7 +42,7 @@ mod sequoiadb;
 pub use dolphindb_2pc::{DfsSection, DfsWorkloadSection};
 pub(crate) use dolphindb_async::validate_calls;
 pub use dolphindb_async::{CallSpec, ReplicationSection, TaskSelection};
-pub use sequoiadb::{CollectionSpec, SEQUOIADB, SequoiadbSection, SequoiadbWorkloadSection};
+pub use sequoiadb::{CollectionSpec, SEQ_CALL_OUTCOMES, SEQUOIADB, SeqCallSpec, SequoiadbSection, SequoiadbWorkloadSection};
 
 use std::fmt;
 
@@ -58,6 +58,7 @@ use ccrsim_model::raft::RaftBugs;
 use ccrsim_model::replica::dolphindb_2pc::controller::WatchBugs;
 use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeBugs;
 use ccrsim_model::replica::dolphindb_2pc::state::DfsStateBugs;
+use ccrsim_model::replica::sequoiadb::SeqBugs;
 
 /// A scenario error: which file, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -523,7 +524,8 @@ fn default_fixed_duration() -> f64 {
 /// Bugs to plant, grouped by the part of the system they are planted in. One neutral section whose
 /// groups belong to designs: `raft` and `controller` to the neutral deployment (every design's
 /// controller groups), `data_node`, `dfs_state` and `dfs_watch` to the replica protocol `dolphindb-2pc`,
-/// `master_repl`, `slave_repl` and `repl_data_node` to the pipeline `dolphindb-async`.
+/// `master_repl`, `slave_repl` and `repl_data_node` to the pipeline `dolphindb-async`, `sequoiadb` to
+/// the replica protocol `sequoiadb-synclog`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlantedBugs {
@@ -543,6 +545,8 @@ pub struct PlantedBugs {
     pub slave_repl: SlaveReplBugs,
     /// In a data node's part in replication (`dolphindb-async`).
     pub repl_data_node: NodeReplBugs,
+    /// In SequoiaDB's data nodes and sessions (`sequoiadb-synclog`).
+    pub sequoiadb: SeqBugs,
 }
 
 impl PlantedBugs {
@@ -556,6 +560,7 @@ impl PlantedBugs {
             || self.dfs_watch != WatchBugs::default()
             || self.master_repl != MasterReplBugs::default()
             || self.slave_repl != SlaveReplBugs::default()
+            || self.sequoiadb.any()
     }
 
     /// The planted bugs by name (`slave_repl.skip_group_barrier`), in the scenario's spelling.
@@ -643,6 +648,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("master-steady", include_str!("../../../scenarios/master-steady.toml")),
     ("replication-steady", include_str!("../../../scenarios/replication-steady.toml")),
     ("rough-network", include_str!("../../../scenarios/rough-network.toml")),
+    ("sequoiadb-chaos", include_str!("../../../scenarios/sequoiadb-chaos.toml")),
     ("slave-add-datanode", include_str!("../../../scenarios/slave-add-datanode.toml")),
     ("slave-datanode-crash-mid-group", include_str!("../../../scenarios/slave-datanode-crash-mid-group.toml")),
     ("slave-leader-failover", include_str!("../../../scenarios/slave-leader-failover.toml")),

@@ -19,12 +19,10 @@ pub const SEQUOIADB: &str = "sequoiadb-synclog";
 /// most nodes a group has.
 const GROUP_NODES_MAX: u32 = 7;
 
-/// One collection, in the group that holds it.
+/// One collection (its id is its place in the list), in the group that holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionSpec {
-    /// Its name (`cs.c0`).
-    pub name: String,
     /// The group that holds it (0-based; default: its place in the list modulo `groups`).
     #[serde(default)]
     pub group: Option<u32>,
@@ -45,6 +43,11 @@ pub struct SequoiadbSection {
     pub log_file_size_bytes: u64,
     /// `logfilenum`: the sync-log files a node keeps in its circle.
     pub log_file_count: u32,
+    /// `logbuffsize`: bytes of the newest records a node keeps in memory (a secondary whose next
+    /// record is in there is a PEER of it, else it catches up from the files).
+    pub log_buff_size_bytes: u64,
+    /// Data nodes in no group at the start (after the groups' nodes), for `addNode` calls.
+    pub spare_nodes: u32,
     /// `sharingbreak`: a node that sent no heartbeat for this long is not alive.
     pub sharing_break_ms: u64,
     /// The heartbeat ("sharing beat") period (CLS_SHARING_BETA_INTERVAL).
@@ -60,7 +63,41 @@ pub struct SequoiadbSection {
     /// `PreferredPeriod`: how long a session keeps reading from the node it last used, in ms; `0`
     /// never, `-1` for ever.
     pub preferred_period_ms: i64,
+    /// Management calls at fixed times.
+    pub calls: Vec<SeqCallSpec>,
 }
+
+/// A management call of `sequoiadb-synclog` at a fixed time (`[[sequoiadb.calls]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeqCallSpec {
+    /// When, in simulated seconds (inside the run).
+    pub at_s: f64,
+    /// `addNode`, `removeNode`, `setWeight` (made on the controller leader) or `stepDown` (made on
+    /// a data node: the group's primary steps down, another node answers `not_primary`).
+    pub call: String,
+    /// The group (0-based).
+    pub group: u32,
+    /// The data node (`master.datanode.N`'s N) of `addNode`, `removeNode`, `setWeight`.
+    #[serde(default)]
+    pub node: Option<u32>,
+    /// The weight `setWeight` gives (1..=100).
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Where a `stepDown` is made: a data node's name (default: the first running data node).
+    #[serde(default)]
+    pub on: Option<String>,
+    /// The expected outcome: `ok`, `refused`, `not_primary`, `no_part`.
+    #[serde(default = "default_expect")]
+    pub expect: String,
+}
+
+fn default_expect() -> String {
+    "ok".into()
+}
+
+/// The outcome codes a call may expect.
+pub const SEQ_CALL_OUTCOMES: [&str; 5] = ["ok", "refused", "not_primary", "no_part", "unavailable"];
 
 impl Default for SequoiadbSection {
     fn default() -> Self {
@@ -69,24 +106,30 @@ impl Default for SequoiadbSection {
             nodes_per_group: 3,
             log_file_size_bytes: 64 * 1024,
             log_file_count: 4,
+            log_buff_size_bytes: 16 * 1024,
+            spare_nodes: 0,
             sharing_break_ms: 7000,
             heartbeat_ms: 2000,
             wait_sync_timeout_ms: 10_000,
             consult_rollback_log_on: false,
-            collections: vec![
-                CollectionSpec { name: "cs.c0".into(), group: None, repl_size: 1 },
-                CollectionSpec { name: "cs.c1".into(), group: None, repl_size: -1 },
-            ],
+            collections: vec![CollectionSpec { group: None, repl_size: 1 }, CollectionSpec { group: None, repl_size: -1 }],
             preferred_instance: "M".into(),
             preferred_period_ms: 60_000,
+            calls: Vec::new(),
         }
     }
 }
 
 impl SequoiadbSection {
-    /// The data nodes the groups need.
+    /// The data nodes: the groups' and the spare ones.
     pub fn data_nodes(&self) -> u32 {
-        self.groups * self.nodes_per_group
+        self.groups * self.nodes_per_group + self.spare_nodes
+    }
+
+    /// The group data node `i` of the cluster starts in (`None`: a spare node).
+    pub fn group_of_node(&self, i: u32) -> Option<u32> {
+        let group = i / self.nodes_per_group.max(1);
+        (group < self.groups).then_some(group)
     }
 
     /// The group of collection `index`.
@@ -101,6 +144,8 @@ impl SequoiadbSection {
         within("sequoiadb.nodes_per_group", self.nodes_per_group.into(), 1, GROUP_NODES_MAX.into())?;
         within("sequoiadb.log_file_size_bytes", self.log_file_size_bytes, 1024, 1 << 30)?;
         within("sequoiadb.log_file_count", self.log_file_count.into(), 2, 1024)?;
+        within("sequoiadb.log_buff_size_bytes", self.log_buff_size_bytes, 1024, 1 << 30)?;
+        within("sequoiadb.spare_nodes", self.spare_nodes.into(), 0, GROUP_NODES_MAX.into())?;
         // SequoiaDB's own range of `sharingbreak` (pmdOptionsMgr.cpp).
         within("sequoiadb.sharing_break_ms", self.sharing_break_ms, 5000, 300_000)?;
         within("sequoiadb.heartbeat_ms", self.heartbeat_ms, 100, 60_000)?;
@@ -112,6 +157,7 @@ impl SequoiadbSection {
         }
         within("sequoiadb.wait_sync_timeout_ms", self.wait_sync_timeout_ms, 0, HOUR_MS)?;
         self.validate_collections()?;
+        self.validate_calls(scenario)?;
         if !matches!(self.preferred_instance.as_str(), "M" | "S" | "A") {
             return fail("sequoiadb.preferred_instance", format!("must be M, S or A, got {:?}", self.preferred_instance));
         }
@@ -128,9 +174,10 @@ impl SequoiadbSection {
             return fail(
                 "cluster.master.data_nodes",
                 format!(
-                    "must be sequoiadb.groups x sequoiadb.nodes_per_group = {} x {} = {} (each data node is a member of one group)",
+                    "must be sequoiadb.groups x sequoiadb.nodes_per_group + sequoiadb.spare_nodes = {} x {} + {} = {} (each data node is a member of one group, or spare)",
                     self.groups,
                     self.nodes_per_group,
+                    self.spare_nodes,
                     self.data_nodes()
                 ),
             );
@@ -144,18 +191,59 @@ impl SequoiadbSection {
         Ok(())
     }
 
+    fn validate_calls(&self, scenario: &Scenario) -> Result<(), (String, String)> {
+        if self.calls.len() > super::LIST_MAX {
+            return fail("sequoiadb.calls", format!("{} calls, more than {}", self.calls.len(), super::LIST_MAX));
+        }
+        let run_end_s = scenario.duration_max_s();
+        for (i, c) in self.calls.iter().enumerate() {
+            let field = |f: &str| format!("sequoiadb.calls[{i}].{f}");
+            if !(c.at_s >= 0.0 && c.at_s < run_end_s) {
+                return fail(&field("at_s"), format!("{} is outside the run [0, {run_end_s})", c.at_s));
+            }
+            if c.group >= self.groups {
+                return fail(&field("group"), format!("must be a group 0..{}, got {}", self.groups, c.group));
+            }
+            let needs_node = match c.call.as_str() {
+                "addNode" | "removeNode" | "setWeight" => true,
+                "stepDown" => false,
+                other => return fail(&field("call"), format!("unknown call {other:?} (calls: addNode, removeNode, setWeight, stepDown)")),
+            };
+            match (needs_node, c.node) {
+                (true, None) => return fail(&field("node"), format!("{} needs the data node's number", c.call)),
+                (true, Some(n)) if n >= self.data_nodes() => {
+                    return fail(&field("node"), format!("must be a data node 0..{}, got {n}", self.data_nodes()));
+                }
+                (false, Some(_)) => return fail(&field("node"), "stepDown names a group, not a node"),
+                _ => {}
+            }
+            match (c.call == "setWeight", c.weight) {
+                (true, None) => return fail(&field("weight"), "setWeight needs a weight"),
+                (true, Some(w)) if !(1..=100).contains(&w) => return fail(&field("weight"), format!("must be 1..=100, got {w}")),
+                (false, Some(_)) => return fail(&field("weight"), "only setWeight takes a weight"),
+                _ => {}
+            }
+            if c.on.is_some() && c.call != "stepDown" {
+                return fail(&field("on"), "only stepDown is made on a data node; the others go to the controller leader");
+            }
+            if let Some(on) = &c.on
+                && !on.strip_prefix("master.datanode.").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n < self.data_nodes())
+            {
+                return fail(&field("on"), format!("must name a data node, master.datanode.0..{}, got {on:?}", self.data_nodes()));
+            }
+            if !SEQ_CALL_OUTCOMES.contains(&c.expect.as_str()) {
+                return fail(&field("expect"), format!("must be one of {}, got {:?}", SEQ_CALL_OUTCOMES.join(", "), c.expect));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_collections(&self) -> Result<(), (String, String)> {
         if self.collections.is_empty() || self.collections.len() > 64 {
             return fail("sequoiadb.collections", format!("must list 1..=64 collections, got {}", self.collections.len()));
         }
         for (i, c) in self.collections.iter().enumerate() {
             let field = |f: &str| format!("sequoiadb.collections[{i}].{f}");
-            if c.name.is_empty() || c.name.len() > 64 || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '_') {
-                return fail(&field("name"), format!("must be 1..=64 letters, digits, '.' or '_', got {:?}", c.name));
-            }
-            if self.collections[..i].iter().any(|o| o.name == c.name) {
-                return fail(&field("name"), format!("{:?} is listed twice", c.name));
-            }
             if let Some(g) = c.group
                 && g >= self.groups
             {
@@ -181,16 +269,16 @@ pub struct SequoiadbWorkloadSection {
     pub clients: u32,
     /// Sequential sessions per client (each has one operation in flight).
     pub sessions_per_client: u32,
-    /// Writes per simulated second, over all clients.
-    pub writes_per_s: f64,
-    /// Reads per simulated second, over all clients.
-    pub reads_per_s: f64,
-    /// Weight of inserts among the writes.
+    /// Operations (writes and reads) per simulated second, over all clients.
+    pub ops_per_s: f64,
+    /// Weight of inserts in the mix.
     pub insert_weight: u32,
-    /// Weight of increments (`$inc` of a document's counter) among the writes.
+    /// Weight of increments (`$inc` of a document's counter).
     pub increment_weight: u32,
-    /// Weight of deletes among the writes.
+    /// Weight of deletes.
     pub delete_weight: u32,
+    /// Weight of reads.
+    pub read_weight: u32,
     /// Documents (`_id`s) per collection the sessions work on.
     pub documents_per_collection: u32,
     /// An operation without an answer after this long ends unknown.
@@ -204,11 +292,11 @@ impl Default for SequoiadbWorkloadSection {
         Self {
             clients: 0,
             sessions_per_client: 2,
-            writes_per_s: 0.0,
-            reads_per_s: 0.0,
-            insert_weight: 2,
-            increment_weight: 6,
+            ops_per_s: 0.0,
+            insert_weight: 3,
+            increment_weight: 5,
             delete_weight: 1,
+            read_weight: 4,
             documents_per_collection: 16,
             op_timeout_ms: 15_000,
             catalog_refresh_ms: 2000,
@@ -225,12 +313,12 @@ impl SequoiadbWorkloadSection {
             return fail("sequoiadb_workload.clients", format!("SequoiaDB sessions need [cluster.replica] design = {SEQUOIADB:?}"));
         }
         within("sequoiadb_workload.sessions_per_client", self.sessions_per_client.into(), 1, 64)?;
-        super::number("sequoiadb_workload.writes_per_s", self.writes_per_s, 0.0, 64_000.0)?;
-        super::number("sequoiadb_workload.reads_per_s", self.reads_per_s, 0.0, 64_000.0)?;
+        super::number("sequoiadb_workload.ops_per_s", self.ops_per_s, 0.0, 64_000.0)?;
         for (field, w) in [
             ("sequoiadb_workload.insert_weight", self.insert_weight),
             ("sequoiadb_workload.increment_weight", self.increment_weight),
             ("sequoiadb_workload.delete_weight", self.delete_weight),
+            ("sequoiadb_workload.read_weight", self.read_weight),
         ] {
             within(field, w.into(), 0, 1_000_000)?;
         }
@@ -240,15 +328,16 @@ impl SequoiadbWorkloadSection {
         if self.clients == 0 {
             return Ok(());
         }
-        let per_s = self.writes_per_s + self.reads_per_s;
-        positive("sequoiadb_workload.writes_per_s", per_s, 128_000.0)
-            .map_err(|(f, _)| (f, "with clients, writes_per_s + reads_per_s must be positive".to_string()))?;
-        if per_s / f64::from(self.clients) > 1000.0 {
-            return fail("sequoiadb_workload.writes_per_s", "writes and reads: more than 1000 per client per second");
+        positive("sequoiadb_workload.ops_per_s", self.ops_per_s, 64_000.0)?;
+        if self.ops_per_s / f64::from(self.clients) > 1000.0 {
+            return fail("sequoiadb_workload.ops_per_s", "more than 1000 per client per second");
         }
-        operations_bounded("sequoiadb_workload.writes_per_s", per_s, &scenario.run)?;
-        if self.writes_per_s > 0.0 && self.insert_weight + self.increment_weight + self.delete_weight == 0 {
-            return fail("sequoiadb_workload.insert_weight", "writes need at least one positive weight (insert, increment, delete)");
+        operations_bounded("sequoiadb_workload.ops_per_s", self.ops_per_s, &scenario.run)?;
+        if self.insert_weight + self.increment_weight + self.delete_weight + self.read_weight == 0 {
+            return fail(
+                "sequoiadb_workload.insert_weight",
+                "the mix needs at least one positive weight (insert, increment, delete, read)",
+            );
         }
         Ok(())
     }
