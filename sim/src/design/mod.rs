@@ -72,6 +72,13 @@ pub trait SimDesign: Deployment {
     fn unavailable_code() -> &'static str;
     /// A call's name, for messages.
     fn call_name(call: &Call<Self>) -> String;
+    /// The node a call made on `target` goes to now, for a target the design names itself (such
+    /// as a replica group's primary): `Some(None)` when none runs now (the call is tried again
+    /// shortly). `None` for the neutral targets: `CLUSTER.controller` (its leader),
+    /// `CLUSTER.datanode` (a running data node), a node's name.
+    fn design_target(_view: &ClusterView<'_, Self>, _target: &str) -> Option<Option<NodeId>> {
+        None
+    }
 }
 
 /// The Raft settings of controller `node` of `cluster`, from `[raft]` (every design's controller

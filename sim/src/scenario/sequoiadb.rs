@@ -211,8 +211,11 @@ impl SequoiadbSection {
             };
             match (needs_node, c.node) {
                 (true, None) => return fail(&field("node"), format!("{} needs the data node's number", c.call)),
-                (true, Some(n)) if n >= self.data_nodes() => {
-                    return fail(&field("node"), format!("must be a data node 0..{}, got {n}", self.data_nodes()));
+                (true, Some(n)) if n >= scenario.cluster.master.data_nodes => {
+                    return fail(
+                        &field("node"),
+                        format!("must be a data node 0..{} (cluster.master.data_nodes), got {n}", scenario.cluster.master.data_nodes),
+                    );
                 }
                 (false, Some(_)) => return fail(&field("node"), "stepDown names a group, not a node"),
                 _ => {}
@@ -227,9 +230,15 @@ impl SequoiadbSection {
                 return fail(&field("on"), "only stepDown is made on a data node; the others go to the controller leader");
             }
             if let Some(on) = &c.on
-                && !on.strip_prefix("master.datanode.").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n < self.data_nodes())
+                && !on
+                    .strip_prefix("master.datanode.")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n < scenario.cluster.master.data_nodes)
             {
-                return fail(&field("on"), format!("must name a data node, master.datanode.0..{}, got {on:?}", self.data_nodes()));
+                return fail(
+                    &field("on"),
+                    format!("must name a data node, master.datanode.0..{}, got {on:?}", scenario.cluster.master.data_nodes),
+                );
             }
             if !SEQ_CALL_OUTCOMES.contains(&c.expect.as_str()) {
                 return fail(&field("expect"), format!("must be one of {}, got {:?}", SEQ_CALL_OUTCOMES.join(", "), c.expect));
