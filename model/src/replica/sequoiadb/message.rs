@@ -111,12 +111,13 @@ pub enum SeqMessage {
     // --- client <-> data node
     /// A client's write.
     WriteReq { write: WriteId, collection: CollectionId, id: DocId, op: WriteOp, repl_size: ReplSize },
-    /// Its answer: the LSN and who confirmed, or an error (`NotPrimary` with the primary known).
-    WriteRes { write: WriteId, result: Result<(Lsn, Vec<NodeId>), SeqError>, primary: Option<NodeId> },
+    /// Its answer from `node`: the LSN and who confirmed, or an error (`NotPrimary` with the
+    /// primary `node` knows of).
+    WriteRes { write: WriteId, node: NodeId, result: Result<(Lsn, Vec<NodeId>), SeqError>, primary: Option<NodeId> },
     /// A client's read.
     ReadReq { read: ReadId, collection: CollectionId, id: DocId },
-    /// Its answer.
-    ReadRes { read: ReadId, result: Result<Option<DocValue>, SeqError> },
+    /// Its answer from `node`.
+    ReadRes { read: ReadId, node: NodeId, result: Result<Option<DocValue>, SeqError> },
 }
 
 impl MessageKind for SeqMessage {
