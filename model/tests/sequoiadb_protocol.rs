@@ -448,11 +448,11 @@ fn a_stale_sync_res_is_ignored() {
     let request = out
         .sends
         .iter()
-        .filter_map(|(_, Msg(m))| match m {
+        .rev()
+        .find_map(|(_, Msg(m))| match m {
             SeqMessage::SyncReq { request, .. } => Some(*request),
             _ => None,
         })
-        .last()
         .expect("the node asked its source");
     node.on_message(3_700, 2, SeqMessage::SyncRes { request, result: Ok(vec![record]) }, &mut fresh);
     assert!(fresh.facts.iter().any(|Fact(f)| matches!(f, SeqFact::RecordWritten { .. })), "the current answer is replayed");
@@ -655,4 +655,257 @@ fn disk_ops_are_only_files_of_the_node() {
     let ops = storage::meta_ops(Default::default());
     assert!(ops.iter().all(|o| o.path().starts_with("seq/")));
     assert!(matches!(ops.last(), Some(DiskOp::Rename { .. })));
+}
+
+// --- planted bugs: each makes the wrong thing happen where a checker can see it
+
+fn bugged(b: SeqBugs) -> SeqNodeConfig {
+    config(b)
+}
+
+#[test]
+fn bug_skip_version_bump_gives_two_primaries_one_version() {
+    let mut c = Cluster::with(3, bugged(SeqBugs { skip_version_bump: true, ..SeqBugs::default() }));
+    c.repl_size = ReplSize::Nodes(3);
+    let p = c.settle();
+    c.write(p, 1, WriteOp::Insert { counter: 0 }, 5_000).unwrap().unwrap();
+    c.crash(p);
+    c.advance(30_000);
+    let versions: Vec<u32> = c
+        .facts_of(|f| matches!(f, SeqFact::BecamePrimary { .. }))
+        .iter()
+        .map(|(_, f)| if let SeqFact::BecamePrimary { version, .. } = f { *version } else { 0 })
+        .collect();
+    assert_eq!(versions, vec![1, 1]);
+}
+
+#[test]
+fn bug_voter_ignores_lsn_accepts_a_candidate_behind_it() {
+    for (bugs, expected) in [(SeqBugs::default(), false), (SeqBugs { voter_ignores_lsn: true, ..SeqBugs::default() }, true)] {
+        let cfg = bugged(bugs);
+        let mut node = SeqDataNode::boot(1, &cfg, &MemoryDisk::default(), 1).unwrap();
+        let mut out = Out::default();
+        node.start(0, &mut out);
+        node.on_timer(TICK_MS, TIMER_NODE_TICK, &mut out);
+        let info = CatalogInfo {
+            version: 1,
+            groups: BTreeMap::from([(GROUP, BTreeMap::from([(1, 10), (2, 10), (3, 10)]))]),
+            collections: BTreeMap::new(),
+            primaries: BTreeMap::new(),
+        };
+        node.on_message(TICK_MS, CATALOG, SeqMessage::CatalogReply { req: 1, info: Box::new(info) }, &mut out);
+        // Node 1 holds a record from primary 2, which then goes silent.
+        node.on_message(200, 2, beat(NodeRole::Primary, SyncStatus::Peer), &mut out);
+        node.on_timer(3_500, TIMER_NODE_TICK, &mut out);
+        let request = out
+            .sends
+            .iter()
+            .rev()
+            .find_map(|(_, Msg(m))| if let SeqMessage::SyncReq { request, .. } = m { Some(*request) } else { None })
+            .unwrap();
+        let record = ccrsim_model::replica::sequoiadb::node::log::LogRecord {
+            lsn: Lsn::new(1, 0),
+            pre_lsn: Lsn::INVALID,
+            collection: COLL,
+            id: 1,
+            op: WriteOp::Insert { counter: 1 },
+            write: None,
+            before: None,
+        };
+        node.on_message(3_600, 2, SeqMessage::SyncRes { request, result: Ok(vec![record]) }, &mut out);
+        assert_eq!(node.log().end(), Lsn::new(1, 0));
+        let mut reply = Out::default();
+        node.on_message(20_000, 3, SeqMessage::Ballot { round: 1, id: 7, end: Lsn::INVALID, weight: 100, version: 0 }, &mut reply);
+        let accepted = reply.sends.iter().any(|(_, Msg(m))| matches!(m, SeqMessage::BallotReply { accept: true, .. }));
+        assert_eq!(accepted, expected, "bugs {bugs:?}");
+    }
+}
+
+#[test]
+fn bug_ack_before_repl_size_answers_ok_short_of_a_confirmation() {
+    let mut c = Cluster::with(3, bugged(SeqBugs { ack_before_repl_size: true, ..SeqBugs::default() }));
+    c.repl_size = ReplSize::Nodes(2);
+    let p = c.settle();
+    for n in c.members.clone() {
+        if n != p {
+            c.cut.insert(n);
+        }
+    }
+    let (_, confirmed) = c.write(p, 1, WriteOp::Insert { counter: 0 }, 1_000).unwrap().unwrap();
+    assert_eq!(confirmed, vec![p], "Ok with the primary alone for ReplSize 2");
+}
+
+fn full_sync_under_writes(bugs: SeqBugs) -> (Cluster, NodeId, NodeId) {
+    let mut c = Cluster::with(3, bugged(bugs));
+    c.repl_size = ReplSize::Nodes(1);
+    let p = c.settle();
+    for i in 0..20 {
+        c.write(p, i, WriteOp::Insert { counter: 0 }, 5_000).unwrap().unwrap();
+    }
+    c.advance(3_000);
+    let target = *c.members.iter().find(|&&n| n != p).unwrap();
+    c.crash(target);
+    c.boot(target);
+    for _ in 0..10 {
+        c.advance(200);
+        for i in [0, 19] {
+            let _ = c.write(p, i, incr(), 0);
+        }
+        c.net.push_back((CLIENT, target, SeqMessage::ReadReq { read: (9, c.now), collection: COLL, id: 1 }));
+    }
+    c.advance(20_000);
+    (c, p, target)
+}
+
+#[test]
+fn bug_forward_uncopied_writes_forwards_a_record_before_its_document_is_copied() {
+    let (c, p, target) = full_sync_under_writes(SeqBugs { forward_uncopied_writes: true, ..SeqBugs::default() });
+    let mut copied = BTreeSet::new();
+    let mut early = 0;
+    for (at, f) in &c.facts {
+        match f {
+            SeqFact::FullSyncDocCopied { id, .. } if *at == target => {
+                copied.insert(*id);
+            }
+            SeqFact::FullSyncRecordForwarded { lsn, .. } if *at == target && !copied.contains(&c.node(p).log().get(*lsn).unwrap().id) => {
+                early += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(early > 0);
+}
+
+#[test]
+fn bug_serve_reads_in_full_sync_serves_half_copied_data() {
+    let served = |bugs| {
+        let (c, _, target) = full_sync_under_writes(bugs);
+        c.facts_of(|f| matches!(f, SeqFact::ReadServed { status: DbStatus::FullSync, at, .. } if at.node == target)).len()
+    };
+    assert_eq!(served(SeqBugs::default()), 0);
+    assert!(served(SeqBugs { serve_reads_in_full_sync: true, ..SeqBugs::default() }) > 0);
+}
+
+fn diverged(bugs: SeqBugs) -> (Cluster, NodeId, NodeId) {
+    let mut c = Cluster::with(3, bugged(bugs));
+    c.repl_size = ReplSize::Nodes(1);
+    let p = c.settle();
+    c.write(p, 1, WriteOp::Insert { counter: 0 }, 5_000).unwrap().unwrap();
+    c.advance(3_000);
+    c.cut.insert(p);
+    c.write_cut(p, 2);
+    c.advance(15_000);
+    let q = c.primaries().into_iter().find(|&n| n != p).expect("a new primary");
+    c.write(q, 3, WriteOp::Insert { counter: 0 }, 5_000).unwrap().unwrap();
+    c.cut.remove(&p);
+    c.advance(20_000);
+    (c, p, q)
+}
+
+#[test]
+fn bug_consult_skips_hash_check_keeps_a_divergent_tail() {
+    let (c, p, q) = diverged(SeqBugs { consult_skips_hash_check: true, ..SeqBugs::default() });
+    let ended = c.facts_of(|f| matches!(f, SeqFact::ConsultEnded { at, outcome: ConsultOutcome::Matched, .. } if at.node == p));
+    let (_, SeqFact::ConsultEnded { return_to, .. }) = &ended[0] else { panic!("no consult matched: {ended:?}") };
+    assert!(c.node(q).log().get(*return_to).is_none(), "the return point {return_to} is not in the source's log");
+    assert!(c.facts_of(|f| matches!(f, SeqFact::RolledBack { .. })).is_empty());
+}
+
+// --- section 9: the client's sessions
+
+use ccrsim_model::replica::sequoiadb::client::TIMER_CLIENT_TICK;
+use ccrsim_model::replica::sequoiadb::fact::{ReadOutcome, WriteOutcome};
+use ccrsim_model::replica::sequoiadb::types::PreferredInstance;
+use ccrsim_model::replica::sequoiadb::{SeqClient, SeqClientConfig, SeqMix};
+
+/// Drives one client session against a group {1, 2, 3} whose primary is 2; `answer` answers every
+/// write. Returns the facts.
+fn drive_client(bugs: SeqBugs, answer: impl Fn(u64) -> Result<(Lsn, Vec<NodeId>), SeqError>) -> Vec<SeqFact> {
+    let config = SeqClientConfig {
+        sessions: 1,
+        issue_interval_ms: 100,
+        mix: SeqMix { insert: 0, increment: 1, delete: 0, read: 1 },
+        preferred_instance: PreferredInstance::Secondary,
+        preferred_period_ms: 60_000,
+        bugs,
+        ..SeqClientConfig::with_controllers(vec![CATALOG])
+    };
+    let mut client = SeqClient::new(7, &config, 3);
+    let mut out = Out::default();
+    client.start(&mut out);
+    let info = CatalogInfo {
+        version: 1,
+        groups: BTreeMap::from([(GROUP, BTreeMap::from([(1, 10), (2, 10), (3, 10)]))]),
+        collections: BTreeMap::from([(COLL, CollectionEntry { group: GROUP, repl_size: ReplSize::Nodes(2) })]),
+        primaries: BTreeMap::from([(GROUP, (2, 1))]),
+    };
+    let mut facts = Vec::new();
+    let mut n = 0;
+    for now in (50..5_000).step_by(50) {
+        client.on_timer(now, TIMER_CLIENT_TICK, &mut out);
+        let sends: Vec<(NodeId, SeqMessage)> = out.sends.drain(..).map(|(to, Msg(m))| (to, m)).collect();
+        for (to, m) in sends {
+            let reply = match m {
+                SeqMessage::CatalogQuery { req, .. } => SeqMessage::CatalogReply { req, info: Box::new(info.clone()) },
+                SeqMessage::WriteReq { write, .. } => {
+                    n += 1;
+                    SeqMessage::WriteRes { write, node: to, result: answer(n), primary: Some(2) }
+                }
+                SeqMessage::ReadReq { read, .. } => SeqMessage::ReadRes { read, node: to, result: Ok(None) },
+                _ => continue,
+            };
+            client.on_message(now, reply, &mut out);
+        }
+        facts.extend(out.facts.drain(..).map(|Fact(f)| f));
+    }
+    facts
+}
+
+#[test]
+fn a_session_reads_from_the_primary_it_wrote_through_while_the_period_lasts() {
+    let facts = drive_client(SeqBugs::default(), |n| Ok((Lsn::new(1, n * 64), vec![1, 2])));
+    let mut wrote = false;
+    let mut reads = 0;
+    for f in &facts {
+        match f {
+            SeqFact::WriteEnded { outcome: WriteOutcome::Ok { .. }, .. } => wrote = true,
+            SeqFact::ReadInvoked { sticky, .. } if wrote => {
+                reads += 1;
+                assert_eq!(*sticky, Some(2), "read-your-writes: the primary written through");
+            }
+            _ => {}
+        }
+    }
+    assert!(reads > 5);
+}
+
+#[test]
+fn bug_sticky_write_not_recorded_reads_from_another_node() {
+    let facts = drive_client(SeqBugs { sticky_write_not_recorded: true, ..SeqBugs::default() }, |n| Ok((Lsn::new(1, n * 64), vec![1, 2])));
+    let mut wrote = false;
+    let elsewhere = facts.iter().any(|f| match f {
+        SeqFact::WriteEnded { outcome: WriteOutcome::Ok { .. }, .. } => {
+            wrote = true;
+            false
+        }
+        SeqFact::ReadEnded { outcome: ReadOutcome::Value { node, .. }, .. } => wrote && *node != 2,
+        _ => false,
+    });
+    assert!(elsewhere);
+}
+
+#[test]
+fn write_outcomes_are_ok_failed_or_indeterminate_by_the_error() {
+    let facts = drive_client(SeqBugs::default(), |n| match n % 4 {
+        0 => Err(SeqError::WaitSyncFailed),
+        1 => Err(SeqError::Timeout),
+        2 => Err(SeqError::NodeNotEnough),
+        _ => Ok((Lsn::new(1, n * 64), vec![1, 2])),
+    });
+    let outcomes: Vec<&WriteOutcome> =
+        facts.iter().filter_map(|f| if let SeqFact::WriteEnded { outcome, .. } = f { Some(outcome) } else { None }).collect();
+    assert!(outcomes.contains(&&WriteOutcome::Indeterminate(Some(SeqError::WaitSyncFailed))));
+    assert!(outcomes.contains(&&WriteOutcome::Indeterminate(Some(SeqError::Timeout))));
+    assert!(outcomes.contains(&&WriteOutcome::Failed(SeqError::NodeNotEnough)));
+    assert!(outcomes.iter().any(|o| matches!(o, WriteOutcome::Ok { node: 2, .. })));
 }

@@ -87,13 +87,13 @@ impl SeqClient {
         out: &mut Output<M, F>,
     ) {
         match msg {
-            SeqMessage::CatalogReply { req, info } if req == self.catalog_req => {
-                if self.catalog.as_ref().is_none_or(|c| c.version <= info.version) {
-                    for (g, (n, _)) in &info.primaries {
-                        self.primaries.entry(*g).or_insert(*n);
-                    }
-                    self.catalog = Some(*info);
+            SeqMessage::CatalogReply { req, info }
+                if req == self.catalog_req && self.catalog.as_ref().is_none_or(|c| c.version <= info.version) =>
+            {
+                for (g, (n, _)) in &info.primaries {
+                    self.primaries.entry(*g).or_insert(*n);
                 }
+                self.catalog = Some(*info);
             }
             SeqMessage::CatalogNotLeader { hint, .. } => {
                 let n = self.config.controllers.len();

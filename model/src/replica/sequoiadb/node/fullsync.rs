@@ -13,7 +13,7 @@ use std::ops::Bound;
 
 use super::super::fact::{CollectionId, SeqFact};
 use super::super::lsn::Lsn;
-use super::super::message::{FsBatch, SeqMessage};
+use super::super::message::{FsBatch, NotReady, SeqMessage};
 use super::super::types::{DbStatus, DocId};
 use super::log::LogRecord;
 use super::{NodeFacts, NodeOut, SeqDataNode, storage};
@@ -157,7 +157,7 @@ impl SeqDataNode {
             self.fs_sources.insert((from, session), FsSource { touched: now, ..FsSource::default() });
             Ok(self.log.end())
         } else {
-            Err(())
+            Err(NotReady)
         };
         out.send_replica(from, SeqMessage::FsBeginRes { session, result });
     }
@@ -167,7 +167,7 @@ impl SeqDataNode {
         now: Millis,
         from: NodeId,
         session: u64,
-        result: Result<Lsn, ()>,
+        result: Result<Lsn, NotReady>,
         out: &mut Output<M, F>,
     ) {
         let Some(t) = self.fs_target.as_mut().filter(|t| t.session == session && t.source == Some(from) && !t.began) else { return };

@@ -274,7 +274,7 @@ impl SeqDataNode {
     /// serves.
     pub(crate) fn append_record<M: NodeOut, F: NodeFacts>(&mut self, record: LogRecord, source: RecordSource, out: &mut Output<M, F>) {
         assert_eq!(record.pre_lsn, self.log.end(), "record {} does not follow {}", record.lsn, self.log.end());
-        let would_roll = self.log.len() > 0 && {
+        let would_roll = !self.log.is_empty() && {
             let file = record.lsn.offset / self.config.log_file_size_bytes;
             let first = self.log.file_begin().offset / self.config.log_file_size_bytes;
             first + u64::from(self.config.log_file_num) <= file

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use super::super::fact::{ConsultOutcome, RecordSource, SeqFact, SyncStatus};
 use super::super::lsn::Lsn;
-use super::super::message::SeqMessage;
+use super::super::message::{ConsultFailed, SeqMessage, SyncFailed};
 use super::super::types::DbStatus;
 use super::log::LogRecord;
 use super::{NodeFacts, NodeOut, SeqDataNode, storage};
@@ -141,18 +141,18 @@ impl SeqDataNode {
     }
 
     /// What a source answers to records after `next` (`_syncLog`).
-    pub fn serve_sync(&self, next: Lsn) -> Result<Vec<LogRecord>, ()> {
+    pub fn serve_sync(&self, next: Lsn) -> Result<Vec<LogRecord>, SyncFailed> {
         let end = self.log.end();
         if next == end {
             Ok(Vec::new())
         } else if next > end {
             // The requester has log this node has not: a primary says so; a secondary may lag.
-            if self.is_primary() { Err(()) } else { Ok(Vec::new()) }
+            if self.is_primary() { Err(SyncFailed) } else { Ok(Vec::new()) }
         } else if self.log.can_serve_after(next) {
             Ok(self.log.after(next, MAX_RECORDS_PER_RES))
         } else {
             // Rolled over past it, or a record this node does not hold there.
-            Err(())
+            Err(SyncFailed)
         }
     }
 
@@ -177,7 +177,7 @@ impl SeqDataNode {
         if !need_data || (!self.is_primary() && self.known_primary(now).is_none()) {
             return;
         }
-        let result = if self.status == DbStatus::Normal && self.fs_target.is_none() { self.serve_sync(next) } else { Err(()) };
+        let result = if self.status == DbStatus::Normal && self.fs_target.is_none() { self.serve_sync(next) } else { Err(SyncFailed) };
         if self.is_primary() && result.as_ref().is_ok_and(Vec::is_empty) {
             self.waiting_notify.insert(from);
         }
@@ -202,7 +202,7 @@ impl SeqDataNode {
         now: Millis,
         from: NodeId,
         request: u64,
-        result: Result<Vec<LogRecord>, ()>,
+        result: Result<Vec<LogRecord>, SyncFailed>,
         out: &mut Output<M, F>,
     ) {
         let current = request == self.sync.request && self.sync.source == Some(from) && self.sync.in_flight_since.is_some();
@@ -212,7 +212,7 @@ impl SeqDataNode {
         }
         self.sync.in_flight_since = None;
         let records = match result {
-            Err(()) => return self.on_sync_failed(now, from, out),
+            Err(SyncFailed) => return self.on_sync_failed(now, from, out),
             Ok(records) => records,
         };
         if records.is_empty() {
@@ -266,11 +266,11 @@ impl SeqDataNode {
     /// The source's return point for a requester at `current` whose record there has `digest`
     /// (handleConsultReq): its own end if the requester simply has more; `current` if it holds the
     /// same record; else the newest record before `current` of a version not above `current`'s.
-    pub fn consult_return_point(&self, current: Lsn, digest: u64) -> Result<(Lsn, u64), ()> {
+    pub fn consult_return_point(&self, current: Lsn, digest: u64) -> Result<(Lsn, u64), ConsultFailed> {
         let end = self.log.end();
         let base = self.log.base();
         if !current.is_valid() || !end.is_valid() || (base.is_valid() && current.offset <= base.offset) {
-            return Err(());
+            return Err(ConsultFailed);
         }
         let digest_at = |lsn: Lsn| self.log.get(lsn).map_or(0, LogRecord::digest);
         if end.offset < current.offset && end.version <= current.version {
@@ -279,10 +279,14 @@ impl SeqDataNode {
         if self.log.get(current).is_some_and(|r| r.digest() == digest) {
             return Ok((current, digest));
         }
+        if self.config.bugs.consult_skips_hash_check && self.log.at_offset(current.offset).is_some() {
+            // The bug: a record at the same place is taken for the same record.
+            return Ok((current, digest));
+        }
         match self.log.records().rev().find(|r| r.lsn.offset < current.offset && r.lsn.version <= current.version) {
             Some(r) => Ok((r.lsn, r.digest())),
             None if !base.is_valid() => Ok((Lsn::INVALID, 0)),
-            None => Err(()),
+            None => Err(ConsultFailed),
         }
     }
 
@@ -298,7 +302,7 @@ impl SeqDataNode {
         now: Millis,
         from: NodeId,
         request: u64,
-        result: Result<(Lsn, u64), ()>,
+        result: Result<(Lsn, u64), ConsultFailed>,
         out: &mut Output<M, F>,
     ) {
         let Some(c) = self.sync.consult.filter(|c| c.source == from && request == self.sync.request) else {
@@ -321,14 +325,7 @@ impl SeqDataNode {
             self.log.base() == Lsn::INVALID
         };
         if matched {
-            return self.roll_back(now, from, return_to, return_to, out);
-        }
-        if self.config.bugs.consult_skips_hash_check
-            && let Some(mine) = self.log.at_offset(return_to.offset)
-        {
-            // The bug: a record at the same place is taken for the same record.
-            let to = mine.lsn;
-            return self.roll_back(now, from, return_to, to, out);
+            return self.roll_back(now, from, return_to, out);
         }
         let point = c.current.offset.min(return_to.offset);
         let earlier = self.log.records().rev().find(|r| r.lsn.offset < point).map(|r| r.lsn);
@@ -350,7 +347,7 @@ impl SeqDataNode {
 
     /// Undoes the log after `to`, record by record, last first (`_rollback`): each document gets
     /// back its before-image.
-    fn roll_back<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, source: NodeId, return_to: Lsn, to: Lsn, out: &mut Output<M, F>) {
+    fn roll_back<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, source: NodeId, to: Lsn, out: &mut Output<M, F>) {
         let undone = self.log.truncate_after(to);
         for r in &undone {
             let key = r.key();
@@ -359,7 +356,7 @@ impl SeqDataNode {
                 None => self.docs.remove(&key),
             };
         }
-        assert!(self.config.bugs.any() || self.log.end() == return_to, "rolled back to {} for a return point {return_to}", self.log.end());
+        assert_eq!(self.log.end(), to, "rolled back to the return point");
         let outcome = if undone.is_empty() { ConsultOutcome::Matched } else { ConsultOutcome::RolledBack };
         if !undone.is_empty() {
             marks::hit("sequoiadb.rolled_back");
@@ -381,7 +378,7 @@ impl SeqDataNode {
             // targets start over).
             self.fs_sources.clear();
         }
-        out.fact_replica(SeqFact::ConsultEnded { at: self.member(), source, return_to, outcome });
+        out.fact_replica(SeqFact::ConsultEnded { at: self.member(), source, return_to: to, outcome });
         self.sync.consult = None;
         self.sync.failures = 0;
         self.sync.blacklist.clear();
