@@ -18,7 +18,6 @@ use super::super::message::SeqMessage;
 use super::super::types::{DbStatus, SeqError};
 use super::{NodeFacts, NodeOut, SeqDataNode};
 use crate::core::io::{Millis, NodeId, Output};
-use crate::core::marks;
 
 /// CLS_VOTE_CS_TIME: how long a secondary waits without a primary before it stands, how long a
 /// voter keeps silent after accepting round two, and how often a primary checks its majority.
@@ -115,7 +114,6 @@ impl SeqDataNode {
             }
             Role::Candidate(c) => {
                 if now >= c.started + CANDIDACY_MS {
-                    marks::hit("sequoiadb.candidacy_timed_out");
                     self.give_up(now);
                 }
             }
@@ -187,7 +185,6 @@ impl SeqDataNode {
         self.sync = Default::default();
         self.acked.clear();
         self.waiting_notify.clear();
-        marks::hit("sequoiadb.became_primary");
         out.fact_replica(SeqFact::BecamePrimary {
             at: self.member(),
             version: c.version,
@@ -265,7 +262,7 @@ impl SeqDataNode {
         let Role::Primary { next_check, .. } = &mut self.role else { unreachable!() };
         *next_check = now + VOTE_CS_MS;
         if !is_majority(self.alive_members(now).len(), self.group_size()) {
-            marks::hit("sequoiadb.stepped_down_no_majority");
+            crate::mark!("sequoiadb.stepped_down_no_majority");
             self.step_down(now, StepDownCause::NoMajority, out);
         }
     }

@@ -18,7 +18,6 @@ use super::super::types::{DbStatus, DocId};
 use super::log::LogRecord;
 use super::{NodeFacts, NodeOut, SeqDataNode, storage};
 use crate::core::io::{Millis, NodeId, Output};
-use crate::core::marks;
 
 /// Documents per batch (small: a copy spans several ticks, as a real one spans many pages).
 pub const FS_DOCS_PER_BATCH: usize = 4;
@@ -68,7 +67,6 @@ impl SeqDataNode {
     /// Starts a full sync as target: the node stops serving.
     pub(crate) fn begin_full_sync<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         assert!(self.config.bugs.any() || !self.is_primary(), "a primary rebuilds, it does not full-sync");
-        marks::hit("sequoiadb.full_sync_needed");
         self.set_status(DbStatus::FullSync, out);
         self.sync = Default::default();
         let session = self.rng.next_u64();
@@ -90,7 +88,6 @@ impl SeqDataNode {
         let (source, began) = (t.source, t.began);
         match source {
             Some(s) if began && (!self.alive(s, now) || now >= t.heard_at + FS_NORES_TIMEOUT_MS) => {
-                marks::hit("sequoiadb.full_sync_abandoned");
                 out.fact_replica(SeqFact::FullSyncEnded { at: self.member(), source: s, end: self.log.end(), completed: false });
                 let t = self.fs_target.as_mut().expect("checked");
                 t.source = None;
@@ -233,7 +230,6 @@ impl SeqDataNode {
         out: &mut Output<M, F>,
     ) {
         let Some(t) = self.fs_target.as_mut().filter(|t| t.session == session && t.source == Some(from) && t.began && t.seq == seq) else {
-            marks::hit("sequoiadb.stale_fs_batch_ignored");
             return;
         };
         t.heard_at = now;
@@ -259,7 +255,7 @@ impl SeqDataNode {
     /// The copy is complete: the log moves to the source's end (`_logger->move`), and the node
     /// serves again.
     fn end_full_sync<M: NodeOut, F: NodeFacts>(&mut self, source: NodeId, end: Lsn, out: &mut Output<M, F>) {
-        marks::hit("sequoiadb.full_sync_completed");
+        crate::mark!("sequoiadb.full_sync_completed");
         self.fs_target = None;
         self.log.move_to(end);
         self.known_version = self.known_version.max(end.version);

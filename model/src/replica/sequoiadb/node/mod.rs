@@ -28,7 +28,6 @@ use super::lsn::Lsn;
 use super::message::{Beat, CatalogInfo, SeqMessage};
 use super::types::{DbStatus, GroupId, Member, NodeRole};
 use crate::core::io::{Carries, DiskCompletion, DiskOp, DiskView, IoToken, Millis, NodeId, Output, RecoveryError, TimerKey, part};
-use crate::core::marks;
 use crate::core::rng::SplitMix64;
 
 use self::election::Role;
@@ -296,7 +295,7 @@ impl SeqDataNode {
             source,
         });
         if let Some(file_begin) = appended.rolled_over_to {
-            marks::hit("sequoiadb.log_rolled_over");
+            crate::mark!("sequoiadb.log_rolled_over");
             out.fact_replica(SeqFact::LogRolledOver { at: self.member(), file_begin });
         }
         self.write_disk(storage::append_ops(&record, appended.slot, appended.new_file), out);
@@ -443,7 +442,7 @@ impl SeqDataNode {
                 startup_ok: b.startup_ok,
             });
             if b.torn_records > 0 {
-                marks::hit("sequoiadb.torn_tail_dropped");
+                crate::mark!("sequoiadb.torn_tail_dropped");
             }
             if !b.startup_ok || !b.consistent {
                 self.repair(now, out);
@@ -455,7 +454,6 @@ impl SeqDataNode {
     /// from its own files (rtnDBRebuilder).
     pub(crate) fn repair<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         if self.group_size() == 1 {
-            marks::hit("sequoiadb.rebuilt_locally");
             self.set_status(DbStatus::Rebuilding, out);
             self.startup_ok = true;
             self.set_status(DbStatus::Normal, out);

@@ -14,7 +14,6 @@ use super::super::types::{DbStatus, DocId, ReadId, ReplSize, SeqError, WriteId, 
 use super::log::{LogRecord, next_lsn};
 use super::{NodeFacts, NodeOut, SeqDataNode};
 use crate::core::io::{Millis, NodeId, Output};
-use crate::core::marks;
 
 /// `waitSyncTimeout` 0 means 10 ms.
 const MIN_WAIT_SYNC_MS: Millis = 10;
@@ -84,9 +83,6 @@ impl SeqDataNode {
         let before = self.docs.get(&(collection, id)).copied();
         let refusal = if required > alive { Some(SeqError::NodeNotEnough) } else { semantic_error(before.is_some(), op) };
         if let Some(error) = refusal {
-            if error == SeqError::NodeNotEnough {
-                marks::hit("sequoiadb.write_refused_node_not_enough");
-            }
             let w = Waiter { client, write, lsn: Lsn::INVALID, repl_size, required: required as u8, deadline: now };
             self.answer_waiter(w, Err(error), out);
             return;
@@ -125,7 +121,7 @@ impl SeqDataNode {
                 self.answer_waiter(w, Ok(()), out);
             } else if now >= w.deadline {
                 let error = if alive < usize::from(w.required) { SeqError::WaitSyncFailed } else { SeqError::Timeout };
-                marks::hit("sequoiadb.write_unconfirmed");
+                crate::mark!("sequoiadb.write_unconfirmed");
                 self.answer_waiter(w, Err(error), out);
             } else {
                 self.waiters.push(w);
@@ -178,9 +174,6 @@ impl SeqDataNode {
         let serves = self.status == DbStatus::Normal || self.config.bugs.serve_reads_in_full_sync;
         let result = if serves {
             let value = self.docs.get(&(collection, id)).copied();
-            if self.status != DbStatus::Normal {
-                marks::hit("sequoiadb.read_served_in_full_sync");
-            }
             out.fact_replica(SeqFact::ReadServed { at: self.member(), read, collection, id, value, status: self.status });
             Ok(value)
         } else {

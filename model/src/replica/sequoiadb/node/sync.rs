@@ -18,7 +18,6 @@ use super::super::types::DbStatus;
 use super::log::LogRecord;
 use super::{NodeFacts, NodeOut, SeqDataNode, storage};
 use crate::core::io::{Millis, NodeId, Output};
-use crate::core::marks;
 
 /// CLS_SYNC_INTERVAL: between two requests when idle, and the wait for an answer.
 pub const SYNC_INTERVAL_MS: Millis = 2_000;
@@ -207,7 +206,6 @@ impl SeqDataNode {
     ) {
         let current = request == self.sync.request && self.sync.source == Some(from) && self.sync.in_flight_since.is_some();
         if !current || self.sync.consult.is_some() || self.fs_target.is_some() || self.is_primary() {
-            marks::hit("sequoiadb.stale_sync_res_ignored");
             return;
         }
         self.sync.in_flight_since = None;
@@ -245,7 +243,6 @@ impl SeqDataNode {
         }
         self.sync.failures = 0;
         let source = self.known_primary(now).unwrap_or(from);
-        marks::hit("sequoiadb.consult_started");
         self.send_consult(now, source, self.log.end(), out);
     }
 
@@ -306,7 +303,6 @@ impl SeqDataNode {
         out: &mut Output<M, F>,
     ) {
         let Some(c) = self.sync.consult.filter(|c| c.source == from && request == self.sync.request) else {
-            marks::hit("sequoiadb.stale_consult_res_ignored");
             return;
         };
         if self.is_primary() || self.fs_target.is_some() {
@@ -331,7 +327,6 @@ impl SeqDataNode {
         let earlier = self.log.records().rev().find(|r| r.lsn.offset < point).map(|r| r.lsn);
         match earlier {
             Some(earlier) => {
-                marks::hit("sequoiadb.consult_walked_back");
                 self.send_consult(now, from, earlier, out);
             }
             None => self.consult_to_full_sync(now, from, return_to, out),
@@ -341,7 +336,6 @@ impl SeqDataNode {
     fn consult_to_full_sync<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, source: NodeId, return_to: Lsn, out: &mut Output<M, F>) {
         self.sync.consult = None;
         out.fact_replica(SeqFact::ConsultEnded { at: self.member(), source, return_to, outcome: ConsultOutcome::FullSync });
-        marks::hit("sequoiadb.consult_failed_full_sync");
         self.begin_full_sync(now, out);
     }
 
@@ -359,7 +353,7 @@ impl SeqDataNode {
         assert_eq!(self.log.end(), to, "rolled back to the return point");
         let outcome = if undone.is_empty() { ConsultOutcome::Matched } else { ConsultOutcome::RolledBack };
         if !undone.is_empty() {
-            marks::hit("sequoiadb.rolled_back");
+            crate::mark!("sequoiadb.rolled_back");
             let kept = self.config.consult_rollback_log_on;
             let records = undone.iter().map(|r| (r.lsn, r.digest(), r.write)).collect();
             out.fact_replica(SeqFact::RolledBack { at: self.member(), to, records, kept });
