@@ -909,3 +909,25 @@ fn write_outcomes_are_ok_failed_or_indeterminate_by_the_error() {
     assert!(outcomes.contains(&&WriteOutcome::Failed(SeqError::NodeNotEnough)));
     assert!(outcomes.iter().any(|o| matches!(o, WriteOutcome::Ok { node: 2, .. })));
 }
+
+#[test]
+fn after_every_node_crashed_they_rebuild_locally_and_elect_again() {
+    let mut c = Cluster::new(3);
+    c.repl_size = ReplSize::All;
+    let p = c.settle();
+    c.write(p, 1, WriteOp::Insert { counter: 4 }, 5_000).unwrap().unwrap();
+    for n in c.members.clone() {
+        c.crash(n);
+    }
+    for n in c.members.clone() {
+        c.boot(n);
+    }
+    c.advance(30_000);
+    let q = c.primary();
+    assert!(c.facts_of(|f| matches!(f, SeqFact::DbStatusChanged { status: DbStatus::Rebuilding, .. })).len() >= 2);
+    for n in c.members.clone() {
+        assert_eq!(c.node(n).status(), DbStatus::Normal);
+        assert_eq!(c.node(n).docs().get(&(COLL, 1)).map(|d| d.counter), Some(4), "node {n}");
+    }
+    assert_eq!(c.write(q, 1, incr(), 5_000).map(|r| r.is_ok()), Some(true));
+}

@@ -110,7 +110,7 @@ impl SeqDataNode {
 
     /// A ready source (`_isReady`): an alive member serving normally that started OK; the primary
     /// first.
-    fn ask_full_sync_source<M: NodeOut, F>(&mut self, now: Millis, out: &mut Output<M, F>) {
+    fn ask_full_sync_source<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         let refused = &self.fs_target.as_ref().expect("a target").refused;
         let ready: Vec<NodeId> = self
             .peers
@@ -130,6 +130,9 @@ impl SeqDataNode {
             None if ready.is_empty() => None,
             None => Some(ready[self.rng.range(0, ready.len() as u64) as usize]),
         };
+        if choice.is_none() && self.all_alive_abnormal(now) {
+            return self.rebuild_locally(out);
+        }
         let session = self.rng.next_u64();
         let t = self.fs_target.as_mut().expect("a target");
         let Some(source) = choice else {
@@ -142,6 +145,24 @@ impl SeqDataNode {
         t.seq = 0;
         t.sent_at = now;
         out.send_replica(source, SeqMessage::FsBegin { session });
+    }
+
+    /// Whether a majority is alive and not one of them serves normally after a clean start (every
+    /// node crashed): then nobody can be a full-sync source (`_launch`: "unless all nodes
+    /// abnormal").
+    fn all_alive_abnormal(&self, now: Millis) -> bool {
+        let alive = self.alive_members(now);
+        let abnormal = |n: &NodeId| self.peers.get(n).is_some_and(|p| p.beat.status != DbStatus::Normal || !p.beat.startup_ok);
+        super::election::is_majority(alive.len(), self.group_size()) && alive.iter().filter(|&&n| n != self.id).all(abnormal)
+    }
+
+    /// With no source anywhere, the node rebuilds from its own files (rtnDBRebuilder) and serves
+    /// again; elections then pick the most advanced log, and CONSULT brings the others in line.
+    pub(super) fn rebuild_locally<M: NodeOut, F: NodeFacts>(&mut self, out: &mut Output<M, F>) {
+        self.fs_target = None;
+        self.set_status(DbStatus::Rebuilding, out);
+        self.startup_ok = true;
+        self.set_status(DbStatus::Normal, out);
     }
 
     pub(super) fn on_fs_begin<M: NodeOut, F>(&mut self, now: Millis, from: NodeId, session: u64, out: &mut Output<M, F>) {

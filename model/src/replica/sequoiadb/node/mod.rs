@@ -454,9 +454,7 @@ impl SeqDataNode {
     /// from its own files (rtnDBRebuilder).
     pub(crate) fn repair<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         if self.group_size() == 1 {
-            self.set_status(DbStatus::Rebuilding, out);
-            self.startup_ok = true;
-            self.set_status(DbStatus::Normal, out);
+            self.rebuild_locally(out);
         } else {
             self.begin_full_sync(now, out);
         }
