@@ -26,9 +26,10 @@ pub struct SeqBugs {
     /// A node in full sync serves reads from its half-copied data (the DB status check of the
     /// read path is skipped).
     pub serve_reads_in_full_sync: bool,
-    /// A CONSULT requester rolls back to the source's return point without comparing the hash of
-    /// its own record there: it keeps a record the source does not have, and its log is no longer a
-    /// prefix of the source's.
+    /// A CONSULT source (handleConsultReq) takes the requester's consult point as matching when
+    /// it holds a record at the same offset, without comparing the hash (or the version): it
+    /// answers that point as the return point, the requester keeps its divergent tail (CONSULT
+    /// ends `Matched`), and its log is no longer a prefix of the source's.
     pub consult_skips_hash_check: bool,
     /// A client session does not record the primary it wrote through as its last node
     /// (`addLastNode` skipped for primary-required requests): a read within PreferredPeriod goes to

@@ -111,3 +111,80 @@ impl CatalogDuties {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::NoHooks;
+    use crate::replica::sequoiadb::catalog::{CatalogConfig, GroupConfig, MemberConfig};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    struct NoGuest;
+    impl crate::replica::Guest for NoGuest {
+        type Message = NoMessage;
+        type Fact = ();
+        type Call = ();
+        type CallResult = ();
+        type Beat = ();
+        type NodeRequest = ();
+        type NodeReply = ();
+    }
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    struct NoMessage;
+    impl crate::replica::MessageKind for NoMessage {
+        fn kind(&self) -> &'static str {
+            "none"
+        }
+    }
+
+    #[derive(Debug)]
+    struct Sent(SeqMessage);
+    impl Carries<SeqMessage, part::Replica> for Sent {
+        fn carry(m: SeqMessage) -> Self {
+            Sent(m)
+        }
+    }
+
+    fn catalog() -> Catalog {
+        let plan =
+            CatalogConfig { groups: vec![GroupConfig { id: 1, members: vec![MemberConfig { node: 5, weight: 10 }] }], collections: vec![] };
+        Catalog::new(plan)
+    }
+
+    fn view<'a>(catalog: &'a Catalog, is_leader: bool, hooks: &'a NoHooks) -> LeaderView<'a, Catalog, NoHooks> {
+        LeaderView { now: 1_000, is_leader, leader_hint: Some(3), members: &[], replica: catalog, pipeline: hooks }
+    }
+
+    #[test]
+    fn a_leader_bootstraps_once_and_answers_catalog_queries_with_the_primary_reported() {
+        let (catalog, hooks) = (catalog(), NoHooks);
+        let mut duties = CatalogDuties::new(CatalogDutiesConfig::default());
+        let mut out: Output<Sent, ()> = Output::default();
+        let duties_out = duties.on_timer::<NoGuest, _, _, _>(&view(&catalog, true, &hooks), &mut out);
+        assert_eq!(duties_out, vec![Duty::Propose { origin: None, cmd: CatalogCommand::Bootstrap }]);
+        assert!(duties.on_timer::<NoGuest, _, _, _>(&view(&catalog, true, &hooks), &mut out).is_empty(), "not again at once");
+        let query = SeqMessage::CatalogQuery { req: 4, primary_of: Some((1, 2)) };
+        duties.on_message::<NoGuest, _, _, _>(&view(&catalog, true, &hooks), 5, query, &mut out);
+        let Some((5, Sent(SeqMessage::CatalogReply { req: 4, info }))) = out.sends.last() else { panic!("{:?}", out.sends) };
+        assert_eq!(info.primaries.get(&1), Some(&(5, 2)));
+        duties.on_message::<NoGuest, _, _, _>(
+            &view(&catalog, false, &hooks),
+            5,
+            SeqMessage::CatalogQuery { req: 5, primary_of: None },
+            &mut out,
+        );
+        assert!(matches!(out.sends.last(), Some((5, Sent(SeqMessage::CatalogNotLeader { req: 5, hint: Some(3) })))));
+    }
+
+    #[test]
+    fn membership_calls_become_commands_and_a_step_down_is_not_for_a_controller() {
+        let (catalog, hooks) = (catalog(), NoHooks);
+        let mut duties = CatalogDuties::new(CatalogDutiesConfig::default());
+        let add = duties.on_call(&view(&catalog, true, &hooks), &SeqCall::AddNode { group: 1, node: 6 });
+        assert_eq!(add, CallOutcome::Propose(CatalogCommand::AddMember { group: 1, node: 6, weight: DEFAULT_WEIGHT }));
+        let step = duties.on_call(&view(&catalog, true, &hooks), &SeqCall::StepDown { group: 1 });
+        assert_eq!(step, CallOutcome::Answer(SeqCallResult::NoPart));
+        let follower = duties.on_call(&view(&catalog, false, &hooks), &SeqCall::RemoveNode { group: 1, node: 5 });
+        assert_eq!(follower, CallOutcome::Answer(SeqCallResult::NotLeader(Some(3))));
+    }
+}

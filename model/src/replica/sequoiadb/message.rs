@@ -58,6 +58,19 @@ pub struct FsBatch {
     pub done: Option<Lsn>,
 }
 
+/// SDB_CLS_SYNC_FAILED: the source cannot serve the records after the requester's end (rolled
+/// over past it, or it does not hold that record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SyncFailed;
+
+/// CONSULT_FAILED: the source found no point to return to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConsultFailed;
+
+/// A full-sync source that is not ready (`_isReady`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NotReady;
+
 /// A message of the SequoiaDB design.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SeqMessage {
@@ -85,7 +98,7 @@ pub enum SeqMessage {
     /// A secondary asks its source for records after `next` (its log end), acking everything up to it.
     SyncReq { request: u64, next: Lsn, need_data: bool },
     /// The source's answer: records after `next`, or a failure.
-    SyncRes { request: u64, result: Result<Vec<LogRecord>, ()> },
+    SyncRes { request: u64, result: Result<Vec<LogRecord>, SyncFailed> },
     /// The primary pokes a waiting secondary: there is more.
     SyncNotify,
     /// A non-primary source forwards a secondary's ack to the primary (MSG_CLS_SYNC_VIR_REQ).
@@ -96,13 +109,13 @@ pub enum SeqMessage {
     /// its record there.
     ConsultReq { request: u64, current: Lsn, digest: u64 },
     /// The return point and the digest of the source's record there (`Err`: CONSULT_FAILED).
-    ConsultRes { request: u64, result: Result<(Lsn, u64), ()> },
+    ConsultRes { request: u64, result: Result<(Lsn, u64), ConsultFailed> },
 
     // --- full sync
     /// A target asks a source to begin a full sync.
     FsBegin { session: u64 },
     /// The source's answer: its log end now, or not ready.
-    FsBeginRes { session: u64, result: Result<Lsn, ()> },
+    FsBeginRes { session: u64, result: Result<Lsn, NotReady> },
     /// The target pulls batch `seq`.
     FsPull { session: u64, seq: u64 },
     /// Batch `seq`.
@@ -111,12 +124,13 @@ pub enum SeqMessage {
     // --- client <-> data node
     /// A client's write.
     WriteReq { write: WriteId, collection: CollectionId, id: DocId, op: WriteOp, repl_size: ReplSize },
-    /// Its answer: the LSN and who confirmed, or an error (`NotPrimary` with the primary known).
-    WriteRes { write: WriteId, result: Result<(Lsn, Vec<NodeId>), SeqError>, primary: Option<NodeId> },
+    /// Its answer from `node`: the LSN and who confirmed, or an error (`NotPrimary` with the
+    /// primary `node` knows of).
+    WriteRes { write: WriteId, node: NodeId, result: Result<(Lsn, Vec<NodeId>), SeqError>, primary: Option<NodeId> },
     /// A client's read.
     ReadReq { read: ReadId, collection: CollectionId, id: DocId },
-    /// Its answer.
-    ReadRes { read: ReadId, result: Result<Option<DocValue>, SeqError> },
+    /// Its answer from `node`.
+    ReadRes { read: ReadId, node: NodeId, result: Result<Option<DocValue>, SeqError> },
 }
 
 impl MessageKind for SeqMessage {

@@ -170,7 +170,7 @@ impl SyncLog {
 
     fn index_of_offset(&self, offset: u64) -> Option<usize> {
         let first = self.records.front()?.lsn.offset;
-        if offset < first || (offset - first) % RECORD_BYTES != 0 {
+        if offset < first || !(offset - first).is_multiple_of(RECORD_BYTES) {
             return None;
         }
         let i = ((offset - first) / RECORD_BYTES) as usize;
@@ -217,14 +217,14 @@ impl SyncLog {
         assert!(record.lsn.version >= self.end().version, "record {} of an older version than the end {}", record.lsn, self.end());
         let file = self.file_index(record.lsn.offset);
         let new_file = !self.end().is_valid() || self.file_index(self.end().offset) != file || self.records.is_empty();
-        let mut rolled_over_to = None;
+        let mut rolled_over = false;
         while self.records.front().is_some_and(|r| self.file_index(r.lsn.offset) + u64::from(self.shape.file_num) <= file) {
             self.base = self.records.pop_front().expect("checked").lsn;
-            rolled_over_to = Some(());
+            rolled_over = true;
         }
         let slot = self.slot_of(record.lsn.offset);
         self.records.push_back(record);
-        let rolled_over_to = rolled_over_to.map(|()| self.file_begin());
+        let rolled_over_to = rolled_over.then(|| self.file_begin());
         self.assert_window();
         Appended { slot, new_file, rolled_over_to }
     }
