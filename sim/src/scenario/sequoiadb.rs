@@ -229,11 +229,9 @@ impl SequoiadbSection {
             if c.on.is_some() && c.call != "stepDown" {
                 return fail(&field("on"), "only stepDown is made on a data node; the others go to the controller leader");
             }
+            let data_node_number = |on: &str| on.strip_prefix("master.datanode.").and_then(|n| n.parse::<u32>().ok());
             if let Some(on) = &c.on
-                && !on
-                    .strip_prefix("master.datanode.")
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|n| n < scenario.cluster.master.data_nodes)
+                && data_node_number(on).is_none_or(|n| n >= scenario.cluster.master.data_nodes)
             {
                 return fail(
                     &field("on"),

@@ -31,6 +31,11 @@ impl Deployment for Sequoiadb {
 /// The outcome code of an answer no leader gave: the call is made again.
 const UNAVAILABLE: &str = "unavailable";
 
+/// The target that names the primary of `group` (`design_target`).
+fn primary_target(group: u32) -> String {
+    format!("master.group{group}.primary")
+}
+
 /// The call a scenario's `[[sequoiadb.calls]]` entry makes (validated with the scenario).
 fn seq_call(spec: &SeqCallSpec, topology: &Topology) -> SeqCall {
     let data_nodes = topology.data_nodes(ClusterId::Master);
@@ -75,8 +80,8 @@ impl SimDesign for Sequoiadb {
         true
     }
 
-    /// Membership and weight changes go to the catalog's leader; a step-down to a data node (the
-    /// one named, else the first running one), which steps down if it is its group's primary.
+    /// Membership and weight changes go to the catalog's leader; a step-down to the data node named,
+    /// else to its group's primary (`master.groupG.primary`), which steps down.
     fn scenario_calls(scenario: &Scenario) -> Vec<ScenarioCall<Call<Self>>> {
         let topology = Topology::from_scenario(scenario);
         scenario
@@ -86,7 +91,7 @@ impl SimDesign for Sequoiadb {
             .map(|c| {
                 let call = seq_call(c, &topology);
                 let target = match call {
-                    SeqCall::StepDown { .. } => c.on.clone().unwrap_or_else(|| "master.datanode".into()),
+                    SeqCall::StepDown { group } => c.on.clone().unwrap_or_else(|| primary_target(group)),
                     _ => "master.controller".into(),
                 };
                 ScenarioCall { at_s: c.at_s, target, call: AnyCall::Replica(call), expect: c.expect.clone() }
@@ -117,6 +122,17 @@ impl SimDesign for Sequoiadb {
 
     fn unavailable_code() -> &'static str {
         UNAVAILABLE
+    }
+
+    /// `master.groupG.primary`: the running data node of group G that is its primary now.
+    fn design_target(view: &ClusterView<'_, Self>, target: &str) -> Option<Option<NodeId>> {
+        let group: u32 = target.strip_prefix("master.group")?.strip_suffix(".primary")?.parse().ok()?;
+        let primary = view
+            .topology
+            .data_nodes(ClusterId::Master)
+            .into_iter()
+            .find(|&n| view.running(n).and_then(|r| r.as_data_node()).is_some_and(|d| d.group() == Some(group) && d.is_primary()));
+        Some(primary)
     }
 
     fn call_name(call: &Call<Self>) -> String {
