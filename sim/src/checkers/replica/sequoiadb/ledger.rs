@@ -225,7 +225,11 @@ impl SeqLedger {
             }
             SeqFact::WeightChanged { .. } | SeqFact::SyncSourceChosen { .. } | SeqFact::FullSyncDocCopied { .. } => {}
             SeqFact::FullSyncRecordForwarded { .. } | SeqFact::WriteAnswered { .. } | SeqFact::ReadServed { .. } => {}
-            SeqFact::NodeBooted { at, file_begin, end, .. } => self.booted(*at, *file_begin, *end),
+            SeqFact::NodeBooted { at, file_begin, end, .. } => {
+                // A status said before the crash is gone with the process.
+                self.status.remove(at);
+                self.booted(*at, *file_begin, *end);
+            }
             SeqFact::DbStatusChanged { at, status } => {
                 self.status.insert(*at, *status);
             }
