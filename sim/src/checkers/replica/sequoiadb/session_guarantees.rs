@@ -3,11 +3,18 @@
 //! last node is reused until its PreferredPeriod expires; Jepsen's session-guarantee vocabulary,
 //! after Terry et al. 1994).
 //!
-//! The promise judged read by read: a read sent while the session is sticky to node `n`
-//! (`ReadInvoked::sticky`) and answered by `n` sees the session's last acknowledged write to its
-//! document (or a later one), as long as `n`'s log (as its facts tell it) still holds that write's
-//! record: a node holding a write's record and answering without it is a stale read SequoiaDB does
-//! not allow. Every other stale read is allowed (eventual consistency) and counted, by class:
+//! The promises judged read by read:
+//!
+//! - the session's sticky node is its last node in the group (`addLastNode`): after a write
+//!   acknowledged by primary `p`, a read sent sticky (`ReadInvoked::sticky` is `Some`: the
+//!   PreferredPeriod has not expired) is sticky to `p`; after a read answered by `m`, to `m`
+//!   (nothing is expected after an operation that ended otherwise);
+//! - a read sent sticky to node `n` and answered by `n` sees the session's last acknowledged write
+//!   to its document (or a later one), as long as `n`'s log (as its facts tell it) still holds that
+//!   write's record: a node holding a write's record and answering without it is a stale read
+//!   SequoiaDB does not allow.
+//!
+//! Every other stale read is allowed (eventual consistency) and counted, by class:
 //!
 //! - `read-your-writes`: a read older than the session's last acknowledged write to the document;
 //! - `monotonic-reads`: a read older than what the session read of the document before;
@@ -89,6 +96,9 @@ pub struct SessionGuarantees {
     read_in_group: BTreeMap<(u32, GroupId), Lsn>,
     /// What each write in flight had read before it was sent.
     read_before: BTreeMap<WriteId, Option<Lsn>>,
+    /// Each session's last node per group and the operation that made it so (`None`: not known,
+    /// after an operation that ended without an answer from a node).
+    last_node: BTreeMap<(u32, GroupId), Option<(NodeId, String)>>,
     counts: StaleReads,
 }
 
@@ -105,6 +115,7 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for SessionGuarantees {
             }
             SeqFact::WriteEnded { write, outcome, .. } => self.write_ended(ledger, *write, outcome),
             SeqFact::ReadInvoked { read, collection, id, sticky, .. } => {
+                self.sticks_to_last_node(ledger, *read, *collection, *sticky)?;
                 let doc = (read.0, *collection, *id);
                 let expectation =
                     Expectation { doc, sticky: *sticky, acked: self.last_acked.get(&doc).copied(), seen: self.last_seen.get(&doc).copied() };
@@ -115,7 +126,11 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for SessionGuarantees {
                 return self.read_ended(ledger, *read, e, *node, *value);
             }
             SeqFact::ReadEnded { read, .. } => {
-                self.expecting.remove(read);
+                if let Some(e) = self.expecting.remove(read)
+                    && let Some(group) = ledger.collections.get(&e.doc.1).map(|(g, _)| *g)
+                {
+                    self.last_node.insert((read.0, group), None);
+                }
             }
             _ => {}
         }
@@ -124,8 +139,30 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for SessionGuarantees {
 }
 
 impl SessionGuarantees {
+    /// A read sent sticky goes to the session's last node of its group.
+    fn sticks_to_last_node(&self, ledger: &SeqLedger, read: (u32, u64), collection: CollectionId, sticky: Option<NodeId>) -> Result<(), String> {
+        let (Some(sticky), Some(group)) = (sticky, ledger.collections.get(&collection).map(|(g, _)| *g)) else { return Ok(()) };
+        match self.last_node.get(&(read.0, group)) {
+            Some(Some((last, why))) if *last != sticky => Err(format!(
+                "read {read:?} of group {group} was sent sticky to node {sticky}, but the session's last node there is {last} ({why})"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn write_ended(&mut self, ledger: &SeqLedger, write: WriteId, outcome: &WriteOutcome) {
         let read_before = self.read_before.remove(&write).flatten();
+        let group = match outcome {
+            WriteOutcome::Ok { group, .. } => Some(*group),
+            _ => ledger.writes.get(&write).and_then(|w| w.group),
+        };
+        if let Some(group) = group {
+            let last = match outcome {
+                WriteOutcome::Ok { node, .. } => Some((*node, format!("its write {write:?} went through primary {node}"))),
+                _ => None,
+            };
+            self.last_node.insert((write.0, group), last);
+        }
         let (WriteOutcome::Ok { group, lsn, .. }, Some(info)) = (outcome, ledger.writes.get(&write)) else { return };
         let acked = Acked { write, group: *group, lsn: *lsn, op: info.op };
         self.last_acked.insert((write.0, info.collection, info.id), acked);
@@ -135,6 +172,9 @@ impl SessionGuarantees {
     fn read_ended(&mut self, ledger: &SeqLedger, read: (u32, u64), e: Expectation, node: NodeId, value: Option<DocValue>) -> Result<(), String> {
         self.counts.reads += 1;
         let (session, collection, id) = e.doc;
+        if let Some(group) = ledger.collections.get(&collection).map(|(g, _)| *g) {
+            self.last_node.insert((session, group), Some((node, format!("its read {read:?} was answered by node {node}"))));
+        }
         let read_at = value.map(|v| v.written_at);
         if let Some(group) = ledger.collections.get(&collection).map(|(g, _)| *g)
             && let Some(at) = read_at
@@ -248,6 +288,36 @@ mod tests {
         // A sticky node that serves a value older than its own log (the read-your-writes bug).
         let err = judged(vec![read_invoked(r(1), 1, Some(N[0])), read_ended(r(1), N[0], Some(doc(1, l(1, 0))))]).err().unwrap();
         assert!(err.contains("sent sticky to node 10 and answered by it with Some(DocValue { counter: 1, written_at: Lsn { version: 1, offset: 0 } }), misses the session's write (1, 2) at 1:10"), "{err}");
+    }
+
+    #[test]
+    fn a_read_sent_sticky_to_another_node_than_the_sessions_last_is_refused() {
+        // What a session that does not record the primary it wrote through does
+        // (sticky_write_not_recorded): it stays sticky to the node it last read from.
+        let facts = vec![
+            read_invoked(r(1), 1, Some(N[0])),
+            read_ended(r(1), N[0], Some(doc(2, l(1, 10)))),
+            read_invoked(r(2), 1, None),
+            read_ended(r(2), N[1], Some(doc(1, l(1, 0)))),
+            read_invoked(r(3), 1, Some(N[1])),
+        ];
+        assert!(judged(facts.clone()).is_ok(), "sticky to the node its last read went to");
+        let mut after_write = facts;
+        after_write.insert(4, invoked(w(3), 1, WriteOp::Increment { delta: 1 }, ReplSize::Nodes(1)));
+        after_write.insert(5, rec(N[0], l(1, 20), l(1, 10), Some(w(3))));
+        after_write.insert(6, acked(w(3), N[0], l(1, 20), &[N[0]]));
+        let err = judged(after_write).err().unwrap();
+        assert!(err.contains("read (1, 3) of group 1 was sent sticky to node 11, but the session's last node there is 10 (its write (1, 3) went through primary 10)"), "{err}");
+    }
+
+    #[test]
+    fn after_a_write_without_an_answer_any_sticky_node_passes() {
+        let facts = vec![
+            invoked(w(3), 1, WriteOp::Increment { delta: 1 }, ReplSize::Nodes(1)),
+            (90, SeqFact::WriteEnded { write: w(3), outcome: WriteOutcome::Indeterminate(None), at: 40 }),
+            read_invoked(r(1), 1, Some(N[2])),
+        ];
+        assert!(judged(facts).is_ok());
     }
 
     #[test]
