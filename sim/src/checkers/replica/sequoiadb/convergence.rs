@@ -62,7 +62,7 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for Convergence {
 
 /// The groups the catalog knows with members, and those of the running nodes.
 fn groups(ledger: &SeqLedger, nodes: &[FinalNode]) -> BTreeSet<GroupId> {
-    let mut groups: BTreeSet<GroupId> = ledger.members.iter().filter(|(_, m)| !m.is_empty()).map(|(g, _)| *g).collect();
+    let mut groups: BTreeSet<GroupId> = ledger.members.keys().copied().filter(|&g| ledger.group_size(g) > 0).collect();
     groups.extend(nodes.iter().map(|n| n.member.group));
     groups
 }

@@ -108,9 +108,9 @@ pub struct WriteInfo {
     pub invoked_at: Millis,
     /// How it ended, and when, once it did.
     pub ended: Option<(WriteOutcome, Millis)>,
-    /// Members of its group when it was sent.
+    /// Members of its group when it was sent (the fewest it can have had: `group_size`).
     pub group_size_at_invoke: usize,
-    /// Members of its group when it ended.
+    /// Members of its group when it ended (the most it can have had: `group_size_ever`).
     pub group_size_at_end: usize,
 }
 
@@ -155,8 +155,12 @@ pub struct Counts {
 pub struct SeqLedger {
     /// Each collection's group and write concern.
     pub collections: BTreeMap<CollectionId, (GroupId, ReplSize)>,
-    /// Each group's members, as the catalog says.
+    /// Each group's members, every node ever added (every controller reports what it applies,
+    /// and a lagging or restarted one reports old additions after newer removals: the catalog's
+    /// facts are kept as sets, not replayed as a sequence).
     pub members: BTreeMap<GroupId, BTreeSet<NodeId>>,
+    /// Members ever removed from each group.
+    pub removed: BTreeMap<GroupId, BTreeSet<NodeId>>,
     /// Each node's log.
     pub logs: BTreeMap<Member, TrackedLog>,
     /// Every record each group wrote, by LSN.
@@ -199,8 +203,14 @@ impl SeqLedger {
         self.writes.get(&w).map(|info| (w, info))
     }
 
-    /// Members of a group.
+    /// The fewest members a group can have had: those added and never removed.
     pub fn group_size(&self, group: GroupId) -> usize {
+        let removed = self.removed.get(&group);
+        self.members.get(&group).map_or(0, |m| m.iter().filter(|n| removed.is_none_or(|r| !r.contains(n))).count())
+    }
+
+    /// The most members a group can have had: every node ever added.
+    pub fn group_size_ever(&self, group: GroupId) -> usize {
         self.members.get(&group).map_or(0, BTreeSet::len)
     }
 
@@ -221,7 +231,7 @@ impl SeqLedger {
                 self.members.entry(at.group).or_default().insert(at.node);
             }
             SeqFact::MemberRemoved { at } => {
-                self.members.entry(at.group).or_default().remove(&at.node);
+                self.removed.entry(at.group).or_default().insert(at.node);
             }
             SeqFact::WeightChanged { .. } | SeqFact::SyncSourceChosen { .. } | SeqFact::FullSyncDocCopied { .. } => {}
             SeqFact::FullSyncRecordForwarded { .. } | SeqFact::WriteAnswered { .. } | SeqFact::ReadServed { .. } => {}
@@ -309,7 +319,7 @@ impl SeqLedger {
                     WriteOutcome::Ok { group, .. } => Some(*group),
                     _ => self.writes.get(write).and_then(|w| w.group),
                 };
-                let size = group.map_or(0, |g| self.group_size(g));
+                let size = group.map_or(0, |g| self.group_size_ever(g));
                 if let Some(w) = self.writes.get_mut(write) {
                     w.ended = Some((outcome.clone(), *at));
                     w.group_size_at_end = size;

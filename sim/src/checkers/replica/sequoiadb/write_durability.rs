@@ -317,6 +317,21 @@ mod tests {
     }
 
     #[test]
+    fn a_controller_reporting_an_old_addition_after_a_removal_does_not_grow_the_group() {
+        // Controller 1 lags: it reports node 12's addition after controller 0 reported its removal.
+        let removed = (0, SeqFact::MemberRemoved { at: m(N[2]) });
+        let late_addition = (1, SeqFact::MemberAdded { at: m(N[2]), weight: 10 });
+        let facts = vec![
+            removed,
+            late_addition,
+            invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::All),
+            rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1))),
+            acked(w(1), N[0], l(1, 0), &[N[0], N[1]]),
+        ];
+        assert!(judged(ReplSize::All, facts).is_ok());
+    }
+
+    #[test]
     fn an_acknowledgement_without_the_primary_is_refused() {
         let facts = vec![
             invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(2)),
