@@ -12,7 +12,8 @@
 //! - the target's log moves to the end `FullSyncEnded` names, and the incremental sync delivers
 //!   every record after it: neither a forwarded record nor a copied document may be after it.
 //!
-//! A copy that found the document deleted tells only that it read after some delete (or before the
+//! A copy that found the document deleted, or never sent it (the copy sends the documents that
+//! exist when its cursor passes them), tells only that it read after some delete (or before the
 //! document's first write in the window): writes up to the earliest such point must not be
 //! forwarded, writes after the latest must be; between, either delivery is right, but not both.
 
@@ -148,15 +149,19 @@ fn judge(ledger: &SeqLedger, target: Member, w: &Window, end: Lsn) -> Result<(),
     Ok(())
 }
 
-/// Whether the copy of `doc` delivered the write at `lsn`.
+/// Whether the copy of `doc` delivered the write at `lsn`. A document the copy never sent was absent
+/// when the copy's cursor passed its place, some time before the sync ended.
 fn delivered_by_copy(ledger: &SeqLedger, target: Member, w: &Window, doc: (CollectionId, DocId), lsn: Lsn) -> Delivered {
-    let Some(copy) = w.copies.get(&doc) else { return Delivered::NotByCopy };
-    if let Some(v) = copy.value {
+    let (value, after_records) = match w.copies.get(&doc) {
+        Some(copy) => (copy.value, copy.after_records),
+        None => (None, w.source_records.len()),
+    };
+    if let Some(v) = value {
         return if lsn <= v.written_at { Delivered::ByCopy } else { Delivered::NotByCopy };
     }
-    // Found deleted: it read before the document's first write in the window, or after one of the
+    // Found absent: it read before the document's first write in the window, or after one of the
     // deletes the source logged before the copy arrived.
-    let deletes = w.source_records[..copy.after_records]
+    let deletes = w.source_records[..after_records]
         .iter()
         .filter(|&&l| ledger.write_of(target.group, l).is_some_and(|(_, i)| (i.collection, i.id) == doc && i.op == WriteOp::Delete));
     let earliest = w.source_end;
@@ -289,6 +294,21 @@ mod tests {
         facts.push(ended());
         facts.insert(facts.len() - 1, rec(N[0], l(1, 20), l(1, 10), Some(w(2))));
         run(&mut FullSyncOnce::default(), &facts).map(|_| ())
+    }
+
+    #[test]
+    fn a_document_the_copy_never_sent_needs_its_writes_after_its_last_delete_forwarded() {
+        // Inserted and deleted before the cursor passed it: neither copied nor forwarded.
+        assert_eq!(deleted_with(vec![]), Ok(()));
+        // Inserted after the cursor passed it, never deleted: it must be forwarded.
+        let facts = vec![
+            invoked(w(1), 2, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(1)),
+            began(l(1, 0)),
+            rec(N[0], l(1, 10), l(1, 0), Some(w(1))),
+            ended(),
+        ];
+        let err = run(&mut FullSyncOnce::default(), &facts).unwrap_err();
+        assert!(err.contains("write (1, 1) at 1:10, written on the source during the sync, was neither copied (document (5, 2): None) nor forwarded"), "{err}");
     }
 
     #[test]

@@ -169,6 +169,8 @@ pub struct SeqLedger {
     pub written: BTreeMap<WriteId, BTreeSet<Member>>,
     /// The primary of each (group, version).
     pub primaries: BTreeMap<(GroupId, u32), NodeId>,
+    /// The size of its group each primary counted at its promotion, by (group, version).
+    pub primary_group_sizes: BTreeMap<(GroupId, u32), u32>,
     /// The primaries that stepped down, by (group, version).
     pub stepped_down: BTreeSet<(GroupId, u32)>,
     /// Each node's database status as it last reported it.
@@ -267,7 +269,8 @@ impl SeqLedger {
                 self.counts.rollbacks += 1;
                 self.counts.rolled_back_records += records.len() as u64;
             }
-            SeqFact::BecamePrimary { at, version, .. } => {
+            SeqFact::BecamePrimary { at, version, group_size, .. } => {
+                self.primary_group_sizes.insert((at.group, *version), *group_size);
                 if self.primaries.range((at.group, 0)..=(at.group, u32::MAX)).next().is_some() {
                     self.counts.failovers += 1;
                 }

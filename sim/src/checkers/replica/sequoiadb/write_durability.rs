@@ -36,15 +36,15 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for WriteDurability {
 
     fn on_fact(&mut self, ledger: &SeqLedger, _node: NodeId, fact: &SeqFact) -> Result<(), String> {
         match fact {
-            SeqFact::WriteAnswered { at, write, repl_size, required, confirmed_by, error: None, .. } => {
-                let floor = required_floor(ledger, *write, at.group, *repl_size);
+            SeqFact::WriteAnswered { at, write, lsn, repl_size, required, confirmed_by, error: None } => {
+                let floor = required_floor(ledger, *write, at.group, *repl_size, lsn.version);
                 confirmed(*write, at.node, confirmed_by, floor.max(usize::from(*required)))
             }
             SeqFact::WriteEnded { write, outcome: WriteOutcome::Ok { group, node, lsn, confirmed_by }, .. } => {
                 let Some(info) = ledger.writes.get(write) else {
                     return Err(format!("write {write:?} was acknowledged but never sent"));
                 };
-                confirmed(*write, *node, confirmed_by, required_floor(ledger, *write, *group, info.repl_size))?;
+                confirmed(*write, *node, confirmed_by, required_floor(ledger, *write, *group, info.repl_size, lsn.version))?;
                 written_at(ledger, *write, *group, *node, *lsn)
             }
             _ => Ok(()),
@@ -65,10 +65,14 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for WriteDurability {
 
 /// The fewest confirmations the checker's own reading of ReplSize demands: `n` capped at the group,
 /// `0` every node of the group, `-1` (every node alive: the checker cannot know which) the primary.
-/// The group is the smallest the catalog held while the write ran (a node learns of members late).
-fn required_floor(ledger: &SeqLedger, write: WriteId, group: GroupId, repl_size: ReplSize) -> usize {
+/// The group is the smallest it can have been for the primary: the catalog's while the write ran
+/// (a removal counts at once), and no more than the primary of `version` counted at its promotion
+/// (it learns of an added member some time after the catalog applies it).
+fn required_floor(ledger: &SeqLedger, write: WriteId, group: GroupId, repl_size: ReplSize, version: u32) -> usize {
     let now = ledger.group_size(group);
-    let size = ledger.writes.get(&write).map_or(now, |w| now.min(w.group_size_at_invoke)).max(1);
+    let at_invoke = ledger.writes.get(&write).map_or(now, |w| w.group_size_at_invoke);
+    let counted = ledger.primary_group_sizes.get(&(group, version)).map_or(usize::MAX, |&n| n as usize);
+    let size = now.min(at_invoke).min(counted).max(1);
     match repl_size {
         ReplSize::Nodes(n) => usize::from(n).clamp(1, size),
         ReplSize::All => size,
@@ -329,6 +333,21 @@ mod tests {
             acked(w(1), N[0], l(1, 0), &[N[0], N[1]]),
         ];
         assert!(judged(ReplSize::All, facts).is_ok());
+    }
+
+    #[test]
+    fn a_primary_that_has_not_learned_of_an_added_member_acknowledges_with_the_group_it_knows() {
+        let facts = vec![
+            (N[0], SeqFact::BecamePrimary { at: m(N[0]), version: 1, end: Lsn::INVALID, votes: N.to_vec(), group_size: 3 }),
+            (0, SeqFact::MemberAdded { at: m(13), weight: 10 }),
+            invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::All),
+            rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1))),
+            acked(w(1), N[0], l(1, 0), &N),
+        ];
+        assert!(judged(ReplSize::All, facts.clone()).is_ok());
+        let mut short = facts;
+        short[4] = acked(w(1), N[0], l(1, 0), &[N[0], N[1]]);
+        assert!(judged(ReplSize::All, short).unwrap_err().contains("below the 3 its ReplSize requires"));
     }
 
     #[test]
