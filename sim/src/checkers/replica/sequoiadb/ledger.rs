@@ -244,6 +244,11 @@ impl SeqLedger {
             }
             SeqFact::DbStatusChanged { at, status } => {
                 self.status.insert(*at, *status);
+                // A node that rebuilds from its own files (a one-node group) no longer waits for
+                // a full sync.
+                if *status == DbStatus::Rebuilding {
+                    self.in_full_sync.remove(at);
+                }
             }
             SeqFact::RecordWritten { at, lsn, pre_lsn, digest, write, .. } => {
                 let record = Record { pre_lsn: *pre_lsn, digest: *digest, write: *write };

@@ -1,7 +1,8 @@
 //! No reads in full sync (seed 002 §全量同步: 同步期间，备节点对外不提供服务; the reference's §6: DB status
 //! FULLSYNC serves nothing, cls/clsReplSession.cpp): a node serves a read only in status Normal,
-//! the status its own last `DbStatusChanged` said, and never between the beginning of its full sync
-//! and its completion (an abandoned full sync starts over; a crash does not end it).
+//! the status its own last `DbStatusChanged` since it booted said, and never between the beginning
+//! of its full sync and its completion (an abandoned full sync starts over; a crash does not end
+//! it; a local rebuild, status Rebuilding, replaces it).
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::sequoiadb::SeqFact;
@@ -81,6 +82,12 @@ mod tests {
         assert!(err.contains("during its full sync from node 10"), "{err}");
         let err = run(&mut NoReadsInFullSync, &[began(N[1]), ended(N[1], false), served(N[1], DbStatus::Normal)]).unwrap_err();
         assert!(err.contains("during its full sync from node 10"), "{err}");
+    }
+
+    #[test]
+    fn a_node_that_rebuilds_locally_instead_serves_again() {
+        let facts = [began(N[1]), status(N[1], DbStatus::Rebuilding), status(N[1], DbStatus::Normal), served(N[1], DbStatus::Normal)];
+        assert!(run(&mut NoReadsInFullSync, &facts).is_ok());
     }
 
     #[test]
