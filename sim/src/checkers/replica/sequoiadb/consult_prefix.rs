@@ -38,10 +38,16 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for ConsultPrefix {
         if let Some(last) = mine.last
             && last != *return_to
         {
-            return Err(format!("node {} ended a CONSULT with node {source} at return point {return_to}, its log ending at {last}", at.node));
+            return Err(format!(
+                "node {} ended a CONSULT with node {source} at return point {return_to}, its log ending at {last}",
+                at.node
+            ));
         }
         prefix(&mine, &theirs, *return_to).map_err(|why| {
-            format!("node {} ended a CONSULT with node {source} at return point {return_to}, its log no prefix of the source's: {why}", at.node)
+            format!(
+                "node {} ended a CONSULT with node {source} at return point {return_to}, its log no prefix of the source's: {why}",
+                at.node
+            )
         })
     }
 }

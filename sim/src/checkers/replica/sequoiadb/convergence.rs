@@ -144,7 +144,10 @@ mod tests {
         facts.extend(insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0]]));
         facts.push(invoked(w(2), 1, WriteOp::Increment { delta: 2 }, ReplSize::Nodes(1)));
         facts.push(rec(N[0], l(1, 10), l(1, 0), Some(w(2))));
-        facts.push((90, SeqFact::WriteEnded { write: w(2), outcome: ccrsim_model::replica::sequoiadb::fact::WriteOutcome::Indeterminate(None), at: 30 }));
+        facts.push((
+            90,
+            SeqFact::WriteEnded { write: w(2), outcome: ccrsim_model::replica::sequoiadb::fact::WriteOutcome::Indeterminate(None), at: 30 },
+        ));
         for n in [N[1], N[2]] {
             facts.extend([rec(n, l(1, 0), Lsn::INVALID, Some(w(1))), rec(n, l(1, 10), l(1, 0), Some(w(2)))]);
         }

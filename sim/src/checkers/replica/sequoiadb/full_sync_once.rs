@@ -73,8 +73,13 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for FullSyncOnce {
     fn on_fact(&mut self, ledger: &SeqLedger, _node: NodeId, fact: &SeqFact) -> Result<(), String> {
         match fact {
             SeqFact::FullSyncBegan { at, source, source_end } => {
-                let window =
-                    Window { source: *source, source_end: *source_end, copies: BTreeMap::new(), forwarded: BTreeMap::new(), source_records: Vec::new() };
+                let window = Window {
+                    source: *source,
+                    source_end: *source_end,
+                    copies: BTreeMap::new(),
+                    forwarded: BTreeMap::new(),
+                    source_records: Vec::new(),
+                };
                 self.windows.insert(*at, window);
             }
             SeqFact::FullSyncDocCopied { at, collection, id, value, .. } => {
@@ -100,8 +105,9 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for FullSyncOnce {
             SeqFact::FullSyncEnded { at, completed, end, .. } => {
                 let Some(window) = self.windows.remove(at) else { return Ok(()) };
                 if *completed {
-                    return judge(ledger, *at, &window, *end)
-                        .map_err(|why| format!("the full sync of node {} from node {} (began at {}): {why}", at.node, window.source, window.source_end));
+                    return judge(ledger, *at, &window, *end).map_err(|why| {
+                        format!("the full sync of node {} from node {} (began at {}): {why}", at.node, window.source, window.source_end)
+                    });
                 }
             }
             _ => {}
@@ -308,7 +314,12 @@ mod tests {
             ended(),
         ];
         let err = run(&mut FullSyncOnce::default(), &facts).unwrap_err();
-        assert!(err.contains("write (1, 1) at 1:10, written on the source during the sync, was neither copied (document (5, 2): None) nor forwarded"), "{err}");
+        assert!(
+            err.contains(
+                "write (1, 1) at 1:10, written on the source during the sync, was neither copied (document (5, 2): None) nor forwarded"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for IndeterminateWrites {
         match fact {
             SeqFact::WriteEnded { write, outcome: WriteOutcome::Failed(e), .. } => {
                 if leaves_write_applied(*e) {
-                    return Err(format!("write {write:?} was reported failed ({e:?}), an error that leaves it applied: it is indeterminate"));
+                    return Err(format!(
+                        "write {write:?} was reported failed ({e:?}), an error that leaves it applied: it is indeterminate"
+                    ));
                 }
                 match ledger.written.get(write) {
                     Some(at) if !at.is_empty() => Err(format!(
@@ -133,7 +135,11 @@ mod tests {
 
     #[test]
     fn an_unconfirmed_write_ended_indeterminate_passes_whether_it_survives_or_not() {
-        let facts = [sent(), rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1))), ended(w(1), WriteOutcome::Indeterminate(Some(SeqError::WaitSyncFailed)))];
+        let facts = [
+            sent(),
+            rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1))),
+            ended(w(1), WriteOutcome::Indeterminate(Some(SeqError::WaitSyncFailed))),
+        ];
         let ledger = judged(&facts).unwrap();
         let kept = IndeterminateCounts::of(&ledger, |_| Some(History { lsns: [l(1, 0)].into(), complete: true, floor: l(1, 0) }));
         assert_eq!((kept.total, kept.applied), (1, 1));

@@ -182,19 +182,27 @@ impl SeqCheckers {
                 WriteOp::Increment { .. } => "increment",
                 WriteOp::Delete => "delete",
             };
-            count(&mut summary, kind, w.ended.as_ref().map(|(o, _)| match o {
-                WriteOutcome::Ok { .. } => Ok(()),
-                WriteOutcome::Failed(e) => Err(Some(*e)),
-                WriteOutcome::Indeterminate(_) => Err(None),
-            }));
+            count(
+                &mut summary,
+                kind,
+                w.ended.as_ref().map(|(o, _)| match o {
+                    WriteOutcome::Ok { .. } => Ok(()),
+                    WriteOutcome::Failed(e) => Err(Some(*e)),
+                    WriteOutcome::Indeterminate(_) => Err(None),
+                }),
+            );
             summary.committed_transactions += u64::from(matches!(w.ended, Some((WriteOutcome::Ok { .. }, _))));
         }
         for r in self.ledger.reads.values() {
-            count(&mut summary, "read", r.outcome.as_ref().map(|o| match o {
-                ReadOutcome::Value { .. } => Ok(()),
-                ReadOutcome::Failed(e) => Err(Some(*e)),
-                ReadOutcome::Unknown => Err(None),
-            }));
+            count(
+                &mut summary,
+                "read",
+                r.outcome.as_ref().map(|o| match o {
+                    ReadOutcome::Value { .. } => Ok(()),
+                    ReadOutcome::Failed(e) => Err(Some(*e)),
+                    ReadOutcome::Unknown => Err(None),
+                }),
+            );
         }
         summary
     }
@@ -270,9 +278,11 @@ impl SeqSummary {
                 )
             })
             .collect();
-        lines.extend(self.rpo.iter().map(|r| {
-            format!("RPO of group {} version {}: {} acknowledged writes over {:.3} s", r.group, r.version, r.ops, r.seconds())
-        }));
+        lines.extend(
+            self.rpo.iter().map(|r| {
+                format!("RPO of group {} version {}: {} acknowledged writes over {:.3} s", r.group, r.version, r.ops, r.seconds())
+            }),
+        );
         let s = &self.stale_reads;
         lines.push(format!(
             "reads: {} answered ({} sticky); stale: read-your-writes {}, monotonic-reads {}; monotonic-writes {}, writes-follow-reads {}",
@@ -355,7 +365,10 @@ mod tests {
             assert_eq!((summary.counts.failovers, summary.counts.rollbacks), (1, 1));
         }
         let lines = checkers.summary(None).lines();
-        assert!(lines[0].starts_with("ReplSize 1: 1 writes acknowledged, 1 lost (1000.0 per 1,000; 0 with a majority's confirmation)"), "{lines:?}");
+        assert!(
+            lines[0].starts_with("ReplSize 1: 1 writes acknowledged, 1 lost (1000.0 per 1,000; 0 with a majority's confirmation)"),
+            "{lines:?}"
+        );
         assert_eq!(checkers.replica_summary().operations["insert"].ok, 1);
     }
 
@@ -379,7 +392,8 @@ mod tests {
 
     #[test]
     fn availability_numbers_writes_and_reads_apart() {
-        let write = SeqFact::WriteInvoked { write: (1, 1), collection: 5, id: 1, op: WriteOp::Delete, repl_size: ReplSize::Nodes(1), at: 0 };
+        let write =
+            SeqFact::WriteInvoked { write: (1, 1), collection: 5, id: 1, op: WriteOp::Delete, repl_size: ReplSize::Nodes(1), at: 0 };
         let read = crate::checkers::replica::sequoiadb::test_support::read_invoked((1, 1), 1, None).1;
         assert_ne!(SeqCheckers::client_operation(&write), SeqCheckers::client_operation(&read));
     }

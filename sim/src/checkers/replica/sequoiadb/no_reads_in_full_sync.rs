@@ -65,7 +65,14 @@ mod tests {
 
     #[test]
     fn reads_before_and_after_a_full_sync_pass() {
-        let facts = [served(N[1], DbStatus::Normal), status(N[1], DbStatus::FullSync), began(N[1]), ended(N[1], true), status(N[1], DbStatus::Normal), served(N[1], DbStatus::Normal)];
+        let facts = [
+            served(N[1], DbStatus::Normal),
+            status(N[1], DbStatus::FullSync),
+            began(N[1]),
+            ended(N[1], true),
+            status(N[1], DbStatus::Normal),
+            served(N[1], DbStatus::Normal),
+        ];
         assert!(run(&mut NoReadsInFullSync, &facts).is_ok());
     }
 

@@ -7,8 +7,8 @@
 //! steps down from it.
 
 use ccrsim_model::core::io::NodeId;
-use ccrsim_model::replica::sequoiadb::{Lsn, SeqFact};
 use ccrsim_model::replica::sequoiadb::types::Member;
+use ccrsim_model::replica::sequoiadb::{Lsn, SeqFact};
 
 use super::final_state::FinalNode;
 use super::ledger::SeqLedger;
@@ -52,10 +52,7 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for OnePrimary {
 /// took v + 1 (the later one wins by LSN; the earlier steps down).
 fn promotion(ledger: &SeqLedger, at: Member, version: u32, end: Lsn) -> Result<(), String> {
     if let Some(&other) = ledger.primaries.get(&(at.group, version)) {
-        return Err(format!(
-            "two primaries of group {} at version {version}: node {other} and then node {}",
-            at.group, at.node
-        ));
+        return Err(format!("two primaries of group {} at version {version}: node {other} and then node {}", at.group, at.node));
     }
     if version <= end.version {
         return Err(format!(

@@ -32,10 +32,9 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for ReplSizeRefusal {
         let written_on: Vec<NodeId> = ledger.written.get(write).map(|s| s.iter().map(|m| m.node).collect()).unwrap_or_default();
         let by_itself = written_on.contains(&at.node);
         match error {
-            Some(SeqError::NodeNotEnough) if !written_on.is_empty() => Err(format!(
-                "node {} refused write {write:?} with NodeNotEnough, but its record was written on {written_on:?}",
-                at.node
-            )),
+            Some(SeqError::NodeNotEnough) if !written_on.is_empty() => {
+                Err(format!("node {} refused write {write:?} with NodeNotEnough, but its record was written on {written_on:?}", at.node))
+            }
             Some(e @ (SeqError::WaitSyncFailed | SeqError::Timeout)) if !by_itself => {
                 Err(format!("node {} answered write {write:?} with {e:?} without having written it", at.node))
             }
@@ -57,7 +56,8 @@ mod tests {
 
     fn answered(error: Option<SeqError>) -> (NodeId, SeqFact) {
         let confirmed_by = if error.is_none() { N.to_vec() } else { vec![N[0]] };
-        let fact = SeqFact::WriteAnswered { at: m(N[0]), write: w(1), lsn: l(1, 0), repl_size: ReplSize::All, required: 3, confirmed_by, error };
+        let fact =
+            SeqFact::WriteAnswered { at: m(N[0]), write: w(1), lsn: l(1, 0), repl_size: ReplSize::All, required: 3, confirmed_by, error };
         (N[0], fact)
     }
 

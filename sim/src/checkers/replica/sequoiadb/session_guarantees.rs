@@ -117,8 +117,12 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for SessionGuarantees {
             SeqFact::ReadInvoked { read, collection, id, sticky, .. } => {
                 self.sticks_to_last_node(ledger, *read, *collection, *sticky)?;
                 let doc = (read.0, *collection, *id);
-                let expectation =
-                    Expectation { doc, sticky: *sticky, acked: self.last_acked.get(&doc).copied(), seen: self.last_seen.get(&doc).copied() };
+                let expectation = Expectation {
+                    doc,
+                    sticky: *sticky,
+                    acked: self.last_acked.get(&doc).copied(),
+                    seen: self.last_seen.get(&doc).copied(),
+                };
                 self.expecting.insert(*read, expectation);
             }
             SeqFact::ReadEnded { read, outcome: ReadOutcome::Value { node, value }, .. } => {
@@ -140,7 +144,13 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for SessionGuarantees {
 
 impl SessionGuarantees {
     /// A read sent sticky goes to the session's last node of its group.
-    fn sticks_to_last_node(&self, ledger: &SeqLedger, read: (u32, u64), collection: CollectionId, sticky: Option<NodeId>) -> Result<(), String> {
+    fn sticks_to_last_node(
+        &self,
+        ledger: &SeqLedger,
+        read: (u32, u64),
+        collection: CollectionId,
+        sticky: Option<NodeId>,
+    ) -> Result<(), String> {
         let (Some(sticky), Some(group)) = (sticky, ledger.collections.get(&collection).map(|(g, _)| *g)) else { return Ok(()) };
         match self.last_node.get(&(read.0, group)) {
             Some(Some((last, why))) if *last != sticky => Err(format!(
@@ -169,7 +179,14 @@ impl SessionGuarantees {
         self.session_writes.entry(write.0).or_default().push((acked, read_before));
     }
 
-    fn read_ended(&mut self, ledger: &SeqLedger, read: (u32, u64), e: Expectation, node: NodeId, value: Option<DocValue>) -> Result<(), String> {
+    fn read_ended(
+        &mut self,
+        ledger: &SeqLedger,
+        read: (u32, u64),
+        e: Expectation,
+        node: NodeId,
+        value: Option<DocValue>,
+    ) -> Result<(), String> {
         self.counts.reads += 1;
         let (session, collection, id) = e.doc;
         if let Some(group) = ledger.collections.get(&collection).map(|(g, _)| *g) {
@@ -212,7 +229,8 @@ impl SessionGuarantees {
     pub fn counts(&self, history_of: impl Fn(GroupId) -> Option<History>) -> StaleReads {
         let mut counts = self.counts;
         let mut histories: BTreeMap<GroupId, Option<History>> = BTreeMap::new();
-        let mut kept = |group: GroupId, lsn: Lsn| histories.entry(group).or_insert_with(|| history_of(group)).as_ref().and_then(|h| h.holds(lsn));
+        let mut kept =
+            |group: GroupId, lsn: Lsn| histories.entry(group).or_insert_with(|| history_of(group)).as_ref().and_then(|h| h.holds(lsn));
         for writes in self.session_writes.values() {
             let mut lost_earlier: BTreeMap<GroupId, bool> = BTreeMap::new();
             for (acked, read_before) in writes {

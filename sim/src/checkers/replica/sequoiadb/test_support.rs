@@ -104,7 +104,11 @@ pub fn ended(write: WriteId, outcome: WriteOutcome) -> (NodeId, SeqFact) {
 /// Write `seq` inserting document `id` with counter 1, written by primary `n` at `lsn` after
 /// `pre` and acknowledged, confirmed by `by`: invoked, written, acknowledged.
 pub fn insert_acked(seq: u64, id: DocId, n: NodeId, lsn: Lsn, pre: Lsn, by: &[NodeId]) -> Vec<(NodeId, SeqFact)> {
-    vec![invoked(w(seq), id, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(by.len() as u8)), rec(n, lsn, pre, Some(w(seq))), acked(w(seq), n, lsn, by)]
+    vec![
+        invoked(w(seq), id, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(by.len() as u8)),
+        rec(n, lsn, pre, Some(w(seq))),
+        acked(w(seq), n, lsn, by),
+    ]
 }
 
 /// Node `n` rolled back to `to`, undoing `records` (LSNs) that carried `writes`.

@@ -281,7 +281,8 @@ mod tests {
 
     #[test]
     fn a_write_confirmed_as_its_replsize_asks_passes() {
-        let mut facts = vec![invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(2)), rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1)))];
+        let mut facts =
+            vec![invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(2)), rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1)))];
         facts.extend([answered(w(1), ReplSize::Nodes(2), 2, &[N[0], N[1]]), acked(w(1), N[0], l(1, 0), &[N[0], N[1]])]);
         assert!(judged(ReplSize::Nodes(2), facts).is_ok());
     }
@@ -312,7 +313,8 @@ mod tests {
 
     #[test]
     fn a_replsize_above_the_group_means_every_node() {
-        let mut facts = vec![invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(7)), rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1)))];
+        let mut facts =
+            vec![invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(7)), rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1)))];
         facts.push(acked(w(1), N[0], l(1, 0), &N));
         assert!(judged(ReplSize::Nodes(7), facts.clone()).is_ok());
         facts.pop();
@@ -396,7 +398,10 @@ mod tests {
         // a record a majority held.
         let ledger = failover(&[N[0], N[2]]);
         let err = WriteDurability.at_end(&ledger, &final_nodes()).unwrap_err();
-        assert!(err.contains("write (1, 1) was acknowledged at 1:0 by 2 confirmations of a group of 3, but group 1's final history lacks it"), "{err}");
+        assert!(
+            err.contains("write (1, 1) was acknowledged at 1:0 by 2 confirmations of a group of 3, but group 1's final history lacks it"),
+            "{err}"
+        );
     }
 
     #[test]
