@@ -57,6 +57,32 @@ struct Acked {
     op: WriteOp,
 }
 
+/// A session's last node in a group, and the operation that made it so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastNode {
+    /// The primary its acknowledged write went through.
+    Wrote { node: NodeId, write: WriteId },
+    /// The node that answered its read.
+    Read { node: NodeId, read: (u32, u64) },
+}
+
+impl LastNode {
+    fn node(self) -> NodeId {
+        match self {
+            LastNode::Wrote { node, .. } | LastNode::Read { node, .. } => node,
+        }
+    }
+}
+
+impl std::fmt::Display for LastNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LastNode::Wrote { node, write } => write!(f, "{node} (its write {write:?} went through primary {node})"),
+            LastNode::Read { node, read } => write!(f, "{node} (its read {read:?} was answered by node {node})"),
+        }
+    }
+}
+
 /// What a read was sent expecting.
 #[derive(Debug, Clone, Copy)]
 struct Expectation {
@@ -98,7 +124,7 @@ pub struct SessionGuarantees {
     read_before: BTreeMap<WriteId, Option<Lsn>>,
     /// Each session's last node per group and the operation that made it so (`None`: not known,
     /// after an operation that ended without an answer from a node).
-    last_node: BTreeMap<(u32, GroupId), Option<(NodeId, String)>>,
+    last_node: BTreeMap<(u32, GroupId), Option<LastNode>>,
     counts: StaleReads,
 }
 
@@ -153,9 +179,9 @@ impl SessionGuarantees {
     ) -> Result<(), String> {
         let (Some(sticky), Some(group)) = (sticky, ledger.collections.get(&collection).map(|(g, _)| *g)) else { return Ok(()) };
         match self.last_node.get(&(read.0, group)) {
-            Some(Some((last, why))) if *last != sticky => Err(format!(
-                "read {read:?} of group {group} was sent sticky to node {sticky}, but the session's last node there is {last} ({why})"
-            )),
+            Some(Some(last)) if last.node() != sticky => {
+                Err(format!("read {read:?} of group {group} was sent sticky to node {sticky}, but the session's last node there is {last}"))
+            }
             _ => Ok(()),
         }
     }
@@ -168,7 +194,7 @@ impl SessionGuarantees {
         };
         if let Some(group) = group {
             let last = match outcome {
-                WriteOutcome::Ok { node, .. } => Some((*node, format!("its write {write:?} went through primary {node}"))),
+                WriteOutcome::Ok { node, .. } => Some(LastNode::Wrote { node: *node, write }),
                 _ => None,
             };
             self.last_node.insert((write.0, group), last);
@@ -190,7 +216,7 @@ impl SessionGuarantees {
         self.counts.reads += 1;
         let (session, collection, id) = e.doc;
         if let Some(group) = ledger.collections.get(&collection).map(|(g, _)| *g) {
-            self.last_node.insert((session, group), Some((node, format!("its read {read:?} was answered by node {node}"))));
+            self.last_node.insert((session, group), Some(LastNode::Read { node, read }));
         }
         let read_at = value.map(|v| v.written_at);
         if let Some(group) = ledger.collections.get(&collection).map(|(g, _)| *g)
