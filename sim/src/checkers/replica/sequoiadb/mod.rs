@@ -344,6 +344,106 @@ mod tests {
         (0..3).map(|i| final_node(N[i], role(i), &[l(2, 10)], &[])).collect()
     }
 
+    /// A run through a failover, a rollback by CONSULT and a full sync, as the facts tell it: N0
+    /// (version 1) writes w1 and w2, confirmed by N1, and w3 alone (ReplSize 1); cut off, it steps
+    /// down; N1 (version 2) writes w4 (session 2), N0 rolls w3 back by CONSULT with N1; N2
+    /// full-syncs from N1 while N1 writes w5, forwarded; session 2 reads its write from N1.
+    fn eventful_run() -> Vec<(NodeId, SeqFact)> {
+        use crate::checkers::replica::sequoiadb::test_support::{acked, invoked, m, read_ended, read_invoked};
+        use ccrsim_model::replica::sequoiadb::fact::{ConsultOutcome, StepDownCause};
+        use ccrsim_model::replica::sequoiadb::types::DbStatus;
+        let inc = WriteOp::Increment { delta: 1 };
+        let d1 = 1;
+        let mut f = catalog(ReplSize::Nodes(2));
+        for n in N {
+            f.push((n, SeqFact::NodeBooted { at: m(n), file_begin: Lsn::INVALID, end: Lsn::INVALID, torn_records: 0, startup_ok: true }));
+        }
+        f.push(primary(N[0], 1, Lsn::INVALID));
+        f.extend([invoked(w(1), d1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(2)), rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1)))]);
+        f.extend([rec(N[1], l(1, 0), Lsn::INVALID, Some(w(1))), acked(w(1), N[0], l(1, 0), &[N[0], N[1]])]);
+        f.push(rec(N[2], l(1, 0), Lsn::INVALID, Some(w(1))));
+        f.extend([invoked(w(2), d1, inc, ReplSize::Nodes(2)), rec(N[0], l(1, 10), l(1, 0), Some(w(2)))]);
+        f.extend([rec(N[1], l(1, 10), l(1, 0), Some(w(2))), acked(w(2), N[0], l(1, 10), &[N[0], N[1]])]);
+        f.extend([
+            invoked(w(3), d1, inc, ReplSize::Nodes(1)),
+            rec(N[0], l(1, 20), l(1, 10), Some(w(3))),
+            acked(w(3), N[0], l(1, 20), &[N[0]]),
+        ]);
+        f.push((N[0], SeqFact::SteppedDown { at: m(N[0]), version: 1, why: StepDownCause::NoMajority }));
+        f.push(primary(N[1], 2, l(1, 10)));
+        let (w4, w5) = ((2, 1), (2, 2));
+        f.extend([invoked(w4, d1, inc, ReplSize::Nodes(2)), rec(N[1], l(2, 30), l(1, 10), Some(w4))]);
+        f.extend([
+            rec(N[2], l(1, 10), l(1, 0), Some(w(2))),
+            rec(N[2], l(2, 30), l(1, 10), Some(w4)),
+            acked(w4, N[1], l(2, 30), &[N[1], N[2]]),
+        ]);
+        f.push(rolled_back(N[0], l(1, 10), &[(l(1, 20), Some(w(3)))]));
+        f.push((N[0], SeqFact::ConsultEnded { at: m(N[0]), source: N[1], return_to: l(1, 10), outcome: ConsultOutcome::RolledBack }));
+        f.push(rec(N[0], l(2, 30), l(1, 10), Some(w4)));
+        f.push((N[2], SeqFact::DbStatusChanged { at: m(N[2]), status: DbStatus::FullSync }));
+        f.push((N[2], SeqFact::FullSyncBegan { at: m(N[2]), source: N[1], source_end: l(2, 30) }));
+        let copy = SeqFact::FullSyncDocCopied { at: m(N[2]), source: N[1], collection: 5, id: d1, value: Some(doc(3, l(2, 30))) };
+        f.push((N[2], copy));
+        f.extend([
+            invoked(w5, d1, inc, ReplSize::Nodes(1)),
+            rec(N[1], l(2, 40), l(2, 30), Some(w5)),
+            rec(N[0], l(2, 40), l(2, 30), Some(w5)),
+        ]);
+        f.push((N[2], SeqFact::FullSyncRecordForwarded { at: m(N[2]), source: N[1], lsn: l(2, 40) }));
+        f.push(acked(w5, N[1], l(2, 40), &[N[1]]));
+        f.push((N[2], SeqFact::FullSyncEnded { at: m(N[2]), source: N[1], end: l(2, 40), completed: true }));
+        f.push((N[2], SeqFact::DbStatusChanged { at: m(N[2]), status: DbStatus::Normal }));
+        f.push(read_invoked((2, 3), d1, Some(N[1])));
+        let served = SeqFact::ReadServed {
+            at: m(N[1]),
+            read: (2, 3),
+            collection: 5,
+            id: d1,
+            value: Some(doc(4, l(2, 40))),
+            status: DbStatus::Normal,
+        };
+        f.extend([(N[1], served), read_ended((2, 3), N[1], Some(doc(4, l(2, 40))))]);
+        f
+    }
+
+    fn eventful_end() -> Vec<FinalNode> {
+        let log = [l(1, 0), l(1, 10), l(2, 30), l(2, 40)];
+        let docs = [(1, doc(4, l(2, 40)))];
+        let mut n2 = final_node(N[2], NodeRole::Secondary, &[], &docs);
+        n2.end = l(2, 40);
+        vec![final_node(N[0], NodeRole::Secondary, &log, &docs), final_node(N[1], NodeRole::Primary, &log, &docs), n2]
+    }
+
+    #[test]
+    fn a_run_through_failover_consult_and_full_sync_passes_every_checker() {
+        let checkers = fed(&eventful_run()).expect("no violation");
+        assert_eq!(checkers.pending(&eventful_end()), None);
+        assert_eq!(checkers.at_end(SimTime::ZERO, &eventful_end()), Ok(()));
+        let summary = checkers.summary(Some(&eventful_end()));
+        let (two, one) = (summary.by_repl_size["2"], summary.by_repl_size["1"]);
+        assert_eq!((two.acknowledged, two.lost, one.acknowledged, one.lost), (3, 0, 2, 1));
+        assert_eq!(summary.rpo.len(), 1);
+        assert_eq!((summary.rpo[0].version, summary.rpo[0].ops), (1, 1));
+        let c = summary.counts;
+        assert_eq!((c.promotions, c.failovers, c.rollbacks, c.consults, c.full_syncs_completed), (2, 1, 1, 1, 1));
+        assert_eq!(summary.stale_reads.reads, 1);
+        let from_facts = checkers.summary(None);
+        assert!(!from_facts.on_final_nodes);
+        assert_eq!(summary, SeqSummary { on_final_nodes: true, ..from_facts }, "the facts tell the same history as the final nodes");
+    }
+
+    #[test]
+    fn the_same_run_with_the_write_forwarded_and_copied_is_refused() {
+        // forward_uncopied_writes: w4 (already copied, at 2:30) forwarded too.
+        let mut facts = eventful_run();
+        let at = facts.iter().position(|(_, f)| matches!(f, SeqFact::FullSyncRecordForwarded { .. })).unwrap();
+        facts.insert(at, (N[2], SeqFact::FullSyncRecordForwarded { at: test_support::m(N[2]), source: N[1], lsn: l(2, 30) }));
+        let v = fed(&facts).unwrap_err();
+        assert_eq!(v.checker, full_sync_once::NAME);
+        assert!(v.message.contains("write (2, 1) at 2:30 was delivered twice"), "{}", v.message);
+    }
+
     #[test]
     fn names_are_distinct_and_listed_in_judging_order() {
         let names = SeqCheckers::names();
