@@ -177,6 +177,9 @@ pub struct SeqLedger {
     pub status: BTreeMap<Member, DbStatus>,
     /// Nodes in a full sync, with their source.
     pub in_full_sync: BTreeMap<Member, NodeId>,
+    /// Nodes that booted without a clean startup and have not been repaired yet (by a completed
+    /// full sync or a local rebuild).
+    pub unrepaired: BTreeSet<Member>,
     /// Clients' writes.
     pub writes: BTreeMap<WriteId, WriteInfo>,
     /// Clients' reads.
@@ -237,9 +240,12 @@ impl SeqLedger {
             }
             SeqFact::WeightChanged { .. } | SeqFact::SyncSourceChosen { .. } | SeqFact::FullSyncDocCopied { .. } => {}
             SeqFact::FullSyncRecordForwarded { .. } | SeqFact::WriteAnswered { .. } | SeqFact::ReadServed { .. } => {}
-            SeqFact::NodeBooted { at, file_begin, end, .. } => {
+            SeqFact::NodeBooted { at, file_begin, end, startup_ok, .. } => {
                 // A status said before the crash is gone with the process.
                 self.status.remove(at);
+                if !startup_ok {
+                    self.unrepaired.insert(*at);
+                }
                 self.booted(*at, *file_begin, *end);
             }
             SeqFact::DbStatusChanged { at, status } => {
@@ -248,6 +254,7 @@ impl SeqLedger {
                 // a full sync.
                 if *status == DbStatus::Rebuilding {
                     self.in_full_sync.remove(at);
+                    self.unrepaired.remove(at);
                 }
             }
             SeqFact::RecordWritten { at, lsn, pre_lsn, digest, write, .. } => {
@@ -296,6 +303,7 @@ impl SeqLedger {
             SeqFact::FullSyncEnded { at, end, completed, .. } => {
                 if *completed {
                     self.in_full_sync.remove(at);
+                    self.unrepaired.remove(at);
                     let log = self.logs.entry(*at).or_default();
                     // The log is moved to `end`: what came before is the source's, not told here.
                     log.records.clear();

@@ -2,7 +2,8 @@
 //! FULLSYNC serves nothing, cls/clsReplSession.cpp): a node serves a read only in status Normal,
 //! the status its own last `DbStatusChanged` since it booted said, and never between the beginning
 //! of its full sync and its completion (an abandoned full sync starts over; a crash does not end
-//! it; a local rebuild, status Rebuilding, replaces it).
+//! it; a local rebuild, status Rebuilding, replaces it), nor after a boot whose startup was not OK
+//! (a crash restart: seed 002 §全量同步 宕机重启) until a full sync or a rebuild repaired it.
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::sequoiadb::SeqFact;
@@ -33,6 +34,8 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for NoReadsInFullSync {
             format!("in status {status:?}")
         } else if let Some(source) = ledger.in_full_sync.get(at) {
             format!("during its full sync from node {source}")
+        } else if ledger.unrepaired.contains(at) {
+            "after a boot whose startup was not OK, before a full sync or a rebuild repaired it".to_string()
         } else if said.is_some_and(|s| s != *status) {
             format!("reporting status {status:?}, while its last status change said {said:?}")
         } else {
@@ -89,6 +92,16 @@ mod tests {
         assert!(err.contains("during its full sync from node 10"), "{err}");
         let err = run(&mut NoReadsInFullSync, &[began(N[1]), ended(N[1], false), served(N[1], DbStatus::Normal)]).unwrap_err();
         assert!(err.contains("during its full sync from node 10"), "{err}");
+    }
+
+    #[test]
+    fn a_node_that_booted_unclean_serves_only_once_repaired() {
+        let boot = |ok| (N[1], SeqFact::NodeBooted { at: m(N[1]), file_begin: l(1, 0), end: l(1, 0), torn_records: 0, startup_ok: ok });
+        assert!(run(&mut NoReadsInFullSync, &[boot(true), served(N[1], DbStatus::Normal)]).is_ok());
+        let err = run(&mut NoReadsInFullSync, &[boot(false), served(N[1], DbStatus::Normal)]).unwrap_err();
+        assert!(err.contains("after a boot whose startup was not OK"), "{err}");
+        let repaired = [boot(false), began(N[1]), ended(N[1], true), served(N[1], DbStatus::Normal)];
+        assert!(run(&mut NoReadsInFullSync, &repaired).is_ok());
     }
 
     #[test]
