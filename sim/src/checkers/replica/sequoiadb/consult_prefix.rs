@@ -134,13 +134,12 @@ mod tests {
     }
 
     #[test]
-    fn a_return_point_above_the_divergence_is_refused() {
-        // Rolled back too little: 1:20 (old primary's) is kept below the return point 2:20.
+    fn a_divergent_record_kept_below_the_return_point_is_refused() {
+        // Rolled back too little: N0 keeps the old primary's 1:20 and goes on with 2:20 on top.
         let mut facts = diverged();
-        facts.push(consulted(N[0], N[1], l(1, 20), ConsultOutcome::Matched));
-        facts[6] = consulted(N[0], N[1], l(2, 20), ConsultOutcome::Matched);
-        let err = run(&mut ConsultPrefix, &facts[..7]).unwrap_err();
-        assert!(err.contains("its log ending at 1:20"), "{err}");
+        facts.extend([rec(N[0], l(2, 20), l(1, 20), None), consulted(N[0], N[1], l(2, 20), ConsultOutcome::Matched)]);
+        let err = run(&mut ConsultPrefix, &facts).unwrap_err();
+        assert!(err.contains("from 0:0 on, its record 1:20 (digest 0xf4254) stands where the source has 2:20 (digest 0x1e8494)"), "{err}");
     }
 
     #[test]
