@@ -2,7 +2,8 @@
 //! cls/clsReplicateSet.cpp and `_clsSyncManager::sync` in cls/clsSyncManager.cpp; seed 002
 //! §强一致性): a write is acknowledged only once as many nodes as its ReplSize asks confirmed it
 //! (the primary's answer: at least what it says it required, and never less than what the checker
-//! computes from the ReplSize and the catalog's group: `n` capped at the group, `0` every node);
+//! computes from the ReplSize and the smallest group the primary can have known: `n` capped at the
+//! group, `0` every node), the primary among them;
 //! an acknowledged write was written by the acknowledging primary at the LSN it names; and at the
 //! end, a write acknowledged with confirmations from a majority of its group is on the group's final
 //! history (the chain of its final primary's log). An acknowledged write confirmed by fewer nodes
