@@ -214,7 +214,7 @@ impl SeqDataNode {
             self.save_meta(out);
             self.role = Role::Silence { until: now + VOTE_CS_MS };
         }
-        out.send_replica(from, SeqMessage::BallotReply { round, id, accept });
+        out.send_replica(from, SeqMessage::BallotReply { round, id, accept, version: self.known_version });
     }
 
     fn judge_ballot(&self, now: Millis, from: NodeId, round: u8, end: Lsn, weight: u8, version: u32) -> bool {
@@ -237,6 +237,7 @@ impl SeqDataNode {
     }
 
     /// A voter's answer.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_ballot_reply<M: NodeOut, F: NodeFacts>(
         &mut self,
         now: Millis,
@@ -244,8 +245,10 @@ impl SeqDataNode {
         round: u8,
         id: u64,
         accept: bool,
+        version: u32,
         out: &mut Output<M, F>,
     ) {
+        self.known_version = self.known_version.max(version);
         let Role::Candidate(c) = &mut self.role else { return };
         if c.id != id || c.round != round {
             return;

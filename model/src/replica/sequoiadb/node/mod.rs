@@ -338,7 +338,7 @@ impl SeqDataNode {
             }
             SeqMessage::Beat(beat) => self.on_beat(now, from, beat, out),
             SeqMessage::Ballot { round, id, end, weight, version } => self.on_ballot(now, from, round, id, end, weight, version, out),
-            SeqMessage::BallotReply { round, id, accept } => self.on_ballot_reply(now, from, round, id, accept, out),
+            SeqMessage::BallotReply { round, id, accept, version } => self.on_ballot_reply(now, from, round, id, accept, version, out),
             SeqMessage::SyncReq { request, next, need_data } => self.on_sync_req(now, from, request, next, need_data, out),
             SeqMessage::SyncRes { request, result } => self.on_sync_res(now, from, request, result, out),
             SeqMessage::SyncNotify => self.on_sync_notify(now, from, out),
