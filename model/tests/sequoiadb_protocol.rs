@@ -1076,3 +1076,65 @@ fn storms_show_each_node_side_bug() {
     let consult = storm_anomalies(SeqBugs { consult_skips_hash_check: true, ..SeqBugs::default() }, seeds);
     assert!(consult[3] > 0, "{consult:?}");
 }
+
+// --- membership and management calls
+
+use ccrsim_model::replica::sequoiadb::{SeqCall, SeqCallResult};
+
+#[test]
+fn a_forced_step_down_is_done_by_the_primary_only() {
+    let mut c = Cluster::new(3);
+    let p = c.settle();
+    let other = *c.members.iter().find(|&&n| n != p).unwrap();
+    let mut out = Out::default();
+    let now = c.now;
+    assert_eq!(c.nodes.get_mut(&other).unwrap().on_call(now, SeqCall::StepDown { group: GROUP }, &mut out), SeqCallResult::NotPrimary);
+    assert_eq!(c.nodes.get_mut(&p).unwrap().on_call(now, SeqCall::StepDown { group: GROUP }, &mut out), SeqCallResult::Done);
+    c.absorb(p, out);
+    assert_eq!(c.facts_of(|f| matches!(f, SeqFact::SteppedDown { why: StepDownCause::Forced, .. })).len(), 1);
+    c.advance(20_000);
+    assert_eq!(c.primaries().len(), 1, "the group elects again");
+}
+
+#[test]
+fn a_primary_removed_from_its_group_steps_down_and_the_rest_go_on() {
+    let mut c = Cluster::new(4);
+    let p = c.settle();
+    c.members.retain(|&n| n != p);
+    c.advance(25_000);
+    assert_eq!(c.facts_of(|f| matches!(f, SeqFact::SteppedDown { why: StepDownCause::Removed, .. })).len(), 1);
+    let q = c.primary();
+    assert_ne!(q, p);
+    assert_eq!(c.node(p).group(), None);
+}
+
+#[test]
+fn an_added_node_catches_up_by_the_log_or_by_a_full_sync_once_the_log_rolled_past_it() {
+    for (writes, full_sync) in [(5u64, false), (100, true)] {
+        let mut c = Cluster::new(3);
+        c.repl_size = ReplSize::Nodes(2);
+        let p = c.settle();
+        for i in 0..writes {
+            c.write(p, i % 7, if i < 7 { WriteOp::Insert { counter: 0 } } else { incr() }, 5_000).unwrap().unwrap();
+        }
+        c.members.push(4);
+        c.disks.insert(4, MemoryDisk::default());
+        c.boot(4);
+        c.advance(15_000);
+        let synced = c.facts_of(|f| matches!(f, SeqFact::FullSyncEnded { at, completed: true, .. } if at.node == 4)).len();
+        assert_eq!(synced > 0, full_sync, "{writes} writes");
+        assert_eq!(c.node(4).docs(), c.node(p).docs(), "{writes} writes");
+        assert_eq!(c.node(4).log().end(), c.node(p).log().end());
+    }
+}
+
+#[test]
+fn a_secondary_source_forwards_acks_to_the_primary() {
+    let (mut node, mut out) = lone_node(1, &[1, 2, 3]);
+    node.on_message(200, 2, beat(NodeRole::Primary, SyncStatus::Peer), &mut out);
+    out.sends.clear();
+    node.on_message(300, 3, SeqMessage::SyncReq { request: 1, next: Lsn::INVALID, need_data: true }, &mut out);
+    let sent: Vec<(NodeId, &SeqMessage)> = out.sends.iter().map(|(to, Msg(m))| (*to, m)).collect();
+    assert!(sent.contains(&(2, &SeqMessage::SyncVirReq { from: 3, next: Lsn::INVALID })), "{sent:?}");
+    assert!(sent.iter().any(|(to, m)| *to == 3 && matches!(m, SeqMessage::SyncRes { request: 1, result: Ok(_) })));
+}

@@ -44,7 +44,7 @@ pub const TICK_MS: Millis = 100;
 /// How often a node asks the catalog.
 const CATALOG_REFRESH_MS: Millis = 1_000;
 
-/// The deployment's message and fact types a node writes into.
+/// The deployment's message type, as a node writes into it.
 pub trait NodeOut: Carries<SeqMessage, part::Replica> {}
 impl<T: Carries<SeqMessage, part::Replica>> NodeOut for T {}
 /// The deployment's fact type a node writes into.
