@@ -1138,3 +1138,19 @@ fn a_secondary_source_forwards_acks_to_the_primary() {
     assert!(sent.contains(&(2, &SeqMessage::SyncVirReq { from: 3, next: Lsn::INVALID })), "{sent:?}");
     assert!(sent.iter().any(|(to, m)| *to == 3 && matches!(m, SeqMessage::SyncRes { request: 1, result: Ok(_) })));
 }
+
+#[test]
+fn a_write_the_network_delivered_twice_is_applied_once() {
+    let mut c = Cluster::new(3);
+    c.repl_size = ReplSize::Nodes(1);
+    let p = c.settle();
+    let msg =
+        SeqMessage::WriteReq { write: (9, 77), collection: COLL, id: 1, op: WriteOp::Insert { counter: 1 }, repl_size: ReplSize::Nodes(1) };
+    c.net.push_back((CLIENT, p, msg.clone()));
+    c.net.push_back((CLIENT, p, msg));
+    c.deliver_all();
+    let written = c.facts_of(|f| matches!(f, SeqFact::RecordWritten { write: Some((9, 77)), source: RecordSource::Primary, .. }));
+    assert_eq!(written.len(), 1);
+    let answers = c.answers.iter().filter(|a| matches!(a, SeqMessage::WriteRes { write: (9, 77), .. })).count();
+    assert_eq!(answers, 1, "the copy gets no answer (no DuplicateKey for a write that happened)");
+}

@@ -176,7 +176,8 @@ impl SeqDataNode {
             && self.fs_target.is_none()
             && self.sync.consult.is_none();
         let result = if ready {
-            self.fs_sources.insert((from, session), FsSource { touched: now, ..FsSource::default() });
+            // A copy of a BEGIN the network made must not restart a copy under way.
+            self.fs_sources.entry((from, session)).or_insert_with(|| FsSource { touched: now, ..FsSource::default() });
             Ok(self.log.end())
         } else {
             Err(NotReady)

@@ -116,6 +116,10 @@ pub struct SeqDataNode {
     pub(crate) waiters: Vec<Waiter>,
     /// Secondaries that asked and got nothing new: poked at the next write.
     pub(crate) waiting_notify: std::collections::BTreeSet<NodeId>,
+    /// The last write and read sequence number taken from each client session: the network may
+    /// deliver a request twice (SequoiaDB's TCP connections never do), and a write must not be
+    /// applied twice.
+    pub(crate) client_seqs: BTreeMap<(u32, bool), u64>,
     next_token: IoToken,
 }
 
@@ -161,6 +165,7 @@ impl SeqDataNode {
             acked: BTreeMap::new(),
             waiters: Vec::new(),
             waiting_notify: std::collections::BTreeSet::new(),
+            client_seqs: BTreeMap::new(),
             next_token: 1,
         })
     }
