@@ -114,16 +114,25 @@ impl Cluster {
         self.nodes.remove(&id);
     }
 
+    /// Takes a node's output: its disk requests take effect, its messages go on the network, its
+    /// facts are recorded, and then the completions it asked to hear of come back to it.
     fn absorb(&mut self, id: NodeId, out: Out) {
-        let disk = self.disks.get_mut(&id).unwrap();
-        for r in disk.apply(&out.disk) {
-            assert!(r.result.is_ok(), "disk request failed: {r:?}");
-        }
         assert!(out.halt.is_none(), "node {id} halted: {:?}", out.halt);
+        let done = self.disks.get_mut(&id).unwrap().apply(&out.disk);
         for (to, Msg(m)) in out.sends {
             self.net.push_back((id, to, m));
         }
         self.facts.extend(out.facts.into_iter().map(|Fact(f)| (id, f)));
+        for (request, completion) in out.disk.iter().zip(done) {
+            assert!(completion.result.is_ok(), "disk request failed: {completion:?}");
+            if request.report_success
+                && let Some(node) = self.nodes.get_mut(&id)
+            {
+                let mut more = Out::default();
+                node.on_disk(self.now, completion, &mut more);
+                self.absorb(id, more);
+            }
+        }
     }
 
     fn deliver_all(&mut self) {
@@ -1153,4 +1162,22 @@ fn a_write_the_network_delivered_twice_is_applied_once() {
     assert_eq!(written.len(), 1);
     let answers = c.answers.iter().filter(|a| matches!(a, SeqMessage::WriteRes { write: (9, 77), .. })).count();
     assert_eq!(answers, 1, "the copy gets no answer (no DuplicateKey for a write that happened)");
+}
+
+#[test]
+fn a_node_takes_the_primary_role_only_once_its_new_version_is_durable() {
+    use ccrsim_model::core::io::{DiskCompletion, DiskError};
+    for fails in [false, true] {
+        let (mut node, _) = lone_node(1, &[1]);
+        let mut out = Out::default();
+        node.on_timer(200, TIMER_NODE_TICK, &mut out);
+        assert_eq!(node.primary_version(), None, "not before the version is on disk");
+        let reported = out.disk.iter().find(|r| r.report_success).expect("the version is written and waited for");
+        assert!(matches!(reported.op, DiskOp::Rename { .. }));
+        let result = if fails { Err(DiskError::NoSpace) } else { Ok(None) };
+        let mut after = Out::default();
+        node.on_disk(300, DiskCompletion { token: reported.token, result }, &mut after);
+        assert_eq!(node.primary_version().is_some(), !fails);
+        assert_eq!(after.halt.is_some(), fails, "a node that cannot write its version stops");
+    }
 }

@@ -60,6 +60,15 @@ pub struct PeerView {
     pub beat: Beat,
 }
 
+/// What a node does once a disk write it waits for is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDisk {
+    /// Take the role its candidacy `ballot` won (the bumped version is on disk).
+    Promote { ballot: u64 },
+    /// Answer candidate `candidate`'s round two (ballot `id`) yes (the promise is on disk).
+    Accept { candidate: NodeId, id: u64 },
+}
+
 /// What the node found at boot, reported once its group is known.
 #[derive(Debug, Clone, Copy)]
 struct BootReport {
@@ -120,6 +129,8 @@ pub struct SeqDataNode {
     /// deliver a request twice (SequoiaDB's TCP connections never do), and a write must not be
     /// applied twice.
     pub(crate) client_seqs: BTreeMap<(u32, bool), u64>,
+    /// What to do once a reported disk request completes.
+    pub(crate) after_disk: BTreeMap<IoToken, AfterDisk>,
     next_token: IoToken,
 }
 
@@ -166,6 +177,7 @@ impl SeqDataNode {
             waiters: Vec::new(),
             waiting_notify: std::collections::BTreeSet::new(),
             client_seqs: BTreeMap::new(),
+            after_disk: BTreeMap::new(),
             next_token: 1,
         })
     }
@@ -271,6 +283,18 @@ impl SeqDataNode {
     pub(crate) fn save_meta<M, F>(&mut self, out: &mut Output<M, F>) {
         let meta = Meta { base: self.log.base(), known_version: self.known_version };
         self.write_disk(storage::meta_ops(meta), out);
+    }
+
+    /// Persists the meta file and does `then` once it is durable (a version promised or taken
+    /// must survive a crash before anyone relies on it).
+    pub(crate) fn save_meta_then<M, F>(&mut self, then: AfterDisk, out: &mut Output<M, F>) {
+        let meta = Meta { base: self.log.base(), known_version: self.known_version };
+        let mut ops = storage::meta_ops(meta);
+        let last = ops.pop().expect("a meta write has operations");
+        self.write_disk(ops, out);
+        let token = self.token();
+        out.disk(token, last);
+        self.after_disk.insert(token, then);
     }
 
     /// Appends a record to the log (a primary's write, a replayed or a forwarded one), applies it
@@ -386,9 +410,18 @@ impl SeqDataNode {
 
     /// A disk completion: only failures come back. A node that cannot write its log stops
     /// (SequoiaDB's node goes down on a log write failure).
-    pub fn on_disk<M, F>(&mut self, _now: Millis, done: DiskCompletion, out: &mut Output<M, F>) {
+    pub fn on_disk<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<M, F>) {
+        let then = self.after_disk.remove(&done.token);
         if let Err(e) = done.result {
             out.halt(format!("sequoiadb node {}: disk write failed: {e:?}", self.id));
+            return;
+        }
+        match then {
+            Some(AfterDisk::Promote { ballot }) => self.on_version_durable(now, ballot, out),
+            Some(AfterDisk::Accept { candidate, id }) => {
+                out.send_replica(candidate, SeqMessage::BallotReply { round: 2, id, accept: true, version: self.known_version });
+            }
+            None => {}
         }
     }
 
