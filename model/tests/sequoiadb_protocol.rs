@@ -114,16 +114,25 @@ impl Cluster {
         self.nodes.remove(&id);
     }
 
+    /// Takes a node's output: its disk requests take effect, its messages go on the network, its
+    /// facts are recorded, and then the completions it asked to hear of come back to it.
     fn absorb(&mut self, id: NodeId, out: Out) {
-        let disk = self.disks.get_mut(&id).unwrap();
-        for r in disk.apply(&out.disk) {
-            assert!(r.result.is_ok(), "disk request failed: {r:?}");
-        }
         assert!(out.halt.is_none(), "node {id} halted: {:?}", out.halt);
+        let done = self.disks.get_mut(&id).unwrap().apply(&out.disk);
         for (to, Msg(m)) in out.sends {
             self.net.push_back((id, to, m));
         }
         self.facts.extend(out.facts.into_iter().map(|Fact(f)| (id, f)));
+        for (request, completion) in out.disk.iter().zip(done) {
+            assert!(completion.result.is_ok(), "disk request failed: {completion:?}");
+            if request.report_success
+                && let Some(node) = self.nodes.get_mut(&id)
+            {
+                let mut more = Out::default();
+                node.on_disk(self.now, completion, &mut more);
+                self.absorb(id, more);
+            }
+        }
     }
 
     fn deliver_all(&mut self) {
@@ -547,14 +556,13 @@ fn an_old_primarys_unreplicated_tail_is_rolled_back_by_consult() {
 impl Cluster {
     /// A write delivered to a node that is cut off (the client reaches it; the group does not).
     fn write_cut(&mut self, to: NodeId, id: u64) {
+        self.repl_size = ReplSize::Nodes(1);
+        self.write_op_cut(to, id, WriteOp::Insert { counter: 0 });
+    }
+
+    fn write_op_cut(&mut self, to: NodeId, id: u64, op: WriteOp) {
         self.write_seq += 1;
-        let msg = SeqMessage::WriteReq {
-            write: (9, self.write_seq),
-            collection: COLL,
-            id,
-            op: WriteOp::Insert { counter: 0 },
-            repl_size: ReplSize::Nodes(1),
-        };
+        let msg = SeqMessage::WriteReq { write: (9, self.write_seq), collection: COLL, id, op, repl_size: self.repl_size };
         let mut out = Out::default();
         self.nodes.get_mut(&to).unwrap().on_message(self.now, CLIENT, msg, &mut out);
         self.absorb(to, out);
@@ -930,4 +938,246 @@ fn after_every_node_crashed_they_rebuild_locally_and_elect_again() {
         assert_eq!(c.node(n).docs().get(&(COLL, 1)).map(|d| d.counter), Some(4), "node {n}");
     }
     assert_eq!(c.write(q, 1, incr(), 5_000).map(|r| r.is_ok()), Some(true));
+}
+
+// --- a seeded storm of crashes, partitions and writes: the protocol's invariants hold
+
+use ccrsim_model::core::rng::SplitMix64;
+
+fn storm(seed: u64, size: u32) -> Cluster {
+    storm_with(seed, size, SeqBugs::default())
+}
+
+fn storm_with(seed: u64, size: u32, bugs: SeqBugs) -> Cluster {
+    let mut rng = SplitMix64::new(seed);
+    let mut c = Cluster::with(size, bugged(bugs));
+    c.settle();
+    for step in 0..120 {
+        match rng.range(0, 10) {
+            0 => {
+                let n = rng.range(1, u64::from(size) + 1) as NodeId;
+                if c.nodes.contains_key(&n) {
+                    c.crash(n);
+                } else {
+                    c.boot(n);
+                }
+            }
+            1 => {
+                let n = rng.range(1, u64::from(size) + 1) as NodeId;
+                if !c.cut.remove(&n) {
+                    c.cut.insert(n);
+                }
+            }
+            _ => {
+                for _ in 0..3 {
+                    c.repl_size = [ReplSize::Nodes(1), ReplSize::Nodes(2), ReplSize::All, ReplSize::AllAlive][rng.range(0, 4) as usize];
+                    let primaries = c.primaries();
+                    let to = if primaries.is_empty() {
+                        rng.range(1, u64::from(size) + 1) as NodeId
+                    } else {
+                        primaries[rng.range(0, primaries.len() as u64) as usize]
+                    };
+                    let id = rng.range(1, 6);
+                    let op = [WriteOp::Insert { counter: step }, incr(), incr(), WriteOp::Delete][rng.range(0, 4) as usize];
+                    if c.cut.contains(&to) && c.nodes.contains_key(&to) {
+                        c.write_op_cut(to, id, op);
+                    } else if c.nodes.contains_key(&to) {
+                        let _ = c.write(to, id, op, 0);
+                    }
+                }
+            }
+        }
+        c.advance(rng.range(100, 1_500));
+    }
+    c.cut.clear();
+    for n in c.members.clone() {
+        if !c.nodes.contains_key(&n) {
+            c.boot(n);
+        }
+    }
+    c.advance(60_000);
+    c
+}
+
+#[test]
+fn a_storm_keeps_versions_unique_records_unique_and_confirmed_writes_and_ends_converged() {
+    let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for seed in 0..40 {
+        let c = storm(seed, 3 + 2 * (seed % 2) as u32);
+        for (_, f) in &c.facts {
+            let kind = match f {
+                SeqFact::BecamePrimary { .. } => "elections",
+                SeqFact::FullSyncEnded { completed: true, .. } => "full syncs",
+                SeqFact::RolledBack { .. } => "rollbacks",
+                SeqFact::WriteAnswered { error: None, .. } => "confirmed writes",
+                SeqFact::WriteAnswered { error: Some(_), .. } => "unconfirmed or refused writes",
+                SeqFact::LogRolledOver { .. } => "rollovers",
+                _ => continue,
+            };
+            *seen.entry(kind).or_default() += 1;
+        }
+        let mut versions = BTreeSet::new();
+        let mut at_lsn: BTreeMap<Lsn, u64> = BTreeMap::new();
+        let mut confirmed_all = BTreeSet::new();
+        for (_, f) in &c.facts {
+            match f {
+                SeqFact::BecamePrimary { version, .. } => {
+                    assert!(versions.insert(*version), "seed {seed}: two primaries of version {version}")
+                }
+                SeqFact::RecordWritten { lsn, digest, .. } => {
+                    let first = *at_lsn.entry(*lsn).or_insert(*digest);
+                    assert_eq!(first, *digest, "seed {seed}: two records at {lsn}");
+                }
+                SeqFact::WriteAnswered { lsn, repl_size: ReplSize::All, error: None, .. } => {
+                    confirmed_all.insert(*lsn);
+                }
+                SeqFact::RolledBack { records, at, .. } => {
+                    for (lsn, _, _) in records {
+                        assert!(!confirmed_all.contains(lsn), "seed {seed}: node {at:?} rolled back {lsn}, confirmed by every node");
+                    }
+                }
+                _ => {}
+            }
+        }
+        let p = c.primary();
+        for n in c.members.clone() {
+            let node = c.node(n);
+            assert_eq!(node.status(), DbStatus::Normal, "seed {seed}: node {n}");
+            assert_eq!(node.log().end(), c.node(p).log().end(), "seed {seed}: node {n}'s log end");
+            assert_eq!(node.docs(), c.node(p).docs(), "seed {seed}: node {n}'s documents");
+        }
+    }
+    eprintln!("{seen:?}");
+    assert!(seen.len() == 6 && seen.values().all(|&n| n > 0), "the storm reaches every path: {seen:?}");
+}
+
+/// What storms under `bugs` show that no storm should: (duplicate versions, two records at one
+/// LSN, an Ok short of its ReplSize, CONSULTs that matched), summed over `seeds`.
+fn storm_anomalies(bugs: SeqBugs, seeds: u64) -> [usize; 4] {
+    let mut found = [0; 4];
+    for seed in 0..seeds {
+        let c = storm_with(seed, 3, bugs);
+        let mut versions = BTreeSet::new();
+        let mut at_lsn: BTreeMap<Lsn, u64> = BTreeMap::new();
+        for (_, f) in &c.facts {
+            match f {
+                SeqFact::BecamePrimary { version, .. } if !versions.insert(*version) => found[0] += 1,
+                SeqFact::RecordWritten { lsn, digest, .. } if *at_lsn.entry(*lsn).or_insert(*digest) != *digest => found[1] += 1,
+                SeqFact::WriteAnswered { error: None, confirmed_by, required, .. } if confirmed_by.len() < usize::from(*required) => {
+                    found[2] += 1
+                }
+                SeqFact::ConsultEnded { outcome: ConsultOutcome::Matched, .. } => found[3] += 1,
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn storms_show_each_node_side_bug() {
+    let seeds = 10;
+    assert_eq!(storm_anomalies(SeqBugs::default(), seeds), [0, 0, 0, 0]);
+    let skip = storm_anomalies(SeqBugs { skip_version_bump: true, ..SeqBugs::default() }, seeds);
+    assert!(skip[0] > 0 && skip[1] > 0, "{skip:?}");
+    let short = storm_anomalies(SeqBugs { ack_before_repl_size: true, ..SeqBugs::default() }, seeds);
+    assert!(short[2] > 0, "{short:?}");
+    let consult = storm_anomalies(SeqBugs { consult_skips_hash_check: true, ..SeqBugs::default() }, seeds);
+    assert!(consult[3] > 0, "{consult:?}");
+}
+
+// --- membership and management calls
+
+use ccrsim_model::replica::sequoiadb::{SeqCall, SeqCallResult};
+
+#[test]
+fn a_forced_step_down_is_done_by_the_primary_only() {
+    let mut c = Cluster::new(3);
+    let p = c.settle();
+    let other = *c.members.iter().find(|&&n| n != p).unwrap();
+    let mut out = Out::default();
+    let now = c.now;
+    assert_eq!(c.nodes.get_mut(&other).unwrap().on_call(now, SeqCall::StepDown { group: GROUP }, &mut out), SeqCallResult::NotPrimary);
+    assert_eq!(c.nodes.get_mut(&p).unwrap().on_call(now, SeqCall::StepDown { group: GROUP }, &mut out), SeqCallResult::Done);
+    c.absorb(p, out);
+    assert_eq!(c.facts_of(|f| matches!(f, SeqFact::SteppedDown { why: StepDownCause::Forced, .. })).len(), 1);
+    c.advance(20_000);
+    assert_eq!(c.primaries().len(), 1, "the group elects again");
+}
+
+#[test]
+fn a_primary_removed_from_its_group_steps_down_and_the_rest_go_on() {
+    let mut c = Cluster::new(4);
+    let p = c.settle();
+    c.members.retain(|&n| n != p);
+    c.advance(25_000);
+    assert_eq!(c.facts_of(|f| matches!(f, SeqFact::SteppedDown { why: StepDownCause::Removed, .. })).len(), 1);
+    let q = c.primary();
+    assert_ne!(q, p);
+    assert_eq!(c.node(p).group(), None);
+}
+
+#[test]
+fn an_added_node_catches_up_by_the_log_or_by_a_full_sync_once_the_log_rolled_past_it() {
+    for (writes, full_sync) in [(5u64, false), (100, true)] {
+        let mut c = Cluster::new(3);
+        c.repl_size = ReplSize::Nodes(2);
+        let p = c.settle();
+        for i in 0..writes {
+            c.write(p, i % 7, if i < 7 { WriteOp::Insert { counter: 0 } } else { incr() }, 5_000).unwrap().unwrap();
+        }
+        c.members.push(4);
+        c.disks.insert(4, MemoryDisk::default());
+        c.boot(4);
+        c.advance(15_000);
+        let synced = c.facts_of(|f| matches!(f, SeqFact::FullSyncEnded { at, completed: true, .. } if at.node == 4)).len();
+        assert_eq!(synced > 0, full_sync, "{writes} writes");
+        assert_eq!(c.node(4).docs(), c.node(p).docs(), "{writes} writes");
+        assert_eq!(c.node(4).log().end(), c.node(p).log().end());
+    }
+}
+
+#[test]
+fn a_secondary_source_forwards_acks_to_the_primary() {
+    let (mut node, mut out) = lone_node(1, &[1, 2, 3]);
+    node.on_message(200, 2, beat(NodeRole::Primary, SyncStatus::Peer), &mut out);
+    out.sends.clear();
+    node.on_message(300, 3, SeqMessage::SyncReq { request: 1, next: Lsn::INVALID, need_data: true }, &mut out);
+    let sent: Vec<(NodeId, &SeqMessage)> = out.sends.iter().map(|(to, Msg(m))| (*to, m)).collect();
+    assert!(sent.contains(&(2, &SeqMessage::SyncVirReq { from: 3, next: Lsn::INVALID })), "{sent:?}");
+    assert!(sent.iter().any(|(to, m)| *to == 3 && matches!(m, SeqMessage::SyncRes { request: 1, result: Ok(_) })));
+}
+
+#[test]
+fn a_write_the_network_delivered_twice_is_applied_once() {
+    let mut c = Cluster::new(3);
+    c.repl_size = ReplSize::Nodes(1);
+    let p = c.settle();
+    let msg =
+        SeqMessage::WriteReq { write: (9, 77), collection: COLL, id: 1, op: WriteOp::Insert { counter: 1 }, repl_size: ReplSize::Nodes(1) };
+    c.net.push_back((CLIENT, p, msg.clone()));
+    c.net.push_back((CLIENT, p, msg));
+    c.deliver_all();
+    let written = c.facts_of(|f| matches!(f, SeqFact::RecordWritten { write: Some((9, 77)), source: RecordSource::Primary, .. }));
+    assert_eq!(written.len(), 1);
+    let answers = c.answers.iter().filter(|a| matches!(a, SeqMessage::WriteRes { write: (9, 77), .. })).count();
+    assert_eq!(answers, 1, "the copy gets no answer (no DuplicateKey for a write that happened)");
+}
+
+#[test]
+fn a_node_takes_the_primary_role_only_once_its_new_version_is_durable() {
+    use ccrsim_model::core::io::{DiskCompletion, DiskError};
+    for fails in [false, true] {
+        let (mut node, _) = lone_node(1, &[1]);
+        let mut out = Out::default();
+        node.on_timer(200, TIMER_NODE_TICK, &mut out);
+        assert_eq!(node.primary_version(), None, "not before the version is on disk");
+        let reported = out.disk.iter().find(|r| r.report_success).expect("the version is written and waited for");
+        assert!(matches!(reported.op, DiskOp::Rename { .. }));
+        let result = if fails { Err(DiskError::NoSpace) } else { Ok(None) };
+        let mut after = Out::default();
+        node.on_disk(300, DiskCompletion { token: reported.token, result }, &mut after);
+        assert_eq!(node.primary_version().is_some(), !fails);
+        assert_eq!(after.halt.is_some(), fails, "a node that cannot write its version stops");
+    }
 }

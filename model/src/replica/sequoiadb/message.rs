@@ -91,8 +91,9 @@ pub enum SeqMessage {
     /// A candidate's ballot: round 1 (promise) or 2 (accept), with its LSN and weight; round 2
     /// carries the version it will take.
     Ballot { round: u8, id: u64, end: Lsn, weight: u8, version: u32 },
-    /// A voter's answer.
-    BallotReply { round: u8, id: u64, accept: bool },
+    /// A voter's answer, with the highest version it knows (a candidate that proposed a version
+    /// the voter already promised learns to propose above it).
+    BallotReply { round: u8, id: u64, accept: bool, version: u32 },
 
     // --- incremental sync (clsReplSession / clsSyncManager)
     /// A secondary asks its source for records after `next` (its log end), acking everything up to it.

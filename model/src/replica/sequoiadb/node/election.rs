@@ -16,7 +16,7 @@ use super::super::fact::{SeqFact, StepDownCause};
 use super::super::lsn::Lsn;
 use super::super::message::SeqMessage;
 use super::super::types::{DbStatus, SeqError};
-use super::{NodeFacts, NodeOut, SeqDataNode};
+use super::{AfterDisk, NodeFacts, NodeOut, SeqDataNode};
 use crate::core::io::{Millis, NodeId, Output};
 
 /// CLS_VOTE_CS_TIME: how long a secondary waits without a primary before it stands, how long a
@@ -53,6 +53,8 @@ pub struct Candidacy {
     pub refused: BTreeSet<NodeId>,
     /// When it began.
     pub started: Millis,
+    /// It won round two and waits for the bumped version to be durable.
+    pub promoting: bool,
 }
 
 /// `CLS_IS_MAJORITY(now, total)`.
@@ -113,7 +115,7 @@ impl SeqDataNode {
                 }
             }
             Role::Candidate(c) => {
-                if now >= c.started + CANDIDACY_MS {
+                if now >= c.started + CANDIDACY_MS && !c.promoting {
                     self.give_up(now);
                 }
             }
@@ -127,7 +129,15 @@ impl SeqDataNode {
 
     fn stand<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         let id = self.rng.next_u64();
-        let candidacy = Candidacy { id, round: 1, version: 0, accepted: BTreeSet::from([self.id]), refused: BTreeSet::new(), started: now };
+        let candidacy = Candidacy {
+            id,
+            round: 1,
+            version: 0,
+            accepted: BTreeSet::from([self.id]),
+            refused: BTreeSet::new(),
+            started: now,
+            promoting: false,
+        };
         self.role = Role::Candidate(candidacy);
         self.send_ballot(out);
         self.count_ballots(now, out);
@@ -167,11 +177,21 @@ impl SeqDataNode {
                 c.refused.clear();
                 self.send_ballot(out);
                 self.count_ballots(now, out);
-            } else {
-                self.promote(now, out);
+            } else if !c.promoting {
+                c.promoting = true;
+                let ballot = c.id;
+                self.known_version = self.known_version.max(c.version);
+                self.save_meta_then(AfterDisk::Promote { ballot }, out);
             }
         } else if !is_majority(size - c.refused.len(), size) {
             self.give_up(now);
+        }
+    }
+
+    /// The version of candidacy `ballot` is durable: the node takes the role.
+    pub(super) fn on_version_durable<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, ballot: u64, out: &mut Output<M, F>) {
+        if matches!(&self.role, Role::Candidate(c) if c.id == ballot && c.promoting) {
+            self.promote(now, out);
         }
     }
 
@@ -179,8 +199,7 @@ impl SeqDataNode {
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Secondary { since: now }) else { unreachable!() };
         assert!(self.config.bugs.any() || c.version > self.log.end().version, "a new primary takes a version above its log's");
         assert!(is_majority(c.accepted.len(), self.group_size()) && c.round == 2, "promoted without a round-two majority");
-        self.known_version = self.known_version.max(c.version);
-        self.save_meta(out);
+        assert!(self.known_version >= c.version, "the version was made durable before the role was taken");
         self.role = Role::Primary { version: c.version, next_check: now + super::election::VOTE_CS_MS };
         self.sync = Default::default();
         self.acked.clear();
@@ -210,11 +229,13 @@ impl SeqDataNode {
     ) {
         let accept = self.members.contains_key(&from) && self.judge_ballot(now, from, round, end, weight, version);
         if accept && round == 2 {
+            // The promise is answered once it is on disk.
             self.known_version = self.known_version.max(version);
-            self.save_meta(out);
             self.role = Role::Silence { until: now + VOTE_CS_MS };
+            self.save_meta_then(AfterDisk::Accept { candidate: from, id }, out);
+            return;
         }
-        out.send_replica(from, SeqMessage::BallotReply { round, id, accept });
+        out.send_replica(from, SeqMessage::BallotReply { round, id, accept, version: self.known_version });
     }
 
     fn judge_ballot(&self, now: Millis, from: NodeId, round: u8, end: Lsn, weight: u8, version: u32) -> bool {
@@ -237,6 +258,7 @@ impl SeqDataNode {
     }
 
     /// A voter's answer.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_ballot_reply<M: NodeOut, F: NodeFacts>(
         &mut self,
         now: Millis,
@@ -244,8 +266,10 @@ impl SeqDataNode {
         round: u8,
         id: u64,
         accept: bool,
+        version: u32,
         out: &mut Output<M, F>,
     ) {
+        self.known_version = self.known_version.max(version);
         let Role::Candidate(c) = &mut self.role else { return };
         if c.id != id || c.round != round {
             return;

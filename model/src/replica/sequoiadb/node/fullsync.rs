@@ -46,6 +46,8 @@ pub struct FsTarget {
     pub heard_at: Millis,
     /// Sources that refused.
     pub refused: BTreeSet<NodeId>,
+    /// A source began: this node's data was discarded (it can no longer rebuild from it).
+    pub discarded: bool,
 }
 
 /// A full sync this node serves.
@@ -79,6 +81,7 @@ impl SeqDataNode {
             sent_at: now,
             heard_at: now,
             refused: BTreeSet::new(),
+            discarded: false,
         });
     }
 
@@ -130,7 +133,8 @@ impl SeqDataNode {
             None if ready.is_empty() => None,
             None => Some(ready[self.rng.range(0, ready.len() as u64) as usize]),
         };
-        if choice.is_none() && self.all_alive_abnormal(now) {
+        let discarded = self.fs_target.as_ref().is_some_and(|t| t.discarded);
+        if choice.is_none() && !discarded && self.all_alive_abnormal(now) {
             return self.rebuild_locally(out);
         }
         let session = self.rng.next_u64();
@@ -172,7 +176,8 @@ impl SeqDataNode {
             && self.fs_target.is_none()
             && self.sync.consult.is_none();
         let result = if ready {
-            self.fs_sources.insert((from, session), FsSource { touched: now, ..FsSource::default() });
+            // A copy of a BEGIN the network made must not restart a copy under way.
+            self.fs_sources.entry((from, session)).or_insert_with(|| FsSource { touched: now, ..FsSource::default() });
             Ok(self.log.end())
         } else {
             Err(NotReady)
@@ -195,6 +200,7 @@ impl SeqDataNode {
             return;
         };
         t.began = true;
+        t.discarded = true;
         t.seq = 0;
         t.pull_due = true;
         t.heard_at = now;

@@ -44,7 +44,7 @@ pub const TICK_MS: Millis = 100;
 /// How often a node asks the catalog.
 const CATALOG_REFRESH_MS: Millis = 1_000;
 
-/// The deployment's message and fact types a node writes into.
+/// The deployment's message type, as a node writes into it.
 pub trait NodeOut: Carries<SeqMessage, part::Replica> {}
 impl<T: Carries<SeqMessage, part::Replica>> NodeOut for T {}
 /// The deployment's fact type a node writes into.
@@ -58,6 +58,15 @@ pub struct PeerView {
     pub at: Millis,
     /// The beat.
     pub beat: Beat,
+}
+
+/// What a node does once a disk write it waits for is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDisk {
+    /// Take the role its candidacy `ballot` won (the bumped version is on disk).
+    Promote { ballot: u64 },
+    /// Answer candidate `candidate`'s round two (ballot `id`) yes (the promise is on disk).
+    Accept { candidate: NodeId, id: u64 },
 }
 
 /// What the node found at boot, reported once its group is known.
@@ -116,6 +125,12 @@ pub struct SeqDataNode {
     pub(crate) waiters: Vec<Waiter>,
     /// Secondaries that asked and got nothing new: poked at the next write.
     pub(crate) waiting_notify: std::collections::BTreeSet<NodeId>,
+    /// The last write and read sequence number taken from each client session: the network may
+    /// deliver a request twice (SequoiaDB's TCP connections never do), and a write must not be
+    /// applied twice.
+    pub(crate) client_seqs: BTreeMap<(u32, bool), u64>,
+    /// What to do once a reported disk request completes.
+    pub(crate) after_disk: BTreeMap<IoToken, AfterDisk>,
     next_token: IoToken,
 }
 
@@ -161,6 +176,8 @@ impl SeqDataNode {
             acked: BTreeMap::new(),
             waiters: Vec::new(),
             waiting_notify: std::collections::BTreeSet::new(),
+            client_seqs: BTreeMap::new(),
+            after_disk: BTreeMap::new(),
             next_token: 1,
         })
     }
@@ -268,6 +285,18 @@ impl SeqDataNode {
         self.write_disk(storage::meta_ops(meta), out);
     }
 
+    /// Persists the meta file and does `then` once it is durable (a version promised or taken
+    /// must survive a crash before anyone relies on it).
+    pub(crate) fn save_meta_then<M, F>(&mut self, then: AfterDisk, out: &mut Output<M, F>) {
+        let meta = Meta { base: self.log.base(), known_version: self.known_version };
+        let mut ops = storage::meta_ops(meta);
+        let last = ops.pop().expect("a meta write has operations");
+        self.write_disk(ops, out);
+        let token = self.token();
+        out.disk(token, last);
+        self.after_disk.insert(token, then);
+    }
+
     /// Appends a record to the log (a primary's write, a replayed or a forwarded one), applies it
     /// to the documents, reports it, writes it to disk and hands it to the full syncs this node
     /// serves.
@@ -338,7 +367,7 @@ impl SeqDataNode {
             }
             SeqMessage::Beat(beat) => self.on_beat(now, from, beat, out),
             SeqMessage::Ballot { round, id, end, weight, version } => self.on_ballot(now, from, round, id, end, weight, version, out),
-            SeqMessage::BallotReply { round, id, accept } => self.on_ballot_reply(now, from, round, id, accept, out),
+            SeqMessage::BallotReply { round, id, accept, version } => self.on_ballot_reply(now, from, round, id, accept, version, out),
             SeqMessage::SyncReq { request, next, need_data } => self.on_sync_req(now, from, request, next, need_data, out),
             SeqMessage::SyncRes { request, result } => self.on_sync_res(now, from, request, result, out),
             SeqMessage::SyncNotify => self.on_sync_notify(now, from, out),
@@ -381,9 +410,18 @@ impl SeqDataNode {
 
     /// A disk completion: only failures come back. A node that cannot write its log stops
     /// (SequoiaDB's node goes down on a log write failure).
-    pub fn on_disk<M, F>(&mut self, _now: Millis, done: DiskCompletion, out: &mut Output<M, F>) {
+    pub fn on_disk<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, done: DiskCompletion, out: &mut Output<M, F>) {
+        let then = self.after_disk.remove(&done.token);
         if let Err(e) = done.result {
             out.halt(format!("sequoiadb node {}: disk write failed: {e:?}", self.id));
+            return;
+        }
+        match then {
+            Some(AfterDisk::Promote { ballot }) => self.on_version_durable(now, ballot, out),
+            Some(AfterDisk::Accept { candidate, id }) => {
+                out.send_replica(candidate, SeqMessage::BallotReply { round: 2, id, accept: true, version: self.known_version });
+            }
+            None => {}
         }
     }
 

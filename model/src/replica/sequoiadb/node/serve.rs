@@ -72,6 +72,9 @@ impl SeqDataNode {
         repl_size: ReplSize,
         out: &mut Output<M, F>,
     ) {
+        if self.seen_before(write, false) {
+            return;
+        }
         let Some(version) = self.primary_version() else {
             let primary = self.known_primary(now);
             out.send_replica(client, SeqMessage::WriteRes { write, node: self.id, result: Err(SeqError::NotPrimary), primary });
@@ -162,6 +165,16 @@ impl SeqDataNode {
         self.is_primary().then_some(self.id)
     }
 
+    /// Whether this request of a client session (`(session, sequence)`; reads apart) was taken
+    /// already: a session sends its requests one at a time in sequence, so a number not above the
+    /// last one taken is a copy the network made.
+    fn seen_before(&mut self, (session, seq): (u32, u64), is_read: bool) -> bool {
+        let last = self.client_seqs.entry((session, is_read)).or_insert(0);
+        let seen = seq <= *last;
+        *last = (*last).max(seq);
+        seen
+    }
+
     /// A client's read: served only in status Normal.
     pub(super) fn on_read<M: NodeOut, F: NodeFacts>(
         &mut self,
@@ -171,6 +184,9 @@ impl SeqDataNode {
         id: DocId,
         out: &mut Output<M, F>,
     ) {
+        if self.seen_before(read, true) {
+            return;
+        }
         let serves = self.status == DbStatus::Normal || self.config.bugs.serve_reads_in_full_sync;
         let result = if serves {
             let value = self.docs.get(&(collection, id)).copied();
