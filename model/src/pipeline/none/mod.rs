@@ -193,6 +193,16 @@ mod tests {
     }
 
     #[test]
+    fn with_sequoiadb_it_owns_no_timer_and_reports_nothing() {
+        use crate::replica::sequoiadb::SequoiaDb;
+        type P = NonePipeline;
+        assert_eq!(<P as Pipeline<SequoiaDb>>::NAME, "none");
+        assert_eq!(<P as Pipeline<SequoiaDb>>::new_state(()), NoneState);
+        assert_eq!(<P as Pipeline<SequoiaDb>>::snapshot_fact(&NoneState), None);
+        assert!((0..=u32::from(u16::MAX)).all(|key| !<P as Pipeline<SequoiaDb>>::owns_timer(key)));
+    }
+
+    #[test]
     fn the_state_encodes_to_nothing_and_back() {
         let bytes = postcard::to_allocvec(&NoneState).expect("encodes");
         assert!(bytes.is_empty(), "a unit state takes no bytes");
