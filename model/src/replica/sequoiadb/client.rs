@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::config::SeqClientConfig;
+use super::controller::CatalogLink;
 use super::fact::{CollectionId, ReadOutcome, SeqFact, WriteOutcome};
 use super::message::{CatalogInfo, SeqMessage};
 use super::types::{DocId, GroupId, PreferredInstance, ReadId, SeqError, WriteId, WriteOp};
@@ -46,8 +47,7 @@ pub struct SeqClient {
     sessions: Vec<Session>,
     catalog: Option<CatalogInfo>,
     primaries: BTreeMap<GroupId, NodeId>,
-    catalog_req: u64,
-    controller: usize,
+    link: CatalogLink,
     next_catalog_at: Millis,
 }
 
@@ -65,8 +65,7 @@ impl SeqClient {
             sessions,
             catalog: None,
             primaries: BTreeMap::new(),
-            catalog_req: 0,
-            controller: id as usize % config.controllers.len(),
+            link: CatalogLink::new(config.controllers.clone(), id as usize),
             next_catalog_at: 0,
         }
     }
@@ -88,17 +87,15 @@ impl SeqClient {
     ) {
         match msg {
             SeqMessage::CatalogReply { req, info }
-                if req == self.catalog_req && self.catalog.as_ref().is_none_or(|c| c.version <= info.version) =>
+                if self.link.answers(req) && self.catalog.as_ref().is_none_or(|c| c.version <= info.version) =>
             {
                 for (g, (n, _)) in &info.primaries {
                     self.primaries.entry(*g).or_insert(*n);
                 }
                 self.catalog = Some(*info);
             }
-            SeqMessage::CatalogNotLeader { hint, .. } => {
-                let n = self.config.controllers.len();
-                self.controller =
-                    hint.and_then(|h| self.config.controllers.iter().position(|&c| c == h)).unwrap_or((self.controller + 1) % n);
+            SeqMessage::CatalogNotLeader { req, hint } if self.link.answers(req) => {
+                self.link.not_leader(hint);
                 self.next_catalog_at = now;
             }
             SeqMessage::WriteRes { write, node, result, primary } => self.on_write_res(now, write, node, result, primary, out),
@@ -179,11 +176,8 @@ impl SeqClient {
         out.set_timer(TIMER_CLIENT_TICK, TICK_MS);
         if now >= self.next_catalog_at {
             self.next_catalog_at = now + self.config.catalog_refresh_ms;
-            self.catalog_req += 1;
-            out.send_replica(
-                self.config.controllers[self.controller],
-                SeqMessage::CatalogQuery { req: self.catalog_req, primary_of: None },
-            );
+            let (to, req) = self.link.ask();
+            out.send_replica(to, SeqMessage::CatalogQuery { req, primary_of: None });
         }
         for i in 0..self.sessions.len() {
             self.expire(i, now, out);

@@ -17,6 +17,49 @@ const CATALOG_TICK_MS: Millis = 500;
 /// A bootstrap proposal not applied after this long is proposed again.
 const BOOTSTRAP_RETRY_MS: Millis = 2_000;
 
+/// How a data node or a client reaches the catalog: one controller at a time, the next one when
+/// the one asked says it does not lead (or names the leader), or leaves a request unanswered.
+#[derive(Debug, Clone)]
+pub struct CatalogLink {
+    controllers: Vec<NodeId>,
+    current: usize,
+    req: u64,
+    answered: bool,
+}
+
+impl CatalogLink {
+    /// A link to `controllers`, starting at the one `start` picks.
+    pub fn new(controllers: Vec<NodeId>, start: usize) -> Self {
+        assert!(!controllers.is_empty(), "a catalog link needs a controller");
+        let current = start % controllers.len();
+        Self { controllers, current, req: 0, answered: true }
+    }
+
+    /// The next request: its id and the controller to send it to.
+    pub fn ask(&mut self) -> (NodeId, u64) {
+        if !self.answered {
+            self.current = (self.current + 1) % self.controllers.len();
+        }
+        self.req += 1;
+        self.answered = false;
+        (self.controllers[self.current], self.req)
+    }
+
+    /// Whether `req` answers the request in flight (it is then answered).
+    pub fn answers(&mut self, req: u64) -> bool {
+        let current = req == self.req;
+        self.answered |= current;
+        current
+    }
+
+    /// The controller asked does not lead: ask the one it names, else the next.
+    pub fn not_leader(&mut self, hint: Option<NodeId>) {
+        self.answered = true;
+        let next = (self.current + 1) % self.controllers.len();
+        self.current = hint.and_then(|h| self.controllers.iter().position(|&c| c == h)).unwrap_or(next);
+    }
+}
+
 /// Settings of the catalog duties.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CatalogDutiesConfig {}
@@ -174,6 +217,19 @@ mod tests {
             &mut out,
         );
         assert!(matches!(out.sends.last(), Some((5, Sent(SeqMessage::CatalogNotLeader { req: 5, hint: Some(3) })))));
+    }
+
+    #[test]
+    fn a_catalog_link_moves_on_when_unanswered_or_told_so() {
+        let mut link = CatalogLink::new(vec![0, 1, 2], 1);
+        let (to, req) = link.ask();
+        assert_eq!(to, 1);
+        assert!(link.answers(req));
+        assert_eq!(link.ask().0, 1, "answered: the same controller");
+        assert_eq!(link.ask().0, 2, "unanswered: the next one");
+        link.not_leader(Some(0));
+        assert_eq!(link.ask().0, 0, "the leader named");
+        assert!(!link.answers(99));
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl SeqDataNode {
     }
 
     /// A ready source (`_isReady`): an alive member serving normally that started OK; the primary
-    /// first.
+    /// first, else the one with the highest log end.
     fn ask_full_sync_source<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         let refused = &self.fs_target.as_ref().expect("a target").refused;
         let ready: Vec<NodeId> = self
@@ -127,11 +127,15 @@ impl SeqDataNode {
             })
             .map(|(n, _)| *n)
             .collect();
+        // The primary first; else the most advanced ready node (a copy from a lagging one would
+        // lose what the others confirmed), at random among equals.
         let primary = self.known_primary(now).filter(|p| ready.contains(p));
+        let highest = ready.iter().map(|n| self.peers[n].beat.end).max();
+        let most_advanced: Vec<NodeId> = ready.iter().copied().filter(|n| Some(self.peers[n].beat.end) == highest).collect();
         let choice = match primary {
             Some(p) => Some(p),
-            None if ready.is_empty() => None,
-            None => Some(ready[self.rng.range(0, ready.len() as u64) as usize]),
+            None if most_advanced.is_empty() => None,
+            None => Some(most_advanced[self.rng.range(0, most_advanced.len() as u64) as usize]),
         };
         let discarded = self.fs_target.as_ref().is_some_and(|t| t.discarded);
         if choice.is_none() && !discarded && self.all_alive_abnormal(now) {

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use super::call::{SeqCall, SeqCallResult};
 use super::catalog::CollectionEntry;
 use super::config::SeqNodeConfig;
+use super::controller::CatalogLink;
 use super::fact::{CollectionId, RecordSource, SeqFact, StepDownCause, SyncStatus};
 use super::lsn::Lsn;
 use super::message::{Beat, CatalogInfo, SeqMessage};
@@ -92,8 +93,7 @@ pub struct SeqDataNode {
     /// The collections (and their groups), from the catalog.
     pub(crate) collections: BTreeMap<CollectionId, CollectionEntry>,
     catalog_version: u64,
-    catalog_req: u64,
-    controller: usize,
+    catalog: CatalogLink,
     next_catalog_at: Millis,
     boot: Option<BootReport>,
     /// The sync log.
@@ -157,8 +157,7 @@ impl SeqDataNode {
             members: BTreeMap::new(),
             collections: BTreeMap::new(),
             catalog_version: 0,
-            catalog_req: 0,
-            controller: id as usize % config.controllers.len(),
+            catalog: CatalogLink::new(config.controllers.clone(), id as usize),
             next_catalog_at: 0,
             boot: Some(boot),
             log: found.log,
@@ -342,15 +341,15 @@ impl SeqDataNode {
     pub fn on_message<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, from: NodeId, msg: SeqMessage, out: &mut Output<M, F>) {
         match msg {
             SeqMessage::CatalogReply { req, info } => {
-                if req == self.catalog_req {
+                if self.catalog.answers(req) {
                     self.on_catalog(now, *info, out);
                 }
             }
-            SeqMessage::CatalogNotLeader { hint, .. } => {
-                let n = self.config.controllers.len();
-                self.controller =
-                    hint.and_then(|h| self.config.controllers.iter().position(|&c| c == h)).unwrap_or((self.controller + 1) % n);
-                self.next_catalog_at = now;
+            SeqMessage::CatalogNotLeader { req, hint } => {
+                if self.catalog.answers(req) {
+                    self.catalog.not_leader(hint);
+                    self.next_catalog_at = now;
+                }
             }
             SeqMessage::CatalogQuery { .. } | SeqMessage::CatalogApplied { .. } => {}
             _ if self.group.is_none() => {
@@ -439,13 +438,12 @@ impl SeqDataNode {
 
     fn ask_catalog<M: NodeOut, F>(&mut self, now: Millis, out: &mut Output<M, F>) {
         self.next_catalog_at = now + CATALOG_REFRESH_MS;
-        self.catalog_req += 1;
         let primary_of = match (self.group, self.primary_version()) {
             (Some(g), Some(v)) => Some((g, v)),
             _ => None,
         };
-        let to = self.config.controllers[self.controller];
-        out.send_replica(to, SeqMessage::CatalogQuery { req: self.catalog_req, primary_of });
+        let (to, req) = self.catalog.ask();
+        out.send_replica(to, SeqMessage::CatalogQuery { req, primary_of });
     }
 
     fn on_catalog<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, info: CatalogInfo, out: &mut Output<M, F>) {
