@@ -135,9 +135,9 @@ fn judge(ledger: &SeqLedger, target: Member, w: &Window, end: Lsn) -> Result<(),
         let Some((write, info)) = ledger.write_of(target.group, lsn) else { continue };
         if delivered_by_copy(ledger, target, w, (info.collection, info.id), lsn) == Delivered::ByCopy {
             return Err(format!(
-                "write {write:?} at {lsn} was delivered twice: copied with document {:?} ({:?}) and forwarded",
+                "write {write:?} at {lsn} was delivered twice: copied with document {:?} ({}) and forwarded",
                 (info.collection, info.id),
-                w.copies.get(&(info.collection, info.id)).map(|c| c.value)
+                shown_copy(w, (info.collection, info.id))
             ));
         }
     }
@@ -146,13 +146,22 @@ fn judge(ledger: &SeqLedger, target: Member, w: &Window, end: Lsn) -> Result<(),
         let by_copy = delivered_by_copy(ledger, target, w, (info.collection, info.id), lsn);
         if by_copy == Delivered::NotByCopy && !w.forwarded.contains_key(&lsn) {
             return Err(format!(
-                "write {write:?} at {lsn}, written on the source during the sync, was neither copied (document {:?}: {:?}) nor forwarded",
+                "write {write:?} at {lsn}, written on the source during the sync, was neither copied (document {:?}: {}) nor forwarded",
                 (info.collection, info.id),
-                w.copies.get(&(info.collection, info.id)).map(|c| c.value)
+                shown_copy(w, (info.collection, info.id))
             ));
         }
     }
     Ok(())
+}
+
+/// What the copy of `doc` found, as a message shows it.
+fn shown_copy(w: &Window, doc: (CollectionId, DocId)) -> String {
+    match w.copies.get(&doc).map(|c| c.value) {
+        Some(Some(v)) => format!("copied as written at {} with counter {}", v.written_at, v.counter),
+        Some(None) => "copied as deleted".into(),
+        None => "never copied".into(),
+    }
 }
 
 /// Whether the copy of `doc` delivered the write at `lsn`. A document the copy never sent was absent
@@ -316,7 +325,7 @@ mod tests {
         let err = run(&mut FullSyncOnce::default(), &facts).unwrap_err();
         assert!(
             err.contains(
-                "write (1, 1) at 1:10, written on the source during the sync, was neither copied (document (5, 2): None) nor forwarded"
+                "write (1, 1) at 1:10, written on the source during the sync, was neither copied (document (5, 2): never copied) nor forwarded"
             ),
             "{err}"
         );

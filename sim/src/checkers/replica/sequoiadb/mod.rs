@@ -314,7 +314,7 @@ impl SeqSummary {
 mod tests {
     use super::*;
     use crate::checkers::replica::sequoiadb::test_support::{
-        N, catalog, doc, final_node, insert_acked, l, primary, rec, rec_digest, rolled_back, w,
+        N, catalog, doc, final_node, insert_acked, l, primary, primary_by, rec, rec_digest, rolled_back, w,
     };
     use ccrsim_model::replica::sequoiadb::Lsn;
     use ccrsim_model::replica::sequoiadb::types::{NodeRole, ReplSize};
@@ -333,7 +333,7 @@ mod tests {
         let mut facts = catalog(ReplSize::Nodes(1));
         facts.push(primary(N[0], 1, Lsn::INVALID));
         facts.extend(insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0]]));
-        facts.extend([primary(N[1], 2, Lsn::INVALID), rec(N[1], l(2, 10), Lsn::INVALID, None)]);
+        facts.extend([primary_by(N[1], 2, Lsn::INVALID, &[N[1], N[2]]), rec(N[1], l(2, 10), Lsn::INVALID, None)]);
         facts.extend([rolled_back(N[0], Lsn::INVALID, &[(l(1, 0), Some(w(1)))]), rec(N[0], l(2, 10), Lsn::INVALID, None)]);
         facts.push(rec(N[2], l(2, 10), Lsn::INVALID, None));
         facts
@@ -370,7 +370,7 @@ mod tests {
             acked(w(3), N[0], l(1, 20), &[N[0]]),
         ]);
         f.push((N[0], SeqFact::SteppedDown { at: m(N[0]), version: 1, why: StepDownCause::NoMajority }));
-        f.push(primary(N[1], 2, l(1, 10)));
+        f.push(primary_by(N[1], 2, l(1, 10), &[N[1], N[2]]));
         let (w4, w5) = ((2, 1), (2, 2));
         f.extend([invoked(w4, d1, inc, ReplSize::Nodes(2)), rec(N[1], l(2, 30), l(1, 10), Some(w4))]);
         f.extend([

@@ -5,6 +5,11 @@
 //! (group, version); a new primary's version is above its own log's last record's; a primary is elected
 //! by a majority of the group it counted, its own vote included; only the primary of a version
 //! steps down from it.
+//!
+//! The voter rule (a voter refuses a candidate whose LSN is below its own) is not judged: the facts
+//! tell a voter's log, not its log when it voted, and a voter goes on replaying from its sync
+//! source after its vote (sequoiadb-failover-rollback seed 19: node 5 voted for node 3 at 2:3456 <
+//! 2:3776, then replayed from node 4 up to 2:5696 before node 3 became primary).
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::sequoiadb::types::Member;
@@ -51,8 +56,14 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for OnePrimary {
 /// reported: a candidate that collected its majority for version v may learn of it after another
 /// took v + 1 (the later one wins by LSN; the earlier steps down).
 fn promotion(ledger: &SeqLedger, at: Member, version: u32, end: Lsn) -> Result<(), String> {
-    if let Some(&other) = ledger.primaries.get(&(at.group, version)) {
-        return Err(format!("two primaries of group {} at version {version}: node {other} and then node {}", at.group, at.node));
+    match ledger.primaries.get(&(at.group, version)) {
+        Some(&other) if other == at.node => {
+            return Err(format!("node {other} became primary of group {} at version {version} a second time", at.group));
+        }
+        Some(&other) => {
+            return Err(format!("two primaries of group {} at version {version}: node {other} and then node {}", at.group, at.node));
+        }
+        None => {}
     }
     if version <= end.version {
         return Err(format!(
@@ -108,6 +119,13 @@ mod tests {
         // What a promotion that does not bump the version does (skip_version_bump).
         let err = judged(vec![primary(N[0], 1, l(0, 0)), down(N[0], 1), primary(N[1], 1, l(1, 10))]).unwrap_err();
         assert!(err.contains("two primaries of group 1 at version 1: node 10 and then node 11"), "{err}");
+    }
+
+    #[test]
+    fn a_node_taking_its_own_version_again_is_refused() {
+        // A node whose promoted version was not durable reuses it after a crash.
+        let err = judged(vec![primary(N[0], 2, l(1, 0)), primary(N[0], 2, l(1, 0))]).unwrap_err();
+        assert!(err.contains("node 10 became primary of group 1 at version 2 a second time"), "{err}");
     }
 
     #[test]

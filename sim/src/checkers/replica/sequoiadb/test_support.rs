@@ -59,6 +59,12 @@ pub fn primary(n: NodeId, version: u32, end: Lsn) -> (NodeId, SeqFact) {
     (n, SeqFact::BecamePrimary { at: m(n), version, end, votes: N.to_vec(), group_size: 3 })
 }
 
+/// Node `n` became primary of `version`, its log ending at `end`, voted for by `votes` (itself
+/// among them).
+pub fn primary_by(n: NodeId, version: u32, end: Lsn, votes: &[NodeId]) -> (NodeId, SeqFact) {
+    (n, SeqFact::BecamePrimary { at: m(n), version, end, votes: votes.to_vec(), group_size: 3 })
+}
+
 /// A record's digest, from its LSN (so that equal LSNs give equal content unless a test says
 /// otherwise).
 pub fn digest(lsn: Lsn) -> u64 {
