@@ -67,6 +67,36 @@ fn master_chaos() {
 }
 
 #[test]
+fn sequoiadb_add_node() {
+    sweep("sequoiadb-add-node");
+}
+
+#[test]
+fn sequoiadb_failover_rollback() {
+    sweep("sequoiadb-failover-rollback");
+}
+
+#[test]
+fn sequoiadb_log_rollover() {
+    sweep("sequoiadb-log-rollover");
+}
+
+#[test]
+fn sequoiadb_read_your_writes() {
+    sweep("sequoiadb-read-your-writes");
+}
+
+#[test]
+fn sequoiadb_replsize() {
+    sweep("sequoiadb-replsize");
+}
+
+#[test]
+fn sequoiadb_chaos() {
+    sweep("sequoiadb-chaos");
+}
+
+#[test]
 fn master_steady() {
     sweep("master-steady");
 }

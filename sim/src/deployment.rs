@@ -30,10 +30,10 @@ pub type RoleSpec<D> = deployment::role::RoleSpec<<D as Deployment>::R, <D as De
 pub type Controller<D> = deployment::controller::Controller<<D as Deployment>::R, <D as Deployment>::P>;
 /// A data node of design `D`.
 pub type DataNode<D> = deployment::role::DataNode<<D as Deployment>::R, <D as Deployment>::P>;
-/// A management call of design `D`'s pipeline.
-pub type Call<D> = <<D as Deployment>::P as Guest>::Call;
+/// A management call of design `D` (its replica protocol's or its pipeline's).
+pub type Call<D> = deployment::call::Call<<D as Deployment>::R, <D as Deployment>::P>;
 /// A management call's answer.
-pub type CallResult<D> = <<D as Deployment>::P as Guest>::CallResult;
+pub type CallResult<D> = deployment::call::CallResult<<D as Deployment>::R, <D as Deployment>::P>;
 /// The replica protocol's facts.
 pub type ReplicaFact<D> = <<D as Deployment>::R as ReplicaProtocol<<D as Deployment>::P>>::Fact;
 /// The pipeline's facts.

@@ -44,4 +44,4 @@ macro_rules! registry {
     };
 }
 
-registry!(crate::design::dolphindb::Dolphindb);
+registry!(crate::design::dolphindb::Dolphindb, crate::design::sequoiadb::Sequoiadb);

@@ -157,6 +157,9 @@ impl Topology {
         for i in 0..scenario.dfs_workload.clients {
             add(format!("dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Master), None, None);
         }
+        for i in 0..scenario.sequoiadb_workload.clients {
+            add(format!("seqclient.{i}"), NodeKind::ReplicaClient(ClusterId::Master), None, None);
+        }
         if scenario.cluster.slave.is_some() {
             for i in 0..scenario.replication.slave_clients {
                 add(format!("slave0.dfsclient.{i}"), NodeKind::ReplicaClient(ClusterId::Slave(0)), None, None);

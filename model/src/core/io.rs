@@ -133,9 +133,12 @@ pub mod part {
     /// The pipeline.
     #[derive(Debug)]
     pub enum Pipeline {}
-    /// A management call's answer.
+    /// A management call's answer (a pipeline's call).
     #[derive(Debug)]
     pub enum Answer {}
+    /// The answer to a management call of the replica protocol.
+    #[derive(Debug)]
+    pub enum ReplicaAnswer {}
 }
 
 /// A deployment type that carries what one part of a role (`Part`: a marker of [`part`]) emits as
@@ -207,10 +210,18 @@ impl<M, F> Output<M, F> {
         self.facts.push(F::carry(fact));
     }
 
-    /// Records the answer to a management call.
+    /// Records the answer to a management call of the pipeline.
     pub fn fact_answer<T>(&mut self, answer: T)
     where
         F: Carries<T, part::Answer>,
+    {
+        self.facts.push(F::carry(answer));
+    }
+
+    /// Records the answer to a management call of the replica protocol.
+    pub fn fact_replica_answer<T>(&mut self, answer: T)
+    where
+        F: Carries<T, part::ReplicaAnswer>,
     {
         self.facts.push(F::carry(answer));
     }

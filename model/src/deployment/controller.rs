@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::io::{DiskCompletion, DiskView, Millis, NodeId, Output, RecoveryError, TimerKey};
+use crate::deployment::call::Call;
 use crate::deployment::fact::Fact;
 use crate::deployment::message::{ClientOp, ClientReply, Message};
-use crate::deployment::state::{Applied, ClusterState, Command};
-use crate::pipeline::{CallOutcome, NodeRequestOutcome, Pipeline, PipelineOrigin};
+use crate::deployment::state::{Applied, ClusterState, Command, ReplicaOrigin};
+use crate::pipeline::{NodeRequestOutcome, Pipeline, PipelineOrigin};
 use crate::raft::{Raft, RaftConfig, RaftFact, RaftMessage};
-use crate::replica::{CallAnswered, Duty, LeaderView, ReplicaProtocol};
+use crate::replica::{CallAnswered, CallOutcome, Duty, LeaderView, ReplicaProtocol};
 
 /// Bugs of the controller that can be switched on to prove the checkers. All off in a real run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,13 +31,15 @@ pub struct ControllerBugs {
 
 /// Who waits for a proposal of this leader to be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Waiter<C> {
+enum Waiter<RC, PC> {
     /// A metadata client's request.
     Client { client: NodeId, lane: u32, seq: u64 },
     /// A data node's request of the replica protocol.
     Node { node: NodeId, req: u64 },
-    /// A management call made on this controller.
-    Call { call_id: u64, call: C },
+    /// A management call of the pipeline made on this controller.
+    Call { call_id: u64, call: PC },
+    /// A management call of the replica protocol made on this controller.
+    ReplicaCall { call_id: u64, call: RC },
 }
 
 /// How to build a controller.
@@ -65,7 +68,7 @@ pub struct Controller<R: ReplicaProtocol<P>, P: Pipeline<R>> {
     raft: Raft<ClusterState<R, P>>,
     bugs: ControllerBugs,
     /// Requests proposed by this leader, by log index, waiting to be applied.
-    waiting: BTreeMap<u64, Waiter<P::Call>>,
+    waiting: BTreeMap<u64, Waiter<R::Call, P::Call>>,
     replica: R::Duties,
     pipeline: P::Duties,
     now: Millis,
@@ -180,9 +183,17 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Controller<R, P> {
     }
 
     /// Handles a management call made on this controller (answered by an `Admin` fact).
-    pub fn on_call(&mut self, now: Millis, call_id: u64, call: P::Call, out: &mut Out<R, P>) {
+    pub fn on_call(&mut self, now: Millis, call_id: u64, call: Call<R, P>, out: &mut Out<R, P>) {
         self.now = now;
         let mut raft_out = Output::default();
+        match call {
+            Call::Pipeline(call) => self.on_pipeline_call(call_id, call, &mut raft_out, out),
+            Call::Replica(call) => self.on_replica_call(call_id, call, &mut raft_out, out),
+        }
+        self.after_raft(raft_out, out);
+    }
+
+    fn on_pipeline_call(&mut self, call_id: u64, call: P::Call, raft_out: &mut RaftOut<R, P>, out: &mut Out<R, P>) {
         let outcome = {
             let view = view_of(&self.raft, self.now);
             P::on_call(&mut self.pipeline, &view, &call)
@@ -190,7 +201,7 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Controller<R, P> {
         match outcome {
             CallOutcome::Answer(result) => out.fact_answer(CallAnswered { call_id, call, result }),
             CallOutcome::Propose(cmd) => {
-                match self.raft.propose(Command::Pipeline { origin: Some(PipelineOrigin::Call(call_id)), cmd }, &mut raft_out) {
+                match self.raft.propose(Command::Pipeline { origin: Some(PipelineOrigin::Call(call_id)), cmd }, raft_out) {
                     Ok(index) => {
                         self.waiting.insert(index, Waiter::Call { call_id, call });
                     }
@@ -198,7 +209,22 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Controller<R, P> {
                 }
             }
         }
-        self.after_raft(raft_out, out);
+    }
+
+    fn on_replica_call(&mut self, call_id: u64, call: R::Call, raft_out: &mut RaftOut<R, P>, out: &mut Out<R, P>) {
+        let outcome = {
+            let view = view_of(&self.raft, self.now);
+            R::on_call(&mut self.replica, &view, &call)
+        };
+        match outcome {
+            CallOutcome::Answer(result) => out.fact_replica_answer(CallAnswered { call_id, call, result }),
+            CallOutcome::Propose(cmd) => match self.raft.propose(Command::ReplicaCall { call_id, cmd }, raft_out) {
+                Ok(index) => {
+                    self.waiting.insert(index, Waiter::ReplicaCall { call_id, call });
+                }
+                Err(hint) => out.fact_replica_answer(CallAnswered { call_id, call, result: R::call_not_leader(hint) }),
+            },
+        }
     }
 
     /// Carries out what the replica protocol's duties asked for, in order.
@@ -274,10 +300,14 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Controller<R, P> {
                         out.fact_replica(f);
                     }
                     self.report_pipeline_facts(pipeline_facts, out);
-                    if let (Some(Waiter::Node { node, req }), Some(o)) = (waiter, origin)
-                        && o == (node, req)
-                    {
-                        out.send_replica(node, R::answer(req, output));
+                    match (waiter, origin) {
+                        (Some(Waiter::Node { node, req }), Some(ReplicaOrigin::Node(n, r))) if (n, r) == (node, req) => {
+                            out.send_replica(node, R::answer(req, output));
+                        }
+                        (Some(Waiter::ReplicaCall { call_id, call }), Some(ReplicaOrigin::Call(id))) if id == call_id => {
+                            out.fact_replica_answer(CallAnswered { call_id, call, result: R::call_answer(output) });
+                        }
+                        _ => {}
                     }
                 }
                 Some(Applied::Pipeline { origin, answer, facts }) => {
@@ -299,8 +329,12 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Controller<R, P> {
             // Proposals of a deposed leader may never apply; their senders time out and retry. A
             // management call made here is answered: it may or may not have taken effect.
             for (_, w) in std::mem::take(&mut self.waiting) {
-                if let Waiter::Call { call_id, call } = w {
-                    out.fact_answer(CallAnswered { call_id, call, result: P::leadership_lost_answer() });
+                match w {
+                    Waiter::Call { call_id, call } => out.fact_answer(CallAnswered { call_id, call, result: P::leadership_lost_answer() }),
+                    Waiter::ReplicaCall { call_id, call } => {
+                        out.fact_replica_answer(CallAnswered { call_id, call, result: R::call_leadership_lost() })
+                    }
+                    Waiter::Client { .. } | Waiter::Node { .. } => {}
                 }
             }
             R::on_leadership_lost(&mut self.replica);

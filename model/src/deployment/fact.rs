@@ -1,6 +1,7 @@
 //! Facts: what roles tell the checkers about what they did.
 
 use crate::core::io::{Carries, Millis, NodeId, part};
+use crate::deployment::call::{Call, CallResult};
 use crate::pipeline::Pipeline;
 use crate::raft::RaftFact;
 use crate::replica::{CallAnswered, ReplicaProtocol};
@@ -27,8 +28,8 @@ pub enum Fact<R: ReplicaProtocol<P>, P: Pipeline<R>> {
     Replica(R::Fact),
     /// From the pipeline.
     Pipeline(P::Fact),
-    /// A management call was answered.
-    Admin { call_id: u64, call: P::Call, result: P::CallResult },
+    /// A management call (of the replica protocol or of the pipeline) was answered.
+    Admin { call_id: u64, call: Call<R, P>, result: CallResult<R, P> },
 }
 
 impl<R: ReplicaProtocol<P>, P: Pipeline<R>> From<RaftFact> for Fact<R, P> {
@@ -57,6 +58,12 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<P::Fact, part::Pipeline> for
 
 impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<CallAnswered<P::Call, P::CallResult>, part::Answer> for Fact<R, P> {
     fn carry(a: CallAnswered<P::Call, P::CallResult>) -> Self {
-        Fact::Admin { call_id: a.call_id, call: a.call, result: a.result }
+        Fact::Admin { call_id: a.call_id, call: Call::Pipeline(a.call), result: CallResult::Pipeline(a.result) }
+    }
+}
+
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Carries<CallAnswered<R::Call, R::CallResult>, part::ReplicaAnswer> for Fact<R, P> {
+    fn carry(a: CallAnswered<R::Call, R::CallResult>) -> Self {
+        Fact::Admin { call_id: a.call_id, call: Call::Replica(a.call), result: CallResult::Replica(a.result) }
     }
 }

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use crate::core::io::{DiskView, Input, Millis, NodeId, Output, RecoveryError};
+use crate::deployment::call::Call;
 use crate::deployment::client::{Client, ClientConfig};
 use crate::deployment::controller::{Controller, ControllerConfig};
 use crate::deployment::fact::Fact;
@@ -78,7 +79,7 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Role<R, P> {
     }
 
     /// Handles one input. `now` is the node's local clock.
-    pub fn handle(&mut self, now: Millis, input: Input<Message<R, P>, P::Call>, out: &mut Out<R, P>) {
+    pub fn handle(&mut self, now: Millis, input: Input<Message<R, P>, Call<R, P>>, out: &mut Out<R, P>) {
         use crate::deployment::message::Control;
         match (self, input) {
             (Role::Controller(c), Input::Message { from, msg }) => c.on_message(now, from, msg, out),
@@ -90,10 +91,15 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> Role<R, P> {
             (Role::DataNode(_), Input::Message { .. }) => {}
             (Role::DataNode(d), Input::Timer(key)) => d.on_timer(now, key, out),
             (Role::DataNode(d), Input::Disk(done)) => d.on_disk(now, done, out),
-            (Role::DataNode(d), Input::Admin { call_id, call }) => d.on_call(now, call_id, call, out),
-            (Role::Client(_) | Role::ReplicaClient(_), Input::Admin { call_id, call }) => {
+            (Role::DataNode(d), Input::Admin { call_id, call: Call::Pipeline(call) }) => d.on_call(now, call_id, call, out),
+            (Role::DataNode(d), Input::Admin { call_id, call: Call::Replica(call) }) => d.on_replica_call(now, call_id, call, out),
+            (Role::Client(_) | Role::ReplicaClient(_), Input::Admin { call_id, call: Call::Pipeline(call) }) => {
                 let result = P::no_part_answer(&call);
                 out.fact_answer(CallAnswered { call_id, call, result });
+            }
+            (Role::Client(_) | Role::ReplicaClient(_), Input::Admin { call_id, call: Call::Replica(call) }) => {
+                let result = R::call_no_part(&call);
+                out.fact_replica_answer(CallAnswered { call_id, call, result });
             }
             (Role::Client(c), Input::Message { msg: Message::Control(Control::StopWorkload), .. }) => c.stop(out),
             (Role::Client(c), Input::Message { from, msg }) => c.on_message(now, from, msg, out),

@@ -30,6 +30,19 @@ pub enum Command<R: ReplicaProtocol<P>, P: Pipeline<R>> {
     Replica { origin: Option<(NodeId, u64)>, cmd: R::Command },
     /// Changes the pipeline's state; `origin` is who waits for the answer.
     Pipeline { origin: Option<PipelineOrigin>, cmd: P::Command },
+    /// Changes the replica protocol's state for management call `call_id` of the replica protocol,
+    /// made on the leader that proposed it. (Last, so that the encoding of the others stays as it
+    /// was before replica calls existed.)
+    ReplicaCall { call_id: u64, cmd: R::Command },
+}
+
+/// Who waits for a replica protocol's command to be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicaOrigin {
+    /// A data node's request `req`.
+    Node(NodeId, u64),
+    /// A management call of the replica protocol.
+    Call(u64),
 }
 
 /// What applying a command did.
@@ -39,7 +52,7 @@ pub enum Applied<R: ReplicaProtocol<P>, P: Pipeline<R>> {
     Put { session: Session, seq: u64, fresh: bool },
     /// A replica protocol's command: its output for `origin`, the facts it made true, and those
     /// the pipeline's hooks made true.
-    Replica { origin: Option<(NodeId, u64)>, output: R::Output, facts: Vec<R::Fact>, pipeline_facts: Vec<P::Fact> },
+    Replica { origin: Option<ReplicaOrigin>, output: R::Output, facts: Vec<R::Fact>, pipeline_facts: Vec<P::Fact> },
     /// A pipeline's command: its answer for `origin`, and the facts it made true.
     Pipeline { origin: Option<PipelineOrigin>, answer: P::CallResult, facts: Vec<P::Fact> },
 }
@@ -78,6 +91,14 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> ClusterState<R, P> {
     }
 }
 
+impl<R: ReplicaProtocol<P>, P: Pipeline<R>> ClusterState<R, P> {
+    fn apply_replica(&mut self, origin: Option<ReplicaOrigin>, cmd: &R::Command) -> Applied<R, P> {
+        let mut pipeline_facts = Vec::new();
+        let (output, facts) = R::apply(&mut self.replica, cmd, &mut self.pipeline, &mut pipeline_facts);
+        Applied::Replica { origin, output, facts, pipeline_facts }
+    }
+}
+
 impl<R: ReplicaProtocol<P>, P: Pipeline<R>> StateMachine for ClusterState<R, P> {
     type Command = Command<R, P>;
     type Output = Applied<R, P>;
@@ -93,11 +114,8 @@ impl<R: ReplicaProtocol<P>, P: Pipeline<R>> StateMachine for ClusterState<R, P> 
                 }
                 Applied::Put { session: *session, seq: *seq, fresh }
             }
-            Command::Replica { origin, cmd } => {
-                let mut pipeline_facts = Vec::new();
-                let (output, facts) = R::apply(&mut self.replica, cmd, &mut self.pipeline, &mut pipeline_facts);
-                Applied::Replica { origin: *origin, output, facts, pipeline_facts }
-            }
+            Command::Replica { origin, cmd } => self.apply_replica(origin.map(|(node, req)| ReplicaOrigin::Node(node, req)), cmd),
+            Command::ReplicaCall { call_id, cmd } => self.apply_replica(Some(ReplicaOrigin::Call(*call_id)), cmd),
             Command::Pipeline { origin, cmd } => {
                 let (answer, facts) = P::apply(&mut self.pipeline, cmd, &self.replica);
                 Applied::Pipeline { origin: *origin, answer, facts }

@@ -11,6 +11,7 @@
 //! Layering: below it `core`, `dfs` and `replica`; above it only the deployment.
 
 pub mod dolphindb_async;
+pub mod none;
 
 use std::fmt::Debug;
 use std::hash::Hash;

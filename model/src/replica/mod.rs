@@ -176,6 +176,7 @@ pub trait Wire<R: ReplicaProtocol<P>, P: Guest>: 'static {
         + Carries<R::Fact, part::Replica>
         + Carries<P::Fact, part::Pipeline>
         + Carries<CallAnswered<P::Call, P::CallResult>, part::Answer>
+        + Carries<CallAnswered<R::Call, R::CallResult>, part::ReplicaAnswer>
         + Send
         + Sync;
 }

@@ -9,13 +9,16 @@
 //! folder under `design/` and one line in `registry.rs`.
 
 pub mod dolphindb;
+pub mod sequoiadb;
 
 use ccrsim_model::core::io::NodeId;
+use ccrsim_model::deployment::client::ClientConfig;
+use ccrsim_model::raft::RaftConfig;
 
 pub use crate::checkers::DesignCheckers;
 pub use crate::deployment::{Call, CallResult, Controller, DataNode, Deployment, Fact, Message, PipelineFact, ReplicaFact, Role, RoleSpec};
 use crate::scenario::Scenario;
-use crate::topology::{ClusterId, Topology};
+use crate::topology::{ClusterId, NodeInfo, Topology};
 use crate::view::ClusterView;
 
 /// Status probes: `(target, call)` pairs the harness makes together.
@@ -69,4 +72,38 @@ pub trait SimDesign: Deployment {
     fn unavailable_code() -> &'static str;
     /// A call's name, for messages.
     fn call_name(call: &Call<Self>) -> String;
+    /// The node a call made on `target` goes to now, for a target the design names itself (such
+    /// as a replica group's primary): `Some(None)` when none runs now (the call is tried again
+    /// shortly). `None` for the neutral targets: `CLUSTER.controller` (its leader),
+    /// `CLUSTER.datanode` (a running data node), a node's name.
+    fn design_target(_view: &ClusterView<'_, Self>, _target: &str) -> Option<Option<NodeId>> {
+        None
+    }
+}
+
+/// The Raft settings of controller `node` of `cluster`, from `[raft]` (every design's controller
+/// groups).
+pub fn raft_config(scenario: &Scenario, topology: &Topology, node: &NodeInfo, cluster: ClusterId) -> RaftConfig {
+    let raft = &scenario.raft;
+    RaftConfig {
+        id: node.id,
+        members: topology.controllers(cluster),
+        election_timeout_ms: (raft.election_timeout_ms[0], raft.election_timeout_ms[1]),
+        heartbeat_ms: raft.heartbeat_ms,
+        max_entries_per_append: raft.max_entries_per_append,
+        snapshot_threshold_entries: raft.snapshot_threshold_entries,
+        bugs: scenario.planted_bugs.raft,
+    }
+}
+
+/// A metadata-map client of the master's controllers, from `[workload]` (every design's).
+pub fn metadata_client(scenario: &Scenario, topology: &Topology) -> ClientConfig {
+    let w = &scenario.workload;
+    let per_client = w.proposals_per_s / f64::from(w.clients);
+    ClientConfig {
+        controllers: topology.controllers(ClusterId::Master),
+        issue_interval_ms: ((1000.0 / per_client).round() as u64).max(1),
+        lanes: w.lanes_per_client,
+        retry_timeout_ms: w.retry_timeout_ms,
+    }
 }

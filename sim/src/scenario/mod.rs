@@ -18,7 +18,9 @@
 //! - `dolphindb_2pc.rs`, the replica protocol `dolphindb-2pc`: `[dfs]` (its protocol timing) and
 //!   `[dfs_workload]` (DFS clients of the data nodes);
 //! - `dolphindb_async.rs`, the pipeline `dolphindb-async`: `[replication]` and `[[calls]]`
-//!   (management calls at fixed times).
+//!   (management calls at fixed times);
+//! - `sequoiadb.rs`, the replica protocol `sequoiadb-synclog`: `[sequoiadb]` (its replica groups
+//!   and options) and `[sequoiadb_workload]` (coordinator sessions).
 //!
 //! Every section, neutral or not, has its defaults, so a file gives only the sections its designs
 //! need. A new design adds its section with a file here (the section's type with
@@ -35,10 +37,12 @@
 mod dolphindb_2pc;
 mod dolphindb_async;
 mod inherit;
+mod sequoiadb;
 
 pub use dolphindb_2pc::{DfsSection, DfsWorkloadSection};
 pub(crate) use dolphindb_async::validate_calls;
 pub use dolphindb_async::{CallSpec, ReplicationSection, TaskSelection};
+pub use sequoiadb::{CollectionSpec, SEQ_CALL_OUTCOMES, SEQUOIADB, SeqCallSpec, SequoiadbSection, SequoiadbWorkloadSection};
 
 use std::fmt;
 
@@ -54,6 +58,7 @@ use ccrsim_model::raft::RaftBugs;
 use ccrsim_model::replica::dolphindb_2pc::controller::WatchBugs;
 use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeBugs;
 use ccrsim_model::replica::dolphindb_2pc::state::DfsStateBugs;
+use ccrsim_model::replica::sequoiadb::SeqBugs;
 
 /// A scenario error: which file, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +118,12 @@ pub struct Scenario {
     /// Design section of `dolphindb-async`: management calls at fixed times.
     #[serde(default)]
     pub calls: Vec<CallSpec>,
+    /// Design section of `sequoiadb-synclog`: the replica groups and their options.
+    #[serde(default)]
+    pub sequoiadb: SequoiadbSection,
+    /// Design section of `sequoiadb-synclog`: coordinator sessions writing and reading documents.
+    #[serde(default)]
+    pub sequoiadb_workload: SequoiadbWorkloadSection,
     /// Link classes and partition semantics.
     #[serde(default)]
     pub network: NetworkSection,
@@ -532,7 +543,8 @@ fn default_fixed_duration() -> f64 {
 /// Bugs to plant, grouped by the part of the system they are planted in. One neutral section whose
 /// groups belong to designs: `raft` and `controller` to the neutral deployment (every design's
 /// controller groups), `data_node`, `dfs_state` and `dfs_watch` to the replica protocol `dolphindb-2pc`,
-/// `master_repl`, `slave_repl` and `repl_data_node` to the pipeline `dolphindb-async`.
+/// `master_repl`, `slave_repl` and `repl_data_node` to the pipeline `dolphindb-async`, `sequoiadb` to
+/// the replica protocol `sequoiadb-synclog`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlantedBugs {
@@ -552,6 +564,8 @@ pub struct PlantedBugs {
     pub slave_repl: SlaveReplBugs,
     /// In a data node's part in replication (`dolphindb-async`).
     pub repl_data_node: NodeReplBugs,
+    /// In SequoiaDB's data nodes and sessions (`sequoiadb-synclog`).
+    pub sequoiadb: SeqBugs,
 }
 
 impl PlantedBugs {
@@ -565,6 +579,7 @@ impl PlantedBugs {
             || self.dfs_watch != WatchBugs::default()
             || self.master_repl != MasterReplBugs::default()
             || self.slave_repl != SlaveReplBugs::default()
+            || self.sequoiadb.any()
     }
 
     /// The planted bugs by name (`slave_repl.skip_group_barrier`), in the scenario's spelling.
@@ -652,6 +667,12 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("master-steady", include_str!("../../../scenarios/master-steady.toml")),
     ("replication-steady", include_str!("../../../scenarios/replication-steady.toml")),
     ("rough-network", include_str!("../../../scenarios/rough-network.toml")),
+    ("sequoiadb-add-node", include_str!("../../../scenarios/sequoiadb-add-node.toml")),
+    ("sequoiadb-chaos", include_str!("../../../scenarios/sequoiadb-chaos.toml")),
+    ("sequoiadb-failover-rollback", include_str!("../../../scenarios/sequoiadb-failover-rollback.toml")),
+    ("sequoiadb-log-rollover", include_str!("../../../scenarios/sequoiadb-log-rollover.toml")),
+    ("sequoiadb-read-your-writes", include_str!("../../../scenarios/sequoiadb-read-your-writes.toml")),
+    ("sequoiadb-replsize", include_str!("../../../scenarios/sequoiadb-replsize.toml")),
     ("slave-add-datanode", include_str!("../../../scenarios/slave-add-datanode.toml")),
     ("slave-datanode-crash-mid-group", include_str!("../../../scenarios/slave-datanode-crash-mid-group.toml")),
     ("slave-leader-failover", include_str!("../../../scenarios/slave-leader-failover.toml")),
@@ -720,6 +741,8 @@ impl Scenario {
         validate_clients(self)?;
         self.dfs_workload.validate(self)?; // dolphindb-2pc
         self.dfs.validate(self)?; // dolphindb-2pc
+        self.sequoiadb.validate(self)?; // sequoiadb-synclog
+        self.sequoiadb_workload.validate(self)?; // sequoiadb-synclog
         self.network.validate()?;
         validate_disk(&self.disk)?;
         self.clock.validate()?;
@@ -973,12 +996,13 @@ fn operations_bounded(field: &str, per_s: f64, run: &RunSection) -> Checked {
     Ok(())
 }
 
-/// A scenario needs clients: the metadata map's (`[workload]`) or the replica protocol's DFS
-/// clients (`[dfs_workload]`). This runs before `[dfs_workload]`'s own check, which finds nothing
-/// wrong in a section without clients, so a file's first error is the same in either order.
+/// A scenario needs clients: the metadata map's (`[workload]`) or the replica protocol's (DFS
+/// clients, `[dfs_workload]`; SequoiaDB sessions, `[sequoiadb_workload]`). This runs before the
+/// workload sections' own checks, which find nothing wrong in a section without clients, so a
+/// file's first error is the same in either order.
 fn validate_clients(s: &Scenario) -> Checked {
-    if s.workload.clients == 0 && s.dfs_workload.clients == 0 {
-        return fail("workload.clients", "a scenario needs clients: workload.clients or dfs_workload.clients");
+    if s.workload.clients == 0 && s.dfs_workload.clients == 0 && s.sequoiadb_workload.clients == 0 {
+        return fail("workload.clients", "a scenario needs clients: workload.clients, dfs_workload.clients or sequoiadb_workload.clients");
     }
     Ok(())
 }

@@ -61,9 +61,12 @@ impl<D: SimDesign> World<D> {
         }
     }
 
-    /// The node a call goes to now: a cluster's controller leader, a running data node of it, or
-    /// the named node if it runs.
+    /// The node a call goes to now: the design's own target (a group's primary), a cluster's
+    /// controller leader, a running data node of it, or the named node if it runs.
     fn target_node(&self, target: &str) -> Option<NodeId> {
+        if let Some(node) = D::design_target(&ClusterView::new(&self.nodes, &self.topology), target) {
+            return node;
+        }
         let up = |n: NodeId| {
             let node = &self.nodes[n as usize];
             node.status == NodeStatus::Up && node.role.is_some()

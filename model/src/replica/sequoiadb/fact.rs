@@ -98,6 +98,8 @@ pub enum SeqFact {
     /// A node booted from its disk: the log it found (`file_begin` ..= `end`), how many records of a
     /// torn or corrupt tail it dropped, and whether its last shutdown was clean (a node whose
     /// startup is not OK full-syncs).
+    /// In the model: one torn or corrupt record counted per log file whose scan stopped early,
+    /// plus every intact record that no longer chains back from the newest one.
     NodeBooted { at: Member, file_begin: Lsn, end: Lsn, torn_records: u32, startup_ok: bool },
     /// A node's database status changed.
     DbStatusChanged { at: Member, status: DbStatus },
@@ -127,11 +129,16 @@ pub enum SeqFact {
     // --- full sync
     /// A full sync of `at` from `source` began; the source's log ended at `source_end` then (the
     /// target's log is moved there at the end). The target's old data is discarded.
+    /// In the model the target's log moves, at the end, to the source's end when the copy
+    /// completed (`FullSyncEnded::end`, at or after `source_end`): every record up to it reached
+    /// the target either by the copy or forwarded.
     FullSyncBegan { at: Member, source: NodeId, source_end: Lsn },
     /// The copy delivered a document (`None`: the copy found it deleted).
     FullSyncDocCopied { at: Member, source: NodeId, collection: CollectionId, id: DocId, value: Option<DocValue> },
     /// The source forwarded the record at `lsn` while the copy ran (its position was already
     /// copied), or sent it at the end.
+    /// In the model every forwarded record is applied to the target's data (and not written to
+    /// its log); none is sent at the end.
     FullSyncRecordForwarded { at: Member, source: NodeId, lsn: Lsn },
     /// The full sync ended: `completed` (the node serves again, its log ending at `end`) or
     /// abandoned (the source went away; it starts over).
@@ -140,6 +147,8 @@ pub enum SeqFact {
     // --- writes and reads as the nodes did them
     /// The primary answered a write: confirmed (ReplSize met) by `confirmed_by` (itself included)
     /// when `error` is `None`.
+    /// A write refused before it was written (`NodeNotEnough`, `DuplicateKey`, `NotFound`) has
+    /// `lsn` `Lsn::INVALID` and `confirmed_by` the primary alone.
     WriteAnswered {
         at: Member,
         write: WriteId,

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ccrsim_model::core::io::NodeId;
+use ccrsim_model::deployment::call::{Call as AnyCall, CallResult as AnyResult};
 use ccrsim_model::dfs::SharedOperation;
-use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminReply, AdminResult, ReplFact};
+use ccrsim_model::pipeline::dolphindb_async::{AdminReply, AdminResult, ReplFact};
 use ccrsim_model::replica::dolphindb_2pc::DfsFact;
 
 use super::Dolphindb;
@@ -33,7 +34,7 @@ use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
 use crate::deployment::ReplicaMessage;
-use crate::design::DesignCheckers;
+use crate::design::{Call, CallResult, DesignCheckers};
 use crate::env::time::SimTime;
 use crate::scenario::Scenario;
 use crate::summary::{PipelineSummary, ReplicaSummary};
@@ -211,7 +212,12 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         Ok(())
     }
 
-    fn on_answer(&mut self, at: SimTime, node: NodeId, call: &AdminCall, result: &AdminResult) -> Result<(), Violation> {
+    fn on_answer(&mut self, at: SimTime, node: NodeId, call: &Call<Dolphindb>, result: &CallResult<Dolphindb>) -> Result<(), Violation> {
+        let (call, result) = match (call, result) {
+            (AnyCall::Pipeline(call), AnyResult::Pipeline(result)) => (call, result),
+            (AnyCall::Replica(none), _) => match *none {},
+            (_, AnyResult::Replica(none)) => match *none {},
+        };
         let Some(r) = self.repl.as_mut() else { return Ok(()) };
         judge::<AsyncLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result)?;
         if let Ok(AdminReply::SlaveTasks(rows)) = result

@@ -8,14 +8,15 @@ pub mod roles;
 pub use checkers::DolphindbCheckers;
 
 use ccrsim_model::core::io::NodeId;
+use ccrsim_model::deployment::call::{Call as AnyCall, CallResult as AnyResult};
 use ccrsim_model::pipeline::Pipeline;
 use ccrsim_model::pipeline::dolphindb_async::slave::SlaveTaskState;
-use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminError, AdminResult, DolphinAsync};
+use ccrsim_model::pipeline::dolphindb_async::{AdminCall, AdminError, DolphinAsync};
 use ccrsim_model::replica::ReplicaProtocol;
 use ccrsim_model::replica::dolphindb_2pc::Dolphin2pc;
 use ccrsim_model::replica::dolphindb_2pc::state::ReplicaState;
 
-use crate::design::{Deployment, Probes, RoleSpec, ScenarioCall, SimDesign};
+use crate::design::{Call, CallResult, Deployment, Probes, RoleSpec, ScenarioCall, SimDesign};
 use crate::scenario::Scenario;
 use crate::topology::{ClusterId, Topology};
 use crate::view::ClusterView;
@@ -77,14 +78,14 @@ impl SimDesign for Dolphindb {
         meta.replicas.iter().filter(|(n, _)| **n != node).all(|(_, r)| r.state == ReplicaState::Complete && r.version == meta.version)
     }
 
-    fn scenario_calls(scenario: &Scenario) -> Vec<ScenarioCall<AdminCall>> {
+    fn scenario_calls(scenario: &Scenario) -> Vec<ScenarioCall<Call<Self>>> {
         scenario
             .calls
             .iter()
             .map(|c| ScenarioCall {
                 at_s: c.at_s,
                 target: c.on.clone(),
-                call: c.to_call().expect("validated with the scenario"),
+                call: AnyCall::Pipeline(c.to_call().expect("validated with the scenario")),
                 expect: c.expect.clone(),
             })
             .collect()
@@ -104,11 +105,12 @@ impl SimDesign for Dolphindb {
             probes.push((format!("{}.controller", slave.name()), AdminCall::GetSlaveReplicationStatus { limit: None }));
             probes.push((format!("{}.controller", slave.name()), AdminCall::GetSlaveReplicationQueueStatus));
         }
+        let probes = probes.into_iter().map(|(target, call)| (target, AnyCall::Pipeline(call))).collect();
         Some((scenario.replication.status_probe_interval_s, probes))
     }
 
     /// `skipClusterReplicationTask("failed")` skips the tasks FAILED on the slave when it is made.
-    fn prepare_call(view: &ClusterView<'_, Self>, scenario: &Scenario, index: usize, node: NodeId, call: AdminCall) -> AdminCall {
+    fn prepare_call(view: &ClusterView<'_, Self>, scenario: &Scenario, index: usize, node: NodeId, call: Call<Self>) -> Call<Self> {
         if !scenario.calls[index].skips_failed() {
             return call;
         }
@@ -118,13 +120,14 @@ impl SimDesign for Dolphindb {
             .and_then(|c| c.raft().state_machine().pipeline.slave())
             .map(|s| s.tasks().values().filter(|t| t.state == SlaveTaskState::Failed).map(|t| t.task.id).collect())
             .unwrap_or_default();
-        AdminCall::SkipClusterReplicationTask { tasks: failed }
+        AnyCall::Pipeline(AdminCall::SkipClusterReplicationTask { tasks: failed })
     }
 
-    fn outcome_code(result: &AdminResult) -> String {
+    fn outcome_code(result: &CallResult<Self>) -> String {
         match result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.code.clone(),
+            AnyResult::Pipeline(Ok(_)) => "ok".to_string(),
+            AnyResult::Pipeline(Err(e)) => e.code.clone(),
+            AnyResult::Replica(none) => match *none {},
         }
     }
 
@@ -132,7 +135,10 @@ impl SimDesign for Dolphindb {
         AdminError::UNAVAILABLE
     }
 
-    fn call_name(call: &AdminCall) -> String {
-        call.name().to_string()
+    fn call_name(call: &Call<Self>) -> String {
+        match call {
+            AnyCall::Pipeline(call) => call.name().to_string(),
+            AnyCall::Replica(none) => match *none {},
+        }
     }
 }

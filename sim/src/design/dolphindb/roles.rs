@@ -5,13 +5,11 @@ use std::collections::BTreeMap;
 use ccrsim_model::core::io::NodeId;
 
 use super::Dolphindb;
-use crate::design::RoleSpec;
-use ccrsim_model::deployment::client::ClientConfig;
+use crate::design::{RoleSpec, metadata_client, raft_config};
 use ccrsim_model::deployment::controller::ControllerConfig;
 use ccrsim_model::pipeline::dolphindb_async::admin::NodeRole;
 use ccrsim_model::pipeline::dolphindb_async::datanode::ReplicationSettings;
 use ccrsim_model::pipeline::dolphindb_async::{MasterConfig, ReplConfig, ReplLinks, SlaveConfig};
-use ccrsim_model::raft::RaftConfig;
 use ccrsim_model::replica::dolphindb_2pc::client::DfsClientConfig;
 use ccrsim_model::replica::dolphindb_2pc::controller::WatchConfig;
 use ccrsim_model::replica::dolphindb_2pc::datanode::DataNodeConfig;
@@ -107,22 +105,13 @@ pub fn node_role(scenario: &Scenario, kind: NodeKind) -> NodeRole {
 
 /// The role spec of every node, by id.
 pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec<Dolphindb>> {
-    let raft = &scenario.raft;
     let t = &scenario.dfs;
     topology
         .nodes
         .iter()
         .map(|node| match node.kind {
             NodeKind::Controller(cluster) => RoleSpec::<Dolphindb>::Controller(ControllerConfig {
-                raft: RaftConfig {
-                    id: node.id,
-                    members: topology.controllers(cluster),
-                    election_timeout_ms: (raft.election_timeout_ms[0], raft.election_timeout_ms[1]),
-                    heartbeat_ms: raft.heartbeat_ms,
-                    max_entries_per_append: raft.max_entries_per_append,
-                    snapshot_threshold_entries: raft.snapshot_threshold_entries,
-                    bugs: scenario.planted_bugs.raft,
-                },
+                raft: raft_config(scenario, topology, node, cluster),
                 replica: dfs_config(scenario, topology, cluster),
                 pipeline: repl_config(scenario, topology, cluster),
                 pipeline_duties: links(scenario, topology, cluster),
@@ -153,16 +142,7 @@ pub fn specs(scenario: &Scenario, topology: &Topology) -> Vec<RoleSpec<Dolphindb
                 },
                 bugs: scenario.planted_bugs.data_node,
             }),
-            NodeKind::Client => {
-                let w = &scenario.workload;
-                let per_client = w.proposals_per_s / f64::from(w.clients);
-                RoleSpec::<Dolphindb>::Client(ClientConfig {
-                    controllers: topology.controllers(ClusterId::Master),
-                    issue_interval_ms: ((1000.0 / per_client).round() as u64).max(1),
-                    lanes: w.lanes_per_client,
-                    retry_timeout_ms: w.retry_timeout_ms,
-                })
-            }
+            NodeKind::Client => RoleSpec::<Dolphindb>::Client(metadata_client(scenario, topology)),
             NodeKind::ReplicaClient(cluster) => {
                 let w = &scenario.dfs_workload;
                 let clients = topology.replica_clients(cluster).len().max(1) as f64;
