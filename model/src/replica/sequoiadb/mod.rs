@@ -36,7 +36,7 @@ pub use message::SeqMessage;
 pub use node::SeqDataNode;
 
 use crate::core::io::{Carries, DiskCompletion, DiskView, Millis, NodeId, Output, RecoveryError, TimerKey, part};
-use crate::replica::{CallOutcome, Duty, Guest, LeaderView, ReplicaClient, ReplicaNode, ReplicaProtocol, Wire, WriteHooks};
+use crate::replica::{CallAnswered, CallOutcome, Duty, Guest, LeaderView, ReplicaClient, ReplicaNode, ReplicaProtocol, Wire, WriteHooks};
 
 /// The design: SequoiaDB's replica groups with their sync log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -179,10 +179,9 @@ impl<P: Guest, W: Wire<SequoiaDb, P>> ReplicaNode<SequoiaDb, P, W> for SeqDataNo
         // The pipeline has no part in this node: no pipeline call reaches it.
     }
 
-    fn on_replica_call(&mut self, now: Millis, _call_id: u64, call: SeqCall, out: &mut Output<W::Message, W::Fact>) {
-        // The answer (`SeqDataNode::on_call`'s result) has no carrier in `Wire` yet: the deployment's
-        // plumbing reports it once it has one. The step-down itself shows as `SteppedDown`.
-        let _answer = SeqDataNode::on_call(self, now, call, out);
+    fn on_replica_call(&mut self, now: Millis, call_id: u64, call: SeqCall, out: &mut Output<W::Message, W::Fact>) {
+        let result = SeqDataNode::on_call(self, now, call.clone(), out);
+        out.fact_replica_answer(CallAnswered { call_id, call, result });
     }
 }
 

@@ -112,6 +112,8 @@ pub struct WriteInfo {
     pub group_size_at_invoke: usize,
     /// Members of its group when it ended (the most it can have had: `group_size_ever`).
     pub group_size_at_end: usize,
+    /// Its end's place in the run's order.
+    pub ended_fact: u64,
 }
 
 /// A client's read.
@@ -182,6 +184,11 @@ pub struct SeqLedger {
     pub unrepaired: BTreeSet<Member>,
     /// Clients' writes.
     pub writes: BTreeMap<WriteId, WriteInfo>,
+    /// Facts followed so far: a fact's place in the run's order (facts of different nodes carry
+    /// clocks that do not compare).
+    pub facts_seen: u64,
+    /// Each node's boots without a clean startup, by their place in the run's order.
+    pub abnormal_boots: BTreeMap<NodeId, Vec<u64>>,
     /// Clients' reads.
     pub reads: BTreeMap<ReadId, ReadInfo>,
     /// Counts for reports.
@@ -228,6 +235,7 @@ impl SeqLedger {
 
     /// Follows one fact.
     pub fn apply(&mut self, fact: &SeqFact) {
+        self.facts_seen += 1;
         match fact {
             SeqFact::CollectionCreated { collection, group, repl_size } => {
                 self.collections.insert(*collection, (*group, *repl_size));
@@ -245,6 +253,7 @@ impl SeqLedger {
                 self.status.remove(at);
                 if !startup_ok {
                     self.unrepaired.insert(*at);
+                    self.abnormal_boots.entry(at.node).or_default().push(self.facts_seen);
                 }
                 self.booted(*at, *file_begin, *end);
             }
@@ -327,6 +336,7 @@ impl SeqLedger {
                     ended: None,
                     group_size_at_invoke: group.map_or(0, |g| self.group_size(g)),
                     group_size_at_end: 0,
+                    ended_fact: 0,
                 };
                 self.writes.insert(*write, info);
             }
@@ -339,6 +349,7 @@ impl SeqLedger {
                 if let Some(w) = self.writes.get_mut(write) {
                     w.ended = Some((outcome.clone(), *at));
                     w.group_size_at_end = size;
+                    w.ended_fact = self.facts_seen;
                 }
             }
             SeqFact::ReadInvoked { read, collection, id, sticky, .. } => {

@@ -269,11 +269,12 @@ impl SeqSummary {
             .iter()
             .map(|(r, c)| {
                 format!(
-                    "ReplSize {r}: {} writes acknowledged, {} lost ({:.1} per 1,000; {} with a majority's confirmation), {} not judged",
+                    "ReplSize {r}: {} writes acknowledged, {} lost ({:.1} per 1,000; {} with a majority's confirmation, {} more after every confirming node restarted abnormally and full-synced), {} not judged",
                     c.acknowledged,
                     c.lost,
                     c.lost_per_1000(),
                     c.lost_with_majority,
+                    c.lost_to_abnormal_restarts,
                     c.unknown
                 )
             })

@@ -9,6 +9,13 @@
 //! history (the chain of its final primary's log). An acknowledged write confirmed by fewer nodes
 //! may be lost in a failover: that is no violation but its RPO, counted per ReplSize and per
 //! failover in [`DurabilityReport`].
+//!
+//! One loss of a majority-confirmed write is the design's own, and is counted, not refused: every
+//! node that confirmed it restarted without a clean startup afterwards. SequoiaDB full-syncs such
+//! a node (seed 002 §全量同步: 宕机重启; the reference's §6, `!pmdGetStartup().isOK()` on attach),
+//! which discards its data and log, and the source it copies from may lack the write. Losing a
+//! confirming majority to crashes thus loses the write: the window the report shows as
+//! `lost_to_abnormal_restarts`.
 
 use std::collections::BTreeMap;
 
@@ -140,6 +147,9 @@ pub struct AckedWrite {
     pub acked_at: Millis,
     /// Its fate.
     pub fate: Fate,
+    /// Every node that confirmed it restarted without a clean startup after it was acknowledged
+    /// (and so was rebuilt by a full sync that discarded its log).
+    pub confirmers_restarted: bool,
 }
 
 impl AckedWrite {
@@ -166,8 +176,12 @@ pub struct Rpo {
 pub struct DurabilityReport {
     /// Every acknowledged write.
     pub acked: Vec<AckedWrite>,
-    /// Lost ones whose confirmations covered a majority (each a violation).
+    /// Lost ones whose confirmations covered a majority (each a violation), unless every node that
+    /// confirmed it restarted abnormally afterwards (see `lost_to_abnormal_restarts`).
     pub lost_with_majority: Vec<AckedWrite>,
+    /// Lost ones confirmed by a majority whose every confirming node then restarted without a clean
+    /// startup and was rebuilt by a full sync: the design's documented loss, counted.
+    pub lost_to_abnormal_restarts: Vec<AckedWrite>,
     /// Lost ones by the (group, version) of the primary whose tail lost them.
     pub rpo: BTreeMap<(GroupId, u32), Rpo>,
 }
@@ -188,6 +202,8 @@ impl DurabilityReport {
             let mut distinct = confirmed_by.clone();
             distinct.sort_unstable();
             distinct.dedup();
+            let confirmers_restarted =
+                distinct.iter().all(|node| ledger.abnormal_boots.get(node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact)));
             let acked = AckedWrite {
                 write: *write,
                 group: *group,
@@ -197,9 +213,12 @@ impl DurabilityReport {
                 group_size: info.group_size_at_end,
                 acked_at: *acked_at,
                 fate,
+                confirmers_restarted,
             };
             if fate == Fate::Lost {
-                if acked.majority() {
+                if acked.majority() && confirmers_restarted {
+                    report.lost_to_abnormal_restarts.push(acked.clone());
+                } else if acked.majority() {
                     report.lost_with_majority.push(acked.clone());
                 }
                 let rpo = report.rpo.entry((*group, lsn.version)).or_insert(Rpo { first_acked_ms: Millis::MAX, ..Rpo::default() });
@@ -222,7 +241,8 @@ impl DurabilityReport {
             match a.fate {
                 Fate::Lost => {
                     row.lost += 1;
-                    row.lost_with_majority += u64::from(a.majority());
+                    row.lost_with_majority += u64::from(a.majority() && !a.confirmers_restarted);
+                    row.lost_to_abnormal_restarts += u64::from(a.majority() && a.confirmers_restarted);
                 }
                 Fate::Unknown => row.unknown += 1,
                 Fate::Kept => {}
@@ -241,6 +261,9 @@ pub struct LossCounts {
     pub lost: u64,
     /// Lost although a majority confirmed them (violations).
     pub lost_with_majority: u64,
+    /// Lost although a majority confirmed them, each confirming node having restarted abnormally
+    /// and full-synced since: the design's documented loss, counted.
+    pub lost_to_abnormal_restarts: u64,
     /// Not judged (no one final primary, or a history that does not reach back to them).
     pub unknown: u64,
 }
@@ -403,6 +426,35 @@ mod tests {
             err.contains("write (1, 1) was acknowledged at 1:0 by 2 confirmations of a group of 3, but group 1's final history lacks it"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_write_lost_after_its_confirming_majority_restarted_abnormally_is_counted_not_refused() {
+        // Both confirming nodes crash and come back without a clean startup (SequoiaDB full-syncs
+        // them, discarding their logs), then N1 leads without the write: the design's own loss.
+        let mut facts = insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0], N[2]]);
+        for node in [N[0], N[2]] {
+            facts.push((
+                node,
+                SeqFact::NodeBooted { at: m(node), file_begin: Lsn::INVALID, end: Lsn::INVALID, torn_records: 0, startup_ok: false },
+            ));
+        }
+        facts.extend([rec(N[1], l(2, 10), Lsn::INVALID, None)]);
+        let ledger = judged(ReplSize::Nodes(2), facts).expect("judged");
+        let nodes = vec![final_node(N[1], NodeRole::Primary, &[l(2, 10)], &[])];
+        assert_eq!(WriteDurability.at_end(&ledger, &nodes), Ok(()));
+        let report = DurabilityReport::of(&ledger, |g| Some(History::of(&ledger, g, l(2, 10))));
+        let row = report.by_repl_size()["2"];
+        assert_eq!((row.lost, row.lost_with_majority, row.lost_to_abnormal_restarts), (1, 0, 1));
+        // Had one confirming node kept its log (a clean restart, or no crash), it is a violation.
+        let mut facts = insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0], N[2]]);
+        facts.push((
+            N[0],
+            SeqFact::NodeBooted { at: m(N[0]), file_begin: Lsn::INVALID, end: Lsn::INVALID, torn_records: 0, startup_ok: false },
+        ));
+        facts.extend([rec(N[1], l(2, 10), Lsn::INVALID, None)]);
+        let ledger = judged(ReplSize::Nodes(2), facts).expect("judged");
+        assert!(WriteDurability.at_end(&ledger, &nodes).is_err());
     }
 
     #[test]
