@@ -35,6 +35,17 @@ pub struct SeqBugs {
     /// (`addLastNode` skipped for primary-required requests): a read within PreferredPeriod goes to
     /// the node the session last read from, which may lag behind the session's own write.
     pub sticky_write_not_recorded: bool,
+    /// A client session reports a write answered WAIT_SYNC_FAILED or TIMEOUT as failed, as if
+    /// every error meant nothing was written: the write was applied on the primary and may well
+    /// survive (`_clsShdSession::_waitSync` returns the error after the data is in).
+    pub unconfirmed_reported_failed: bool,
+    /// A primary whose write, already logged, cannot be confirmed because too few nodes are alive
+    /// answers NODE_NOT_ENOUGH (the refusal `replSizeCheck` gives before the data) instead of
+    /// WAIT_SYNC_FAILED (the answer after it): the client is told nothing happened.
+    pub node_not_enough_after_write: bool,
+    /// A CONSULT rollback truncates the log but leaves the documents as they are (the replayer's
+    /// undo of each record skipped): the node's data keeps writes its log no longer holds.
+    pub rollback_keeps_documents: bool,
 }
 
 impl SeqBugs {
@@ -48,6 +59,9 @@ impl SeqBugs {
             serve_reads_in_full_sync,
             consult_skips_hash_check,
             sticky_write_not_recorded,
+            unconfirmed_reported_failed,
+            node_not_enough_after_write,
+            rollback_keeps_documents,
         } = *self;
         skip_version_bump
             || voter_ignores_lsn
@@ -56,6 +70,9 @@ impl SeqBugs {
             || serve_reads_in_full_sync
             || consult_skips_hash_check
             || sticky_write_not_recorded
+            || unconfirmed_reported_failed
+            || node_not_enough_after_write
+            || rollback_keeps_documents
     }
 }
 

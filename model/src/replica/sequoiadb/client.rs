@@ -133,7 +133,9 @@ impl SeqClient {
         }
         let outcome = match result {
             Ok((lsn, confirmed_by)) => WriteOutcome::Ok { group, node, lsn, confirmed_by },
-            Err(e) if e.leaves_write_indeterminate() => WriteOutcome::Indeterminate(Some(e)),
+            Err(e) if e.leaves_write_indeterminate() && !self.config.bugs.unconfirmed_reported_failed => {
+                WriteOutcome::Indeterminate(Some(e))
+            }
             Err(e) => WriteOutcome::Failed(e),
         };
         out.fact_replica(SeqFact::WriteEnded { write, outcome, at: now });

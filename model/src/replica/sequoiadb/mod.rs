@@ -180,7 +180,7 @@ impl<P: Guest, W: Wire<SequoiaDb, P>> ReplicaNode<SequoiaDb, P, W> for SeqDataNo
     }
 
     fn on_replica_call(&mut self, now: Millis, call_id: u64, call: SeqCall, out: &mut Output<W::Message, W::Fact>) {
-        let result = SeqDataNode::on_call(self, now, call.clone(), out);
+        let result = SeqDataNode::on_call(self, now, call, out);
         out.fact_replica_answer(CallAnswered { call_id, call, result });
     }
 }

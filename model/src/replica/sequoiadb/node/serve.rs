@@ -123,7 +123,11 @@ impl SeqDataNode {
             if confirmed.len() + short >= usize::from(w.required) {
                 self.answer_waiter(w, Ok(()), out);
             } else if now >= w.deadline {
-                let error = if alive < usize::from(w.required) { SeqError::WaitSyncFailed } else { SeqError::Timeout };
+                let error = match alive < usize::from(w.required) {
+                    true if self.config.bugs.node_not_enough_after_write => SeqError::NodeNotEnough,
+                    true => SeqError::WaitSyncFailed,
+                    false => SeqError::Timeout,
+                };
                 crate::mark!("sequoiadb.write_unconfirmed");
                 self.answer_waiter(w, Err(error), out);
             } else {
