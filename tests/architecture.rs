@@ -151,6 +151,7 @@ const SIM: Rules = Rules {
         &["host"],
         &["runner"],
         &["load"],
+        &["shrink"],
     ],
     seams: &["checkers::replica", "checkers::pipeline", "design"],
     composers: &["registry"],
