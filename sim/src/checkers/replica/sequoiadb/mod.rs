@@ -467,7 +467,7 @@ mod tests {
         }
         let lines = checkers.summary(None).lines();
         assert!(
-            lines[0].starts_with("ReplSize 1: 1 writes acknowledged, 1 lost (1000.0 per 1,000; 0 with a majority's confirmation)"),
+            lines[0].starts_with("ReplSize 1: 1 writes acknowledged, 1 lost (1000.0 per 1,000; 0 with a majority's confirmation,"),
             "{lines:?}"
         );
         assert_eq!(checkers.replica_summary().operations["insert"].ok, 1);
