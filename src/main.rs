@@ -387,6 +387,10 @@ fn print_summary(s: &Summary) {
             r.enqueued, r.applied, r.skipped, r.failed, r.unfinished
         );
     }
+    if s.fates.writes > 0 {
+        let fates: Vec<String> = s.fates.by_fate().iter().map(|(fate, n)| format!("{n} {fate}")).collect();
+        println!("fates         {} writes over {} copies: {}", s.fates.writes, s.fates.copies.len(), fates.join(", "));
+    }
 }
 
 /// One line per failure signature: how many seeds, and the seed that failed soonest with the command

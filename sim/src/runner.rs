@@ -62,6 +62,9 @@ pub struct SeedReport {
     /// What availability measured: fault-free windows, the client operations counted in them,
     /// the longest leaderless stretch of each controller group (`availability`).
     pub availability: Option<crate::checkers::availability::AvailabilitySummary>,
+    /// The fate of every write on every copy when the run ended (`write-fate`; judged only on a
+    /// run that converged, reported on every run that ended).
+    pub fates: Option<crate::summary::FateSummary>,
     /// Coverage marks the model hit, with how often (`ccrsim_model::core::marks`).
     pub marks: BTreeMap<String, u64>,
     /// The recorded trace, when asked for.
@@ -337,6 +340,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
         dfs: w.replica_summary(),
         replication: w.pipeline_summary(),
         availability: Some(w.availability_summary()),
+        fates: w.outcome.is_some().then(|| w.fate_summary()),
         marks: marks::take().into_iter().map(|(name, hits)| (name.to_string(), hits)).collect(),
         trace: w.trace.take_lines(),
     }
@@ -379,6 +383,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         dfs: None,
         replication: None,
         availability: None,
+        fates: None,
         marks: BTreeMap::new(),
         trace: None,
     }
@@ -589,6 +594,8 @@ pub struct Summary {
     pub committed_per_sim_second: f64,
     /// Replication over all seeds and slaves (zero without slaves).
     pub replication: ReplTotals,
+    /// The fate of every write over all seeds, per copy and fate (`write-fate`).
+    pub fates: crate::summary::FateSummary,
     /// Each coverage mark hit in the sweep: hits over all seeds, and how many seeds hit it.
     pub marks: BTreeMap<String, MarkCount>,
     /// The failing seeds grouped by signature, the most frequent first.
@@ -682,6 +689,10 @@ impl Summary {
             committed_transactions,
             committed_per_sim_second: if sim_seconds > 0.0 { committed_transactions as f64 / sim_seconds } else { 0.0 },
             replication: ReplTotals::of(reports),
+            fates: reports.iter().filter_map(|r| r.fates.as_ref()).fold(Default::default(), |mut total, f| {
+                total.add(f);
+                total
+            }),
             marks: MarkCount::of(reports),
             signatures: SignatureCount::of(reports),
         }

@@ -59,3 +59,40 @@ pub struct TargetSummary {
     /// The replication state at the end (`ENABLED`, `STOPPED`, ...; a slave starts ENABLED).
     pub state: String,
 }
+
+/// The fate of a run's writes on every copy (`write-fate`), for reports. (Serialised as `fates`.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FateSummary {
+    /// Writes judged: acknowledged to their client, or of an outcome their client cannot know.
+    pub writes: u64,
+    /// Per copy (a replica's node, a target cluster), per fate (`applied`, `pending`, `skipped`,
+    /// `lost: CAUSE`, `unexplained`, `indeterminate`): how many writes.
+    pub copies: BTreeMap<String, BTreeMap<String, u64>>,
+    /// One write of each copy and fate, described (`"COPY FATE"` to text).
+    pub examples: BTreeMap<String, String>,
+}
+
+impl FateSummary {
+    /// Adds `other`'s counts to these (examples kept from the first that has one).
+    pub fn add(&mut self, other: &FateSummary) {
+        self.writes += other.writes;
+        for (copy, fates) in &other.copies {
+            let mine = self.copies.entry(copy.clone()).or_default();
+            for (fate, n) in fates {
+                *mine.entry(fate.clone()).or_default() += n;
+            }
+        }
+        for (key, text) in &other.examples {
+            self.examples.entry(key.clone()).or_insert_with(|| text.clone());
+        }
+    }
+
+    /// Write-copies per fate, over every copy.
+    pub fn by_fate(&self) -> BTreeMap<&str, u64> {
+        let mut total = BTreeMap::new();
+        for (fate, n) in self.copies.values().flatten() {
+            *total.entry(fate.as_str()).or_default() += n;
+        }
+        total
+    }
+}

@@ -31,6 +31,7 @@
 //! | | `new-nodes-idle` | added data nodes never get tasks | DolphinDB replication |
 //! | | `status-truthful` | status functions show what the controller applied | DolphinDB replication |
 //! | | `task-data-durability` | synchronously persisted task data is never missing | clusterReplicationSyncPersistence |
+//! | (any) | `write-fate` | every acknowledged write applied, pending, skipped by a call, lost with a documented cause, or indeterminate, on every copy | issue 12; Jepsen |
 //! | (any) | `availability` | as available as the scenario's `[expect]` bounds say, in fault-free windows | DolphinDB HA; the scenario |
 //! | (harness) | `management-calls` | each scenario call gets the outcome the scenario expects | the design's function reference |
 //!
@@ -50,6 +51,7 @@ pub mod recovery_soundness;
 pub mod replica;
 #[cfg(test)]
 mod test_support;
+pub mod write_fate;
 
 pub use crate::violation::{Class, Violation};
 
@@ -60,6 +62,7 @@ use self::availability::{Answer, Availability, AvailabilitySummary, Disruption, 
 use self::raft::RaftCheckers;
 use self::raft::acknowledged_writes::AcknowledgedWrites;
 use self::recovery_soundness::RecoverySoundness;
+use self::write_fate::Fates;
 use crate::deployment::{Call, CallResult, Deployment, Message, PipelineFact, ReplicaFact, ReplicaMessage};
 use crate::env::time::SimTime;
 use crate::scenario::Scenario;
@@ -135,7 +138,7 @@ pub fn at_end_of<K: ?Sized, F: ?Sized, V: ?Sized, C: Checker<K, F, V>>(
 /// categories.
 pub fn neutral_checker_names() -> Vec<&'static str> {
     let mut names = RaftCheckers::names();
-    names.extend([recovery_soundness::NAME, availability::NAME, MODEL_INVARIANT, DETERMINISM, MANAGEMENT_CALLS]);
+    names.extend([recovery_soundness::NAME, availability::NAME, write_fate::NAME, MODEL_INVARIANT, DETERMINISM, MANAGEMENT_CALLS]);
     names
 }
 
@@ -169,6 +172,10 @@ pub trait DesignCheckers<D: Deployment>: std::fmt::Debug {
     fn replica_summary(&self) -> Option<ReplicaSummary>;
     /// What the pipeline did in the run, for reports.
     fn pipeline_summary(&self) -> Option<PipelineSummary>;
+    /// The fate of every write acknowledged to a client, and of every write whose outcome its
+    /// client cannot know, on every copy the design keeps (`write-fate`), from the design's ledgers
+    /// and the final state; a loss gets a cause the design documents or is `Fate::Unexplained`.
+    fn write_fates(&self, view: &ClusterView<'_, D>) -> Fates;
 }
 
 /// Every checker of a run: Raft's per controller group, the acknowledged writes of metadata
@@ -292,6 +299,11 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     pub fn at_end(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
         self.raft.at_end(at, view, &self.acknowledged_writes)?;
         self.design.at_end(at, view)?;
+        // After the design's own checkers: a loss they explain or refuse is theirs to report.
+        self.design
+            .write_fates(view)
+            .verdict()
+            .map_err(|m| Violation::of(write_fate::NAME, write_fate::SOURCE, Class::EndState, at, None, m))?;
         at_end_of::<SimTime, (), (), _>(&self.availability, &at, &(), at, "")
     }
 

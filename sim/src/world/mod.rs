@@ -335,6 +335,11 @@ impl<D: SimDesign> World<D> {
         self.checkers.design().pipeline_summary()
     }
 
+    /// The fate of every write on every copy as things stand, for reports.
+    pub fn fate_summary(&self) -> crate::summary::FateSummary {
+        self.checkers.design().write_fates(&self.view()).summary()
+    }
+
     /// A read-only view of the deployment, for the checkers.
     pub fn view(&self) -> crate::view::ClusterView<'_, D> {
         crate::view::ClusterView::new(&self.nodes, &self.topology)

@@ -32,6 +32,7 @@ use crate::checkers::pipeline::liveness::ReplicationLiveness;
 use crate::checkers::pipeline::no_gaps::NoGaps;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
+use crate::checkers::write_fate::Fates;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
 use crate::deployment::ReplicaMessage;
 use crate::design::{Call, CallResult, DesignCheckers};
@@ -268,5 +269,10 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
 
     fn pipeline_summary(&self) -> Option<PipelineSummary> {
         self.repl.as_ref().map(|r| r.ledger.pipeline.summary())
+    }
+
+    fn write_fates(&self, _view: &ClusterView<'_, Dolphindb>) -> Fates {
+        // Filled by the design's fate derivation (issue 12, in progress).
+        Fates::new()
     }
 }

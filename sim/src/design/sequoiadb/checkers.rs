@@ -15,6 +15,7 @@ use super::Sequoiadb;
 use crate::checkers::Violation;
 use crate::checkers::availability::Answer;
 use crate::checkers::replica::sequoiadb::{FinalNode, SeqCheckers};
+use crate::checkers::write_fate::Fates;
 use crate::design::{Call, CallResult, DesignCheckers};
 use crate::env::time::SimTime;
 use crate::summary::{PipelineSummary, ReplicaSummary};
@@ -103,5 +104,10 @@ impl DesignCheckers<Sequoiadb> for SequoiadbCheckers {
 
     fn pipeline_summary(&self) -> Option<PipelineSummary> {
         None
+    }
+
+    fn write_fates(&self, _view: &ClusterView<'_, Sequoiadb>) -> Fates {
+        // Filled by the design's fate derivation (issue 12, in progress).
+        Fates::new()
     }
 }
