@@ -9,6 +9,7 @@
 //! folder under `design/` and one line in `registry.rs`.
 
 pub mod dolphindb;
+pub mod reduce;
 pub mod sequoiadb;
 
 use ccrsim_model::core::io::NodeId;
@@ -79,6 +80,12 @@ pub trait SimDesign: Deployment {
     fn design_target(_view: &ClusterView<'_, Self>, _target: &str) -> Option<Option<NodeId>> {
         None
     }
+    /// The shrinker's steps over the design's own sections (its workload, its deployment).
+    fn reductions() -> Vec<reduce::Reduction>;
+    /// The operation types of the design's workload, for the shrinker's delta debugging.
+    fn operation_types(scenario: &Scenario) -> Vec<String>;
+    /// `scenario` with only the operation types `keys` in the design's workload.
+    fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario;
 }
 
 /// The Raft settings of controller `node` of `cluster`, from `[raft]` (every design's controller

@@ -61,7 +61,7 @@ impl Target {
 pub struct Size {
     /// Faults planned (each with its end), and the conditional leader trigger if it is on.
     pub faults: usize,
-    /// Client operations: the DFS workload's, ended in any way, and the controller clients'
+    /// Client operations: the design's workload's, ended in any way, and the controller clients'
     /// acknowledged writes.
     pub operations: u64,
     /// Simulated seconds until the run stopped.
@@ -206,8 +206,8 @@ impl Shrinker<'_> {
     /// Delta debugging over the workload's operation types.
     fn fewer_operation_types(&mut self) {
         let base = self.best.clone();
-        ddmin::ddmin(reductions::mix_keys(&base), &mut |kept| {
-            self.fails(&reductions::with_mix(&base, kept), &format!("{} operation types", kept.len()))
+        ddmin::ddmin(reductions::operation_types(&base), &mut |kept| {
+            self.fails(&reductions::with_operation_types(&base, kept), &format!("{} operation types", kept.len()))
         });
     }
 
@@ -279,7 +279,7 @@ impl Shrinker<'_> {
         self.fewer_faults();
         self.sooner_end();
         self.fewer_calls();
-        for (name, reduce) in reductions::all() {
+        for (name, reduce) in reductions::all(&self.best) {
             if self.out_of_budget {
                 break;
             }

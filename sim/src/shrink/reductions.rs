@@ -1,95 +1,64 @@
-//! Smaller versions of a scenario, one step each: the workload (fewer clients and sessions, a
-//! lower rate, fewer databases and tables, no reads), the deployment (fewer data nodes, fewer
-//! slaves, no nodes added later), and the nemesis's conditional faults. The shrinker tries each
-//! in turn and keeps it when the run still fails the same way; a step the loader refuses (a
-//! schedule naming a node the smaller deployment lacks) is simply not taken.
+//! Smaller versions of a scenario, one step each: the neutral ones here (the metadata clients, the
+//! nemesis's conditional faults) and the design's own (`SimDesign::reductions`: its workload and its
+//! deployment). The shrinker tries each in turn and keeps it when the run still fails the same way;
+//! a step the loader refuses (a schedule naming a node the smaller deployment lacks) is simply not
+//! taken.
 //!
 //! The workload's operation types and the management calls are list reductions the shrinker
-//! makes by delta debugging (`mix_keys`, `with_mix`), not steps here.
+//! makes by delta debugging (`operation_types`, `with_operation_types`), not steps here.
 
-use std::collections::BTreeMap;
-
+use crate::design::SimDesign;
+pub use crate::design::reduce::Reduction;
+use crate::design::reduce::{changed, half};
+use crate::registry::{DesignJob, with_design};
 use crate::scenario::Scenario;
 
-/// One reduction: its name (for progress and the cause line) and the smaller scenario, if the
-/// scenario can get smaller that way.
-pub type Reduction = (&'static str, fn(&Scenario) -> Option<Scenario>);
-
-/// `edit` applied to a copy of `s`, if it changed anything.
-fn changed(s: &Scenario, edit: impl FnOnce(&mut Scenario)) -> Option<Scenario> {
-    let mut smaller = s.clone();
-    edit(&mut smaller);
-    (smaller != *s).then_some(smaller)
-}
-
-fn half(n: u32, floor: u32) -> u32 {
-    (n / 2).max(floor).min(n)
-}
-
-/// Every reduction, the cheapest to run first (a shorter, lighter run is quicker to judge).
-pub fn all() -> Vec<Reduction> {
+/// The steps every design has, the cheapest to run first.
+fn neutral() -> Vec<Reduction> {
     vec![
         ("no fault on a new leader", |s| changed(s, |s| s.faults.on_new_leader.probability = 0.0)),
         ("half the controller clients", |s| changed(s, |s| s.workload.clients = half(s.workload.clients, 0))),
         ("one session per controller client", |s| changed(s, |s| s.workload.lanes_per_client = 1)),
         ("half the proposal rate", |s| changed(s, |s| s.workload.proposals_per_s /= 2.0)),
-        ("half the DFS clients", |s| changed(s, |s| s.dfs_workload.clients = half(s.dfs_workload.clients, 0))),
-        ("one session per DFS client", |s| changed(s, |s| s.dfs_workload.lanes_per_client = 1)),
-        ("half the DFS operation rate", |s| changed(s, |s| s.dfs_workload.ops_per_s /= 2.0)),
-        ("half the databases", |s| changed(s, |s| s.dfs_workload.databases = half(s.dfs_workload.databases, 1))),
-        ("half the tables", |s| changed(s, |s| s.dfs_workload.tables_per_db = half(s.dfs_workload.tables_per_db, 1))),
-        ("half the rows per write", |s| {
-            changed(s, |s| {
-                let [low, high] = s.dfs_workload.rows;
-                s.dfs_workload.rows = [low.min(half(high, 1)), half(high, 1)];
-            })
-        }),
-        ("no queries", |s| changed(s, |s| s.dfs_workload.query_weight = 0)),
-        ("no invalid operations", |s| changed(s, |s| s.dfs_workload.invalid_share = 0.0)),
-        ("no slave clients", |s| changed(s, |s| s.replication.slave_clients = 0)),
-        ("no data nodes added later", |s| {
-            changed(s, |s| {
-                if let Some(slave) = &mut s.cluster.slave {
-                    slave.added_data_nodes = 0;
-                }
-            })
-        }),
-        ("one slave fewer", |s| {
-            changed(s, |s| {
-                if let Some(slave) = s.cluster.slave.as_mut().filter(|slave| slave.count > 1) {
-                    slave.count -= 1;
-                }
-            })
-        }),
-        ("one master data node fewer", |s| {
-            changed(s, |s| {
-                let shape = &mut s.cluster.master;
-                if shape.data_nodes > shape.replication_factor.max(1) {
-                    shape.data_nodes -= 1;
-                }
-            })
-        }),
-        ("one slave data node fewer", |s| {
-            changed(s, |s| {
-                if let Some(shape) = s.cluster.slave.as_mut().filter(|shape| shape.data_nodes > shape.replication_factor.max(1)) {
-                    shape.data_nodes -= 1;
-                }
-            })
-        }),
     ]
 }
 
-/// The workload's operation types, for delta debugging over them.
-pub fn mix_keys(s: &Scenario) -> Vec<String> {
-    s.dfs_workload.mix.keys().cloned().collect()
+/// Every step for `scenario`'s design: the neutral ones, then the design's.
+pub fn all(scenario: &Scenario) -> Vec<Reduction> {
+    struct Steps;
+    impl DesignJob for Steps {
+        type Out = Vec<Reduction>;
+        fn run<D: SimDesign>(self) -> Self::Out {
+            D::reductions()
+        }
+    }
+    let mut steps = neutral();
+    steps.extend(with_design(scenario, Steps));
+    steps
 }
 
-/// `s` with only the operation types `keys` in its workload's mix, at their weights.
-pub fn with_mix(s: &Scenario, keys: &[String]) -> Scenario {
-    let mut smaller = s.clone();
-    let mix: BTreeMap<String, u32> = s.dfs_workload.mix.iter().filter(|(k, _)| keys.contains(k)).map(|(k, w)| (k.clone(), *w)).collect();
-    smaller.dfs_workload.mix = mix;
-    smaller
+/// The operation types of `scenario`'s workload, for delta debugging over them.
+pub fn operation_types(scenario: &Scenario) -> Vec<String> {
+    struct Types<'a>(&'a Scenario);
+    impl DesignJob for Types<'_> {
+        type Out = Vec<String>;
+        fn run<D: SimDesign>(self) -> Self::Out {
+            D::operation_types(self.0)
+        }
+    }
+    with_design(scenario, Types(scenario))
+}
+
+/// `scenario` with only the operation types `keys` in its workload.
+pub fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario {
+    struct Only<'a>(&'a Scenario, &'a [String]);
+    impl DesignJob for Only<'_> {
+        type Out = Scenario;
+        fn run<D: SimDesign>(self) -> Self::Out {
+            D::with_operation_types(self.0, self.1)
+        }
+    }
+    with_design(scenario, Only(scenario, keys))
 }
 
 #[cfg(test)]
@@ -97,16 +66,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_reduction_makes_the_default_scenario_smaller_or_says_it_cannot() {
-        let s = Scenario::embedded(crate::scenario::DEFAULT_SCENARIO).unwrap();
-        for (name, reduce) in all() {
-            if let Some(smaller) = reduce(&s) {
-                assert_ne!(smaller, s, "{name}");
-            }
-        }
-        let lighter = all()[4].1(&s).expect("the default scenario has DFS clients");
-        assert_eq!(lighter.dfs_workload.clients, s.dfs_workload.clients / 2);
-        let mix = with_mix(&s, &mix_keys(&s)[..1]);
-        assert_eq!(mix.dfs_workload.mix.len(), 1);
+    fn each_design_brings_its_own_steps_after_the_neutral_ones() {
+        let dolphindb = Scenario::embedded(crate::scenario::DEFAULT_SCENARIO).unwrap();
+        let sequoiadb = Scenario::embedded("sequoiadb-chaos").unwrap();
+        let names = |s: &Scenario| all(s).into_iter().map(|(name, _)| name).collect::<Vec<_>>();
+        assert_eq!(names(&dolphindb)[..4], names(&sequoiadb)[..4]);
+        assert!(names(&dolphindb).contains(&"half the DFS clients"));
+        assert!(names(&sequoiadb).contains(&"half the SequoiaDB clients"));
+        assert!(!names(&sequoiadb).contains(&"half the DFS clients"));
+        let mut with_clients = dolphindb.clone();
+        with_clients.workload.clients = 4;
+        assert_eq!(all(&with_clients)[1].1(&with_clients).map(|s| s.workload.clients), Some(2));
+        assert_eq!(all(&dolphindb)[1].1(&dolphindb), None, "no controller clients to halve");
+        assert_eq!(operation_types(&sequoiadb), ["insert", "increment", "delete", "read"]);
+        assert_eq!(with_operation_types(&dolphindb, &operation_types(&dolphindb)[..1]).dfs_workload.mix.len(), 1);
     }
 }

@@ -3,6 +3,7 @@
 //! `[dfs]`, `[dfs_workload]`, `[replication]`, `[[calls]]`).
 
 mod checkers;
+mod reductions;
 pub mod roles;
 
 pub use checkers::DolphindbCheckers;
@@ -34,6 +35,18 @@ impl SimDesign for Dolphindb {
     const REPLICA: &'static str = <Dolphin2pc as ReplicaProtocol<DolphinAsync>>::NAME;
     const PIPELINE: &'static str = <DolphinAsync as Pipeline<Dolphin2pc>>::NAME;
     type Checkers = DolphindbCheckers;
+
+    fn reductions() -> Vec<crate::design::reduce::Reduction> {
+        reductions::all()
+    }
+
+    fn operation_types(scenario: &Scenario) -> Vec<String> {
+        reductions::operation_types(scenario)
+    }
+
+    fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario {
+        reductions::with_operation_types(scenario, keys)
+    }
 
     fn checker_names() -> Vec<&'static str> {
         DolphindbCheckers::names()

@@ -3,6 +3,7 @@
 //! describe it (`[cluster.master]`, `[sequoiadb]`, `[sequoiadb_workload]`).
 
 mod checkers;
+mod reductions;
 pub mod roles;
 
 pub use checkers::SequoiadbCheckers;
@@ -55,6 +56,18 @@ impl SimDesign for Sequoiadb {
     const REPLICA: &'static str = <SequoiaDb as ReplicaProtocol<NonePipeline>>::NAME;
     const PIPELINE: &'static str = <NonePipeline as Pipeline<SequoiaDb>>::NAME;
     type Checkers = SequoiadbCheckers;
+
+    fn reductions() -> Vec<crate::design::reduce::Reduction> {
+        reductions::all()
+    }
+
+    fn operation_types(scenario: &Scenario) -> Vec<String> {
+        reductions::operation_types(scenario)
+    }
+
+    fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario {
+        reductions::with_operation_types(scenario, keys)
+    }
 
     fn checker_names() -> Vec<&'static str> {
         SequoiadbCheckers::names()
