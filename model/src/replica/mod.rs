@@ -89,12 +89,21 @@ pub trait WriteHooks {
     fn on_complete(&mut self, write: CommittedWrite<'_>, now_ms: Millis, facts: &mut Vec<Self::Fact>);
 }
 
-/// A cluster without a pipeline: nothing is refused, captured or followed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHooks;
+/// A cluster without a pipeline: nothing is refused, captured or followed. `F` is the fact type
+/// the hooks are declared with (a protocol's tests use `()`; the pipeline "none" its uninhabited
+/// `Nothing`); they never report one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct NoHooks<F = ()>(std::marker::PhantomData<fn() -> F>);
 
-impl WriteHooks for NoHooks {
-    type Fact = ();
+impl<F> Default for NoHooks<F> {
+    fn default() -> Self {
+        NoHooks(std::marker::PhantomData)
+    }
+}
+
+impl<F: Send + Sync> WriteHooks for NoHooks<F> {
+    type Fact = F;
 
     fn refusal(&self, _: &Operation, _: Option<PipelineWriteId>) -> Option<OpError> {
         None
@@ -108,7 +117,8 @@ impl WriteHooks for NoHooks {
         false
     }
 
-    fn on_commit_decision(&mut self, _: PipelineWriteId, _: u64, _: &mut Vec<()>) -> bool {
+    /// No pipeline write exists, so nothing is ever applied twice: every decision stands.
+    fn on_commit_decision(&mut self, _: PipelineWriteId, _: u64, _: &mut Vec<F>) -> bool {
         true
     }
 
@@ -116,7 +126,7 @@ impl WriteHooks for NoHooks {
         false
     }
 
-    fn on_complete(&mut self, _: CommittedWrite<'_>, _: Millis, _: &mut Vec<()>) {}
+    fn on_complete(&mut self, _: CommittedWrite<'_>, _: Millis, _: &mut Vec<F>) {}
 }
 
 /// What a pipeline may read of a replica protocol's replicated state.

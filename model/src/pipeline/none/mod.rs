@@ -7,10 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::io::{Carries, Millis, NodeId, Output, TimerKey, part};
-use crate::dfs::{OpError, Operation, OperationKind};
+use crate::core::io::{Carries, NodeId, Output, TimerKey, part};
 use crate::pipeline::{CallOutcome, NodeRequestOutcome, Pipeline};
-use crate::replica::{CommittedWrite, Guest, LeaderView, MessageKind, NoCall, PipelineTag, PipelineWriteId, ReplicaProtocol, WriteHooks};
+use crate::replica::{Guest, LeaderView, MessageKind, NoCall, NoHooks, ReplicaProtocol};
 
 /// The pipeline that ships nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -29,35 +28,7 @@ impl MessageKind for Nothing {
 
 /// What the pipeline keeps in a cluster's controllers: nothing. As the protocol's write hooks it
 /// refuses nothing, captures nothing and follows nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct NoneState;
-
-impl WriteHooks for NoneState {
-    type Fact = Nothing;
-
-    fn refusal(&self, _: &Operation, _: Option<PipelineWriteId>) -> Option<OpError> {
-        None
-    }
-
-    fn captures(&self, _: &Operation) -> bool {
-        false
-    }
-
-    fn keeps_write_data(&self, _: OperationKind) -> bool {
-        false
-    }
-
-    /// No pipeline write exists, so nothing is ever applied twice: every decision stands.
-    fn on_commit_decision(&mut self, _: PipelineWriteId, _: u64, _: &mut Vec<Nothing>) -> bool {
-        true
-    }
-
-    fn follows(&self, _: PipelineTag) -> bool {
-        false
-    }
-
-    fn on_complete(&mut self, _: CommittedWrite<'_>, _: Millis, _: &mut Vec<Nothing>) {}
-}
+pub type NoneState = NoHooks<Nothing>;
 
 impl Guest for NonePipeline {
     type Message = Nothing;
@@ -78,7 +49,7 @@ impl<R: ReplicaProtocol<NonePipeline>> Pipeline<R> for NonePipeline {
     type DutiesConfig = ();
 
     fn new_state(_: ()) -> NoneState {
-        NoneState
+        NoneState::default()
     }
 
     fn new_duties(_: ()) {}
@@ -173,6 +144,7 @@ impl<R: ReplicaProtocol<NonePipeline>> Pipeline<R> for NonePipeline {
 mod tests {
     use super::*;
     use crate::dfs::{Operation, OperationKind};
+    use crate::replica::{PipelineTag, WriteHooks};
 
     fn an_operation() -> Operation {
         Operation::DropTable { db: "dfs://db".into(), table: "t".into() }
@@ -180,7 +152,7 @@ mod tests {
 
     #[test]
     fn the_hooks_refuse_capture_and_follow_nothing() {
-        let mut state = NoneState;
+        let mut state = NoneState::default();
         let op = an_operation();
         assert_eq!(state.refusal(&op, None), None);
         assert_eq!(state.refusal(&op, Some(7)), None);
@@ -197,16 +169,16 @@ mod tests {
         use crate::replica::sequoiadb::SequoiaDb;
         type P = NonePipeline;
         assert_eq!(<P as Pipeline<SequoiaDb>>::NAME, "none");
-        assert_eq!(<P as Pipeline<SequoiaDb>>::new_state(()), NoneState);
-        assert_eq!(<P as Pipeline<SequoiaDb>>::snapshot_fact(&NoneState), None);
+        assert_eq!(<P as Pipeline<SequoiaDb>>::new_state(()), NoneState::default());
+        assert_eq!(<P as Pipeline<SequoiaDb>>::snapshot_fact(&NoneState::default()), None);
         assert!((0..=u32::from(u16::MAX)).all(|key| !<P as Pipeline<SequoiaDb>>::owns_timer(key)));
     }
 
     #[test]
     fn the_state_encodes_to_nothing_and_back() {
-        let bytes = postcard::to_allocvec(&NoneState).expect("encodes");
+        let bytes = postcard::to_allocvec(&NoneState::default()).expect("encodes");
         assert!(bytes.is_empty(), "a unit state takes no bytes");
-        assert_eq!(postcard::from_bytes::<NoneState>(&bytes).expect("decodes"), NoneState);
+        assert_eq!(postcard::from_bytes::<NoneState>(&bytes).expect("decodes"), NoneState::default());
         assert!(postcard::from_bytes::<Nothing>(&[0]).is_err(), "no command can be decoded");
     }
 }

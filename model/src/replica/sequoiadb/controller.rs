@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_leader_bootstraps_once_and_answers_catalog_queries_with_the_primary_reported() {
-        let (catalog, hooks) = (catalog(), NoHooks);
+        let (catalog, hooks) = (catalog(), NoHooks::default());
         let mut duties = CatalogDuties::new(CatalogDutiesConfig::default());
         let mut out: Output<Sent, ()> = Output::default();
         let duties_out = duties.on_timer::<NoGuest, _, _, _>(&view(&catalog, true, &hooks), &mut out);
@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn membership_calls_become_commands_and_a_step_down_is_not_for_a_controller() {
-        let (catalog, hooks) = (catalog(), NoHooks);
+        let (catalog, hooks) = (catalog(), NoHooks::default());
         let mut duties = CatalogDuties::new(CatalogDutiesConfig::default());
         let add = duties.on_call(&view(&catalog, true, &hooks), &SeqCall::AddNode { group: 1, node: 6 });
         assert_eq!(add, CallOutcome::Propose(CatalogCommand::AddMember { group: 1, node: 6, weight: DEFAULT_WEIGHT }));
