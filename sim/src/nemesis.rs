@@ -94,10 +94,18 @@ pub struct FaultPlan {
     pub swarm: SwarmChoice,
     /// Every fault, in time order.
     pub faults: Vec<PlannedFault>,
+    /// Each fault as planned, in planning order: what [`FaultPlan::schedule`] writes out.
+    #[serde(skip)]
+    planned: Vec<Planned>,
+}
+
+impl FaultPlan {
     /// The same faults as a scenario's fixed schedule, in the order they were planned: a scenario
     /// with swarm off, no random kinds and this schedule plans exactly these actions, in the same
-    /// order (`ccrsim shrink` edits it).
-    pub schedule: Vec<FixedFault>,
+    /// order (`ccrsim shrink` edits it). Written on demand: a run needs only the actions.
+    pub fn schedule(&self, topology: &Topology) -> Vec<FixedFault> {
+        self.planned.iter().map(|p| p.written(topology)).collect()
+    }
 }
 
 /// The seed of the nemesis' own random stream (so that changing the workload keeps the faults).
@@ -252,12 +260,11 @@ pub fn plan<D: SimDesign>(scenario: &Scenario, topology: &Topology, seed: u64) -
     faults.push(PlannedFault { at: SimTime::from_secs_f64(safety), kind: None, action: FaultAction::StartLiveness });
     // Stable sort: faults at the same instant keep their planning order.
     faults.sort_by_key(|f| f.at);
-    let schedule = planner.schedule.into_iter().map(|p| p.written(topology)).collect();
-    FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults, schedule }
+    FaultPlan { swarm: SwarmChoice { enabled, disabled }, faults, planned: planner.schedule }
 }
 
 /// How hard a fault hits, where its kind has a strength.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Strength {
     extra_loss: f64,
     slow_factor: u64,
@@ -355,6 +362,7 @@ impl Planner {
 }
 
 /// One fault as the planner took it.
+#[derive(Debug, Clone, PartialEq)]
 struct Planned {
     kind: FaultKind,
     target: (Vec<NodeId>, Vec<NodeId>),
@@ -366,7 +374,7 @@ struct Planned {
 impl Planned {
     /// The fault as a scheduled fault of a scenario file, which plans the same actions: every
     /// side named node by node, the strength its kind uses as drawn.
-    fn written(self, topology: &Topology) -> FixedFault {
+    fn written(&self, topology: &Topology) -> FixedFault {
         let names = |ids: &[NodeId]| ids.iter().map(|&id| topology.nodes[id as usize].name.clone()).collect::<Vec<_>>();
         let (a, b) = &self.target;
         // A machine fault names one node of the machine (the planner hits the whole machine).

@@ -18,7 +18,7 @@ pub fn materialize(scenario: &Scenario, seed: u64, name: &str) -> Scenario {
     written.name = name.to_string();
     written.faults.swarm = false;
     written.faults.kinds.clear();
-    written.faults.schedule = plan.schedule;
+    written.faults.schedule = plan.schedule(&topology);
     written
 }
 
