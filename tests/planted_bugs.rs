@@ -218,3 +218,19 @@ fn a_panic_in_a_role_is_a_model_panic_not_a_property_violation() {
     let again = runner::run_seed_isolated(&scenario, 7, options, common::WALL_LIMIT);
     assert_eq!((&again.trace_hash, &again.violations), (&report.trace_hash, &report.violations));
 }
+
+/// When the liveness bound runs out on a controller group that is still busy (here a slave that
+/// dispatches and fails a task for ever keeps proposing), a follower one entry behind a commit
+/// made milliseconds earlier is catching up, not stuck: the checker reported is the one whose
+/// promise is really stuck (found by `ccrsim shrink`, which met this run as another failure; before
+/// the fix seed 1 reported `raft-liveness`: "controller 6 applied up to 1231, the leader committed
+/// 1232", with 1232 committed 20 ms before the bound).
+#[test]
+fn a_busy_raft_group_at_the_liveness_bound_is_not_reported_stuck() {
+    let reference = "tests/fixtures/busy-raft-at-deadline.toml";
+    let scenario = common::scenario(reference);
+    let report = runner::run_seed(&scenario, 1, RunOptions::default());
+    let first = report.violations.first().unwrap_or_else(|| panic!("{reference} seed 1 fails (its planted bug is on)"));
+    assert_eq!(first.checker, "replication-liveness", "{first}");
+    assert!(first.message.contains("slave0: entry"), "{first}");
+}

@@ -195,7 +195,7 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     pub fn new(scenario: &Scenario, topology: &Topology, design: X) -> Self {
         let groups = topology.clusters().into_iter().map(|c| (c.name(), topology.controllers(c))).collect();
         Self {
-            raft: RaftCheckers::new(topology),
+            raft: RaftCheckers::new(topology, SimTime::from_millis(scenario.raft.election_timeout_ms[1])),
             acknowledged_writes: AcknowledgedWrites::default(),
             recovery_soundness: RecoverySoundness::default(),
             availability: Availability::new(groups, &scenario.expect),
@@ -293,6 +293,13 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     /// Why the deployment has not converged yet: `(checker, source, reason)`, or `None`.
     pub fn pending(&self, view: &ClusterView<'_, D>) -> Option<(&'static str, &'static str, String)> {
         self.raft.pending(view).or_else(|| self.design.pending(view))
+    }
+
+    /// What is stuck when the liveness bound runs out at `now`: what `pending` says, except that
+    /// a Raft group still busy (its members a moment behind its latest commits) is not the one
+    /// stuck when something else still is.
+    pub fn stuck(&self, view: &ClusterView<'_, D>, now: SimTime) -> Option<(&'static str, &'static str, String)> {
+        self.raft.stuck(view, now).or_else(|| self.design.pending(view)).or_else(|| self.raft.pending(view))
     }
 
     /// Checks that need the final state.

@@ -63,7 +63,7 @@ impl<D: SimDesign> World<D> {
             let message = format!("calls[{i}] ({}) was never answered", self.scenario.calls[i].call);
             (crate::checkers::MANAGEMENT_CALLS, calls::SOURCE, message)
         });
-        if let Some((checker, source, message)) = self.checkers.pending(&self.view()).or(unanswered) {
+        if let Some((checker, source, message)) = self.checkers.stuck(&self.view(), now).or(unanswered) {
             let bound = self.scenario.run.liveness_bound_s;
             let message = format!("not converged {bound} s after healing: {message}");
             self.fail(Violation::of(checker, source, Class::Liveness, now, None, message));

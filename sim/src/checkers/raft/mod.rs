@@ -14,6 +14,8 @@ pub mod state_machine_safety;
 #[cfg(test)]
 mod test_support;
 
+use std::collections::BTreeMap;
+
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;
 
@@ -37,6 +39,8 @@ use crate::view::ClusterView;
 struct Group {
     members: Vec<NodeId>,
     shadow: GroupShadow,
+    /// When each entry was first reported committed, by index (for [`liveness::stuck`]).
+    committed_at: BTreeMap<u64, SimTime>,
     election_safety: ElectionSafety,
     leader_append_only: LeaderAppendOnly,
     log_matching: LogMatching,
@@ -50,6 +54,10 @@ pub struct RaftCheckers {
     groups: Vec<Group>,
     /// The group of each node, by id.
     group_of: Vec<Option<usize>>,
+    /// How long after its commit a member may still lack an entry without being stuck: within
+    /// that it learns of the commit from the leader's next append (its election timeout at most,
+    /// or it would have stood for election).
+    apply_grace: SimTime,
 }
 
 impl RaftCheckers {
@@ -67,8 +75,9 @@ impl RaftCheckers {
         ]
     }
 
-    /// The checkers of every controller group of `topology`.
-    pub fn new(topology: &Topology) -> Self {
+    /// The checkers of every controller group of `topology`; a member lagging the leader's
+    /// commits by less than `apply_grace` is catching up, not stuck.
+    pub fn new(topology: &Topology, apply_grace: SimTime) -> Self {
         let mut group_of = vec![None; topology.nodes.len()];
         let mut groups = Vec::new();
         for cluster in topology.clusters() {
@@ -81,6 +90,7 @@ impl RaftCheckers {
             }
             groups.push(Group {
                 shadow: GroupShadow::new(format!("{} controllers", cluster.name()), &members),
+                committed_at: BTreeMap::new(),
                 members,
                 election_safety: ElectionSafety::default(),
                 leader_append_only: LeaderAppendOnly,
@@ -89,7 +99,7 @@ impl RaftCheckers {
                 state_machine_safety: StateMachineSafety::default(),
             });
         }
-        Self { groups, group_of }
+        Self { groups, group_of, apply_grace }
     }
 
     /// Judges a Raft fact of `node` against its group's shadow before the fact, then has the
@@ -113,6 +123,9 @@ impl RaftCheckers {
         safety(&mut g.log_matching, s, at, node, fact)?;
         safety(&mut g.leader_completeness, s, at, node, fact)?;
         safety(&mut g.state_machine_safety, s, at, node, fact)?;
+        if let RaftFact::Committed { index, .. } = fact {
+            g.committed_at.entry(*index).or_insert(at);
+        }
         // The shadow follows the fact; a fact that cannot follow the member's earlier ones lies.
         g.shadow
             .apply(node, fact)
@@ -129,6 +142,15 @@ impl RaftCheckers {
     /// The first group that has not converged.
     pub fn pending<D: Deployment>(&self, view: &ClusterView<'_, D>) -> Option<(&'static str, &'static str, String)> {
         self.groups.iter().find_map(|g| pending_of(&RaftLiveness, &g.shadow, view))
+    }
+
+    /// The first group stuck at `now`, when the liveness bound ran out: a member behind entries
+    /// committed less than the grace ago is catching up.
+    pub fn stuck<D: Deployment>(&self, view: &ClusterView<'_, D>, now: SimTime) -> Option<(&'static str, &'static str, String)> {
+        self.groups.iter().find_map(|g| {
+            let recent = |index: u64| g.committed_at.get(&index).is_some_and(|&at| at.plus_nanos(self.apply_grace.as_nanos()) > now);
+            liveness::stuck(view, &g.shadow, recent).map(|reason| (liveness::NAME, liveness::SOURCE, reason))
+        })
     }
 
     /// Each live member's real state equals what its facts said, and holds every write acknowledged
