@@ -387,6 +387,24 @@ fn print_summary(s: &Summary) {
             r.enqueued, r.applied, r.skipped, r.failed, r.unfinished
         );
     }
+    for (class, r) in &s.recovery {
+        let lost = if r.lost_writes_total > 0 {
+            format!("; lost {} writes (max {} in one, {:.3} s of writing)", r.lost_writes_total, r.lost_writes.max, r.lost_span_s.max)
+        } else {
+            String::new()
+        };
+        println!(
+            "failovers     {class}: {} (new leader median {:.3} s, p99 {:.3} s, max {:.3} s; serving median {:.3} s, p99 {:.3} s, max {:.3} s{}{lost})",
+            r.failovers,
+            r.to_leader_s.median,
+            r.to_leader_s.p99,
+            r.to_leader_s.max,
+            r.to_caught_up_s.median,
+            r.to_caught_up_s.p99,
+            r.to_caught_up_s.max,
+            if r.without_new_leader > 0 { format!("; {} without a new leader", r.without_new_leader) } else { String::new() },
+        );
+    }
     if s.fates.writes > 0 {
         let fates: Vec<String> = s.fates.by_fate().iter().map(|(fate, n)| format!("{n} {fate}")).collect();
         println!("fates         {} writes over {} copies: {}", s.fates.writes, s.fates.copies.len(), fates.join(", "));

@@ -65,6 +65,8 @@ pub struct SeedReport {
     /// The fate of every write on every copy when the run ended (`write-fate`; judged only on a
     /// run that converged, reported on every run that ended).
     pub fates: Option<crate::summary::FateSummary>,
+    /// Every failover of a group's leader, with its RTO and RPO (`checkers::failovers`).
+    pub failovers: Vec<crate::summary::Failover>,
     /// Coverage marks the model hit, with how often (`ccrsim_model::core::marks`).
     pub marks: BTreeMap<String, u64>,
     /// The recorded trace, when asked for.
@@ -341,6 +343,7 @@ fn run_seed_with<D: SimDesign>(scenario: &Arc<Scenario>, seed: u64, options: Run
         replication: w.pipeline_summary(),
         availability: Some(w.availability_summary()),
         fates: w.outcome.is_some().then(|| w.fate_summary()),
+        failovers: w.failovers(),
         marks: marks::take().into_iter().map(|(name, hits)| (name.to_string(), hits)).collect(),
         trace: w.trace.take_lines(),
     }
@@ -384,6 +387,7 @@ pub fn run_seed_isolated(scenario: &Arc<Scenario>, seed: u64, options: RunOption
         replication: None,
         availability: None,
         fates: None,
+        failovers: Vec::new(),
         marks: BTreeMap::new(),
         trace: None,
     }
@@ -596,6 +600,9 @@ pub struct Summary {
     pub replication: ReplTotals,
     /// The fate of every write over all seeds, per copy and fate (`write-fate`).
     pub fates: crate::summary::FateSummary,
+    /// RTO and RPO of the failovers over all seeds, per fault class (each kind of fault in effect
+    /// when the leader was lost; `none`).
+    pub recovery: BTreeMap<String, crate::summary::RecoveryStats>,
     /// Each coverage mark hit in the sweep: hits over all seeds, and how many seeds hit it.
     pub marks: BTreeMap<String, MarkCount>,
     /// The failing seeds grouped by signature, the most frequent first.
@@ -693,6 +700,7 @@ impl Summary {
                 total.add(f);
                 total
             }),
+            recovery: crate::summary::RecoveryStats::by_fault_class(reports.iter().flat_map(|r| &r.failovers), format_name),
             marks: MarkCount::of(reports),
             signatures: SignatureCount::of(reports),
         }

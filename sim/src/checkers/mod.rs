@@ -44,6 +44,7 @@
 //! should have happened.
 
 pub mod availability;
+pub mod failovers;
 pub mod oracle;
 pub mod pipeline;
 pub mod raft;
@@ -59,14 +60,15 @@ use ccrsim_model::core::io::NodeId;
 use ccrsim_model::deployment::fact::Fact;
 
 use self::availability::{Answer, Availability, AvailabilitySummary, Disruption, DisruptionKey, Seen};
+use self::failovers::{Failovers, Leadership, LostWrites};
 use self::raft::RaftCheckers;
 use self::raft::acknowledged_writes::AcknowledgedWrites;
 use self::recovery_soundness::RecoverySoundness;
 use self::write_fate::Fates;
 use crate::deployment::{Call, CallResult, Deployment, Message, PipelineFact, ReplicaFact, ReplicaMessage};
 use crate::env::time::SimTime;
-use crate::scenario::Scenario;
-use crate::summary::{PipelineSummary, ReplicaSummary};
+use crate::scenario::{FaultKind, Scenario};
+use crate::summary::{Failover, PipelineSummary, ReplicaSummary};
 use crate::topology::Topology;
 use crate::view::ClusterView;
 
@@ -172,6 +174,16 @@ pub trait DesignCheckers<D: Deployment>: std::fmt::Debug {
     fn replica_summary(&self) -> Option<ReplicaSummary>;
     /// What the pipeline did in the run, for reports.
     fn pipeline_summary(&self) -> Option<PipelineSummary>;
+    /// What a replica protocol's fact says of the leadership of one of the design's own groups
+    /// (a replica group's primary), for `failovers`; the controller groups' is Raft's.
+    fn leadership(_fact: &ReplicaFact<D>) -> Option<Leadership> {
+        None
+    }
+    /// The writes each lost leader of the design's groups had acknowledged and its group lost
+    /// (RPO), as the design's checkers judge them on the final history.
+    fn lost_writes(&self) -> Vec<LostWrites> {
+        Vec::new()
+    }
     /// The fate of every write acknowledged to a client, and of every write whose outcome its
     /// client cannot know, on every copy the design keeps (`write-fate`), from the design's ledgers
     /// and the final state; a loss gets a cause the design documents or is `Fate::Unexplained`.
@@ -186,6 +198,7 @@ pub struct Checkers<D: Deployment, X: DesignCheckers<D>> {
     acknowledged_writes: AcknowledgedWrites,
     recovery_soundness: RecoverySoundness,
     availability: Availability,
+    failovers: Failovers,
     design: X,
     deployment: std::marker::PhantomData<fn() -> D>,
 }
@@ -199,6 +212,7 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
             acknowledged_writes: AcknowledgedWrites::default(),
             recovery_soundness: RecoverySoundness::default(),
             availability: Availability::new(groups, &scenario.expect),
+            failovers: Failovers::new(topology),
             design,
             deployment: std::marker::PhantomData,
         }
@@ -208,9 +222,15 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     pub fn on_fact(&mut self, at: SimTime, node: NodeId, fact: &Fact<D::R, D::P>) -> Result<(), Violation> {
         self.observe_for_availability(at, node, fact);
         match fact {
-            Fact::Raft(f) => self.raft.on_fact(at, node, f),
+            Fact::Raft(f) => {
+                self.failovers.on_raft(at, node, f);
+                self.raft.on_fact(at, node, f)
+            }
             Fact::Client(f) => judge::<[NodeId], _, ClusterView<'_, D>, _>(&mut self.acknowledged_writes, &[], at, node, f),
             Fact::Replica(f) => {
+                if let Some(leadership) = X::leadership(f) {
+                    self.failovers.on_design(at, node, leadership);
+                }
                 self.design.on_replica_fact(at, node, f)?;
                 match X::refusal(f) {
                     Some(why) => judge::<(), str, (), _>(&mut self.recovery_soundness, &(), at, node, why),
@@ -273,6 +293,17 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
         }
     }
 
+    /// The kinds of fault in effect changed: these are in effect from now on.
+    pub fn on_faults_in_effect(&mut self, kinds: Vec<FaultKind>) {
+        self.failovers.on_faults(kinds);
+    }
+
+    /// Every failover of the run so far: the controller groups' and the design's own groups', in
+    /// the order their leaders were lost.
+    pub fn failovers(&self) -> Vec<Failover> {
+        self.failovers.all(&self.design.lost_writes())
+    }
+
     /// The nemesis corrupted `node`'s disk.
     pub fn on_corruption(&mut self, node: NodeId) {
         self.recovery_soundness.on_corruption(node);
@@ -287,6 +318,7 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     /// `node` went down at `at` (crash, halt or failed recovery).
     pub fn on_down(&mut self, at: SimTime, node: NodeId) {
         self.raft.on_down(node);
+        self.failovers.on_down(at, node);
         self.on_disruption(at, &Disruption::Down(node));
     }
 

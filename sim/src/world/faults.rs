@@ -23,6 +23,7 @@ impl<D: SimDesign> World<D> {
         self.stats.faults += 1;
         self.report_disruption(&action);
         self.open_faults.on_action(&action);
+        self.checkers.on_faults_in_effect(self.open_faults.kinds());
         let text = format!("{action:?}");
         self.trace.emit(now, WORLD, EventKind::Fault, stable_hash(&text), || format!("fault {text}"));
         match action {

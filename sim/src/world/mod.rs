@@ -340,6 +340,11 @@ impl<D: SimDesign> World<D> {
         self.checkers.design().write_fates(&self.view()).summary()
     }
 
+    /// Every failover so far, with its RTO and RPO.
+    pub fn failovers(&self) -> Vec<crate::summary::Failover> {
+        self.checkers.failovers()
+    }
+
     /// A read-only view of the deployment, for the checkers.
     pub fn view(&self) -> crate::view::ClusterView<'_, D> {
         crate::view::ClusterView::new(&self.nodes, &self.topology)

@@ -9,11 +9,13 @@ use ccrsim_model::core::io::NodeId;
 use ccrsim_model::deployment::call::{Call as AnyCall, CallResult as AnyResult};
 use ccrsim_model::pipeline::none::Nothing;
 use ccrsim_model::replica::sequoiadb::SeqFact;
+use ccrsim_model::replica::sequoiadb::lsn::Lsn;
 use ccrsim_model::replica::sequoiadb::types::Member;
 
 use super::Sequoiadb;
 use crate::checkers::Violation;
 use crate::checkers::availability::Answer;
+use crate::checkers::failovers::{Leadership, LostWrites};
 use crate::checkers::replica::sequoiadb::{FinalNode, SeqCheckers};
 use crate::checkers::write_fate::Fates;
 use crate::design::{Call, CallResult, DesignCheckers};
@@ -104,6 +106,24 @@ impl DesignCheckers<Sequoiadb> for SequoiadbCheckers {
 
     fn pipeline_summary(&self) -> Option<PipelineSummary> {
         None
+    }
+
+    /// A primary elected with its version, stepping down, and answering a write it wrote
+    /// (`Served`: the group takes writes again; the record's LSN carries the primary's version).
+    fn leadership(fact: &SeqFact) -> Option<Leadership> {
+        Some(match fact {
+            SeqFact::BecamePrimary { at, version, .. } => Leadership::Elected { group: at.group, epoch: u64::from(*version) },
+            SeqFact::SteppedDown { at, .. } => Leadership::SteppedDown { group: at.group },
+            SeqFact::WriteAnswered { at, lsn, error: None, .. } if *lsn != Lsn::INVALID => {
+                Leadership::Served { group: at.group, epoch: u64::from(lsn.version) }
+            }
+            _ => return None,
+        })
+    }
+
+    fn lost_writes(&self) -> Vec<LostWrites> {
+        let rpo = self.seq.summary(None).rpo;
+        rpo.iter().map(|r| LostWrites { group: r.group, epoch: u64::from(r.version), writes: r.ops, span_s: r.seconds() }).collect()
     }
 
     fn write_fates(&self, _view: &ClusterView<'_, Sequoiadb>) -> Fates {
