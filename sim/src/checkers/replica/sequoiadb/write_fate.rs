@@ -38,13 +38,16 @@ use super::write_durability::{AckedWrite, DurabilityReport, Fate as GroupFate, r
 use crate::checkers::write_fate::{Fate, Fates};
 
 /// Lost in a failover: acknowledged with fewer confirmations than a majority of its group (the
-/// ReplSize its client chose), the new primary did not have it and the old one rolled it back.
-pub const ROLLED_BACK_BELOW_MAJORITY: &str = "acknowledged with fewer confirmations than a majority (its ReplSize), \
-                                              rolled back in a failover (seed 002 §强一致性: the RPO of ReplSize below a majority)";
-/// Lost when every node that confirmed it restarted abnormally and was rebuilt by a full sync,
-/// which discards the node's data and log, from a source that lacked it.
-pub const FULL_SYNC_AFTER_ABNORMAL_RESTARTS: &str = "every confirming node restarted abnormally and full-synced from a node without it \
-                                                     (seed 002 §全量同步: 宕机重启; sequoiadb-replica-group.md §6)";
+/// ReplSize its client chose), it was not on the new primary's log, and the nodes that had it
+/// rolled it back or full-synced without it. Seed 002 §强一致性 (ReplSize below a majority
+/// trades durability for latency: the RPO `write-durability` reports).
+pub const ROLLED_BACK_BELOW_MAJORITY: &str = "acknowledged below a majority, lost in a failover";
+/// Lost after enough of the nodes that confirmed it restarted abnormally that those left with it
+/// were no majority: each such node is rebuilt by a full sync that discards its data and log, from
+/// any ready node (which may lack the write), and a failover to a majority without it loses it.
+/// Seed 002 §全量同步 (宕机重启); sequoiadb-replica-group.md §6 (full sync on a start after a crash,
+/// source any ready node) and §7 (a majority elects the closest log among its voters).
+pub const FULL_SYNC_AFTER_ABNORMAL_RESTARTS: &str = "its confirmers restarted abnormally and full-synced without it";
 /// The causes of loss SequoiaDB documents, for docs and reports.
 pub const CAUSES: [&str; 2] = [ROLLED_BACK_BELOW_MAJORITY, FULL_SYNC_AFTER_ABNORMAL_RESTARTS];
 
@@ -159,6 +162,9 @@ fn fate_on(j: &Judged<'_>, history: &History, node: &FinalNode, ledger: &SeqLedg
     let in_files = j.lsn.is_some_and(|lsn| node.log.iter().any(|(l, _)| *l == lsn));
     let written_here = ledger.written.get(&j.write).is_some_and(|at| at.contains(&node.member));
     let end = node.end;
+    if j.lsn.is_none() {
+        return (Fate::Indeterminate, format!("no node ever logged it; its log ends at {end}"));
+    }
     match (held, j.on_final_history) {
         (Some(true), _) => {
             let how = if in_files { "its log holds the record" } else { "its history holds it, rolled over or copied by a full sync" };
