@@ -276,7 +276,7 @@ impl SeqSummary {
             .iter()
             .map(|(r, c)| {
                 format!(
-                    "ReplSize {r}: {} writes acknowledged, {} lost ({:.1} per 1,000; {} with a majority's confirmation, {} more after confirming nodes restarted abnormally and full-synced until no majority kept them), {} not judged",
+                    "ReplSize {r}: {} writes acknowledged, {} lost ({:.1} per 1,000; {} with a majority's confirmation, {} more after every confirming node restarted abnormally and full-synced), {} not judged",
                     c.acknowledged,
                     c.lost,
                     c.lost_per_1000(),

@@ -10,13 +10,11 @@
 //! may be lost in a failover: that is no violation but its RPO, counted per ReplSize and per
 //! failover in [`DurabilityReport`].
 //!
-//! One loss of a majority-confirmed write is the design's own, and is counted, not refused: enough
-//! of the nodes that confirmed it restarted without a clean startup afterwards that those that kept
-//! their log are no majority. SequoiaDB full-syncs such a node (seed 002 §全量同步: 宕机重启; the
-//! reference's §6, `!pmdGetStartup().isOK()` on attach), which discards its data and log, and the
-//! source it copies from may lack the write (any ready node may be the source, a secondary
-//! included). The write is then held by a minority, which a failover may lose (the reference's §7:
-//! a majority elects the closest log among its voters): the window the report shows as
+//! One loss of a majority-confirmed write is the design's own, and is counted, not refused: every
+//! node that confirmed it restarted without a clean startup afterwards. SequoiaDB full-syncs such
+//! a node (seed 002 §全量同步: 宕机重启; the reference's §6, `!pmdGetStartup().isOK()` on attach),
+//! which discards its data and log, and the source it copies from may lack the write. Losing a
+//! confirming majority to crashes thus loses the write: the window the report shows as
 //! `lost_to_abnormal_restarts`.
 
 use std::collections::BTreeMap;
@@ -149,9 +147,8 @@ pub struct AckedWrite {
     pub acked_at: Millis,
     /// Its fate.
     pub fate: Fate,
-    /// Enough of the nodes that confirmed it restarted without a clean startup after it was
-    /// acknowledged (each rebuilt by a full sync that discarded its log) that those left holding it
-    /// are no majority of its group: a failover may then lose it like a write of fewer confirmations.
+    /// Every node that confirmed it restarted without a clean startup after it was acknowledged
+    /// (and so was rebuilt by a full sync that discarded its log).
     pub confirmers_restarted: bool,
 }
 
@@ -205,13 +202,8 @@ impl DurabilityReport {
             let mut distinct = confirmed_by.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            // A confirming node that booted abnormally after the acknowledgement was rebuilt by a
-            // full sync, from a source that may lack the write: it no longer counts as holding it.
-            let kept = distinct
-                .iter()
-                .filter(|node| !ledger.abnormal_boots.get(node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact)))
-                .count();
-            let confirmers_restarted = kept * 2 <= info.group_size_at_end;
+            let confirmers_restarted =
+                distinct.iter().all(|node| ledger.abnormal_boots.get(node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact)));
             let acked = AckedWrite {
                 write: *write,
                 group: *group,
@@ -454,21 +446,15 @@ mod tests {
         let report = DurabilityReport::of(&ledger, |g| Some(History::of(&ledger, g, l(2, 10))));
         let row = report.by_repl_size()["2"];
         assert_eq!((row.lost, row.lost_with_majority, row.lost_to_abnormal_restarts), (1, 0, 1));
-        // One of two confirming nodes rebuilt is enough: the other alone is no majority (sequoiadb-chaos
-        // seeds 62 and 76: a confirmer crashes, full-syncs from a secondary without the write, and
-        // elects a primary with it while the other confirmer is cut off).
-        let abnormal = |node: NodeId| {
-            (node, SeqFact::NodeBooted { at: m(node), file_begin: Lsn::INVALID, end: Lsn::INVALID, torn_records: 0, startup_ok: false })
-        };
-        let lost_after = |by: &[NodeId]| {
-            let mut facts = insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, by);
-            facts.extend([abnormal(N[0]), rec(N[1], l(2, 10), Lsn::INVALID, None)]);
-            judged(ReplSize::Nodes(by.len() as u8), facts).expect("judged")
-        };
-        assert_eq!(WriteDurability.at_end(&lost_after(&[N[0], N[2]]), &nodes), Ok(()));
-        // Had a majority of confirming nodes kept its log (a clean restart, or no crash), it is a
-        // violation.
-        assert!(WriteDurability.at_end(&lost_after(&N), &nodes).is_err());
+        // Had one confirming node kept its log (a clean restart, or no crash), it is a violation.
+        let mut facts = insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0], N[2]]);
+        facts.push((
+            N[0],
+            SeqFact::NodeBooted { at: m(N[0]), file_begin: Lsn::INVALID, end: Lsn::INVALID, torn_records: 0, startup_ok: false },
+        ));
+        facts.extend([rec(N[1], l(2, 10), Lsn::INVALID, None)]);
+        let ledger = judged(ReplSize::Nodes(2), facts).expect("judged");
+        assert!(WriteDurability.at_end(&ledger, &nodes).is_err());
     }
 
     #[test]
