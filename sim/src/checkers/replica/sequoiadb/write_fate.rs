@@ -42,12 +42,10 @@ use crate::checkers::write_fate::{Fate, Fates};
 /// rolled it back or full-synced without it. Seed 002 §强一致性 (ReplSize below a majority
 /// trades durability for latency: the RPO `write-durability` reports).
 pub const ROLLED_BACK_BELOW_MAJORITY: &str = "acknowledged below a majority, lost in a failover";
-/// Lost after enough of the nodes that confirmed it restarted abnormally that those left with it
-/// were no majority: each such node is rebuilt by a full sync that discards its data and log, from
-/// any ready node (which may lack the write), and a failover to a majority without it loses it.
-/// Seed 002 §全量同步 (宕机重启); sequoiadb-replica-group.md §6 (full sync on a start after a crash,
-/// source any ready node) and §7 (a majority elects the closest log among its voters).
-pub const FULL_SYNC_AFTER_ABNORMAL_RESTARTS: &str = "its confirmers restarted abnormally and full-synced without it";
+/// Lost after every node that confirmed it restarted abnormally: each was rebuilt by a full sync
+/// that discards its data and log, from a node that lacked the write. Seed 002 §全量同步 (宕机重启);
+/// sequoiadb-replica-group.md §6 (full sync on a start after a crash).
+pub const FULL_SYNC_AFTER_ABNORMAL_RESTARTS: &str = "every confirmer restarted abnormally and full-synced without it";
 /// The causes of loss SequoiaDB documents, for docs and reports.
 pub const CAUSES: [&str; 2] = [ROLLED_BACK_BELOW_MAJORITY, FULL_SYNC_AFTER_ABNORMAL_RESTARTS];
 
