@@ -22,6 +22,7 @@ pub mod session_guarantees;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod write_durability;
+pub mod write_fate;
 
 use std::collections::BTreeMap;
 
@@ -133,6 +134,12 @@ impl SeqCheckers {
             }
             _ => None,
         }
+    }
+
+    /// The fate of every acknowledged or indeterminate write on every node of its group
+    /// (`write_fate`), given the running data nodes and each node's name.
+    pub fn write_fates(&self, nodes: &[FinalNode], name: impl Fn(NodeId) -> String) -> crate::checkers::write_fate::Fates {
+        write_fate::write_fates(&self.ledger, nodes, name)
     }
 
     /// The ledger.
