@@ -467,4 +467,17 @@ mod tests {
         assert_eq!(f.count("master", Fate::Indeterminate), 1);
         assert_eq!(f.verdict(), Ok(()));
     }
+
+    #[test]
+    fn a_task_whose_data_is_damaged_is_lost_with_that_cause_and_a_retried_failure_is_pending() {
+        use crate::checkers::pipeline::dolphindb_async::rules::CORRUPT_TASK_DATA;
+        use crate::checkers::pipeline::ledger::EntryTruth;
+        let failed =
+            |reason: String| EntryTruth { state: EntryState::Failed, applied_by: Default::default(), skipped: false, reason: Some(reason) };
+        let mut target = TargetTruth::default();
+        target.entries.insert(1, failed(format!("{CORRUPT_TASK_DATA}: checksum")));
+        target.entries.insert(2, failed("TaskData not yet persisted".into()));
+        assert_eq!(on_task(&target, 1, None, 1).0, Fate::Lost(TASK_DATA_CORRUPT));
+        assert_eq!(on_task(&target, 1, None, 2).0, Fate::Pending);
+    }
 }

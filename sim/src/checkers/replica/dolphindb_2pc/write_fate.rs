@@ -218,14 +218,13 @@ mod tests {
 
     #[test]
     fn a_corrupted_replica_is_pending_while_a_peer_holds_the_write_and_lost_when_none_does() {
-        let (r, mut l) = end(None, false);
+        let (mut r, mut l) = end(None, false);
         l.lost_replicas.insert((3, CHUNK));
         assert_eq!(fate_on(&r, &l, &[CHUNK], 5, 3), Fate::Pending);
-        let (mut r, l2) = (r, l.clone());
         r.held.insert((4, CHUNK), 4);
-        assert_eq!(fate_on(&r, &l2, &[CHUNK], 5, 3), Fate::Lost(REPLICA_CORRUPTED));
+        assert_eq!(fate_on(&r, &l, &[CHUNK], 5, 3), Fate::Lost(REPLICA_CORRUPTED));
         // Node 4 was not corrupted: its loss has no documented cause.
-        assert_eq!(fate_on(&r, &l2, &[CHUNK], 5, 4), Fate::Unexplained);
+        assert_eq!(fate_on(&r, &l, &[CHUNK], 5, 4), Fate::Unexplained);
     }
 
     #[test]
