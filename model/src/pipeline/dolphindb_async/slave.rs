@@ -82,6 +82,10 @@ pub struct SlaveReplBugs {
     /// A failure does not update the task's `details`: the status shows what they said before
     /// (nothing, after a first failure) instead of the last failure's reason.
     pub status_details_stale: bool,
+    /// A task whose failures reach `max_failures` is marked FINISHED skipped by the slave itself
+    /// (besides going STOPPED), as if an operator had skipped it: its write silently never reaches
+    /// the slave, and the status shows an operator's skip no one made.
+    pub skip_at_max_failures: bool,
 }
 
 impl SlaveReplBugs {
@@ -459,6 +463,9 @@ impl SlaveRepl {
         if reached {
             crate::mark!("repl.slave_stopped_at_max_failures");
             self.set_state(ReplicationState::Stopped, facts);
+            if self.config.bugs.skip_at_max_failures {
+                self.finish(id, now_ms, true, facts);
+            }
         }
         if self.config.bugs.finish_next_after_failed {
             self.finish_next_of_database(id, now_ms, facts);

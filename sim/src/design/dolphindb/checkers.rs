@@ -23,6 +23,7 @@ use crate::checkers::pipeline::dolphindb_async::slave_order::SlaveOrder;
 use crate::checkers::pipeline::dolphindb_async::status_truthful::{StatusTruthful, shown_status};
 use crate::checkers::pipeline::dolphindb_async::stop_threshold::StopThreshold;
 use crate::checkers::pipeline::dolphindb_async::task_data_durability::{Forgetting, TaskDataDurability};
+use crate::checkers::pipeline::dolphindb_async::write_fate::{self, SkipCalls, Slaves};
 use crate::checkers::pipeline::event::PipelineEvent;
 use crate::checkers::pipeline::eventual_consistency::{EventualConsistency, ShownStatus, Targets};
 use crate::checkers::pipeline::exactly_once::ExactlyOnce;
@@ -32,6 +33,7 @@ use crate::checkers::pipeline::liveness::ReplicationLiveness;
 use crate::checkers::pipeline::no_gaps::NoGaps;
 use crate::checkers::replica::dolphindb_2pc::DfsCheckers;
 use crate::checkers::replica::dolphindb_2pc::reference_model::cluster_views;
+use crate::checkers::replica::dolphindb_2pc::write_fate::FinalReplicas;
 use crate::checkers::write_fate::Fates;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
 use crate::deployment::ReplicaMessage;
@@ -68,6 +70,8 @@ struct Replication {
     /// Each slave's last getSlaveReplicationStatus answer (`eventual-consistency` asks it to show
     /// what explains a difference).
     last_status: BTreeMap<ClusterId, ShownStatus>,
+    /// The skip calls answered ok (`write-fate` names the call that skipped a write).
+    skips: SkipCalls,
 }
 
 /// Every checker of DolphinDB's deployment.
@@ -110,6 +114,7 @@ impl DolphindbCheckers {
                 master_data_nodes: topology.data_nodes(ClusterId::Master),
                 collects: scenario.replication.slave_num.is_none_or(|n| n as usize <= topology.slaves().len()),
                 last_status: BTreeMap::new(),
+                skips: SkipCalls::default(),
             }
         });
         let placement = |c: ClusterId| {
@@ -220,6 +225,7 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
             (_, AnyResult::Replica(none)) => match *none {},
         };
         let Some(r) = self.repl.as_mut() else { return Ok(()) };
+        r.skips.on_answer(r.ledger.slave_of(node), node, at, call, result);
         judge::<AsyncLedger, AdminResult, (), _>(&mut StatusTruthful, &r.ledger, at, node, result)?;
         if let Ok(AdminReply::SlaveTasks(rows)) = result
             && let Some((slave, shown)) = shown_status(&r.ledger, node, rows)
@@ -271,8 +277,11 @@ impl DesignCheckers<Dolphindb> for DolphindbCheckers {
         self.repl.as_ref().map(|r| r.ledger.pipeline.summary())
     }
 
-    fn write_fates(&self, _view: &ClusterView<'_, Dolphindb>) -> Fates {
-        // Filled by the design's fate derivation (issue 12, in progress).
-        Fates::new()
+    fn write_fates(&self, view: &ClusterView<'_, Dolphindb>) -> Fates {
+        let Some(master) = self.dfs.ledger(ClusterId::Master) else { return Fates::new() };
+        let topology = view.topology;
+        let replicas = FinalReplicas::of(view, &topology.controllers(ClusterId::Master), &topology.data_nodes(ClusterId::Master));
+        let slaves = self.repl.as_ref().map(|r| Slaves { ledger: &r.ledger, capture: &r.capture, skips: &r.skips });
+        write_fate::fates(master, &replicas, slaves, topology)
     }
 }

@@ -151,15 +151,40 @@ struct Mark {
     enabled: bool,
 }
 
+/// Why a completed transaction became no task (for `write-fate`, which names the cause of a
+/// write that never reached a slave).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoTask {
+    /// Its database was not set for replication (`setDatabaseForClusterReplication`) when it
+    /// began, or is not when it completes.
+    DatabaseNotReplicated,
+    /// The master was DISABLED (`stopClusterReplication`) when it completed.
+    MasterDisabled,
+}
+
+/// What became of a master transaction's capture, as the history tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capture {
+    /// It became this task.
+    Task(TaskId),
+    /// It completed and became no task, rightly: why, in the checker's words.
+    NoTask(NoTask, String),
+    /// It completed, had to become a task (why, in the checker's words), and became none.
+    Missing(String),
+    /// It has not completed in the history, or the history cannot tell what its completion had to do.
+    Unknown,
+}
+
 /// What a transaction's completion must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
     /// Become a task, in the same step.
     Must(String),
     /// Become no task.
-    MustNot(String),
-    /// Either is right (not captured at its BEGIN, enabled since: see the module's documentation).
-    Either,
+    MustNot(NoTask, String),
+    /// Either is right (not captured at its BEGIN, enabled since: see the module's documentation);
+    /// why it may have become none, when the history tells.
+    Either(Option<(NoTask, String)>),
 }
 
 /// A transaction as the history tells it.
@@ -240,16 +265,16 @@ impl History {
 
     /// What the completion of `tid`, now, must do.
     fn verdict(&self, tid: Tid) -> Verdict {
-        let Some(tx) = self.txs.get(&tid) else { return Verdict::Either };
-        let (Some(db), Some(captured)) = (&tx.db, tx.captured()) else { return Verdict::Either };
+        let Some(tx) = self.txs.get(&tid) else { return Verdict::Either(None) };
+        let (Some(db), Some(captured)) = (&tx.db, tx.captured()) else { return Verdict::Either(None) };
         if tx.commit != Some(true) {
-            return Verdict::Either;
+            return Verdict::Either(None);
         }
         let master_enabled = self.marks[self.end()].enabled;
         if !self.enabled_now(db) {
-            Verdict::MustNot(format!("{db} is not enabled for replication when it completes"))
+            Verdict::MustNot(NoTask::DatabaseNotReplicated, format!("{db} is not enabled for replication when it completes"))
         } else if !master_enabled {
-            Verdict::MustNot("the master is DISABLED when it completes".to_string())
+            Verdict::MustNot(NoTask::MasterDisabled, "the master is DISABLED when it completes".to_string())
         } else if captured {
             Verdict::Must(format!(
                 "{db} was enabled for replication when it began and is still when it completes, and the master is ENABLED"
@@ -257,7 +282,7 @@ impl History {
         } else {
             // Not enabled at its BEGIN, enabled by its completion: enabled while it was open, when a
             // retried BEGIN may have captured it (see the module's documentation).
-            Verdict::Either
+            Verdict::Either(Some((NoTask::DatabaseNotReplicated, format!("{db} was not enabled for replication when it began"))))
         }
     }
 
@@ -367,6 +392,18 @@ impl CaptureCompleteness {
         CaptureCompleteness { controllers, history: History::new(databases), followers, lost: 0 }
     }
 
+    /// What became of master transaction `tid`'s capture, as the history tells it (`write-fate`).
+    pub fn capture_of(&self, tid: Tid) -> Capture {
+        if let Some(&task) = self.history.task_of.get(&tid) {
+            return Capture::Task(task);
+        }
+        match self.history.verdicts.get(&tid) {
+            Some(Verdict::MustNot(why, text) | Verdict::Either(Some((why, text)))) => Capture::NoTask(*why, text.clone()),
+            Some(Verdict::Must(text)) => Capture::Missing(text.clone()),
+            Some(Verdict::Either(None)) | None => Capture::Unknown,
+        }
+    }
+
     /// The steps of every controller but `node` have ended: a completion that had to become a
     /// task and did not is reported.
     fn ended_steps(&self, node: Option<NodeId>) -> Result<(), String> {
@@ -434,7 +471,7 @@ impl CaptureCompleteness {
     fn advance(&mut self, node: NodeId, p: usize, step: Step, detail: Detail) -> Result<(), String> {
         let completed = self.followers.get_mut(&node).expect("a master controller").completed.take();
         match (completed, &step) {
-            (Some((tid, Verdict::MustNot(why))), Step::Enqueued { task, tid: t }) if *t == tid => {
+            (Some((tid, Verdict::MustNot(_, why))), Step::Enqueued { task, tid: t }) if *t == tid => {
                 return Err(format!("controller {node} enqueued task {task} for transaction {tid}, which must not become a task: {why}"));
             }
             (Some((tid, _)), Step::Enqueued { tid: t, .. }) if *t == tid => {}
@@ -471,7 +508,7 @@ impl CaptureCompleteness {
         let f = self.followers.get_mut(&node).expect("a master controller");
         f.place = Place::At(next);
         if let Step::Completed(tid) = step {
-            f.completed = Some((tid, history.verdicts.get(&tid).cloned().unwrap_or(Verdict::Either)));
+            f.completed = Some((tid, history.verdicts.get(&tid).cloned().unwrap_or(Verdict::Either(None))));
         }
         Ok(())
     }

@@ -17,3 +17,4 @@ pub mod stop_threshold;
 pub mod task_data_durability;
 #[cfg(test)]
 mod test_support;
+pub mod write_fate;

@@ -61,6 +61,10 @@ pub struct DfsLedger {
     pub acknowledged: BTreeMap<(NodeId, ChunkId), Cid>,
     /// How the queries ended (answered with rows, failed, unknown), for reports; `reads` judges them.
     pub queries: OpCounts,
+    /// Replicas a data node could not read back (corrupted by the nemesis), for `write-fate`.
+    pub lost_replicas: BTreeSet<(NodeId, ChunkId)>,
+    /// The data nodes that dropped each chunk (a committed drop removed it), for `write-fate`.
+    pub dropped: BTreeMap<ChunkId, BTreeSet<NodeId>>,
 }
 
 impl DfsLedger {
@@ -161,6 +165,10 @@ impl DfsLedger {
                 self.prepared.remove(&(node, *chunk));
                 // A dropped chunk is gone for good; a lost one was corrupted by the nemesis.
                 self.acknowledged.remove(&(node, *chunk));
+                match fact {
+                    DfsFact::ReplicaLost { .. } => self.lost_replicas.insert((node, *chunk)),
+                    _ => self.dropped.entry(*chunk).or_default().insert(node),
+                };
             }
             DfsFact::OpInvoked { op_id, op, at } => {
                 self.ops.insert(*op_id, LedgerOp { client: node, op: op.clone(), outcome: None, times: (*at, None) });

@@ -15,6 +15,7 @@ pub mod replica_placement;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tx_atomicity;
+pub mod write_fate;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::dolphindb_2pc::guest::Guest2pc;
