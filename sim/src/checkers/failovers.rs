@@ -125,7 +125,17 @@ impl Failovers {
 
     /// Follows a Raft fact of `node` at `at`.
     pub fn on_raft(&mut self, at: SimTime, node: NodeId, fact: &RaftFact) {
-        let Some(&g) = self.controllers_of.get(&node) else { return };
+        // Most Raft facts (appends, follower commits, applies) say nothing of leadership: they
+        // leave before the group lookup.
+        let leadership = matches!(
+            fact,
+            RaftFact::BecameLeader { .. }
+                | RaftFact::SteppedDown { .. }
+                | RaftFact::Recovered { .. }
+                | RaftFact::HardState { .. }
+                | RaftFact::Committed { by_leader: true, .. }
+        );
+        let Some(&g) = self.controllers_of.get(&node).filter(|_| leadership) else { return };
         let key = Key::Controllers(g);
         match fact {
             RaftFact::BecameLeader { term } => self.elected(key, at, node, *term),

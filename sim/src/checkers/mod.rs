@@ -68,7 +68,7 @@ use self::write_fate::Fates;
 use crate::deployment::{Call, CallResult, Deployment, Message, PipelineFact, ReplicaFact, ReplicaMessage};
 use crate::env::time::SimTime;
 use crate::scenario::{FaultKind, Scenario};
-use crate::summary::{Failover, PipelineSummary, ReplicaSummary};
+use crate::summary::{Failover, FateSummary, PipelineSummary, ReplicaSummary};
 use crate::topology::Topology;
 use crate::view::ClusterView;
 
@@ -199,6 +199,8 @@ pub struct Checkers<D: Deployment, X: DesignCheckers<D>> {
     recovery_soundness: RecoverySoundness,
     availability: Availability,
     failovers: Failovers,
+    /// The fates `at_end` judged, kept for the run's report (judged once).
+    fates: Option<FateSummary>,
     design: X,
     deployment: std::marker::PhantomData<fn() -> D>,
 }
@@ -213,6 +215,7 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
             recovery_soundness: RecoverySoundness::default(),
             availability: Availability::new(groups, &scenario.expect),
             failovers: Failovers::new(topology),
+            fates: None,
             design,
             deployment: std::marker::PhantomData,
         }
@@ -335,15 +338,20 @@ impl<D: Deployment, X: DesignCheckers<D>> Checkers<D, X> {
     }
 
     /// Checks that need the final state.
-    pub fn at_end(&self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
+    pub fn at_end(&mut self, at: SimTime, view: &ClusterView<'_, D>) -> Result<(), Violation> {
         self.raft.at_end(at, view, &self.acknowledged_writes)?;
         self.design.at_end(at, view)?;
         // After the design's own checkers: a loss they explain or refuse is theirs to report.
-        self.design
-            .write_fates(view)
-            .verdict()
-            .map_err(|m| Violation::of(write_fate::NAME, write_fate::SOURCE, Class::EndState, at, None, m))?;
+        let fates = self.design.write_fates(view);
+        self.fates = Some(fates.summary());
+        fates.verdict().map_err(|m| Violation::of(write_fate::NAME, write_fate::SOURCE, Class::EndState, at, None, m))?;
         at_end_of::<SimTime, (), (), _>(&self.availability, &at, &(), at, "")
+    }
+
+    /// The fate of every write on every copy: as `at_end` judged them, or as things stand if it
+    /// did not run.
+    pub fn fate_summary(&self, view: &ClusterView<'_, D>) -> FateSummary {
+        self.fates.clone().unwrap_or_else(|| self.design.write_fates(view).summary())
     }
 
     /// The design's checkers (for summaries).

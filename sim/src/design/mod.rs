@@ -80,12 +80,8 @@ pub trait SimDesign: Deployment {
     fn design_target(_view: &ClusterView<'_, Self>, _target: &str) -> Option<Option<NodeId>> {
         None
     }
-    /// The shrinker's steps over the design's own sections (its workload, its deployment).
-    fn reductions() -> Vec<reduce::Reduction>;
-    /// The operation types of the design's workload, for the shrinker's delta debugging.
-    fn operation_types(scenario: &Scenario) -> Vec<String>;
-    /// `scenario` with only the operation types `keys` in the design's workload.
-    fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario;
+    /// What the shrinker may do to the design's own sections (its workload, its deployment).
+    fn shrink_steps() -> reduce::Steps;
 }
 
 /// The Raft settings of controller `node` of `cluster`, from `[raft]` (every design's controller

@@ -9,6 +9,17 @@ use crate::scenario::Scenario;
 /// scenario can get smaller that way.
 pub type Reduction = (&'static str, fn(&Scenario) -> Option<Scenario>);
 
+/// What a design offers the shrinker: its steps, the operation types of its workload (for delta
+/// debugging over them), and the scenario with only some of those types.
+pub struct Steps {
+    /// Steps over the design's own sections, the cheapest to run first.
+    pub reductions: Vec<Reduction>,
+    /// The operation types of the design's workload.
+    pub operation_types: fn(&Scenario) -> Vec<String>,
+    /// `scenario` with only the operation types `keys` in the design's workload.
+    pub with_operation_types: fn(&Scenario, &[String]) -> Scenario,
+}
+
 /// `edit` applied to a copy of `s`, if it changed anything.
 pub fn changed(s: &Scenario, edit: impl FnOnce(&mut Scenario)) -> Option<Scenario> {
     let mut smaller = s.clone();

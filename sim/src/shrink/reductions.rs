@@ -9,7 +9,7 @@
 
 use crate::design::SimDesign;
 pub use crate::design::reduce::Reduction;
-use crate::design::reduce::{changed, half};
+use crate::design::reduce::{Steps, changed, half};
 use crate::registry::{DesignJob, with_design};
 use crate::scenario::Scenario;
 
@@ -23,42 +23,33 @@ fn neutral() -> Vec<Reduction> {
     ]
 }
 
-/// Every step for `scenario`'s design: the neutral ones, then the design's.
-pub fn all(scenario: &Scenario) -> Vec<Reduction> {
-    struct Steps;
-    impl DesignJob for Steps {
-        type Out = Vec<Reduction>;
-        fn run<D: SimDesign>(self) -> Self::Out {
-            D::reductions()
+/// What `scenario`'s design offers the shrinker.
+fn design_steps(scenario: &Scenario) -> Steps {
+    struct Design;
+    impl DesignJob for Design {
+        type Out = Steps;
+        fn run<D: SimDesign>(self) -> Steps {
+            D::shrink_steps()
         }
     }
+    with_design(scenario, Design)
+}
+
+/// Every step for `scenario`'s design: the neutral ones, then the design's.
+pub fn all(scenario: &Scenario) -> Vec<Reduction> {
     let mut steps = neutral();
-    steps.extend(with_design(scenario, Steps));
+    steps.extend(design_steps(scenario).reductions);
     steps
 }
 
 /// The operation types of `scenario`'s workload, for delta debugging over them.
 pub fn operation_types(scenario: &Scenario) -> Vec<String> {
-    struct Types<'a>(&'a Scenario);
-    impl DesignJob for Types<'_> {
-        type Out = Vec<String>;
-        fn run<D: SimDesign>(self) -> Self::Out {
-            D::operation_types(self.0)
-        }
-    }
-    with_design(scenario, Types(scenario))
+    (design_steps(scenario).operation_types)(scenario)
 }
 
 /// `scenario` with only the operation types `keys` in its workload.
 pub fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario {
-    struct Only<'a>(&'a Scenario, &'a [String]);
-    impl DesignJob for Only<'_> {
-        type Out = Scenario;
-        fn run<D: SimDesign>(self) -> Self::Out {
-            D::with_operation_types(self.0, self.1)
-        }
-    }
-    with_design(scenario, Only(scenario, keys))
+    (design_steps(scenario).with_operation_types)(scenario, keys)
 }
 
 #[cfg(test)]

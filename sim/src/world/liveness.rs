@@ -38,7 +38,8 @@ impl<D: SimDesign> World<D> {
     }
 
     pub(super) fn finish_converged(&mut self) {
-        if let Err(v) = self.checkers.at_end(self.now, &self.view()) {
+        let view = crate::view::ClusterView::new(&self.nodes, &self.topology);
+        if let Err(v) = self.checkers.at_end(self.now, &view) {
             self.fail(v);
             return;
         }

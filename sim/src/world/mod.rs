@@ -337,7 +337,7 @@ impl<D: SimDesign> World<D> {
 
     /// The fate of every write on every copy as things stand, for reports.
     pub fn fate_summary(&self) -> crate::summary::FateSummary {
-        self.checkers.design().write_fates(&self.view()).summary()
+        self.checkers.fate_summary(&self.view())
     }
 
     /// Every failover so far, with its RTO and RPO.

@@ -14,7 +14,7 @@ pub mod state_machine_safety;
 #[cfg(test)]
 mod test_support;
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::raft::RaftFact;
@@ -39,8 +39,9 @@ use crate::view::ClusterView;
 struct Group {
     members: Vec<NodeId>,
     shadow: GroupShadow,
-    /// When each entry was first reported committed, by index (for [`liveness::stuck`]).
-    committed_at: BTreeMap<u64, SimTime>,
+    /// The leaders' commits of the last grace, oldest first, with the newest one older than it:
+    /// `(when, commit index)` (for [`liveness::stuck`]).
+    recent_commits: VecDeque<(SimTime, u64)>,
     election_safety: ElectionSafety,
     leader_append_only: LeaderAppendOnly,
     log_matching: LogMatching,
@@ -90,7 +91,7 @@ impl RaftCheckers {
             }
             groups.push(Group {
                 shadow: GroupShadow::new(format!("{} controllers", cluster.name()), &members),
-                committed_at: BTreeMap::new(),
+                recent_commits: VecDeque::new(),
                 members,
                 election_safety: ElectionSafety::default(),
                 leader_append_only: LeaderAppendOnly,
@@ -123,8 +124,12 @@ impl RaftCheckers {
         safety(&mut g.log_matching, s, at, node, fact)?;
         safety(&mut g.leader_completeness, s, at, node, fact)?;
         safety(&mut g.state_machine_safety, s, at, node, fact)?;
-        if let RaftFact::Committed { index, .. } = fact {
-            g.committed_at.entry(*index).or_insert(at);
+        if let RaftFact::Committed { index, by_leader: true, .. } = fact {
+            let grace = self.apply_grace.as_nanos();
+            g.recent_commits.push_back((at, *index));
+            while g.recent_commits.get(1).is_some_and(|&(t, _)| t.plus_nanos(grace) <= at) {
+                g.recent_commits.pop_front();
+            }
         }
         // The shadow follows the fact; a fact that cannot follow the member's earlier ones lies.
         g.shadow
@@ -148,7 +153,10 @@ impl RaftCheckers {
     /// committed less than the grace ago is catching up.
     pub fn stuck<D: Deployment>(&self, view: &ClusterView<'_, D>, now: SimTime) -> Option<(&'static str, &'static str, String)> {
         self.groups.iter().find_map(|g| {
-            let recent = |index: u64| g.committed_at.get(&index).is_some_and(|&at| at.plus_nanos(self.apply_grace.as_nanos()) > now);
+            // Every entry up to the last index the leaders committed a grace ago or earlier is old.
+            let settled =
+                g.recent_commits.iter().filter(|&&(at, _)| at.plus_nanos(self.apply_grace.as_nanos()) <= now).map(|&(_, i)| i).max();
+            let recent = |index: u64| index > settled.unwrap_or(0);
             liveness::stuck(view, &g.shadow, recent).map(|reason| (liveness::NAME, liveness::SOURCE, reason))
         })
     }

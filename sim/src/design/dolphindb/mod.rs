@@ -36,16 +36,8 @@ impl SimDesign for Dolphindb {
     const PIPELINE: &'static str = <DolphinAsync as Pipeline<Dolphin2pc>>::NAME;
     type Checkers = DolphindbCheckers;
 
-    fn reductions() -> Vec<crate::design::reduce::Reduction> {
-        reductions::all()
-    }
-
-    fn operation_types(scenario: &Scenario) -> Vec<String> {
-        reductions::operation_types(scenario)
-    }
-
-    fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario {
-        reductions::with_operation_types(scenario, keys)
+    fn shrink_steps() -> crate::design::reduce::Steps {
+        reductions::steps()
     }
 
     fn checker_names() -> Vec<&'static str> {

@@ -4,8 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::reduce::{Reduction, changed, half};
+use crate::design::reduce::{Reduction, Steps, changed, half};
 use crate::scenario::Scenario;
+
+/// The design's steps for the shrinker.
+pub fn steps() -> Steps {
+    Steps { reductions: all(), operation_types, with_operation_types }
+}
 
 /// Every step, the cheapest to run first (a lighter run is quicker to judge).
 pub fn all() -> Vec<Reduction> {

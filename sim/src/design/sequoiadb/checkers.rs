@@ -5,8 +5,6 @@
 //! group convergence) judge every SequoiaDB fact, and the end state of the running data nodes,
 //! which this file reads from the view ([`final_nodes`]).
 
-use std::collections::BTreeMap;
-
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::deployment::call::{Call as AnyCall, CallResult as AnyResult};
 use ccrsim_model::pipeline::none::Nothing;
@@ -124,15 +122,16 @@ impl DesignCheckers<Sequoiadb> for SequoiadbCheckers {
     }
 
     fn lost_writes(&self) -> Vec<LostWrites> {
-        let rpo = self.seq.summary(None).rpo;
-        rpo.iter().map(|r| LostWrites { group: r.group, epoch: u64::from(r.version), writes: r.ops, span_s: r.seconds() }).collect()
+        self.seq
+            .failover_rpo()
+            .iter()
+            .map(|r| LostWrites { group: r.group, epoch: u64::from(r.version), writes: r.ops, span_s: r.seconds() })
+            .collect()
     }
 
     /// Every acknowledged or indeterminate write on every node of its group, each named by the
     /// topology (`checkers/replica/sequoiadb/write_fate.rs`).
     fn write_fates(&self, view: &ClusterView<'_, Sequoiadb>) -> Fates {
-        let names: BTreeMap<NodeId, String> =
-            view.topology.names().into_iter().filter_map(|name| Some((view.topology.by_name(&name)?, name))).collect();
-        self.seq.write_fates(&final_nodes(view), |n| names.get(&n).cloned().unwrap_or_else(|| format!("node {n}")))
+        self.seq.write_fates(&final_nodes(view), |n| view.topology.nodes[n as usize].name.clone())
     }
 }

@@ -57,16 +57,8 @@ impl SimDesign for Sequoiadb {
     const PIPELINE: &'static str = <NonePipeline as Pipeline<SequoiaDb>>::NAME;
     type Checkers = SequoiadbCheckers;
 
-    fn reductions() -> Vec<crate::design::reduce::Reduction> {
-        reductions::all()
-    }
-
-    fn operation_types(scenario: &Scenario) -> Vec<String> {
-        reductions::operation_types(scenario)
-    }
-
-    fn with_operation_types(scenario: &Scenario, keys: &[String]) -> Scenario {
-        reductions::with_operation_types(scenario, keys)
+    fn shrink_steps() -> crate::design::reduce::Steps {
+        reductions::steps()
     }
 
     fn checker_names() -> Vec<&'static str> {

@@ -2,8 +2,13 @@
 //! sessions, a lower rate, fewer documents), the management calls, and the deployment (a group, a
 //! collection, a spare node fewer; the data nodes follow the groups).
 
-use crate::design::reduce::{Reduction, changed, half};
+use crate::design::reduce::{Reduction, Steps, changed, half};
 use crate::scenario::Scenario;
+
+/// The design's steps for the shrinker.
+pub fn steps() -> Steps {
+    Steps { reductions: all(), operation_types, with_operation_types }
+}
 
 /// Every step, the cheapest to run first.
 pub fn all() -> Vec<Reduction> {

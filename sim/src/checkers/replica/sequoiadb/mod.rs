@@ -142,6 +142,13 @@ impl SeqCheckers {
         write_fate::write_fates(&self.ledger, nodes, name)
     }
 
+    /// The acknowledged writes each failover lost, judged on the history of each group's current
+    /// primary as the facts tell it (the durability part of [`SeqCheckers::summary`] alone).
+    pub fn failover_rpo(&self) -> Vec<FailoverRpo> {
+        let l = &self.ledger;
+        DurabilityReport::of(l, |g| Some(History::of(l, g, l.log(l.current_primary(g)?).last?))).failover_rpo()
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &SeqLedger {
         &self.ledger
@@ -161,17 +168,7 @@ impl SeqCheckers {
         let durability = DurabilityReport::of(l, history_of);
         SeqSummary {
             by_repl_size: durability.by_repl_size(),
-            rpo: durability
-                .rpo
-                .iter()
-                .map(|(&(group, version), r)| FailoverRpo {
-                    group,
-                    version,
-                    ops: r.ops,
-                    first_acked_ms: r.first_acked_ms,
-                    last_acked_ms: r.last_acked_ms,
-                })
-                .collect(),
+            rpo: durability.failover_rpo(),
             stale_reads: self.sessions.counts(history_of),
             indeterminate: IndeterminateCounts::of(l, history_of),
             counts: l.counts,

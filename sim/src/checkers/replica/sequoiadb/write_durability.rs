@@ -187,6 +187,21 @@ pub struct DurabilityReport {
 }
 
 impl DurabilityReport {
+    /// The acknowledged writes each failover lost, by the (group, version) of the primary whose
+    /// tail lost them.
+    pub fn failover_rpo(&self) -> Vec<super::FailoverRpo> {
+        self.rpo
+            .iter()
+            .map(|(&(group, version), r)| super::FailoverRpo {
+                group,
+                version,
+                ops: r.ops,
+                first_acked_ms: r.first_acked_ms,
+                last_acked_ms: r.last_acked_ms,
+            })
+            .collect()
+    }
+
     /// Every acknowledged write judged on the final history `history_of` gives for its group.
     pub fn of(ledger: &SeqLedger, history_of: impl Fn(GroupId) -> Option<History>) -> Self {
         let mut histories: BTreeMap<GroupId, Option<History>> = BTreeMap::new();
