@@ -405,6 +405,16 @@ fn print_summary(s: &Summary) {
             if r.without_new_leader > 0 { format!("; {} without a new leader", r.without_new_leader) } else { String::new() },
         );
     }
+    for (concern, c) in &s.losses_by_write_concern {
+        println!(
+            "ReplSize {concern:<4} {} writes acknowledged, {} lost ({:.1} per 1,000; {} of them confirmed by a majority), {} not judged",
+            c.acknowledged,
+            c.lost,
+            c.lost_per_1000(),
+            c.lost_majority_confirmed,
+            c.unjudged
+        );
+    }
     if s.fates.writes > 0 {
         let fates: Vec<String> = s.fates.by_fate().iter().map(|(fate, n)| format!("{n} {fate}")).collect();
         println!("fates         {} writes over {} copies: {}", s.fates.writes, s.fates.copies.len(), fates.join(", "));

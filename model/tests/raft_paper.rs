@@ -741,6 +741,37 @@ fn a_member_denies_its_vote_to_a_candidate_with_a_less_up_to_date_log() {
     }
 }
 
+/// Raft paper Figure 2 (Followers): "If election timeout elapses without receiving AppendEntries
+/// RPC from current leader or granting vote to candidate: convert to candidate". A refused
+/// RequestVote of a higher term moves the term but not the deadline; a granted one restarts it.
+/// Otherwise a member with a stale log that keeps timing out would keep the up-to-date members from
+/// ever campaigning (found by ddl-heavy seed 149: two live controllers without a leader for 2.5 s).
+#[test]
+fn a_refused_vote_of_a_higher_term_does_not_restart_the_election_timeout() {
+    let mut c = Cluster::new(3);
+    c.inject(1, 2, append(2, (0, 0), log_of(&[1, 1, 2], "a"), 0));
+    c.net.clear();
+    let draws = c.node(1).election_draws.len();
+    let deadline = c.node(1).timers[&TIMER_ELECTION];
+    for term in 3..8 {
+        // A candidate whose log is behind campaigns again and again.
+        c.inject(1, 3, request_vote(term, 1, 1));
+        assert_eq!(c.sent_by(1), vec![(3, vote(term, false))]);
+        c.net.clear();
+        assert_eq!(c.raft(1).term(), term, "the higher term is adopted");
+    }
+    assert_eq!(c.node(1).election_draws.len(), draws, "no new timeout was drawn");
+    assert_eq!(c.node(1).timers[&TIMER_ELECTION], deadline, "the deadline stands");
+    c.fire(1, TIMER_ELECTION);
+    assert!(matches!(c.raft(1).role(), RoleState::Candidate { .. }), "the up-to-date member campaigns when its own timeout runs out");
+    // A granted vote restarts it.
+    let mut c = Cluster::new(3);
+    let draws = c.node(1).election_draws.len();
+    c.inject(1, 3, request_vote(3, 0, 0));
+    assert_eq!(c.sent_by(1), vec![(3, vote(3, true))]);
+    assert_eq!(c.node(1).election_draws.len(), draws + 1, "granting a vote draws a new timeout");
+}
+
 // ----- §5.3: log replication ------------------------------------------------------------------------------------
 
 /// Raft paper §5.3 and §8: a new leader appends a no-op entry of its term and sends AppendEntries to

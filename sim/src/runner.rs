@@ -596,6 +596,9 @@ pub struct Summary {
     pub committed_transactions: u64,
     /// Committed DFS transactions per simulated second (`committed_transactions / sim_seconds`).
     pub committed_per_sim_second: f64,
+    /// Acknowledged writes and their losses per write concern over all seeds (SequoiaDB's
+    /// ReplSize; empty where the design has none).
+    pub losses_by_write_concern: BTreeMap<String, crate::summary::ConcernLosses>,
     /// Replication over all seeds and slaves (zero without slaves).
     pub replication: ReplTotals,
     /// The fate of every write over all seeds, per copy and fate (`write-fate`).
@@ -695,6 +698,13 @@ impl Summary {
             events: reports.iter().map(|r| r.events).sum(),
             committed_transactions,
             committed_per_sim_second: if sim_seconds > 0.0 { committed_transactions as f64 / sim_seconds } else { 0.0 },
+            losses_by_write_concern: reports.iter().filter_map(|r| r.dfs.as_ref()).flat_map(|d| &d.losses_by_write_concern).fold(
+                BTreeMap::new(),
+                |mut total, (concern, c)| {
+                    total.entry(concern.clone()).or_insert_with(Default::default).add(c);
+                    total
+                },
+            ),
             replication: ReplTotals::of(reports),
             fates: reports.iter().filter_map(|r| r.fates.as_ref()).fold(Default::default(), |mut total, f| {
                 total.add(f);

@@ -30,6 +30,38 @@ pub struct ReplicaSummary {
     pub failures: BTreeMap<String, u64>,
     /// Digest of the state the committed history leads to (catalog and rows), as 16 hex digits.
     pub state_digest: String,
+    /// Acknowledged writes and their losses per write concern, where the design lets the client
+    /// choose one (SequoiaDB's ReplSize: `1`, `2`, `0`, `-1`); empty otherwise.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub losses_by_write_concern: BTreeMap<String, ConcernLosses>,
+}
+
+/// Acknowledged writes of one write concern and what became of them on the final history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ConcernLosses {
+    /// Writes acknowledged to their clients.
+    pub acknowledged: u64,
+    /// Of these, not on their group's final history (the design's RPO, or a violation).
+    pub lost: u64,
+    /// Of the lost, those a majority had confirmed (lost only where the design documents it).
+    pub lost_majority_confirmed: u64,
+    /// Not judged (no one final primary, or a history that does not reach back to them).
+    pub unjudged: u64,
+}
+
+impl ConcernLosses {
+    /// Adds `other`.
+    pub fn add(&mut self, other: &ConcernLosses) {
+        self.acknowledged += other.acknowledged;
+        self.lost += other.lost;
+        self.lost_majority_confirmed += other.lost_majority_confirmed;
+        self.unjudged += other.unjudged;
+    }
+
+    /// Lost per 1,000 acknowledged.
+    pub fn lost_per_1000(&self) -> f64 {
+        if self.acknowledged == 0 { 0.0 } else { self.lost as f64 * 1000.0 / self.acknowledged as f64 }
+    }
 }
 
 /// What a pipeline did in a run, for reports. (Serialised as `replication` in JSON reports.)

@@ -683,6 +683,7 @@ impl<S: StateMachine> Raft<S> {
 
     fn become_follower(&mut self, term: u64, leader: Option<NodeId>, out: &mut Output<RaftMessage<S::Command>, RaftFact>) {
         raft_assert!(self, term >= self.hard.term, "follow an older term {term}");
+        let was_leader = self.is_leader();
         // Step down first, so that `SteppedDown` names the term that was led.
         self.leave_leadership(out);
         if term > self.hard.term {
@@ -696,7 +697,14 @@ impl<S: StateMachine> Raft<S> {
             }
         }
         self.role = RoleState::Follower { leader };
-        self.arm_election_timer(out);
+        // Raft Figure 2 (Followers): the election timeout restarts on hearing from the current
+        // leader or on granting a vote, not on a higher term alone. Restarting it on every refused
+        // RequestVote of a higher term lets a member with a stale log, timing out again and again,
+        // keep the up-to-date members from ever campaigning (ddl-heavy seed 149: a group of two
+        // live members without a leader for 2.5 s). A deposed leader has no timer armed: it gets one.
+        if leader.is_some() || was_leader {
+            self.arm_election_timer(out);
+        }
         raft_assert!(self, self.hard.term == term && self.progress.is_empty(), "a follower of term {term}");
     }
 

@@ -49,7 +49,7 @@ impl<D: SimDesign> World<D> {
         let planned = D::scenario_calls(&self.scenario);
         self.calls.expected = planned.iter().map(|c| c.expect.clone()).collect();
         for (i, c) in planned.into_iter().enumerate() {
-            let call = PlannedCall { origin: CallOrigin::Scenario(i), target: c.target, call: c.call };
+            let call = PlannedCall { origin: CallOrigin::Scenario(i), target: c.target, call: c.call, sent: false };
             self.schedule(SimTime::from_secs_f64(c.at_s), Event::Call { call, attempt: 0 });
         }
         if let Some((every_s, probes)) = D::status_probes(&self.scenario, &self.topology)
@@ -95,10 +95,11 @@ impl<D: SimDesign> World<D> {
             }
             return;
         };
-        if let CallOrigin::Scenario(i) = planned.origin {
+        if let (CallOrigin::Scenario(i), false) = (planned.origin, planned.sent) {
             let view = ClusterView::new(&self.nodes, &self.topology);
             planned.call = D::prepare_call(&view, &self.scenario, i, node, planned.call);
         }
+        planned.sent = true;
         let id = self.calls.next_id;
         self.calls.next_id += 1;
         let text = format!("{:?}", planned.call);
@@ -148,7 +149,7 @@ impl<D: SimDesign> World<D> {
         let Some((every, probes)) = self.calls.probes.clone() else { return };
         for (target, call) in probes {
             // A probe that finds no target now is not retried: the next probe comes soon.
-            self.make_call(PlannedCall { origin: CallOrigin::Probe, target, call }, CALL_ATTEMPTS);
+            self.make_call(PlannedCall { origin: CallOrigin::Probe, target, call, sent: false }, CALL_ATTEMPTS);
         }
         self.schedule(self.now.plus_nanos(every), Event::StatusProbe);
     }

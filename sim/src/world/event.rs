@@ -92,4 +92,8 @@ pub(crate) struct PlannedCall<D: SimDesign> {
     pub(super) origin: CallOrigin,
     pub(super) target: String,
     pub(super) call: Call<D>,
+    /// Whether the call was sent once: its arguments were fixed then (`SimDesign::prepare_call`),
+    /// and an operator's retry repeats them. Recomputing them (the tasks FAILED now) could name
+    /// other tasks than a first attempt that took effect unanswered.
+    pub(super) sent: bool,
 }

@@ -46,6 +46,11 @@ pub struct SeqBugs {
     /// A CONSULT rollback truncates the log but leaves the documents as they are (the replayer's
     /// undo of each record skipped): the node's data keeps writes its log no longer holds.
     pub rollback_keeps_documents: bool,
+    /// A secondary logs a replayed increment as the document's after-image (an insert of the new
+    /// counter) instead of the record its source sent: its documents stay right, but its log holds
+    /// a record at that LSN that no other node has, so a CONSULT compares hashes that never match
+    /// and a node that syncs from it replays an image where the group logged a delta.
+    pub replay_logs_after_image: bool,
 }
 
 impl SeqBugs {
@@ -62,6 +67,7 @@ impl SeqBugs {
             unconfirmed_reported_failed,
             node_not_enough_after_write,
             rollback_keeps_documents,
+            replay_logs_after_image,
         } = *self;
         skip_version_bump
             || voter_ignores_lsn
@@ -73,6 +79,7 @@ impl SeqBugs {
             || unconfirmed_reported_failed
             || node_not_enough_after_write
             || rollback_keeps_documents
+            || replay_logs_after_image
     }
 }
 

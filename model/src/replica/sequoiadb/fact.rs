@@ -119,6 +119,9 @@ pub enum SeqFact {
     BecamePrimary { at: Member, version: u32, end: Lsn, votes: Vec<NodeId>, group_size: u32 },
     /// A primary stepped down.
     SteppedDown { at: Member, version: u32, why: StepDownCause },
+    /// A voter accepted `candidate`'s round-two ballot: it promised `version`, its own log ending
+    /// at `end`, the candidate's at `candidate_end` (what the voter rule compares).
+    VoteAccepted { at: Member, candidate: NodeId, version: u32, end: Lsn, candidate_end: Lsn },
 
     // --- incremental sync and consult
     /// A secondary chose a sync source.

@@ -229,6 +229,13 @@ impl SeqDataNode {
     ) {
         let accept = self.members.contains_key(&from) && self.judge_ballot(now, from, round, end, weight, version);
         if accept && round == 2 {
+            out.fact_replica(SeqFact::VoteAccepted {
+                at: self.member(),
+                candidate: from,
+                version,
+                end: self.log.end(),
+                candidate_end: end,
+            });
             // The promise is answered once it is on disk.
             self.known_version = self.known_version.max(version);
             self.role = Role::Silence { until: now + VOTE_CS_MS };

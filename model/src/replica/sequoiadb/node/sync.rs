@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use super::super::fact::{ConsultOutcome, RecordSource, SeqFact, SyncStatus};
 use super::super::lsn::Lsn;
 use super::super::message::{ConsultFailed, SeqMessage, SyncFailed};
-use super::super::types::DbStatus;
-use super::log::LogRecord;
+use super::super::types::{DbStatus, WriteOp};
+use super::log::{LogRecord, apply_op};
 use super::{NodeFacts, NodeOut, SeqDataNode, storage};
 use crate::core::io::{Millis, NodeId, Output};
 
@@ -226,11 +226,23 @@ impl SeqDataNode {
             if r.pre_lsn != self.log.end() {
                 return self.on_sync_failed(now, from, out);
             }
+            let r = if self.config.bugs.replay_logs_after_image { self.after_image(r) } else { r };
             self.append_record(r, RecordSource::Replayed { source: from }, out);
         }
         self.sync.failures = 0;
         self.sync.blacklist.clear();
         self.send_sync_req(now, out);
+    }
+
+    /// The planted bug `replay_logs_after_image`: an increment re-logged as an insert of the
+    /// counter it leads to.
+    fn after_image(&self, mut r: LogRecord) -> LogRecord {
+        if let WriteOp::Increment { .. } = r.op
+            && let Some(after) = apply_op(self.docs.get(&r.key()).copied(), r.op, r.lsn)
+        {
+            r.op = WriteOp::Insert { counter: after.counter };
+        }
+        r
     }
 
     fn on_sync_failed<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, from: NodeId, out: &mut Output<M, F>) {

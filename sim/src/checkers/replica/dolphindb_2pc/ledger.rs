@@ -99,6 +99,8 @@ impl DfsLedger {
             rolled_back_transactions: rolled_back,
             failures,
             state_digest: format!("{digest:016x}"),
+            // DolphinDB's writes take no write concern: a commit is on every replica.
+            losses_by_write_concern: Default::default(),
         }
     }
     /// The transactions begun for a client operation.

@@ -169,6 +169,11 @@ pub struct SeqLedger {
     pub records: BTreeMap<GroupId, BTreeMap<Lsn, GroupRecord>>,
     /// The nodes whose log ever got a record of a write.
     pub written: BTreeMap<WriteId, BTreeSet<Member>>,
+    /// When each node first got a write's record, by its place in the run's order.
+    pub written_fact: BTreeMap<(WriteId, NodeId), u64>,
+    /// Each node's accepted round-two ballots: the version promised, by their place in the run's
+    /// order.
+    pub promises: BTreeMap<NodeId, Vec<(u32, u64)>>,
     /// The primary of each (group, version).
     pub primaries: BTreeMap<(GroupId, u32), NodeId>,
     /// The size of its group each primary counted at its promotion, by (group, version).
@@ -213,6 +218,14 @@ impl SeqLedger {
     pub fn write_of(&self, group: GroupId, lsn: Lsn) -> Option<(WriteId, &WriteInfo)> {
         let w = self.record(group, lsn)?.write?;
         self.writes.get(&w).map(|info| (w, info))
+    }
+
+    /// Whether `node` got `write`'s record only after it had promised a primary a version above
+    /// `version` (the record's): a confirmation no election stands behind, since the newer
+    /// primary may lack the record and the node will roll it back.
+    pub fn written_after_promising_above(&self, write: WriteId, node: NodeId, version: u32) -> bool {
+        let Some(&written) = self.written_fact.get(&(write, node)) else { return false };
+        self.promises.get(&node).is_some_and(|p| p.iter().any(|&(promised, at)| promised > version && at < written))
     }
 
     /// The fewest members a group can have had: those added and never removed.
@@ -277,6 +290,7 @@ impl SeqLedger {
                 log.last = Some(*lsn);
                 if let Some(w) = write {
                     self.written.entry(*w).or_default().insert(*at);
+                    self.written_fact.entry((*w, at.node)).or_insert(self.facts_seen);
                 }
             }
             SeqFact::LogRolledOver { at, file_begin } => {
@@ -300,6 +314,9 @@ impl SeqLedger {
             }
             SeqFact::SteppedDown { at, version, .. } => {
                 self.stepped_down.insert((at.group, *version));
+            }
+            SeqFact::VoteAccepted { at, version, .. } => {
+                self.promises.entry(at.node).or_default().push((*version, self.facts_seen));
             }
             SeqFact::ConsultEnded { .. } => self.counts.consults += 1,
             SeqFact::FullSyncBegan { at, source, .. } => {

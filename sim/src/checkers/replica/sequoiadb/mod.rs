@@ -1,5 +1,5 @@
 //! SequoiaDB's replica groups (seed 002; ../shared/reference/sequoiadb-replica-group.md): one primary
-//! per version, record uniqueness, durability by write concern, log prefix after CONSULT, full sync
+//! per version, the voter rule, record uniqueness, durability by write concern, log prefix after CONSULT, full sync
 //! exactly once, no reads in full sync, session guarantees, indeterminate writes, ReplSize refusals
 //! and convergence after heal, judged on a ledger of the protocol's facts ([`SeqLedger`]) and, at
 //! the end, on the running nodes' state as plain data ([`FinalNode`]).
@@ -21,6 +21,7 @@ pub mod replsize_refusal;
 pub mod session_guarantees;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod voter_rule;
 pub mod write_durability;
 pub mod write_fate;
 
@@ -45,6 +46,7 @@ use self::one_primary::OnePrimary;
 use self::record_uniqueness::RecordUniqueness;
 use self::replsize_refusal::ReplSizeRefusal;
 use self::session_guarantees::{SessionGuarantees, StaleReads};
+use self::voter_rule::VoterRule;
 use self::write_durability::{DurabilityReport, LossCounts, WriteDurability};
 use crate::checkers::availability::Answer;
 use crate::checkers::{Violation, at_end_of, judge, pending_of};
@@ -68,6 +70,7 @@ impl SeqCheckers {
         vec![
             record_uniqueness::NAME,
             one_primary::NAME,
+            voter_rule::NAME,
             replsize_refusal::NAME,
             write_durability::NAME,
             indeterminate_writes::NAME,
@@ -85,6 +88,7 @@ impl SeqCheckers {
         let l = &self.ledger;
         judge::<SeqLedger, SeqFact, V, _>(&mut RecordUniqueness, l, at, node, fact)?;
         judge::<SeqLedger, SeqFact, V, _>(&mut OnePrimary, l, at, node, fact)?;
+        judge::<SeqLedger, SeqFact, V, _>(&mut VoterRule, l, at, node, fact)?;
         judge::<SeqLedger, SeqFact, V, _>(&mut ReplSizeRefusal, l, at, node, fact)?;
         judge::<SeqLedger, SeqFact, V, _>(&mut WriteDurability, l, at, node, fact)?;
         judge::<SeqLedger, SeqFact, V, _>(&mut IndeterminateWrites, l, at, node, fact)?;
@@ -145,8 +149,14 @@ impl SeqCheckers {
     /// The acknowledged writes each failover lost, judged on the history of each group's current
     /// primary as the facts tell it (the durability part of [`SeqCheckers::summary`] alone).
     pub fn failover_rpo(&self) -> Vec<FailoverRpo> {
+        self.durability_on_current_primaries().failover_rpo()
+    }
+
+    /// Every acknowledged write judged on the history of its group's current primary as the facts
+    /// tell it (after convergence, the final primary).
+    fn durability_on_current_primaries(&self) -> DurabilityReport {
         let l = &self.ledger;
-        DurabilityReport::of(l, |g| Some(History::of(l, g, l.log(l.current_primary(g)?).last?))).failover_rpo()
+        DurabilityReport::of(l, |g| Some(History::of(l, g, l.log(l.current_primary(g)?).last?)))
     }
 
     /// The ledger.
@@ -177,9 +187,11 @@ impl SeqCheckers {
     }
 
     /// The run's operations in the terms every design reports (operations by kind: `insert`,
-    /// `increment`, `delete`, `read`; failures by SequoiaDB error).
+    /// `increment`, `delete`, `read`; failures by SequoiaDB error; losses per ReplSize, judged on
+    /// each group's current primary as the facts tell it).
     pub fn replica_summary(&self) -> ReplicaSummary {
-        let mut summary = ReplicaSummary::default();
+        let losses = self.durability_on_current_primaries().by_repl_size().into_iter().map(|(r, c)| (r, c.into())).collect();
+        let mut summary = ReplicaSummary { losses_by_write_concern: losses, ..ReplicaSummary::default() };
         for w in self.ledger.writes.values() {
             let kind = match w.op {
                 WriteOp::Insert { .. } => "insert",
@@ -273,12 +285,13 @@ impl SeqSummary {
             .iter()
             .map(|(r, c)| {
                 format!(
-                    "ReplSize {r}: {} writes acknowledged, {} lost ({:.1} per 1,000; {} with a majority's confirmation, {} more after every confirming node restarted abnormally and full-synced), {} not judged",
+                    "ReplSize {r}: {} writes acknowledged, {} lost ({:.1} per 1,000; {} with a majority behind them; of those a majority confirmed, {} after confirming nodes restarted abnormally and full-synced, {} confirmed by nodes that had already voted for a newer primary), {} not judged",
                     c.acknowledged,
                     c.lost,
                     c.lost_per_1000(),
                     c.lost_with_majority,
                     c.lost_to_abnormal_restarts,
+                    c.lost_to_stale_confirmations,
                     c.unknown
                 )
             })
@@ -471,7 +484,7 @@ mod tests {
         }
         let lines = checkers.summary(None).lines();
         assert!(
-            lines[0].starts_with("ReplSize 1: 1 writes acknowledged, 1 lost (1000.0 per 1,000; 0 with a majority's confirmation,"),
+            lines[0].starts_with("ReplSize 1: 1 writes acknowledged, 1 lost (1000.0 per 1,000; 0 with a majority behind them;"),
             "{lines:?}"
         );
         assert_eq!(checkers.replica_summary().operations["insert"].ok, 1);

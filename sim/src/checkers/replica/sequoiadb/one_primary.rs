@@ -6,10 +6,11 @@
 //! by a majority of the group it counted, its own vote included; only the primary of a version
 //! steps down from it.
 //!
-//! The voter rule (a voter refuses a candidate whose LSN is below its own) is not judged: the facts
-//! tell a voter's log, not its log when it voted, and a voter goes on replaying from its sync
-//! source after its vote (sequoiadb-failover-rollback seed 19: node 5 voted for node 3 at 2:3456 <
-//! 2:3776, then replayed from node 4 up to 2:5696 before node 3 became primary).
+//! The voter rule (a voter refuses a candidate whose LSN is below its own) is `voter-rule`'s, judged
+//! on each vote as the voter reported it: a voter's log at the promotion is no measure, since it
+//! goes on replaying from its sync source after its vote (sequoiadb-failover-rollback seed 19:
+//! node 5 voted for node 3 at 2:3456 < 2:3776, then replayed from node 4 up to 2:5696 before node 3
+//! became primary).
 
 use ccrsim_model::core::io::NodeId;
 use ccrsim_model::replica::sequoiadb::types::Member;

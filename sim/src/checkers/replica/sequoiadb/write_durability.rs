@@ -10,12 +10,21 @@
 //! may be lost in a failover: that is no violation but its RPO, counted per ReplSize and per
 //! failover in [`DurabilityReport`].
 //!
-//! One loss of a majority-confirmed write is the design's own, and is counted, not refused: every
-//! node that confirmed it restarted without a clean startup afterwards. SequoiaDB full-syncs such
-//! a node (seed 002 §全量同步: 宕机重启; the reference's §6, `!pmdGetStartup().isOK()` on attach),
-//! which discards its data and log, and the source it copies from may lack the write. Losing a
-//! confirming majority to crashes thus loses the write: the window the report shows as
-//! `lost_to_abnormal_restarts`.
+//! Two losses of a majority-confirmed write are the design's own, and are counted, not refused.
+//! Each takes confirmations away until fewer than a majority stand behind the write:
+//! - a confirming node restarted without a clean startup afterwards. SequoiaDB full-syncs such a
+//!   node (seed 002 §全量同步: 宕机重启; the reference's §6, `!pmdGetStartup().isOK()` on attach),
+//!   which discards its data and log, and the source it copies from may lack the write
+//!   (`lost_to_abnormal_restarts`);
+//! - a confirming node got the record only after it had promised a newer primary its vote (a
+//!   round-two ballot of a higher version). SequoiaDB persists no term and fences no old primary
+//!   (the reference's §1 and §7: "no persisted vote/term"): a secondary that voted goes on
+//!   replaying its old primary's records, which confirms them, while the new primary, elected
+//!   without them, makes it roll them back by CONSULT (§5, the reference's B5)
+//!   (`lost_to_stale_confirmations`).
+//!
+//! A voter that holds the record and votes for a candidate whose log ends before it breaks the
+//! voter rule: `voter-rule` refuses that directly, so these exemptions cannot hide it.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +36,7 @@ use ccrsim_model::replica::sequoiadb::{Lsn, SeqFact};
 use super::final_state::{FinalNode, History, final_primary};
 use super::ledger::SeqLedger;
 use crate::checkers::Checker;
+use crate::summary::ConcernLosses;
 
 /// Name of the checker.
 pub const NAME: &str = "write-durability";
@@ -147,9 +157,13 @@ pub struct AckedWrite {
     pub acked_at: Millis,
     /// Its fate.
     pub fate: Fate,
-    /// Every node that confirmed it restarted without a clean startup after it was acknowledged
-    /// (and so was rebuilt by a full sync that discarded its log).
-    pub confirmers_restarted: bool,
+    /// Confirming nodes that restarted without a clean startup after it was acknowledged (and so
+    /// were rebuilt by a full sync that discarded their logs).
+    pub restarted_confirmers: usize,
+    /// Confirming nodes that got its record only after promising a newer primary their vote.
+    pub stale_confirmers: usize,
+    /// Confirmations left when both kinds are taken away (a node of both kinds counts once).
+    pub standing_confirmations: usize,
 }
 
 impl AckedWrite {
@@ -157,6 +171,35 @@ impl AckedWrite {
     pub fn majority(&self) -> bool {
         self.confirmations * 2 > self.group_size
     }
+
+    /// Whether a majority still stands behind it: no election can then go without it, and its
+    /// loss is a violation.
+    pub fn majority_stands(&self) -> bool {
+        self.standing_confirmations * 2 > self.group_size
+    }
+
+    /// How a lost write with a majority's confirmation lost it (`None`: a majority still stood
+    /// behind it, a violation).
+    pub fn majority_broken_by(&self) -> Option<MajorityBroken> {
+        // Stale confirmations come first: they never stood behind the write, while a restart
+        // takes away one that once did.
+        if !self.majority() || self.majority_stands() {
+            None
+        } else if (self.confirmations - self.stale_confirmers) * 2 <= self.group_size {
+            Some(MajorityBroken::StaleConfirmations)
+        } else {
+            Some(MajorityBroken::AbnormalRestarts)
+        }
+    }
+}
+
+/// What took a majority's confirmation away from a write, as SequoiaDB documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MajorityBroken {
+    /// Confirming nodes restarted abnormally and were full-synced.
+    AbnormalRestarts,
+    /// Confirming nodes had already promised a newer primary their vote.
+    StaleConfirmations,
 }
 
 /// A failover's recovery point: acknowledged writes of a primary's version lost by the groups'
@@ -176,12 +219,11 @@ pub struct Rpo {
 pub struct DurabilityReport {
     /// Every acknowledged write.
     pub acked: Vec<AckedWrite>,
-    /// Lost ones whose confirmations covered a majority (each a violation), unless every node that
-    /// confirmed it restarted abnormally afterwards (see `lost_to_abnormal_restarts`).
+    /// Lost ones behind which a majority still stood (each a violation).
     pub lost_with_majority: Vec<AckedWrite>,
-    /// Lost ones confirmed by a majority whose every confirming node then restarted without a clean
-    /// startup and was rebuilt by a full sync: the design's documented loss, counted.
-    pub lost_to_abnormal_restarts: Vec<AckedWrite>,
+    /// Lost ones confirmed by a majority that abnormal restarts or stale confirmations left
+    /// without one: the design's documented losses, counted.
+    pub lost_with_broken_majority: Vec<AckedWrite>,
     /// Lost ones by the (group, version) of the primary whose tail lost them.
     pub rpo: BTreeMap<(GroupId, u32), Rpo>,
 }
@@ -217,8 +259,8 @@ impl DurabilityReport {
             let mut distinct = confirmed_by.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let confirmers_restarted =
-                distinct.iter().all(|node| ledger.abnormal_boots.get(node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact)));
+            let restarted = |node: &NodeId| ledger.abnormal_boots.get(node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact));
+            let stale = |node: &NodeId| ledger.written_after_promising_above(*write, *node, lsn.version);
             let acked = AckedWrite {
                 write: *write,
                 group: *group,
@@ -228,13 +270,15 @@ impl DurabilityReport {
                 group_size: info.group_size_at_end,
                 acked_at: *acked_at,
                 fate,
-                confirmers_restarted,
+                restarted_confirmers: distinct.iter().filter(|n| restarted(n)).count(),
+                stale_confirmers: distinct.iter().filter(|n| stale(n)).count(),
+                standing_confirmations: distinct.iter().filter(|n| !restarted(n) && !stale(n)).count(),
             };
             if fate == Fate::Lost {
-                if acked.majority() && confirmers_restarted {
-                    report.lost_to_abnormal_restarts.push(acked.clone());
-                } else if acked.majority() {
+                if acked.majority_stands() {
                     report.lost_with_majority.push(acked.clone());
+                } else if acked.majority() {
+                    report.lost_with_broken_majority.push(acked.clone());
                 }
                 let rpo = report.rpo.entry((*group, lsn.version)).or_insert(Rpo { first_acked_ms: Millis::MAX, ..Rpo::default() });
                 rpo.ops += 1;
@@ -256,8 +300,12 @@ impl DurabilityReport {
             match a.fate {
                 Fate::Lost => {
                     row.lost += 1;
-                    row.lost_with_majority += u64::from(a.majority() && !a.confirmers_restarted);
-                    row.lost_to_abnormal_restarts += u64::from(a.majority() && a.confirmers_restarted);
+                    row.lost_with_majority += u64::from(a.majority_stands());
+                    match a.majority_broken_by() {
+                        Some(MajorityBroken::AbnormalRestarts) => row.lost_to_abnormal_restarts += 1,
+                        Some(MajorityBroken::StaleConfirmations) => row.lost_to_stale_confirmations += 1,
+                        None => {}
+                    }
                 }
                 Fate::Unknown => row.unknown += 1,
                 Fate::Kept => {}
@@ -274,11 +322,14 @@ pub struct LossCounts {
     pub acknowledged: u64,
     /// Lost (not on the final history).
     pub lost: u64,
-    /// Lost although a majority confirmed them (violations).
+    /// Lost although a majority still stood behind them (violations).
     pub lost_with_majority: u64,
-    /// Lost although a majority confirmed them, each confirming node having restarted abnormally
-    /// and full-synced since: the design's documented loss, counted.
+    /// Lost although a majority confirmed them, confirming nodes having restarted abnormally and
+    /// full-synced since, so that no majority stood behind them: the design's documented loss.
     pub lost_to_abnormal_restarts: u64,
+    /// Lost although a majority confirmed them, confirming nodes having got the record only after
+    /// promising a newer primary their vote: the design's documented loss (no fencing).
+    pub lost_to_stale_confirmations: u64,
     /// Not judged (no one final primary, or a history that does not reach back to them).
     pub unknown: u64,
 }
@@ -286,7 +337,18 @@ pub struct LossCounts {
 impl LossCounts {
     /// Lost per 1,000 acknowledged.
     pub fn lost_per_1000(&self) -> f64 {
-        if self.acknowledged == 0 { 0.0 } else { self.lost as f64 * 1000.0 / self.acknowledged as f64 }
+        ConcernLosses::from(*self).lost_per_1000()
+    }
+}
+
+impl From<LossCounts> for ConcernLosses {
+    fn from(c: LossCounts) -> Self {
+        ConcernLosses {
+            acknowledged: c.acknowledged,
+            lost: c.lost,
+            lost_majority_confirmed: c.lost_with_majority + c.lost_to_abnormal_restarts + c.lost_to_stale_confirmations,
+            unjudged: c.unknown,
+        }
     }
 }
 
@@ -461,7 +523,8 @@ mod tests {
         let report = DurabilityReport::of(&ledger, |g| Some(History::of(&ledger, g, l(2, 10))));
         let row = report.by_repl_size()["2"];
         assert_eq!((row.lost, row.lost_with_majority, row.lost_to_abnormal_restarts), (1, 0, 1));
-        // Had one confirming node kept its log (a clean restart, or no crash), it is a violation.
+        // One of the two restarting is enough: the other, still holding the record, is no
+        // majority, and N1 wins with the vote of the rebuilt N0 (voter-rule judges the votes).
         let mut facts = insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0], N[2]]);
         facts.push((
             N[0],
@@ -469,7 +532,52 @@ mod tests {
         ));
         facts.extend([rec(N[1], l(2, 10), Lsn::INVALID, None)]);
         let ledger = judged(ReplSize::Nodes(2), facts).expect("judged");
+        assert_eq!(WriteDurability.at_end(&ledger, &nodes), Ok(()));
+        // A clean restart keeps the log: the majority stands, and the loss is a violation.
+        let mut facts = insert_acked(1, 1, N[0], l(1, 0), Lsn::INVALID, &[N[0], N[2]]);
+        facts.push((N[0], SeqFact::NodeBooted { at: m(N[0]), file_begin: Lsn::INVALID, end: l(1, 0), torn_records: 0, startup_ok: true }));
+        facts.extend([rec(N[1], l(2, 10), Lsn::INVALID, None)]);
+        let ledger = judged(ReplSize::Nodes(2), facts).expect("judged");
         assert!(WriteDurability.at_end(&ledger, &nodes).is_err());
+    }
+
+    fn promised(voter: NodeId, candidate: NodeId, version: u32) -> (NodeId, SeqFact) {
+        (voter, SeqFact::VoteAccepted { at: m(voter), candidate, version, end: Lsn::INVALID, candidate_end: Lsn::INVALID })
+    }
+
+    #[test]
+    fn a_write_confirmed_by_a_node_that_had_voted_for_a_newer_primary_is_counted_not_refused() {
+        // N2 promises N1 version 2, then still replays old primary N0's record 1:0 and confirms
+        // it; N1, elected without it, leads: SequoiaDB fences no old primary (no term).
+        let stale = |promise_first: bool| {
+            let mut facts = vec![invoked(w(1), 1, WriteOp::Insert { counter: 1 }, ReplSize::Nodes(2))];
+            facts.push(rec(N[0], l(1, 0), Lsn::INVALID, Some(w(1))));
+            if promise_first {
+                facts.push(promised(N[2], N[1], 2));
+            }
+            facts.push(rec(N[2], l(1, 0), Lsn::INVALID, Some(w(1))));
+            if !promise_first {
+                facts.push(promised(N[2], N[1], 2));
+            }
+            facts.extend([
+                acked(w(1), N[0], l(1, 0), &[N[0], N[2]]),
+                rec(N[1], l(2, 10), Lsn::INVALID, None),
+                rolled_back(N[2], Lsn::INVALID, &[(l(1, 0), Some(w(1)))]),
+                rolled_back(N[0], Lsn::INVALID, &[(l(1, 0), Some(w(1)))]),
+            ]);
+            judged(ReplSize::Nodes(2), facts).expect("judged")
+        };
+        let ledger = stale(true);
+        assert_eq!(WriteDurability.at_end(&ledger, &final_nodes()), Ok(()));
+        let report = DurabilityReport::of(&ledger, |g| Some(History::of(&ledger, g, l(2, 10))));
+        let row = report.by_repl_size()["2"];
+        assert_eq!((row.lost, row.lost_with_majority, row.lost_to_stale_confirmations, row.lost_to_abnormal_restarts), (1, 0, 1, 0));
+        assert_eq!(report.acked[0].majority_broken_by(), Some(MajorityBroken::StaleConfirmations));
+        // Holding the record before promising its vote, N2's confirmation stands: a violation
+        // (and voting for a candidate whose log ends before the record breaks the voter rule).
+        let ledger = stale(false);
+        let err = WriteDurability.at_end(&ledger, &final_nodes()).unwrap_err();
+        assert!(err.contains("by 2 confirmations of a group of 3"), "{err}");
     }
 
     #[test]

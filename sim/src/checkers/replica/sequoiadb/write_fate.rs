@@ -17,10 +17,11 @@
 //! - pending: the node is not running, or its log ends before the write's LSN while the group's
 //!   final history holds the write (it catches up from the primary);
 //! - lost, for a cause SequoiaDB documents ([`ROLLED_BACK_BELOW_MAJORITY`],
-//!   [`FULL_SYNC_AFTER_ABNORMAL_RESTARTS`]): the classification is `write-durability`'s own
+//!   [`FULL_SYNC_AFTER_ABNORMAL_RESTARTS`], [`CONFIRMED_AFTER_PROMISING_NEWER`]): the
+//!   classification is `write-durability`'s own
 //!   ([`DurabilityReport`]), not derived a second time;
-//! - unexplained: an acknowledged write missing from the node with neither cause (a majority
-//!   confirmed it and a confirming node kept its log, or the group's final history holds it but the
+//! - unexplained: an acknowledged write missing from the node with no such cause (a majority
+//!   still stood behind it, or the group's final history holds it but the
 //!   node, at or past its LSN, does not);
 //! - indeterminate: a write of unknown outcome the node does not hold. One the group's final
 //!   history holds is judged like an acknowledged one (applied, pending, or unexplained).
@@ -34,7 +35,7 @@ use ccrsim_model::replica::sequoiadb::types::{GroupId, WriteId};
 
 use super::final_state::{FinalNode, History, final_primary};
 use super::ledger::{SeqLedger, WriteInfo};
-use super::write_durability::{AckedWrite, DurabilityReport, Fate as GroupFate, repl_size_name};
+use super::write_durability::{AckedWrite, DurabilityReport, Fate as GroupFate, MajorityBroken, repl_size_name};
 use crate::checkers::write_fate::{Fate, Fates};
 
 /// Lost in a failover: acknowledged with fewer confirmations than a majority of its group (the
@@ -42,12 +43,18 @@ use crate::checkers::write_fate::{Fate, Fates};
 /// rolled it back or full-synced without it. Seed 002 §强一致性 (ReplSize below a majority
 /// trades durability for latency: the RPO `write-durability` reports).
 pub const ROLLED_BACK_BELOW_MAJORITY: &str = "acknowledged below a majority, lost in a failover";
-/// Lost after every node that confirmed it restarted abnormally: each was rebuilt by a full sync
-/// that discards its data and log, from a node that lacked the write. Seed 002 §全量同步 (宕机重启);
-/// sequoiadb-replica-group.md §6 (full sync on a start after a crash).
-pub const FULL_SYNC_AFTER_ABNORMAL_RESTARTS: &str = "every confirmer restarted abnormally and full-synced without it";
+/// Lost after nodes that confirmed it restarted abnormally, leaving less than a majority behind
+/// it: each was rebuilt by a full sync that discards its data and log, from a node that lacked the
+/// write. Seed 002 §全量同步 (宕机重启); sequoiadb-replica-group.md §6 (full sync on a start after a
+/// crash).
+pub const FULL_SYNC_AFTER_ABNORMAL_RESTARTS: &str = "confirmers restarted abnormally and full-synced without it";
+/// Lost after a majority confirmed it only with nodes that had already promised a newer primary
+/// their vote: SequoiaDB persists no term and fences no old primary, so a voter goes on confirming
+/// the old primary's records, which the new primary's CONSULT rolls back.
+/// sequoiadb-replica-group.md §1, §5 and §7 ("no persisted vote/term").
+pub const CONFIRMED_AFTER_PROMISING_NEWER: &str = "confirmed by nodes that had already voted for a newer primary";
 /// The causes of loss SequoiaDB documents, for docs and reports.
-pub const CAUSES: [&str; 2] = [ROLLED_BACK_BELOW_MAJORITY, FULL_SYNC_AFTER_ABNORMAL_RESTARTS];
+pub const CAUSES: [&str; 3] = [ROLLED_BACK_BELOW_MAJORITY, FULL_SYNC_AFTER_ABNORMAL_RESTARTS, CONFIRMED_AFTER_PROMISING_NEWER];
 
 /// One judged write: its group, where its record is, and what the group's final history says.
 struct Judged<'a> {
@@ -184,10 +191,11 @@ fn fate_on(j: &Judged<'_>, history: &History, node: &FinalNode, ledger: &SeqLedg
 fn lost(j: &Judged<'_>, written_here: bool, end: Lsn) -> (Fate, String) {
     let shows = format!("its log ends at {end} without it (it {} got the record)", if written_here { "once" } else { "never" });
     let Some(a) = j.acked else { return (Fate::Indeterminate, shows) };
-    let fate = match (a.majority(), a.confirmers_restarted) {
+    let fate = match (a.majority(), a.majority_broken_by()) {
         (false, _) => Fate::Lost(ROLLED_BACK_BELOW_MAJORITY),
-        (true, true) => Fate::Lost(FULL_SYNC_AFTER_ABNORMAL_RESTARTS),
-        (true, false) => Fate::Unexplained,
+        (true, Some(MajorityBroken::AbnormalRestarts)) => Fate::Lost(FULL_SYNC_AFTER_ABNORMAL_RESTARTS),
+        (true, Some(MajorityBroken::StaleConfirmations)) => Fate::Lost(CONFIRMED_AFTER_PROMISING_NEWER),
+        (true, None) => Fate::Unexplained,
     };
     (fate, format!("{shows}; {} of a group of {} confirmed it", a.confirmations, a.group_size))
 }
