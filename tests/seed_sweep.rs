@@ -97,6 +97,11 @@ fn sequoiadb_chaos() {
 }
 
 #[test]
+fn sequoiadb_crash_corruption() {
+    sweep("sequoiadb-crash-corruption");
+}
+
+#[test]
 fn master_steady() {
     sweep("master-steady");
 }

@@ -1082,7 +1082,10 @@ fn storms_show_each_node_side_bug() {
     assert!(skip[0] > 0 && skip[1] > 0, "{skip:?}");
     let short = storm_anomalies(SeqBugs { ack_before_repl_size: true, ..SeqBugs::default() }, seeds);
     assert!(short[2] > 0, "{short:?}");
-    let consult = storm_anomalies(SeqBugs { consult_skips_hash_check: true, ..SeqBugs::default() }, seeds);
+    // A divergent tail for CONSULT to miss is rarer than the other bugs' chances, and rarer still
+    // since a node rebuilds from its own files only after every member's beat or a sharing break
+    // (none in 40 storms): more storms.
+    let consult = storm_anomalies(SeqBugs { consult_skips_hash_check: true, ..SeqBugs::default() }, 30 * seeds);
     assert!(consult[3] > 0, "{consult:?}");
 }
 

@@ -669,6 +669,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("rough-network", include_str!("../../../scenarios/rough-network.toml")),
     ("sequoiadb-add-node", include_str!("../../../scenarios/sequoiadb-add-node.toml")),
     ("sequoiadb-chaos", include_str!("../../../scenarios/sequoiadb-chaos.toml")),
+    ("sequoiadb-crash-corruption", include_str!("../../../scenarios/sequoiadb-crash-corruption.toml")),
     ("sequoiadb-failover-rollback", include_str!("../../../scenarios/sequoiadb-failover-rollback.toml")),
     ("sequoiadb-log-rollover", include_str!("../../../scenarios/sequoiadb-log-rollover.toml")),
     ("sequoiadb-read-your-writes", include_str!("../../../scenarios/sequoiadb-read-your-writes.toml")),

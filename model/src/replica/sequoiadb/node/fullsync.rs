@@ -157,8 +157,17 @@ impl SeqDataNode {
 
     /// Whether a majority is alive and not one of them serves normally after a clean start (every
     /// node crashed): then nobody can be a full-sync source (`_launch`: "unless all nodes
-    /// abnormal").
+    /// abnormal"). Judged only once every member beat since this boot learned its group, or a
+    /// sharing break passed without it (as the vote machine waits for the start shift or every
+    /// node's beat, the reference's §7): a node just booted that has heard only from another
+    /// crashed one would otherwise rebuild from its own, possibly damaged, files while a normal
+    /// node it has not heard from yet holds the group's data (a crash-and-corruption sweep lost
+    /// documents so in 1 of 60 seeds: the rebuilt node became primary without them).
     fn all_alive_abnormal(&self, now: Millis) -> bool {
+        let heard_from_all = self.members.keys().all(|n| *n == self.id || self.peers.contains_key(n));
+        if !heard_from_all && now < self.group_known_at + self.config.sharing_break_ms {
+            return false;
+        }
         let alive = self.alive_members(now);
         let abnormal = |n: &NodeId| self.peers.get(n).is_some_and(|p| p.beat.status != DbStatus::Normal || !p.beat.startup_ok);
         super::election::is_majority(alive.len(), self.group_size()) && alive.iter().filter(|&&n| n != self.id).all(abnormal)

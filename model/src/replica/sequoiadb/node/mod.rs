@@ -111,6 +111,8 @@ pub struct SeqDataNode {
     /// Each member's log end as this node last saw it (beats, sync requests).
     pub(crate) seen_end: BTreeMap<NodeId, Lsn>,
     next_beat_at: Millis,
+    /// When this boot learned its group (beats from its peers count from then).
+    pub(crate) group_known_at: Millis,
     /// The vote machine.
     pub(crate) role: Role,
     /// Incremental sync (a non-primary).
@@ -168,6 +170,7 @@ impl SeqDataNode {
             peers: BTreeMap::new(),
             seen_end: BTreeMap::new(),
             next_beat_at: 0,
+            group_known_at: 0,
             role: Role::Secondary { since: 0 },
             sync: SyncSession::default(),
             fs_target: None,
@@ -469,6 +472,7 @@ impl SeqDataNode {
     /// itself (reference section 6: a crash restart full-syncs; a one-node group rebuilds).
     fn on_group_known<M: NodeOut, F: NodeFacts>(&mut self, now: Millis, out: &mut Output<M, F>) {
         self.role = Role::Secondary { since: now };
+        self.group_known_at = now;
         if let Some(b) = self.boot.take() {
             out.fact_replica(SeqFact::NodeBooted {
                 at: self.member(),
@@ -477,10 +481,9 @@ impl SeqDataNode {
                 torn_records: b.torn_records,
                 startup_ok: b.startup_ok,
             });
-            // No coverage mark here yet: a torn or corrupt tail is dropped only after a bit flip in
-            // a log file and a restart, which the CI sweep reaches in sequoiadb-chaos's seeds 124
-            // and 197 alone; a scenario of crashes and corruption reaches it in most seeds but
-            // fails replica-group-convergence in 5 of 60 (issue 11, open).
+            // No coverage mark here: a torn or corrupt tail is dropped only after a bit flip in a
+            // log file and a restart, which the CI sweep reaches in a few seeds of sequoiadb-chaos
+            // alone.
             if !b.startup_ok || !b.consistent {
                 self.repair(now, out);
             }
