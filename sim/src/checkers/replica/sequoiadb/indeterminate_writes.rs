@@ -58,7 +58,7 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for IndeterminateWrites {
                 match ledger.written.get(write) {
                     Some(at) if !at.is_empty() => Err(format!(
                         "write {write:?} was reported failed ({e:?}), but its record was written on {:?}",
-                        at.iter().map(|m| m.node).collect::<Vec<_>>()
+                        at.keys().map(|m| m.node).collect::<Vec<_>>()
                     )),
                     _ => Ok(()),
                 }

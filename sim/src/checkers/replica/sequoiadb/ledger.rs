@@ -167,10 +167,9 @@ pub struct SeqLedger {
     pub logs: BTreeMap<Member, TrackedLog>,
     /// Every record each group wrote, by LSN.
     pub records: BTreeMap<GroupId, BTreeMap<Lsn, GroupRecord>>,
-    /// The nodes whose log ever got a record of a write.
-    pub written: BTreeMap<WriteId, BTreeSet<Member>>,
-    /// When each node first got a write's record, by its place in the run's order.
-    pub written_fact: BTreeMap<(WriteId, NodeId), u64>,
+    /// The nodes whose log ever got a record of a write, each with the place in the run's order
+    /// of the first time it did.
+    pub written: BTreeMap<WriteId, BTreeMap<Member, u64>>,
     /// Each node's accepted round-two ballots: the version promised, by their place in the run's
     /// order.
     pub promises: BTreeMap<NodeId, Vec<(u32, u64)>>,
@@ -223,8 +222,9 @@ impl SeqLedger {
     /// Whether `node` got `write`'s record only after it had promised a primary a version above
     /// `version` (the record's): a confirmation no election stands behind, since the newer
     /// primary may lack the record and the node will roll it back.
-    pub fn written_after_promising_above(&self, write: WriteId, node: NodeId, version: u32) -> bool {
-        let Some(&written) = self.written_fact.get(&(write, node)) else { return false };
+    pub fn written_after_promising_above(&self, write: WriteId, at: Member, version: u32) -> bool {
+        let Some(&written) = self.written.get(&write).and_then(|on| on.get(&at)) else { return false };
+        let node = at.node;
         self.promises.get(&node).is_some_and(|p| p.iter().any(|&(promised, at)| promised > version && at < written))
     }
 
@@ -289,8 +289,7 @@ impl SeqLedger {
                 log.records.insert(*lsn, record);
                 log.last = Some(*lsn);
                 if let Some(w) = write {
-                    self.written.entry(*w).or_default().insert(*at);
-                    self.written_fact.entry((*w, at.node)).or_insert(self.facts_seen);
+                    self.written.entry(*w).or_default().entry(*at).or_insert(self.facts_seen);
                 }
             }
             SeqFact::LogRolledOver { at, file_begin } => {

@@ -29,7 +29,7 @@ impl Checker<SeqLedger, SeqFact, [FinalNode]> for ReplSizeRefusal {
 
     fn on_fact(&mut self, ledger: &SeqLedger, _node: NodeId, fact: &SeqFact) -> Result<(), String> {
         let SeqFact::WriteAnswered { at, write, lsn, error, .. } = fact else { return Ok(()) };
-        let written_on: Vec<NodeId> = ledger.written.get(write).map(|s| s.iter().map(|m| m.node).collect()).unwrap_or_default();
+        let written_on: Vec<NodeId> = ledger.written.get(write).map(|s| s.keys().map(|m| m.node).collect()).unwrap_or_default();
         let by_itself = written_on.contains(&at.node);
         match error {
             Some(SeqError::NodeNotEnough) if !written_on.is_empty() => {

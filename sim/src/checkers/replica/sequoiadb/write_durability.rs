@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use ccrsim_model::core::io::{Millis, NodeId};
 use ccrsim_model::replica::sequoiadb::fact::WriteOutcome;
-use ccrsim_model::replica::sequoiadb::types::{GroupId, ReplSize, WriteId};
+use ccrsim_model::replica::sequoiadb::types::{GroupId, Member, ReplSize, WriteId};
 use ccrsim_model::replica::sequoiadb::{Lsn, SeqFact};
 
 use super::final_state::{FinalNode, History, final_primary};
@@ -117,8 +117,8 @@ fn confirmed(write: WriteId, primary: NodeId, by: &[NodeId], needed: usize) -> R
 
 /// The acknowledging primary's log got the write's record at that LSN.
 fn written_at(ledger: &SeqLedger, write: WriteId, group: GroupId, node: NodeId, lsn: Lsn) -> Result<(), String> {
-    let at = ccrsim_model::replica::sequoiadb::types::Member { group, node };
-    let on_node = ledger.written.get(&write).is_some_and(|members| members.contains(&at));
+    let at = Member { group, node };
+    let on_node = ledger.written.get(&write).is_some_and(|members| members.contains_key(&at));
     match ledger.record(group, lsn) {
         Some(r) if r.write == Some(write) && on_node => Ok(()),
         other => Err(format!(
@@ -219,11 +219,9 @@ pub struct Rpo {
 pub struct DurabilityReport {
     /// Every acknowledged write.
     pub acked: Vec<AckedWrite>,
-    /// Lost ones behind which a majority still stood (each a violation).
+    /// Lost ones behind which a majority still stood (each a violation; the documented losses
+    /// are counted per ReplSize by `by_repl_size`).
     pub lost_with_majority: Vec<AckedWrite>,
-    /// Lost ones confirmed by a majority that abnormal restarts or stale confirmations left
-    /// without one: the design's documented losses, counted.
-    pub lost_with_broken_majority: Vec<AckedWrite>,
     /// Lost ones by the (group, version) of the primary whose tail lost them.
     pub rpo: BTreeMap<(GroupId, u32), Rpo>,
 }
@@ -259,8 +257,15 @@ impl DurabilityReport {
             let mut distinct = confirmed_by.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let restarted = |node: &NodeId| ledger.abnormal_boots.get(node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact));
-            let stale = |node: &NodeId| ledger.written_after_promising_above(*write, *node, lsn.version);
+            // Per confirming node: (restarted abnormally since, confirmed after promising a newer
+            // primary its vote).
+            let kinds: Vec<(bool, bool)> = distinct
+                .iter()
+                .map(|&node| {
+                    let restarted = ledger.abnormal_boots.get(&node).is_some_and(|boots| boots.iter().any(|&b| b > info.ended_fact));
+                    (restarted, ledger.written_after_promising_above(*write, Member { group: *group, node }, lsn.version))
+                })
+                .collect();
             let acked = AckedWrite {
                 write: *write,
                 group: *group,
@@ -270,15 +275,13 @@ impl DurabilityReport {
                 group_size: info.group_size_at_end,
                 acked_at: *acked_at,
                 fate,
-                restarted_confirmers: distinct.iter().filter(|n| restarted(n)).count(),
-                stale_confirmers: distinct.iter().filter(|n| stale(n)).count(),
-                standing_confirmations: distinct.iter().filter(|n| !restarted(n) && !stale(n)).count(),
+                restarted_confirmers: kinds.iter().filter(|k| k.0).count(),
+                stale_confirmers: kinds.iter().filter(|k| k.1).count(),
+                standing_confirmations: kinds.iter().filter(|k| !k.0 && !k.1).count(),
             };
             if fate == Fate::Lost {
                 if acked.majority_stands() {
                     report.lost_with_majority.push(acked.clone());
-                } else if acked.majority() {
-                    report.lost_with_broken_majority.push(acked.clone());
                 }
                 let rpo = report.rpo.entry((*group, lsn.version)).or_insert(Rpo { first_acked_ms: Millis::MAX, ..Rpo::default() });
                 rpo.ops += 1;

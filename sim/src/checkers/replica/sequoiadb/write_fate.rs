@@ -165,7 +165,7 @@ fn copies(ledger: &SeqLedger, group: GroupId) -> Vec<NodeId> {
 fn fate_on(j: &Judged<'_>, history: &History, node: &FinalNode, ledger: &SeqLedger) -> (Fate, String) {
     let held = j.lsn.and_then(|lsn| history.holds(lsn).map(|h| h && ledger.record(j.group, lsn).is_some_and(|r| r.write == Some(j.write))));
     let in_files = j.lsn.is_some_and(|lsn| node.log.iter().any(|(l, _)| *l == lsn));
-    let written_here = ledger.written.get(&j.write).is_some_and(|at| at.contains(&node.member));
+    let written_here = ledger.written.get(&j.write).is_some_and(|at| at.contains_key(&node.member));
     let end = node.end;
     if j.lsn.is_none() {
         return (Fate::Indeterminate, format!("no node ever logged it; its log ends at {end}"));
